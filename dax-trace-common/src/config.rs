@@ -1,0 +1,113 @@
+//! Load-time configuration of the eBPF programs.
+//!
+//! Aya's Rust eBPF emits no CO-RE relocations, so every struct offset the
+//! programs use is read from the running kernel's BTF by the loader and handed
+//! over in [`Config`] (a read-only global, `CONFIG`). A zero `*_present` flag
+//! means the field does not exist on this kernel and must not be read.
+
+/// Slots in the table of pages that waiters sleep on (`WATCHED` map).
+pub const MAX_WATCHED_PAGES: u32 = 64;
+/// Size of the per-point tables below; must be >= `probe::POINTS.len()`.
+pub const MAX_POINTS: usize = 64;
+
+/// Offsets and flags computed from BTF at load time.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    // struct page / struct folio (folio overlays page, so one set serves both)
+    pub page_size: u64,
+    pub vmemmap_base: u64,
+    pub page_pgmap_off: u32,
+    pub page_refcount_off: u32,
+    pub page_mapping_off: u32,
+    pub page_index_off: u32,
+    /// Refcount of an idle FS-DAX page: 1 before 6.15, 0 from 6.15.
+    pub idle_refcount: u32,
+    // struct dev_pagemap
+    pub pgmap_type_off: u32,
+    pub pgmap_range_off: u32,
+    pub pgmap_nr_range_off: u32,
+    pub pgmap_owner_off: u32,
+    pub pgmap_has_nr_range: u32,
+    pub pgmap_has_owner: u32,
+    pub fsdax_type: u32,
+    // struct dax_device
+    pub dax_holder_data_off: u32,
+    pub dax_has_holder: u32,
+    // struct block_device / gendisk
+    pub bdev_dev_off: u32,
+    pub bdev_disk_off: u32,
+    pub disk_name_off: u32,
+    // struct inode / super_block / address_space
+    pub inode_ino_off: u32,
+    pub inode_sb_off: u32,
+    pub sb_dev_off: u32,
+    pub mapping_host_off: u32,
+    // tracepoint record layouts (from tracefs format files)
+    pub pte_fault_dev_off: u32,
+    pub pte_fault_ino_off: u32,
+    pub pte_fault_address_off: u32,
+    pub pte_fault_pgoff_off: u32,
+    pub pte_fault_result_off: u32,
+    pub pmd_fault_dev_off: u32,
+    pub pmd_fault_ino_off: u32,
+    pub pmd_fault_address_off: u32,
+    pub pmd_fault_pgoff_off: u32,
+    pub pmd_fault_result_off: u32,
+    pub mf_pfn_off: u32,
+    pub mf_type_off: u32,
+    pub mf_result_off: u32,
+    pub _pad: u32,
+    /// A waiter on an idle page for longer than this is reported stuck.
+    pub stuck_after_ns: u64,
+    /// For fexit programs: index of the return value in the context (the
+    /// function's argument count), per attach point.
+    pub ret_index: [u8; MAX_POINTS],
+}
+
+impl Config {
+    /// All offsets zero, nothing present.
+    pub const fn zeroed() -> Self {
+        Self {
+            page_size: 0,
+            vmemmap_base: 0,
+            page_pgmap_off: 0,
+            page_refcount_off: 0,
+            page_mapping_off: 0,
+            page_index_off: 0,
+            idle_refcount: 1,
+            pgmap_type_off: 0,
+            pgmap_range_off: 0,
+            pgmap_nr_range_off: 0,
+            pgmap_owner_off: 0,
+            pgmap_has_nr_range: 0,
+            pgmap_has_owner: 0,
+            fsdax_type: 0,
+            dax_holder_data_off: 0,
+            dax_has_holder: 0,
+            bdev_dev_off: 0,
+            bdev_disk_off: 0,
+            disk_name_off: 0,
+            inode_ino_off: 0,
+            inode_sb_off: 0,
+            sb_dev_off: 0,
+            mapping_host_off: 0,
+            pte_fault_dev_off: 0,
+            pte_fault_ino_off: 0,
+            pte_fault_address_off: 0,
+            pte_fault_pgoff_off: 0,
+            pte_fault_result_off: 0,
+            pmd_fault_dev_off: 0,
+            pmd_fault_ino_off: 0,
+            pmd_fault_address_off: 0,
+            pmd_fault_pgoff_off: 0,
+            pmd_fault_result_off: 0,
+            mf_pfn_off: 0,
+            mf_type_off: 0,
+            mf_result_off: 0,
+            _pad: 0,
+            stuck_after_ns: 1_000_000_000,
+            ret_index: [0; MAX_POINTS],
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand.
+pub mod check;
+pub mod export;
+pub mod probes;
+pub mod record;
+pub mod report;
+pub mod top;

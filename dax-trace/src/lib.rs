@@ -1,0 +1,9 @@
+//! daxtrace: observe the Linux filesystem-DAX page lifecycle with eBPF.
+//!
+//! The crate is split the way the data flows (see docs/architecture.md):
+//! [`probes`] (live capture) and trace replay both produce [`event::Event`]s into
+//! one stream; the collector folds them into state; front ends (top, report,
+//! check, export) render that state.
+pub mod event;
+pub mod probes;
+pub mod session;

@@ -1,0 +1,54 @@
+//! The `daxtrace` binary: a thin command-line layer over the `dax_trace`
+//! library. Each subcommand lives in `cmd/<name>.rs` with its clap arguments
+//! and a `run` returning the process exit code.
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+
+/// Observe the Linux filesystem-DAX page lifecycle: dax_device claims and
+/// releases, ZONE_DEVICE page pins and idles, DMA-vs-truncate waits, and the
+/// device-mapper topology above pmem.
+#[derive(Parser, Debug)]
+#[command(name = "daxtrace", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show which probes attach on this kernel, and why others do not.
+    Probes(cmd::probes::Args),
+    /// Record events to a trace file.
+    Record(cmd::record::Args),
+    /// Summarize a trace file per dev_pagemap.
+    Report(cmd::report::Args),
+    /// Convert a trace file to JSON lines or a Perfetto trace.
+    Export(cmd::export::Args),
+    /// Judge claim/release balance and waits (CI assertions).
+    Check(cmd::check::Args),
+    /// Live dashboard, or a replay of a trace file.
+    Top(cmd::top::Args),
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Probes(args) => cmd::probes::run(args),
+        Command::Record(args) => cmd::record::run(args),
+        Command::Report(args) => cmd::report::run(args),
+        Command::Export(args) => cmd::export::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Top(args) => cmd::top::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("daxtrace: {err:#}");
+            // 3 is "usage or input error" in the documented exit codes.
+            ExitCode::from(3)
+        }
+    }
+}

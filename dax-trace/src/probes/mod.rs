@@ -1,0 +1,3 @@
+//! Kernel side: resolving attach points on the running kernel, loading and
+//! attaching the eBPF programs, and turning the ring buffer into events.
+pub mod report;

@@ -1,0 +1,76 @@
+//! What was attached on this kernel, and why not where nothing was: the table
+//! `daxtrace probes` prints and every trace file records in its header.
+use serde::{Deserialize, Serialize};
+
+/// How a point is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttachKind {
+    Fentry,
+    Kprobe,
+    Tracepoint,
+    PerfEvent,
+}
+
+/// The outcome for one attach point.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum PointStatus {
+    /// Attached as planned (`kind`), or by a fallback when `fallback_from` says
+    /// which preferred kind failed and why.
+    Attached {
+        kind: AttachKind,
+        fallback_from: Option<String>,
+    },
+    /// An alternative of the same group was attached instead.
+    Skipped { reason: String },
+    /// Not attached: the symbol is absent, or every kind failed.
+    Missing { reason: String },
+}
+
+/// One attach point on this kernel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointReport {
+    /// Index in `dax_trace_common::probe::POINTS`.
+    pub point: u16,
+    pub target: String,
+    /// In which module the symbol lives (`None`: vmlinux or not found).
+    pub module: Option<String>,
+    pub status: PointStatus,
+}
+
+/// One logical probe (a family of points).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyReport {
+    pub family: String,
+    pub points: Vec<PointReport>,
+}
+
+impl FamilyReport {
+    /// True when at least one point of the family is attached.
+    pub fn attached(&self) -> bool {
+        self.points
+            .iter()
+            .any(|p| matches!(p.status, PointStatus::Attached { .. }))
+    }
+}
+
+/// The whole probe table for one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    pub kernel_release: String,
+    /// Facilities missing on this machine (no BTF, no kprobes, no tracefs,
+    /// no CAP_BPF...), each a sentence a user can act on.
+    pub problems: Vec<String>,
+    pub families: Vec<FamilyReport>,
+    /// The BTF-derived offsets handed to the programs, by name.
+    pub offsets: Vec<(String, u64)>,
+}
+
+impl ProbeReport {
+    /// (attached, total) logical probes, for headers like "probes 9/11".
+    pub fn attached_count(&self) -> (usize, usize) {
+        let attached = self.families.iter().filter(|f| f.attached()).count();
+        (attached, self.families.len())
+    }
+}

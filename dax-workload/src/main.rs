@@ -1,0 +1,4 @@
+//! `dax-workload`: the scenarios the VM test bed runs inside the guest.
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! `cargo xtask`: developer tasks for daxtrace.
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}
