@@ -15,8 +15,14 @@ pub const MAX_POINTS: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     // struct page / struct folio (folio overlays page, so one set serves both)
+    /// `sizeof(struct page)`.
     pub page_size: u64,
-    pub vmemmap_base: u64,
+    /// Address of the kernel variable `vmemmap_base` (from kallsyms); the
+    /// programs read its value to turn a `struct page *` into a pfn. 0 when the
+    /// kernel has no such symbol and `vmemmap_start` below is the fixed base.
+    pub vmemmap_base_sym: u64,
+    /// Fixed vmemmap base for kernels without `vmemmap_base` (no KASLR of it).
+    pub vmemmap_start: u64,
     pub page_pgmap_off: u32,
     pub page_refcount_off: u32,
     pub page_mapping_off: u32,
@@ -70,7 +76,8 @@ impl Config {
     pub const fn zeroed() -> Self {
         Self {
             page_size: 0,
-            vmemmap_base: 0,
+            vmemmap_base_sym: 0,
+            vmemmap_start: 0xffff_ea00_0000_0000,
             page_pgmap_off: 0,
             page_refcount_off: 0,
             page_mapping_off: 0,

@@ -7,3 +7,4 @@
 pub mod event;
 pub mod probes;
 pub mod session;
+pub mod source;
