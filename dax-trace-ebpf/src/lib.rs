@@ -1,2 +1,10 @@
-//! Shared pieces of daxtrace's eBPF programs (see `main.rs` for the programs).
+//! Shared pieces of daxtrace's eBPF programs: maps, the load-time config,
+//! kernel reads driven by BTF offsets, and the per-family handlers. The
+//! program entry points (one fentry/fexit and one kprobe/kretprobe variant per
+//! attach point) are generated in `main.rs` and all call into [`handlers`].
 #![no_std]
+
+pub mod emit;
+pub mod handlers;
+pub mod maps;
+pub mod read;

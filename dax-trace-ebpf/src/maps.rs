@@ -1,0 +1,103 @@
+//! Maps shared by every program, and the read-only load-time [`CONFIG`].
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+};
+use dax_trace_common::{Config, PgmapPuts, PointCounters, config::MAX_POINTS};
+
+/// BTF offsets and per-point argument counts, set by the loader before load.
+/// Lives in .rodata: the verifier sees its values as constants, which lets
+/// fentry programs read exactly as many arguments as the function has.
+#[unsafe(no_mangle)]
+pub static CONFIG: Config = Config::zeroed();
+
+/// Events to userspace. 4 MiB: about 30k events of burst.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(4 * 1024 * 1024, 0);
+
+/// Hits, ring buffer drops and read errors per attach point.
+#[map]
+pub static COUNTERS: PerCpuArray<PointCounters> =
+    PerCpuArray::with_max_entries(MAX_POINTS as u32, 0);
+
+/// Page puts and idle transitions per dev_pagemap (hot path: never streamed).
+#[map]
+pub static PGMAP_PUTS: PerCpuHashMap<u64, PgmapPuts> = PerCpuHashMap::with_max_entries(256, 0);
+
+/// Arguments stashed at function entry for the return half, keyed by
+/// `tid << 8 | point`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Stash {
+    pub args: [u64; 6],
+    pub ts_ns: u64,
+}
+
+#[map]
+pub static STASH: HashMap<u64, Stash> = HashMap::with_max_entries(16_384, 0);
+
+/// Nesting depth of claim/release calls per thread: only the outermost call
+/// of a nest (fs_put_dax -> put_dax, fs_dax_get_by_bdev -> dax_get_by_host)
+/// produces an event.
+#[map]
+pub static CLAIM_DEPTH: HashMap<u32, u32> = HashMap::with_max_entries(4_096, 0);
+
+/// An open layout wait (break_layouts span) per thread.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct WaitSpan {
+    pub inode: u64,
+    pub ino: u64,
+    pub start_ns: u64,
+    pub last_pfn: u64,
+    pub busy_hits: u64,
+    pub dev: u32,
+    pub depth: u32,
+    pub api: u32,
+    /// 1 once WAIT_BEGIN was emitted (at the first busy page of the span).
+    pub begun: u32,
+}
+
+#[map]
+pub static WAITS: HashMap<u32, WaitSpan> = HashMap::with_max_entries(4_096, 0);
+
+/// A page that a waiter sleeps on. Slot index: `(page >> 6) % MAX_WATCHED_PAGES`
+/// (struct page is 64 bytes); a collision replaces the older page.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Watch {
+    pub page: u64,
+    pub pfn: u64,
+    pub pgmap: u64,
+    pub since_ns: u64,
+    /// When the scanner first saw the page idle while the waiter still slept.
+    pub idle_since_ns: u64,
+    pub ino: u64,
+    pub dev: u32,
+    pub tid: u32,
+    pub reported: u32,
+    pub _pad: u32,
+}
+
+#[map]
+pub static WATCHED: Array<Watch> = Array::with_max_entries(dax_trace_common::MAX_WATCHED_PAGES, 0);
+
+/// Device-mapper context of a thread inside `dm_dax_direct_access`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct DmCtx {
+    pub dm_dax_dev: u64,
+    pub pgoff: u64,
+    pub nr_pages: u64,
+}
+
+#[map]
+pub static DM_CTX: HashMap<u32, DmCtx> = HashMap::with_max_entries(1_024, 0);
+
+/// Threads inside dm_get_table_device (1) or dm_put_table_device (2).
+#[map]
+pub static DM_TABLE_CTX: HashMap<u32, u32> = HashMap::with_max_entries(1_024, 0);
+
+/// dm -> member pairs already reported (one DM_ACCESS per pair).
+#[map]
+pub static DM_PAIRS: LruHashMap<[u64; 2], u64> = LruHashMap::with_max_entries(1_024, 0);
