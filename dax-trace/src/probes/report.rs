@@ -74,3 +74,20 @@ impl ProbeReport {
         (attached, self.families.len())
     }
 }
+
+/// One line per point that is not attached, with its reason: for errors
+/// when nothing at all could be attached.
+pub fn render_reasons(report: &ProbeReport) -> String {
+    let mut out = String::new();
+    for problem in &report.problems {
+        out.push_str(&format!("  - {problem}\n"));
+    }
+    for family in &report.families {
+        for point in &family.points {
+            if let PointStatus::Missing { reason } | PointStatus::Skipped { reason } = &point.status {
+                out.push_str(&format!("  {}: {}: {}\n", family.family, point.target, reason));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,243 @@
+//! Loading the embedded programs with the running kernel's offsets, and
+//! attaching each requested point with the first kind that works.
+use aya::{
+    Btf, Ebpf, EbpfLoader,
+    programs::{
+        FEntry, FExit, KProbe, PerfEvent, ProgramError, TracePoint,
+        perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
+    },
+};
+use dax_trace_common::{
+    Config,
+    probe::{Hook, POINTS, Point},
+};
+
+use super::object::{PROBES_OBJECT, has_programs};
+use super::report::{AttachKind, PointReport, PointStatus};
+
+/// What the loader is asked to do for one point: the kinds to try, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachRequest {
+    pub point: u16,
+    pub kinds: Vec<AttachKind>,
+    pub module: Option<String>,
+}
+
+/// Loading the object failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "this daxtrace was built without its eBPF programs (AYA_BUILD_SKIP); rebuild after `cargo xtask setup`"
+    )]
+    NoPrograms,
+    #[error("loading the eBPF object: {0}{hint}", hint = permission_hint(.0))]
+    Object(#[source] aya::EbpfError),
+}
+
+fn permission_hint(err: &aya::EbpfError) -> &'static str {
+    let text = format!("{err:?}");
+    if text.contains("EPERM")
+        || text.contains("Operation not permitted")
+        || text.contains("PermissionDenied")
+    {
+        " (run as root, or grant CAP_BPF and CAP_PERFMON)"
+    } else {
+        ""
+    }
+}
+
+/// Stuck-wait scanner frequency.
+const SCAN_HZ: u64 = 10;
+
+/// Loads the object with `config` in its read-only CONFIG global.
+pub fn load(config: &Config) -> Result<Ebpf, LoadError> {
+    if !has_programs() {
+        return Err(LoadError::NoPrograms);
+    }
+    EbpfLoader::new()
+        .override_global("CONFIG", config, true)
+        .load(PROBES_OBJECT)
+        .map_err(LoadError::Object)
+}
+
+/// Attaches every request, returning one report per requested point.
+pub fn attach_all(
+    ebpf: &mut Ebpf,
+    requests: &[AttachRequest],
+    btf: Option<&Btf>,
+) -> Vec<PointReport> {
+    requests
+        .iter()
+        .map(|req| attach_one(ebpf, req, btf))
+        .collect()
+}
+
+fn attach_one(ebpf: &mut Ebpf, req: &AttachRequest, btf: Option<&Btf>) -> PointReport {
+    let point = &POINTS[req.point as usize];
+    let mut failures: Vec<String> = Vec::new();
+    let mut status = None;
+    for kind in &req.kinds {
+        match attach_kind(ebpf, point, *kind, btf) {
+            Ok(()) => {
+                let fallback_from = (!failures.is_empty()).then(|| failures.join("; "));
+                status = Some(PointStatus::Attached {
+                    kind: *kind,
+                    fallback_from,
+                });
+                break;
+            }
+            Err(reason) => failures.push(format!("{} failed: {reason}", kind_name(*kind))),
+        }
+    }
+    let status = status.unwrap_or_else(|| PointStatus::Missing {
+        reason: if failures.is_empty() {
+            "no attach kind available".to_string()
+        } else {
+            failures.join("; ")
+        },
+    });
+    PointReport {
+        point: req.point,
+        target: point.target.to_string(),
+        module: req.module.clone(),
+        status,
+    }
+}
+
+/// Short name of a kind for messages.
+pub fn kind_name(kind: AttachKind) -> &'static str {
+    match kind {
+        AttachKind::Fentry => "fentry",
+        AttachKind::Kprobe => "kprobe",
+        AttachKind::Tracepoint => "tracepoint",
+        AttachKind::PerfEvent => "perf_event",
+    }
+}
+
+fn attach_kind(
+    ebpf: &mut Ebpf,
+    point: &Point,
+    kind: AttachKind,
+    btf: Option<&Btf>,
+) -> Result<(), String> {
+    let with_exit = point.hook == Hook::EntryExit;
+    match kind {
+        AttachKind::Fentry => {
+            let btf = btf.ok_or("the kernel has no BTF (/sys/kernel/btf/vmlinux)")?;
+            let entry = format!("fentry_{}", point.stem);
+            let link = {
+                let prog: &mut FEntry = program(ebpf, &entry)?;
+                prog.load(point.target, btf).map_err(describe)?;
+                prog.attach().map_err(describe)?
+            };
+            if with_exit {
+                let exit = format!("fexit_{}", point.stem);
+                let result = (|| {
+                    let prog: &mut FExit = program(ebpf, &exit)?;
+                    prog.load(point.target, btf).map_err(describe)?;
+                    prog.attach().map_err(describe).map(|_| ())
+                })();
+                if let Err(err) = result {
+                    // Do not leave a half (entry without exit) attached.
+                    if let Ok(prog) = program::<FEntry>(ebpf, &entry) {
+                        let _ = prog.detach(link);
+                    }
+                    return Err(format!("fexit: {err}"));
+                }
+            }
+            Ok(())
+        }
+        AttachKind::Kprobe => {
+            let entry = format!("kprobe_{}", point.stem);
+            let link = {
+                let prog: &mut KProbe = program(ebpf, &entry)?;
+                prog.load().map_err(describe)?;
+                prog.attach(point.target, 0).map_err(describe)?
+            };
+            if with_exit {
+                let exit = format!("kretprobe_{}", point.stem);
+                let result = (|| {
+                    let prog: &mut KProbe = program(ebpf, &exit)?;
+                    prog.load().map_err(describe)?;
+                    prog.attach(point.target, 0).map_err(describe).map(|_| ())
+                })();
+                if let Err(err) = result {
+                    if let Ok(prog) = program::<KProbe>(ebpf, &entry) {
+                        let _ = prog.detach(link);
+                    }
+                    return Err(format!("kretprobe: {err}"));
+                }
+            }
+            Ok(())
+        }
+        AttachKind::Tracepoint => {
+            let (category, name) = point
+                .target
+                .split_once('/')
+                .ok_or_else(|| format!("{} is not a category/name tracepoint", point.target))?;
+            let prog_name = format!("tp_{}", point.stem);
+            let prog: &mut TracePoint = program(ebpf, &prog_name)?;
+            if prog.fd().is_err() {
+                prog.load().map_err(describe)?;
+            }
+            prog.attach(category, name).map_err(describe).map(|_| ())
+        }
+        AttachKind::PerfEvent => {
+            let prog: &mut PerfEvent = program(ebpf, "timer_stuck_scan")?;
+            prog.load().map_err(describe)?;
+            prog.attach(
+                PerfEventConfig::Software(SoftwareEvent::CpuClock),
+                PerfEventScope::AllProcessesOneCpu { cpu: 0 },
+                SamplePolicy::Frequency(SCAN_HZ),
+                false,
+            )
+            .map_err(describe)
+            .map(|_| ())
+        }
+    }
+}
+
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
+{
+    let prog = ebpf
+        .program_mut(name)
+        .ok_or_else(|| format!("program {name} is missing from the eBPF object"))?;
+    prog.try_into().map_err(|e: ProgramError| e.to_string())
+}
+
+/// One line for a program error: the error chain and, for verifier
+/// rejections, the last line of the verifier log.
+fn describe(err: ProgramError) -> String {
+    match &err {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
+            let last = verifier_log.to_string();
+            let last = last
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            if last.is_empty() {
+                format!("load: {io_error}")
+            } else {
+                format!("load: {io_error}: verifier: {last}")
+            }
+        }
+        _ => {
+            let mut text = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text
+        }
+    }
+}

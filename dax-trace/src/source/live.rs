@@ -1,0 +1,295 @@
+//! Live capture: load and attach the probes, then pump the ring buffer into
+//! the shared [`EventStream`]. Per-CPU counters (drops per point, puts per
+//! pagemap) are summed once per `stats_interval` and sent as `Drops` and
+//! `PutStats` events, so recordings and replays see them too.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use aya::{Btf, Ebpf};
+use dax_trace_common::{Config, PgmapPuts, PointCounters, config::MAX_POINTS, probe::POINTS};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::mpsc;
+
+use super::{CHANNEL_CAPACITY, EventStream};
+use crate::event::{Event, EventBody, USERSPACE_POINT, decode_bytes};
+use crate::probes::attach::{self, AttachRequest, LoadError};
+use crate::probes::report::{FamilyReport, PointReport, ProbeReport};
+use crate::session::{SessionInfo, SourceKind};
+
+/// Tunables of a live capture.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// How often counters are read and sent as events.
+    pub stats_interval: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            stats_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Live capture could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("the eBPF object has no map {0}")]
+    MissingMap(&'static str),
+    #[error("opening map {name}: {source}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("no probe could be attached on this kernel:\n{0}")]
+    NothingAttached(String),
+    #[error("polling the ring buffer: {0}")]
+    Poll(#[source] std::io::Error),
+}
+
+/// Loads the programs with `config`, attaches `requests` and starts pumping.
+/// `report` is the resolution's dry report; attach outcomes replace its entries.
+/// Must be called from within a tokio runtime.
+pub fn start_with(
+    config: &Config,
+    requests: &[AttachRequest],
+    mut report: ProbeReport,
+    opts: &LiveOptions,
+) -> Result<EventStream, LiveError> {
+    let btf = Btf::from_sys_fs().ok();
+    let mut ebpf = attach::load(config)?;
+    let outcomes = attach::attach_all(&mut ebpf, requests, btf.as_ref());
+    merge_outcomes(&mut report, outcomes);
+    if report.attached_count().0 == 0 {
+        return Err(LiveError::NothingAttached(
+            crate::probes::report::render_reasons(&report),
+        ));
+    }
+    let ring = RingBuf::try_from(take(&mut ebpf, "EVENTS")?).map_err(|source| LiveError::Map {
+        name: "EVENTS",
+        source,
+    })?;
+    let counters: PerCpuArray<MapData, PointCounters> =
+        PerCpuArray::try_from(take(&mut ebpf, "COUNTERS")?).map_err(|source| LiveError::Map {
+            name: "COUNTERS",
+            source,
+        })?;
+    let puts: PerCpuHashMap<MapData, u64, PgmapPuts> =
+        PerCpuHashMap::try_from(take(&mut ebpf, "PGMAP_PUTS")?).map_err(|source| {
+            LiveError::Map {
+                name: "PGMAP_PUTS",
+                source,
+            }
+        })?;
+    // SAFETY: the RingBuf owns its map fd and keeps it open and unchanged for
+    // as long as it lives, and the AsyncFd owns the RingBuf.
+    let ring = unsafe { AsyncFd::register(ring) }.map_err(|e| LiveError::Poll(e.into()))?;
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let info = SessionInfo {
+        source: SourceKind::Live,
+        kernel_release: report.kernel_release.clone(),
+        probes: report,
+        monotonic_to_realtime_ns: monotonic_to_realtime_ns(),
+    };
+    let pump = Pump {
+        _ebpf: ebpf,
+        ring,
+        counters,
+        puts,
+        tx,
+        drops_seen: HashMap::new(),
+        puts_seen: HashMap::new(),
+    };
+    tokio::spawn(pump.run(opts.stats_interval));
+    Ok(EventStream { info, events: rx })
+}
+
+fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveError> {
+    ebpf.take_map(name).ok_or(LiveError::MissingMap(name))
+}
+
+/// Replaces the dry entries of `report` with what attaching really did.
+pub fn merge_outcomes(report: &mut ProbeReport, outcomes: Vec<PointReport>) {
+    for outcome in outcomes {
+        let family = POINTS[outcome.point as usize].family.name();
+        let slot = report
+            .families
+            .iter_mut()
+            .flat_map(|f| f.points.iter_mut())
+            .find(|p| p.point == outcome.point);
+        match slot {
+            Some(existing) => *existing = outcome,
+            None => match report.families.iter_mut().find(|f| f.family == family) {
+                Some(f) => f.points.push(outcome),
+                None => report.families.push(FamilyReport {
+                    family: family.to_string(),
+                    points: vec![outcome],
+                }),
+            },
+        }
+    }
+}
+
+/// CLOCK_REALTIME - CLOCK_MONOTONIC, in nanoseconds.
+pub fn monotonic_to_realtime_ns() -> i128 {
+    clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+/// A clock's current value in nanoseconds (0 if the clock cannot be read).
+pub fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer; clock_gettime only writes it.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+}
+
+struct Pump {
+    /// Owns the programs and links: dropping it detaches everything.
+    _ebpf: Ebpf,
+    ring: AsyncFd<RingBuf<MapData>>,
+    counters: PerCpuArray<MapData, PointCounters>,
+    puts: PerCpuHashMap<MapData, u64, PgmapPuts>,
+    tx: mpsc::Sender<Event>,
+    drops_seen: HashMap<u16, u64>,
+    puts_seen: HashMap<u64, (u64, u64)>,
+}
+
+impl Pump {
+    async fn run(mut self, interval: Duration) {
+        let mut tick = tokio::time::interval(interval);
+        let mut batch = Vec::with_capacity(256);
+        loop {
+            tokio::select! {
+                ready = self.ring.readable_mut() => {
+                    let mut guard = match ready {
+                        Ok(guard) => guard,
+                        Err(err) => {
+                            log::error!("ring buffer poll failed: {err}");
+                            return;
+                        }
+                    };
+                    let ring = guard.get_inner_mut();
+                    while let Some(item) = ring.next() {
+                        match decode_bytes(&item) {
+                            Ok(event) => batch.push(event),
+                            Err(err) => log::warn!("undecodable event: {err}"),
+                        }
+                    }
+                    guard.clear_ready();
+                }
+                _ = tick.tick() => self.collect_stats(&mut batch),
+                _ = self.tx.closed() => return,
+            }
+            for event in batch.drain(..) {
+                if self.tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends `Drops` for points whose drop total changed and `PutStats` for
+    /// pagemaps whose put counters changed.
+    fn collect_stats(&mut self, out: &mut Vec<Event>) {
+        let ts_ns = clock_ns(libc::CLOCK_MONOTONIC) as u64;
+        for point in 0..POINTS.len().min(MAX_POINTS) as u32 {
+            let Ok(per_cpu) = self.counters.get(&point, 0) else {
+                continue;
+            };
+            let total: u64 = per_cpu.iter().map(|c| c.drops).sum();
+            let point = point as u16;
+            if total > 0 && self.drops_seen.get(&point) != Some(&total) {
+                self.drops_seen.insert(point, total);
+                out.push(userspace_event(ts_ns, EventBody::Drops { point, total }));
+            }
+        }
+        for entry in self.puts.iter() {
+            let Ok((pgmap, per_cpu)) = entry else {
+                continue;
+            };
+            let puts: u64 = per_cpu.iter().map(|c| c.puts).sum();
+            let idles: u64 = per_cpu.iter().map(|c| c.idles).sum();
+            if self.puts_seen.get(&pgmap) != Some(&(puts, idles)) {
+                self.puts_seen.insert(pgmap, (puts, idles));
+                out.push(userspace_event(
+                    ts_ns,
+                    EventBody::PutStats { pgmap, puts, idles },
+                ));
+            }
+        }
+    }
+}
+
+fn userspace_event(ts_ns: u64, body: EventBody) -> Event {
+    Event {
+        ts_ns,
+        cpu: 0,
+        pid: std::process::id(),
+        tid: 0,
+        comm: "daxtrace".to_string(),
+        point: USERSPACE_POINT,
+        body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probes::report::{AttachKind, PointStatus};
+
+    fn point(point: u16, status: PointStatus) -> PointReport {
+        PointReport {
+            point,
+            target: POINTS[point as usize].target.into(),
+            module: None,
+            status,
+        }
+    }
+
+    #[test]
+    fn attach_outcomes_replace_dry_entries_and_add_missing_ones() {
+        let mut report = ProbeReport {
+            families: vec![FamilyReport {
+                family: "claim".into(),
+                points: vec![point(
+                    3,
+                    PointStatus::Missing {
+                        reason: "dry".into(),
+                    },
+                )],
+            }],
+            ..ProbeReport::default()
+        };
+        let attached = PointStatus::Attached {
+            kind: AttachKind::Kprobe,
+            fallback_from: Some("fentry failed".into()),
+        };
+        merge_outcomes(
+            &mut report,
+            vec![point(3, attached.clone()), point(9, attached.clone())],
+        );
+        assert_eq!(report.families[0].points[0].status, attached);
+        let release = report
+            .families
+            .iter()
+            .find(|f| f.family == "release")
+            .expect("release family added");
+        assert_eq!(release.points[0].point, 9);
+        assert_eq!(report.attached_count(), (2, 2));
+    }
+
+    #[test]
+    fn realtime_offset_is_plausible() {
+        // Boot happened after 2020 and the monotonic clock is smaller than the epoch clock.
+        assert!(monotonic_to_realtime_ns() > 1_577_836_800 * 1_000_000_000);
+    }
+}
