@@ -21,6 +21,8 @@ pub fn init_script() -> &'static str {
 # daxtrace VM test bed: mount, load modules, wait for pmem, run the command,
 # report its status on ttyS1, power off.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
+# No udev in the guest: libdevmapper creates /dev/mapper nodes itself.
+export DM_DISABLE_UDEV=1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev

@@ -91,6 +91,10 @@ pub struct VmOutcome {
     pub command_time: Duration,
     /// QEMU start until QEMU exited.
     pub total_time: Duration,
+    /// Guest uptime when /init started (kernel boot inside the guest).
+    pub guest_init_uptime: Option<Duration>,
+    /// Guest uptime when the command started (modules, pmem, share ready).
+    pub guest_ready_uptime: Option<Duration>,
     /// Console lines that signal kernel trouble (BUG, Oops, WARNING, panic).
     pub kernel_alerts: Vec<String>,
     /// Warnings /init reported (a module that failed to load...).
@@ -235,11 +239,20 @@ fn interpret(
     let mut setup_error = None;
     let mut guest_warnings = Vec::new();
     let mut kernel_release = release.to_owned();
+    let mut guest_init_uptime = None;
+    let mut guest_ready_uptime = None;
     for (at, status) in &raw.statuses {
         match status {
-            Status::Init { release, .. } if !release.is_empty() => kernel_release = release.clone(),
-            Status::Init { .. } => {}
-            Status::Ready { .. } => ready_at = Some(*at),
+            Status::Init { uptime, release } => {
+                guest_init_uptime = Duration::try_from_secs_f64(*uptime).ok();
+                if !release.is_empty() {
+                    kernel_release = release.clone();
+                }
+            }
+            Status::Ready { uptime } => {
+                ready_at = Some(*at);
+                guest_ready_uptime = Duration::try_from_secs_f64(*uptime).ok();
+            }
             Status::Exit { code, .. } => exit = Some((*code, *at)),
             Status::Warning(w) => guest_warnings.push(w.clone()),
             Status::Error(e) => setup_error = Some(e.clone()),
@@ -287,6 +300,8 @@ fn interpret(
         boot_time,
         command_time: exit_at.saturating_sub(boot_time),
         total_time: raw.elapsed,
+        guest_init_uptime,
+        guest_ready_uptime,
         guest_warnings,
     })
 }
@@ -381,11 +396,17 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
     for a in &outcome.kernel_alerts {
         eprintln!("vm: kernel alert: {a}");
     }
+    let secs = |d: Option<Duration>| {
+        d.map_or_else(|| "?".to_owned(), |d| format!("{:.1}", d.as_secs_f64()))
+    };
     eprintln!(
-        "vm: {} ({:?}): boot {:.1} s, command {:.1} s, total {:.1} s, exit status {}",
+        "vm: {} ({:?}): boot {:.1} s (guest uptime: /init {} s, ready {} s), command {:.1} s, \
+         total {:.1} s, exit status {}",
         outcome.kernel_release,
         outcome.accel,
         outcome.boot_time.as_secs_f64(),
+        secs(outcome.guest_init_uptime),
+        secs(outcome.guest_ready_uptime),
         outcome.command_time.as_secs_f64(),
         outcome.total_time.as_secs_f64(),
         outcome.exit_code
@@ -439,6 +460,8 @@ mod tests {
         assert_eq!(out.kernel_release, "6.1.0-56-amd64");
         assert_eq!(out.boot_time, Duration::from_millis(4000));
         assert_eq!(out.command_time, Duration::from_millis(2500));
+        assert_eq!(out.guest_init_uptime, Some(Duration::from_millis(500)));
+        assert_eq!(out.guest_ready_uptime, Some(Duration::from_secs(3)));
         assert!(out.kernel_alerts.is_empty());
     }
 
