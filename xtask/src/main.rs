@@ -1,4 +1,44 @@
-//! `cargo xtask`: developer tasks for daxtrace.
-fn main() -> anyhow::Result<()> {
-    Ok(())
+//! `cargo xtask`: developer tasks for daxtrace: set-up of a fresh machine, the
+//! test suite the README names, and the demo.
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod demo;
+mod run;
+mod setup;
+mod test;
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "daxtrace developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Install what a fresh machine lacks: nightly rust-src, the musl target,
+    /// bpf-linker, and the Debian packages of the VM test bed. Idempotent.
+    Setup(setup::Args),
+    /// The whole test suite: fmt, clippy, unit and integration tests, the host
+    /// attach test and the VM tests per kernel generation.
+    Test(test::Args),
+    /// Replay the shipped sample trace in the dashboard (batch frames without a terminal).
+    Demo(demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Setup(args) => setup::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Demo(args) => demo::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
