@@ -1,7 +1,8 @@
 //! `cargo xtask`: developer tasks for daxtrace: set-up of a fresh machine, the
-//! test suite the README names, and the demo.
+//! VM test bed, the test suite the README names, and the demo.
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use xtask::vm;
 
 mod demo;
 mod run;
@@ -20,6 +21,8 @@ enum Command {
     /// Install what a fresh machine lacks: nightly rust-src, the musl target,
     /// bpf-linker, and the Debian packages of the VM test bed. Idempotent.
     Setup(setup::Args),
+    /// Boot a Debian kernel in QEMU with pmem and run a command or scenario in it.
+    Vm(vm::Args),
     /// The whole test suite: fmt, clippy, unit and integration tests, the host
     /// attach test and the VM tests per kernel generation.
     Test(test::Args),
@@ -30,12 +33,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Setup(args) => setup::run(&args),
-        Command::Test(args) => test::run(&args),
-        Command::Demo(args) => demo::run(&args),
+        Command::Setup(args) => setup::run(&args).map(|()| 0),
+        Command::Vm(args) => vm::main(args),
+        Command::Test(args) => test::run(&args).map(|()| 0),
+        Command::Demo(args) => demo::run(&args).map(|()| 0),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        // The guest command's exit status becomes ours (`cargo xtask vm`).
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             eprintln!("xtask: {err:#}");
             ExitCode::FAILURE
