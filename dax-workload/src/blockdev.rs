@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 /// `_IOR(0x12, 114, size_t)`: device size in bytes.
-const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
+// libc::Ioctl is c_ulong with glibc and c_int with musl.
+const BLKGETSIZE64: libc::Ioctl = 0x8008_1272_u32 as libc::Ioctl;
 
 /// Fail unless `path` is a block device.
 pub fn require_block_device(path: &Path) -> Result<()> {

@@ -54,7 +54,7 @@ pub fn output<S: AsRef<OsStr>>(program: &str, args: &[S], deadline: Duration) ->
         bail!(
             "`{line}` failed ({}): {}",
             out.status,
-            tail(&String::from_utf8_lossy(&out.stderr), 800)
+            head(&String::from_utf8_lossy(&out.stderr), 600)
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -70,14 +70,15 @@ fn command_line<S: AsRef<OsStr>>(program: &str, args: &[S]) -> String {
         .join(" ")
 }
 
-/// The last `max` bytes of `text` (on a char boundary), trimmed.
-fn tail(text: &str, max: usize) -> &str {
+/// The first `max` bytes of `text` (on a char boundary), trimmed: tools say
+/// what went wrong first and print their usage after it.
+fn head(text: &str, max: usize) -> &str {
     let text = text.trim();
-    let mut start = text.len().saturating_sub(max);
-    while !text.is_char_boundary(start) {
-        start += 1;
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
     }
-    &text[start..]
+    &text[..end]
 }
 
 #[cfg(test)]
@@ -118,9 +119,9 @@ mod tests {
     }
 
     #[test]
-    fn tail_keeps_the_end() {
-        assert_eq!(tail("  abcdef \n", 3), "def");
-        assert_eq!(tail("ab", 10), "ab");
-        assert_eq!(tail("aé", 1), "");
+    fn head_keeps_the_start() {
+        assert_eq!(head("  abcdef \n", 3), "abc");
+        assert_eq!(head("ab", 10), "ab");
+        assert_eq!(head("éa", 1), "");
     }
 }

@@ -61,13 +61,17 @@ impl FsKind {
             (FsKind::Xfs, Layout::Default) => {
                 vec!["-f".into(), "-q".into(), "-m".into(), "reflink=0".into()]
             }
+            // A 2 MiB stripe unit makes mkfs.xfs (6.x) ask for a 64 MiB log,
+            // which only fits in an allocation group when there are two.
             (FsKind::Xfs, Layout::Pmd) => vec![
                 "-f".into(),
                 "-q".into(),
                 "-m".into(),
                 "reflink=0".into(),
                 "-d".into(),
-                "su=2m,sw=1".into(),
+                "su=2m,sw=1,agcount=2".into(),
+                "-l".into(),
+                "size=64m,su=32k".into(),
             ],
         };
         args.push(dev.as_os_str().to_owned());
@@ -205,7 +209,7 @@ mod tests {
         assert_eq!(program, "mkfs.xfs");
         let args = strings(&args);
         assert!(args.contains(&"reflink=0"));
-        assert!(args.contains(&"su=2m,sw=1"));
+        assert!(args.contains(&"su=2m,sw=1,agcount=2"));
         assert_eq!(args.last(), Some(&"/dev/dm-0"));
 
         let (_, args) = FsKind::Xfs.mkfs_command(Path::new("/dev/pmem0"), Layout::Default);

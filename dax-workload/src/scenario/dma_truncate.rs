@@ -438,9 +438,11 @@ impl<'scope> HeldPin<'scope> {
                     format!("{label}: draining the pipe"),
                     SETTLE_DEADLINE,
                 );
+                // The pin ends as the drain starts: the first read puts the
+                // pages, and the waiter may run before read() returns.
+                let at = Instant::now();
                 let drained = pipe.drain(spliced).context("draining the pipe")?;
                 drop(pipe);
-                let at = Instant::now();
                 progress!("{label}: pipe drained ({drained} bytes): pin dropped");
                 Ok(PinEnd { at, bytes: drained })
             }
