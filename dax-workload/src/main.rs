@@ -5,6 +5,7 @@
 
 mod blockdev;
 mod cli;
+mod clock;
 mod cmd;
 mod dm;
 mod fs;

@@ -38,7 +38,8 @@ pub fn kernel_stack(tid: i32) -> Option<String> {
 }
 
 /// Where a blocked thread sleeps: the first stack frame naming a layout
-/// break or a page wait, else wchan.
+/// break or a DAX page wait (ext4_break_layouts, xfs_break_dax_layouts,
+/// ext4_wait_dax_page / dax_break_layout on 6.15+), else wchan.
 pub fn blocked_in(tid: i32) -> Option<String> {
     kernel_stack(tid)
         .as_deref()
@@ -49,7 +50,7 @@ pub fn blocked_in(tid: i32) -> Option<String> {
 /// Pick the frame that explains a DAX wait out of a /proc stack dump
 /// (lines like `[<0>] ext4_break_layouts+0x10e/0x1a0 [ext4]`).
 pub fn interesting_frame(stack: &str) -> Option<String> {
-    const MARKERS: [&str; 3] = ["break_layouts", "break_dax_layouts", "dax_layout"];
+    const MARKERS: [&str; 3] = ["break_layout", "break_dax_layout", "wait_dax_page"];
     stack
         .lines()
         .filter_map(frame_function)
@@ -89,5 +90,12 @@ mod tests {
             Some("ext4_break_layouts")
         );
         assert_eq!(interesting_frame("[<0>] do_sys_poll+0x1/0x2\n"), None);
+        let stack_7x = "[<0>] schedule+0x27/0xf0\n\
+                        [<0>] ext4_wait_dax_page+0x2e/0x40 [ext4]\n\
+                        [<0>] dax_break_layout+0x1c2/0x260\n";
+        assert_eq!(
+            interesting_frame(stack_7x).as_deref(),
+            Some("ext4_wait_dax_page")
+        );
     }
 }

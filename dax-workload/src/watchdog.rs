@@ -51,12 +51,17 @@ pub struct WatchGuard {
 /// Arm a watchdog for `what`; it fires unless the guard is dropped within `deadline`.
 pub fn watch(stage: Stage, what: impl Into<String>, deadline: Duration) -> WatchGuard {
     let what = what.into();
+    watch_with(deadline, move || fire(stage, &what, deadline))
+}
+
+/// Run `on_fire` on a watchdog thread unless the guard is dropped within `deadline`.
+fn watch_with(deadline: Duration, on_fire: impl FnOnce() + Send + 'static) -> WatchGuard {
     let (tx, rx) = mpsc::channel::<()>();
     let spawned = thread::Builder::new()
         .name("watchdog".into())
         .spawn(move || {
             if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(deadline) {
-                fire(stage, &what, deadline);
+                on_fire();
             }
         });
     if let Err(err) = spawned {
@@ -113,4 +118,55 @@ fn fire(stage: Stage, what: &str, deadline: Duration) -> ! {
     }
     progress!("exiting with status {code} without cleanup (mounts and devices stay)");
     std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fires_when_the_step_outlives_its_deadline() {
+        let (tx, rx) = mpsc::channel();
+        let guard = watch_with(Duration::from_millis(20), move || {
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("the watchdog fired while the guard was held");
+        drop(guard);
+    }
+
+    #[test]
+    fn stays_quiet_when_disarmed_in_time() {
+        let (tx, rx) = mpsc::channel();
+        let guard = watch_with(Duration::from_millis(200), move || {
+            let _ = tx.send(());
+        });
+        drop(guard);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(400)),
+            Err(RecvTimeoutError::Disconnected),
+            "a disarmed watchdog never calls back"
+        );
+    }
+
+    #[test]
+    fn stuck_steps_exit_with_their_stage_code() {
+        assert_eq!(Stage::Setup.exit_code(), 2);
+        assert_eq!(Stage::Check.exit_code(), 1);
+    }
+
+    #[test]
+    fn registered_threads_are_listed_until_dropped() {
+        let me = task::gettid();
+        let listed = || {
+            THREADS
+                .lock()
+                .map(|t| t.iter().any(|(tid, _)| *tid == me))
+                .unwrap_or(false)
+        };
+        let registration = register_current("test");
+        assert!(listed());
+        drop(registration);
+        assert!(!listed());
+    }
 }

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, anyhow};
 use serde::Serialize;
 
 use crate::cli::{DmaTruncateArgs, OpKind, PinKind};
+use crate::clock;
 use crate::fs::{self, FsKind, Layout, Mount};
 use crate::mapping::{Mapping, PAGE_SIZE, Sharing};
 use crate::pin::{self, Pipe};
@@ -51,6 +52,13 @@ pub struct CaseRecord {
     pub pin: PinKind,
     pub op: OpKind,
     pub pages_pinned: usize,
+    /// CLOCK_MONOTONIC (bpf_ktime_get_ns) when the pin started: add the
+    /// `*_ms` offsets to line the case up with a daxtrace trace.
+    pub pin_start_monotonic_ns: u64,
+    /// Thread holding the pin (the O_DIRECT reader, or the vmsplicing main thread).
+    pub pin_tid: i32,
+    /// Thread doing the truncate / punch: the waiter daxtrace should see.
+    pub op_tid: i32,
     pub pin_end_ms: Option<u64>,
     pub op_start_ms: Option<u64>,
     pub op_end_ms: Option<u64>,
@@ -78,6 +86,9 @@ impl CaseRecord {
             pin,
             op,
             pages_pinned: 0,
+            pin_start_monotonic_ns: 0,
+            pin_tid: 0,
+            op_tid: 0,
             pin_end_ms: None,
             op_start_ms: None,
             op_end_ms: None,
@@ -163,6 +174,8 @@ fn run_case(
             None => HeldPin::vmsplice(&map, &label)?,
         };
         let pin_started = held.started();
+        record.pin_start_monotonic_ns = held.started_monotonic_ns();
+        record.pin_tid = held.tid();
         let Some(pages) = held.pages_if_held() else {
             report.check(
                 format!("{label}: pin held"),
@@ -176,6 +189,7 @@ fn run_case(
 
         let mut truncate = OpThread::start(scope, op, &file)?;
         record.op_start_ms = Some(since(truncate.started));
+        record.op_tid = truncate.tid;
         let asleep = truncate.wait_asleep(&label);
         record.blocked_while_pinned = asleep.is_some();
         record.blocked_in = asleep.flatten();
@@ -310,12 +324,16 @@ struct ReadDone {
 enum HeldPin<'scope> {
     Odirect {
         started: Instant,
+        started_ns: u64,
+        tid: i32,
         seen_waiting: bool,
         done: Receiver<ReadDone>,
         _reader: ScopedJoinHandle<'scope, ()>,
     },
     Vmsplice {
         started: Instant,
+        started_ns: u64,
+        tid: i32,
         pipe: Pipe,
         spliced: usize,
     },
@@ -337,7 +355,7 @@ impl<'scope> HeldPin<'scope> {
             .name("odirect-read".into())
             .spawn_scoped(scope, move || {
                 let _registered = watchdog::register_current("odirect-read");
-                let _ = tid_tx.send((task::gettid(), Instant::now()));
+                let _ = tid_tx.send((task::gettid(), Instant::now(), clock::monotonic_ns()));
                 let result = pin::odirect_read(device, addr, PIN_LEN);
                 let _ = done_tx.send(ReadDone {
                     at: Instant::now(),
@@ -345,7 +363,7 @@ impl<'scope> HeldPin<'scope> {
                 });
             })
             .context("spawning the O_DIRECT reader")?;
-        let (tid, started) = tid_rx
+        let (tid, started, started_ns) = tid_rx
             .recv_timeout(SETTLE_DEADLINE)
             .map_err(|_| anyhow!("the O_DIRECT reader did not start"))?;
         let seen_waiting = {
@@ -369,6 +387,8 @@ impl<'scope> HeldPin<'scope> {
         }
         Ok(HeldPin::Odirect {
             started,
+            started_ns,
+            tid,
             seen_waiting,
             done,
             _reader: reader,
@@ -383,6 +403,7 @@ impl<'scope> HeldPin<'scope> {
             return Err(anyhow!("pipe holds {room} bytes, {PIN_LEN} needed"));
         }
         let started = Instant::now();
+        let started_ns = clock::monotonic_ns();
         let spliced = {
             let _guard = watchdog::watch(
                 Stage::Check,
@@ -395,6 +416,8 @@ impl<'scope> HeldPin<'scope> {
         progress!("{label}: {spliced} bytes of the mapping vmspliced into a pipe");
         Ok(HeldPin::Vmsplice {
             started,
+            started_ns,
+            tid: task::gettid(),
             pipe,
             spliced,
         })
@@ -403,6 +426,20 @@ impl<'scope> HeldPin<'scope> {
     fn started(&self) -> Instant {
         match self {
             HeldPin::Odirect { started, .. } | HeldPin::Vmsplice { started, .. } => *started,
+        }
+    }
+
+    fn started_monotonic_ns(&self) -> u64 {
+        match self {
+            HeldPin::Odirect { started_ns, .. } | HeldPin::Vmsplice { started_ns, .. } => {
+                *started_ns
+            }
+        }
+    }
+
+    fn tid(&self) -> i32 {
+        match self {
+            HeldPin::Odirect { tid, .. } | HeldPin::Vmsplice { tid, .. } => *tid,
         }
     }
 
