@@ -161,6 +161,10 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
     }
     let cache = cache::cache_root()?;
     let gen_dir = cache.join("kernels").join(req.kernel.as_str());
+    std::fs::create_dir_all(&gen_dir).with_context(|| format!("creating {}", gen_dir.display()))?;
+    // One fetch or image build per generation at a time; runs themselves are independent.
+    let lock = std::fs::File::create(gen_dir.join(".lock")).context("creating the cache lock")?;
+    lock.lock().context("locking the kernel cache")?;
     let kernel = kernel::ensure_kernel(req.kernel, &gen_dir)?;
     let workspace = guest_bins::workspace_root();
     let bins = if req.build_guest_binaries {
@@ -196,6 +200,7 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         share: share.is_some(),
     };
     let initrd = initramfs::write_run_initrd(&base, &run_dir, &req.command, &cfg)?;
+    drop(lock);
     let pmem = if req.nvdimm {
         let backing = run_dir.join("nvdimm.img");
         let file = std::fs::File::create(&backing)?;
