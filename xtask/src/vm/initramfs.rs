@@ -153,10 +153,13 @@ fn populate(
     }
     modules::install(set, kernel, staging)?;
     write_file(staging, "init", guest_script::init_script(), 0o755)?;
+    let (always, nvdimm) = set.boot_lists();
+    let lines = |names: Vec<&str>| names.join("\n") + "\n";
+    write_file(staging, "etc/daxtrace-vm/modules", &lines(always), 0o644)?;
     write_file(
         staging,
-        "etc/daxtrace-vm/modules",
-        &(set.load.join("\n") + "\n"),
+        "etc/daxtrace-vm/modules.nvdimm",
+        &lines(nvdimm),
         0o644,
     )?;
     write_file(

@@ -109,6 +109,8 @@ pub struct VmOutcome {
     pub guest_init_uptime: Option<Duration>,
     /// Guest uptime when the command started (modules, pmem, share ready).
     pub guest_ready_uptime: Option<Duration>,
+    /// Guest uptime at the end of each /init step (`modules`, `pmem`).
+    pub guest_phases: Vec<(String, Duration)>,
     /// Console lines that signal kernel trouble (BUG, Oops, WARNING, panic).
     pub kernel_alerts: Vec<String>,
     /// Warnings /init reported (a module that failed to load...).
@@ -275,12 +277,18 @@ fn interpret(
     let mut kernel_release = release.to_owned();
     let mut guest_init_uptime = None;
     let mut guest_ready_uptime = None;
+    let mut guest_phases = Vec::new();
     for (at, status) in &raw.statuses {
         match status {
             Status::Init { uptime, release } => {
                 guest_init_uptime = Duration::try_from_secs_f64(*uptime).ok();
                 if !release.is_empty() {
                     kernel_release = release.clone();
+                }
+            }
+            Status::Phase { name, uptime } => {
+                if let Ok(d) = Duration::try_from_secs_f64(*uptime) {
+                    guest_phases.push((name.clone(), d));
                 }
             }
             Status::Ready { uptime } => {
@@ -336,6 +344,7 @@ fn interpret(
         total_time: raw.elapsed,
         guest_init_uptime,
         guest_ready_uptime,
+        guest_phases,
         guest_warnings,
     })
 }
@@ -437,9 +446,14 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
     let secs = |d: Option<Duration>| {
         d.map_or_else(|| "?".to_owned(), |d| format!("{:.1}", d.as_secs_f64()))
     };
+    let phases: String = outcome
+        .guest_phases
+        .iter()
+        .map(|(name, at)| format!(", {name} {:.1} s", at.as_secs_f64()))
+        .collect();
     eprintln!(
-        "vm: {} ({:?}): boot {:.1} s (guest uptime: /init {} s, ready {} s), command {:.1} s, \
-         total {:.1} s, exit status {}",
+        "vm: {} ({:?}): boot {:.1} s (guest uptime: /init {} s{phases}, ready {} s), \
+         command {:.1} s, total {:.1} s, exit status {}",
         outcome.kernel_release,
         outcome.accel,
         outcome.boot_time.as_secs_f64(),
