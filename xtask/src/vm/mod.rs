@@ -128,11 +128,13 @@ pub enum VmFailure {
         run_dir: String,
     },
     #[error(
-        "the guest did not finish within {timeout_s} s: hang or too slow, QEMU killed \
+        "the guest did not finish within {timeout_s} s ({stage}): hang or too slow, QEMU killed \
          (run files: {run_dir})\n--- last console lines ---\n{console_tail}"
     )]
     Timeout {
         timeout_s: u64,
+        /// How far the guest got: "kernel boot", "loading modules", ..., "command running".
+        stage: &'static str,
         console_tail: String,
         run_dir: String,
     },
@@ -309,6 +311,7 @@ fn interpret(
         } else if raw.timed_out {
             VmFailure::Timeout {
                 timeout_s: timeout.as_secs(),
+                stage: stage_reached(&raw.statuses),
                 console_tail,
                 run_dir,
             }
@@ -347,6 +350,18 @@ fn interpret(
         guest_phases,
         guest_warnings,
     })
+}
+
+/// Where a guest that never reported its exit status got stuck.
+fn stage_reached(statuses: &[(Duration, Status)]) -> &'static str {
+    match statuses.last().map(|(_, s)| s) {
+        None => "kernel boot: /init never started",
+        Some(Status::Init { .. } | Status::Warning(_)) => "/init loading modules",
+        Some(Status::Phase { name, .. }) if name == "modules" => "/init waiting for /dev/pmem0",
+        Some(Status::Phase { .. }) => "/init mounting the share",
+        Some(Status::Ready { .. }) => "the command was running",
+        Some(Status::Exit { .. } | Status::Error(_)) => "powering off",
+    }
 }
 
 /// Console lines that mean the kernel itself is in trouble.
@@ -538,7 +553,11 @@ mod tests {
         let err = interpret(raw, "x", Accel::Tcg, Duration::from_secs(7), "/r").unwrap_err();
         assert!(matches!(
             err.downcast_ref::<VmFailure>(),
-            Some(VmFailure::Timeout { timeout_s: 7, .. })
+            Some(VmFailure::Timeout {
+                timeout_s: 7,
+                stage: "the command was running",
+                ..
+            })
         ));
         let raw = raw_with(vec![(10, Status::Error("no /dev/pmem0".into()))], "", false);
         let err = interpret(raw, "x", Accel::Tcg, Duration::from_secs(7), "/r").unwrap_err();
