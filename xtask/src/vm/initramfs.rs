@@ -26,13 +26,6 @@ pub fn ensure_base_image(
 ) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let module_set = modules::resolve(kernel, modules::WANTED, &dir.join("empty-modprobe.d"))?;
-    if !module_set.missing.is_empty() {
-        eprintln!(
-            "vm: {} has no module {} (skipped)",
-            kernel.release,
-            module_set.missing.join(", ")
-        );
-    }
     let tools = resolve_tools()?;
     let busybox =
         host_tools::find_tool("busybox").context("busybox not found: install busybox-static")?;
@@ -43,6 +36,13 @@ pub fn ensure_base_image(
         return Ok(archive);
     }
     eprintln!("vm: building the guest image for {}", kernel.release);
+    if !module_set.missing.is_empty() {
+        eprintln!(
+            "vm: {} has no module {} (built in or absent; skipped)",
+            kernel.release,
+            module_set.missing.join(", ")
+        );
+    }
     // Unique names and renames: a concurrent run never sees a half-written image.
     let staging = dir.join(format!("staging-{}", std::process::id()));
     if staging.exists() {
