@@ -30,8 +30,16 @@ pub fn ensure_base_image(
     let busybox =
         host_tools::find_tool("busybox").context("busybox not found: install busybox-static")?;
     let key = cache_key(kernel, bins, &module_set, &tools, &busybox)?;
-    let archive = dir.join("base.cpio");
-    let key_file = dir.join("base.key");
+    // One cached image per set of guest binaries: runs from different
+    // checkouts/target dirs do not keep rebuilding each other's image.
+    let flavour = {
+        let mut h = std::hash::DefaultHasher::new();
+        bins.daxtrace.hash(&mut h);
+        bins.workload.hash(&mut h);
+        format!("{:08x}", h.finish() as u32)
+    };
+    let archive = dir.join(format!("base-{flavour}.cpio"));
+    let key_file = dir.join(format!("base-{flavour}.key"));
     if archive.exists() && std::fs::read_to_string(&key_file).is_ok_and(|k| k == key) {
         return Ok(archive);
     }
@@ -50,7 +58,7 @@ pub fn ensure_base_image(
             .with_context(|| format!("removing {}", staging.display()))?;
     }
     populate(&staging, kernel, bins, &module_set, &tools, &busybox)?;
-    let partial = dir.join(format!("base.cpio.{}", std::process::id()));
+    let partial = dir.join(format!("base-{flavour}.cpio.{}", std::process::id()));
     cpio::write_archive(&staging, &partial)?;
     std::fs::remove_dir_all(&staging).ok();
     std::fs::rename(&partial, &archive).context("installing the new image")?;

@@ -166,10 +166,7 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
     let cache = cache::cache_root()?;
     let gen_dir = cache.join("kernels").join(req.kernel.as_str());
     std::fs::create_dir_all(&gen_dir).with_context(|| format!("creating {}", gen_dir.display()))?;
-    // One fetch or image build per generation at a time; runs themselves are independent.
-    let lock = std::fs::File::create(gen_dir.join(".lock")).context("creating the cache lock")?;
-    lock.lock().context("locking the kernel cache")?;
-    let kernel = kernel::ensure_kernel(req.kernel, &gen_dir)?;
+    // Built before taking the lock: a slow cargo build must not hold up other runs.
     let workspace = guest_bins::workspace_root();
     let bins = if req.build_guest_binaries {
         guest_bins::build(&workspace, req.skip_ebpf)?
@@ -182,6 +179,9 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         }
         bins
     };
+    // One fetch or image build per generation at a time; runs themselves are independent.
+    let lock = cache::lock_dir(&gen_dir)?;
+    let kernel = kernel::ensure_kernel(req.kernel, &gen_dir)?;
     let base = initramfs::ensure_base_image(&kernel, &bins, &gen_dir.join("initramfs"))?;
 
     let share = match &req.share {
