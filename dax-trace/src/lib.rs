@@ -6,5 +6,6 @@
 //! check, export) render that state.
 pub mod event;
 pub mod probes;
+pub mod resolve;
 pub mod session;
 pub mod source;
