@@ -5,6 +5,7 @@
 //! one stream; the collector folds them into state; front ends (top, report,
 //! check, export) render that state.
 pub mod event;
+pub mod export;
 pub mod probes;
 pub mod session;
 pub mod source;
