@@ -5,7 +5,9 @@
 //! one stream; the collector folds them into state; front ends (top, report,
 //! check, export) render that state.
 pub mod event;
+pub mod export;
 pub mod probes;
 pub mod resolve;
 pub mod session;
 pub mod source;
+pub mod trace;
