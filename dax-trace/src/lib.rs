@@ -8,3 +8,4 @@ pub mod event;
 pub mod probes;
 pub mod session;
 pub mod source;
+pub mod tui;
