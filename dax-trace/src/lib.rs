@@ -8,4 +8,5 @@ pub mod event;
 pub mod probes;
 pub mod session;
 pub mod source;
+pub mod trace;
 pub mod tui;
