@@ -4,6 +4,8 @@
 //! [`probes`] (live capture) and trace replay both produce [`event::Event`]s into
 //! one stream; the collector folds them into state; front ends (top, report,
 //! check, export) render that state.
+pub mod check;
+pub mod collector;
 pub mod event;
 pub mod probes;
 pub mod session;

@@ -84,8 +84,12 @@ pub fn render_reasons(report: &ProbeReport) -> String {
     }
     for family in &report.families {
         for point in &family.points {
-            if let PointStatus::Missing { reason } | PointStatus::Skipped { reason } = &point.status {
-                out.push_str(&format!("  {}: {}: {}\n", family.family, point.target, reason));
+            if let PointStatus::Missing { reason } | PointStatus::Skipped { reason } = &point.status
+            {
+                out.push_str(&format!(
+                    "  {}: {}: {}\n",
+                    family.family, point.target, reason
+                ));
             }
         }
     }

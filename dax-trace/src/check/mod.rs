@@ -1,0 +1,1 @@
+//! `daxtrace check`: assertions over collector state (being built).
