@@ -36,7 +36,7 @@ fn ptr(p: u64) -> String {
     format!("~{:07x}", p & 0xfff_ffff)
 }
 
-/// One log line: `[secs since boot] comm[pid] kind details`. `None` for
+/// One log line: `secs-since-boot comm[pid] kind details`. `None` for
 /// events that are not worth a line (periodic put counters).
 pub fn describe(event: &Event) -> Option<String> {
     let what = match &event.body {
@@ -148,7 +148,7 @@ pub fn describe(event: &Event) -> Option<String> {
     let secs = event.ts_ns / 1_000_000_000;
     let micros = (event.ts_ns % 1_000_000_000) / 1_000;
     Some(format!(
-        "[{secs:>5}.{micros:06}] {}[{}] {} {what}",
+        "{secs}.{micros:06} {}[{}] {} {what}",
         event.comm,
         event.pid,
         event.body.name()
@@ -189,7 +189,7 @@ mod tests {
         ));
         assert_eq!(
             line.as_deref(),
-            Some("[   12.000345] truncate[42] wait-end ino 13 on 259:0 after 3.4ms")
+            Some("12.000345 truncate[42] wait-end ino 13 on 259:0 after 3.4ms")
         );
     }
 

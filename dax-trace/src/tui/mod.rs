@@ -9,9 +9,11 @@
 //!   refresh, [`ui`] draws it with ratatui, [`batch`] prints it as text.
 pub mod app;
 pub mod batch;
+pub mod collector_model;
 pub mod columns;
 pub mod dashboard;
 pub mod event_log;
+pub mod fleet;
 pub mod intake;
 pub mod interactive;
 pub mod keys;
@@ -30,3 +32,6 @@ pub enum TuiError {
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),
 }
+
+#[cfg(test)]
+mod tests;

@@ -80,8 +80,10 @@ pub struct Detail {
     pub topology: Vec<String>,
     /// Claims and releases, oldest first.
     pub holders: Vec<HolderEntry>,
-    /// Busy pages, oldest (longest pinned) first.
+    /// Busy pages, oldest (longest pinned) first; may be cut short.
     pub busy: Vec<BusyPage>,
+    /// How many pages are busy in all.
+    pub busy_total: usize,
     /// Wait latency histogram of this pagemap.
     pub histogram: Histogram,
 }

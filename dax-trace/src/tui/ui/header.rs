@@ -17,14 +17,15 @@ pub fn render(frame: &mut Frame, area: Rect, header: &Header, paused: bool) {
     let first = Line::from(vec![
         Span::styled("daxtrace top", Style::new().bold()),
         sep(),
-        Span::raw(header.source.clone()),
-        sep(),
         Span::raw(format!("kernel {kernel}")),
         sep(),
         Span::raw(format!(
             "probes {}/{}",
             header.probes_attached, header.probes_total
         )),
+        sep(),
+        // Last: a long trace path is what gets cut on a narrow terminal.
+        Span::raw(header.source.clone()),
     ]);
     let drops = format!("drops {}", header.drops);
     let mut second = vec![

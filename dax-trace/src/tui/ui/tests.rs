@@ -68,6 +68,7 @@ fn detail() -> Detail {
             age_ns: 1_500_000_000,
             refcount: 2,
         }],
+        busy_total: 1,
         histogram: Histogram {
             bounds_ns: vec![1_000_000, 10_000_000, 100_000_000],
             counts: vec![0, 3, 1, 0],

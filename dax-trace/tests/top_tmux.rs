@@ -1,0 +1,145 @@
+//! `daxtrace top --replay` in a real terminal: tmux runs it, send-keys drives
+//! sort, filter, detail and quit, capture-pane shows what a user would see.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use dax_trace::trace::{self, Header, Writer, synthetic};
+
+/// How long a screen may take to show what is expected (debug build, busy machine).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("running tmux")
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "top"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            let out = self.run(&["send-keys", "-t", "top", key]);
+            assert!(out.status.success(), "send-keys {key}: {out:?}");
+        }
+    }
+
+    /// Waits until the pane shows `needle`; panics with the screen otherwise.
+    fn wait_for(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "the screen never showed {needle:?}; it shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn tmux_present() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The shipped sample when there is one, else the same synthetic scenario
+/// written to `dir`.
+fn sample_trace(dir: &Path) -> PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
+    if shipped.exists() {
+        return shipped;
+    }
+    let path = dir.join("scenario.dxt");
+    let file = trace::create(&path, trace::CreateOptions::default()).expect("creating the trace");
+    let mut writer = Writer::to_file(file, &Header::new(synthetic::session(), Vec::new()))
+        .expect("writing the header");
+    for event in synthetic::scenario() {
+        writer.write_event(&event).expect("writing an event");
+    }
+    writer
+        .finish_file("test fixture")
+        .expect("finishing the trace");
+    path
+}
+
+#[test]
+fn replay_in_tmux_sorts_filters_opens_detail_and_quits() {
+    if !tmux_present() {
+        eprintln!("skipped: tmux is not installed, no real terminal to drive");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = sample_trace(dir.path());
+    let bin = env!("CARGO_BIN_EXE_daxtrace");
+    let tmux = Tmux {
+        socket: format!("daxtrace-test-{}", std::process::id()),
+    };
+    // The shell line after daxtrace shows how it exited, on the restored screen.
+    let command = format!(
+        "{bin} top --replay {} --speed 0 --interval 0.2; echo daxtrace-exited-$?; sleep 60",
+        trace.display()
+    );
+    let out = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "top",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &command,
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+
+    let screen = tmux.wait_for("end of trace");
+    assert!(screen.contains("daxtrace top"), "{screen}");
+    assert!(screen.contains("pmem0"), "{screen}");
+    assert!(screen.contains("sort busy"), "{screen}");
+
+    tmux.keys(&["s"]);
+    tmux.wait_for("sort waits");
+
+    tmux.keys(&["/", "p", "m", "e", "m", "0"]);
+    let screen = tmux.wait_for("filter: pmem0");
+    assert!(screen.contains("filter \"pmem0\""), "{screen}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(" q quit");
+
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("busy pages");
+    assert!(screen.contains("holders"), "{screen}");
+    assert!(screen.contains("claim"), "{screen}");
+
+    tmux.keys(&["?"]);
+    tmux.wait_for("cycle the sort column");
+    tmux.keys(&["Escape"]);
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("daxtrace-exited-");
+    assert!(screen.contains("daxtrace-exited-0"), "{screen}");
+    // The alternate screen is gone: the dashboard's frame is not left behind.
+    assert!(!screen.contains("busy pages"), "{screen}");
+}
