@@ -1,10 +1,9 @@
 //! `daxtrace top --replay` in a real terminal: tmux runs it, send-keys drives
 //! sort, filter, detail and quit, capture-pane shows what a user would see.
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use dax_trace::trace::{self, Header, Writer, synthetic};
+mod common;
 
 /// How long a screen may take to show what is expected (debug build, busy machine).
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -64,26 +63,6 @@ fn tmux_present() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// The shipped sample when there is one, else the same synthetic scenario
-/// written to `dir`.
-fn sample_trace(dir: &Path) -> PathBuf {
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
-    if shipped.exists() {
-        return shipped;
-    }
-    let path = dir.join("scenario.dxt");
-    let file = trace::create(&path, trace::CreateOptions::default()).expect("creating the trace");
-    let mut writer = Writer::to_file(file, &Header::new(synthetic::session(), Vec::new()))
-        .expect("writing the header");
-    for event in synthetic::scenario() {
-        writer.write_event(&event).expect("writing an event");
-    }
-    writer
-        .finish_file("test fixture")
-        .expect("finishing the trace");
-    path
-}
-
 #[test]
 fn replay_in_tmux_sorts_filters_opens_detail_and_quits() {
     if !tmux_present() {
@@ -91,7 +70,7 @@ fn replay_in_tmux_sorts_filters_opens_detail_and_quits() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let trace = sample_trace(dir.path());
+    let trace = common::sample_trace(dir.path());
     let bin = env!("CARGO_BIN_EXE_daxtrace");
     let tmux = Tmux {
         socket: format!("daxtrace-test-{}", std::process::id()),
@@ -142,4 +121,40 @@ fn replay_in_tmux_sorts_filters_opens_detail_and_quits() {
     assert!(screen.contains("daxtrace-exited-0"), "{screen}");
     // The alternate screen is gone: the dashboard's frame is not left behind.
     assert!(!screen.contains("busy pages"), "{screen}");
+}
+
+#[test]
+fn ctrl_c_restores_the_terminal() {
+    if !tmux_present() {
+        eprintln!("skipped: tmux is not installed, no real terminal to drive");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = common::sample_trace(dir.path());
+    let bin = env!("CARGO_BIN_EXE_daxtrace");
+    let tmux = Tmux {
+        socket: format!("daxtrace-test-int-{}", std::process::id()),
+    };
+    let command = format!(
+        "stty -g > {dir}/before; {bin} top --replay {trace} --speed 0 --interval 0.2; \
+         echo daxtrace-exited-$?; stty -g > {dir}/after; sleep 60",
+        dir = dir.path().display(),
+        trace = trace.display()
+    );
+    let out = tmux.run(&[
+        "new-session", "-d", "-s", "top", "-x", "80", "-y", "24", &command,
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+    tmux.wait_for("end of trace");
+    tmux.keys(&["C-c"]);
+    let screen = tmux.wait_for("daxtrace-exited-");
+    assert!(screen.contains("daxtrace-exited-0"), "{screen}");
+    // Raw mode is off again: the terminal settings are those from before.
+    let start = Instant::now();
+    while !dir.path().join("after").exists() {
+        assert!(start.elapsed() < PATIENCE, "the shell never got past stty");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).expect("stty output");
+    assert_eq!(read("before"), read("after"));
 }

@@ -9,6 +9,7 @@
 //!   refresh, [`ui`] draws it with ratatui, [`batch`] prints it as text.
 pub mod app;
 pub mod batch;
+pub mod bench;
 pub mod collector_model;
 pub mod columns;
 pub mod dashboard;
