@@ -8,6 +8,7 @@ pub mod check;
 pub mod collector;
 pub mod event;
 pub mod probes;
+pub mod resolve;
 pub mod session;
 pub mod source;
 pub mod trace;

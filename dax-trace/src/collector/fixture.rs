@@ -158,7 +158,13 @@ impl Script {
         ino: u64,
         waiter_tid: u32,
     ) -> &mut Self {
-        let wait_begin_ns = self.ts_ns.saturating_sub(1_500_000_000);
+        // The waiter's own wait-begin, when the script has one.
+        let wait_begin_ns = self
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.tid == waiter_tid && matches!(e.body, EventBody::WaitBegin { .. }))
+            .map_or(self.ts_ns.saturating_sub(1_000_000_000), |e| e.ts_ns);
         self.push(EventBody::StuckWait {
             page: 0xffff_ea00_0000_0000 + pfn * 64,
             pfn,

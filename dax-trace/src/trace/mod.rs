@@ -32,6 +32,7 @@
 //! `PutStats` once a second), so the size stays modest in practice.
 pub mod format;
 pub mod reader;
+pub mod recorder;
 pub mod synthetic;
 pub mod writer;
 

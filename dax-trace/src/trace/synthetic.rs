@@ -375,3 +375,28 @@ mod tests {
         assert_eq!((claims, releases), (2, 2));
     }
 }
+
+/// Where the shipped sample lives, relative to the repository root, and the
+/// command that regenerates it.
+pub const SAMPLE_PATH: &str = "samples/synthetic-6.1.dxt";
+pub const SAMPLE_COMMAND: &str = "cargo run -p dax-trace --example synthetic_sample";
+
+/// The complete bytes of the shipped sample trace: [`scenario`] recorded
+/// with a fixed header and end time, so regenerating gives the same file.
+pub fn sample_trace() -> Result<Vec<u8>, crate::trace::TraceError> {
+    let session = session();
+    let events = scenario();
+    let boot_to_unix = |ts_ns: u64| (i128::from(ts_ns) + session.monotonic_to_realtime_ns) as i64;
+    let started = boot_to_unix(events.first().map_or(0, |e| e.ts_ns) - 1_000_000);
+    let ended = boot_to_unix(events.last().map_or(0, |e| e.ts_ns) + 1_000_000);
+    let header = crate::trace::Header {
+        command_line: SAMPLE_COMMAND.split(' ').map(str::to_string).collect(),
+        started_unix_ns: started,
+        ..crate::trace::Header::new(session, Vec::new())
+    };
+    let mut w = crate::trace::Writer::new(Vec::new(), &header)?;
+    for e in &events {
+        w.write_event(e)?;
+    }
+    Ok(w.finish_at("duration", ended)?.1)
+}

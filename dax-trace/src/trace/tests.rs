@@ -283,3 +283,22 @@ proptest::proptest! {
         proptest::prop_assert_eq!(end, End::Complete);
     }
 }
+
+#[test]
+fn the_shipped_sample_is_what_the_generator_writes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(synthetic::SAMPLE_PATH);
+    let shipped = std::fs::read(&path).expect("the sample ships in the repository");
+    let fresh = synthetic::sample_trace().expect("generates");
+    assert!(
+        shipped == fresh,
+        "{} is stale: regenerate it with `{}`",
+        synthetic::SAMPLE_PATH,
+        synthetic::SAMPLE_COMMAND
+    );
+    let (events, summary, end) = read_all(&shipped).expect("reads");
+    assert_eq!(events, synthetic::scenario());
+    assert_eq!(end, End::Complete);
+    assert_eq!(summary.map(|s| s.events), Some(events.len() as u64));
+}

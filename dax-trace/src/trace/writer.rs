@@ -162,13 +162,22 @@ impl<W: Write> Writer<W> {
     }
 
     /// Writes the summary and flushes; returns it with the inner writer.
-    pub fn finish(mut self, end_reason: &str) -> Result<(Summary, W), TraceError> {
+    pub fn finish(self, end_reason: &str) -> Result<(Summary, W), TraceError> {
+        self.finish_at(end_reason, format::unix_now_ns())
+    }
+
+    /// [`Writer::finish`] with a given end time (for reproducible files).
+    pub fn finish_at(
+        mut self,
+        end_reason: &str,
+        ended_unix_ns: i64,
+    ) -> Result<(Summary, W), TraceError> {
         let summary = Summary {
             events: self.events,
             drops: self.drops(),
             first_ts_ns: self.first_ts_ns,
             last_ts_ns: self.last_ts_ns,
-            ended_unix_ns: format::unix_now_ns(),
+            ended_unix_ns,
             end_reason: end_reason.to_string(),
         };
         let json = serde_json::to_vec(&summary).map_err(TraceError::Encode)?;
