@@ -12,7 +12,10 @@ fn daxtrace(args: &[&str]) -> Output {
 }
 
 fn frames(stdout: &str) -> usize {
-    stdout.lines().filter(|l| l.starts_with("daxtrace top - ")).count()
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("daxtrace top - "))
+        .count()
 }
 
 #[test]
@@ -20,16 +23,19 @@ fn batch_replay_prints_frames_until_the_trace_ends() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = common::sample_trace(dir.path());
     let out = daxtrace(&[
-        "top", "--replay", trace.to_str().expect("utf-8 path"), "--speed", "0", "--batch",
-        "--interval", "0.2",
+        "top",
+        "--replay",
+        trace.to_str().expect("utf-8 path"),
+        "--speed",
+        "0",
+        "--batch",
+        "--interval",
+        "0.2",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(frames(&stdout) >= 1, "{stdout}");
-    let last = stdout
-        .rsplit("daxtrace top - ")
-        .next()
-        .expect("a frame");
+    let last = stdout.rsplit("daxtrace top - ").next().expect("a frame");
     assert!(last.contains("end of trace"), "{stdout}");
     assert!(last.contains("pmem0"), "{stdout}");
     assert!(last.contains("drops 2"), "{stdout}");
@@ -41,8 +47,14 @@ fn batch_iterations_stop_after_n_frames() {
     let trace = common::sample_trace(dir.path());
     // At recorded speed the sample lasts over a second: longer than 2 x 0.1 s.
     let out = daxtrace(&[
-        "top", "--replay", trace.to_str().expect("utf-8 path"), "--batch", "--iterations", "2",
-        "--interval", "0.1",
+        "top",
+        "--replay",
+        trace.to_str().expect("utf-8 path"),
+        "--batch",
+        "--iterations",
+        "2",
+        "--interval",
+        "0.1",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");

@@ -142,7 +142,15 @@ fn ctrl_c_restores_the_terminal() {
         trace = trace.display()
     );
     let out = tmux.run(&[
-        "new-session", "-d", "-s", "top", "-x", "80", "-y", "24", &command,
+        "new-session",
+        "-d",
+        "-s",
+        "top",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &command,
     ]);
     assert!(out.status.success(), "tmux new-session: {out:?}");
     tmux.wait_for("end of trace");

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use dax_trace::source::EventStream;
+use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
 use dax_trace::tui::batch::{self, BatchOptions};
 use dax_trace::tui::dashboard::Clock;
@@ -83,7 +84,11 @@ fn start_source(args: &Args) -> anyhow::Result<(EventStream, Clock)> {
                 .with_context(|| format!("replaying {}", path.display()))?;
             Ok((stream, Clock::Trace))
         }
-        None => bail!("live capture is not wired into `top` yet; use --replay FILE"),
+        None => {
+            let stream = live::start(&LiveOptions::default())
+                .context("starting live capture (or use --replay FILE)")?;
+            Ok((stream, Clock::Monotonic))
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use dax_trace::trace::{self, Header, Writer, synthetic};
 /// The shipped sample when there is one, else the same synthetic scenario
 /// written to `dir`.
 pub fn sample_trace(dir: &Path) -> PathBuf {
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/synthetic-6.1.dxt");
     if shipped.exists() {
         return shipped;
     }
