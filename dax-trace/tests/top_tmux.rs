@@ -101,6 +101,23 @@ fn replay_in_tmux_sorts_filters_opens_detail_and_quits() {
     tmux.keys(&["s"]);
     tmux.wait_for("sort waits");
 
+    // Shrinking to 80x24 redraws the whole layout at the new size.
+    let out = tmux.run(&["resize-window", "-t", "top", "-x", "80", "-y", "24"]);
+    assert!(out.status.success(), "tmux resize-window: {out:?}");
+    let start = Instant::now();
+    loop {
+        let screen = tmux.capture();
+        let lines: Vec<&str> = screen.lines().collect();
+        if lines.len() == 24 && lines[23].contains(" q quit") && lines[0].contains("daxtrace top") {
+            break;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "no 80x24 layout after resize:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     tmux.keys(&["/", "p", "m", "e", "m", "0"]);
     let screen = tmux.wait_for("filter: pmem0");
     assert!(screen.contains("filter \"pmem0\""), "{screen}");

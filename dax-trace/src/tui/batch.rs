@@ -43,7 +43,11 @@ pub fn run<M: DashboardModel>(
         while Instant::now() < due && !stop.load(Ordering::Relaxed) {
             match dash.drain(&mut events) {
                 Drain::MoreWaiting => {}
-                Drain::Empty => std::thread::sleep(DRAIN_PAUSE.min(due - Instant::now())),
+                Drain::Empty => {
+                    std::thread::sleep(
+                        DRAIN_PAUSE.min(due.saturating_duration_since(Instant::now())),
+                    );
+                }
                 Drain::Closed => {
                     closed = true;
                     break;
