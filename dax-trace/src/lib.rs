@@ -13,3 +13,4 @@ pub mod resolve;
 pub mod session;
 pub mod source;
 pub mod trace;
+pub mod tui;
