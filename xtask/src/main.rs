@@ -8,6 +8,7 @@ mod demo;
 mod run;
 mod setup;
 mod test;
+mod vmtest;
 
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask", about = "daxtrace developer tasks")]
