@@ -38,6 +38,10 @@ pub fn ensure_base_image(
         bins.workload.hash(&mut h);
         format!("{:08x}", h.finish() as u32)
     };
+    // The single image of earlier versions is never used again.
+    for legacy in ["base.cpio", "base.key"] {
+        std::fs::remove_file(dir.join(legacy)).ok();
+    }
     let archive = dir.join(format!("base-{flavour}.cpio"));
     let key_file = dir.join(format!("base-{flavour}.key"));
     if archive.exists() && std::fs::read_to_string(&key_file).is_ok_and(|k| k == key) {

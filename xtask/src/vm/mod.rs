@@ -243,6 +243,16 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         command_output: req.echo_output,
         console: req.echo_console,
     };
+    eprintln!(
+        "vm: booting {} under {accel:?} ({}), timeout {} s",
+        kernel.release,
+        if boot_image == kernel.image {
+            "bzImage"
+        } else {
+            "PVH"
+        },
+        req.timeout.as_secs()
+    );
     let raw = runner::run_qemu(&args, &files, req.timeout, echo)?;
     // The big per-run files are never needed afterwards; the logs are kept on failure.
     for big in ["initrd.cpio", "extra.cpio", "nvdimm.img"] {
