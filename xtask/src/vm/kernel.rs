@@ -7,6 +7,7 @@ use anyhow::{Context as _, bail};
 
 use super::apt::{self, AptRepo};
 use super::generation::KernelGen;
+use super::modules;
 
 /// An unpacked kernel ready to boot.
 #[derive(Clone, Debug)]
@@ -54,7 +55,7 @@ pub fn ensure_kernel(generation: KernelGen, dir: &Path) -> anyhow::Result<Kernel
     let kernel = locate(generation, &root)?;
     if !kernel.modules_dir().join("modules.dep").exists() {
         // Debian generates modules.dep at install time (except 7.x, which ships it).
-        run_depmod(&kernel)?;
+        modules::depmod(&kernel.module_base, &kernel.release)?;
     }
     std::fs::write(root.join(COMPLETE_MARKER), packages.join("\n"))
         .context("marking the kernel unpacked")?;
@@ -71,23 +72,6 @@ fn recreate_dir(dir: &Path) -> anyhow::Result<()> {
         std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
-}
-
-fn run_depmod(kernel: &KernelImage) -> anyhow::Result<()> {
-    let status = Command::new("depmod")
-        .arg("-b")
-        .arg(&kernel.module_base)
-        .arg(&kernel.release)
-        .status()
-        .context("running depmod (install kmod)")?;
-    if !status.success() {
-        bail!(
-            "depmod -b {} {} failed ({status})",
-            kernel.module_base.display(),
-            kernel.release
-        );
-    }
-    Ok(())
 }
 
 fn unpack_deb(deb: &Path, root: &Path) -> anyhow::Result<()> {

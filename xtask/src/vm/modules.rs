@@ -177,17 +177,24 @@ pub fn install(set: &ModuleSet, kernel: &KernelImage, staging: &Path) -> anyhow:
                 .with_context(|| format!("copying {}", src.display()))?;
         }
     }
-    let status = Command::new("depmod")
+    depmod(staging, &kernel.release)
+}
+
+/// `depmod -b base release`. Its warnings about lists a package does not ship
+/// (7.x: no modules.order or modules.builtin text) are only shown on failure.
+pub fn depmod(base: &Path, release: &str) -> anyhow::Result<()> {
+    let out = Command::new("depmod")
         .arg("-b")
-        .arg(staging)
-        .arg(&kernel.release)
-        .status()
-        .context("running depmod")?;
-    if !status.success() {
+        .arg(base)
+        .arg(release)
+        .output()
+        .context("running depmod (install kmod)")?;
+    if !out.status.success() {
         bail!(
-            "depmod -b {} {} failed ({status})",
-            staging.display(),
-            kernel.release
+            "depmod -b {} {release} failed ({}): {}",
+            base.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
         );
     }
     Ok(())
