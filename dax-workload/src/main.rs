@@ -8,6 +8,7 @@ mod cli;
 mod clock;
 mod cmd;
 mod dm;
+mod fiemap;
 mod fs;
 mod loopdev;
 mod mapping;
