@@ -169,6 +169,10 @@ fn run_case(
         (PinKind::Vmsplice, _) => None,
     };
 
+    // Every wait inside has its own watchdog; this one also covers an error
+    // return while a thread is stuck, which would leave the scope joining it.
+    let case_deadline = args.delay() + args.grace() + 4 * SETTLE_DEADLINE;
+    let _case_guard = watchdog::watch(Stage::Check, format!("case {label}"), case_deadline);
     thread::scope(|scope| -> Result<()> {
         let held = match &slow_dev {
             Some(dev) => HeldPin::odirect(scope, dev, &map, &label)?,
