@@ -433,6 +433,309 @@ pub fn decode(raw: &RawEvent) -> Result<Event, DecodeError> {
     })
 }
 
+impl ClaimApi {
+    /// The ABI number of the API (0, decoded back as `Unknown`, for `Unknown`).
+    pub const fn to_u64(self) -> u64 {
+        match self {
+            Self::FsDaxGetByBdev => probe::ClaimApi::FsDaxGetByBdev as u64,
+            Self::DaxGetByHost => probe::ClaimApi::DaxGetByHost as u64,
+            Self::FsDaxGet => probe::ClaimApi::FsDaxGet as u64,
+            Self::SeedFsDaxClaim => probe::ClaimApi::SeedFsDaxClaim as u64,
+            Self::SeedDmClaim => probe::ClaimApi::SeedDmClaim as u64,
+            Self::FsPutDax => probe::ClaimApi::FsPutDax as u64,
+            Self::PutDax => probe::ClaimApi::PutDax as u64,
+            Self::Unknown => 0,
+        }
+    }
+}
+
+impl WaitApi {
+    /// The ABI number of the API (0, decoded back as `Unknown`, for `Unknown`).
+    pub const fn to_u64(self) -> u64 {
+        match self {
+            Self::Ext4BreakLayouts => probe::WaitApi::Ext4BreakLayouts as u64,
+            Self::XfsBreakLayouts => probe::WaitApi::XfsBreakLayouts as u64,
+            Self::DaxBreakLayout => probe::WaitApi::DaxBreakLayout as u64,
+            Self::FuseDaxBreakLayouts => probe::WaitApi::FuseDaxBreakLayouts as u64,
+            Self::Unknown => 0,
+        }
+    }
+}
+
+/// Copies `s` into a NUL-padded slot; `None` when [`c_str`] would not give it
+/// back unchanged (too long, or holding a NUL).
+fn put_c_str(slot: &mut [u8], s: &str) -> Option<()> {
+    let bytes = s.as_bytes();
+    if bytes.len() > slot.len() || bytes.contains(&0) {
+        return None;
+    }
+    slot[..bytes.len()].copy_from_slice(bytes);
+    Some(())
+}
+
+/// The inverse of [`decode`]: the raw record that decodes to exactly `event`.
+///
+/// `None` when no raw record does: userspace-made bodies (`PutStats`, `Drops`)
+/// have no kernel kind, and strings longer than their slot, strings holding a
+/// NUL and `busy_pfn: Some(0)` cannot be represented. Trace files store such
+/// events another way.
+pub fn encode(event: &Event) -> Option<RawEvent> {
+    let mut raw = RawEvent::zeroed();
+    raw.ts_ns = event.ts_ns;
+    raw.cpu = event.cpu;
+    raw.pid = event.pid;
+    raw.tid = event.tid;
+    raw.point = event.point;
+    put_c_str(&mut raw.comm, &event.comm)?;
+    let (kind, a) = match &event.body {
+        EventBody::PagemapCreate {
+            pgmap,
+            memory_type,
+            fs_dax,
+            pfn_start,
+            pfn_end,
+            nr_range,
+            owner,
+            ret,
+        } => (
+            kind::PAGEMAP_CREATE,
+            [
+                *pgmap,
+                u64::from(*memory_type),
+                *pfn_start,
+                *pfn_end,
+                u64::from(*nr_range),
+                *owner,
+                *ret as u64,
+                u64::from(*fs_dax),
+            ],
+        ),
+        EventBody::PagemapDestroy { pgmap } => {
+            (kind::PAGEMAP_DESTROY, [*pgmap, 0, 0, 0, 0, 0, 0, 0])
+        }
+        EventBody::Claim {
+            dax_dev,
+            holder,
+            holder_ops,
+            bdev,
+            disk,
+            granted,
+            api,
+            start_off,
+        } => {
+            put_c_str(&mut raw.name, disk)?;
+            (
+                kind::CLAIM,
+                [
+                    *dax_dev,
+                    *holder,
+                    u64::from(bdev.0),
+                    *holder_ops,
+                    u64::from(*granted),
+                    api.to_u64(),
+                    *start_off,
+                    0,
+                ],
+            )
+        }
+        EventBody::Release {
+            dax_dev,
+            holder,
+            api,
+            holder_before,
+        } => (
+            kind::RELEASE,
+            [*dax_dev, *holder, api.to_u64(), *holder_before, 0, 0, 0, 0],
+        ),
+        EventBody::DaxAlloc { dax_dev, private } => {
+            (kind::DAX_ALLOC, [*dax_dev, *private, 0, 0, 0, 0, 0, 0])
+        }
+        EventBody::DaxKill { dax_dev, holder } => {
+            (kind::DAX_KILL, [*dax_dev, *holder, 0, 0, 0, 0, 0, 0])
+        }
+        EventBody::DaxAddHost { dax_dev, disk } => {
+            put_c_str(&mut raw.name, disk)?;
+            (kind::DAX_ADD_HOST, [*dax_dev, 0, 0, 0, 0, 0, 0, 0])
+        }
+        EventBody::PageIdle {
+            pgmap,
+            pfn,
+            page,
+            refcount,
+        } => (
+            kind::PAGE_IDLE,
+            [*pgmap, *pfn, *page, *refcount, 0, 0, 0, 0],
+        ),
+        EventBody::BusyPage {
+            mapping,
+            page,
+            pfn,
+            ino,
+            dev,
+            pgmap,
+            refcount,
+        } => (
+            kind::BUSY_PAGE,
+            [
+                *mapping,
+                *page,
+                *pfn,
+                *ino,
+                u64::from(dev.0),
+                *pgmap,
+                *refcount,
+                0,
+            ],
+        ),
+        EventBody::WaitBegin {
+            inode,
+            ino,
+            dev,
+            api,
+        } => (
+            kind::WAIT_BEGIN,
+            [*inode, *ino, u64::from(dev.0), api.to_u64(), 0, 0, 0, 0],
+        ),
+        EventBody::WaitEnd {
+            inode,
+            ino,
+            dev,
+            api,
+            latency_ns,
+            ret,
+            busy_pfn,
+            busy_hits,
+        } => {
+            let busy_pfn = match busy_pfn {
+                Some(0) => return None,
+                Some(pfn) => *pfn,
+                None => 0,
+            };
+            (
+                kind::WAIT_END,
+                [
+                    *inode,
+                    *ino,
+                    u64::from(dev.0),
+                    api.to_u64(),
+                    *latency_ns,
+                    *ret as u64,
+                    busy_pfn,
+                    *busy_hits,
+                ],
+            )
+        }
+        EventBody::DmAccess {
+            dm_dax_dev,
+            member_dax_dev,
+            dm_pgoff,
+            member_pgoff,
+            nr_pages,
+        } => (
+            kind::DM_ACCESS,
+            [
+                *dm_dax_dev,
+                *member_dax_dev,
+                *dm_pgoff,
+                *member_pgoff,
+                *nr_pages,
+                0,
+                0,
+                0,
+            ],
+        ),
+        EventBody::DmTableDax { table, capable } => (
+            kind::DM_TABLE_DAX,
+            [*table, u64::from(*capable), 0, 0, 0, 0, 0, 0],
+        ),
+        EventBody::DmMember {
+            member_dax_dev,
+            taken,
+            bdev,
+            disk,
+        } => {
+            put_c_str(&mut raw.name, disk)?;
+            (
+                kind::DM_MEMBER,
+                [
+                    *member_dax_dev,
+                    u64::from(*taken),
+                    u64::from(bdev.0),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        }
+        EventBody::Fault {
+            dev,
+            ino,
+            address,
+            pgoff,
+            result,
+            pmd,
+        } => (
+            kind::FAULT,
+            [
+                u64::from(dev.0),
+                *ino,
+                *address,
+                *pgoff,
+                u64::from(*result),
+                u64::from(*pmd),
+                0,
+                0,
+            ],
+        ),
+        EventBody::MemoryFailure {
+            pfn,
+            mf_type,
+            result,
+        } => (
+            kind::MEMORY_FAILURE,
+            [*pfn, u64::from(*mf_type), u64::from(*result), 0, 0, 0, 0, 0],
+        ),
+        EventBody::HolderNotifyFailure {
+            dax_dev,
+            offset,
+            len,
+            flags,
+            holder,
+        } => (
+            kind::HOLDER_NOTIFY_FAILURE,
+            [*dax_dev, *offset, *len, *flags, *holder, 0, 0, 0],
+        ),
+        EventBody::StuckWait {
+            page,
+            pfn,
+            refcount,
+            wait_begin_ns,
+            ino,
+            dev,
+            waiter_tid,
+            pgmap,
+        } => (
+            kind::STUCK_WAIT,
+            [
+                *page,
+                *pfn,
+                *refcount,
+                *wait_begin_ns,
+                *ino,
+                u64::from(dev.0),
+                u64::from(*waiter_tid),
+                *pgmap,
+            ],
+        ),
+        EventBody::PutStats { .. } | EventBody::Drops { .. } => return None,
+    };
+    raw.kind = kind;
+    raw.a = a;
+    Some(raw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,5 +817,36 @@ mod tests {
         assert!(json.contains(r#""type":"pagemap-destroy""#), "{json}");
         let back: Event = serde_json::from_str(&json).expect("deserializes");
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn encode_inverts_decode_for_every_kernel_kind() {
+        for k in 1..=kind::DM_MEMBER {
+            let mut r = raw(k);
+            r.point = 3;
+            r.cpu = 1;
+            // Slots a decoder ignores must be zero for the inverse to be exact,
+            // so start from a decoded event rather than from arbitrary slots.
+            r.a = [11, 1, 13, 14, 1, 2, 17, 18];
+            r.name[..5].copy_from_slice(b"pmem1");
+            let event = decode(&r).expect("decodes");
+            let again = encode(&event).expect("kernel kinds encode");
+            assert_eq!(decode(&again).expect("decodes"), event, "kind {k}");
+        }
+    }
+
+    #[test]
+    fn unrepresentable_events_do_not_encode() {
+        let mut e = decode(&raw(kind::PAGEMAP_DESTROY)).expect("decodes");
+        e.comm = "a-command-name-longer-than-16".into();
+        assert_eq!(encode(&e), None);
+        e.comm = "ok".into();
+        e.body = EventBody::Drops { point: 1, total: 2 };
+        assert_eq!(encode(&e), None);
+        e.body = EventBody::DaxAddHost {
+            dax_dev: 1,
+            disk: "nul\0inside".into(),
+        };
+        assert_eq!(encode(&e), None);
     }
 }

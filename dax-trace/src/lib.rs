@@ -4,7 +4,13 @@
 //! [`probes`] (live capture) and trace replay both produce [`event::Event`]s into
 //! one stream; the collector folds them into state; front ends (top, report,
 //! check, export) render that state.
+pub mod check;
+pub mod collector;
 pub mod event;
+pub mod export;
 pub mod probes;
+pub mod resolve;
 pub mod session;
 pub mod source;
+pub mod trace;
+pub mod tui;

@@ -34,7 +34,15 @@ enum Command {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse();
+    // Usage errors exit 3, not clap's 2: 2 means "inconclusive" for `check`.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { 3 } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
     let result = match cli.command {
         Command::Probes(args) => cmd::probes::run(args),
         Command::Record(args) => cmd::record::run(args),

@@ -1,6 +1,7 @@
 //! The one event stream: live capture and trace replay both produce an
 //! [`EventStream`], so the collector, recorder and TUI never care which.
 pub mod live;
+pub mod replay;
 
 use crate::event::Event;
 use crate::session::SessionInfo;

@@ -21,6 +21,8 @@ pub fn init_script() -> &'static str {
 # daxtrace VM test bed: mount, load modules, wait for pmem, run the command,
 # report its status on ttyS1, power off.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
+# No udev in the guest: libdevmapper creates /dev/mapper nodes itself.
+export DM_DISABLE_UDEV=1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -40,9 +42,14 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 echo /usr/sbin/modprobe > /proc/sys/kernel/modprobe
 . /etc/daxtrace-vm/run.conf
 report "init $(uptime_s) $(uname -r)"
-for m in $(cat /etc/daxtrace-vm/modules); do
-    modprobe "$m" || report "warning modprobe $m failed"
+# In parallel: module init (xfs above all) is slow under TCG.
+modules=$(cat /etc/daxtrace-vm/modules)
+[ "$DAXVM_NVDIMM" = 1 ] && modules="$modules $(cat /etc/daxtrace-vm/modules.nvdimm)"
+for m in $modules; do
+    { modprobe "$m" || report "warning modprobe $m failed"; } &
 done
+wait
+report "phase modules $(uptime_s)"
 if [ "$DAXVM_NVDIMM" = 1 ]; then
     for i in $(seq 100); do [ -e /sys/bus/nd/devices/namespace0.0 ] && break; sleep 0.1; done
     ndctl create-namespace -f -e namespace0.0 -m fsdax --map=mem > /dev/null \
@@ -50,6 +57,7 @@ if [ "$DAXVM_NVDIMM" = 1 ]; then
 fi
 for i in $(seq 300); do [ -b /dev/pmem0 ] && break; sleep 0.1; done
 [ -b /dev/pmem0 ] || fail "no /dev/pmem0 after 30 s (nd_pmem/nd_e820 loaded? see console)"
+report "phase pmem $(uptime_s)"
 if [ "$DAXVM_SHARE" = 1 ]; then
     mkdir -p /mnt/host
     mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 host /mnt/host \
@@ -88,9 +96,22 @@ pub fn shell_quote(arg: &str) -> String {
 /// A status line from ttyS1, parsed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
-    Init { uptime: f64, release: String },
-    Ready { uptime: f64 },
-    Exit { code: i32, uptime: f64 },
+    Init {
+        uptime: f64,
+        release: String,
+    },
+    /// A named step of /init finished at this guest uptime.
+    Phase {
+        name: String,
+        uptime: f64,
+    },
+    Ready {
+        uptime: f64,
+    },
+    Exit {
+        code: i32,
+        uptime: f64,
+    },
     Warning(String),
     Error(String),
 }
@@ -107,6 +128,10 @@ pub fn parse_status(line: &str) -> Option<Status> {
         "init" => Some(Status::Init {
             uptime: num(words.next()),
             release: words.next().unwrap_or_default().to_owned(),
+        }),
+        "phase" => Some(Status::Phase {
+            name: words.next()?.to_owned(),
+            uptime: num(words.next()),
         }),
         "ready" => Some(Status::Ready {
             uptime: num(words.next()),
@@ -168,6 +193,13 @@ mod tests {
         assert_eq!(
             parse_status("daxtrace-vm: error no /dev/pmem0"),
             Some(Status::Error("no /dev/pmem0".into()))
+        );
+        assert_eq!(
+            parse_status("daxtrace-vm: phase modules 7.25"),
+            Some(Status::Phase {
+                name: "modules".into(),
+                uptime: 7.25
+            })
         );
         assert_eq!(parse_status("[    1.0] random kernel line"), None);
         assert_eq!(parse_status("daxtrace-vm: exit x"), None);

@@ -26,31 +26,46 @@ pub fn ensure_base_image(
 ) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let module_set = modules::resolve(kernel, modules::WANTED, &dir.join("empty-modprobe.d"))?;
-    if !module_set.missing.is_empty() {
-        eprintln!(
-            "vm: {} has no module {} (skipped)",
-            kernel.release,
-            module_set.missing.join(", ")
-        );
-    }
     let tools = resolve_tools()?;
     let busybox =
         host_tools::find_tool("busybox").context("busybox not found: install busybox-static")?;
     let key = cache_key(kernel, bins, &module_set, &tools, &busybox)?;
-    let archive = dir.join("base.cpio");
-    let key_file = dir.join("base.key");
+    // One cached image per set of guest binaries: runs from different
+    // checkouts/target dirs do not keep rebuilding each other's image.
+    let flavour = {
+        let mut h = std::hash::DefaultHasher::new();
+        bins.daxtrace.hash(&mut h);
+        bins.workload.hash(&mut h);
+        format!("{:08x}", h.finish() as u32)
+    };
+    // The single image of earlier versions is never used again.
+    for legacy in ["base.cpio", "base.key"] {
+        std::fs::remove_file(dir.join(legacy)).ok();
+    }
+    let archive = dir.join(format!("base-{flavour}.cpio"));
+    let key_file = dir.join(format!("base-{flavour}.key"));
     if archive.exists() && std::fs::read_to_string(&key_file).is_ok_and(|k| k == key) {
         return Ok(archive);
     }
     eprintln!("vm: building the guest image for {}", kernel.release);
-    let staging = dir.join("staging");
+    if !module_set.missing.is_empty() {
+        eprintln!(
+            "vm: {} has no module {} (built in or absent; skipped)",
+            kernel.release,
+            module_set.missing.join(", ")
+        );
+    }
+    // Unique names and renames: a concurrent run never sees a half-written image.
+    let staging = dir.join(format!("staging-{}", std::process::id()));
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
             .with_context(|| format!("removing {}", staging.display()))?;
     }
     populate(&staging, kernel, bins, &module_set, &tools, &busybox)?;
-    cpio::write_archive(&staging, &archive)?;
+    let partial = dir.join(format!("base-{flavour}.cpio.{}", std::process::id()));
+    cpio::write_archive(&staging, &partial)?;
     std::fs::remove_dir_all(&staging).ok();
+    std::fs::rename(&partial, &archive).context("installing the new image")?;
     std::fs::write(&key_file, key).context("writing the image cache key")?;
     Ok(archive)
 }
@@ -150,10 +165,13 @@ fn populate(
     }
     modules::install(set, kernel, staging)?;
     write_file(staging, "init", guest_script::init_script(), 0o755)?;
+    let (always, nvdimm) = set.boot_lists();
+    let lines = |names: Vec<&str>| names.join("\n") + "\n";
+    write_file(staging, "etc/daxtrace-vm/modules", &lines(always), 0o644)?;
     write_file(
         staging,
-        "etc/daxtrace-vm/modules",
-        &(set.load.join("\n") + "\n"),
+        "etc/daxtrace-vm/modules.nvdimm",
+        &lines(nvdimm),
         0o644,
     )?;
     write_file(

@@ -15,6 +15,7 @@ pub mod host_tools;
 pub mod initramfs;
 pub mod kernel;
 pub mod modules;
+pub mod pvh;
 pub mod qemu;
 pub mod runner;
 
@@ -31,6 +32,17 @@ use runner::{Echo, RawRun, SerialFiles};
 /// How many console lines a failure report carries.
 const CONSOLE_TAIL_LINES: usize = 40;
 
+/// How QEMU enters the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Boot {
+    /// PVH when the kernel supports it, else bzImage.
+    Auto,
+    /// The uncompressed vmlinux through QEMU's PVH entry (fastest under TCG).
+    Pvh,
+    /// Debian's bzImage (vmlinuz) as shipped.
+    Bzimage,
+}
+
 /// One VM run.
 #[derive(Clone, Debug)]
 pub struct VmRequest {
@@ -44,6 +56,7 @@ pub struct VmRequest {
     pub timeout: Duration,
     /// None: KVM when usable, else TCG.
     pub accel: Option<Accel>,
+    pub boot: Boot,
     /// Stream the command's stdout/stderr to ours while it runs.
     pub echo_output: bool,
     /// Stream the kernel console to our stderr.
@@ -65,6 +78,7 @@ impl VmRequest {
             nvdimm: false,
             timeout: Duration::from_secs(600),
             accel: None,
+            boot: Boot::Auto,
             echo_output: false,
             echo_console: false,
             build_guest_binaries: true,
@@ -91,6 +105,12 @@ pub struct VmOutcome {
     pub command_time: Duration,
     /// QEMU start until QEMU exited.
     pub total_time: Duration,
+    /// Guest uptime when /init started (kernel boot inside the guest).
+    pub guest_init_uptime: Option<Duration>,
+    /// Guest uptime when the command started (modules, pmem, share ready).
+    pub guest_ready_uptime: Option<Duration>,
+    /// Guest uptime at the end of each /init step (`modules`, `pmem`).
+    pub guest_phases: Vec<(String, Duration)>,
     /// Console lines that signal kernel trouble (BUG, Oops, WARNING, panic).
     pub kernel_alerts: Vec<String>,
     /// Warnings /init reported (a module that failed to load...).
@@ -108,11 +128,13 @@ pub enum VmFailure {
         run_dir: String,
     },
     #[error(
-        "the guest did not finish within {timeout_s} s: hang or too slow, QEMU killed \
+        "the guest did not finish within {timeout_s} s ({stage}): hang or too slow, QEMU killed \
          (run files: {run_dir})\n--- last console lines ---\n{console_tail}"
     )]
     Timeout {
         timeout_s: u64,
+        /// How far the guest got: "kernel boot", "loading modules", ..., "command running".
+        stage: &'static str,
         console_tail: String,
         run_dir: String,
     },
@@ -143,7 +165,8 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
     }
     let cache = cache::cache_root()?;
     let gen_dir = cache.join("kernels").join(req.kernel.as_str());
-    let kernel = kernel::ensure_kernel(req.kernel, &gen_dir)?;
+    std::fs::create_dir_all(&gen_dir).with_context(|| format!("creating {}", gen_dir.display()))?;
+    // Built before taking the lock: a slow cargo build must not hold up other runs.
     let workspace = guest_bins::workspace_root();
     let bins = if req.build_guest_binaries {
         guest_bins::build(&workspace, req.skip_ebpf)?
@@ -156,6 +179,9 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         }
         bins
     };
+    // One fetch or image build per generation at a time; runs themselves are independent.
+    let lock = cache::lock_dir(&gen_dir)?;
+    let kernel = kernel::ensure_kernel(req.kernel, &gen_dir)?;
     let base = initramfs::ensure_base_image(&kernel, &bins, &gen_dir.join("initramfs"))?;
 
     let share = match &req.share {
@@ -178,6 +204,7 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         share: share.is_some(),
     };
     let initrd = initramfs::write_run_initrd(&base, &run_dir, &req.command, &cfg)?;
+    drop(lock);
     let pmem = if req.nvdimm {
         let backing = run_dir.join("nvdimm.img");
         let file = std::fs::File::create(&backing)?;
@@ -187,10 +214,25 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         qemu::Pmem::Memmap
     };
     let accel = req.accel.unwrap_or_else(accel::detect);
+    let boot_image = match req.boot {
+        Boot::Bzimage => kernel.image.clone(),
+        Boot::Auto | Boot::Pvh => {
+            match pvh::ensure_vmlinux(&kernel.image, &gen_dir.join("root"))? {
+                Some(vmlinux) => vmlinux,
+                None if req.boot == Boot::Pvh => {
+                    bail!(
+                        "{} has no PVH entry point: use --boot bzimage",
+                        kernel.release
+                    )
+                }
+                None => kernel.image.clone(),
+            }
+        }
+    };
     let files = SerialFiles::in_dir(&run_dir);
     let args = qemu::qemu_args(&qemu::QemuConfig {
         accel,
-        kernel: &kernel.image,
+        kernel: &boot_image,
         initrd: &initrd,
         pmem,
         share: share.as_deref(),
@@ -201,6 +243,16 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         command_output: req.echo_output,
         console: req.echo_console,
     };
+    eprintln!(
+        "vm: booting {} under {accel:?} ({}), timeout {} s",
+        kernel.release,
+        if boot_image == kernel.image {
+            "bzImage"
+        } else {
+            "PVH"
+        },
+        req.timeout.as_secs()
+    );
     let raw = runner::run_qemu(&args, &files, req.timeout, echo)?;
     // The big per-run files are never needed afterwards; the logs are kept on failure.
     for big in ["initrd.cpio", "extra.cpio", "nvdimm.img"] {
@@ -235,11 +287,26 @@ fn interpret(
     let mut setup_error = None;
     let mut guest_warnings = Vec::new();
     let mut kernel_release = release.to_owned();
+    let mut guest_init_uptime = None;
+    let mut guest_ready_uptime = None;
+    let mut guest_phases = Vec::new();
     for (at, status) in &raw.statuses {
         match status {
-            Status::Init { release, .. } if !release.is_empty() => kernel_release = release.clone(),
-            Status::Init { .. } => {}
-            Status::Ready { .. } => ready_at = Some(*at),
+            Status::Init { uptime, release } => {
+                guest_init_uptime = Duration::try_from_secs_f64(*uptime).ok();
+                if !release.is_empty() {
+                    kernel_release = release.clone();
+                }
+            }
+            Status::Phase { name, uptime } => {
+                if let Ok(d) = Duration::try_from_secs_f64(*uptime) {
+                    guest_phases.push((name.clone(), d));
+                }
+            }
+            Status::Ready { uptime } => {
+                ready_at = Some(*at);
+                guest_ready_uptime = Duration::try_from_secs_f64(*uptime).ok();
+            }
             Status::Exit { code, .. } => exit = Some((*code, *at)),
             Status::Warning(w) => guest_warnings.push(w.clone()),
             Status::Error(e) => setup_error = Some(e.clone()),
@@ -254,6 +321,7 @@ fn interpret(
         } else if raw.timed_out {
             VmFailure::Timeout {
                 timeout_s: timeout.as_secs(),
+                stage: stage_reached(&raw.statuses),
                 console_tail,
                 run_dir,
             }
@@ -287,8 +355,23 @@ fn interpret(
         boot_time,
         command_time: exit_at.saturating_sub(boot_time),
         total_time: raw.elapsed,
+        guest_init_uptime,
+        guest_ready_uptime,
+        guest_phases,
         guest_warnings,
     })
+}
+
+/// Where a guest that never reported its exit status got stuck.
+fn stage_reached(statuses: &[(Duration, Status)]) -> &'static str {
+    match statuses.last().map(|(_, s)| s) {
+        None => "kernel boot: /init never started",
+        Some(Status::Init { .. } | Status::Warning(_)) => "/init loading modules",
+        Some(Status::Phase { name, .. }) if name == "modules" => "/init waiting for /dev/pmem0",
+        Some(Status::Phase { .. }) => "/init mounting the share",
+        Some(Status::Ready { .. }) => "the command was running",
+        Some(Status::Exit { .. } | Status::Error(_)) => "powering off",
+    }
 }
 
 /// Console lines that mean the kernel itself is in trouble.
@@ -328,6 +411,9 @@ pub struct Args {
     /// Force an accelerator (default: KVM when it really works, else TCG).
     #[arg(long, value_enum)]
     accel: Option<Accel>,
+    /// How QEMU enters the kernel.
+    #[arg(long, value_enum, default_value = "auto")]
+    boot: Boot,
     /// Copy the kernel console to stderr while the VM runs.
     #[arg(long)]
     console: bool,
@@ -362,6 +448,7 @@ pub fn request_from_args(args: Args) -> anyhow::Result<VmRequest> {
         nvdimm: args.nvdimm,
         timeout: Duration::from_secs(args.timeout),
         accel: args.accel,
+        boot: args.boot,
         echo_output: true,
         echo_console: args.console,
         build_guest_binaries: !args.no_build,
@@ -381,11 +468,22 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
     for a in &outcome.kernel_alerts {
         eprintln!("vm: kernel alert: {a}");
     }
+    let secs = |d: Option<Duration>| {
+        d.map_or_else(|| "?".to_owned(), |d| format!("{:.1}", d.as_secs_f64()))
+    };
+    let phases: String = outcome
+        .guest_phases
+        .iter()
+        .map(|(name, at)| format!(", {name} {:.1} s", at.as_secs_f64()))
+        .collect();
     eprintln!(
-        "vm: {} ({:?}): boot {:.1} s, command {:.1} s, total {:.1} s, exit status {}",
+        "vm: {} ({:?}): boot {:.1} s (guest uptime: /init {} s{phases}, ready {} s), \
+         command {:.1} s, total {:.1} s, exit status {}",
         outcome.kernel_release,
         outcome.accel,
         outcome.boot_time.as_secs_f64(),
+        secs(outcome.guest_init_uptime),
+        secs(outcome.guest_ready_uptime),
         outcome.command_time.as_secs_f64(),
         outcome.total_time.as_secs_f64(),
         outcome.exit_code
@@ -439,6 +537,8 @@ mod tests {
         assert_eq!(out.kernel_release, "6.1.0-56-amd64");
         assert_eq!(out.boot_time, Duration::from_millis(4000));
         assert_eq!(out.command_time, Duration::from_millis(2500));
+        assert_eq!(out.guest_init_uptime, Some(Duration::from_millis(500)));
+        assert_eq!(out.guest_ready_uptime, Some(Duration::from_secs(3)));
         assert!(out.kernel_alerts.is_empty());
     }
 
@@ -463,7 +563,11 @@ mod tests {
         let err = interpret(raw, "x", Accel::Tcg, Duration::from_secs(7), "/r").unwrap_err();
         assert!(matches!(
             err.downcast_ref::<VmFailure>(),
-            Some(VmFailure::Timeout { timeout_s: 7, .. })
+            Some(VmFailure::Timeout {
+                timeout_s: 7,
+                stage: "the command was running",
+                ..
+            })
         ));
         let raw = raw_with(vec![(10, Status::Error("no /dev/pmem0".into()))], "", false);
         let err = interpret(raw, "x", Accel::Tcg, Duration::from_secs(7), "/r").unwrap_err();

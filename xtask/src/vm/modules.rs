@@ -9,7 +9,8 @@ use anyhow::{Context as _, bail};
 use super::kernel::KernelImage;
 
 /// Modules the guest loads at boot when the kernel has them as modules:
-/// pmem (legacy e820 and ACPI NFIT), device-mapper, loop, ext4, xfs, 9p over
+/// pmem (legacy e820; ACPI NFIT for the emulated NVDIMM), device-mapper with
+/// dm-delay and loop (the slow device of dma-truncate), ext4, xfs, 9p over
 /// virtio, and the checksums ext4/xfs ask for. Built-in or absent ones are skipped.
 pub const WANTED: &[&str] = &[
     "libnvdimm",
@@ -17,10 +18,8 @@ pub const WANTED: &[&str] = &[
     "nd_btt",
     "nd_e820",
     "nfit",
-    "dax_pmem",
     "dm_mod",
     "dm_delay",
-    "dm_flakey",
     "loop",
     "crc32c_generic",
     "crc32c_intel",
@@ -30,6 +29,9 @@ pub const WANTED: &[&str] = &[
     "9pnet_virtio",
     "9p",
 ];
+
+/// Modules loaded only for `--nvdimm` runs (module init costs seconds under TCG).
+pub const NVDIMM_ONLY: &[&str] = &["nfit"];
 
 /// One line of `modprobe --show-depends`.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,6 +69,14 @@ pub struct ModuleSet {
 }
 
 impl ModuleSet {
+    /// The loadable modules /init loads on every boot and those it loads only for NVDIMM runs.
+    pub fn boot_lists(&self) -> (Vec<&str>, Vec<&str>) {
+        self.load
+            .iter()
+            .map(String::as_str)
+            .partition(|m| !NVDIMM_ONLY.contains(m))
+    }
+
     /// Add the `--show-depends` result of `name` (None: module not found).
     pub fn add(&mut self, name: &str, shown: Option<Vec<ShownDep>>) {
         let Some(deps) = shown else {
@@ -253,6 +263,8 @@ mod tests {
         assert_eq!(set.load, ["nd_pmem", "nd_e820"]);
         assert_eq!(set.builtin, ["virtio_pci"]);
         assert_eq!(set.missing, ["crc32c_intel"]);
+        set.add("nfit", Some(vec![ShownDep::File("/m/nfit.ko".into())]));
+        assert_eq!(set.boot_lists(), (vec!["nd_pmem", "nd_e820"], vec!["nfit"]));
     }
 
     #[test]

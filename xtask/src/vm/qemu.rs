@@ -31,7 +31,7 @@ pub const NVDIMM_SIZE: &str = "1G";
 /// The kernel command line.
 pub fn kernel_cmdline(pmem: &Pmem) -> String {
     let mut line = String::from(
-        "console=ttyS0,115200 8250.nr_uarts=4 rdinit=/init panic=-1 quiet loglevel=4 \
+        "console=ttyS0,115200 8250.nr_uarts=4 rdinit=/init panic=-1 \
          tsc=reliable no_timer_check",
     );
     if *pmem == Pmem::Memmap {

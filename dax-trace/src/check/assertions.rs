@@ -1,0 +1,267 @@
+//! The assertions, each turning collector state into an [`Assertion`].
+use super::CheckOptions;
+use super::verdict::{Assertion, Status};
+use crate::collector::human::{duration, offset};
+use crate::collector::{Collector, DeviceIdentity, Sampled};
+use dax_trace_common::probe::POINTS;
+
+/// Every assertion, in the order they are reported.
+pub(super) fn all(c: &Collector, opts: &CheckOptions) -> Vec<Assertion> {
+    let clock = Clock::of(c);
+    vec![
+        claims_released(c, opts, &clock),
+        no_release_without_claim(c, opts, &clock),
+        no_double_claim(c, opts, &clock),
+        max_wait(c, opts, &clock),
+        no_stuck_waits(c, opts, &clock),
+        no_dropped_events(c),
+    ]
+}
+
+/// Prints event times relative to the first event of the trace.
+struct Clock {
+    origin: u64,
+}
+
+impl Clock {
+    fn of(c: &Collector) -> Self {
+        Self {
+            origin: c.totals().first_ts_ns.unwrap_or(0),
+        }
+    }
+
+    fn at(&self, ts_ns: u64) -> String {
+        offset(self.origin, ts_ns)
+    }
+}
+
+fn holder(h: u64) -> String {
+    if h == 0 {
+        "no holder".to_string()
+    } else {
+        format!("holder {h:#x}")
+    }
+}
+
+fn label(identity: Option<&DeviceIdentity>, dev: crate::event::Dev) -> String {
+    match identity {
+        Some(i) => i.label(),
+        None if dev.0 != 0 => dev.to_string(),
+        None => "unknown device".to_string(),
+    }
+}
+
+fn assertion(id: &str, title: &str, details: Vec<String>) -> Assertion {
+    Assertion {
+        id: id.to_string(),
+        title: title.to_string(),
+        status: if details.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        details,
+    }
+}
+
+/// Notes how many violations the collector counted but did not keep.
+fn note_unlisted<T>(details: &mut Vec<String>, sampled: &Sampled<T>, filtered: bool) {
+    let unlisted = sampled.count.saturating_sub(sampled.examples.len() as u64);
+    if unlisted > 0 {
+        let qualifier = if filtered { "up to " } else { "" };
+        details.push(format!("... and {qualifier}{unlisted} more not listed"));
+    }
+}
+
+fn claims_released(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
+    let details = c
+        .leaks()
+        .into_iter()
+        .filter(|l| opts.selects(Some(&l.identity), Some(l.claim.bdev)))
+        .map(|l| {
+            format!(
+                "{}: claim by {} with {} via {} at {} never released",
+                l.identity.label(),
+                l.claim.by,
+                holder(l.claim.holder),
+                kebab(l.claim.api),
+                clock.at(l.claim.by.ts_ns),
+            )
+        })
+        .collect();
+    assertion("claims-released", "every claim is released", details)
+}
+
+fn no_release_without_claim(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
+    let f = &c.findings().unmatched_releases;
+    let mut details: Vec<String> = f
+        .examples
+        .iter()
+        .filter(|r| opts.selects(Some(&r.identity), None))
+        .map(|r| {
+            format!(
+                "{}: release by {} with {} via {} at {} matches no open claim",
+                r.identity.label(),
+                r.by,
+                holder(r.holder),
+                kebab(r.api),
+                clock.at(r.by.ts_ns),
+            )
+        })
+        .collect();
+    if !details.is_empty() {
+        note_unlisted(&mut details, f, !opts.devices.is_empty());
+    }
+    assertion(
+        "no-release-without-claim",
+        "no release without a claim",
+        details,
+    )
+}
+
+fn no_double_claim(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
+    let f = &c.findings().double_claims;
+    let mut details: Vec<String> = f
+        .examples
+        .iter()
+        .filter(|d| opts.selects(Some(&d.identity), None))
+        .map(|d| {
+            format!(
+                "{}: {} claimed again by {} at {} ({}) while its claim by {} at {} is open",
+                d.identity.label(),
+                holder(d.holder),
+                d.second,
+                clock.at(d.second.ts_ns),
+                if d.granted { "granted" } else { "refused" },
+                d.first.by,
+                clock.at(d.first.by.ts_ns),
+            )
+        })
+        .collect();
+    if !details.is_empty() {
+        note_unlisted(&mut details, f, !opts.devices.is_empty());
+    }
+    assertion(
+        "no-double-claim",
+        "no double claim by the same holder",
+        details,
+    )
+}
+
+fn max_wait(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
+    let id = "max-wait";
+    let Some(limit) = opts.max_wait_ns else {
+        return Assertion {
+            id: id.to_string(),
+            title: "busy-page waits stay under --max-wait".to_string(),
+            status: Status::Skipped,
+            details: vec!["no --max-wait given".to_string()],
+        };
+    };
+    let title = format!("every busy-page wait is shorter than {}", duration(limit));
+    let f = &c.findings().slow_waits;
+    let mut details: Vec<String> = f
+        .examples
+        .iter()
+        .filter(|w| opts.selects(w.identity.as_ref(), Some(w.record.dev)))
+        .map(|w| {
+            let r = &w.record;
+            format!(
+                "{}: {} waited {} on inode {} ({}) ending at {}{}",
+                label(w.identity.as_ref(), r.dev),
+                r.waiter,
+                duration(r.latency_ns),
+                r.ino,
+                kebab(r.api),
+                clock.at(r.waiter.ts_ns),
+                r.busy_pfn
+                    .map(|p| format!(", busy pfn {p:#x}"))
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    if !details.is_empty() {
+        note_unlisted(&mut details, f, !opts.devices.is_empty());
+    }
+    for w in c.open_wait_views() {
+        let identity = c.device_by_name(&w.dev.to_string()).map(|d| &d.identity);
+        if w.waited_ns >= limit && opts.selects(identity, Some(w.dev)) {
+            details.push(format!(
+                "{}: {} still waiting on inode {} at the end of the trace, for {} since {}",
+                label(identity, w.dev),
+                w.begin,
+                w.ino,
+                duration(w.waited_ns),
+                clock.at(w.begin.ts_ns),
+            ));
+        }
+    }
+    assertion(id, &title, details)
+}
+
+fn no_stuck_waits(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
+    let f = &c.findings().stuck_waits;
+    let mut details: Vec<String> = f
+        .examples
+        .iter()
+        .filter(|s| opts.selects(s.identity.as_ref(), Some(s.dev)))
+        .map(|s| {
+            let waiter = match &s.waiter {
+                Some(a) => format!("tid {} ({})", s.waiter_tid, a.comm),
+                None => format!("tid {}", s.waiter_tid),
+            };
+            format!(
+                "{}: {} sleeps on idle pfn {:#x} (inode {}, refcount {}) since {}, still asleep {} later at {}",
+                label(s.identity.as_ref(), s.dev),
+                waiter,
+                s.pfn,
+                s.ino,
+                s.refcount,
+                clock.at(s.wait_begin_ns),
+                duration(s.reported_ns.saturating_sub(s.wait_begin_ns)),
+                clock.at(s.reported_ns),
+            )
+        })
+        .collect();
+    if !details.is_empty() {
+        note_unlisted(&mut details, f, !opts.devices.is_empty());
+    }
+    assertion(
+        "no-stuck-waits",
+        "no waiter sleeps on an idle page (lost wakeup)",
+        details,
+    )
+}
+
+fn no_dropped_events(c: &Collector) -> Assertion {
+    let details: Vec<String> = c
+        .drops()
+        .per_point
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(point, n)| {
+            let name = POINTS
+                .get(usize::from(*point))
+                .map_or("unknown point", |p| p.target);
+            format!("{n} events lost at {name} (point {point})")
+        })
+        .collect();
+    Assertion {
+        id: "no-dropped-events".to_string(),
+        title: "no event was lost".to_string(),
+        status: if details.is_empty() {
+            Status::Pass
+        } else {
+            Status::Inconclusive
+        },
+        details,
+    }
+}
+
+/// The kebab-case name an API enum serializes to (`fs-put-dax`).
+fn kebab<T: serde::Serialize + std::fmt::Debug>(v: T) -> String {
+    serde_json::to_value(&v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{v:?}"))
+}

@@ -1,0 +1,276 @@
+use super::*;
+use crate::collector::fixture::*;
+use crate::event::Event;
+
+fn fold(events: &[Event], opts: &CheckOptions) -> Collector {
+    let mut c = Collector::new(opts.collector_config());
+    for e in events {
+        c.ingest(e);
+    }
+    c
+}
+
+/// ext4 and xfs mount cycles on pmem0, a DMA-vs-truncate wait that ends.
+fn balanced() -> Vec<Event> {
+    let mut s = Script::default();
+    s.pagemap(PGMAP0, 0x240000, 0x280000)
+        .by(100, "mount")
+        .claim(DAX0, 0, PMEM0, "pmem0")
+        .fault(PMEM0, false)
+        .fault(PMEM0, true)
+        .by(150, "truncate")
+        .wait_begin(PMEM0, 12)
+        .busy(PGMAP0, 0x240010, PMEM0, 12)
+        .idle(PGMAP0, 0x240010)
+        .wait_end(PMEM0, 12, 2_500_000, Some(0x240010))
+        .by(101, "umount")
+        .release(DAX0, 0)
+        .by(102, "mount")
+        .claim(DAX0, XFS_MOUNT, PMEM0, "pmem0")
+        .by(103, "umount")
+        .release(DAX0, XFS_MOUNT);
+    s.build()
+}
+
+/// Everything that can go wrong, on pmem0 and dm-0.
+fn unbalanced() -> Vec<Event> {
+    let mut s = Script::default();
+    s.pagemap(PGMAP0, 0x240000, 0x280000)
+        .by(321, "mount")
+        .claim(DAX0, XFS_MOUNT, PMEM0, "pmem0")
+        .by(322, "mount")
+        .claim(DAX0, XFS_MOUNT, PMEM0, "pmem0")
+        .by(400, "umount")
+        .release(DAXDM, 0)
+        .by(150, "truncate")
+        .wait_begin(PMEM0, 12)
+        .busy(PGMAP0, 0x240010, PMEM0, 12)
+        .wait_end(PMEM0, 12, 45_000_000, Some(0x240010))
+        .by(151, "fallocate")
+        .wait_begin(PMEM0, 13)
+        .busy(PGMAP0, 0x240020, PMEM0, 13)
+        .by(0, "swapper/0")
+        .stuck(PGMAP0, 0x240020, PMEM0, 13, 151)
+        .drops(22, 2);
+    s.build()
+}
+
+fn verdict(events: &[Event], opts: &CheckOptions) -> Verdict {
+    judge(&fold(events, opts), opts, "fixture.dxt")
+}
+
+fn status(v: &Verdict, id: &str) -> Status {
+    v.assertions
+        .iter()
+        .find(|a| a.id == id)
+        .map(|a| a.status)
+        .unwrap_or_else(|| panic!("no assertion {id}"))
+}
+
+#[test]
+fn balanced_trace_passes() {
+    let v = verdict(&balanced(), &CheckOptions::default());
+    assert_eq!(v.outcome, Outcome::Pass, "{}", render::text(&v));
+    assert_eq!(v.outcome.exit_code(), 0);
+    assert_eq!(status(&v, "max-wait"), Status::Skipped);
+}
+
+#[test]
+fn unbalanced_trace_fails_every_assertion() {
+    let opts = CheckOptions {
+        max_wait_ns: Some(10_000_000),
+        devices: Vec::new(),
+    };
+    let v = verdict(&unbalanced(), &opts);
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert_eq!(v.outcome.exit_code(), 1);
+    for id in [
+        "claims-released",
+        "no-release-without-claim",
+        "no-double-claim",
+        "max-wait",
+        "no-stuck-waits",
+    ] {
+        assert_eq!(status(&v, id), Status::Fail, "{id}");
+    }
+    assert_eq!(status(&v, "no-dropped-events"), Status::Inconclusive);
+    let leaks = &v.assertions[0].details;
+    assert_eq!(leaks.len(), 2, "both claims of the doubled holder are open");
+    assert!(leaks[0].contains("pmem0 (259:0)"), "{}", leaks[0]);
+    assert!(leaks[0].contains("pid 321 (mount)"), "{}", leaks[0]);
+}
+
+#[test]
+fn drops_alone_make_the_verdict_inconclusive() {
+    let mut events = balanced();
+    let mut s = Script {
+        ts_ns: events.last().map_or(0, |e| e.ts_ns),
+        ..Script::default()
+    };
+    s.drops(3, 0).drops(24, 7);
+    events.extend(s.build());
+    let v = verdict(&events, &CheckOptions::default());
+    assert_eq!(v.outcome, Outcome::Inconclusive);
+    assert_eq!(v.outcome.exit_code(), 2);
+    let drops = v
+        .assertions
+        .iter()
+        .find(|a| a.id == "no-dropped-events")
+        .expect("drops assertion");
+    assert_eq!(drops.details.len(), 1, "zero totals are not drops");
+}
+
+#[test]
+fn max_wait_limit_is_inclusive_and_only_counts_longer_waits() {
+    let events = balanced(); // one 2.5 ms wait
+    let under = CheckOptions {
+        max_wait_ns: Some(2_500_001),
+        ..CheckOptions::default()
+    };
+    assert_eq!(verdict(&events, &under).outcome, Outcome::Pass);
+    let at = CheckOptions {
+        max_wait_ns: Some(2_500_000),
+        ..CheckOptions::default()
+    };
+    assert_eq!(status(&verdict(&events, &at), "max-wait"), Status::Fail);
+}
+
+#[test]
+fn open_wait_longer_than_the_limit_fails() {
+    let mut s = Script::default();
+    s.by(9, "truncate").wait_begin(PMEM0, 5);
+    for _ in 0..20 {
+        s.fault(PMEM0, false); // 1 ms apart: the wait is 20 ms old at the end
+    }
+    let opts = CheckOptions {
+        max_wait_ns: Some(10_000_000),
+        ..CheckOptions::default()
+    };
+    let v = verdict(&s.build(), &opts);
+    assert_eq!(status(&v, "max-wait"), Status::Fail);
+    let a = v
+        .assertions
+        .iter()
+        .find(|a| a.id == "max-wait")
+        .expect("max-wait");
+    assert!(a.details[0].contains("still waiting"), "{:?}", a.details);
+}
+
+#[test]
+fn dev_filter_keeps_only_that_device() {
+    let mut s = Script::default();
+    s.claim(DAX0, XFS_MOUNT, PMEM0, "pmem0")
+        .claim(DAXDM, 0, DM0, "dm-0")
+        .release(DAXDM, 0);
+    let events = s.build();
+    let only_dm = CheckOptions {
+        devices: vec!["dm-0".into()],
+        ..CheckOptions::default()
+    };
+    assert_eq!(verdict(&events, &only_dm).outcome, Outcome::Pass);
+    for name in ["pmem0", "259:0"] {
+        let only_pmem = CheckOptions {
+            devices: vec![name.into()],
+            ..CheckOptions::default()
+        };
+        let v = verdict(&events, &only_pmem);
+        assert_eq!(v.outcome, Outcome::Fail, "{name}");
+        assert_eq!(v.assertions[0].details.len(), 1);
+    }
+}
+
+#[test]
+fn dev_filter_naming_an_unseen_device_is_inconclusive() {
+    let opts = CheckOptions {
+        devices: vec!["pmem7".into()],
+        ..CheckOptions::default()
+    };
+    let v = verdict(&balanced(), &opts);
+    assert_eq!(v.outcome, Outcome::Inconclusive);
+    assert_eq!(status(&v, "devices-present"), Status::Inconclusive);
+}
+
+#[test]
+fn empty_trace_is_inconclusive() {
+    let v = verdict(&[], &CheckOptions::default());
+    assert_eq!(v.outcome, Outcome::Inconclusive);
+}
+
+#[test]
+fn a_pushed_failure_fails_and_fail_outranks_inconclusive() {
+    let mut v = verdict(&balanced(), &CheckOptions::default());
+    v.push(Assertion {
+        id: "trace-complete".into(),
+        title: "t".into(),
+        status: Status::Inconclusive,
+        details: vec!["cut".into()],
+    });
+    assert_eq!(v.outcome, Outcome::Inconclusive);
+    v.push(Assertion {
+        id: "x".into(),
+        title: "t".into(),
+        status: Status::Fail,
+        details: vec!["bad".into()],
+    });
+    assert_eq!(v.outcome, Outcome::Fail);
+}
+
+#[test]
+fn junit_escapes_markup() {
+    let mut s = Script::default();
+    s.by(1, "<a&b>").claim(DAX0, 0, PMEM0, "pmem0");
+    let v = verdict(&s.build(), &CheckOptions::default());
+    let xml = render::junit(&v);
+    assert!(xml.contains("(&lt;a&amp;b&gt;)"), "{xml}");
+    assert!(!xml.contains("<a&b>"));
+}
+
+#[test]
+fn release_of_a_device_never_claimed_names_it_by_pointer() {
+    let mut s = Script::default();
+    s.release(DAXDM, 0);
+    let v = verdict(&s.build(), &CheckOptions::default());
+    let a = &v.assertions[1];
+    assert_eq!(a.status, Status::Fail);
+    assert!(
+        a.details[0].starts_with("dax_dev 0xffff888000003000"),
+        "{}",
+        a.details[0]
+    );
+}
+
+mod golden {
+    use super::*;
+
+    fn strict() -> CheckOptions {
+        CheckOptions {
+            max_wait_ns: Some(10_000_000),
+            devices: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn balanced_text() {
+        insta::assert_snapshot!(render::text(&verdict(&balanced(), &strict())));
+    }
+    #[test]
+    fn balanced_json() {
+        insta::assert_snapshot!(render::json(&verdict(&balanced(), &strict())));
+    }
+    #[test]
+    fn balanced_junit() {
+        insta::assert_snapshot!(render::junit(&verdict(&balanced(), &strict())));
+    }
+    #[test]
+    fn unbalanced_text() {
+        insta::assert_snapshot!(render::text(&verdict(&unbalanced(), &strict())));
+    }
+    #[test]
+    fn unbalanced_json() {
+        insta::assert_snapshot!(render::json(&verdict(&unbalanced(), &strict())));
+    }
+    #[test]
+    fn unbalanced_junit() {
+        insta::assert_snapshot!(render::junit(&verdict(&unbalanced(), &strict())));
+    }
+}

@@ -1,0 +1,115 @@
+//! The result of `daxtrace check`: one status per assertion and an overall
+//! outcome that maps to the process exit code.
+use serde::{Deserialize, Serialize};
+
+/// Overall result. Exit codes are documented in docs/check.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Pass,
+    /// Nothing failed, but the evidence is incomplete (dropped events, the
+    /// filtered device never seen, a damaged trace).
+    Inconclusive,
+    Fail,
+}
+
+impl Outcome {
+    /// 0 pass, 1 fail, 2 inconclusive (3, usage or input error, is the binary's).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Pass => 0,
+            Outcome::Fail => 1,
+            Outcome::Inconclusive => 2,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Inconclusive => "INCONCLUSIVE",
+            Outcome::Fail => "FAIL",
+        }
+    }
+}
+
+/// Status of one assertion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Fail,
+    Inconclusive,
+    /// Not requested (e.g. `--max-wait` not given).
+    Skipped,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Inconclusive => "INCONCLUSIVE",
+            Status::Skipped => "SKIP",
+        }
+    }
+}
+
+/// One assertion and what violated it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assertion {
+    /// Stable identifier (`claims-released`, ...).
+    pub id: String,
+    /// What is asserted, in words.
+    pub title: String,
+    pub status: Status,
+    /// One line per violation (or the reason for inconclusive / skipped).
+    pub details: Vec<String>,
+}
+
+/// What was judged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// The trace file, or `live`.
+    pub source: String,
+    pub events: u64,
+    pub span_ns: u64,
+    pub devices: usize,
+    pub pagemaps: usize,
+    /// `--dev` filters, as given.
+    pub filters: Vec<String>,
+}
+
+/// The whole verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub scope: Scope,
+    pub assertions: Vec<Assertion>,
+    /// Remarks that apply to the whole run (a truncated trace, say).
+    pub notes: Vec<String>,
+}
+
+impl Verdict {
+    /// Recomputes `outcome` from the assertions: any failure fails; otherwise
+    /// any inconclusive assertion makes the whole inconclusive.
+    fn settle(&mut self) {
+        let worst = self
+            .assertions
+            .iter()
+            .map(|a| match a.status {
+                Status::Fail => Outcome::Fail,
+                Status::Inconclusive => Outcome::Inconclusive,
+                Status::Pass | Status::Skipped => Outcome::Pass,
+            })
+            .max()
+            .unwrap_or(Outcome::Pass);
+        self.outcome = self.outcome.max(worst);
+    }
+
+    /// Adds an assertion made outside [`super::judge`] (e.g. whether the
+    /// trace file was complete) and settles the outcome again.
+    pub fn push(&mut self, assertion: Assertion) {
+        self.assertions.push(assertion);
+        self.settle();
+    }
+}

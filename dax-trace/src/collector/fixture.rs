@@ -1,0 +1,205 @@
+//! Event builders for tests: short readable scenarios instead of raw structs.
+use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
+
+pub const PMEM0: Dev = Dev::new(259, 0);
+pub const DM0: Dev = Dev::new(253, 0);
+pub const DAX0: u64 = 0xffff_8880_0000_1000;
+pub const DAXDM: u64 = 0xffff_8880_0000_3000;
+pub const PGMAP0: u64 = 0xffff_8880_0001_0000;
+pub const XFS_MOUNT: u64 = 0xffff_8880_00aa_0000;
+pub const XFS_MOUNT2: u64 = 0xffff_8880_00bb_0000;
+
+/// Builds events with increasing timestamps (1 ms apart by default).
+pub struct Script {
+    pub ts_ns: u64,
+    pub pid: u32,
+    pub comm: String,
+    pub events: Vec<Event>,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Self {
+            ts_ns: 1_000_000_000,
+            pid: 100,
+            comm: "mount".into(),
+            events: Vec::new(),
+        }
+    }
+}
+
+impl Script {
+    pub fn by(&mut self, pid: u32, comm: &str) -> &mut Self {
+        self.pid = pid;
+        self.comm = comm.into();
+        self
+    }
+
+    pub fn push(&mut self, body: EventBody) -> &mut Self {
+        self.ts_ns += 1_000_000;
+        self.events.push(Event {
+            ts_ns: self.ts_ns,
+            cpu: 0,
+            pid: self.pid,
+            tid: self.pid,
+            comm: self.comm.clone(),
+            point: 0,
+            body,
+        });
+        self
+    }
+
+    pub fn pagemap(&mut self, pgmap: u64, pfn_start: u64, pfn_end: u64) -> &mut Self {
+        self.push(EventBody::PagemapCreate {
+            pgmap,
+            memory_type: 3,
+            fs_dax: true,
+            pfn_start,
+            pfn_end,
+            nr_range: 1,
+            owner: 0,
+            ret: 0,
+        })
+    }
+
+    pub fn claim(&mut self, dax_dev: u64, holder: u64, bdev: Dev, disk: &str) -> &mut Self {
+        self.push(EventBody::Claim {
+            dax_dev,
+            holder,
+            holder_ops: 0,
+            bdev,
+            disk: disk.into(),
+            granted: true,
+            api: ClaimApi::FsDaxGetByBdev,
+            start_off: 0,
+        })
+    }
+
+    pub fn refused(&mut self, holder: u64, bdev: Dev, disk: &str) -> &mut Self {
+        self.push(EventBody::Claim {
+            dax_dev: 0,
+            holder,
+            holder_ops: 0,
+            bdev,
+            disk: disk.into(),
+            granted: false,
+            api: ClaimApi::FsDaxGetByBdev,
+            start_off: 0,
+        })
+    }
+
+    pub fn release(&mut self, dax_dev: u64, holder: u64) -> &mut Self {
+        self.push(EventBody::Release {
+            dax_dev,
+            holder,
+            api: if holder == 0 {
+                ClaimApi::PutDax
+            } else {
+                ClaimApi::FsPutDax
+            },
+            holder_before: holder,
+        })
+    }
+
+    pub fn busy(&mut self, pgmap: u64, pfn: u64, dev: Dev, ino: u64) -> &mut Self {
+        self.push(EventBody::BusyPage {
+            mapping: 0xffff_0000_0000_0000 | ino,
+            page: 0xffff_ea00_0000_0000 + pfn * 64,
+            pfn,
+            ino,
+            dev,
+            pgmap,
+            refcount: 2,
+        })
+    }
+
+    pub fn idle(&mut self, pgmap: u64, pfn: u64) -> &mut Self {
+        self.push(EventBody::PageIdle {
+            pgmap,
+            pfn,
+            page: 0xffff_ea00_0000_0000 + pfn * 64,
+            refcount: 1,
+        })
+    }
+
+    pub fn wait_begin(&mut self, dev: Dev, ino: u64) -> &mut Self {
+        self.push(EventBody::WaitBegin {
+            inode: 0xffff_0000_0000_0000 | ino,
+            ino,
+            dev,
+            api: WaitApi::Ext4BreakLayouts,
+        })
+    }
+
+    pub fn wait_end(
+        &mut self,
+        dev: Dev,
+        ino: u64,
+        latency_ns: u64,
+        busy_pfn: Option<u64>,
+    ) -> &mut Self {
+        self.push(EventBody::WaitEnd {
+            inode: 0xffff_0000_0000_0000 | ino,
+            ino,
+            dev,
+            api: WaitApi::Ext4BreakLayouts,
+            latency_ns,
+            ret: 0,
+            busy_pfn,
+            busy_hits: 1,
+        })
+    }
+
+    pub fn stuck(
+        &mut self,
+        pgmap: u64,
+        pfn: u64,
+        dev: Dev,
+        ino: u64,
+        waiter_tid: u32,
+    ) -> &mut Self {
+        // The waiter's own wait-begin, when the script has one.
+        let wait_begin_ns = self
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.tid == waiter_tid && matches!(e.body, EventBody::WaitBegin { .. }))
+            .map_or(self.ts_ns.saturating_sub(1_000_000_000), |e| e.ts_ns);
+        self.push(EventBody::StuckWait {
+            page: 0xffff_ea00_0000_0000 + pfn * 64,
+            pfn,
+            refcount: 1,
+            wait_begin_ns,
+            ino,
+            dev,
+            waiter_tid,
+            pgmap,
+        })
+    }
+
+    pub fn fault(&mut self, dev: Dev, pmd: bool) -> &mut Self {
+        self.push(EventBody::Fault {
+            dev,
+            ino: 12,
+            address: 0x7f00_0000_0000,
+            pgoff: 0,
+            result: 0x100,
+            pmd,
+        })
+    }
+
+    pub fn drops(&mut self, point: u16, total: u64) -> &mut Self {
+        let pid = self.pid;
+        self.pid = 0;
+        self.push(EventBody::Drops { point, total });
+        if let Some(e) = self.events.last_mut() {
+            e.point = USERSPACE_POINT;
+        }
+        self.pid = pid;
+        self
+    }
+
+    pub fn build(&self) -> Vec<Event> {
+        self.events.clone()
+    }
+}

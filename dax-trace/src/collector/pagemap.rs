@@ -1,0 +1,135 @@
+//! Per-`dev_pagemap` state: identity, busy pages, idle transitions, puts.
+use super::actor::Actor;
+use crate::event::Dev;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::device::DeviceId;
+
+/// What `memremap_pages` told about a pagemap. `None` fields: the pagemap
+/// was only seen in page events (created before the trace began).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagemapIdentity {
+    pub pgmap: u64,
+    pub memory_type: Option<u32>,
+    pub fs_dax: Option<bool>,
+    /// First pfn and end pfn (exclusive).
+    pub pfn_range: Option<(u64, u64)>,
+    pub nr_range: Option<u32>,
+    pub owner: u64,
+}
+
+/// A page returned busy by `dax_layout_busy_page*` and not seen idle since.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusyPage {
+    pub pfn: u64,
+    pub page: u64,
+    pub mapping: u64,
+    pub ino: u64,
+    /// The filesystem's device (`s_dev`).
+    pub dev: Dev,
+    /// When first reported busy.
+    pub since_ns: u64,
+    /// Refcount at the last report.
+    pub refcount: u64,
+    /// How many times it was reported busy.
+    pub hits: u64,
+    /// A stuck wait was reported on this page.
+    pub stuck: bool,
+    /// Who was asking (the truncating / punching thread).
+    pub seen_by: Actor,
+}
+
+/// A memory failure on a pfn of this pagemap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryFailureRecord {
+    pub pfn: u64,
+    pub mf_type: u32,
+    pub result: u32,
+    pub ts_ns: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagemapState {
+    pub identity: PagemapIdentity,
+    pub created_ns: Option<u64>,
+    pub destroyed_ns: Option<u64>,
+    /// Busy pages by pfn (bounded; see `CollectorConfig::max_busy_pages`).
+    pub busy: BTreeMap<u64, BusyPage>,
+    /// Busy pages dropped from `busy` to respect the bound.
+    pub busy_evicted: u64,
+    /// `page-idle` events: a watched page went idle.
+    pub idle_transitions: u64,
+    /// Busy pages that were later seen idle (or released by a finished wait),
+    /// and for how long they were busy, at most.
+    pub busy_cleared: u64,
+    pub longest_busy_ns: u64,
+    /// Cumulative put and idle counts from the kernel's per-CPU counters.
+    pub puts: u64,
+    pub idles: u64,
+    /// Devices whose filesystems were seen using pages of this pagemap.
+    pub devices: BTreeSet<DeviceId>,
+    pub memory_failures: u64,
+    pub last_memory_failure: Option<MemoryFailureRecord>,
+}
+
+impl PagemapState {
+    pub(super) fn new(pgmap: u64) -> Self {
+        Self {
+            identity: PagemapIdentity {
+                pgmap,
+                ..PagemapIdentity::default()
+            },
+            created_ns: None,
+            destroyed_ns: None,
+            busy: BTreeMap::new(),
+            busy_evicted: 0,
+            idle_transitions: 0,
+            busy_cleared: 0,
+            longest_busy_ns: 0,
+            puts: 0,
+            idles: 0,
+            devices: BTreeSet::new(),
+            memory_failures: 0,
+            last_memory_failure: None,
+        }
+    }
+
+    /// True when `pfn` lies in the pagemap's known range.
+    pub fn contains_pfn(&self, pfn: u64) -> bool {
+        self.identity
+            .pfn_range
+            .is_some_and(|(start, end)| (start..end).contains(&pfn))
+    }
+
+    /// Marks a busy page idle at `ts_ns`; returns whether it was busy.
+    pub(super) fn clear_busy(&mut self, pfn: u64, ts_ns: u64) -> bool {
+        match self.busy.remove(&pfn) {
+            Some(b) => {
+                self.busy_cleared += 1;
+                self.longest_busy_ns = self.longest_busy_ns.max(ts_ns.saturating_sub(b.since_ns));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records a busy report, keeping at most `cap` pages (the oldest go).
+    pub(super) fn mark_busy(&mut self, page: BusyPage, cap: usize) {
+        if let Some(b) = self.busy.get_mut(&page.pfn) {
+            b.hits += 1;
+            b.refcount = page.refcount;
+            b.ino = page.ino;
+            b.dev = page.dev;
+            return;
+        }
+        if self.busy.len() >= cap.max(1) {
+            let oldest = self.busy.values().min_by_key(|b| b.since_ns).map(|b| b.pfn);
+            if let Some(pfn) = oldest {
+                self.busy.remove(&pfn);
+                self.busy_evicted += 1;
+            }
+        }
+        self.busy.insert(page.pfn, page);
+    }
+}

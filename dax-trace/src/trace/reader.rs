@@ -1,0 +1,345 @@
+//! Reading trace files. [`Reader::open`] checks the preamble and reads the
+//! header; iterating yields every event and the summary in file order.
+//!
+//! A reader never panics on bad input and never skips: at the first record it
+//! cannot trust it yields one error ([`TraceError::Truncated`] or
+//! [`TraceError::Corrupt`], with the byte offset of that record) and stops.
+//! Everything yielded before is intact. [`Reader::end`] then tells how the
+//! file ended.
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use dax_trace_common::RAW_EVENT_SIZE;
+
+use super::TraceError;
+use super::format::{
+    self, FORMAT_VERSION, FRAME_LEN, Header, MAGIC, MAX_PAYLOAD, PREAMBLE_LEN, Summary, Tag,
+};
+use crate::event::{self, Event};
+
+/// Read buffer size.
+const BUFFER: usize = 1 << 20;
+
+/// One record after the header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    Event(Event),
+    /// The closing summary; the last record of a finished recording.
+    Summary(Summary),
+}
+
+/// How reading ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The summary was read and the file ends right after it.
+    Complete,
+    /// The file stops early; every record before `offset` was read.
+    Truncated { offset: u64, reason: String },
+    /// A record at `offset` is damaged; every record before it was read.
+    Corrupt { offset: u64, reason: String },
+    /// The file could not be read at `offset` (an I/O error).
+    Unreadable { offset: u64, reason: String },
+}
+
+impl End {
+    /// True for [`End::Complete`].
+    pub fn is_complete(&self) -> bool {
+        matches!(self, End::Complete)
+    }
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::Complete => write!(f, "complete"),
+            End::Truncated { offset, reason } => write!(f, "truncated at byte {offset}: {reason}"),
+            End::Corrupt { offset, reason } => write!(f, "corrupt at byte {offset}: {reason}"),
+            End::Unreadable { offset, reason } => {
+                write!(f, "unreadable at byte {offset}: {reason}")
+            }
+        }
+    }
+}
+
+/// Reads a trace from any byte source (a file by default).
+pub struct Reader<R: Read = BufReader<File>> {
+    frames: Frames<R>,
+    header: Header,
+    summary: Option<Summary>,
+    end: Option<End>,
+    events: u64,
+}
+
+impl Reader<BufReader<File>> {
+    /// Opens a trace file and reads its header.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, TraceError> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|source| TraceError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::new(BufReader::with_capacity(BUFFER, file))
+    }
+}
+
+impl<R: Read> Reader<R> {
+    /// Checks the preamble and reads the header from `input`.
+    pub fn new(mut input: R) -> Result<Self, TraceError> {
+        let mut preamble = [0u8; PREAMBLE_LEN];
+        let n = read_full(&mut input, &mut preamble).map_err(TraceError::Read)?;
+        let magic_len = n.min(MAGIC.len());
+        if preamble[..magic_len] != MAGIC[..magic_len] {
+            return Err(TraceError::NotATrace);
+        }
+        if n < PREAMBLE_LEN {
+            return Err(TraceError::Truncated {
+                offset: 0,
+                reason: format!("the file ends inside the preamble ({n} of {PREAMBLE_LEN} bytes)"),
+            });
+        }
+        let version = u32::from_le_bytes([preamble[8], preamble[9], preamble[10], preamble[11]]);
+        if version != FORMAT_VERSION {
+            return Err(TraceError::Version {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let flags = u32::from_le_bytes([preamble[12], preamble[13], preamble[14], preamble[15]]);
+        if flags != 0 {
+            return Err(TraceError::Corrupt {
+                offset: 12,
+                reason: format!("unknown preamble flags {flags:#x}"),
+            });
+        }
+        let mut frames = Frames {
+            input,
+            offset: PREAMBLE_LEN as u64,
+            payload: Vec::with_capacity(RAW_EVENT_SIZE),
+        };
+        let start = frames.offset;
+        let tag = frames.read_frame().map_err(|e| match e {
+            FrameError::Eof => TraceError::Truncated {
+                offset: start,
+                reason: "the file ends before the header".into(),
+            },
+            FrameError::Trace(e) => e,
+        })?;
+        if tag != Tag::Header {
+            return Err(TraceError::Corrupt {
+                offset: start,
+                reason: format!("the first record is a {tag:?} record, not the header"),
+            });
+        }
+        let header = serde_json::from_slice(&frames.payload).map_err(|e| TraceError::Corrupt {
+            offset: start,
+            reason: format!("the header is not valid JSON for this version: {e}"),
+        })?;
+        Ok(Self {
+            frames,
+            header,
+            summary: None,
+            end: None,
+            events: 0,
+        })
+    }
+
+    /// What the recording knew about its session.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The summary, once read.
+    pub fn summary(&self) -> Option<&Summary> {
+        self.summary.as_ref()
+    }
+
+    /// How reading ended; `None` while records remain.
+    pub fn end(&self) -> Option<&End> {
+        self.end.as_ref()
+    }
+
+    /// Events yielded so far.
+    pub fn events_read(&self) -> u64 {
+        self.events
+    }
+
+    /// Byte offset of the next record (after the last one yielded).
+    pub fn offset(&self) -> u64 {
+        self.frames.offset
+    }
+
+    /// The next record; `Ok(None)` at the end of a complete file.
+    pub fn next_record(&mut self) -> Result<Option<Record>, TraceError> {
+        if self.end.is_some() {
+            return Ok(None);
+        }
+        let start = self.frames.offset;
+        let tag = match self.frames.read_frame() {
+            Ok(tag) => tag,
+            Err(FrameError::Eof) if self.summary.is_some() => {
+                self.end = Some(End::Complete);
+                return Ok(None);
+            }
+            Err(FrameError::Eof) => {
+                return Err(self.stop(TraceError::Truncated {
+                    offset: start,
+                    reason: "the file ends without a summary (the recording did not finish: killed, crashed or still running)".into(),
+                }));
+            }
+            Err(FrameError::Trace(e)) => return Err(self.stop(e)),
+        };
+        if self.summary.is_some() {
+            return Err(self.stop(corrupt(start, "data after the summary")));
+        }
+        let record = match tag {
+            Tag::RawEvent => {
+                let bytes: &[u8; RAW_EVENT_SIZE] = match self.frames.payload.as_slice().try_into() {
+                    Ok(bytes) => bytes,
+                    Err(_) => return Err(self.stop(corrupt(start, "raw event of the wrong size"))),
+                };
+                match event::decode(&format::raw_from_le(bytes)) {
+                    Ok(e) => Record::Event(e),
+                    Err(e) => return Err(self.stop(corrupt(start, &e.to_string()))),
+                }
+            }
+            Tag::JsonEvent => match serde_json::from_slice(&self.frames.payload) {
+                Ok(e) => Record::Event(e),
+                Err(e) => return Err(self.stop(corrupt(start, &format!("bad JSON event: {e}")))),
+            },
+            Tag::Summary => match serde_json::from_slice::<Summary>(&self.frames.payload) {
+                Ok(s) => {
+                    self.summary = Some(s.clone());
+                    Record::Summary(s)
+                }
+                Err(e) => return Err(self.stop(corrupt(start, &format!("bad JSON summary: {e}")))),
+            },
+            Tag::Header => return Err(self.stop(corrupt(start, "a second header"))),
+        };
+        if matches!(record, Record::Event(_)) {
+            self.events += 1;
+        }
+        Ok(Some(record))
+    }
+
+    /// Records how reading ended and hands the error back.
+    fn stop(&mut self, e: TraceError) -> TraceError {
+        self.end = Some(match &e {
+            TraceError::Truncated { offset, reason } => End::Truncated {
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            TraceError::Corrupt { offset, reason } => End::Corrupt {
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            other => End::Unreadable {
+                offset: self.frames.offset,
+                reason: other.to_string(),
+            },
+        });
+        e
+    }
+}
+
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<Record, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_record().transpose()
+    }
+}
+
+/// The framing layer: the input, where the next record starts, and the
+/// payload of the last record read.
+struct Frames<R> {
+    input: R,
+    offset: u64,
+    payload: Vec<u8>,
+}
+
+impl<R: Read> Frames<R> {
+    /// Reads one framed record into `self.payload` and advances `offset`.
+    fn read_frame(&mut self) -> Result<Tag, FrameError> {
+        let start = self.offset;
+        let mut head = [0u8; FRAME_LEN];
+        let n = read_full(&mut self.input, &mut head)
+            .map_err(|e| FrameError::Trace(TraceError::Read(e)))?;
+        if n == 0 {
+            return Err(FrameError::Eof);
+        }
+        if n < FRAME_LEN {
+            return Err(FrameError::Trace(TraceError::Truncated {
+                offset: start,
+                reason: format!("the file ends inside a record frame ({n} of {FRAME_LEN} bytes)"),
+            }));
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let tag = Tag::from_u8(head[8]).ok_or_else(|| {
+            FrameError::Trace(corrupt(start, &format!("unknown record tag {}", head[8])))
+        })?;
+        if len > MAX_PAYLOAD {
+            return Err(FrameError::Trace(corrupt(
+                start,
+                &format!("record length {len} exceeds the limit of {MAX_PAYLOAD}"),
+            )));
+        }
+        if tag == Tag::RawEvent && len as usize != RAW_EVENT_SIZE {
+            return Err(FrameError::Trace(corrupt(
+                start,
+                &format!("raw event record of {len} bytes, expected {RAW_EVENT_SIZE}"),
+            )));
+        }
+        self.payload.resize(len as usize, 0);
+        let n = read_full(&mut self.input, &mut self.payload)
+            .map_err(|e| FrameError::Trace(TraceError::Read(e)))?;
+        if n < len as usize {
+            return Err(FrameError::Trace(TraceError::Truncated {
+                offset: start,
+                reason: format!(
+                    "the file ends inside a {tag:?} record ({n} of {len} payload bytes)"
+                ),
+            }));
+        }
+        let actual = format::record_crc(len, tag as u8, &self.payload);
+        if actual != crc {
+            return Err(FrameError::Trace(corrupt(
+                start,
+                &format!(
+                    "{tag:?} record fails its CRC (stored {crc:#010x}, computed {actual:#010x})"
+                ),
+            )));
+        }
+        self.offset += (FRAME_LEN + len as usize) as u64;
+        Ok(tag)
+    }
+}
+
+/// Why a frame could not be read.
+enum FrameError {
+    /// Clean end of file at a record boundary.
+    Eof,
+    Trace(TraceError),
+}
+
+fn corrupt(offset: u64, reason: &str) -> TraceError {
+    TraceError::Corrupt {
+        offset,
+        reason: reason.to_string(),
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}

@@ -1,0 +1,277 @@
+//! Recording: drains an [`EventStream`] (live or replayed, the recorder does
+//! not care) into a [`Writer`] until a duration elapses, a stop signal comes
+//! or the stream ends, then writes the summary.
+//!
+//! Buffered records are flushed once a second (and a progress callback runs),
+//! so a recorder killed with SIGKILL loses at most about a second of events;
+//! the file then reads as truncated with every flushed record intact.
+use std::future::Future;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use super::{Summary, TraceError, Writer};
+use crate::event::{Dev, Event, EventBody};
+use crate::source::EventStream;
+
+/// Events taken from the channel per wake-up.
+const BATCH: usize = 4096;
+
+/// What to record and for how long.
+#[derive(Clone, Debug)]
+pub struct RecordOptions {
+    /// Stop after this long; `None`: until stopped or the stream ends.
+    pub duration: Option<Duration>,
+    pub filter: EventFilter,
+    /// How often buffered records reach the OS and progress is reported.
+    pub flush_every: Duration,
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        Self {
+            duration: None,
+            filter: EventFilter::default(),
+            flush_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Which events to keep.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Keep only events about this block device. Events that name no device
+    /// (pagemap, dax_device, idle and stats events) are always kept: which
+    /// device they belong to is only known by following the whole stream.
+    pub dev: Option<Dev>,
+}
+
+impl EventFilter {
+    /// True when `event` passes the filter.
+    pub fn keeps(&self, event: &Event) -> bool {
+        match (self.dev, event_dev(&event.body)) {
+            (Some(want), Some(dev)) => dev == want,
+            _ => true,
+        }
+    }
+
+    /// The filter as header strings (`dev=259:0`).
+    pub fn describe(&self) -> Vec<String> {
+        self.dev.iter().map(|d| format!("dev={d}")).collect()
+    }
+}
+
+/// The block device an event names, if any.
+fn event_dev(body: &EventBody) -> Option<Dev> {
+    match body {
+        EventBody::Claim { bdev, .. } | EventBody::DmMember { bdev, .. } => Some(*bdev),
+        EventBody::BusyPage { dev, .. }
+        | EventBody::WaitBegin { dev, .. }
+        | EventBody::WaitEnd { dev, .. }
+        | EventBody::Fault { dev, .. }
+        | EventBody::StuckWait { dev, .. } => Some(*dev),
+        _ => None,
+    }
+}
+
+/// Where a recording is, for progress lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub events: u64,
+    pub drops: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// Records `stream` into `writer` until `opts.duration` elapses, `stop`
+/// resolves (to the end reason, e.g. `"interrupted"`) or the stream ends.
+/// Events already queued when stopping are still written. Returns the summary
+/// and the inner writer (flushed, not synced).
+pub async fn record<W: Write>(
+    mut stream: EventStream,
+    mut writer: Writer<W>,
+    opts: &RecordOptions,
+    stop: impl Future<Output = &'static str>,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<(Summary, W), TraceError> {
+    let started = Instant::now();
+    let progress = |w: &Writer<W>| Progress {
+        events: w.events(),
+        drops: w.drops(),
+        bytes: w.bytes(),
+        elapsed: started.elapsed(),
+    };
+    let deadline = async {
+        match opts.duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stop, deadline);
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + opts.flush_every,
+        opts.flush_every,
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut batch = Vec::with_capacity(BATCH);
+    let reason = loop {
+        tokio::select! {
+            biased;
+            reason = &mut stop => break reason,
+            () = &mut deadline => break "duration",
+            _ = tick.tick() => {
+                writer.flush()?;
+                on_progress(&progress(&writer));
+            }
+            n = stream.events.recv_many(&mut batch, BATCH) => {
+                if n == 0 {
+                    break "source-ended";
+                }
+                write_batch(&mut writer, &opts.filter, &mut batch)?;
+            }
+        }
+    };
+    // What the source already queued is part of the recording.
+    while let Ok(event) = stream.events.try_recv() {
+        batch.push(event);
+    }
+    write_batch(&mut writer, &opts.filter, &mut batch)?;
+    on_progress(&progress(&writer));
+    writer.finish(reason)
+}
+
+fn write_batch<W: Write>(
+    writer: &mut Writer<W>,
+    filter: &EventFilter,
+    batch: &mut Vec<Event>,
+) -> Result<(), TraceError> {
+    for event in batch.drain(..) {
+        if filter.keeps(&event) {
+            writer.write_event(&event)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::CHANNEL_CAPACITY;
+    use crate::trace::{End, Header, Reader, Record, synthetic};
+    use std::io::Cursor;
+    use tokio::sync::mpsc;
+
+    fn stream() -> (EventStream, mpsc::Sender<Event>) {
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let stream = EventStream {
+            info: synthetic::session(),
+            events: rx,
+        };
+        (stream, tx)
+    }
+
+    fn writer(stream: &EventStream, opts: &RecordOptions) -> Writer<Vec<u8>> {
+        let header = Header::new(stream.info.clone(), opts.filter.describe());
+        Writer::new(Vec::new(), &header).expect("header")
+    }
+
+    fn read(bytes: Vec<u8>) -> (Header, Vec<Event>, End) {
+        let mut reader = Reader::new(Cursor::new(bytes)).expect("opens");
+        let mut events = Vec::new();
+        for record in reader.by_ref() {
+            if let Ok(Record::Event(e)) = record {
+                events.push(e);
+            }
+        }
+        let end = reader.end().cloned().expect("ended");
+        (reader.header().clone(), events, end)
+    }
+
+    #[tokio::test]
+    async fn records_a_stream_until_it_ends() {
+        let (stream, tx) = stream();
+        let events = synthetic::scenario();
+        for e in &events {
+            tx.send(e.clone()).await.expect("send");
+        }
+        drop(tx);
+        let opts = RecordOptions::default();
+        let w = writer(&stream, &opts);
+        let mut ticks = Vec::new();
+        let (summary, bytes) = record(stream, w, &opts, std::future::pending(), |p| ticks.push(*p))
+            .await
+            .expect("records");
+        assert_eq!(summary.end_reason, "source-ended");
+        assert_eq!(summary.events, events.len() as u64);
+        assert_eq!(ticks.last().map(|p| p.events), Some(events.len() as u64));
+        let (header, read_back, end) = read(bytes);
+        assert_eq!(header.session, synthetic::session());
+        assert_eq!(read_back, events);
+        assert_eq!(end, End::Complete);
+    }
+
+    #[tokio::test]
+    async fn a_stop_signal_finishes_the_file_with_queued_events() {
+        let (stream, tx) = stream();
+        let events = synthetic::scenario();
+        for e in &events {
+            tx.send(e.clone()).await.expect("send");
+        }
+        // The sender stays open: only the stop ends the recording.
+        let opts = RecordOptions::default();
+        let w = writer(&stream, &opts);
+        let (summary, bytes) = record(stream, w, &opts, async { "interrupted" }, |_| {})
+            .await
+            .expect("records");
+        drop(tx);
+        assert_eq!(summary.end_reason, "interrupted");
+        let (_, read_back, end) = read(bytes);
+        assert_eq!(read_back, events);
+        assert_eq!(end, End::Complete);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_duration_ends_the_recording_and_progress_ticks_each_second() {
+        let (stream, tx) = stream();
+        let opts = RecordOptions {
+            duration: Some(Duration::from_millis(3500)),
+            ..RecordOptions::default()
+        };
+        let w = writer(&stream, &opts);
+        let mut ticks = 0;
+        let (summary, _) = record(stream, w, &opts, std::future::pending(), |_| ticks += 1)
+            .await
+            .expect("records");
+        drop(tx);
+        assert_eq!(summary.end_reason, "duration");
+        // Three periodic ticks and the final one.
+        assert_eq!(ticks, 4);
+    }
+
+    #[tokio::test]
+    async fn the_device_filter_keeps_deviceless_events_and_drops_other_devices() {
+        let (stream, tx) = stream();
+        let mut events = synthetic::scenario();
+        let mut other = events[3].clone();
+        if let EventBody::Claim { bdev, .. } = &mut other.body {
+            *bdev = Dev::new(259, 1);
+        }
+        events.push(other);
+        for e in &events {
+            tx.send(e.clone()).await.expect("send");
+        }
+        drop(tx);
+        let opts = RecordOptions {
+            filter: EventFilter {
+                dev: Some(synthetic::PMEM0),
+            },
+            ..RecordOptions::default()
+        };
+        let w = writer(&stream, &opts);
+        let (_, bytes) = record(stream, w, &opts, std::future::pending(), |_| {})
+            .await
+            .expect("records");
+        let (header, read_back, _) = read(bytes);
+        assert_eq!(header.filters, vec!["dev=259:0".to_string()]);
+        assert_eq!(read_back, events[..events.len() - 1]);
+    }
+}

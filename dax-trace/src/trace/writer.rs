@@ -1,0 +1,209 @@
+//! Writing trace files: [`create`] makes the file safely, [`Writer`] frames
+//! records into any `Write`.
+//!
+//! The writer buffers; the caller flushes at least once a second
+//! ([`Writer::flush`]) so that a SIGKILL loses at most about a second of
+//! events. A file whose writer is dropped without [`Writer::finish`] has no
+//! summary, which the reader reports as a truncated recording.
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use dax_trace_common::RAW_EVENT_SIZE;
+
+use super::TraceError;
+use super::format::{self, FRAME_LEN, Header, MAX_PAYLOAD, Summary, Tag};
+use crate::event::{self, Event, EventBody};
+
+/// Write buffer size: large enough that millions of events per second cost
+/// few system calls.
+const BUFFER: usize = 1 << 20;
+
+/// How to create a trace file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CreateOptions {
+    /// Replace an existing file instead of failing.
+    pub force: bool,
+}
+
+/// Creates `path` readable and writable by its owner only (0600). Fails with
+/// [`TraceError::Exists`] when it exists, unless `force`. Symlinks at `path`
+/// are never followed.
+pub fn create(path: &Path, opts: CreateOptions) -> Result<File, TraceError> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    if opts.force {
+        open.create(true).truncate(true);
+    } else {
+        open.create_new(true);
+    }
+    let file = open.open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            TraceError::Exists {
+                path: path.display().to_string(),
+            }
+        } else {
+            TraceError::Open {
+                path: path.display().to_string(),
+                source,
+            }
+        }
+    })?;
+    // An overwritten file keeps its old mode: tighten it.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|source| TraceError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok(file)
+}
+
+/// Frames records into `W`: the preamble and header on creation, then events,
+/// then the summary on [`Writer::finish`].
+pub struct Writer<W: Write> {
+    out: W,
+    bytes: u64,
+    events: u64,
+    first_ts_ns: Option<u64>,
+    last_ts_ns: Option<u64>,
+    drops: HashMap<u16, u64>,
+}
+
+impl Writer<BufWriter<File>> {
+    /// A buffered writer over a file from [`create`].
+    pub fn to_file(file: File, header: &Header) -> Result<Self, TraceError> {
+        Self::new(BufWriter::with_capacity(BUFFER, file), header)
+    }
+
+    /// Writes the summary, flushes and syncs the file to stable storage.
+    pub fn finish_file(self, end_reason: &str) -> Result<Summary, TraceError> {
+        let (summary, out) = self.finish(end_reason)?;
+        let file = out
+            .into_inner()
+            .map_err(|e| TraceError::Write(e.into_error()))?;
+        file.sync_all().map_err(TraceError::Write)?;
+        Ok(summary)
+    }
+}
+
+impl<W: Write> Writer<W> {
+    /// Writes the preamble and `header`.
+    pub fn new(mut out: W, header: &Header) -> Result<Self, TraceError> {
+        out.write_all(&format::preamble())
+            .map_err(TraceError::Write)?;
+        let mut w = Self {
+            out,
+            bytes: format::PREAMBLE_LEN as u64,
+            events: 0,
+            first_ts_ns: None,
+            last_ts_ns: None,
+            drops: HashMap::new(),
+        };
+        let json = serde_json::to_vec(header).map_err(TraceError::Encode)?;
+        w.record(Tag::Header, &json)?;
+        Ok(w)
+    }
+
+    /// Appends one event: raw when it has a raw form, JSON otherwise.
+    pub fn write_event(&mut self, event: &Event) -> Result<(), TraceError> {
+        match event::encode(event) {
+            Some(raw) => {
+                let mut payload = [0u8; RAW_EVENT_SIZE];
+                format::raw_to_le(&raw, &mut payload);
+                let len = RAW_EVENT_SIZE as u32;
+                let crc = format::record_crc(len, Tag::RawEvent as u8, &payload);
+                let mut frame = [0u8; FRAME_LEN + RAW_EVENT_SIZE];
+                frame[0..4].copy_from_slice(&len.to_le_bytes());
+                frame[4..8].copy_from_slice(&crc.to_le_bytes());
+                frame[8] = Tag::RawEvent as u8;
+                frame[FRAME_LEN..].copy_from_slice(&payload);
+                self.out.write_all(&frame).map_err(TraceError::Write)?;
+                self.bytes += frame.len() as u64;
+            }
+            None => {
+                let json = serde_json::to_vec(event).map_err(TraceError::Encode)?;
+                self.record(Tag::JsonEvent, &json)?;
+            }
+        }
+        self.events += 1;
+        self.first_ts_ns.get_or_insert(event.ts_ns);
+        self.last_ts_ns = Some(event.ts_ns);
+        if let EventBody::Drops { point, total } = event.body {
+            self.drops.insert(point, total);
+        }
+        Ok(())
+    }
+
+    /// Pushes buffered records to the OS (they survive the process from then on).
+    pub fn flush(&mut self) -> Result<(), TraceError> {
+        self.out.flush().map_err(TraceError::Write)
+    }
+
+    /// The inner writer (for tests and callers that inspect the output).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    /// Events written so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Bytes written so far (buffered or not).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Events lost in the kernel so far, from the `Drops` events written.
+    pub fn drops(&self) -> u64 {
+        self.drops.values().sum()
+    }
+
+    /// Writes the summary and flushes; returns it with the inner writer.
+    pub fn finish(self, end_reason: &str) -> Result<(Summary, W), TraceError> {
+        self.finish_at(end_reason, format::unix_now_ns())
+    }
+
+    /// [`Writer::finish`] with a given end time (for reproducible files).
+    pub fn finish_at(
+        mut self,
+        end_reason: &str,
+        ended_unix_ns: i64,
+    ) -> Result<(Summary, W), TraceError> {
+        let summary = Summary {
+            events: self.events,
+            drops: self.drops(),
+            first_ts_ns: self.first_ts_ns,
+            last_ts_ns: self.last_ts_ns,
+            ended_unix_ns,
+            end_reason: end_reason.to_string(),
+        };
+        let json = serde_json::to_vec(&summary).map_err(TraceError::Encode)?;
+        self.record(Tag::Summary, &json)?;
+        self.flush()?;
+        Ok((summary, self.out))
+    }
+
+    fn record(&mut self, tag: Tag, payload: &[u8]) -> Result<(), TraceError> {
+        let len = u32::try_from(payload.len())
+            .ok()
+            .filter(|&l| l <= MAX_PAYLOAD)
+            .ok_or_else(|| {
+                TraceError::Write(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("record of {} bytes is too large", payload.len()),
+                ))
+            })?;
+        let crc = format::record_crc(len, tag as u8, payload);
+        let mut head = [0u8; FRAME_LEN];
+        head[0..4].copy_from_slice(&len.to_le_bytes());
+        head[4..8].copy_from_slice(&crc.to_le_bytes());
+        head[8] = tag as u8;
+        self.out.write_all(&head).map_err(TraceError::Write)?;
+        self.out.write_all(payload).map_err(TraceError::Write)?;
+        self.bytes += (FRAME_LEN + payload.len()) as u64;
+        Ok(())
+    }
+}

@@ -1,0 +1,274 @@
+//! The collector as the dashboard's model: one table row per device (the
+//! dax_device / block device a filesystem or dm table claims) and one per
+//! pagemap no device is known to use yet.
+use crate::collector::{
+    ClaimOutcome, ClaimRecord, Collector, DeviceId, DeviceState, LatencyHistogram, PagemapState,
+};
+use crate::event::{ClaimApi, Event};
+
+use super::model::DashboardModel;
+use super::view::{BusyPage, Detail, Histogram, HolderEntry, PagemapRow};
+
+/// Page size the pfn ranges are counted in.
+const PAGE_SIZE: u64 = 4096;
+/// Busy pages listed in the detail pane (the oldest; the count is complete).
+const DETAIL_BUSY_PAGES: usize = 256;
+/// Upper bounds of the latency histogram buckets shown: decades from 10us to 10s.
+const BUCKET_BOUNDS_NS: [u64; 7] = [
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+];
+/// Row keys of devices have this bit set; pagemap rows use the pagemap
+/// pointer, a kernel address, which never looks like this.
+const DEVICE_KEY: u64 = 1 << 48;
+
+fn device_key(id: DeviceId) -> u64 {
+    DEVICE_KEY | u64::from(id.0)
+}
+
+fn short_ptr(p: u64) -> String {
+    format!("~{:07x}", p & 0xfff_ffff)
+}
+
+fn api_name(api: ClaimApi) -> &'static str {
+    match api {
+        ClaimApi::FsDaxGetByBdev | ClaimApi::FsDaxGet => "fs",
+        ClaimApi::DaxGetByHost => "host",
+        ClaimApi::SeedFsDaxClaim => "fs(seen)",
+        ClaimApi::SeedDmClaim => "dm(seen)",
+        ClaimApi::FsPutDax | ClaimApi::PutDax | ClaimApi::Unknown => "?",
+    }
+}
+
+impl DashboardModel for Collector {
+    fn ingest(&mut self, event: &Event) {
+        Collector::ingest(self, event);
+    }
+
+    fn rows(&self, _now_ns: u64) -> Vec<PagemapRow> {
+        let devices = self.devices().map(|d| device_row(self, d));
+        let orphans = self
+            .pagemaps()
+            .filter(|p| p.devices.is_empty())
+            .map(pagemap_row);
+        devices.chain(orphans).collect()
+    }
+
+    fn detail(&self, key: u64, now_ns: u64) -> Option<Detail> {
+        if key & DEVICE_KEY != 0 && key < (DEVICE_KEY << 1) {
+            let id = DeviceId((key & !DEVICE_KEY) as u32);
+            self.device(id).map(|d| device_detail(self, d, now_ns))
+        } else {
+            self.pagemap(key).map(|p| pagemap_detail(p, now_ns))
+        }
+    }
+}
+
+fn device_row(c: &Collector, d: &DeviceState) -> PagemapRow {
+    let pagemaps: Vec<&PagemapState> = d.pagemaps.iter().filter_map(|&p| c.pagemap(p)).collect();
+    let lat = &d.waits.latency;
+    let waited = lat.count() > 0;
+    PagemapRow {
+        key: device_key(d.id),
+        device: if d.identity.disk.is_empty() {
+            d.identity.label()
+        } else {
+            d.identity.disk.clone()
+        },
+        kind: device_kind(d, &pagemaps).to_string(),
+        size_bytes: pagemaps.iter().map(|p| pagemap_bytes(p)).sum(),
+        holder: d.current_holder().map_or_else(
+            || if d.killed.is_some() { "(gone)" } else { "-" }.to_string(),
+            |h| format!("{} {}", api_name(h.api), h.by.comm),
+        ),
+        claims: d.balance.claims,
+        releases: d.balance.releases,
+        busy_pages: busy_of_device(d, &pagemaps).count() as u64,
+        waits: lat.count(),
+        wait_p50_ns: waited.then(|| lat.p50_ns()),
+        wait_p99_ns: waited.then(|| lat.p99_ns()),
+        wait_max_ns: waited.then(|| lat.max_ns()),
+        faults_total: d.faults.pte + d.faults.pmd,
+        faults_per_sec: 0.0,
+        stuck_waits: d.stuck_waits,
+    }
+}
+
+fn device_kind(d: &DeviceState, pagemaps: &[&PagemapState]) -> &'static str {
+    if !d.members.is_empty() {
+        "dm"
+    } else if pagemaps.iter().any(|p| p.identity.fs_dax == Some(true)) {
+        "fsdax"
+    } else {
+        "dax"
+    }
+}
+
+fn pagemap_bytes(p: &PagemapState) -> u64 {
+    p.identity
+        .pfn_range
+        .map_or(0, |(start, end)| end.saturating_sub(start) * PAGE_SIZE)
+}
+
+/// Busy pages of `d`'s filesystem: pages of its pagemaps reported on its
+/// block device (all of them when the block device is not known yet).
+fn busy_of_device<'a>(
+    d: &'a DeviceState,
+    pagemaps: &'a [&'a PagemapState],
+) -> impl Iterator<Item = &'a crate::collector::BusyPage> + 'a {
+    pagemaps
+        .iter()
+        .flat_map(|p| p.busy.values())
+        .filter(move |b| d.identity.bdev.0 == 0 || b.dev == d.identity.bdev)
+}
+
+fn pagemap_row(p: &PagemapState) -> PagemapRow {
+    PagemapRow {
+        key: p.identity.pgmap,
+        device: format!("pgmap{}", short_ptr(p.identity.pgmap)),
+        kind: match p.identity.fs_dax {
+            Some(true) => "fsdax",
+            Some(false) => "devmem",
+            None => "?",
+        }
+        .to_string(),
+        size_bytes: pagemap_bytes(p),
+        holder: if p.destroyed_ns.is_some() {
+            "(gone)"
+        } else {
+            "-"
+        }
+        .to_string(),
+        busy_pages: p.busy.len() as u64,
+        ..PagemapRow::default()
+    }
+}
+
+fn device_detail(c: &Collector, d: &DeviceState, now_ns: u64) -> Detail {
+    let pagemaps: Vec<&PagemapState> = d.pagemaps.iter().filter_map(|&p| c.pagemap(p)).collect();
+    let name = |id: &DeviceId| {
+        c.device(*id)
+            .map_or_else(|| format!("device {}", id.0), |m| m.identity.label())
+    };
+    let mut topology = Vec::new();
+    for parent in &d.parents {
+        topology.push(format!("{} -> this", name(parent)));
+    }
+    for member in &d.members {
+        topology.push(format!("this -> {}", name(member)));
+    }
+    if d.dm_taken > 0 {
+        topology.push(format!(
+            "dm table member: taken {}, put {}",
+            d.dm_taken, d.dm_dropped
+        ));
+    }
+    for p in &pagemaps {
+        topology.push(pagemap_line(p));
+    }
+    let mut busy: Vec<&crate::collector::BusyPage> = busy_of_device(d, &pagemaps).collect();
+    let busy_total = busy.len();
+    busy.sort_by_key(|b| (b.since_ns, b.pfn));
+    Detail {
+        title: d.identity.label(),
+        topology,
+        holders: holder_history(d.history.iter()),
+        busy: busy_rows(busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
+        busy_total,
+        histogram: histogram(&d.waits.latency),
+    }
+}
+
+fn pagemap_line(p: &PagemapState) -> String {
+    match p.identity.pfn_range {
+        Some((start, end)) => format!(
+            "pagemap {} pfn {start:#x}-{end:#x}",
+            short_ptr(p.identity.pgmap)
+        ),
+        None => format!("pagemap {}", short_ptr(p.identity.pgmap)),
+    }
+}
+
+fn pagemap_detail(p: &PagemapState, now_ns: u64) -> Detail {
+    let mut busy: Vec<&crate::collector::BusyPage> = p.busy.values().collect();
+    busy.sort_by_key(|b| (b.since_ns, b.pfn));
+    Detail {
+        title: format!("pgmap{}", short_ptr(p.identity.pgmap)),
+        topology: vec![pagemap_line(p)],
+        holders: Vec::new(),
+        busy_total: busy.len(),
+        busy: busy_rows(busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
+        histogram: Histogram::default(),
+    }
+}
+
+/// Claims and releases of the device's recent history, oldest first.
+fn holder_history<'a>(history: impl Iterator<Item = &'a ClaimRecord>) -> Vec<HolderEntry> {
+    let mut entries = Vec::new();
+    for r in history {
+        let holder = if r.holder == 0 {
+            "(none)".to_string()
+        } else {
+            short_ptr(r.holder)
+        };
+        entries.push(HolderEntry {
+            at_ns: r.claimed.ts_ns,
+            holder: holder.clone(),
+            action: match r.outcome {
+                ClaimOutcome::Granted => "claim",
+                ClaimOutcome::Refused => "refused",
+            }
+            .to_string(),
+            pid: r.claimed.pid,
+            comm: r.claimed.comm.clone(),
+        });
+        if let Some(rel) = &r.released {
+            entries.push(HolderEntry {
+                at_ns: rel.ts_ns,
+                holder,
+                action: "release".to_string(),
+                pid: rel.pid,
+                comm: rel.comm.clone(),
+            });
+        }
+    }
+    entries.sort_by_key(|e| e.at_ns);
+    entries
+}
+
+fn busy_rows<'a>(
+    pages: impl Iterator<Item = &'a crate::collector::BusyPage>,
+    now_ns: u64,
+) -> Vec<BusyPage> {
+    pages
+        .map(|b| BusyPage {
+            pfn: b.pfn,
+            ino: b.ino,
+            // Busy-page reports carry the page, not its index in the file.
+            offset: None,
+            age_ns: now_ns.saturating_sub(b.since_ns),
+            refcount: b.refcount,
+        })
+        .collect()
+}
+
+/// The collector's fine-grained buckets folded into decades.
+fn histogram(lat: &LatencyHistogram) -> Histogram {
+    let mut counts = vec![0u64; BUCKET_BOUNDS_NS.len() + 1];
+    for (lo, _hi, n) in lat.nonzero_buckets() {
+        let i = BUCKET_BOUNDS_NS
+            .iter()
+            .position(|&bound| lo < bound)
+            .unwrap_or(BUCKET_BOUNDS_NS.len());
+        counts[i] += n;
+    }
+    Histogram {
+        bounds_ns: BUCKET_BOUNDS_NS.to_vec(),
+        counts,
+    }
+}

@@ -1,0 +1,129 @@
+//! The dashboard core shared by the interactive screen and `--batch`: the
+//! model, intake counters, the user's [`App`] state and the current frame.
+//! Pure state, no terminal: tests drive it with events and actions.
+use tokio::sync::mpsc;
+
+use super::app::{Action, App};
+use super::intake::{DRAIN_BUDGET, Drain, Intake};
+use super::model::DashboardModel;
+use super::snapshot::{SnapshotBuilder, arrange};
+use super::view::Snapshot;
+use crate::event::Event;
+use crate::session::SessionInfo;
+
+/// Which clock "now" is on: ages and rates are measured on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// The newest event's timestamp (replay: time as the trace saw it).
+    Trace,
+    /// CLOCK_MONOTONIC now (live: events carry the same clock).
+    Monotonic,
+}
+
+impl Clock {
+    fn now_ns(self, newest_event_ns: u64) -> u64 {
+        match self {
+            Clock::Trace => newest_event_ns,
+            Clock::Monotonic => monotonic_ns().max(newest_event_ns),
+        }
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we own.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
+pub struct Dashboard<M> {
+    model: M,
+    info: SessionInfo,
+    clock: Clock,
+    intake: Intake,
+    builder: SnapshotBuilder,
+    app: App,
+    /// The last captured state (all rows); frozen while paused.
+    captured: Snapshot,
+    /// What is drawn: `captured` arranged for the app state.
+    frame: Snapshot,
+}
+
+impl<M: DashboardModel> Dashboard<M> {
+    pub fn new(model: M, info: SessionInfo, clock: Clock) -> Self {
+        Self {
+            model,
+            info,
+            clock,
+            intake: Intake::default(),
+            builder: SnapshotBuilder::default(),
+            app: App::default(),
+            captured: Snapshot::default(),
+            frame: Snapshot::default(),
+        }
+    }
+
+    /// Feeds one event (tests and fixtures).
+    pub fn ingest(&mut self, event: &Event) {
+        self.intake.ingest(&mut self.model, event);
+    }
+
+    /// Takes waiting events from the source, at most [`DRAIN_BUDGET`].
+    pub fn drain(&mut self, rx: &mut mpsc::Receiver<Event>) -> Drain {
+        self.intake.drain(rx, &mut self.model, DRAIN_BUDGET)
+    }
+
+    /// Re-reads the model (unless paused) and re-arranges the frame.
+    pub fn refresh(&mut self) {
+        let now_ns = self.now_ns();
+        if !self.app.paused {
+            self.captured = self
+                .builder
+                .capture(&self.model, &self.intake, &self.info, now_ns);
+        }
+        self.rearrange();
+    }
+
+    /// Applies a user action; the frame is re-arranged at once so keys feel
+    /// instant, without re-reading the model.
+    pub fn apply(&mut self, action: Action) {
+        self.app.apply(action);
+        self.rearrange();
+    }
+
+    fn rearrange(&mut self) {
+        let now_ns = self.captured_now_ns();
+        self.frame = arrange(&self.captured, &self.model, &mut self.app, now_ns);
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.clock.now_ns(self.intake.newest_ts_ns)
+    }
+
+    /// The time the captured snapshot was taken at (frozen while paused).
+    fn captured_now_ns(&self) -> u64 {
+        self.captured.header.now_ns
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    pub fn frame(&self) -> &Snapshot {
+        &self.frame
+    }
+
+    pub fn intake(&self) -> &Intake {
+        &self.intake
+    }
+
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+}

@@ -1,0 +1,228 @@
+//! The scrolling event log: the newest events, one line each, kept in a
+//! bounded ring so a long session never grows it.
+use std::collections::VecDeque;
+
+use crate::event::{Event, EventBody};
+use crate::tui::view::duration;
+
+/// How many lines the log keeps (more than any screen shows, for scrolling back).
+pub const LOG_CAPACITY: usize = 500;
+
+/// The newest [`LOG_CAPACITY`] events as text.
+#[derive(Clone, Debug, Default)]
+pub struct EventLog {
+    lines: VecDeque<String>,
+}
+
+impl EventLog {
+    /// Adds `event` unless it is periodic bookkeeping (put counters).
+    pub fn push(&mut self, event: &Event) {
+        let Some(line) = describe(event) else { return };
+        if self.lines.len() == LOG_CAPACITY {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+    }
+
+    /// Lines, oldest first.
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = &String> {
+        self.lines.iter()
+    }
+}
+
+/// A kernel pointer shortened to its low 28 bits: enough to tell objects apart
+/// on one screen, short enough for a log line.
+fn ptr(p: u64) -> String {
+    format!("~{:07x}", p & 0xfff_ffff)
+}
+
+/// One log line: `secs-since-boot comm[pid] kind details`. `None` for
+/// events that are not worth a line (periodic put counters).
+pub fn describe(event: &Event) -> Option<String> {
+    let what = match &event.body {
+        EventBody::PutStats { .. } => return None,
+        EventBody::PagemapCreate {
+            pgmap,
+            pfn_start,
+            pfn_end,
+            fs_dax,
+            ret,
+            ..
+        } => format!(
+            "pgmap {} pfn {pfn_start:#x}-{pfn_end:#x}{}{}",
+            ptr(*pgmap),
+            if *fs_dax { " fsdax" } else { "" },
+            if *ret != 0 {
+                format!(" ret {ret}")
+            } else {
+                String::new()
+            }
+        ),
+        EventBody::PagemapDestroy { pgmap } => format!("pgmap {}", ptr(*pgmap)),
+        EventBody::Claim {
+            dax_dev,
+            holder,
+            disk,
+            granted,
+            ..
+        } => format!(
+            "{disk} dax {} by {}{}",
+            ptr(*dax_dev),
+            ptr(*holder),
+            if *granted { "" } else { " REFUSED" }
+        ),
+        EventBody::Release {
+            dax_dev, holder, ..
+        } => format!("dax {} by {}", ptr(*dax_dev), ptr(*holder)),
+        EventBody::DaxAlloc { dax_dev, .. } => format!("dax {}", ptr(*dax_dev)),
+        EventBody::DaxKill { dax_dev, holder } => {
+            format!("dax {} holder {}", ptr(*dax_dev), ptr(*holder))
+        }
+        EventBody::DaxAddHost { dax_dev, disk } => format!("{disk} dax {}", ptr(*dax_dev)),
+        EventBody::PageIdle { pfn, .. } => format!("pfn {pfn:#x}"),
+        EventBody::BusyPage {
+            pfn, ino, refcount, ..
+        } => format!("pfn {pfn:#x} ino {ino} ref {refcount}"),
+        EventBody::WaitBegin { ino, dev, .. } => format!("ino {ino} on {dev}"),
+        EventBody::WaitEnd {
+            ino,
+            dev,
+            latency_ns,
+            ..
+        } => format!("ino {ino} on {dev} after {}", duration(*latency_ns)),
+        EventBody::DmAccess {
+            dm_dax_dev,
+            member_dax_dev,
+            nr_pages,
+            ..
+        } => format!(
+            "{} -> {} {nr_pages} pages",
+            ptr(*dm_dax_dev),
+            ptr(*member_dax_dev)
+        ),
+        EventBody::DmTableDax { table, capable } => format!(
+            "table {}{}",
+            ptr(*table),
+            if *capable {
+                " dax-capable"
+            } else {
+                " not dax-capable"
+            }
+        ),
+        EventBody::DmMember {
+            disk, bdev, taken, ..
+        } => format!("{disk} ({bdev}){}", if *taken { " taken" } else { " put" }),
+        EventBody::Fault {
+            dev,
+            ino,
+            pgoff,
+            pmd,
+            ..
+        } => format!(
+            "{dev} ino {ino} pgoff {pgoff}{}",
+            if *pmd { " pmd" } else { "" }
+        ),
+        EventBody::MemoryFailure {
+            pfn,
+            mf_type,
+            result,
+        } => format!("pfn {pfn:#x} type {mf_type} result {result}"),
+        EventBody::HolderNotifyFailure {
+            dax_dev,
+            offset,
+            len,
+            ..
+        } => format!("dax {} off {offset} len {len}", ptr(*dax_dev)),
+        EventBody::StuckWait {
+            pfn,
+            ino,
+            waiter_tid,
+            wait_begin_ns,
+            ..
+        } => format!(
+            "pfn {pfn:#x} ino {ino} tid {waiter_tid} waiting for {}",
+            duration(event.ts_ns.saturating_sub(*wait_begin_ns))
+        ),
+        EventBody::Drops { point, total } => format!("point {point} total {total}"),
+    };
+    let secs = event.ts_ns / 1_000_000_000;
+    let micros = (event.ts_ns % 1_000_000_000) / 1_000;
+    Some(format!(
+        "{secs}.{micros:06} {}[{}] {} {what}",
+        event.comm,
+        event.pid,
+        event.body.name()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Dev, WaitApi};
+
+    fn event(ts_ns: u64, body: EventBody) -> Event {
+        Event {
+            ts_ns,
+            cpu: 0,
+            pid: 42,
+            tid: 42,
+            comm: "truncate".into(),
+            point: 0,
+            body,
+        }
+    }
+
+    #[test]
+    fn a_wait_end_line_names_time_process_inode_and_latency() {
+        let line = describe(&event(
+            12_000_345_678,
+            EventBody::WaitEnd {
+                inode: 1,
+                ino: 13,
+                dev: Dev::new(259, 0),
+                api: WaitApi::Ext4BreakLayouts,
+                latency_ns: 3_400_000,
+                ret: 0,
+                busy_pfn: None,
+                busy_hits: 0,
+            },
+        ));
+        assert_eq!(
+            line.as_deref(),
+            Some("12.000345 truncate[42] wait-end ino 13 on 259:0 after 3.4ms")
+        );
+    }
+
+    #[test]
+    fn put_counters_stay_out_of_the_log() {
+        let mut log = EventLog::default();
+        log.push(&event(
+            1,
+            EventBody::PutStats {
+                pgmap: 1,
+                puts: 2,
+                idles: 3,
+            },
+        ));
+        assert_eq!(log.lines().len(), 0);
+    }
+
+    #[test]
+    fn the_log_keeps_only_the_newest_lines() {
+        let mut log = EventLog::default();
+        for i in 0..(LOG_CAPACITY as u64 + 10) {
+            log.push(&event(
+                i * 1_000,
+                EventBody::PageIdle {
+                    pgmap: 1,
+                    pfn: i,
+                    page: 0,
+                    refcount: 1,
+                },
+            ));
+        }
+        assert_eq!(log.lines().len(), LOG_CAPACITY);
+        let first = log.lines().next().cloned().unwrap_or_default();
+        assert!(first.ends_with("pfn 0xa"), "{first}");
+    }
+}

@@ -1,0 +1,75 @@
+//! Event intake: drains the source channel into the model each tick. Work per
+//! call is bounded so rendering and keys stay responsive; nothing is ever
+//! discarded, events beyond the budget simply wait in the channel for the
+//! next call (the source then applies back-pressure).
+use std::collections::HashMap;
+
+use tokio::sync::mpsc::{self, error::TryRecvError};
+
+use super::event_log::EventLog;
+use super::model::DashboardModel;
+use crate::event::{Event, EventBody};
+
+/// Default events folded per drain call: at 20 calls per second this is
+/// 2 M events/s before intake falls behind.
+pub const DRAIN_BUDGET: usize = 100_000;
+
+/// What a drain call found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drain {
+    /// The channel is empty for now.
+    Empty,
+    /// The budget was used up and more events are waiting.
+    MoreWaiting,
+    /// The source is gone and every event has been taken.
+    Closed,
+}
+
+/// Counters and log kept beside the model while events flow.
+#[derive(Debug, Default)]
+pub struct Intake {
+    pub events_total: u64,
+    /// Timestamp of the newest event (the trace clock).
+    pub newest_ts_ns: u64,
+    pub closed: bool,
+    pub log: EventLog,
+    drops_by_point: HashMap<u16, u64>,
+}
+
+impl Intake {
+    /// Feeds one event to the model and to the counters.
+    pub fn ingest<M: DashboardModel>(&mut self, model: &mut M, event: &Event) {
+        model.ingest(event);
+        self.events_total += 1;
+        self.newest_ts_ns = self.newest_ts_ns.max(event.ts_ns);
+        if let EventBody::Drops { point, total } = event.body {
+            self.drops_by_point.insert(point, total);
+        }
+        self.log.push(event);
+    }
+
+    /// Takes up to `budget` waiting events without blocking.
+    pub fn drain<M: DashboardModel>(
+        &mut self,
+        rx: &mut mpsc::Receiver<Event>,
+        model: &mut M,
+        budget: usize,
+    ) -> Drain {
+        for _ in 0..budget {
+            match rx.try_recv() {
+                Ok(event) => self.ingest(model, &event),
+                Err(TryRecvError::Empty) => return Drain::Empty,
+                Err(TryRecvError::Disconnected) => {
+                    self.closed = true;
+                    return Drain::Closed;
+                }
+            }
+        }
+        Drain::MoreWaiting
+    }
+
+    /// Events lost in the kernel so far (latest cumulative total per point).
+    pub fn drops(&self) -> u64 {
+        self.drops_by_point.values().sum()
+    }
+}

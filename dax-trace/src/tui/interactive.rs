@@ -1,0 +1,78 @@
+//! The interactive loop: drain events, redraw at the refresh rate, react to
+//! keys at once. Runs on a plain thread; sources run on their tokio runtime.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, Event as TermEvent};
+
+use super::TuiError;
+use super::dashboard::Dashboard;
+use super::intake::Drain;
+use super::keys::action_for;
+use super::model::DashboardModel;
+use super::terminal::TerminalGuard;
+use super::ui;
+use crate::source::EventStream;
+
+/// Longest time spent waiting for a key before events are drained again.
+const INPUT_POLL: Duration = Duration::from_millis(50);
+
+/// Runs the dashboard until the user quits or `stop` is set (SIGINT, SIGTERM).
+/// The terminal is restored on every way out.
+pub fn run<M: DashboardModel>(
+    stream: EventStream,
+    model: M,
+    clock: super::dashboard::Clock,
+    refresh: Duration,
+    stop: &Arc<AtomicBool>,
+) -> Result<(), TuiError> {
+    let EventStream { info, mut events } = stream;
+    let mut dash = Dashboard::new(model, info, clock);
+    let mut guard = TerminalGuard::enter().map_err(TuiError::Terminal)?;
+    let mut next_refresh = Instant::now();
+    let mut redraw = true;
+    loop {
+        if stop.load(Ordering::Relaxed) || dash.app().quit {
+            return Ok(());
+        }
+        let drained = if dash.intake().closed {
+            Drain::Closed
+        } else {
+            dash.drain(&mut events)
+        };
+        let now = Instant::now();
+        if now >= next_refresh {
+            dash.refresh();
+            next_refresh = now + refresh;
+            redraw = true;
+        }
+        if redraw {
+            guard
+                .terminal()
+                .draw(|f| ui::draw(f, dash.frame(), dash.app()))
+                .map_err(TuiError::Terminal)?;
+            redraw = false;
+        }
+        // With events still waiting only peek at the keyboard.
+        let wait = if drained == Drain::MoreWaiting {
+            Duration::ZERO
+        } else {
+            next_refresh
+                .saturating_duration_since(Instant::now())
+                .min(INPUT_POLL)
+        };
+        if event::poll(wait).map_err(TuiError::Terminal)? {
+            match event::read().map_err(TuiError::Terminal)? {
+                TermEvent::Key(key) => {
+                    if let Some(action) = action_for(dash.app(), key) {
+                        dash.apply(action);
+                        redraw = true;
+                    }
+                }
+                TermEvent::Resize(..) => redraw = true,
+                _ => {}
+            }
+        }
+    }
+}

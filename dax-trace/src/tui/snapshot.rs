@@ -1,0 +1,80 @@
+//! Turns model state, intake counters and the user's [`App`] state into the
+//! [`Snapshot`] one frame draws. Called once per refresh, not per event.
+use super::app::App;
+use super::intake::Intake;
+use super::model::DashboardModel;
+use super::rate::{KeyedRates, RateMeter};
+use super::view::{Header, Snapshot};
+use crate::session::{SessionInfo, SourceKind};
+
+/// Rate state carried from one refresh to the next.
+#[derive(Debug, Default)]
+pub struct SnapshotBuilder {
+    faults: KeyedRates,
+    events: RateMeter,
+}
+
+impl SnapshotBuilder {
+    /// Reads the model at `now_ns` (the events' clock): every row, unfiltered
+    /// and unsorted, with rates filled in, and header and log. The selection
+    /// and detail are settled by [`arrange`].
+    pub fn capture<M: DashboardModel>(
+        &mut self,
+        model: &M,
+        intake: &Intake,
+        info: &SessionInfo,
+        now_ns: u64,
+    ) -> Snapshot {
+        let mut rows = model.rows(now_ns);
+        let counts: Vec<(u64, u64)> = rows.iter().map(|r| (r.key, r.faults_total)).collect();
+        for (row, rate) in rows.iter_mut().zip(self.faults.update(now_ns, &counts)) {
+            row.faults_per_sec = rate;
+        }
+        self.events.record(now_ns, intake.events_total);
+        Snapshot {
+            header: header(info, intake, self.events.per_sec(), now_ns),
+            rows,
+            detail: None,
+            log: intake.log.lines().cloned().collect(),
+        }
+    }
+}
+
+/// The frame to draw from a captured snapshot: rows filtered and sorted as
+/// `app` says, selection settled, detail of the selected row from `model`.
+pub fn arrange<M: DashboardModel>(
+    captured: &Snapshot,
+    model: &M,
+    app: &mut App,
+    now_ns: u64,
+) -> Snapshot {
+    let rows = app.arrange(captured.rows.clone());
+    let detail = app.selected_key.and_then(|key| model.detail(key, now_ns));
+    Snapshot {
+        header: captured.header.clone(),
+        rows,
+        detail,
+        log: captured.log.clone(),
+    }
+}
+
+fn header(info: &SessionInfo, intake: &Intake, events_per_sec: f64, now_ns: u64) -> Header {
+    let (probes_attached, probes_total) = info.probes.attached_count();
+    Header {
+        source: match &info.source {
+            SourceKind::Live => "live".to_string(),
+            SourceKind::Replay { path } => format!("replay {path}"),
+        },
+        kernel: info.kernel_release.clone(),
+        probes_attached,
+        probes_total,
+        events_total: intake.events_total,
+        events_per_sec,
+        drops: intake.drops(),
+        now_ns,
+        ended: intake.closed.then(|| match info.source {
+            SourceKind::Live => "capture stopped".to_string(),
+            SourceKind::Replay { .. } => "end of trace".to_string(),
+        }),
+    }
+}

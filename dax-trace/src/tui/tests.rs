@@ -1,0 +1,226 @@
+//! Every screen from fixture events through the collector, as a user sees it
+//! at 80x24: snapshots of the rendered terminal, plus the behaviour behind
+//! them (pause, intake budget, batch frames).
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::mpsc;
+
+use super::app::Action;
+use super::batch::write_frame;
+use super::dashboard::{Clock, Dashboard};
+use super::fleet::Fleet;
+use super::intake::{Drain, Intake};
+use super::ui;
+use crate::collector::Collector;
+use crate::event::Event;
+use crate::session::SourceKind;
+use crate::trace::synthetic;
+
+fn dashboard(events: &[Event]) -> Dashboard<Collector> {
+    let mut info = synthetic::session();
+    info.source = SourceKind::Replay {
+        path: "fixture.dxt".into(),
+    };
+    let mut dash = Dashboard::new(Collector::default(), info, Clock::Trace);
+    for event in events {
+        dash.ingest(event);
+    }
+    dash.refresh();
+    dash
+}
+
+fn fleet() -> Vec<Event> {
+    Fleet {
+        devices: 12,
+        busy_pages: 24,
+        waits: 3,
+        faults: 5,
+    }
+    .events()
+}
+
+fn screen(dash: &Dashboard<Collector>) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+    terminal
+        .draw(|f| ui::draw(f, dash.frame(), dash.app()))
+        .expect("drawing on a test backend");
+    terminal.backend().to_string()
+}
+
+#[test]
+fn empty_state() {
+    let dash = dashboard(&[]);
+    insta::assert_snapshot!(screen(&dash));
+}
+
+#[test]
+fn sample_scenario_main_screen() {
+    let dash = dashboard(&synthetic::scenario());
+    let s = screen(&dash);
+    // Two mount cycles, both released; the last wait is stuck ("!").
+    assert!(s.contains("pmem0"), "{s}");
+    assert!(s.contains("2/2"), "{s}");
+    assert!(s.contains("2!"), "{s}");
+    assert!(s.contains("drops 2"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn many_pagemaps_sorted_by_busy_pages() {
+    let dash = dashboard(&fleet());
+    let rows = &dash.frame().rows;
+    assert_eq!(rows.len(), 12);
+    assert_eq!(rows[0].device, "pmem11");
+    assert_eq!(rows[0].busy_pages, 24);
+    assert!(rows.windows(2).all(|w| w[0].busy_pages >= w[1].busy_pages));
+    insta::assert_snapshot!(screen(&dash));
+}
+
+#[test]
+fn sorting_by_device_then_by_max_wait() {
+    let mut dash = dashboard(&fleet());
+    while dash.app().sort != super::app::SortColumn::Device {
+        dash.apply(Action::CycleSort);
+    }
+    let names: Vec<&str> = dash
+        .frame()
+        .rows
+        .iter()
+        .map(|r| r.device.as_str())
+        .collect();
+    assert_eq!(&names[..3], ["pmem0", "pmem1", "pmem10"]);
+    while dash.app().sort != super::app::SortColumn::MaxWait {
+        dash.apply(Action::CycleSort);
+    }
+    assert_eq!(dash.frame().rows[0].device, "pmem11");
+    let s = screen(&dash);
+    assert!(s.contains("sort max"), "{s}");
+}
+
+#[test]
+fn filter_active() {
+    let mut dash = dashboard(&fleet());
+    dash.apply(Action::StartFilter);
+    for c in "pmem1".chars() {
+        dash.apply(Action::FilterChar(c));
+    }
+    dash.apply(Action::FilterAccept);
+    let names: Vec<&str> = dash
+        .frame()
+        .rows
+        .iter()
+        .map(|r| r.device.as_str())
+        .collect();
+    assert_eq!(names, ["pmem11", "pmem10", "pmem1"]);
+    insta::assert_snapshot!(screen(&dash));
+}
+
+#[test]
+fn help_open() {
+    let mut dash = dashboard(&fleet());
+    dash.apply(Action::ToggleHelp);
+    insta::assert_snapshot!(screen(&dash));
+}
+
+#[test]
+fn detail_of_the_busiest_device() {
+    let mut dash = dashboard(&fleet());
+    dash.apply(Action::ToggleDetail);
+    let detail = dash.frame().detail.as_ref().expect("a device is selected");
+    assert_eq!(detail.busy_total, 24);
+    // Oldest pinned first.
+    assert!(detail.busy.windows(2).all(|w| w[0].age_ns >= w[1].age_ns));
+    assert_eq!(detail.holders.len(), 1);
+    insta::assert_snapshot!(screen(&dash));
+}
+
+#[test]
+fn detail_follows_the_selection() {
+    let mut dash = dashboard(&fleet());
+    dash.apply(Action::ToggleDetail);
+    dash.apply(Action::Down);
+    dash.apply(Action::Down);
+    let detail = dash.frame().detail.as_ref().expect("selected");
+    assert!(detail.title.starts_with("pmem9"), "{}", detail.title);
+    assert_eq!(detail.busy_total, 20);
+}
+
+#[test]
+fn pause_freezes_the_screen_but_not_intake() {
+    let events = fleet();
+    let (first, rest) = events.split_at(events.len() / 2);
+    let mut dash = dashboard(first);
+    dash.apply(Action::TogglePause);
+    let frozen = dash.frame().rows.clone();
+    for e in rest {
+        dash.ingest(e);
+    }
+    dash.refresh();
+    assert_eq!(dash.frame().rows, frozen);
+    assert!(screen(&dash).contains("PAUSED"));
+    assert_eq!(dash.intake().events_total, events.len() as u64);
+    dash.apply(Action::TogglePause);
+    dash.refresh();
+    assert_ne!(dash.frame().rows, frozen);
+    assert_eq!(dash.frame().rows.len(), 12);
+}
+
+#[test]
+fn intake_is_bounded_per_call_and_loses_nothing() {
+    let events = fleet();
+    let (tx, mut rx) = mpsc::channel(events.len());
+    for e in &events {
+        tx.try_send(e.clone()).expect("room in the channel");
+    }
+    drop(tx);
+    let mut intake = Intake::default();
+    let mut model = Collector::default();
+    let budget = 100;
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        match intake.drain(&mut rx, &mut model, budget) {
+            Drain::MoreWaiting => assert_eq!(intake.events_total, calls * budget as u64),
+            Drain::Empty => panic!("a closed channel is never just empty"),
+            Drain::Closed => break,
+        }
+    }
+    assert_eq!(intake.events_total, events.len() as u64);
+    assert_eq!(
+        calls,
+        (events.len() as u64).div_ceil(budget as u64)
+            + u64::from(events.len().is_multiple_of(budget))
+    );
+    assert_eq!(model.totals().events, events.len() as u64);
+}
+
+#[test]
+fn fault_rates_come_from_the_trace_clock() {
+    let events = fleet();
+    let mut dash = dashboard(&events[..events.len() - 1]);
+    assert!(dash.frame().rows.iter().all(|r| r.faults_per_sec == 0.0));
+    let last = events.last().cloned().expect("events");
+    let mut later = last.clone();
+    later.ts_ns += 1_000_000_000;
+    dash.ingest(&last);
+    dash.ingest(&later);
+    dash.refresh();
+    // No new faults in that second: every rate stays 0 but the clock moved.
+    assert!(dash.frame().rows.iter().all(|r| r.faults_per_sec == 0.0));
+    assert!(dash.frame().header.now_ns > events[0].ts_ns);
+}
+
+#[test]
+fn batch_frame_lists_every_row() {
+    let dash = dashboard(&fleet());
+    let mut out = Vec::new();
+    write_frame(&mut out, dash.frame()).expect("writing to memory");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("pmem") && l.contains("fsdax"))
+            .count(),
+        12
+    );
+    insta::assert_snapshot!(text);
+}

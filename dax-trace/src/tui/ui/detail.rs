@@ -1,0 +1,89 @@
+//! The detail pane of the selected pagemap: dm topology, holder history and
+//! (with room) the wait histogram on the left, busy pages (longest pinned
+//! first) on the right.
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Style, Stylize};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Row, Table};
+
+use super::histogram;
+use crate::tui::view::{Detail, duration};
+
+/// Column widths of the busy page table.
+const BUSY_COLUMNS: [u16; 5] = [10, 8, 8, 6, 3];
+
+pub fn render(frame: &mut Frame, area: Rect, detail: Option<&Detail>) {
+    let Some(detail) = detail else {
+        frame.render_widget(
+            Paragraph::new(Line::from("nothing selected").italic())
+                .block(Block::bordered().title(" detail ")),
+            area,
+        );
+        return;
+    };
+    let busy_width = BUSY_COLUMNS.iter().sum::<u16>() + BUSY_COLUMNS.len() as u16 - 1 + 2;
+    let [left, right] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(busy_width)]).areas(area);
+    let buckets = detail.histogram.counts.iter().filter(|&&c| c > 0).count() as u16;
+    let (left, histogram_area) = if buckets > 0 && left.height >= 14 {
+        let [top, bottom] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(buckets.min(6) + 2)])
+                .areas(left);
+        (top, Some(bottom))
+    } else {
+        (left, None)
+    };
+    render_history(frame, left, detail);
+    if let Some(area) = histogram_area {
+        histogram::render(frame, area, Some(detail));
+    }
+    render_busy(frame, right, detail);
+}
+
+fn render_history(frame: &mut Frame, area: Rect, detail: &Detail) {
+    let mut lines = vec![Line::from("topology").bold()];
+    if detail.topology.is_empty() {
+        lines.push(Line::from(" (no device-mapper above or below)"));
+    }
+    lines.extend(detail.topology.iter().map(|t| Line::from(format!(" {t}"))));
+    lines.push(Line::from("holders").bold());
+    if detail.holders.is_empty() {
+        lines.push(Line::from(" (never claimed)"));
+    }
+    // Newest last, and the newest are the ones that must stay visible.
+    let room = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len());
+    let skip = detail.holders.len().saturating_sub(room);
+    lines.extend(detail.holders.iter().skip(skip).map(|h| {
+        Line::from(format!(
+            " {:.3}s {:<7} {} {}[{}]",
+            h.at_ns as f64 / 1e9,
+            h.action,
+            h.holder,
+            h.comm,
+            h.pid
+        ))
+    }));
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(format!(" {} ", detail.title))),
+        area,
+    );
+}
+
+fn render_busy(frame: &mut Frame, area: Rect, detail: &Detail) {
+    let header = Row::new(["pfn", "ino", "offset", "age", "ref"]).style(Style::new().bold());
+    let rows = detail.busy.iter().map(|p| {
+        Row::new([
+            format!("{:#x}", p.pfn),
+            p.ino.to_string(),
+            p.offset
+                .map_or_else(|| "-".to_string(), |o| format!("{o:#x}")),
+            duration(p.age_ns),
+            p.refcount.to_string(),
+        ])
+    });
+    let table = Table::new(rows, BUSY_COLUMNS.map(Constraint::Length))
+        .header(header)
+        .block(Block::bordered().title(format!(" busy pages {} ", detail.busy_total)));
+    frame.render_widget(table, area);
+}

@@ -1,0 +1,166 @@
+//! Rendering tests over hand-made view data: layout, overlays and edge cases
+//! that do not depend on collector state. Screens from fixture events through
+//! the collector are in `tui::tests`.
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::draw;
+use crate::tui::app::{Action, App};
+use crate::tui::view::{BusyPage, Detail, Header, Histogram, HolderEntry, PagemapRow, Snapshot};
+
+fn render(snap: &Snapshot, app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    terminal
+        .draw(|f| draw(f, snap, app))
+        .expect("drawing on a test backend");
+    terminal
+}
+
+fn header() -> Header {
+    Header {
+        source: "replay dma.dxt".into(),
+        kernel: "6.1.0-28-amd64".into(),
+        probes_attached: 9,
+        probes_total: 11,
+        events_total: 1234,
+        events_per_sec: 56.0,
+        drops: 0,
+        now_ns: 12_345_000_000,
+        ended: None,
+    }
+}
+
+fn pmem(key: u64, busy: u64, waits: u64) -> PagemapRow {
+    PagemapRow {
+        key,
+        device: format!("pmem{key}"),
+        kind: "fsdax".into(),
+        size_bytes: 1 << 30,
+        holder: "ext4".into(),
+        claims: 2,
+        releases: 1,
+        busy_pages: busy,
+        waits,
+        wait_p50_ns: (waits > 0).then_some(2_000_000),
+        wait_p99_ns: (waits > 0).then_some(9_000_000),
+        wait_max_ns: (waits > 0).then_some(12_000_000),
+        faults_total: 40,
+        faults_per_sec: 4.0,
+        stuck_waits: 0,
+    }
+}
+
+fn detail() -> Detail {
+    Detail {
+        title: "pmem0".into(),
+        topology: vec!["dm-0 (linear) -> pmem0".into()],
+        holders: vec![HolderEntry {
+            at_ns: 1_000_000_000,
+            holder: "ext4".into(),
+            action: "claim".into(),
+            pid: 300,
+            comm: "mount".into(),
+        }],
+        busy: vec![BusyPage {
+            pfn: 0x240000,
+            ino: 12,
+            offset: Some(0x3000),
+            age_ns: 1_500_000_000,
+            refcount: 2,
+        }],
+        busy_total: 1,
+        histogram: Histogram {
+            bounds_ns: vec![1_000_000, 10_000_000, 100_000_000],
+            counts: vec![0, 3, 1, 0],
+        },
+    }
+}
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        header: header(),
+        rows: vec![pmem(0, 1, 4), pmem(1, 0, 0)],
+        detail: Some(detail()),
+        log: (0..30)
+            .map(|i| format!("[   12.{i:06}] dd[77] busy-page pfn {:#x}", 0x240000 + i))
+            .collect(),
+    }
+}
+
+#[test]
+fn empty_state_says_it_waits_for_events() {
+    let snap = Snapshot {
+        header: Header {
+            source: "live".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let t = render(&snap, &App::default(), 80, 24);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn main_screen_at_80x24() {
+    let t = render(&snapshot(), &App::default(), 80, 24);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn help_overlay_lists_every_binding() {
+    let mut app = App::default();
+    app.apply(Action::ToggleHelp);
+    let t = render(&snapshot(), &app, 80, 24);
+    let text = t.backend().to_string();
+    for (keys, _) in crate::tui::keys::BINDINGS {
+        assert!(text.contains(keys), "help lacks {keys}");
+    }
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn detail_pane_at_80x24() {
+    let mut app = App::default();
+    app.apply(Action::ToggleDetail);
+    let t = render(&snapshot(), &app, 80, 24);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn filter_line_while_typing() {
+    let mut app = App::default();
+    app.apply(Action::StartFilter);
+    app.apply(Action::FilterChar('x'));
+    let snap = Snapshot {
+        rows: Vec::new(),
+        ..snapshot()
+    };
+    let t = render(&snap, &app, 80, 24);
+    let text = t.backend().to_string();
+    assert!(text.contains("no pagemap matches the filter"), "{text}");
+    assert!(text.contains("filter: x"), "{text}");
+}
+
+#[test]
+fn tiny_and_huge_terminals_do_not_panic() {
+    let mut app = App::default();
+    for (w, h) in [(1, 1), (10, 5), (20, 8), (300, 100)] {
+        render(&snapshot(), &app, w, h);
+        app.apply(Action::ToggleDetail);
+        render(&snapshot(), &app, w, h);
+        app.apply(Action::ToggleHelp);
+        render(&snapshot(), &app, w, h);
+    }
+}
+
+#[test]
+fn scrolling_back_shows_older_log_lines() {
+    let mut app = App::default();
+    let newest = render(&snapshot(), &app, 80, 24).backend().to_string();
+    assert!(newest.contains("12.000029"));
+    app.apply(Action::LogOlder);
+    app.apply(Action::LogOlder);
+    let older = render(&snapshot(), &app, 80, 24).backend().to_string();
+    assert!(!older.contains("12.000029"), "{older}");
+    assert!(older.contains("events (-10)"), "{older}");
+}

@@ -1,0 +1,234 @@
+//! The view model: plain data the screens and the batch renderer draw.
+//!
+//! Collection (events folded into collector state) and rendering are kept
+//! apart the way bottom and gitui do it: once per refresh the dashboard turns
+//! collector state into these structs (see [`super::model`]), and every widget
+//! only ever sees them. That keeps rendering pure (snapshot-testable) and lets
+//! `p` freeze the screen while events keep flowing into the collector.
+use std::fmt::Write as _;
+
+/// Everything one frame shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    pub header: Header,
+    /// Pagemaps/devices after filter and sort, in display order.
+    pub rows: Vec<PagemapRow>,
+    /// Details of the selected row (`None` when there are no rows).
+    pub detail: Option<Detail>,
+    /// Recent events, oldest first.
+    pub log: Vec<String>,
+}
+
+/// The top line(s): where the events come from and how intake is doing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Header {
+    /// "live" or "replay FILE".
+    pub source: String,
+    pub kernel: String,
+    pub probes_attached: usize,
+    pub probes_total: usize,
+    pub events_total: u64,
+    pub events_per_sec: f64,
+    /// Events the kernel could not hand over (sum of the latest per-point totals).
+    pub drops: u64,
+    /// "Now" on the events' clock (CLOCK_MONOTONIC ns) when this was captured.
+    pub now_ns: u64,
+    /// Set when the source has no more events (end of trace, capture stopped).
+    pub ended: Option<String>,
+}
+
+/// One pagemap (or a dax device without a known pagemap) in the table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PagemapRow {
+    /// Stable identity across refreshes (the pagemap or dax_device pointer).
+    pub key: u64,
+    pub device: String,
+    /// fsdax, devdax, dm, ...
+    pub kind: String,
+    pub size_bytes: u64,
+    /// Current holder (filesystem, dm table) or "-" when unclaimed.
+    pub holder: String,
+    pub claims: u64,
+    pub releases: u64,
+    pub busy_pages: u64,
+    pub waits: u64,
+    pub wait_p50_ns: Option<u64>,
+    pub wait_p99_ns: Option<u64>,
+    pub wait_max_ns: Option<u64>,
+    /// Cumulative DAX faults; the dashboard turns it into `faults_per_sec`.
+    pub faults_total: u64,
+    pub faults_per_sec: f64,
+    /// Waits on pages that are already idle (lost wakeups).
+    pub stuck_waits: u64,
+}
+
+impl PagemapRow {
+    /// The text `/` filters match against (case-insensitive).
+    pub fn matches(&self, needle_lower: &str) -> bool {
+        needle_lower.is_empty()
+            || [&self.device, &self.kind, &self.holder]
+                .iter()
+                .any(|s| s.to_lowercase().contains(needle_lower))
+    }
+}
+
+/// The detail pane of the selected pagemap.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Detail {
+    pub title: String,
+    /// Lines of the device-mapper topology above/below this device.
+    pub topology: Vec<String>,
+    /// Claims and releases, oldest first.
+    pub holders: Vec<HolderEntry>,
+    /// Busy pages, oldest (longest pinned) first; may be cut short.
+    pub busy: Vec<BusyPage>,
+    /// How many pages are busy in all.
+    pub busy_total: usize,
+    /// Wait latency histogram of this pagemap.
+    pub histogram: Histogram,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HolderEntry {
+    pub at_ns: u64,
+    pub holder: String,
+    /// "claim", "release", "refused", ...
+    pub action: String,
+    pub pid: u32,
+    pub comm: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BusyPage {
+    pub pfn: u64,
+    pub ino: u64,
+    /// Byte offset of the page in its file, when known.
+    pub offset: Option<u64>,
+    pub age_ns: u64,
+    pub refcount: u64,
+}
+
+/// Counts per latency bucket; `bounds_ns[i]` is the upper bound of bucket i
+/// (the last bucket is open-ended when `counts` is one longer).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Histogram {
+    pub bounds_ns: Vec<u64>,
+    pub counts: Vec<u64>,
+}
+
+impl Histogram {
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Short label of bucket `i` ("<1ms", ">=1s").
+    pub fn label(&self, i: usize) -> String {
+        match self.bounds_ns.get(i) {
+            Some(&b) => format!("<{}", duration(b)),
+            None => match self.bounds_ns.last() {
+                Some(&b) => format!(">={}", duration(b)),
+                None => "all".to_string(),
+            },
+        }
+    }
+}
+
+/// `1.5G`, `512M`, `4.0K`: binary units, like `ls -h`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "K", "M", "G", "T", "P"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n}B")
+    } else if value >= 10.0 || value.fract() == 0.0 {
+        format!("{value:.0}{}", UNITS[unit])
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+/// A duration in the largest unit that keeps it short: `850ns`, `12us`, `3.4ms`, `2.0s`.
+pub fn duration(ns: u64) -> String {
+    let mut out = String::new();
+    let (value, unit) = if ns < 1_000 {
+        (ns as f64, "ns")
+    } else if ns < 1_000_000 {
+        (ns as f64 / 1e3, "us")
+    } else if ns < 1_000_000_000 {
+        (ns as f64 / 1e6, "ms")
+    } else {
+        (ns as f64 / 1e9, "s")
+    };
+    if unit == "ns" || value >= 10.0 {
+        let _ = write!(out, "{value:.0}{unit}");
+    } else {
+        let _ = write!(out, "{value:.1}{unit}");
+    }
+    out
+}
+
+/// An optional duration, `-` when absent.
+pub fn opt_duration(ns: Option<u64>) -> String {
+    ns.map_or_else(|| "-".to_string(), duration)
+}
+
+/// A rate with one decimal below 10 and none above.
+pub fn rate(per_sec: f64) -> String {
+    if per_sec < 10.0 {
+        format!("{per_sec:.1}")
+    } else {
+        format!("{per_sec:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_use_binary_units() {
+        assert_eq!(bytes(512), "512B");
+        assert_eq!(bytes(4096), "4K");
+        assert_eq!(bytes(1536), "1.5K");
+        assert_eq!(bytes(2 << 30), "2G");
+        assert_eq!(bytes(15 << 20), "15M");
+    }
+
+    #[test]
+    fn durations_pick_a_short_unit() {
+        assert_eq!(duration(850), "850ns");
+        assert_eq!(duration(12_300), "12us");
+        assert_eq!(duration(3_400_000), "3.4ms");
+        assert_eq!(duration(2_000_000_000), "2.0s");
+        assert_eq!(opt_duration(None), "-");
+    }
+
+    #[test]
+    fn histogram_labels_name_bounds_and_the_open_bucket() {
+        let h = Histogram {
+            bounds_ns: vec![1_000_000, 1_000_000_000],
+            counts: vec![3, 2, 1],
+        };
+        assert_eq!(h.label(0), "<1.0ms");
+        assert_eq!(h.label(2), ">=1.0s");
+        assert_eq!(h.total(), 6);
+    }
+
+    #[test]
+    fn filter_matches_device_kind_or_holder() {
+        let row = PagemapRow {
+            device: "pmem0".into(),
+            kind: "fsdax".into(),
+            holder: "ext4 /mnt".into(),
+            ..Default::default()
+        };
+        assert!(row.matches(""));
+        assert!(row.matches("pmem"));
+        assert!(row.matches("ext4"));
+        assert!(!row.matches("xfs"));
+    }
+}

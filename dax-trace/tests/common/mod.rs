@@ -1,0 +1,24 @@
+//! Helpers shared by the `daxtrace top` integration tests.
+use std::path::{Path, PathBuf};
+
+use dax_trace::trace::{self, Header, Writer, synthetic};
+
+/// The shipped sample when there is one, else the same synthetic scenario
+/// written to `dir`.
+pub fn sample_trace(dir: &Path) -> PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/synthetic-6.1.dxt");
+    if shipped.exists() {
+        return shipped;
+    }
+    let path = dir.join("scenario.dxt");
+    let file = trace::create(&path, trace::CreateOptions::default()).expect("creating the trace");
+    let mut writer = Writer::to_file(file, &Header::new(synthetic::session(), Vec::new()))
+        .expect("writing the header");
+    for event in synthetic::scenario() {
+        writer.write_event(&event).expect("writing an event");
+    }
+    writer
+        .finish_file("test fixture")
+        .expect("finishing the trace");
+    path
+}

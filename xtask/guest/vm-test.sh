@@ -1,0 +1,70 @@
+#!/bin/bash
+# The guest half of `cargo xtask test`'s VM stage: runs the scenarios under
+# `daxtrace record` and leaves every result in /mnt/host for the host half
+# (xtask/src/vmtest.rs) to judge. Never judges anything itself: each step
+# writes its exit status to <step>.rc and its outputs next to it.
+set -u
+out=/mnt/host
+cd /tmp || exit 2
+log() { echo "[vm-test $(cut -d' ' -f1 /proc/uptime)s] $*" >&2; }
+
+# record NAME COMMAND...: COMMAND runs while `daxtrace record` captures into
+# NAME.dxt; then report, check and export of the trace.
+record() {
+    local name=$1; shift
+    log "$name: recording around: $*"
+    daxtrace record -o "$out/$name.dxt" 2>"$out/$name.record.err" &
+    local rec=$!
+    # The file appears once the probes are attached and the header is written.
+    local waited=0
+    until [ -s "$out/$name.dxt" ] || ! kill -0 "$rec" 2>/dev/null || [ $waited -ge 600 ]; do
+        sleep 0.1; waited=$((waited + 1))
+    done
+    sleep 1
+    "$@" >"$out/$name.stdout" 2>"$out/$name.stderr"
+    echo $? >"$out/$name.rc"
+    sleep 1
+    kill -INT "$rec" 2>/dev/null
+    wait "$rec"
+    echo $? >"$out/$name.record.rc"
+    daxtrace report "$out/$name.dxt" --json >"$out/$name.report.json" 2>"$out/$name.report.err"
+    daxtrace check "$out/$name.dxt" --format json >"$out/$name.check.json" 2>"$out/$name.check.err"
+    echo $? >"$out/$name.check.rc"
+    daxtrace export "$out/$name.dxt" --format jsonl -o "$out/$name.jsonl" 2>"$out/$name.export.err"
+    log "$name: done (workload rc $(cat "$out/$name.rc"), check rc $(cat "$out/$name.check.rc"))"
+}
+
+uname -r >"$out/kernel-release"
+
+log "smoke"
+dax-workload smoke --json >"$out/smoke.json" 2>"$out/smoke.stderr"
+echo $? >"$out/smoke.rc"
+
+log "probes"
+daxtrace probes --json >"$out/probes.json" 2>"$out/probes.err"
+echo $? >"$out/probes.rc"
+
+record cycles dax-workload mount-cycles --cycles 3 --json
+record dm dax-workload dm-mount-cycles --cycles 2 --json
+record dma dax-workload dma-truncate --json
+
+# A filesystem left mounted past the end of the recording: check must fail.
+leak_mount() {
+    mkfs.ext4 -q -F -b 4096 /dev/pmem0 && mkdir -p /tmp/leak &&
+        mount -o dax /dev/pmem0 /tmp/leak
+}
+record leak leak_mount
+umount /tmp/leak 2>/dev/null
+
+# The dashboard in batch mode while the DMA-vs-truncate scenario runs.
+if [ "${DAXTRACE_VMTEST_TOP:-0}" = 1 ]; then
+    log "top --batch"
+    dax-workload dma-truncate --pin odirect --op truncate --fs ext4 >/dev/null 2>&1 &
+    wl=$!
+    sleep 3
+    daxtrace top --batch --iterations 3 --interval 2 >"$out/top.txt" 2>"$out/top.err"
+    echo $? >"$out/top.rc"
+    wait $wl
+fi
+log "all steps ran"
+exit 0
