@@ -132,6 +132,7 @@ impl OpChoice {
 
 #[derive(Debug, Clone, Args)]
 pub struct CyclesArgs {
+    /// Filesystems to cycle.
     #[arg(long, value_enum, default_value_t = FsChoice::All)]
     pub fs: FsChoice,
     /// Mount/umount cycles per filesystem.
@@ -141,10 +142,14 @@ pub struct CyclesArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DmaTruncateArgs {
+    /// What keeps the DAX pages busy: an O_DIRECT read from a slow device into
+    /// the mapping, or vmsplice of the mapping into an undrained pipe.
     #[arg(long, value_enum, default_value_t = PinChoice::All)]
     pub pin: PinChoice,
+    /// What must wait for them: ftruncate to 0, or a hole punch over them.
     #[arg(long, value_enum, default_value_t = OpChoice::All)]
     pub op: OpChoice,
+    /// Filesystems to run the cases on.
     #[arg(long, value_enum, default_value_t = FsChoice::All)]
     pub fs: FsChoice,
     /// Read delay of the dm-delay device, which is how long the O_DIRECT pin lasts;
@@ -169,6 +174,7 @@ impl DmaTruncateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct FaultsArgs {
+    /// Filesystems to fault on.
     #[arg(long, value_enum, default_value_t = FsChoice::All)]
     pub fs: FsChoice,
 }

@@ -8,6 +8,7 @@ mod cli;
 mod clock;
 mod cmd;
 mod dm;
+mod fiemap;
 mod fs;
 mod loopdev;
 mod mapping;
@@ -41,7 +42,11 @@ fn main() {
     let summary = report.finish(outcome.as_ref().err());
     progress!(
         "{name}: {} ({} checks, {} failed) in {:.1} s",
-        if summary.ok { "PASS" } else { "FAIL" },
+        match summary.exit_code {
+            report::EXIT_OK => "PASS",
+            report::EXIT_SETUP_ERROR => "SETUP ERROR",
+            _ => "FAIL",
+        },
         summary.checks.len(),
         summary.checks.iter().filter(|c| !c.ok).count(),
         summary.duration_ms as f64 / 1000.0

@@ -1,12 +1,16 @@
 //! `faults`: PTE faults on a DAX mapping, and PMD faults tried on a 2 MiB
 //! aligned mapping of a file on a filesystem made for 2 MiB allocation.
 
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::FaultsArgs;
+use crate::fiemap;
 use crate::fs::{self, FsKind, Layout, Mount};
 use crate::mapping::{Mapping, PAGE_SIZE, PMD_SIZE, Sharing};
 use crate::progress;
@@ -33,6 +37,9 @@ pub struct FaultRecord {
     pub pmd_touches: usize,
     /// Virtual address of the PMD mapping is 2 MiB aligned.
     pub pmd_mapping_aligned: bool,
+    /// 2 MiB ranges of the PMD file that lie in one extent aligned to 2 MiB
+    /// on the device (what a PMD fault can map); None without FIEMAP.
+    pub pmd_ranges_aligned: Option<usize>,
 }
 
 pub fn run(report: &mut Report, dev: &Path, workdir: &Path, args: &FaultsArgs) -> Result<()> {
@@ -52,6 +59,15 @@ pub fn run(report: &mut Report, dev: &Path, workdir: &Path, args: &FaultsArgs) -
                 "{} PTE read, {} PTE write, {} PMD touches",
                 record.pte_read_touches, record.pte_write_touches, record.pmd_touches
             ),
+        );
+        let ranges = PMD_FILE_LEN / PMD_SIZE;
+        report.check(
+            format!("{}: PMD file 2 MiB aligned on the device", fs.name()),
+            record.pmd_ranges_aligned == Some(ranges),
+            match record.pmd_ranges_aligned {
+                Some(n) => format!("{n} of {ranges} 2 MiB ranges can be mapped by a PMD"),
+                None => "FIEMAP failed: alignment unknown".to_owned(),
+            },
         );
         report.faults.push(record);
         let unmounted = mount.unmount();
@@ -75,6 +91,7 @@ fn faults_on(report: &mut Report, fs: FsKind, mount: &Mount) -> Result<FaultReco
         pte_write_touches: 0,
         pmd_touches: 0,
         pmd_mapping_aligned: false,
+        pmd_ranges_aligned: None,
     };
     let _guard = watchdog::watch(Stage::Check, format!("{label}: DAX faults"), TOUCH_DEADLINE);
 
@@ -97,7 +114,19 @@ fn faults_on(report: &mut Report, fs: FsKind, mount: &Mount) -> Result<FaultReco
     }
 
     let pmd_path = mount.path().join("pmd");
-    let pmd_file = write_file(&pmd_path, PMD_FILE_LEN, 0x03)?;
+    let pmd_file = preallocated_file(&pmd_path, PMD_FILE_LEN, 0x03)?;
+    match fiemap::extents(&pmd_file) {
+        Ok(extents) => {
+            let aligned = fiemap::aligned_ranges(&extents, PMD_FILE_LEN as u64, PMD_SIZE as u64);
+            progress!(
+                "{label}: pmd file in {} extents, {aligned} of {} 2 MiB ranges PMD-mappable",
+                extents.len(),
+                PMD_FILE_LEN / PMD_SIZE
+            );
+            record.pmd_ranges_aligned = Some(aligned);
+        }
+        Err(err) => progress!("{label}: FIEMAP: {err}"),
+    }
     if check_dax(report, &format!("{label} pmd file"), &pmd_path)? {
         let map = Mapping::aligned(&pmd_file, PMD_FILE_LEN, PMD_SIZE)
             .with_context(|| format!("aligned mmap {}", pmd_path.display()))?;
@@ -113,4 +142,27 @@ fn faults_on(report: &mut Report, fs: FsKind, mount: &Mount) -> Result<FaultReco
         );
     }
     Ok(record)
+}
+
+/// A file allocated in one request (so the allocator can honour the 2 MiB
+/// stripe alignment), then written, so that its extents are real data.
+fn preallocated_file(path: &Path, len: usize, fill: u8) -> Result<File> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let size = libc::off_t::try_from(len).context("file length")?;
+    // SAFETY: fallocate on a descriptor we own.
+    if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, size) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("fallocate {}", path.display()));
+    }
+    file.write_all(&vec![fill; len])
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("fsync {}", path.display()))?;
+    Ok(file)
 }

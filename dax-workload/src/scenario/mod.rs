@@ -8,6 +8,7 @@ pub mod smoke;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -16,6 +17,10 @@ use crate::cli::{Cli, Scenario};
 use crate::progress;
 use crate::report::Report;
 use crate::statx::{self, DaxState};
+use crate::watchdog::{self, Stage};
+
+/// Writing a few MiB to pmem takes milliseconds; TCG and a busy host are slow.
+const WRITE_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Run the scenario the command line names, recording into `report`.
 /// An `Err` is a setup error; failed checks are in the report.
@@ -52,6 +57,11 @@ fn preflight(dev: &Path) -> Result<()> {
 
 /// Create `path` with `len` bytes of `fill`, on stable storage.
 pub fn write_file(path: &Path, len: usize, fill: u8) -> Result<File> {
+    let _guard = watchdog::watch(
+        Stage::Setup,
+        format!("writing and syncing {}", path.display()),
+        WRITE_DEADLINE,
+    );
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
