@@ -228,3 +228,83 @@ fn the_collect_script_covers_every_function_point() {
         );
     }
 }
+
+#[test]
+fn kernel_6_1_offsets_match_its_sources() {
+    let (tmp, r) = resolve_fixture("6.1");
+    let c = &r.config;
+    assert_eq!(r.report.kernel_release, "6.1.0-50-amd64");
+    assert_eq!(c.page_size, 64);
+    // 6.1: page.pgmap is the first word of the ZONE_DEVICE struct in the union at 8.
+    assert_eq!(c.page_pgmap_off, 8);
+    assert!(
+        r.report
+            .offsets
+            .iter()
+            .any(|(n, _)| n == "page_pgmap (page.pgmap)")
+    );
+    assert_eq!(
+        (c.page_mapping_off, c.page_index_off, c.page_refcount_off),
+        (24, 32, 52)
+    );
+    assert_eq!(c.fsdax_type, 3, "MEMORY_DEVICE_FS_DAX in 6.1+");
+    assert_eq!(c.idle_refcount, 1, "1-based refcounts before 6.15");
+    assert_eq!(c.dax_has_holder, 1, "holders arrived in 6.0");
+    // KASLR'd vmemmap: the symbol's address from kallsyms.
+    assert_eq!(c.vmemmap_base_sym, 0xffffffffaee13d50);
+    assert_ne!(c.mf_pfn_off, 0, "ras/memory_failure_event format read");
+    let btf = KernelBtf::open(&r_paths(&tmp).btf_dir).expect("btf");
+    assert_eq!(
+        btf.member_offset("task_struct", "pid").expect("query"),
+        Some(2416)
+    );
+}
+
+fn r_paths(tmp: &tempfile::TempDir) -> KernelPaths {
+    KernelPaths {
+        btf_dir: tmp.path().join("btf"),
+        kallsyms: tmp.path().join("kallsyms"),
+        tracefs: Some(tmp.path().join("tracing")),
+        release: String::new(),
+    }
+}
+
+#[test]
+fn kernel_6_1_plan_uses_module_btf_and_the_devmap_put() {
+    let (_tmp, r) = resolve_fixture("6.1");
+    assert_eq!(
+        planned_kinds(&r, idx::PUT_DEVMAP_PAGE_REFS),
+        vec![AttachKind::Fentry, AttachKind::Kprobe]
+    );
+    assert!(is_missing(&r, idx::FREE_ZONE_DEVICE_FOLIO));
+    // Module functions: kprobe only, prototype from the module's split BTF.
+    let ext4 = &r.plans[idx::EXT4_BREAK_LAYOUTS as usize];
+    assert_eq!(ext4.module.as_deref(), Some("ext4"));
+    assert_eq!(ext4.kinds, vec![AttachKind::Kprobe]);
+    assert_eq!(ext4.nargs, Some(1));
+    let xfs = &r.plans[idx::XFS_BREAK_LAYOUTS as usize];
+    assert_eq!(
+        xfs.nargs,
+        Some(3),
+        "xfs_break_layouts(inode, iolock, reason)"
+    );
+    let dm = &r.plans[idx::DM_DAX_DIRECT_ACCESS as usize];
+    assert_eq!(dm.module.as_deref(), Some("dm_mod"));
+    assert_eq!(
+        dm.nargs,
+        Some(6),
+        "(dax_dev, pgoff, nr_pages, mode, kaddr, pfn) from 6.1"
+    );
+    assert_eq!(r.config.ret_index[idx::FS_DAX_GET_BY_BDEV as usize], 4);
+    assert_eq!(
+        planned_kinds(&r, idx::RAS_MEMORY_FAILURE),
+        vec![AttachKind::Tracepoint]
+    );
+    assert!(matches!(
+        status(&r, idx::MF_MEMORY_FAILURE),
+        PointStatus::Skipped { .. }
+    ));
+    for absent in [idx::DAX_BREAK_LAYOUT, idx::FS_DAX_GET, idx::DAX_GET_BY_HOST] {
+        assert!(is_missing(&r, absent), "{}", POINTS[absent as usize].target);
+    }
+}
