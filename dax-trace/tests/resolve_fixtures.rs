@@ -308,3 +308,46 @@ fn kernel_6_1_plan_uses_module_btf_and_the_devmap_put() {
         assert!(is_missing(&r, absent), "{}", POINTS[absent as usize].target);
     }
 }
+
+#[test]
+fn kernel_5_10_has_no_holders_and_no_module_btf() {
+    let (_tmp, r) = resolve_fixture("5.10");
+    let c = &r.config;
+    assert_eq!(r.report.kernel_release, "5.10.0-46-amd64");
+    // enum memory_type in 5.10: MEMORY_DEVICE_PRIVATE = 1, MEMORY_DEVICE_FS_DAX = 2.
+    assert_eq!(c.fsdax_type, 2);
+    assert_eq!(c.dax_has_holder, 0, "holders arrived in 6.0");
+    assert_eq!(c.idle_refcount, 1);
+    // struct block_device starts with bd_dev in 5.10 (bd_start_sect first from 5.11).
+    assert_eq!(c.bdev_dev_off, 0);
+    assert_eq!(c.page_pgmap_off, 8);
+    // fs_dax_get_by_bdev(bdev): one argument, the holder is never read.
+    assert_eq!(r.config.ret_index[idx::FS_DAX_GET_BY_BDEV as usize], 1);
+    assert_eq!(
+        planned_kinds(&r, idx::PUT_DEVMAP_MANAGED_PAGE),
+        vec![AttachKind::Fentry, AttachKind::Kprobe]
+    );
+    assert!(
+        is_missing(&r, idx::FS_PUT_DAX),
+        "fs_put_dax is inline in 5.10"
+    );
+    assert_eq!(
+        planned_kinds(&r, idx::DAX_GET_BY_HOST),
+        vec![AttachKind::Fentry, AttachKind::Kprobe]
+    );
+    // No module BTF: module functions are kprobed, arguments from registers,
+    // and the prototype is unknown (ret_index falls back to what the handler reads).
+    let ext4 = &r.plans[idx::EXT4_BREAK_LAYOUTS as usize];
+    assert_eq!(ext4.kinds, vec![AttachKind::Kprobe]);
+    assert_eq!(ext4.nargs, None);
+    match &ext4.status {
+        PointStatus::Planned { notes, .. } => {
+            assert!(
+                notes.iter().any(|n| n.contains("module ext4 has no BTF")),
+                "{notes:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.config.ret_index[idx::DM_DAX_DIRECT_ACCESS as usize], 3);
+}
