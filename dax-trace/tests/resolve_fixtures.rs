@@ -351,3 +351,26 @@ fn kernel_5_10_has_no_holders_and_no_module_btf() {
     }
     assert_eq!(r.config.ret_index[idx::DM_DAX_DIRECT_ACCESS as usize], 3);
 }
+
+#[test]
+fn kernel_6_12_uses_folio_refs_and_still_idles_at_one() {
+    let (_tmp, r) = resolve_fixture("6.12");
+    let c = &r.config;
+    assert_eq!(r.report.kernel_release, "6.12.117+deb13-amd64");
+    // 6.12 has free_zone_device_folio too, but FS-DAX puts go through the devmap path.
+    assert_eq!(c.idle_refcount, 1);
+    assert_eq!(
+        planned_kinds(&r, idx::PUT_DEVMAP_FOLIO_REFS),
+        vec![AttachKind::Fentry, AttachKind::Kprobe]
+    );
+    assert!(is_missing(&r, idx::FREE_ZONE_DEVICE_FOLIO));
+    assert_eq!(r.config.ret_index[idx::PUT_DEVMAP_FOLIO_REFS as usize], 2);
+    // page.pgmap still exists (removed in 6.15).
+    assert_eq!(c.page_pgmap_off, 8);
+    assert_eq!(c.fsdax_type, 3);
+    assert_eq!(c.dax_has_holder, 1);
+    // block_device in 6.12: bd_start_sect, bd_disk, bd_queue, bd_stats, bd_stamp,
+    // bd_read_only/partno/flags, bd_dev at 52.
+    assert_eq!((c.bdev_disk_off, c.bdev_dev_off), (16, 52));
+    assert_eq!(r.config.ret_index[idx::DM_DAX_DIRECT_ACCESS as usize], 6);
+}
