@@ -374,3 +374,37 @@ fn kernel_6_12_uses_folio_refs_and_still_idles_at_one() {
     assert_eq!((c.bdev_disk_off, c.bdev_dev_off), (16, 52));
     assert_eq!(r.config.ret_index[idx::DM_DAX_DIRECT_ACCESS as usize], 6);
 }
+
+#[test]
+fn kernel_7_idles_at_zero_and_claims_through_fs_dax_get() {
+    let (_tmp, r) = resolve_fixture("7");
+    let c = &r.config;
+    assert_eq!(r.report.kernel_release, "7.2.13+deb14-amd64");
+    assert_eq!(c.idle_refcount, 0, "0-based refcounts from 6.15");
+    assert_eq!(
+        planned_kinds(&r, idx::FREE_ZONE_DEVICE_FOLIO),
+        vec![AttachKind::Fentry, AttachKind::Kprobe]
+    );
+    // folio->pgmap replaces page->pgmap; dev_pagemap lost a field before `type`
+    // (104 on 6.1-6.12, 96 here): the reason offsets are never hard-coded.
+    assert_eq!(c.page_pgmap_off, 8);
+    assert!(
+        r.report
+            .offsets
+            .iter()
+            .any(|(n, _)| n == "page_pgmap (folio.pgmap)")
+    );
+    assert_eq!(c.pgmap_type_off, 96);
+    assert_eq!(
+        planned_kinds(&r, idx::FS_DAX_GET),
+        vec![AttachKind::Fentry, AttachKind::Kprobe]
+    );
+    assert_eq!(r.config.ret_index[idx::FS_DAX_GET as usize], 3);
+    assert_eq!(
+        planned_kinds(&r, idx::DAX_BREAK_LAYOUT),
+        vec![AttachKind::Fentry, AttachKind::Kprobe]
+    );
+    for gone in [idx::PUT_DEVMAP_FOLIO_REFS, idx::PUT_DEVMAP_PAGE_REFS] {
+        assert!(matches!(status(&r, gone), PointStatus::Skipped { .. }));
+    }
+}
