@@ -210,7 +210,7 @@ fn claim(point: u16, args: &[u64; 6], ret: u64) {
     // mount) whose put_dax is inlined away, so counting it would leave an
     // unmatched claim per mount.
     if point == idx::DAX_GET_BY_HOST
-        && unsafe { DM_TABLE_CTX.get(&tid()) }.copied() != Some(DM_TABLE_OPEN)
+        && unsafe { DM_TABLE_CTX.get(tid()) }.copied() != Some(DM_TABLE_OPEN)
     {
         return;
     }
