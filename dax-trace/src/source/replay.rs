@@ -83,6 +83,12 @@ fn feed<R: Read>(mut reader: Reader<R>, tx: &mpsc::Sender<Event>, speed: Option<
                 if let Some(p) = pacer.as_mut() {
                     p.wait_for(event.ts_ns);
                 }
+                // try_send is much cheaper than blocking_send when there is room.
+                let event = match tx.try_send(event) {
+                    Ok(()) => continue,
+                    Err(mpsc::error::TrySendError::Full(event)) => event,
+                    Err(mpsc::error::TrySendError::Closed(_)) => return End::Complete,
+                };
                 if tx.blocking_send(event).is_err() {
                     // The consumer stopped listening: not an error of the file.
                     return End::Complete;
