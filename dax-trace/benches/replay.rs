@@ -71,20 +71,25 @@ fn main() -> anyhow::Result<()> {
     line(&mut report, "read (Reader iterator)", n, secs)?;
     writeln!(report, "peak memory after read: {}", vm_hwm())?;
 
-    // Replay through the EventStream channel (what top --replay uses).
+    // Replay through the EventStream channel (what top --replay uses), the
+    // consumer being a task of the same multi-threaded runtime.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(2)
         .enable_all()
         .build()?;
     let secs = runtime.block_on(async {
         let started = Instant::now();
         let mut stream = replay::start(&path, ReplayOptions::default())?;
-        let mut got = 0u64;
-        let mut batch = Vec::with_capacity(4096);
-        while stream.events.recv_many(&mut batch, 4096).await > 0 {
-            got += batch.len() as u64;
-            batch.clear();
-        }
+        let consumer = tokio::spawn(async move {
+            let mut got = 0u64;
+            let mut batch = Vec::with_capacity(4096);
+            while stream.events.recv_many(&mut batch, 4096).await > 0 {
+                got += batch.len() as u64;
+                batch.clear();
+            }
+            got
+        });
+        let got = consumer.await?;
         anyhow::ensure!(got == n, "replayed {got} of {n}");
         Ok::<_, anyhow::Error>(started.elapsed().as_secs_f64())
     })?;
