@@ -317,8 +317,8 @@ impl<R: Read> Frames<R> {
             }));
         }
         let head = &self.buf[self.pos..self.pos + FRAME_LEN];
-        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let crc = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         let tag_byte = head[8];
         let tag = Tag::from_u8(tag_byte).ok_or_else(|| {
             FrameError::Trace(corrupt(start, &format!("unknown record tag {tag_byte}")))
@@ -347,7 +347,7 @@ impl<R: Read> Frames<R> {
             }));
         }
         let payload = self.pos + FRAME_LEN..self.pos + FRAME_LEN + len;
-        let actual = format::record_crc(len as u32, tag_byte, &self.buf[payload.clone()]);
+        let actual = crc32fast::hash(&self.buf[self.pos + format::CRC_COVERS_FROM..payload.end]);
         if actual != crc {
             return Err(FrameError::Trace(corrupt(
                 start,
