@@ -72,22 +72,39 @@ pub fn spawn<R: Read + Send + 'static>(
     Ok((EventStream { info, events: rx }, end_rx))
 }
 
+/// Events read ahead and sent under one channel reservation when replaying
+/// as fast as possible: one semaphore operation per batch, not per event.
+const FEED_BATCH: usize = 256;
+
 /// Sends every event of `reader` into `tx`; returns how the file ended.
 async fn feed<R: Read>(mut reader: Reader<R>, tx: &mpsc::Sender<Event>, speed: Option<f64>) -> End {
     let mut pacer = speed.map(Pacer::new);
-    loop {
-        match reader.next_record() {
-            Ok(Some(Record::Event(event))) => {
-                if let Some(p) = pacer.as_mut() {
-                    p.wait_for(event.ts_ns).await;
-                }
-                if tx.send(event).await.is_err() {
-                    // The consumer stopped listening: not an error of the file.
-                    return End::Complete;
+    let batch_len = if pacer.is_some() { 1 } else { FEED_BATCH };
+    let mut batch = Vec::with_capacity(batch_len);
+    let mut more = true;
+    while more {
+        while batch.len() < batch_len {
+            match reader.next_record() {
+                Ok(Some(Record::Event(event))) => batch.push(event),
+                Ok(Some(Record::Summary(_))) => {}
+                Ok(None) | Err(_) => {
+                    more = false;
+                    break;
                 }
             }
-            Ok(Some(Record::Summary(_))) => {}
-            Ok(None) | Err(_) => break,
+        }
+        if batch.is_empty() {
+            break;
+        }
+        if let (Some(p), Some(event)) = (pacer.as_mut(), batch.first()) {
+            p.wait_for(event.ts_ns).await;
+        }
+        let Ok(permits) = tx.reserve_many(batch.len()).await else {
+            // The consumer stopped listening: not an error of the file.
+            return End::Complete;
+        };
+        for (permit, event) in permits.zip(batch.drain(..)) {
+            permit.send(event);
         }
     }
     reader.end().cloned().unwrap_or(End::Complete)
