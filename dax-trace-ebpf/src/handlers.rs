@@ -71,7 +71,7 @@ pub fn on_entry(point: u16, args: &[u64; 6]) {
                 args: *args,
                 ts_ns: now(),
             };
-            let _ = STASH.insert(&stash_key(point), &stash, 0);
+            let _ = STASH.insert(stash_key(point), stash, 0);
             entry_action(point, args);
         }
     }
@@ -92,10 +92,10 @@ fn entry_action(point: u16, args: &[u64; 6]) {
         | idx::PUT_DAX
         | idx::FS_DAX_RELEASE_INNER
         | idx::FS_DAX_RELEASE
-        | idx::DM_DAX_FS_RELEASE => {
-            if depth_inc() == 0 {
-                release(point, args);
-            }
+        | idx::DM_DAX_FS_RELEASE
+            if depth_inc() == 0 =>
+        {
+            release(point, args);
         }
         idx::EXT4_BREAK_LAYOUTS
         | idx::XFS_BREAK_LAYOUTS
@@ -107,13 +107,13 @@ fn entry_action(point: u16, args: &[u64; 6]) {
                 pgoff: args[1],
                 nr_pages: args[2],
             };
-            let _ = DM_CTX.insert(&tid(), &ctx, 0);
+            let _ = DM_CTX.insert(tid(), ctx, 0);
         }
         idx::DM_GET_TABLE_DEVICE => {
-            let _ = DM_TABLE_CTX.insert(&tid(), &DM_TABLE_OPEN, 0);
+            let _ = DM_TABLE_CTX.insert(tid(), DM_TABLE_OPEN, 0);
         }
         idx::DM_PUT_TABLE_DEVICE => {
-            let _ = DM_TABLE_CTX.insert(&tid(), &DM_TABLE_CLOSE, 0);
+            let _ = DM_TABLE_CTX.insert(tid(), DM_TABLE_CLOSE, 0);
         }
         _ => {}
     }
@@ -123,11 +123,11 @@ fn entry_action(point: u16, args: &[u64; 6]) {
 #[inline(always)]
 pub fn on_exit(point: u16, ret: u64) {
     let key = stash_key(point);
-    let Some(stash) = (unsafe { STASH.get(&key) }).copied() else {
+    let Some(stash) = (unsafe { STASH.get(key) }).copied() else {
         // Entered before we attached: nothing to pair with.
         return;
     };
-    let _ = STASH.remove(&key);
+    let _ = STASH.remove(key);
     let args = stash.args;
     match point {
         idx::MEMREMAP_PAGES => pagemap_create(point, args[0], ret),
@@ -137,10 +137,10 @@ pub fn on_exit(point: u16, ret: u64) {
         | idx::FS_DAX_GET
         | idx::FS_DAX_CLAIM
         | idx::FS_DAX_CLAIM_BDEV
-        | idx::DM_DAX_FS_CLAIM => {
-            if depth_dec() == 0 {
-                claim(point, &args, ret);
-            }
+        | idx::DM_DAX_FS_CLAIM
+            if depth_dec() == 0 =>
+        {
+            claim(point, &args, ret);
         }
         idx::FS_PUT_DAX
         | idx::PUT_DAX
@@ -149,25 +149,21 @@ pub fn on_exit(point: u16, ret: u64) {
         | idx::DM_DAX_FS_RELEASE => {
             depth_dec();
         }
-        idx::ALLOC_DAX => {
-            if !is_err_or_null(ret) {
-                let mut ev = new_event(kind::DAX_ALLOC, point);
-                ev.a[0] = ret;
-                ev.a[1] = args[0];
-                submit(&ev);
-            }
+        idx::ALLOC_DAX if !is_err_or_null(ret) => {
+            let mut ev = new_event(kind::DAX_ALLOC, point);
+            ev.a[0] = ret;
+            ev.a[1] = args[0];
+            submit(&ev);
         }
-        idx::DAX_LAYOUT_BUSY_PAGE_RANGE | idx::DAX_LAYOUT_BUSY_PAGE => {
-            if ret != 0 {
-                busy_page(point, args[0], ret);
-            }
+        idx::DAX_LAYOUT_BUSY_PAGE_RANGE | idx::DAX_LAYOUT_BUSY_PAGE if ret != 0 => {
+            busy_page(point, args[0], ret);
         }
         idx::EXT4_BREAK_LAYOUTS
         | idx::XFS_BREAK_LAYOUTS
         | idx::DAX_BREAK_LAYOUT
         | idx::FUSE_DAX_BREAK_LAYOUTS => wait_exit(point, ret),
         idx::DM_DAX_DIRECT_ACCESS => {
-            let _ = DM_CTX.remove(&tid());
+            let _ = DM_CTX.remove(tid());
         }
         idx::DM_TABLE_SUPPORTS_DAX => {
             let mut ev = new_event(kind::DM_TABLE_DAX, point);
@@ -176,7 +172,7 @@ pub fn on_exit(point: u16, ret: u64) {
             submit(&ev);
         }
         idx::DM_GET_TABLE_DEVICE | idx::DM_PUT_TABLE_DEVICE => {
-            let _ = DM_TABLE_CTX.remove(&tid());
+            let _ = DM_TABLE_CTX.remove(tid());
         }
         _ => {}
     }
@@ -188,8 +184,8 @@ pub fn on_exit(point: u16, ret: u64) {
 #[inline(always)]
 fn depth_inc() -> u32 {
     let t = tid();
-    let old = unsafe { CLAIM_DEPTH.get(&t) }.copied().unwrap_or(0);
-    let _ = CLAIM_DEPTH.insert(&t, &(old + 1), 0);
+    let old = unsafe { CLAIM_DEPTH.get(t) }.copied().unwrap_or(0);
+    let _ = CLAIM_DEPTH.insert(t, old + 1, 0);
     old
 }
 
@@ -197,12 +193,12 @@ fn depth_inc() -> u32 {
 #[inline(always)]
 fn depth_dec() -> u32 {
     let t = tid();
-    let old = unsafe { CLAIM_DEPTH.get(&t) }.copied().unwrap_or(1);
+    let old = unsafe { CLAIM_DEPTH.get(t) }.copied().unwrap_or(1);
     let new = old.saturating_sub(1);
     if new == 0 {
-        let _ = CLAIM_DEPTH.remove(&t);
+        let _ = CLAIM_DEPTH.remove(t);
     } else {
-        let _ = CLAIM_DEPTH.insert(&t, &new, 0);
+        let _ = CLAIM_DEPTH.insert(t, new, 0);
     }
     new
 }
@@ -255,7 +251,7 @@ fn claim(point: u16, args: &[u64; 6], ret: u64) {
     ev.a[4] = granted as u64;
     ev.a[5] = api as u64;
     submit(&ev);
-    if granted && unsafe { DM_TABLE_CTX.get(&tid()) }.copied() == Some(DM_TABLE_OPEN) {
+    if granted && unsafe { DM_TABLE_CTX.get(tid()) }.copied() == Some(DM_TABLE_OPEN) {
         dm_member(point, dax_dev, true, ev.a[2], &ev);
     }
 }
@@ -278,7 +274,7 @@ fn release(point: u16, args: &[u64; 6]) {
     ev.a[2] = api as u64;
     ev.a[3] = dax_holder(dax_dev);
     submit(&ev);
-    if unsafe { DM_TABLE_CTX.get(&tid()) }.copied() == Some(DM_TABLE_CLOSE) {
+    if unsafe { DM_TABLE_CTX.get(tid()) }.copied() == Some(DM_TABLE_CLOSE) {
         dm_member(point, dax_dev, false, 0, &ev);
     }
 }
@@ -341,7 +337,7 @@ fn page_put(point: u16, page: u64, refs: i32, at_zero: bool) {
         page_refcount(page) - refs
     };
     let idle = at_zero || after == idle_rule as i32;
-    match PGMAP_PUTS.get_ptr_mut(&pgmap) {
+    match PGMAP_PUTS.get_ptr_mut(pgmap) {
         Some(p) => {
             // SAFETY: this CPU's slot.
             let p = unsafe { &mut *p };
@@ -353,7 +349,7 @@ fn page_put(point: u16, page: u64, refs: i32, at_zero: bool) {
                 puts: 1,
                 idles: idle as u64,
             };
-            let _ = PGMAP_PUTS.insert(&pgmap, &first, 0);
+            let _ = PGMAP_PUTS.insert(pgmap, first, 0);
         }
     }
     if !idle {
@@ -384,7 +380,7 @@ fn busy_page(point: u16, mapping: u64, page: u64) {
     let pgmap = page_pgmap(page);
     let t = tid();
     let ts = now();
-    if let Some(span) = WAITS.get_ptr_mut(&t) {
+    if let Some(span) = WAITS.get_ptr_mut(t) {
         // SAFETY: this thread's own entry.
         let span = unsafe { &mut *span };
         span.busy_hits += 1;
@@ -444,7 +440,7 @@ fn wait_api(point: u16) -> WaitApi {
 #[inline(always)]
 fn wait_enter(point: u16, inode: u64) {
     let t = tid();
-    if let Some(span) = WAITS.get_ptr_mut(&t) {
+    if let Some(span) = WAITS.get_ptr_mut(t) {
         // Nested break_layouts (ext4 -> dax_break_layout): keep the outer span.
         // SAFETY: this thread's own entry.
         unsafe { (*span).depth += 1 };
@@ -462,13 +458,13 @@ fn wait_enter(point: u16, inode: u64) {
         api: wait_api(point) as u32,
         begun: 0,
     };
-    let _ = WAITS.insert(&t, &span, 0);
+    let _ = WAITS.insert(t, span, 0);
 }
 
 #[inline(always)]
 fn wait_exit(point: u16, ret: u64) {
     let t = tid();
-    let Some(span) = WAITS.get_ptr_mut(&t) else {
+    let Some(span) = WAITS.get_ptr_mut(t) else {
         return;
     };
     // SAFETY: this thread's own entry.
@@ -478,7 +474,7 @@ fn wait_exit(point: u16, ret: u64) {
         return;
     }
     let s = *span;
-    let _ = WAITS.remove(&t);
+    let _ = WAITS.remove(t);
     // Stop watching this thread's pages.
     let mut i = 0u32;
     while i < MAX_WATCHED_PAGES {
@@ -522,7 +518,7 @@ pub fn stuck_scan(point: u16) {
             // SAFETY: array slot.
             let w = unsafe { &mut *w };
             if w.page != 0 && w.reported == 0 {
-                let waiting = unsafe { WAITS.get(&w.tid) }.is_some();
+                let waiting = unsafe { WAITS.get(w.tid) }.is_some();
                 let count = page_refcount(w.page);
                 if !waiting {
                     w.page = 0;
@@ -555,7 +551,7 @@ pub fn stuck_scan(point: u16) {
 
 #[inline(always)]
 fn dm_fan_out(point: u16, args: &[u64; 6]) {
-    let Some(ctx) = (unsafe { DM_CTX.get(&tid()) }).copied() else {
+    let Some(ctx) = (unsafe { DM_CTX.get(tid()) }).copied() else {
         return;
     };
     let member = args[0];
@@ -563,10 +559,10 @@ fn dm_fan_out(point: u16, args: &[u64; 6]) {
         return;
     }
     let pair = [ctx.dm_dax_dev, member];
-    if unsafe { DM_PAIRS.get(&pair) }.is_some() {
+    if unsafe { DM_PAIRS.get(pair) }.is_some() {
         return;
     }
-    let _ = DM_PAIRS.insert(&pair, &1, 0);
+    let _ = DM_PAIRS.insert(pair, 1, 0);
     let mut ev = new_event(kind::DM_ACCESS, point);
     ev.a[0] = ctx.dm_dax_dev;
     ev.a[1] = member;

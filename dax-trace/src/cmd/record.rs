@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use dax_trace::event::Dev;
 use dax_trace::source::EventStream;
+use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
 use dax_trace::trace::recorder::{self, EventFilter, Progress, RecordOptions};
 use dax_trace::trace::{CreateOptions, Header, Writer};
@@ -90,12 +91,9 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The live capture stream.
+/// The live capture stream: probes resolved and attached on this kernel.
 fn start_live() -> anyhow::Result<EventStream> {
-    bail!(
-        "live capture is not wired into `daxtrace record` in this build yet; \
-         use --from TRACE to re-record a trace file"
-    )
+    live::start(&LiveOptions::default()).context("starting live capture")
 }
 
 /// Resolves to the end reason on the first SIGINT or SIGTERM.

@@ -2,4 +2,5 @@
 //! attaching the eBPF programs, and turning the ring buffer into events.
 pub mod attach;
 pub mod object;
+pub mod render;
 pub mod report;

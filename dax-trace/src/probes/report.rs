@@ -22,6 +22,12 @@ pub enum PointStatus {
         kind: AttachKind,
         fallback_from: Option<String>,
     },
+    /// Dry plan (`daxtrace probes --plan-only`, or before attaching): the
+    /// kinds that will be tried in order, and notes on the kinds left out.
+    Planned {
+        kinds: Vec<AttachKind>,
+        notes: Vec<String>,
+    },
     /// An alternative of the same group was attached instead.
     Skipped { reason: String },
     /// Not attached: the symbol is absent, or every kind failed.
@@ -84,8 +90,12 @@ pub fn render_reasons(report: &ProbeReport) -> String {
     }
     for family in &report.families {
         for point in &family.points {
-            if let PointStatus::Missing { reason } | PointStatus::Skipped { reason } = &point.status {
-                out.push_str(&format!("  {}: {}: {}\n", family.family, point.target, reason));
+            if let PointStatus::Missing { reason } | PointStatus::Skipped { reason } = &point.status
+            {
+                out.push_str(&format!(
+                    "  {}: {}: {}\n",
+                    family.family, point.target, reason
+                ));
             }
         }
     }

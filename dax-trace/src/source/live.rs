@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::{CHANNEL_CAPACITY, EventStream};
 use crate::event::{Event, EventBody, USERSPACE_POINT, decode_bytes};
 use crate::probes::attach::{self, AttachRequest, LoadError};
-use crate::probes::report::{FamilyReport, PointReport, ProbeReport};
+use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::session::{SessionInfo, SourceKind};
 
 /// Tunables of a live capture.
@@ -35,6 +35,10 @@ impl Default for LiveOptions {
 /// Live capture could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
+    #[error("resolving probes on this kernel: {0}")]
+    Resolve(#[from] crate::resolve::ResolveError),
+    #[error("live capture is not possible here:\n{}", bullet_list(.0))]
+    Unavailable(Vec<String>),
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("the eBPF object has no map {0}")]
@@ -49,6 +53,38 @@ pub enum LiveError {
     NothingAttached(String),
     #[error("polling the ring buffer: {0}")]
     Poll(#[source] std::io::Error),
+}
+
+fn bullet_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("  - {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Resolves the probes on the running kernel (BTF, kallsyms, tracefs,
+/// privileges), loads the programs with this kernel's offsets, attaches
+/// every planned point and starts pumping events. Must be called from within
+/// a tokio runtime. Fails with a message naming what is missing (root /
+/// CAP_BPF, BTF, tracefs...) when nothing can be captured.
+pub fn start(opts: &LiveOptions) -> Result<EventStream, LiveError> {
+    let resolution = crate::resolve::resolve_host()?;
+    let blockers = resolution.blockers();
+    if !blockers.is_empty() {
+        // The problems name every missing facility (privileges, BTF, tracefs,
+        // kprobes); the blockers lead because they alone stop the capture.
+        let mut all = blockers;
+        all.extend(resolution.report.problems.iter().cloned());
+        all.dedup();
+        return Err(LiveError::Unavailable(all));
+    }
+    start_with(
+        &resolution.config,
+        &resolution.requests,
+        resolution.report,
+        opts,
+    )
 }
 
 /// Loads the programs with `config`, attaches `requests` and starts pumping.
@@ -122,7 +158,23 @@ pub fn merge_outcomes(report: &mut ProbeReport, outcomes: Vec<PointReport>) {
             .flat_map(|f| f.points.iter_mut())
             .find(|p| p.point == outcome.point);
         match slot {
-            Some(existing) => *existing = outcome,
+            Some(existing) => {
+                let notes = match &existing.status {
+                    PointStatus::Planned { notes, .. } => notes.clone(),
+                    _ => Vec::new(),
+                };
+                let mut outcome = outcome;
+                if let PointStatus::Missing { reason } = &mut outcome.status
+                    && !notes.is_empty()
+                {
+                    reason.push_str("; ");
+                    reason.push_str(&notes.join("; "));
+                }
+                if outcome.module.is_none() {
+                    outcome.module = existing.module.clone();
+                }
+                *existing = outcome;
+            }
             None => match report.families.iter_mut().find(|f| f.family == family) {
                 Some(f) => f.points.push(outcome),
                 None => report.families.push(FamilyReport {
@@ -244,7 +296,7 @@ fn userspace_event(ts_ns: u64, body: EventBody) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probes::report::{AttachKind, PointStatus};
+    use crate::probes::report::AttachKind;
 
     fn point(point: u16, status: PointStatus) -> PointReport {
         PointReport {
