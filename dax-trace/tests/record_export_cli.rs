@@ -82,6 +82,24 @@ fn record_never_overwrites_without_force() {
 }
 
 #[test]
+fn record_refuses_to_overwrite_its_own_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.dxt");
+    std::fs::copy(sample(), &path).expect("copy");
+    let o = run(daxtrace()
+        .args(["record", "--force", "--from"])
+        .arg(&path)
+        .arg("-o")
+        .arg(&path));
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("same file"));
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        std::fs::read(sample()).expect("read")
+    );
+}
+
+#[test]
 fn live_record_without_privileges_is_refused_and_creates_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");

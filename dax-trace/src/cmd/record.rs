@@ -48,8 +48,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.output.display()
         );
     }
-    if args.from.is_none() {
-        require_capture_privileges()?;
+    match &args.from {
+        Some(from) => {
+            // --force would truncate the very file being read.
+            let same = std::fs::canonicalize(from)
+                .ok()
+                .is_some_and(|f| std::fs::canonicalize(&args.output).is_ok_and(|o| o == f));
+            if same {
+                bail!("--from and --output name the same file");
+            }
+        }
+        None => require_capture_privileges()?,
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
