@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(long, value_name = "TRACE")]
     from: Option<PathBuf>,
     /// With --from: replay at this multiple of the recorded pace (default: as fast as possible).
-    #[arg(long, requires = "from")]
+    #[arg(long, requires = "from", value_parser = parse_speed)]
     speed: Option<f64>,
 }
 
@@ -48,8 +48,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.output.display()
         );
     }
-    if args.from.is_none() {
-        require_capture_privileges()?;
+    match &args.from {
+        Some(from) => {
+            // --force would truncate the very file being read.
+            let same = std::fs::canonicalize(from)
+                .ok()
+                .is_some_and(|f| std::fs::canonicalize(&args.output).is_ok_and(|o| o == f));
+            if same {
+                bail!("--from and --output name the same file");
+            }
+        }
+        None => require_capture_privileges()?,
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -183,6 +192,16 @@ fn parse_dev(s: &str) -> anyhow::Result<Dev> {
     Ok(Dev::new(libc::major(rdev), libc::minor(rdev)))
 }
 
+/// A positive, finite replay speed factor.
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a positive speed factor (e.g. 1, 10, 0.5)"
+        )),
+    }
+}
+
 /// `250ms`, `30s`, `5m`, `2h`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -219,6 +238,14 @@ mod tests {
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn speeds_must_be_positive() {
+        assert_eq!(parse_speed("2.5"), Ok(2.5));
+        assert!(parse_speed("0").is_err());
+        assert!(parse_speed("-1").is_err());
+        assert!(parse_speed("inf").is_err());
     }
 
     #[test]
