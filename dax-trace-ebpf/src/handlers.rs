@@ -93,9 +93,10 @@ fn entry_action(point: u16, args: &[u64; 6]) {
         | idx::FS_DAX_RELEASE_INNER
         | idx::FS_DAX_RELEASE
         | idx::DM_DAX_FS_RELEASE
-            if depth_inc() == 0 => {
-                release(point, args);
-            }
+            if depth_inc() == 0 =>
+        {
+            release(point, args);
+        }
         idx::EXT4_BREAK_LAYOUTS
         | idx::XFS_BREAK_LAYOUTS
         | idx::DAX_BREAK_LAYOUT
@@ -137,9 +138,10 @@ pub fn on_exit(point: u16, ret: u64) {
         | idx::FS_DAX_CLAIM
         | idx::FS_DAX_CLAIM_BDEV
         | idx::DM_DAX_FS_CLAIM
-            if depth_dec() == 0 => {
-                claim(point, &args, ret);
-            }
+            if depth_dec() == 0 =>
+        {
+            claim(point, &args, ret);
+        }
         idx::FS_PUT_DAX
         | idx::PUT_DAX
         | idx::FS_DAX_RELEASE_INNER
@@ -147,17 +149,15 @@ pub fn on_exit(point: u16, ret: u64) {
         | idx::DM_DAX_FS_RELEASE => {
             depth_dec();
         }
-        idx::ALLOC_DAX
-            if !is_err_or_null(ret) => {
-                let mut ev = new_event(kind::DAX_ALLOC, point);
-                ev.a[0] = ret;
-                ev.a[1] = args[0];
-                submit(&ev);
-            }
-        idx::DAX_LAYOUT_BUSY_PAGE_RANGE | idx::DAX_LAYOUT_BUSY_PAGE
-            if ret != 0 => {
-                busy_page(point, args[0], ret);
-            }
+        idx::ALLOC_DAX if !is_err_or_null(ret) => {
+            let mut ev = new_event(kind::DAX_ALLOC, point);
+            ev.a[0] = ret;
+            ev.a[1] = args[0];
+            submit(&ev);
+        }
+        idx::DAX_LAYOUT_BUSY_PAGE_RANGE | idx::DAX_LAYOUT_BUSY_PAGE if ret != 0 => {
+            busy_page(point, args[0], ret);
+        }
         idx::EXT4_BREAK_LAYOUTS
         | idx::XFS_BREAK_LAYOUTS
         | idx::DAX_BREAK_LAYOUT

@@ -8,6 +8,8 @@
 #![allow(non_snake_case)]
 
 use aya_ebpf::{
+    EbpfContext as _,
+    helpers::bpf_probe_read_kernel,
     macros::{fentry, fexit, kprobe, kretprobe, perf_event, tracepoint},
     programs::{
         FEntryContext, FExitContext, PerfEventContext, ProbeContext, RetProbeContext,
@@ -17,29 +19,29 @@ use aya_ebpf::{
 use dax_trace_common::probe::idx;
 use dax_trace_ebpf::{handlers, read::nargs};
 
+/// Slot `i` of a fentry/fexit context (arguments, then the return value),
+/// read with `bpf_probe_read_kernel`. Direct loads are not used: LLVM folds
+/// the per-count branches into `ctx + n * 8`, and the verifier (5.10, 6.1)
+/// refuses any load through a modified ctx pointer.
+#[inline(always)]
+fn ctx_slot(ctx: *mut core::ffi::c_void, i: usize) -> u64 {
+    let base = ctx as u64;
+    unsafe { bpf_probe_read_kernel((base + (i as u64) * 8) as *const u64) }.unwrap_or(0)
+}
+
 /// Arguments of a fentry program: only as many as the function has on this
-/// kernel (the verifier rejects reads past them), from the load-time config.
+/// kernel (the load-time config's count; the rest stay 0).
 #[inline(always)]
 fn fentry_args(ctx: &FEntryContext, point: u16) -> [u64; 6] {
-    let n = nargs(point);
+    let n = nargs(point) as usize;
+    let p = ctx.as_ptr();
     let mut a = [0u64; 6];
-    if n > 0 {
-        a[0] = ctx.arg(0);
-    }
-    if n > 1 {
-        a[1] = ctx.arg(1);
-    }
-    if n > 2 {
-        a[2] = ctx.arg(2);
-    }
-    if n > 3 {
-        a[3] = ctx.arg(3);
-    }
-    if n > 4 {
-        a[4] = ctx.arg(4);
-    }
-    if n > 5 {
-        a[5] = ctx.arg(5);
+    let mut i = 0;
+    while i < 6 {
+        if i < n {
+            a[i] = ctx_slot(p, i);
+        }
+        i += 1;
     }
     a
 }
@@ -47,15 +49,8 @@ fn fentry_args(ctx: &FEntryContext, point: u16) -> [u64; 6] {
 /// The return value of a fexit program sits right after the arguments.
 #[inline(always)]
 fn fexit_ret(ctx: &FExitContext, point: u16) -> u64 {
-    match nargs(point) {
-        0 => ctx.arg(0),
-        1 => ctx.arg(1),
-        2 => ctx.arg(2),
-        3 => ctx.arg(3),
-        4 => ctx.arg(4),
-        5 => ctx.arg(5),
-        _ => ctx.arg(6),
-    }
+    let n = (nargs(point) as usize).min(6);
+    ctx_slot(ctx.as_ptr(), n)
 }
 
 #[inline(always)]

@@ -17,6 +17,11 @@ pub struct Args {
     /// Only resolve and plan; do not load or attach anything.
     #[arg(long)]
     pub plan_only: bool,
+    /// Check that events arrive: after attaching, print every event as a
+    /// JSON line for SECONDS (or until SIGINT/SIGTERM), then the count per
+    /// event type on stderr.
+    #[arg(long, value_name = "SECONDS", conflicts_with = "plan_only")]
+    pub listen: Option<u64>,
 }
 
 /// The JSON document.
@@ -35,6 +40,9 @@ struct Output<'a> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(secs) = args.listen {
+        return listen(std::time::Duration::from_secs(secs));
+    }
     let resolution = resolve::resolve_host()?;
     let (mode, report, why) = attach_or_plan(&resolution, args.plan_only);
     let (attached, total) = report.attached_count();
@@ -88,4 +96,51 @@ fn attach_or_plan(
     // Dropping `ebpf` detaches everything.
     drop(ebpf);
     ("attached", report, Vec::new())
+}
+
+/// `--listen`: live capture for `duration`, events to stdout as JSON lines.
+fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
+    use std::collections::BTreeMap;
+    use std::io::Write as _;
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut stream = dax_trace::source::live::start(&Default::default())?;
+        eprint!("{}", render_text(&stream.info.probes, "attached"));
+        eprintln!("listening for {} s", duration.as_secs());
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let deadline = tokio::time::sleep(duration);
+        tokio::pin!(deadline);
+        let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        loop {
+            tokio::select! {
+                event = stream.events.recv() => match event {
+                    Some(event) => {
+                        *counts.entry(event.body.name()).or_default() += 1;
+                        writeln!(out, "{}", serde_json::to_string(&event)?)?;
+                    }
+                    None => break,
+                },
+                _ = &mut deadline => break,
+                _ = int.recv() => break,
+                _ = term.recv() => break,
+            }
+        }
+        // Let the pump move what is still in the ring buffer, then drain.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        while let Ok(event) = stream.events.try_recv() {
+            *counts.entry(event.body.name()).or_default() += 1;
+            writeln!(out, "{}", serde_json::to_string(&event)?)?;
+        }
+        out.flush()?;
+        eprintln!("event counts: {}", serde_json::to_string(&counts)?);
+        Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
+    })
 }

@@ -215,14 +215,7 @@ fn describe(err: ProgramError) -> String {
             io_error,
             verifier_log,
         } => {
-            let last = verifier_log.to_string();
-            let last = last
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-                .trim()
-                .to_string();
+            let last = verifier_summary(&verifier_log.to_string());
             if last.is_empty() {
                 format!("load: {io_error}")
             } else {
@@ -239,5 +232,37 @@ fn describe(err: ProgramError) -> String {
             }
             text
         }
+    }
+}
+
+/// The verifier's reason: the last two log lines that are neither the
+/// statistics footer nor empty (the failing instruction and the complaint).
+fn verifier_summary(log: &str) -> String {
+    let meaningful: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+        })
+        .collect();
+    let start = meaningful.len().saturating_sub(2);
+    meaningful[start..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verifier_summary;
+
+    #[test]
+    fn verifier_summary_skips_the_statistics_footer() {
+        let log = "0: R1=ctx() R10=fp0\n7: (79) r2 = *(u64 *)(r1 +24)\nfunc 'memremap_pages' arg3 type PTR is not a struct\nprocessed 9 insns (limit 1000000) max_states_per_insn 0\n";
+        assert_eq!(
+            verifier_summary(log),
+            "7: (79) r2 = *(u64 *)(r1 +24) | func 'memremap_pages' arg3 type PTR is not a struct"
+        );
+        assert_eq!(verifier_summary("processed 1 insns\n"), "");
     }
 }

@@ -101,7 +101,12 @@ impl Resolution {
 }
 
 /// Resolves the probes on the running kernel.
+/// As root, tracefs is mounted first when it is not (as bpftrace does).
 pub fn resolve_host() -> Result<Resolution, ResolveError> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        tracefs::mount_if_missing();
+    }
     let facilities = Facilities::detect();
     let paths = KernelPaths::host(&facilities);
     resolve(&paths, facilities)

@@ -15,6 +15,26 @@ pub fn find_mount() -> Option<PathBuf> {
         .find(|p| is_tracefs(p))
 }
 
+/// Mounts tracefs at `/sys/kernel/tracing` when no tracefs is mounted yet
+/// (needs root; a failure is left for [`find_mount`] to report as "not
+/// mounted"). Returns the mount point found or made.
+pub fn mount_if_missing() -> Option<PathBuf> {
+    if let Some(found) = find_mount() {
+        return Some(found);
+    }
+    let target = Path::new(TRACEFS_CANDIDATES[0]);
+    if target.is_dir() {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tracefs", "nodev", TRACEFS_CANDIDATES[0]])
+            .stderr(std::process::Stdio::null())
+            .status();
+        if let Err(err) = status {
+            log::debug!("mount tracefs: {err}");
+        }
+    }
+    find_mount()
+}
+
 /// True when `dir` has the files of a mounted tracefs.
 pub fn is_tracefs(dir: &Path) -> bool {
     dir.join("events").is_dir()

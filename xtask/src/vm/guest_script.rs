@@ -1,0 +1,186 @@
+//! The guest's /init and the per-run files it reads.
+//!
+//! Serial ports: ttyS0 kernel console, ttyS1 status lines (`daxtrace-vm: ...`),
+//! ttyS2 the command's stdout, ttyS3 its stderr, so kernel messages never
+//! interleave with results.
+
+/// Prefix of every status line /init writes on ttyS1.
+pub const STATUS_PREFIX: &str = "daxtrace-vm: ";
+
+/// Per-run settings, read by /init from `/etc/daxtrace-vm/run.conf`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunConfig {
+    pub nvdimm: bool,
+    pub share: bool,
+}
+
+/// The static /init of the image (bash: Debian's busybox sh would run its own
+/// applets, e.g. modprobe, before the real tools).
+pub fn init_script() -> &'static str {
+    r#"#!/bin/bash
+# daxtrace VM test bed: mount, load modules, wait for pmem, run the command,
+# report its status on ttyS1, power off.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
+# No udev in the guest: libdevmapper creates /dev/mapper nodes itself.
+export DM_DISABLE_UDEV=1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t bpf bpf /sys/fs/bpf
+for tty in /dev/ttyS1 /dev/ttyS2 /dev/ttyS3; do stty -F "$tty" raw -echo; done
+report() { echo "daxtrace-vm: $*" > /dev/ttyS1; }
+finish() { sync; umount /mnt/host 2>/dev/null; poweroff -f; sleep 30; }
+fail() { report "error $*"; finish; }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+echo /usr/sbin/modprobe > /proc/sys/kernel/modprobe
+. /etc/daxtrace-vm/run.conf
+report "init $(uptime_s) $(uname -r)"
+for m in $(cat /etc/daxtrace-vm/modules); do
+    modprobe "$m" || report "warning modprobe $m failed"
+done
+if [ "$DAXVM_NVDIMM" = 1 ]; then
+    for i in $(seq 100); do [ -e /sys/bus/nd/devices/namespace0.0 ] && break; sleep 0.1; done
+    ndctl create-namespace -f -e namespace0.0 -m fsdax --map=mem > /dev/null \
+        || fail "ndctl create-namespace -m fsdax on namespace0.0 failed"
+fi
+for i in $(seq 300); do [ -b /dev/pmem0 ] && break; sleep 0.1; done
+[ -b /dev/pmem0 ] || fail "no /dev/pmem0 after 30 s (nd_pmem/nd_e820 loaded? see console)"
+if [ "$DAXVM_SHARE" = 1 ]; then
+    mkdir -p /mnt/host
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 host /mnt/host \
+        || fail "mounting the 9p share at /mnt/host failed"
+    cd /mnt/host
+else
+    mkdir -p /root && cd /root
+fi
+report "ready $(uptime_s)"
+bash /etc/daxtrace-vm/command < /dev/null > /dev/ttyS2 2> /dev/ttyS3
+report "exit $? $(uptime_s)"
+finish
+"#
+}
+
+/// `/etc/daxtrace-vm/run.conf` for one run.
+pub fn run_conf(cfg: &RunConfig) -> String {
+    format!(
+        "DAXVM_NVDIMM={}\nDAXVM_SHARE={}\n",
+        u8::from(cfg.nvdimm),
+        u8::from(cfg.share)
+    )
+}
+
+/// `/etc/daxtrace-vm/command`: a bash script that execs `argv` unchanged.
+pub fn command_script(argv: &[String]) -> String {
+    let quoted: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+    format!("exec {}\n", quoted.join(" "))
+}
+
+/// Single-quote `arg` for bash.
+pub fn shell_quote(arg: &str) -> String {
+    format!("'{}'", arg.replace('\'', r"'\''"))
+}
+
+/// A status line from ttyS1, parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Init { uptime: f64, release: String },
+    Ready { uptime: f64 },
+    Exit { code: i32, uptime: f64 },
+    Warning(String),
+    Error(String),
+}
+
+/// Parse one ttyS1 line; None for anything that is not a status line.
+pub fn parse_status(line: &str) -> Option<Status> {
+    let rest = line
+        .trim_end_matches(['\r', '\n'])
+        .strip_prefix(STATUS_PREFIX)?;
+    let (kind, args) = rest.split_once(' ').unwrap_or((rest, ""));
+    let mut words = args.split_whitespace();
+    let num = |w: Option<&str>| w.and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    match kind {
+        "init" => Some(Status::Init {
+            uptime: num(words.next()),
+            release: words.next().unwrap_or_default().to_owned(),
+        }),
+        "ready" => Some(Status::Ready {
+            uptime: num(words.next()),
+        }),
+        "exit" => Some(Status::Exit {
+            code: words.next()?.parse().ok()?,
+            uptime: num(words.next()),
+        }),
+        "warning" => Some(Status::Warning(args.to_owned())),
+        "error" => Some(Status::Error(args.to_owned())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_script_preserves_every_argument() {
+        let argv = ["sh", "-c", "echo 'it''s' > /mnt/host/x && ls"].map(String::from);
+        let script = command_script(&argv);
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script.replacen("exec ", "printf '%s\\n' ", 1))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "sh\n-c\necho 'it''s' > /mnt/host/x && ls\n"
+        );
+    }
+
+    #[test]
+    fn run_conf_switches() {
+        let text = run_conf(&RunConfig {
+            nvdimm: true,
+            share: false,
+        });
+        assert_eq!(text, "DAXVM_NVDIMM=1\nDAXVM_SHARE=0\n");
+    }
+
+    #[test]
+    fn status_lines_parse() {
+        assert_eq!(
+            parse_status("daxtrace-vm: init 1.52 6.1.0-56-amd64\r\n"),
+            Some(Status::Init {
+                uptime: 1.52,
+                release: "6.1.0-56-amd64".into()
+            })
+        );
+        assert_eq!(
+            parse_status("daxtrace-vm: exit 3 9.00"),
+            Some(Status::Exit {
+                code: 3,
+                uptime: 9.0
+            })
+        );
+        assert_eq!(
+            parse_status("daxtrace-vm: error no /dev/pmem0"),
+            Some(Status::Error("no /dev/pmem0".into()))
+        );
+        assert_eq!(parse_status("[    1.0] random kernel line"), None);
+        assert_eq!(parse_status("daxtrace-vm: exit x"), None);
+    }
+
+    #[test]
+    fn init_reports_before_powering_off() {
+        let init = init_script();
+        let exit = init.find("report \"exit").unwrap();
+        let finish = init.rfind("\nfinish").unwrap();
+        assert!(exit < finish);
+        assert!(init.starts_with("#!/bin/bash\n"));
+    }
+}
