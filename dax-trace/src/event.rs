@@ -281,7 +281,12 @@ pub enum DecodeError {
 /// Reads a NUL-padded C string slot.
 fn c_str(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    // The common case (valid UTF-8) skips the lossy scan: this runs for every
+    // event of a replay.
+    match std::str::from_utf8(&bytes[..end]) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(&bytes[..end]).into_owned(),
+    }
 }
 
 /// Decodes a ring buffer record (exactly one [`RawEvent`]).

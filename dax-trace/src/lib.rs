@@ -7,6 +7,7 @@
 pub mod check;
 pub mod collector;
 pub mod event;
+pub mod export;
 pub mod probes;
 pub mod resolve;
 pub mod session;

@@ -1,9 +1,69 @@
-//! `daxtrace export` (being built; see the issue tracker).
+//! `daxtrace export`: a trace file as JSON lines or as a Perfetto trace.
+//! A truncated trace (a killed recording) is exported up to where it stops,
+//! with a warning; a corrupt one too, but the exit code is then 3.
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+use anyhow::Context as _;
+use dax_trace::export::{self, Format};
+use dax_trace::trace::{CreateOptions, End, Reader};
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`daxtrace export` is not built yet")
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FormatArg {
+    /// One JSON event per line.
+    Jsonl,
+    /// Chrome JSON trace events for ui.perfetto.dev.
+    Perfetto,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The trace file to export.
+    file: PathBuf,
+    #[arg(long, value_enum)]
+    format: FormatArg,
+    /// Where to write (`-` for stdout); created 0600.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Overwrite OUT if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let format = match args.format {
+        FormatArg::Jsonl => Format::Jsonl,
+        FormatArg::Perfetto => Format::Perfetto,
+    };
+    let mut reader =
+        Reader::open(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let out: Box<dyn Write> = if args.output.as_os_str() == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        let file = dax_trace::trace::create(&args.output, CreateOptions { force: args.force })?;
+        Box::new(file)
+    };
+    let exported = export::export(&mut reader, format, BufWriter::with_capacity(1 << 20, out))?;
+    match &exported.end {
+        End::Complete => Ok(ExitCode::SUCCESS),
+        End::Truncated { .. } => {
+            eprintln!(
+                "daxtrace: warning: {} is {}; exported the {} events before it",
+                args.file.display(),
+                exported.end,
+                exported.events
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        End::Corrupt { .. } | End::Unreadable { .. } => {
+            eprintln!(
+                "daxtrace: {} is {}; exported the {} events before it",
+                args.file.display(),
+                exported.end,
+                exported.events
+            );
+            Ok(ExitCode::from(3))
+        }
+    }
 }

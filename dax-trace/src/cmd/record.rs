@@ -142,7 +142,8 @@ fn require_capture_privileges() -> anyhow::Result<()> {
     const CAP_SYS_ADMIN: u32 = 21;
     const CAP_PERFMON: u32 = 38;
     const CAP_BPF: u32 = 39;
-    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
     let eff = status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
@@ -161,8 +162,12 @@ fn require_capture_privileges() -> anyhow::Result<()> {
 /// A device as MAJOR:MINOR or the path of a block device node.
 fn parse_dev(s: &str) -> anyhow::Result<Dev> {
     if let Some((major, minor)) = s.split_once(':') {
-        let major = major.parse().with_context(|| format!("bad major number in {s:?}"))?;
-        let minor = minor.parse().with_context(|| format!("bad minor number in {s:?}"))?;
+        let major = major
+            .parse()
+            .with_context(|| format!("bad major number in {s:?}"))?;
+        let minor = minor
+            .parse()
+            .with_context(|| format!("bad minor number in {s:?}"))?;
         return Ok(Dev::new(major, minor));
     }
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -179,7 +184,9 @@ fn parse_dev(s: &str) -> anyhow::Result<Dev> {
 /// `250ms`, `30s`, `5m`, `2h`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let value: f64 = num
         .parse()
@@ -189,7 +196,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "" | "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {s:?} (use ms, s, m or h)"
+            ));
+        }
     };
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
 }

@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! preamble  "DAXTRACE" (8 bytes) | format version u32 LE | flags u32 LE (0)
-//! record    length u32 LE | crc32 u32 LE | tag u8 | payload (length bytes)
-//!           crc32 (IEEE) covers the length bytes, the tag and the payload
+//! record    crc32 u32 LE | length u32 LE | tag u8 | payload (length bytes)
+//!           crc32 (IEEE) covers the length bytes, the tag and the payload:
+//!           everything after it, one contiguous run of bytes
 //! ```
 //!
 //! The first record is the header, the last the summary; events lie between.
@@ -20,8 +21,10 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MAGIC: [u8; 8] = *b"DAXTRACE";
 /// Magic, version, flags.
 pub const PREAMBLE_LEN: usize = 16;
-/// Length, CRC, tag.
+/// CRC, length, tag.
 pub const FRAME_LEN: usize = 9;
+/// Where the bytes the CRC covers start in a record.
+pub const CRC_COVERS_FROM: usize = 4;
 /// Payloads longer than this are corruption, not data (the header with a full
 /// probe table is a few tens of KiB).
 pub const MAX_PAYLOAD: u32 = 4 << 20;
@@ -113,7 +116,18 @@ pub fn preamble() -> [u8; PREAMBLE_LEN] {
     p
 }
 
-/// CRC of a record: its length bytes, tag and payload.
+/// The frame of a record whose payload follows: CRC, length, tag.
+pub fn frame_head(tag: Tag, payload: &[u8]) -> [u8; FRAME_LEN] {
+    let len = payload.len() as u32;
+    let mut head = [0u8; FRAME_LEN];
+    head[0..4].copy_from_slice(&record_crc(len, tag as u8, payload).to_le_bytes());
+    head[4..8].copy_from_slice(&len.to_le_bytes());
+    head[8] = tag as u8;
+    head
+}
+
+/// CRC of a record: its length bytes, tag and payload (the same as
+/// `crc32fast::hash` of the record's bytes from [`CRC_COVERS_FROM`] on).
 pub fn record_crc(len: u32, tag: u8, payload: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(&len.to_le_bytes());
@@ -199,5 +213,9 @@ mod tests {
         assert_ne!(base, record_crc(4, 2, b"abc"));
         assert_ne!(base, record_crc(3, 1, b"abc"));
         assert_ne!(base, record_crc(3, 2, b"abd"));
+        let mut record = frame_head(Tag::RawEvent, b"abc").to_vec();
+        record.extend_from_slice(b"abc");
+        assert_eq!(&record[0..4], &base.to_le_bytes());
+        assert_eq!(crc32fast::hash(&record[CRC_COVERS_FROM..]), base);
     }
 }

@@ -7,7 +7,7 @@
 //! Everything yielded before is intact. [`Reader::end`] then tells how the
 //! file ended.
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use dax_trace_common::RAW_EVENT_SIZE;
@@ -19,7 +19,7 @@ use super::format::{
 use crate::event::{self, Event};
 
 /// Read buffer size.
-const BUFFER: usize = 1 << 20;
+const BUFFER: usize = 256 << 10;
 
 /// One record after the header.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl std::fmt::Display for End {
 }
 
 /// Reads a trace from any byte source (a file by default).
-pub struct Reader<R: Read = BufReader<File>> {
+pub struct Reader<R: Read = File> {
     frames: Frames<R>,
     header: Header,
     summary: Option<Summary>,
@@ -71,7 +71,7 @@ pub struct Reader<R: Read = BufReader<File>> {
     events: u64,
 }
 
-impl Reader<BufReader<File>> {
+impl Reader<File> {
     /// Opens a trace file and reads its header.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, TraceError> {
         let path = path.as_ref();
@@ -79,7 +79,7 @@ impl Reader<BufReader<File>> {
             path: path.display().to_string(),
             source,
         })?;
-        Self::new(BufReader::with_capacity(BUFFER, file))
+        Self::new(file)
     }
 }
 
@@ -112,11 +112,7 @@ impl<R: Read> Reader<R> {
                 reason: format!("unknown preamble flags {flags:#x}"),
             });
         }
-        let mut frames = Frames {
-            input,
-            offset: PREAMBLE_LEN as u64,
-            payload: Vec::with_capacity(RAW_EVENT_SIZE),
-        };
+        let mut frames = Frames::new(input, PREAMBLE_LEN as u64);
         let start = frames.offset;
         let tag = frames.read_frame().map_err(|e| match e {
             FrameError::Eof => TraceError::Truncated {
@@ -131,7 +127,7 @@ impl<R: Read> Reader<R> {
                 reason: format!("the first record is a {tag:?} record, not the header"),
             });
         }
-        let header = serde_json::from_slice(&frames.payload).map_err(|e| TraceError::Corrupt {
+        let header = serde_json::from_slice(frames.payload()).map_err(|e| TraceError::Corrupt {
             offset: start,
             reason: format!("the header is not valid JSON for this version: {e}"),
         })?;
@@ -194,7 +190,7 @@ impl<R: Read> Reader<R> {
         }
         let record = match tag {
             Tag::RawEvent => {
-                let bytes: &[u8; RAW_EVENT_SIZE] = match self.frames.payload.as_slice().try_into() {
+                let bytes: &[u8; RAW_EVENT_SIZE] = match self.frames.payload().try_into() {
                     Ok(bytes) => bytes,
                     Err(_) => return Err(self.stop(corrupt(start, "raw event of the wrong size"))),
                 };
@@ -203,11 +199,11 @@ impl<R: Read> Reader<R> {
                     Err(e) => return Err(self.stop(corrupt(start, &e.to_string()))),
                 }
             }
-            Tag::JsonEvent => match serde_json::from_slice(&self.frames.payload) {
+            Tag::JsonEvent => match serde_json::from_slice(self.frames.payload()) {
                 Ok(e) => Record::Event(e),
                 Err(e) => return Err(self.stop(corrupt(start, &format!("bad JSON event: {e}")))),
             },
-            Tag::Summary => match serde_json::from_slice::<Summary>(&self.frames.payload) {
+            Tag::Summary => match serde_json::from_slice::<Summary>(self.frames.payload()) {
                 Ok(s) => {
                     self.summary = Some(s.clone());
                     Record::Summary(s)
@@ -250,21 +246,67 @@ impl<R: Read> Iterator for Reader<R> {
     }
 }
 
-/// The framing layer: the input, where the next record starts, and the
-/// payload of the last record read.
+/// The framing layer: a read buffer over the input, where the next record
+/// starts, and where the payload of the last record read lies in the buffer.
+/// Records are checked and decoded in place: no copy besides the read.
 struct Frames<R> {
     input: R,
+    buf: Vec<u8>,
+    /// Unread bytes are `buf[pos..filled]`.
+    pos: usize,
+    filled: usize,
+    /// File offset of `buf[pos]`: where the next record starts.
     offset: u64,
-    payload: Vec<u8>,
+    payload: std::ops::Range<usize>,
 }
 
 impl<R: Read> Frames<R> {
-    /// Reads one framed record into `self.payload` and advances `offset`.
+    fn new(input: R, offset: u64) -> Self {
+        Self {
+            input,
+            buf: vec![0; BUFFER],
+            pos: 0,
+            filled: 0,
+            offset,
+            payload: 0..0,
+        }
+    }
+
+    /// The payload of the last record read.
+    fn payload(&self) -> &[u8] {
+        &self.buf[self.payload.clone()]
+    }
+
+    /// Makes at least `n` unread bytes available unless the input ends first;
+    /// returns how many are available.
+    fn fill(&mut self, n: usize) -> std::io::Result<usize> {
+        if self.filled - self.pos >= n {
+            return Ok(self.filled - self.pos);
+        }
+        if self.buf.len() - self.pos < n {
+            self.buf.copy_within(self.pos..self.filled, 0);
+            self.filled -= self.pos;
+            self.pos = 0;
+            if self.buf.len() < n {
+                self.buf.resize(n, 0);
+            }
+        }
+        while self.filled - self.pos < n {
+            match self.input.read(&mut self.buf[self.filled..]) {
+                Ok(0) => break,
+                Ok(k) => self.filled += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.filled - self.pos)
+    }
+
+    /// Reads and checks one framed record and advances past it.
     fn read_frame(&mut self) -> Result<Tag, FrameError> {
         let start = self.offset;
-        let mut head = [0u8; FRAME_LEN];
-        let n = read_full(&mut self.input, &mut head)
-            .map_err(|e| FrameError::Trace(TraceError::Read(e)))?;
+        let read_error = |e| FrameError::Trace(TraceError::Read(e));
+        let n = self.fill(FRAME_LEN).map_err(read_error)?;
         if n == 0 {
             return Err(FrameError::Eof);
         }
@@ -274,10 +316,12 @@ impl<R: Read> Frames<R> {
                 reason: format!("the file ends inside a record frame ({n} of {FRAME_LEN} bytes)"),
             }));
         }
-        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        let tag = Tag::from_u8(head[8]).ok_or_else(|| {
-            FrameError::Trace(corrupt(start, &format!("unknown record tag {}", head[8])))
+        let head = &self.buf[self.pos..self.pos + FRAME_LEN];
+        let crc = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let tag_byte = head[8];
+        let tag = Tag::from_u8(tag_byte).ok_or_else(|| {
+            FrameError::Trace(corrupt(start, &format!("unknown record tag {tag_byte}")))
         })?;
         if len > MAX_PAYLOAD {
             return Err(FrameError::Trace(corrupt(
@@ -285,24 +329,25 @@ impl<R: Read> Frames<R> {
                 &format!("record length {len} exceeds the limit of {MAX_PAYLOAD}"),
             )));
         }
-        if tag == Tag::RawEvent && len as usize != RAW_EVENT_SIZE {
+        let len = len as usize;
+        if tag == Tag::RawEvent && len != RAW_EVENT_SIZE {
             return Err(FrameError::Trace(corrupt(
                 start,
                 &format!("raw event record of {len} bytes, expected {RAW_EVENT_SIZE}"),
             )));
         }
-        self.payload.resize(len as usize, 0);
-        let n = read_full(&mut self.input, &mut self.payload)
-            .map_err(|e| FrameError::Trace(TraceError::Read(e)))?;
-        if n < len as usize {
+        let n = self.fill(FRAME_LEN + len).map_err(read_error)?;
+        if n < FRAME_LEN + len {
+            let got = n - FRAME_LEN;
             return Err(FrameError::Trace(TraceError::Truncated {
                 offset: start,
                 reason: format!(
-                    "the file ends inside a {tag:?} record ({n} of {len} payload bytes)"
+                    "the file ends inside a {tag:?} record ({got} of {len} payload bytes)"
                 ),
             }));
         }
-        let actual = format::record_crc(len, tag as u8, &self.payload);
+        let payload = self.pos + FRAME_LEN..self.pos + FRAME_LEN + len;
+        let actual = crc32fast::hash(&self.buf[self.pos + format::CRC_COVERS_FROM..payload.end]);
         if actual != crc {
             return Err(FrameError::Trace(corrupt(
                 start,
@@ -311,7 +356,9 @@ impl<R: Read> Frames<R> {
                 ),
             )));
         }
-        self.offset += (FRAME_LEN + len as usize) as u64;
+        self.payload = payload;
+        self.pos += FRAME_LEN + len;
+        self.offset += (FRAME_LEN + len) as u64;
         Ok(tag)
     }
 }

@@ -355,27 +355,6 @@ pub fn page_storm(n: u64) -> impl Iterator<Item = Event> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scenario_is_deterministic_and_ordered() {
-        let a = scenario();
-        assert_eq!(a, scenario());
-        assert!(a.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
-        let claims = a
-            .iter()
-            .filter(|e| matches!(e.body, EventBody::Claim { .. }))
-            .count();
-        let releases = a
-            .iter()
-            .filter(|e| matches!(e.body, EventBody::Release { .. }))
-            .count();
-        assert_eq!((claims, releases), (2, 2));
-    }
-}
-
 /// Where the shipped sample lives, relative to the repository root, and the
 /// command that regenerates it.
 pub const SAMPLE_PATH: &str = "samples/synthetic-6.1.dxt";
@@ -399,4 +378,25 @@ pub fn sample_trace() -> Result<Vec<u8>, crate::trace::TraceError> {
         w.write_event(e)?;
     }
     Ok(w.finish_at("duration", ended)?.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_is_deterministic_and_ordered() {
+        let a = scenario();
+        assert_eq!(a, scenario());
+        assert!(a.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
+        let claims = a
+            .iter()
+            .filter(|e| matches!(e.body, EventBody::Claim { .. }))
+            .count();
+        let releases = a
+            .iter()
+            .filter(|e| matches!(e.body, EventBody::Release { .. }))
+            .count();
+        assert_eq!((claims, releases), (2, 2));
+    }
 }

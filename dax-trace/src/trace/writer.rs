@@ -110,15 +110,14 @@ impl<W: Write> Writer<W> {
     pub fn write_event(&mut self, event: &Event) -> Result<(), TraceError> {
         match event::encode(event) {
             Some(raw) => {
+                let mut frame = [0u8; FRAME_LEN + RAW_EVENT_SIZE];
                 let mut payload = [0u8; RAW_EVENT_SIZE];
                 format::raw_to_le(&raw, &mut payload);
-                let len = RAW_EVENT_SIZE as u32;
-                let crc = format::record_crc(len, Tag::RawEvent as u8, &payload);
-                let mut frame = [0u8; FRAME_LEN + RAW_EVENT_SIZE];
-                frame[0..4].copy_from_slice(&len.to_le_bytes());
-                frame[4..8].copy_from_slice(&crc.to_le_bytes());
+                frame[4..8].copy_from_slice(&(RAW_EVENT_SIZE as u32).to_le_bytes());
                 frame[8] = Tag::RawEvent as u8;
                 frame[FRAME_LEN..].copy_from_slice(&payload);
+                let crc = crc32fast::hash(&frame[format::CRC_COVERS_FROM..]);
+                frame[0..4].copy_from_slice(&crc.to_le_bytes());
                 self.out.write_all(&frame).map_err(TraceError::Write)?;
                 self.bytes += frame.len() as u64;
             }
@@ -187,20 +186,13 @@ impl<W: Write> Writer<W> {
     }
 
     fn record(&mut self, tag: Tag, payload: &[u8]) -> Result<(), TraceError> {
-        let len = u32::try_from(payload.len())
-            .ok()
-            .filter(|&l| l <= MAX_PAYLOAD)
-            .ok_or_else(|| {
-                TraceError::Write(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("record of {} bytes is too large", payload.len()),
-                ))
-            })?;
-        let crc = format::record_crc(len, tag as u8, payload);
-        let mut head = [0u8; FRAME_LEN];
-        head[0..4].copy_from_slice(&len.to_le_bytes());
-        head[4..8].copy_from_slice(&crc.to_le_bytes());
-        head[8] = tag as u8;
+        if payload.len() > MAX_PAYLOAD as usize {
+            return Err(TraceError::Write(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("record of {} bytes is too large", payload.len()),
+            )));
+        }
+        let head = format::frame_head(tag, payload);
         self.out.write_all(&head).map_err(TraceError::Write)?;
         self.out.write_all(payload).map_err(TraceError::Write)?;
         self.bytes += (FRAME_LEN + payload.len()) as u64;

@@ -1,0 +1,83 @@
+//! Exports of a trace to other tools' formats: JSON lines ([`jsonl`]) for
+//! scripts, and a Chrome JSON trace ([`perfetto`]) for ui.perfetto.dev.
+//!
+//! Both are streaming: memory stays bounded by what is open (claims, waits,
+//! busy pages), not by the length of the trace.
+pub mod jsonl;
+pub mod perfetto;
+
+use std::io::{Read, Write};
+
+use crate::event::Event;
+use crate::trace::{End, Header, Reader, Record};
+
+/// The export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON event per line (the serde form of `Event`).
+    Jsonl,
+    /// Chrome JSON trace events, which the Perfetto UI opens.
+    Perfetto,
+}
+
+/// Something that turns events into an output format.
+pub trait Exporter {
+    /// Writes one event.
+    fn event(&mut self, event: &Event) -> std::io::Result<()>;
+    /// Writes what closes the output.
+    fn finish(&mut self) -> std::io::Result<()>;
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("writing the export: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// What an export did: the events written and how reading the trace ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exported {
+    pub events: u64,
+    pub end: End,
+}
+
+/// An exporter for `format` writing to `out`.
+pub fn exporter<'a, W: Write + 'a>(
+    format: Format,
+    header: &Header,
+    out: W,
+) -> std::io::Result<Box<dyn Exporter + 'a>> {
+    Ok(match format {
+        Format::Jsonl => Box::new(jsonl::JsonLines::new(out)),
+        Format::Perfetto => Box::new(perfetto::ChromeTrace::new(out, header)?),
+    })
+}
+
+/// Exports every event `reader` yields. A truncated or corrupt trace is
+/// exported up to the damage; [`Exported::end`] says where it stopped.
+pub fn export<R: Read, W: Write>(
+    reader: &mut Reader<R>,
+    format: Format,
+    out: W,
+) -> Result<Exported, ExportError> {
+    let header = reader.header().clone();
+    let mut exporter = exporter(format, &header, out)?;
+    let mut events = 0;
+    for record in reader.by_ref() {
+        match record {
+            Ok(Record::Event(e)) => {
+                exporter.event(&e)?;
+                events += 1;
+            }
+            Ok(Record::Summary(_)) => {}
+            Err(_) => break,
+        }
+    }
+    exporter.finish()?;
+    let end = reader.end().cloned().unwrap_or(End::Complete);
+    Ok(Exported { events, end })
+}
+
+#[cfg(test)]
+mod tests;

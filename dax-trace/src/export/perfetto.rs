@@ -1,0 +1,361 @@
+//! A Chrome JSON trace (the `traceEvents` format) that ui.perfetto.dev and
+//! chrome://tracing open.
+//!
+//! Tracks ("processes" and "threads" of the format, named by `M` metadata
+//! events):
+//! - one process per dax_device (`pmem0 dax_dev 0x…`), one thread per holder
+//!   in it: a slice per claim, from the claim to its release (`B`/`E`);
+//!   claims never released stay open to the end of the trace, which is what a
+//!   leak looks like;
+//! - one process per dev_pagemap: the `busy pages` counter (`C`: pages
+//!   reported busy by `dax_layout_busy_page*` and not idle since), and
+//!   instants for its creation, destruction and memory failures;
+//! - one process per filesystem device (`fs 259:0`): a thread per waiting
+//!   task with a slice per wait (wait begin to wait end), stuck waits as
+//!   instants on the waiter, and a `faults` counter;
+//! - a `daxtrace` process with the `dropped events` counter.
+//!
+//! Timestamps are CLOCK_MONOTONIC microseconds with nanosecond decimals,
+//! written as exact decimal text (a float would round large uptimes).
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use super::Exporter;
+use crate::event::{Dev, Event, EventBody};
+use crate::trace::Header;
+
+/// The track of one kind of thing, keyed by its identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum ProcessKey {
+    DaxDevice(u64),
+    Pagemap(u64),
+    Filesystem(Dev),
+    Daxtrace,
+}
+
+/// Streams trace events; remembers only open claims, busy pages and track ids.
+pub struct ChromeTrace<W: Write> {
+    out: W,
+    first: bool,
+    pids: HashMap<ProcessKey, u32>,
+    /// (process, thread identity) -> tid.
+    tids: HashMap<(u32, u64), u32>,
+    /// Disk names learned from dax_add_host and claims, by dax_dev.
+    disks: HashMap<u64, String>,
+    /// Holders with an open claim, by dax_dev, oldest first.
+    open_claims: HashMap<u64, Vec<u64>>,
+    busy: HashMap<u64, HashSet<u64>>,
+    faults: HashMap<Dev, u64>,
+    drops: HashMap<u16, u64>,
+}
+
+impl<W: Write> ChromeTrace<W> {
+    /// Starts the JSON document; `header` goes into `otherData`.
+    pub fn new(mut out: W, header: &Header) -> std::io::Result<Self> {
+        let other = json!({
+            "tool": "daxtrace",
+            "tool_version": header.tool_version,
+            "kernel_release": header.session.kernel_release,
+            "command_line": header.command_line.join(" "),
+            "clock": "CLOCK_MONOTONIC",
+            "monotonic_to_realtime_ns": header.session.monotonic_to_realtime_ns.to_string(),
+        });
+        writeln!(
+            out,
+            "{{\"displayTimeUnit\":\"ns\",\"otherData\":{other},\"traceEvents\":["
+        )?;
+        Ok(Self {
+            out,
+            first: true,
+            pids: HashMap::new(),
+            tids: HashMap::new(),
+            disks: HashMap::new(),
+            open_claims: HashMap::new(),
+            busy: HashMap::new(),
+            faults: HashMap::new(),
+            drops: HashMap::new(),
+        })
+    }
+
+    /// Writes one trace event object.
+    fn emit(
+        &mut self,
+        ph: &str,
+        name: &str,
+        pid: u32,
+        tid: u32,
+        ts_ns: Option<u64>,
+        args: Value,
+    ) -> std::io::Result<()> {
+        let sep = if self.first { "" } else { ",\n" };
+        self.first = false;
+        let name = Value::from(name);
+        write!(
+            self.out,
+            "{sep}{{\"ph\":\"{ph}\",\"name\":{name},\"pid\":{pid},\"tid\":{tid}"
+        )?;
+        if let Some(ts) = ts_ns {
+            write!(self.out, ",\"ts\":{}.{:03}", ts / 1000, ts % 1000)?;
+        }
+        if ph == "i" {
+            write!(self.out, ",\"s\":\"t\"")?;
+        }
+        if !args.is_null() {
+            write!(self.out, ",\"args\":{args}")?;
+        }
+        write!(self.out, "}}")
+    }
+
+    /// The pid of a process track, naming it on first use.
+    fn pid(&mut self, key: ProcessKey) -> std::io::Result<u32> {
+        if let Some(&pid) = self.pids.get(&key) {
+            return Ok(pid);
+        }
+        let pid = self.pids.len() as u32 + 1;
+        self.pids.insert(key, pid);
+        let name = match key {
+            ProcessKey::DaxDevice(d) => match self.disks.get(&d) {
+                Some(disk) => format!("{disk} dax_dev {d:#x}"),
+                None => format!("dax_dev {d:#x}"),
+            },
+            ProcessKey::Pagemap(p) => format!("pgmap {p:#x}"),
+            ProcessKey::Filesystem(dev) => format!("fs {dev}"),
+            ProcessKey::Daxtrace => "daxtrace".to_string(),
+        };
+        self.emit("M", "process_name", pid, 0, None, json!({ "name": name }))?;
+        Ok(pid)
+    }
+
+    /// The tid of a thread track inside `pid`, naming it on first use.
+    fn tid(&mut self, pid: u32, id: u64, name: impl FnOnce() -> String) -> std::io::Result<u32> {
+        if let Some(&tid) = self.tids.get(&(pid, id)) {
+            return Ok(tid);
+        }
+        let tid = self.tids.len() as u32 + 1;
+        self.tids.insert((pid, id), tid);
+        self.emit(
+            "M",
+            "thread_name",
+            pid,
+            tid,
+            None,
+            json!({ "name": name() }),
+        )?;
+        Ok(tid)
+    }
+
+    fn busy_counter(&mut self, pgmap: u64, ts: u64) -> std::io::Result<()> {
+        let pid = self.pid(ProcessKey::Pagemap(pgmap))?;
+        let n = self.busy.get(&pgmap).map_or(0, HashSet::len);
+        self.emit("C", "busy pages", pid, 0, Some(ts), json!({ "busy": n }))
+    }
+
+    fn instant(
+        &mut self,
+        key: ProcessKey,
+        name: &str,
+        ts: u64,
+        args: Value,
+    ) -> std::io::Result<()> {
+        let pid = self.pid(key)?;
+        self.emit("i", name, pid, 0, Some(ts), args)
+    }
+}
+
+fn holder_name(holder: u64) -> String {
+    format!("holder {holder:#x}")
+}
+
+impl<W: Write> Exporter for ChromeTrace<W> {
+    fn event(&mut self, e: &Event) -> std::io::Result<()> {
+        let ts = e.ts_ns;
+        let who = json!({ "pid": e.pid, "tid": e.tid, "comm": e.comm });
+        match &e.body {
+            EventBody::DaxAddHost { dax_dev, disk } => {
+                self.disks.insert(*dax_dev, disk.clone());
+            }
+            EventBody::Claim {
+                dax_dev,
+                holder,
+                bdev,
+                disk,
+                granted,
+                api,
+                ..
+            } => {
+                if !*granted || *dax_dev == 0 {
+                    return self.instant(
+                        ProcessKey::Filesystem(*bdev),
+                        "claim refused",
+                        ts,
+                        json!({ "disk": disk, "by": who }),
+                    );
+                }
+                self.disks.entry(*dax_dev).or_insert_with(|| disk.clone());
+                let pid = self.pid(ProcessKey::DaxDevice(*dax_dev))?;
+                let tid = self.tid(pid, *holder, || holder_name(*holder))?;
+                self.open_claims.entry(*dax_dev).or_default().push(*holder);
+                let args = json!({ "disk": disk, "bdev": bdev.to_string(), "api": api, "by": who });
+                self.emit("B", &format!("claim {disk}"), pid, tid, Some(ts), args)?;
+            }
+            EventBody::Release {
+                dax_dev,
+                holder,
+                api,
+                ..
+            } => {
+                let open = self.open_claims.entry(*dax_dev).or_default();
+                let released = match open.iter().rposition(|h| h == holder) {
+                    Some(i) => Some(open.remove(i)),
+                    // APIs without a holder release the latest claim.
+                    None if *holder == 0 => open.pop(),
+                    None => None,
+                };
+                let pid = self.pid(ProcessKey::DaxDevice(*dax_dev))?;
+                match released {
+                    Some(h) => {
+                        let tid = self.tid(pid, h, || holder_name(h))?;
+                        self.emit(
+                            "E",
+                            "",
+                            pid,
+                            tid,
+                            Some(ts),
+                            json!({ "release_api": api, "by": who }),
+                        )?;
+                    }
+                    None => {
+                        let tid = self.tid(pid, *holder, || holder_name(*holder))?;
+                        self.emit(
+                            "i",
+                            "release without claim",
+                            pid,
+                            tid,
+                            Some(ts),
+                            json!({ "api": api, "by": who }),
+                        )?;
+                    }
+                }
+            }
+            EventBody::DaxKill { dax_dev, holder } => {
+                self.instant(
+                    ProcessKey::DaxDevice(*dax_dev),
+                    "kill_dax",
+                    ts,
+                    json!({ "holder": format!("{holder:#x}") }),
+                )?;
+            }
+            EventBody::PagemapCreate {
+                pgmap,
+                pfn_start,
+                pfn_end,
+                memory_type,
+                ..
+            } => {
+                let args = json!({ "pfn_start": format!("{pfn_start:#x}"), "pfn_end": format!("{pfn_end:#x}"), "memory_type": memory_type });
+                self.instant(ProcessKey::Pagemap(*pgmap), "pagemap created", ts, args)?;
+                self.busy_counter(*pgmap, ts)?;
+            }
+            EventBody::PagemapDestroy { pgmap } => {
+                self.busy.remove(pgmap);
+                self.instant(
+                    ProcessKey::Pagemap(*pgmap),
+                    "pagemap destroyed",
+                    ts,
+                    Value::Null,
+                )?;
+                self.busy_counter(*pgmap, ts)?;
+            }
+            EventBody::BusyPage { pgmap, pfn, .. } => {
+                if self.busy.entry(*pgmap).or_default().insert(*pfn) {
+                    self.busy_counter(*pgmap, ts)?;
+                }
+            }
+            EventBody::PageIdle { pgmap, pfn, .. } => {
+                if self.busy.get_mut(pgmap).is_some_and(|s| s.remove(pfn)) {
+                    self.busy_counter(*pgmap, ts)?;
+                }
+            }
+            EventBody::WaitBegin { ino, dev, api, .. } => {
+                let pid = self.pid(ProcessKey::Filesystem(*dev))?;
+                let tid = self.tid(pid, u64::from(e.tid), || format!("{} {}", e.comm, e.tid))?;
+                self.emit(
+                    "B",
+                    &format!("wait ino {ino}"),
+                    pid,
+                    tid,
+                    Some(ts),
+                    json!({ "api": api }),
+                )?;
+            }
+            EventBody::WaitEnd {
+                dev,
+                latency_ns,
+                ret,
+                busy_pfn,
+                busy_hits,
+                ..
+            } => {
+                let pid = self.pid(ProcessKey::Filesystem(*dev))?;
+                let tid = self.tid(pid, u64::from(e.tid), || format!("{} {}", e.comm, e.tid))?;
+                let args = json!({ "latency_ns": latency_ns, "ret": ret, "busy_pfn": busy_pfn.map(|p| format!("{p:#x}")), "busy_hits": busy_hits });
+                self.emit("E", "", pid, tid, Some(ts), args)?;
+            }
+            EventBody::StuckWait {
+                pfn,
+                dev,
+                waiter_tid,
+                wait_begin_ns,
+                refcount,
+                ..
+            } => {
+                let pid = self.pid(ProcessKey::Filesystem(*dev))?;
+                let tid = self.tid(pid, u64::from(*waiter_tid), || format!("tid {waiter_tid}"))?;
+                let args = json!({ "pfn": format!("{pfn:#x}"), "refcount": refcount, "waiting_since_ns": wait_begin_ns });
+                self.emit("i", "stuck wait (lost wakeup)", pid, tid, Some(ts), args)?;
+            }
+            EventBody::Fault { dev, .. } => {
+                let n = self.faults.entry(*dev).or_default();
+                *n += 1;
+                let n = *n;
+                let pid = self.pid(ProcessKey::Filesystem(*dev))?;
+                self.emit("C", "faults", pid, 0, Some(ts), json!({ "faults": n }))?;
+            }
+            EventBody::MemoryFailure {
+                pfn,
+                mf_type,
+                result,
+            } => {
+                let args = json!({ "pfn": format!("{pfn:#x}"), "type": mf_type, "result": result });
+                self.instant(ProcessKey::Daxtrace, "memory failure", ts, args)?;
+            }
+            EventBody::Drops { point, total } => {
+                self.drops.insert(*point, *total);
+                let sum: u64 = self.drops.values().sum();
+                let pid = self.pid(ProcessKey::Daxtrace)?;
+                self.emit(
+                    "C",
+                    "dropped events",
+                    pid,
+                    0,
+                    Some(ts),
+                    json!({ "dropped": sum }),
+                )?;
+            }
+            EventBody::DaxAlloc { .. }
+            | EventBody::DmAccess { .. }
+            | EventBody::DmTableDax { .. }
+            | EventBody::DmMember { .. }
+            | EventBody::HolderNotifyFailure { .. }
+            | EventBody::PutStats { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        write!(self.out, "\n]}}\n")?;
+        self.out.flush()
+    }
+}

@@ -1,0 +1,177 @@
+//! The `record` and `export` command lines, run as a user would: on the
+//! shipped sample (re-recorded with `--from`, which needs no root), with
+//! signals, without privileges, and on damaged files.
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use dax_trace::event::Event;
+use dax_trace::trace::{End, Reader, Record, Summary, synthetic};
+
+fn daxtrace() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_daxtrace"))
+}
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(synthetic::SAMPLE_PATH)
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("daxtrace runs")
+}
+
+fn read(path: &Path) -> (Vec<Event>, Option<Summary>, End) {
+    let mut reader = Reader::open(path).expect("opens");
+    let (mut events, mut summary) = (Vec::new(), None);
+    for record in reader.by_ref() {
+        match record {
+            Ok(Record::Event(e)) => events.push(e),
+            Ok(Record::Summary(s)) => summary = Some(s),
+            Err(_) => break,
+        }
+    }
+    let end = reader.end().cloned().expect("ended");
+    (events, summary, end)
+}
+
+#[test]
+fn record_from_a_trace_writes_a_private_complete_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("copy.dxt");
+    let o = run(daxtrace()
+        .args(["record", "--from"])
+        .arg(sample())
+        .arg("-o")
+        .arg(&out));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mode = std::fs::metadata(&out).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let (events, summary, end) = read(&out);
+    assert_eq!(events, synthetic::scenario());
+    assert_eq!(end, End::Complete);
+    assert_eq!(
+        summary.map(|s| s.end_reason),
+        Some("source-ended".to_string())
+    );
+}
+
+#[test]
+fn record_never_overwrites_without_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("keep.dxt");
+    std::fs::write(&out, b"precious").expect("write");
+    let o = run(daxtrace()
+        .args(["record", "--from"])
+        .arg(sample())
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+    assert_eq!(std::fs::read(&out).expect("read"), b"precious");
+    let o = run(daxtrace()
+        .args(["record", "--force", "--from"])
+        .arg(sample())
+        .arg("-o")
+        .arg(&out));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read(&out).2, End::Complete);
+}
+
+#[test]
+fn live_record_without_privileges_is_refused_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = dir.path().join("live.dxt");
+    let mut cmd = daxtrace();
+    cmd.args(["record", "--duration", "1s", "-o"]).arg(&out);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // Run as nobody: no root, no capabilities.
+        cmd.uid(65534).gid(65534);
+    }
+    let o = run(&mut cmd);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("needs root"), "{stderr}");
+    assert!(!out.exists(), "a refused recording left a file");
+}
+
+/// Sends `signal` to a slow re-recording; it must finish the file and exit 0.
+fn stop_with(signal: libc::c_int, reason: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("slow.dxt");
+    // The sample spans about 1.1 s; at 0.01x it would take two minutes.
+    let mut child = daxtrace()
+        .args(["record", "--speed", "0.01", "--from"])
+        .arg(sample())
+        .arg("-o")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    // Wait for the first flush (the header reaches the file within a second).
+    let started = Instant::now();
+    while std::fs::metadata(&out).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "nothing recorded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: plain kill(2) of our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+    let status = child.wait().expect("exits");
+    assert!(status.success(), "{status:?}");
+    let (events, summary, end) = read(&out);
+    assert_eq!(end, End::Complete);
+    assert_eq!(summary.map(|s| s.end_reason), Some(reason.to_string()));
+    let all = synthetic::scenario();
+    assert!(events.len() < all.len());
+    assert_eq!(events, all[..events.len()]);
+}
+
+#[test]
+fn sigint_finishes_the_file() {
+    stop_with(libc::SIGINT, "interrupted");
+}
+
+#[test]
+fn sigterm_finishes_the_file() {
+    stop_with(libc::SIGTERM, "terminated");
+}
+
+#[test]
+fn export_says_where_a_damaged_trace_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bytes = std::fs::read(sample()).expect("sample");
+    let cut = dir.path().join("cut.dxt");
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).expect("write");
+    let o = run(daxtrace()
+        .arg("export")
+        .arg(&cut)
+        .args(["--format", "jsonl", "-o", "-"]));
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        synthetic::scenario().len()
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("truncated at byte"));
+
+    let mut bad = bytes.clone();
+    let middle = bad.len() / 2;
+    bad[middle] ^= 0xff;
+    let corrupt = dir.path().join("corrupt.dxt");
+    std::fs::write(&corrupt, &bad).expect("write");
+    let o = run(daxtrace()
+        .arg("export")
+        .arg(&corrupt)
+        .args(["--format", "perfetto", "-o", "-"]));
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt at byte"));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("still a valid document");
+    assert!(doc["traceEvents"].is_array());
+}
