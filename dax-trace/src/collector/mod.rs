@@ -139,6 +139,9 @@ pub struct Totals {
     /// dm table dax capability checks.
     pub dm_tables_capable: u64,
     pub dm_tables_not_capable: u64,
+    /// Refused claims of devices never seen otherwise (mounts of non-DAX
+    /// disks look for a dax_device too).
+    pub refused_unknown_devices: u64,
     /// Memory failures on pfns of no known pagemap.
     pub unattributed_memory_failures: u64,
     /// Page-side events whose device could not be told (s_dev 0).
@@ -548,6 +551,15 @@ impl Collector {
         api: ClaimApi,
     ) {
         let granted = granted && dax_dev != 0;
+        // Every ext4/xfs mount asks for a dax_device, DAX or not: a refused
+        // claim on a device never seen is a lookup of a non-DAX disk, not
+        // worth a record.
+        let known = (bdev.0 != 0 && self.by_bdev.contains_key(&bdev))
+            || (!disk.is_empty() && self.by_disk.contains_key(disk));
+        if !granted && !known {
+            self.totals.refused_unknown_devices += 1;
+            return;
+        }
         let id = self.resolve(if granted { dax_dev } else { 0 }, bdev, disk, ev.ts_ns);
         let seq = self.next_claim;
         self.next_claim += 1;
