@@ -31,7 +31,9 @@
 //! holder to `fs_dax_get_by_bdev` and `fs_put_dax`; ext4 and dm pass NULL and
 //! 5.10 has no holders, so holderless claims pair with holderless releases of
 //! the same dax_dev, newest first. A refused claim (`granted = false`) is
-//! counted but never open. A release matching no open claim and a claim by a
+//! counted but never open; when it names a device never seen otherwise it is
+//! only counted in [`Totals::refused_unknown_devices`] (ext4 and xfs look for
+//! a dax_device on every mount, DAX disk or not). A release matching no open claim and a claim by a
 //! holder that already holds the device are recorded in [`Findings`].
 //!
 //! # Bounded memory
