@@ -115,6 +115,9 @@ fn drops_or_a_cut_file_make_it_inconclusive() {
 #[test]
 fn usage_and_input_errors_exit_3() {
     assert_eq!(run(&["check"]).0, 3);
+    // -o only goes with a live capture.
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/synthetic-6.1.dxt");
+    assert_eq!(run(&["check", sample, "-o", "/tmp/never.dxt"]).0, 3);
     assert_eq!(run(&["check", "/nonexistent/trace.dxt"]).0, 3);
     let dir = tempfile::tempdir().expect("tempdir");
     let junk = dir.path().join("junk");
@@ -163,4 +166,42 @@ fn report_prints_the_leak_and_json_round_trips() {
     let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert_eq!(v["summary"]["devices"][0]["outstanding"], 1);
     assert_eq!(v["summary"]["devices"][0]["identity"]["disk"], "pmem0");
+}
+
+/// Runs daxtrace in `dir` so file names in the output are stable.
+fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs daxtrace");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Golden report and check output of an unbalanced run: the xfs mount is
+/// never released, a release comes for a device never claimed, and a wait
+/// outlasts --max-wait.
+#[test]
+fn golden_unbalanced_report_and_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut events = healthy();
+    let last_release = events
+        .iter()
+        .rposition(|e| matches!(e.body, EventBody::Release { .. }))
+        .expect("scenario releases");
+    let mut stray = events.remove(last_release);
+    if let EventBody::Release { dax_dev, .. } = &mut stray.body {
+        *dax_dev = 0xffff_8880_0999_0000;
+    }
+    events.push(stray);
+    write_trace(dir.path(), "unbalanced.dxt", &events);
+    let (code, report) = run_in(dir.path(), &["report", "unbalanced.dxt"]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("unbalanced_report", report);
+    let (code, check) = run_in(dir.path(), &["check", "unbalanced.dxt", "--max-wait", "4"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("unbalanced_check", check);
 }

@@ -1,7 +1,7 @@
 //! `daxtrace check FILE` / `daxtrace check --duration D`: the CI verdict.
 //! Exit codes (docs/check.md): 0 pass, 1 fail, 2 inconclusive, 3 usage or
 //! input error (the last comes from clap and from `main` on any error).
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use dax_trace::check::{self, Assertion, CheckOptions, Format, Status, Verdict};
 use dax_trace::collector::Collector;
 use dax_trace::probes::report::ProbeReport;
 use dax_trace::source::live::{self, LiveOptions};
-use dax_trace::trace::End;
+use dax_trace::trace::{CreateOptions, End, Header, Writer};
 use dax_trace_common::probe::Family;
 
 use super::record::parse_duration;
@@ -35,6 +35,12 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// With --duration: also keep the capture as a trace file (created 0600).
+    #[arg(short, long, value_name = "TRACE", conflicts_with = "file")]
+    output: Option<PathBuf>,
+    /// Overwrite --output if it exists.
+    #[arg(long, requires = "output")]
+    force: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -54,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             verdict.push(probes_cover_claims(&folded.header.session.probes));
             verdict
         }
-        (None, Some(duration)) => judge_live(duration, &opts)?,
+        (None, Some(duration)) => judge_live(duration, &opts, args.output.as_deref(), args.force)?,
         (None, None) => bail!("give a trace FILE or --duration D"),
     };
     print!("{}", check::render::render(&verdict, args.format));
@@ -110,8 +116,24 @@ fn probes_cover_claims(report: &ProbeReport) -> Assertion {
     }
 }
 
-/// Captures for `duration` (or until Ctrl-C), then judges.
-fn judge_live(duration: Duration, opts: &CheckOptions) -> anyhow::Result<Verdict> {
+/// Captures for `duration` (or until Ctrl-C), then judges; with `output`,
+/// every event is also written to that trace file.
+fn judge_live(
+    duration: Duration,
+    opts: &CheckOptions,
+    output: Option<&Path>,
+    force: bool,
+) -> anyhow::Result<Verdict> {
+    // Refuse before loading any probe when the file is in the way.
+    if let Some(path) = output
+        && !force
+        && std::fs::symlink_metadata(path).is_ok()
+    {
+        bail!(
+            "{} already exists (pass --force to overwrite it)",
+            path.display()
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -119,6 +141,20 @@ fn judge_live(duration: Duration, opts: &CheckOptions) -> anyhow::Result<Verdict
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let mut stream = live::start(&LiveOptions::default()).context("starting live capture")?;
+        let mut writer = match output {
+            Some(path) => {
+                let header = Header::new(stream.info.clone(), Vec::new());
+                let file = dax_trace::trace::create(path, CreateOptions { force })?;
+                Some(Writer::to_file(file, &header)?)
+            }
+            None => None,
+        };
+        let mut keep = |ev: &dax_trace::event::Event| -> anyhow::Result<()> {
+            if let Some(w) = writer.as_mut() {
+                w.write_event(ev)?;
+            }
+            Ok(())
+        };
         let mut collector = Collector::new(opts.collector_config());
         let deadline = tokio::time::sleep(duration);
         tokio::pin!(deadline);
@@ -128,14 +164,26 @@ fn judge_live(duration: Duration, opts: &CheckOptions) -> anyhow::Result<Verdict
                 _ = &mut deadline => break,
                 _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
                 ev = stream.events.recv() => match ev {
-                    Some(ev) => collector.ingest(&ev),
+                    Some(ev) => {
+                        keep(&ev)?;
+                        collector.ingest(&ev);
+                    }
                     None => break,
                 },
             }
         }
         // Events already queued belong to the window.
         while let Ok(ev) = stream.events.try_recv() {
+            keep(&ev)?;
             collector.ingest(&ev);
+        }
+        if let Some(w) = writer {
+            let reason = if interrupted {
+                "interrupted"
+            } else {
+                "duration"
+            };
+            w.finish_file(reason)?;
         }
         let mut verdict = check::judge(&collector, opts, "live");
         verdict.push(probes_cover_claims(&stream.info.probes));

@@ -246,7 +246,7 @@ fn device_text(out: &mut String, d: &DeviceSummary, origin: u64) {
         out,
         "\ndevice {}{}{}",
         d.label,
-        if d.identity.dax_dev != 0 {
+        if d.identity.dax_dev != 0 && (d.identity.bdev.0 != 0 || !d.identity.disk.is_empty()) {
             format!(", dax_dev {:#x}", d.identity.dax_dev)
         } else {
             String::new()
@@ -262,7 +262,7 @@ fn device_text(out: &mut String, d: &DeviceSummary, origin: u64) {
     if let Some(h) = &d.current_holder {
         let _ = writeln!(
             out,
-            "  held by       holder {} since {} ({})",
+            "  held by       holder {} since {}, claimed by {}",
             holder(h.holder),
             at(origin, h.by.ts_ns),
             h.by

@@ -31,7 +31,9 @@
 //! holder to `fs_dax_get_by_bdev` and `fs_put_dax`; ext4 and dm pass NULL and
 //! 5.10 has no holders, so holderless claims pair with holderless releases of
 //! the same dax_dev, newest first. A refused claim (`granted = false`) is
-//! counted but never open. A release matching no open claim and a claim by a
+//! counted but never open; when it names a device never seen otherwise it is
+//! only counted in [`Totals::refused_unknown_devices`] (ext4 and xfs look for
+//! a dax_device on every mount, DAX disk or not). A release matching no open claim and a claim by a
 //! holder that already holds the device are recorded in [`Findings`].
 //!
 //! # Bounded memory
@@ -47,6 +49,7 @@ mod findings;
 pub(crate) mod fixture;
 mod histogram;
 pub mod human;
+mod kinds;
 mod pagemap;
 mod ring;
 mod summary;
@@ -58,6 +61,7 @@ pub use device::{
 };
 pub use findings::{DoubleClaim, Findings, Sampled, SlowWait, StuckWaitRecord, UnmatchedRelease};
 pub use histogram::LatencyHistogram;
+pub use kinds::KindCounts;
 pub use pagemap::{BusyPage, MemoryFailureRecord, PagemapIdentity, PagemapState};
 pub use ring::BoundedRing;
 pub use summary::{DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Summary};
@@ -131,12 +135,15 @@ pub struct Totals {
     pub first_ts_ns: Option<u64>,
     pub last_ts_ns: u64,
     /// Events per kind (kebab-case names of [`EventBody`]).
-    pub by_kind: BTreeMap<String, u64>,
+    pub by_kind: KindCounts,
     /// `memremap_pages` calls that failed.
     pub failed_pagemaps: u64,
     /// dm table dax capability checks.
     pub dm_tables_capable: u64,
     pub dm_tables_not_capable: u64,
+    /// Refused claims of devices never seen otherwise (mounts of non-DAX
+    /// disks look for a dax_device too).
+    pub refused_unknown_devices: u64,
     /// Memory failures on pfns of no known pagemap.
     pub unattributed_memory_failures: u64,
     /// Page-side events whose device could not be told (s_dev 0).
@@ -164,6 +171,9 @@ pub struct Collector {
     by_dax: HashMap<u64, DeviceId>,
     by_bdev: HashMap<Dev, DeviceId>,
     by_disk: HashMap<String, DeviceId>,
+    /// The last `s_dev` looked up and its device: page-side events come in
+    /// runs from one filesystem. Cleared whenever the indexes change.
+    last_dev: Option<(Dev, DeviceId)>,
     pagemaps: BTreeMap<u64, PagemapState>,
     open_waits: HashMap<u32, OpenWait>,
     findings: Findings,
@@ -188,6 +198,7 @@ impl Collector {
             by_dax: HashMap::new(),
             by_bdev: HashMap::new(),
             by_disk: HashMap::new(),
+            last_dev: None,
             pagemaps: BTreeMap::new(),
             open_waits: HashMap::new(),
             findings,
@@ -527,12 +538,7 @@ impl Collector {
             t.first_ts_ns = Some(ev.ts_ns);
         }
         t.last_ts_ns = t.last_ts_ns.max(ev.ts_ns);
-        match t.by_kind.get_mut(ev.body.name()) {
-            Some(n) => *n += 1,
-            None => {
-                t.by_kind.insert(ev.body.name().to_string(), 1);
-            }
-        }
+        t.by_kind.add(&ev.body);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -547,6 +553,15 @@ impl Collector {
         api: ClaimApi,
     ) {
         let granted = granted && dax_dev != 0;
+        // Every ext4/xfs mount asks for a dax_device, DAX or not: a refused
+        // claim on a device never seen is a lookup of a non-DAX disk, not
+        // worth a record.
+        let known = (bdev.0 != 0 && self.by_bdev.contains_key(&bdev))
+            || (!disk.is_empty() && self.by_disk.contains_key(disk));
+        if !granted && !known {
+            self.totals.refused_unknown_devices += 1;
+            return;
+        }
         let id = self.resolve(if granted { dax_dev } else { 0 }, bdev, disk, ev.ts_ns);
         let seq = self.next_claim;
         self.next_claim += 1;
@@ -722,9 +737,16 @@ impl Collector {
             self.totals.unattributed_events += 1;
             return None;
         }
-        let id = match self.by_bdev.get(&dev) {
-            Some(id) => *id,
-            None => self.resolve(0, dev, "", ts_ns),
+        let id = match self.last_dev {
+            Some((d, id)) if d == dev => id,
+            _ => {
+                let id = match self.by_bdev.get(&dev) {
+                    Some(id) => *id,
+                    None => self.resolve(0, dev, "", ts_ns),
+                };
+                self.last_dev = Some((dev, id));
+                id
+            }
         };
         if let Some(d) = self.devices.get_mut(&id) {
             d.last_seen_ns = d.last_seen_ns.max(ts_ns);
@@ -735,6 +757,7 @@ impl Collector {
     /// Finds or creates the device known by any of the given identities
     /// (0 / empty: unknown), learns the others, and folds placeholders.
     fn resolve(&mut self, dax_dev: u64, bdev: Dev, disk: &str, ts_ns: u64) -> DeviceId {
+        self.last_dev = None;
         let by_dax = (dax_dev != 0)
             .then(|| self.by_dax.get(&dax_dev).copied())
             .flatten();
@@ -806,6 +829,7 @@ impl Collector {
 
     /// Drops index entries pointing at `id`.
     fn forget(&mut self, id: DeviceId) {
+        self.last_dev = None;
         self.by_dax.retain(|_, v| *v != id);
         self.by_bdev.retain(|_, v| *v != id);
         self.by_disk.retain(|_, v| *v != id);

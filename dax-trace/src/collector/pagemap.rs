@@ -2,7 +2,7 @@
 use super::actor::Actor;
 use crate::event::Dev;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::device::DeviceId;
 
@@ -58,6 +58,10 @@ pub struct PagemapState {
     pub busy: BTreeMap<u64, BusyPage>,
     /// Busy pages dropped from `busy` to respect the bound.
     pub busy_evicted: u64,
+    /// Pfns in the order they became busy, for O(1) eviction of the oldest;
+    /// may hold pfns already cleared (skipped, and compacted when large).
+    #[serde(skip)]
+    busy_order: VecDeque<(u64, u64)>,
     /// `page-idle` events: a watched page went idle.
     pub idle_transitions: u64,
     /// Busy pages that were later seen idle (or released by a finished wait),
@@ -84,6 +88,7 @@ impl PagemapState {
             destroyed_ns: None,
             busy: BTreeMap::new(),
             busy_evicted: 0,
+            busy_order: VecDeque::new(),
             idle_transitions: 0,
             busy_cleared: 0,
             longest_busy_ns: 0,
@@ -123,13 +128,72 @@ impl PagemapState {
             b.dev = page.dev;
             return;
         }
-        if self.busy.len() >= cap.max(1) {
-            let oldest = self.busy.values().min_by_key(|b| b.since_ns).map(|b| b.pfn);
-            if let Some(pfn) = oldest {
+        let cap = cap.max(1);
+        while self.busy.len() >= cap {
+            let Some((pfn, since)) = self.busy_order.pop_front() else {
+                break;
+            };
+            // Skip entries whose page was cleared (or cleared and busy again).
+            if self.busy.get(&pfn).is_some_and(|b| b.since_ns == since) {
                 self.busy.remove(&pfn);
                 self.busy_evicted += 1;
             }
         }
+        if self.busy_order.len() >= 2 * cap {
+            let busy = &self.busy;
+            self.busy_order
+                .retain(|(pfn, since)| busy.get(pfn).is_some_and(|b| b.since_ns == *since));
+        }
+        self.busy_order.push_back((page.pfn, page.since_ns));
         self.busy.insert(page.pfn, page);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(pfn: u64, since_ns: u64) -> BusyPage {
+        BusyPage {
+            pfn,
+            page: 0,
+            mapping: 0,
+            ino: 1,
+            dev: Dev(1),
+            since_ns,
+            refcount: 2,
+            hits: 1,
+            stuck: false,
+            seen_by: Actor {
+                ts_ns: since_ns,
+                pid: 1,
+                tid: 1,
+                comm: "t".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_oldest_busy_page_still_busy_is_evicted_first() {
+        let mut p = PagemapState::new(1);
+        p.mark_busy(page(1, 10), 2);
+        p.mark_busy(page(2, 20), 2);
+        assert!(p.clear_busy(1, 30));
+        p.mark_busy(page(3, 40), 2);
+        p.mark_busy(page(4, 50), 2);
+        assert_eq!(p.busy.keys().copied().collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(p.busy_evicted, 1);
+        assert_eq!(p.busy_cleared, 1);
+        assert_eq!(p.longest_busy_ns, 20);
+    }
+
+    #[test]
+    fn the_eviction_queue_stays_bounded_when_pages_come_and_go() {
+        let mut p = PagemapState::new(1);
+        for i in 0..10_000u64 {
+            p.mark_busy(page(i % 7, i), 4);
+            p.clear_busy(i % 7, i);
+        }
+        assert!(p.busy_order.len() <= 8, "{}", p.busy_order.len());
     }
 }

@@ -407,3 +407,12 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn refused_lookup_of_a_non_dax_disk_makes_no_device() {
+    let mut s = Script::default();
+    s.refused(0, Dev::new(8, 1), "sda");
+    let c = fold(&s.build());
+    assert_eq!(c.devices().count(), 0);
+    assert_eq!(c.totals().refused_unknown_devices, 1);
+}
