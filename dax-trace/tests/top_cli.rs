@@ -77,3 +77,25 @@ fn the_screen_needs_a_terminal() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--batch"));
 }
+
+#[test]
+fn a_cut_trace_says_where_it_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let whole = std::fs::read(common::sample_trace(dir.path())).expect("reading the sample");
+    let cut = dir.path().join("cut.dxt");
+    std::fs::write(&cut, &whole[..whole.len() - 200]).expect("writing the cut trace");
+    let out = daxtrace(&[
+        "top",
+        "--replay",
+        cut.to_str().expect("utf-8 path"),
+        "--speed",
+        "0",
+        "--batch",
+        "--interval",
+        "0.2",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let last = stdout.rsplit("daxtrace top - ").next().expect("a frame");
+    assert!(last.contains("end of trace: truncated at byte"), "{stdout}");
+}
