@@ -99,3 +99,31 @@ fn a_cut_trace_says_where_it_stops() {
     let last = stdout.rsplit("daxtrace top - ").next().expect("a frame");
     assert!(last.contains("end of trace: truncated at byte"), "{stdout}");
 }
+
+#[test]
+fn batch_output_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = common::sample_trace(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_daxtrace"))
+        .args([
+            "top",
+            "--replay",
+            trace.to_str().expect("utf-8 path"),
+            "--batch",
+            "--interval",
+            "0.1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running daxtrace");
+    // Close the read end at once, as `daxtrace top --batch | head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("waiting for daxtrace");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -54,7 +54,12 @@ pub fn run<M: DashboardModel>(
             }
         }
         dash.refresh();
-        write_frame(out, dash.frame()).map_err(TuiError::Output)?;
+        match write_frame(out, dash.frame()) {
+            Ok(()) => {}
+            // The reader went away (`| head`): that ends the run, like top -b.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(frames),
+            Err(e) => return Err(TuiError::Output(e)),
+        }
         frames += 1;
         if closed || stop.load(Ordering::Relaxed) {
             break;
