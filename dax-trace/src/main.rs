@@ -34,16 +34,13 @@ enum Command {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    // Usage errors exit 3 (the documented "usage or input error"), not clap's 2.
+    // Usage errors exit 3, not clap's 2: 2 means "inconclusive" for `check`.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
+            let code = if err.use_stderr() { 3 } else { 0 };
             let _ = err.print();
-            return if err.use_stderr() {
-                ExitCode::from(3)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::from(code);
         }
     };
     let result = match cli.command {

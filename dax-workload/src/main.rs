@@ -1,4 +1,53 @@
-//! `dax-workload`: the scenarios the VM test bed runs inside the guest.
-fn main() -> anyhow::Result<()> {
-    Ok(())
+//! `dax-workload`: the fs-DAX scenarios the daxtrace VM test bed runs as root
+//! in the guest. Progress goes to stderr; `--json` prints one summary line on
+//! stdout. Exit 0: checks held; 1: a check failed or a step stayed blocked;
+//! 2: setup error.
+
+mod blockdev;
+mod cli;
+mod clock;
+mod cmd;
+mod dm;
+mod fs;
+mod loopdev;
+mod mapping;
+mod pin;
+mod progress;
+mod report;
+mod scenario;
+mod slowdev;
+mod statx;
+mod task;
+mod watchdog;
+mod workdir;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::report::Report;
+
+fn main() {
+    let cli = Cli::parse();
+    progress::start();
+    let name = cli.scenario.name();
+    watchdog::init(name, cli.json);
+    progress!("dax-workload {name} on {}", report::kernel_release());
+
+    let mut report = Report::new(name);
+    let outcome = scenario::run(&cli, &mut report);
+    if let Err(err) = &outcome {
+        progress!("setup error: {err:#}");
+    }
+    let summary = report.finish(outcome.as_ref().err());
+    progress!(
+        "{name}: {} ({} checks, {} failed) in {:.1} s",
+        if summary.ok { "PASS" } else { "FAIL" },
+        summary.checks.len(),
+        summary.checks.iter().filter(|c| !c.ok).count(),
+        summary.duration_ms as f64 / 1000.0
+    );
+    if cli.json {
+        println!("{}", summary.to_json_line());
+    }
+    std::process::exit(summary.exit_code);
 }

@@ -1,27 +1,49 @@
-//! `cargo xtask`: developer tasks for daxtrace.
+//! `cargo xtask`: developer tasks for daxtrace: set-up of a fresh machine, the
+//! VM test bed, the test suite the README names, and the demo.
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 use xtask::vm;
 
-use clap::{Parser, Subcommand};
+mod demo;
+mod run;
+mod setup;
+mod test;
 
-#[derive(Debug, Parser)]
-#[command(name = "xtask", about = "daxtrace developer tasks")]
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "daxtrace developer tasks")]
 struct Cli {
     #[command(subcommand)]
-    task: Task,
+    command: Command,
 }
 
-#[derive(Debug, Subcommand)]
-enum Task {
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Install what a fresh machine lacks: nightly rust-src, the musl target,
+    /// bpf-linker, and the Debian packages of the VM test bed. Idempotent.
+    Setup(setup::Args),
     /// Boot a Debian kernel in QEMU with pmem and run a command or scenario in it.
     Vm(vm::Args),
+    /// The whole test suite: fmt, clippy, unit and integration tests, the host
+    /// attach test and the VM tests per kernel generation.
+    Test(test::Args),
+    /// Replay the shipped sample trace in the dashboard (batch frames without a terminal).
+    Demo(demo::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.task {
-        Task::Vm(args) => {
-            let code = vm::main(args)?;
-            std::process::exit(code);
+    let result = match cli.command {
+        Command::Setup(args) => setup::run(&args).map(|()| 0),
+        Command::Vm(args) => vm::main(args),
+        Command::Test(args) => test::run(&args).map(|()| 0),
+        Command::Demo(args) => demo::run(&args).map(|()| 0),
+    };
+    match result {
+        // The guest command's exit status becomes ours (`cargo xtask vm`).
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The assertions, each turning collector state into an [`Assertion`].
 use super::CheckOptions;
 use super::verdict::{Assertion, Status};
+use crate::collector::human::{duration, offset};
 use crate::collector::{Collector, DeviceIdentity, Sampled};
 use dax_trace_common::probe::POINTS;
 
@@ -30,18 +31,7 @@ impl Clock {
     }
 
     fn at(&self, ts_ns: u64) -> String {
-        let rel = ts_ns.saturating_sub(self.origin);
-        format!("+{}.{:03}s", rel / 1_000_000_000, rel / 1_000_000 % 1000)
-    }
-}
-
-/// `12.345 ms`, `1.500 s`, `870 ns`.
-pub(super) fn duration(ns: u64) -> String {
-    match ns {
-        0..1_000 => format!("{ns} ns"),
-        1_000..1_000_000 => format!("{:.3} us", ns as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.3} ms", ns as f64 / 1e6),
-        _ => format!("{:.3} s", ns as f64 / 1e9),
+        offset(self.origin, ts_ns)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Renderers of a [`Verdict`]: human text, JSON, and JUnit XML for CI.
-use super::assertions::duration;
 use super::verdict::{Status, Verdict};
+use crate::collector::human::duration;
 use std::fmt::Write as _;
 
 /// Output format of `daxtrace check`.

@@ -1,9 +1,212 @@
-//! `daxtrace check` (being built; see the issue tracker).
+//! `daxtrace check FILE` / `daxtrace check --duration D`: the CI verdict.
+//! Exit codes (docs/check.md): 0 pass, 1 fail, 2 inconclusive, 3 usage or
+//! input error (the last comes from clap and from `main` on any error).
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use dax_trace::check::{self, Assertion, CheckOptions, Format, Status, Verdict};
+use dax_trace::collector::Collector;
+use dax_trace::probes::report::ProbeReport;
+use dax_trace::source::live::{self, LiveOptions};
+use dax_trace::trace::End;
+use dax_trace_common::probe::Family;
+
+use super::record::parse_duration;
+use super::report::fold_trace;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(group(clap::ArgGroup::new("input").required(true).args(["file", "duration"])))]
+pub struct Args {
+    /// The trace file to judge (from `daxtrace record`).
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Capture live for this long (30s, 5m, 250ms), then judge (needs root).
+    #[arg(long, value_name = "D", value_parser = parse_duration, conflicts_with = "file")]
+    duration: Option<Duration>,
+    /// Fail on any busy-page wait of at least MS milliseconds.
+    #[arg(long, value_name = "MS")]
+    max_wait: Option<f64>,
+    /// Judge only this device: a disk name (pmem0, /dev/pmem0) or MAJ:MIN.
+    /// Repeat for several.
+    #[arg(long = "dev", value_name = "NAME|MAJ:MIN")]
+    devices: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`daxtrace check` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let opts = CheckOptions {
+        max_wait_ns: args.max_wait.map(max_wait_ns).transpose()?,
+        devices: args
+            .devices
+            .iter()
+            .map(|d| d.strip_prefix("/dev/").unwrap_or(d).to_string())
+            .collect(),
+    };
+    let verdict = match (&args.file, args.duration) {
+        (Some(file), _) => {
+            let folded = fold_trace(file, opts.collector_config())?;
+            let mut verdict = check::judge(&folded.collector, &opts, &file.display().to_string());
+            verdict.push(trace_complete(&folded.end));
+            verdict.push(probes_cover_claims(&folded.header.session.probes));
+            verdict
+        }
+        (None, Some(duration)) => judge_live(duration, &opts)?,
+        (None, None) => bail!("give a trace FILE or --duration D"),
+    };
+    print!("{}", check::render::render(&verdict, args.format));
+    Ok(ExitCode::from(verdict.outcome.exit_code()))
+}
+
+fn max_wait_ns(ms: f64) -> anyhow::Result<u64> {
+    if !ms.is_finite() || ms < 0.0 {
+        bail!("--max-wait must be a non-negative number of milliseconds, not {ms}");
+    }
+    Ok((ms * 1e6).round() as u64)
+}
+
+/// A trace cut short may miss releases and waits that ended after the cut.
+fn trace_complete(end: &End) -> Assertion {
+    Assertion {
+        id: "trace-complete".to_string(),
+        title: "the trace file is complete".to_string(),
+        status: if end.is_complete() {
+            Status::Pass
+        } else {
+            Status::Inconclusive
+        },
+        details: if end.is_complete() {
+            Vec::new()
+        } else {
+            vec![format!("the trace is {end}; events after that are unknown")]
+        },
+    }
+}
+
+/// Without claim and release probes the balance assertions pass vacuously.
+fn probes_cover_claims(report: &ProbeReport) -> Assertion {
+    let missing: Vec<String> = [Family::Claim.name(), Family::Release.name()]
+        .into_iter()
+        .filter(|family| {
+            !report
+                .families
+                .iter()
+                .any(|f| f.family == *family && f.attached())
+        })
+        .map(|family| format!("no {family} probe was attached: claims cannot be balanced"))
+        .collect();
+    Assertion {
+        id: "probes-attached".to_string(),
+        title: "claim and release probes were attached".to_string(),
+        status: if missing.is_empty() {
+            Status::Pass
+        } else {
+            Status::Inconclusive
+        },
+        details: missing,
+    }
+}
+
+/// Captures for `duration` (or until Ctrl-C), then judges.
+fn judge_live(duration: Duration, opts: &CheckOptions) -> anyhow::Result<Verdict> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut stream = live::start(&LiveOptions::default()).context("starting live capture")?;
+        let mut collector = Collector::new(opts.collector_config());
+        let deadline = tokio::time::sleep(duration);
+        tokio::pin!(deadline);
+        let mut interrupted = false;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
+                ev = stream.events.recv() => match ev {
+                    Some(ev) => collector.ingest(&ev),
+                    None => break,
+                },
+            }
+        }
+        // Events already queued belong to the window.
+        while let Ok(ev) = stream.events.try_recv() {
+            collector.ingest(&ev);
+        }
+        let mut verdict = check::judge(&collector, opts, "live");
+        verdict.push(probes_cover_claims(&stream.info.probes));
+        if interrupted {
+            verdict.push(Assertion {
+                id: "capture-complete".to_string(),
+                title: "the capture ran for the whole --duration".to_string(),
+                status: Status::Inconclusive,
+                details: vec!["interrupted by Ctrl-C".to_string()],
+            });
+        }
+        Ok(verdict)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dax_trace::probes::report::{AttachKind, FamilyReport, PointReport, PointStatus};
+
+    fn family(name: &str, attached: bool) -> FamilyReport {
+        FamilyReport {
+            family: name.to_string(),
+            points: vec![PointReport {
+                point: 0,
+                target: "x".to_string(),
+                module: None,
+                status: if attached {
+                    PointStatus::Attached {
+                        kind: AttachKind::Fentry,
+                        fallback_from: None,
+                    }
+                } else {
+                    PointStatus::Missing {
+                        reason: "absent".to_string(),
+                    }
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn missing_release_probe_is_inconclusive() {
+        let mut report = ProbeReport {
+            families: vec![family("claim", true), family("release", false)],
+            ..ProbeReport::default()
+        };
+        let a = probes_cover_claims(&report);
+        assert_eq!(a.status, Status::Inconclusive);
+        assert_eq!(a.details.len(), 1);
+        assert!(a.details[0].contains("release"));
+        report.families[1] = family("release", true);
+        assert_eq!(probes_cover_claims(&report).status, Status::Pass);
+    }
+
+    #[test]
+    fn max_wait_is_milliseconds() {
+        assert_eq!(max_wait_ns(1.5).expect("valid"), 1_500_000);
+        assert!(max_wait_ns(-1.0).is_err());
+        assert!(max_wait_ns(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn truncated_trace_is_inconclusive() {
+        let end = End::Truncated {
+            offset: 99,
+            reason: "cut".to_string(),
+        };
+        let a = trace_complete(&end);
+        assert_eq!(a.status, Status::Inconclusive);
+        assert!(a.details[0].contains("byte 99"), "{}", a.details[0]);
+        assert_eq!(trace_complete(&End::Complete).status, Status::Pass);
+    }
 }

@@ -46,6 +46,7 @@ mod findings;
 #[cfg(test)]
 pub(crate) mod fixture;
 mod histogram;
+pub mod human;
 mod pagemap;
 mod ring;
 mod summary;

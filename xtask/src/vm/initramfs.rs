@@ -43,14 +43,17 @@ pub fn ensure_base_image(
         return Ok(archive);
     }
     eprintln!("vm: building the guest image for {}", kernel.release);
-    let staging = dir.join("staging");
+    // Unique names and renames: a concurrent run never sees a half-written image.
+    let staging = dir.join(format!("staging-{}", std::process::id()));
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
             .with_context(|| format!("removing {}", staging.display()))?;
     }
     populate(&staging, kernel, bins, &module_set, &tools, &busybox)?;
-    cpio::write_archive(&staging, &archive)?;
+    let partial = dir.join(format!("base.cpio.{}", std::process::id()));
+    cpio::write_archive(&staging, &partial)?;
     std::fs::remove_dir_all(&staging).ok();
+    std::fs::rename(&partial, &archive).context("installing the new image")?;
     std::fs::write(&key_file, key).context("writing the image cache key")?;
     Ok(archive)
 }

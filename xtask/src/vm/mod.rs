@@ -15,6 +15,7 @@ pub mod host_tools;
 pub mod initramfs;
 pub mod kernel;
 pub mod modules;
+pub mod pvh;
 pub mod qemu;
 pub mod runner;
 
@@ -31,6 +32,17 @@ use runner::{Echo, RawRun, SerialFiles};
 /// How many console lines a failure report carries.
 const CONSOLE_TAIL_LINES: usize = 40;
 
+/// How QEMU enters the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Boot {
+    /// PVH when the kernel supports it, else bzImage.
+    Auto,
+    /// The uncompressed vmlinux through QEMU's PVH entry (fastest under TCG).
+    Pvh,
+    /// Debian's bzImage (vmlinuz) as shipped.
+    Bzimage,
+}
+
 /// One VM run.
 #[derive(Clone, Debug)]
 pub struct VmRequest {
@@ -44,6 +56,7 @@ pub struct VmRequest {
     pub timeout: Duration,
     /// None: KVM when usable, else TCG.
     pub accel: Option<Accel>,
+    pub boot: Boot,
     /// Stream the command's stdout/stderr to ours while it runs.
     pub echo_output: bool,
     /// Stream the kernel console to our stderr.
@@ -65,6 +78,7 @@ impl VmRequest {
             nvdimm: false,
             timeout: Duration::from_secs(600),
             accel: None,
+            boot: Boot::Auto,
             echo_output: false,
             echo_console: false,
             build_guest_binaries: true,
@@ -147,6 +161,10 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
     }
     let cache = cache::cache_root()?;
     let gen_dir = cache.join("kernels").join(req.kernel.as_str());
+    std::fs::create_dir_all(&gen_dir).with_context(|| format!("creating {}", gen_dir.display()))?;
+    // One fetch or image build per generation at a time; runs themselves are independent.
+    let lock = std::fs::File::create(gen_dir.join(".lock")).context("creating the cache lock")?;
+    lock.lock().context("locking the kernel cache")?;
     let kernel = kernel::ensure_kernel(req.kernel, &gen_dir)?;
     let workspace = guest_bins::workspace_root();
     let bins = if req.build_guest_binaries {
@@ -182,6 +200,7 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         share: share.is_some(),
     };
     let initrd = initramfs::write_run_initrd(&base, &run_dir, &req.command, &cfg)?;
+    drop(lock);
     let pmem = if req.nvdimm {
         let backing = run_dir.join("nvdimm.img");
         let file = std::fs::File::create(&backing)?;
@@ -191,10 +210,25 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         qemu::Pmem::Memmap
     };
     let accel = req.accel.unwrap_or_else(accel::detect);
+    let boot_image = match req.boot {
+        Boot::Bzimage => kernel.image.clone(),
+        Boot::Auto | Boot::Pvh => {
+            match pvh::ensure_vmlinux(&kernel.image, &gen_dir.join("root"))? {
+                Some(vmlinux) => vmlinux,
+                None if req.boot == Boot::Pvh => {
+                    bail!(
+                        "{} has no PVH entry point: use --boot bzimage",
+                        kernel.release
+                    )
+                }
+                None => kernel.image.clone(),
+            }
+        }
+    };
     let files = SerialFiles::in_dir(&run_dir);
     let args = qemu::qemu_args(&qemu::QemuConfig {
         accel,
-        kernel: &kernel.image,
+        kernel: &boot_image,
         initrd: &initrd,
         pmem,
         share: share.as_deref(),
@@ -343,6 +377,9 @@ pub struct Args {
     /// Force an accelerator (default: KVM when it really works, else TCG).
     #[arg(long, value_enum)]
     accel: Option<Accel>,
+    /// How QEMU enters the kernel.
+    #[arg(long, value_enum, default_value = "auto")]
+    boot: Boot,
     /// Copy the kernel console to stderr while the VM runs.
     #[arg(long)]
     console: bool,
@@ -377,6 +414,7 @@ pub fn request_from_args(args: Args) -> anyhow::Result<VmRequest> {
         nvdimm: args.nvdimm,
         timeout: Duration::from_secs(args.timeout),
         accel: args.accel,
+        boot: args.boot,
         echo_output: true,
         echo_console: args.console,
         build_guest_binaries: !args.no_build,

@@ -1,0 +1,166 @@
+//! End-to-end: `daxtrace check` and `daxtrace report` on trace files written
+//! with the real writer, judged by the real binary (exit codes and output).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dax_trace::event::{Event, EventBody};
+use dax_trace::trace::{Header, Writer, synthetic};
+
+const BIN: &str = env!("CARGO_BIN_EXE_daxtrace");
+
+fn write_trace(dir: &Path, name: &str, events: &[Event]) -> PathBuf {
+    let path = dir.join(name);
+    let header = Header::new(synthetic::session(), Vec::new());
+    let mut w = Writer::new(Vec::new(), &header).expect("header");
+    for e in events {
+        w.write_event(e).expect("event");
+    }
+    let (_, bytes) = w.finish("source-ended").expect("finish");
+    std::fs::write(&path, bytes).expect("write trace");
+    path
+}
+
+/// The synthetic scenario without its lost wakeup and its drops.
+fn healthy() -> Vec<Event> {
+    synthetic::scenario()
+        .into_iter()
+        .filter(|e| {
+            !matches!(
+                e.body,
+                EventBody::StuckWait { .. } | EventBody::Drops { .. }
+            )
+        })
+        .collect()
+}
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("runs daxtrace");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn healthy_trace_passes_and_leak_fails_naming_pmem0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = write_trace(dir.path(), "ok.dxt", &healthy());
+    let (code, out) = run(&["check", ok.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("daxtrace check: PASS"), "{out}");
+
+    // Drop the last release: the xfs mount stays mounted past the end.
+    let mut events = healthy();
+    let last_release = events
+        .iter()
+        .rposition(|e| matches!(e.body, EventBody::Release { .. }))
+        .expect("scenario releases");
+    events.remove(last_release);
+    let leak = write_trace(dir.path(), "leak.dxt", &events);
+    let (code, out) = run(&["check", leak.to_str().expect("utf8")]);
+    assert_eq!(code, 1, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("never released"))
+        .unwrap_or_else(|| panic!("no leak line in {out}"));
+    assert!(line.contains("pmem0 (259:0)"), "{line}");
+    assert!(
+        line.contains(&format!("{:#x}", synthetic::XFS_MP)),
+        "{line}"
+    );
+}
+
+#[test]
+fn shipped_sample_fails_on_its_stuck_wait() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/synthetic-6.1.dxt");
+    let (code, out) = run(&["check", sample, "--format", "json"]);
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v["outcome"], "fail");
+    let stuck = v["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .find(|a| a["id"] == "no-stuck-waits")
+        .expect("stuck assertion");
+    assert_eq!(stuck["status"], "fail");
+}
+
+#[test]
+fn drops_or_a_cut_file_make_it_inconclusive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut events = healthy();
+    events.extend(
+        synthetic::scenario()
+            .into_iter()
+            .filter(|e| matches!(e.body, EventBody::Drops { .. })),
+    );
+    let drops = write_trace(dir.path(), "drops.dxt", &events);
+    let (code, out) = run(&["check", drops.to_str().expect("utf8"), "--format", "junit"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("<error message="), "{out}");
+
+    // A healthy file cut just before its summary record.
+    let ok = write_trace(dir.path(), "cut.dxt", &healthy());
+    let bytes = std::fs::read(&ok).expect("read");
+    std::fs::write(&ok, &bytes[..bytes.len() - 10]).expect("cut");
+    let (code, out) = run(&["check", ok.to_str().expect("utf8")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("INCONCLUSIVE trace-complete"), "{out}");
+}
+
+#[test]
+fn usage_and_input_errors_exit_3() {
+    assert_eq!(run(&["check"]).0, 3);
+    assert_eq!(run(&["check", "/nonexistent/trace.dxt"]).0, 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, b"not a trace").expect("write");
+    assert_eq!(run(&["check", junk.to_str().expect("utf8")]).0, 3);
+    assert_eq!(run(&["report", junk.to_str().expect("utf8")]).0, 3);
+}
+
+#[test]
+fn dev_filter_and_max_wait_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = write_trace(dir.path(), "ok.dxt", &healthy());
+    let p = ok.to_str().expect("utf8");
+    // The scenario's waits last about 4.3 ms.
+    assert_eq!(run(&["check", p, "--max-wait", "100"]).0, 0);
+    let (code, out) = run(&["check", p, "--max-wait", "1", "--dev", "/dev/pmem0"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL         max-wait"), "{out}");
+    assert_eq!(run(&["check", p, "--dev", "259:0"]).0, 0);
+    assert_eq!(run(&["check", p, "--dev", "pmem9"]).0, 2);
+}
+
+#[test]
+fn report_prints_the_leak_and_json_round_trips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut events = healthy();
+    let last_release = events
+        .iter()
+        .rposition(|e| matches!(e.body, EventBody::Release { .. }))
+        .expect("scenario releases");
+    events.remove(last_release);
+    let leak = write_trace(dir.path(), "leak.dxt", &events);
+    let p = leak.to_str().expect("utf8");
+    let (code, text) = run(&["report", p]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("2 granted, 0 refused, 1 released, 0 unmatched releases; 1 open"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("held by       holder {:#x}", synthetic::XFS_MP)),
+        "{text}"
+    );
+    let (code, json) = run(&["report", p, "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(v["summary"]["devices"][0]["outstanding"], 1);
+    assert_eq!(v["summary"]["devices"][0]["identity"]["disk"], "pmem0");
+}

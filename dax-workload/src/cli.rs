@@ -1,0 +1,241 @@
+//! Command line: one subcommand per scenario, common options for all of them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::fs::FsKind;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dax-workload",
+    version,
+    about = "fs-DAX scenarios for the daxtrace test bed (run as root in the guest)",
+    after_help = "Exit status: 0 when the scenario's checks hold, 1 when a check fails \
+                  (or a step stays blocked past its watchdog), 2 on setup errors."
+)]
+pub struct Cli {
+    /// The fsdax pmem block device (whole device, unmounted; it is reformatted).
+    #[arg(long, global = true, default_value = "/dev/pmem0")]
+    pub dev: PathBuf,
+
+    /// Print a final machine-readable summary line (JSON) on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Directory (tmpfs) for mount points and the slow device's backing file.
+    #[arg(long, global = true, default_value = "/tmp")]
+    pub workdir: PathBuf,
+
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Scenario {
+    /// ext4 and xfs `-o dax` on pmem and on dm-linear over pmem: statx DAX and MAP_SYNC.
+    Smoke,
+    /// Mount/umount cycles of each filesystem `-o dax` on pmem.
+    MountCycles(CyclesArgs),
+    /// Mount/umount cycles on a dm-linear device over pmem (created, then removed).
+    DmMountCycles(CyclesArgs),
+    /// A pinned DAX page (O_DIRECT DMA or vmsplice) against truncate / hole punch.
+    DmaTruncate(DmaTruncateArgs),
+    /// PTE faults, and PMD faults on a 2 MiB aligned mapping.
+    Faults(FaultsArgs),
+}
+
+impl Scenario {
+    /// The name used in progress lines and in the JSON summary.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scenario::Smoke => "smoke",
+            Scenario::MountCycles(_) => "mount-cycles",
+            Scenario::DmMountCycles(_) => "dm-mount-cycles",
+            Scenario::DmaTruncate(_) => "dma-truncate",
+            Scenario::Faults(_) => "faults",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FsChoice {
+    Ext4,
+    Xfs,
+    All,
+}
+
+impl FsChoice {
+    pub fn kinds(self) -> Vec<FsKind> {
+        match self {
+            FsChoice::Ext4 => vec![FsKind::Ext4],
+            FsChoice::Xfs => vec![FsKind::Xfs],
+            FsChoice::All => vec![FsKind::Ext4, FsKind::Xfs],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PinChoice {
+    Odirect,
+    Vmsplice,
+    All,
+}
+
+/// How a DAX page is kept busy while the truncate runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinKind {
+    /// O_DIRECT read from a slow device into the mapping: the block layer holds the pages.
+    Odirect,
+    /// vmsplice of the mapping into a pipe that is not drained: the pipe holds the pages.
+    Vmsplice,
+}
+
+impl PinChoice {
+    pub fn kinds(self) -> Vec<PinKind> {
+        match self {
+            PinChoice::Odirect => vec![PinKind::Odirect],
+            PinChoice::Vmsplice => vec![PinKind::Vmsplice],
+            PinChoice::All => vec![PinKind::Odirect, PinKind::Vmsplice],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OpChoice {
+    Truncate,
+    Punch,
+    All,
+}
+
+/// The operation that must wait for the pinned page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    /// ftruncate to 0.
+    Truncate,
+    /// fallocate(PUNCH_HOLE | KEEP_SIZE) over the pinned range.
+    Punch,
+}
+
+impl OpChoice {
+    pub fn kinds(self) -> Vec<OpKind> {
+        match self {
+            OpChoice::Truncate => vec![OpKind::Truncate],
+            OpChoice::Punch => vec![OpKind::Punch],
+            OpChoice::All => vec![OpKind::Truncate, OpKind::Punch],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CyclesArgs {
+    #[arg(long, value_enum, default_value_t = FsChoice::All)]
+    pub fs: FsChoice,
+    /// Mount/umount cycles per filesystem.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cycles: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DmaTruncateArgs {
+    #[arg(long, value_enum, default_value_t = PinChoice::All)]
+    pub pin: PinChoice,
+    #[arg(long, value_enum, default_value_t = OpChoice::All)]
+    pub op: OpChoice,
+    #[arg(long, value_enum, default_value_t = FsChoice::All)]
+    pub fs: FsChoice,
+    /// Read delay of the dm-delay device, which is how long the O_DIRECT pin lasts;
+    /// the vmsplice pin is held as long.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..=60_000))]
+    pub delay_ms: u32,
+    /// How long after the pin is dropped the truncate may take to return before
+    /// the wakeup counts as lost.
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub grace_ms: u64,
+}
+
+impl DmaTruncateArgs {
+    pub fn delay(&self) -> Duration {
+        Duration::from_millis(u64::from(self.delay_ms))
+    }
+
+    pub fn grace(&self) -> Duration {
+        Duration::from_millis(self.grace_ms)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FaultsArgs {
+    #[arg(long, value_enum, default_value_t = FsChoice::All)]
+    pub fs: FsChoice,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("dax-workload").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_apply_to_every_scenario() {
+        let cli = parse(&["smoke"]).expect("smoke parses");
+        assert_eq!(cli.dev, PathBuf::from("/dev/pmem0"));
+        assert!(!cli.json);
+        assert_eq!(cli.scenario.name(), "smoke");
+
+        let cli = parse(&["mount-cycles"]).expect("mount-cycles parses");
+        let Scenario::MountCycles(args) = cli.scenario else {
+            panic!("wrong scenario {:?}", cli.scenario)
+        };
+        assert_eq!(args.cycles, 3);
+        assert_eq!(args.fs, FsChoice::All);
+    }
+
+    #[test]
+    fn common_options_go_before_or_after_the_scenario() {
+        let before = parse(&["--json", "--dev", "/dev/pmem1", "faults"]).expect("parses");
+        let after = parse(&["faults", "--dev", "/dev/pmem1", "--json"]).expect("parses");
+        for cli in [before, after] {
+            assert!(cli.json);
+            assert_eq!(cli.dev, PathBuf::from("/dev/pmem1"));
+        }
+    }
+
+    #[test]
+    fn dma_truncate_choices_expand() {
+        let cli = parse(&[
+            "dma-truncate",
+            "--pin",
+            "vmsplice",
+            "--op",
+            "all",
+            "--fs",
+            "xfs",
+            "--delay-ms",
+            "500",
+        ])
+        .expect("parses");
+        let Scenario::DmaTruncate(args) = cli.scenario else {
+            panic!("wrong scenario {:?}", cli.scenario)
+        };
+        assert_eq!(args.pin.kinds(), vec![PinKind::Vmsplice]);
+        assert_eq!(args.op.kinds(), vec![OpKind::Truncate, OpKind::Punch]);
+        assert_eq!(args.fs.kinds(), vec![FsKind::Xfs]);
+        assert_eq!(args.delay(), Duration::from_millis(500));
+        assert_eq!(args.grace(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn nonsense_is_rejected() {
+        assert!(parse(&["mount-cycles", "--cycles", "0"]).is_err());
+        assert!(parse(&["dma-truncate", "--pin", "rdma"]).is_err());
+        assert!(parse(&["dma-truncate", "--delay-ms", "5"]).is_err());
+        assert!(parse(&["unknown-scenario"]).is_err());
+        assert!(parse(&[]).is_err());
+    }
+}
