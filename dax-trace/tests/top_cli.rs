@@ -77,3 +77,53 @@ fn the_screen_needs_a_terminal() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--batch"));
 }
+
+#[test]
+fn a_cut_trace_says_where_it_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let whole = std::fs::read(common::sample_trace(dir.path())).expect("reading the sample");
+    let cut = dir.path().join("cut.dxt");
+    std::fs::write(&cut, &whole[..whole.len() - 200]).expect("writing the cut trace");
+    let out = daxtrace(&[
+        "top",
+        "--replay",
+        cut.to_str().expect("utf-8 path"),
+        "--speed",
+        "0",
+        "--batch",
+        "--interval",
+        "0.2",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let last = stdout.rsplit("daxtrace top - ").next().expect("a frame");
+    assert!(last.contains("end of trace: truncated at byte"), "{stdout}");
+}
+
+#[test]
+fn batch_output_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = common::sample_trace(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_daxtrace"))
+        .args([
+            "top",
+            "--replay",
+            trace.to_str().expect("utf-8 path"),
+            "--batch",
+            "--interval",
+            "0.1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running daxtrace");
+    // Close the read end at once, as `daxtrace top --batch | head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("waiting for daxtrace");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

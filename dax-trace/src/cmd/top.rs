@@ -11,11 +11,13 @@ use anyhow::{Context, bail};
 use dax_trace::source::EventStream;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
+use dax_trace::trace::End;
 use dax_trace::tui::batch::{self, BatchOptions};
-use dax_trace::tui::dashboard::Clock;
+use dax_trace::tui::dashboard::{Clock, Dashboard};
 use dax_trace::tui::interactive;
 
 use dax_trace::collector::Collector;
+use tokio::sync::oneshot;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -53,41 +55,53 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     let stop = Arc::new(AtomicBool::new(false));
     runtime.spawn(stop_on_signals(Arc::clone(&stop)));
-    let (stream, clock) = {
+    let (stream, clock, end) = {
         let _entered = runtime.enter();
         start_source(&args)?
     };
+    let EventStream { info, events } = stream;
+    let mut dash = Dashboard::new(Collector::default(), info, clock);
+    if let Some(mut end) = end {
+        dash.set_end_note(move || end.try_recv().ok().map(|end| end.to_string()));
+    }
     let interval = Duration::from_secs_f64(args.interval);
-    let model = Collector::default();
     if args.batch {
         let opts = BatchOptions {
             iterations: args.iterations,
             interval,
-            clock,
         };
-        batch::run(stream, model, opts, &mut std::io::stdout().lock(), &stop)?;
+        batch::run(dash, events, opts, &mut std::io::stdout().lock(), &stop)?;
     } else {
-        interactive::run(stream, model, clock, interval, &stop)?;
+        // Log lines would scribble over the screen; how a replay ended is
+        // shown in the header instead.
+        let level = log::max_level();
+        log::set_max_level(log::LevelFilter::Off);
+        let result = interactive::run(dash, events, interval, &stop);
+        log::set_max_level(level);
+        result?;
     }
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(ExitCode::SUCCESS)
 }
 
-/// The event source asked for, and the clock its ages are measured on.
-fn start_source(args: &Args) -> anyhow::Result<(EventStream, Clock)> {
+/// The event source asked for, the clock its ages are measured on, and for a
+/// replay, how reading the file ended.
+fn start_source(
+    args: &Args,
+) -> anyhow::Result<(EventStream, Clock, Option<oneshot::Receiver<End>>)> {
     match &args.replay {
         Some(path) => {
             let opts = ReplayOptions {
                 speed: (args.speed > 0.0).then_some(args.speed),
             };
-            let stream = replay::start(path, opts)
+            let (stream, end) = replay::start_with_end(path, opts)
                 .with_context(|| format!("replaying {}", path.display()))?;
-            Ok((stream, Clock::Trace))
+            Ok((stream, Clock::Trace, Some(end)))
         }
         None => {
             let stream = live::start(&LiveOptions::default())
                 .context("starting live capture (or use --replay FILE)")?;
-            Ok((stream, Clock::Monotonic))
+            Ok((stream, Clock::Monotonic, None))
         }
     }
 }

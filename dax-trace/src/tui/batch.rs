@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use super::TuiError;
 use super::columns::{COLUMNS, cells};
-use super::dashboard::{Clock, Dashboard};
+use super::dashboard::Dashboard;
 use super::intake::Drain;
 use super::model::DashboardModel;
 use super::view::{Snapshot, duration, rate};
-use crate::source::EventStream;
+use crate::event::Event;
+use tokio::sync::mpsc;
 
 /// Pause between drains while waiting for the next frame.
 const DRAIN_PAUSE: Duration = Duration::from_millis(20);
@@ -22,20 +23,18 @@ pub struct BatchOptions {
     /// Stop after this many frames; `None`: until the source ends or `stop`.
     pub iterations: Option<u64>,
     pub interval: Duration,
-    pub clock: Clock,
 }
 
-/// Prints a frame every `interval` to `out`. When the source ends, a last
-/// frame with every event is printed and the run ends.
+/// Prints a frame of `dash`, fed from `events`, every `interval` to `out`.
+/// When the source ends, a last frame with every event is printed and the
+/// run ends; also when `stop` is set (SIGINT, SIGTERM).
 pub fn run<M: DashboardModel>(
-    stream: EventStream,
-    model: M,
+    mut dash: Dashboard<M>,
+    mut events: mpsc::Receiver<Event>,
     opts: BatchOptions,
     out: &mut impl Write,
     stop: &Arc<AtomicBool>,
 ) -> Result<u64, TuiError> {
-    let EventStream { info, mut events } = stream;
-    let mut dash = Dashboard::new(model, info, opts.clock);
     let mut frames = 0u64;
     while opts.iterations.is_none_or(|n| frames < n) {
         let due = Instant::now() + opts.interval;
@@ -55,7 +54,12 @@ pub fn run<M: DashboardModel>(
             }
         }
         dash.refresh();
-        write_frame(out, dash.frame()).map_err(TuiError::Output)?;
+        match write_frame(out, dash.frame()) {
+            Ok(()) => {}
+            // The reader went away (`| head`): that ends the run, like top -b.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(frames),
+            Err(e) => return Err(TuiError::Output(e)),
+        }
         frames += 1;
         if closed || stop.load(Ordering::Relaxed) {
             break;

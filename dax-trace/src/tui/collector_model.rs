@@ -4,7 +4,7 @@
 use crate::collector::{
     ClaimOutcome, ClaimRecord, Collector, DeviceId, DeviceState, LatencyHistogram, PagemapState,
 };
-use crate::event::{ClaimApi, Event};
+use crate::event::{ClaimApi, Event, WaitApi};
 
 use super::model::DashboardModel;
 use super::view::{BusyPage, Detail, Histogram, HolderEntry, PagemapRow};
@@ -84,7 +84,7 @@ fn device_row(c: &Collector, d: &DeviceState) -> PagemapRow {
         size_bytes: pagemaps.iter().map(|p| pagemap_bytes(p)).sum(),
         holder: d.current_holder().map_or_else(
             || if d.killed.is_some() { "(gone)" } else { "-" }.to_string(),
-            |h| format!("{} {}", api_name(h.api), h.by.comm),
+            |h| format!("{} {}", filesystem(d).unwrap_or(api_name(h.api)), h.by.comm),
         ),
         claims: d.balance.claims,
         releases: d.balance.releases,
@@ -96,6 +96,16 @@ fn device_row(c: &Collector, d: &DeviceState) -> PagemapRow {
         faults_total: d.faults.pte + d.faults.pmd,
         faults_per_sec: 0.0,
         stuck_waits: d.stuck_waits,
+    }
+}
+
+/// The filesystem on `d`, when its break-layout waits have told.
+fn filesystem(d: &DeviceState) -> Option<&'static str> {
+    match d.waits.longest.as_ref()?.api {
+        WaitApi::Ext4BreakLayouts => Some("ext4"),
+        WaitApi::XfsBreakLayouts => Some("xfs"),
+        WaitApi::FuseDaxBreakLayouts => Some("fuse"),
+        WaitApi::DaxBreakLayout | WaitApi::Unknown => None,
     }
 }
 

@@ -42,6 +42,9 @@ fn monotonic_ns() -> u64 {
     (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
+/// Asks a source how it ended; `None` while it has not said.
+type EndNote = Box<dyn FnMut() -> Option<String> + Send>;
+
 pub struct Dashboard<M> {
     model: M,
     info: SessionInfo,
@@ -53,6 +56,8 @@ pub struct Dashboard<M> {
     captured: Snapshot,
     /// What is drawn: `captured` arranged for the app state.
     frame: Snapshot,
+    /// Asks the source how it ended, until it has said it.
+    end_note: Option<EndNote>,
 }
 
 impl<M: DashboardModel> Dashboard<M> {
@@ -66,7 +71,14 @@ impl<M: DashboardModel> Dashboard<M> {
             app: App::default(),
             captured: Snapshot::default(),
             frame: Snapshot::default(),
+            end_note: None,
         }
+    }
+
+    /// Once the stream is over, shows what `note` returns (how the source
+    /// ended, e.g. "truncated at byte 4096") in the header.
+    pub fn set_end_note(&mut self, note: impl FnMut() -> Option<String> + Send + 'static) {
+        self.end_note = Some(Box::new(note));
     }
 
     /// Feeds one event (tests and fixtures).
@@ -82,6 +94,12 @@ impl<M: DashboardModel> Dashboard<M> {
     /// Re-reads the model (unless paused) and re-arranges the frame.
     pub fn refresh(&mut self) {
         let now_ns = self.now_ns();
+        if self.intake.closed
+            && let Some(note) = self.end_note.as_mut().and_then(|ask| ask())
+        {
+            self.intake.end_note = Some(note);
+            self.end_note = None;
+        }
         if !self.app.paused {
             self.captured = self
                 .builder

@@ -32,6 +32,9 @@ pub struct Intake {
     /// Timestamp of the newest event (the trace clock).
     pub newest_ts_ns: u64,
     pub closed: bool,
+    /// The source's own account of how it ended ("truncated at byte ..."),
+    /// when it gives one.
+    pub end_note: Option<String>,
     pub log: EventLog,
     drops_by_point: HashMap<u16, u64>,
 }

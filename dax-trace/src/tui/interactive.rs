@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event as TermEvent};
+use tokio::sync::mpsc;
 
 use super::TuiError;
 use super::dashboard::Dashboard;
@@ -13,22 +14,19 @@ use super::keys::action_for;
 use super::model::DashboardModel;
 use super::terminal::TerminalGuard;
 use super::ui;
-use crate::source::EventStream;
+use crate::event::Event;
 
 /// Longest time spent waiting for a key before events are drained again.
 const INPUT_POLL: Duration = Duration::from_millis(50);
 
-/// Runs the dashboard until the user quits or `stop` is set (SIGINT, SIGTERM).
-/// The terminal is restored on every way out.
+/// Runs `dash` on the terminal, fed from `events`, until the user quits or
+/// `stop` is set (SIGINT, SIGTERM). The terminal is restored on every way out.
 pub fn run<M: DashboardModel>(
-    stream: EventStream,
-    model: M,
-    clock: super::dashboard::Clock,
+    mut dash: Dashboard<M>,
+    mut events: mpsc::Receiver<Event>,
     refresh: Duration,
     stop: &Arc<AtomicBool>,
 ) -> Result<(), TuiError> {
-    let EventStream { info, mut events } = stream;
-    let mut dash = Dashboard::new(model, info, clock);
     let mut guard = TerminalGuard::enter().map_err(TuiError::Terminal)?;
     let mut next_refresh = Instant::now();
     let mut redraw = true;

@@ -72,9 +72,13 @@ fn header(info: &SessionInfo, intake: &Intake, events_per_sec: f64, now_ns: u64)
         events_per_sec,
         drops: intake.drops(),
         now_ns,
-        ended: intake.closed.then(|| match info.source {
-            SourceKind::Live => "capture stopped".to_string(),
-            SourceKind::Replay { .. } => "end of trace".to_string(),
-        }),
+        ended: intake
+            .closed
+            .then(|| match (&info.source, intake.end_note.as_deref()) {
+                (SourceKind::Live, None) => "capture stopped".to_string(),
+                (SourceKind::Live, Some(note)) => format!("capture stopped: {note}"),
+                (SourceKind::Replay { .. }, None | Some("complete")) => "end of trace".to_string(),
+                (SourceKind::Replay { .. }, Some(note)) => format!("end of trace: {note}"),
+            }),
     }
 }

@@ -224,3 +224,89 @@ fn batch_frame_lists_every_row() {
     );
     insta::assert_snapshot!(text);
 }
+
+fn at(ts_ns: u64, comm: &str, body: crate::event::EventBody) -> Event {
+    Event {
+        ts_ns,
+        cpu: 0,
+        pid: 77,
+        tid: 77,
+        comm: comm.into(),
+        point: 0,
+        body,
+    }
+}
+
+#[test]
+fn a_pagemap_no_device_uses_yet_has_its_own_row_and_detail() {
+    use crate::event::EventBody;
+    let pgmap = 0xffff_8880_0420_0000;
+    let mut dash = dashboard(&[at(
+        1_000,
+        "modprobe",
+        EventBody::PagemapCreate {
+            pgmap,
+            memory_type: 3,
+            fs_dax: true,
+            pfn_start: 0x40000,
+            pfn_end: 0x60000,
+            nr_range: 1,
+            owner: 0,
+            ret: 0,
+        },
+    )]);
+    let row = &dash.frame().rows[0];
+    assert_eq!(row.device, "pgmap~4200000");
+    assert_eq!((row.kind.as_str(), row.size_bytes), ("fsdax", 512 << 20));
+    dash.apply(Action::ToggleDetail);
+    let detail = dash
+        .frame()
+        .detail
+        .as_ref()
+        .expect("the pagemap is selected");
+    assert_eq!(detail.topology, ["pagemap ~4200000 pfn 0x40000-0x60000"]);
+}
+
+#[test]
+fn dm_topology_shows_in_both_devices_details() {
+    use crate::event::EventBody;
+    let (dm, pmem) = (0xffff_8880_0000_1000, 0xffff_8880_0000_2000);
+    let host = |ts, dax_dev, disk: &str| {
+        at(
+            ts,
+            "dmsetup",
+            EventBody::DaxAddHost {
+                dax_dev,
+                disk: disk.into(),
+            },
+        )
+    };
+    let mut dash = dashboard(&[
+        host(1_000, pmem, "pmem0"),
+        host(2_000, dm, "dm-0"),
+        at(
+            3_000,
+            "dd",
+            EventBody::DmAccess {
+                dm_dax_dev: dm,
+                member_dax_dev: pmem,
+                dm_pgoff: 0,
+                member_pgoff: 0,
+                nr_pages: 1,
+            },
+        ),
+    ]);
+    let kinds: Vec<(&str, &str)> = dash
+        .frame()
+        .rows
+        .iter()
+        .map(|r| (r.device.as_str(), r.kind.as_str()))
+        .collect();
+    assert_eq!(kinds, [("dm-0", "dm"), ("pmem0", "dax")]);
+    dash.apply(Action::ToggleDetail);
+    let detail = dash.frame().detail.as_ref().expect("dm-0 is selected");
+    assert_eq!(detail.topology, ["this -> pmem0"]);
+    dash.apply(Action::Down);
+    let detail = dash.frame().detail.as_ref().expect("pmem0 is selected");
+    assert_eq!(detail.topology, ["dm-0 -> this"]);
+}
