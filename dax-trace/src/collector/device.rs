@@ -87,6 +87,15 @@ pub struct Balance {
     pub releases: u64,
     /// Releases with no open claim to match.
     pub unmatched_releases: u64,
+    /// The owner's last reference dropped at teardown: a holderless `put_dax`
+    /// after `kill_dax` that matches no claim (device mapper's own dax_device
+    /// at `dmsetup remove`). Not a claim release, and not a violation.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub owner_puts: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Balance {

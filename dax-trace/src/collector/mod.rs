@@ -631,6 +631,9 @@ impl Collector {
                     r.released = Some(Actor::of(ev));
                 }
             }
+            None if api == ClaimApi::PutDax && holder == 0 && d.killed.is_some() => {
+                d.balance.owner_puts += 1;
+            }
             None => {
                 d.balance.unmatched_releases += 1;
                 self.findings.unmatched_releases.push(UnmatchedRelease {

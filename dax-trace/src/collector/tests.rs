@@ -71,6 +71,60 @@ fn refused_claim_is_counted_but_not_open() {
     );
 }
 
+/// `dmsetup remove` on 6.1, as recorded in the VM: the member's claim is
+/// released by `put_dax`, then dm kills its own dax_device and drops its
+/// last reference with another holderless `put_dax`, which matches no claim.
+#[test]
+fn dm_teardown_put_after_kill_is_not_an_unmatched_release() {
+    let mut s = Script::default();
+    s.by(470, "dmsetup")
+        .push(EventBody::DaxAlloc {
+            dax_dev: DAXDM,
+            private: 1,
+        })
+        .push(EventBody::DaxAddHost {
+            dax_dev: DAXDM,
+            disk: "dm-0".into(),
+        })
+        .claim(DAX0, 0, PMEM0, "pmem0")
+        .push(EventBody::Release {
+            dax_dev: DAX0,
+            holder: 0,
+            api: ClaimApi::PutDax,
+            holder_before: 0,
+        })
+        .push(EventBody::DaxKill {
+            dax_dev: DAXDM,
+            holder: 0,
+        })
+        .push(EventBody::Release {
+            dax_dev: DAXDM,
+            holder: 0,
+            api: ClaimApi::PutDax,
+            holder_before: 0,
+        });
+    let c = fold(&s.build());
+    assert_eq!(c.findings().unmatched_releases.count, 0);
+    let dm = c.device_by_dax(DAXDM).expect("dm device known");
+    assert_eq!(dm.balance.owner_puts, 1);
+    let pmem = c.device_by_dax(DAX0).expect("member known");
+    assert_eq!((pmem.balance.claims, pmem.balance.releases), (1, 1));
+}
+
+/// Without the kill, the same holderless put is a release without a claim.
+#[test]
+fn holderless_put_without_kill_is_still_unmatched() {
+    let mut s = Script::default();
+    s.push(EventBody::Release {
+        dax_dev: DAX0,
+        holder: 0,
+        api: ClaimApi::PutDax,
+        holder_before: 0,
+    });
+    let c = fold(&s.build());
+    assert_eq!(c.findings().unmatched_releases.count, 1);
+}
+
 #[test]
 fn release_without_claim_is_found() {
     let mut s = Script::default();
