@@ -470,3 +470,79 @@ fn refused_lookup_of_a_non_dax_disk_makes_no_device() {
     assert_eq!(c.devices().count(), 0);
     assert_eq!(c.totals().refused_unknown_devices, 1);
 }
+
+mod holderless_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A valid 5.10-style sequence: `steps` true = claim, false = release
+    /// (a release only when something is open); every claim released at the end.
+    fn sequence(steps: &[bool]) -> Vec<Event> {
+        let mut s = Script::default();
+        let mut open = 0u32;
+        for &claim in steps {
+            if claim {
+                s.claim(DAX0, 0, PMEM0, "pmem0");
+                open += 1;
+            } else if open > 0 {
+                s.release(DAX0, 0);
+                open -= 1;
+            }
+        }
+        for _ in 0..open {
+            s.release(DAX0, 0);
+        }
+        s.build()
+    }
+
+    fn positions(events: &[Event], claim: bool) -> Vec<usize> {
+        events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| match e.body {
+                EventBody::Claim { .. } => claim,
+                EventBody::Release { .. } => !claim,
+                _ => false,
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn holderless_sequences_balance(steps in proptest::collection::vec(any::<bool>(), 1..40)) {
+            let events = sequence(&steps);
+            let c = fold(&events);
+            prop_assert!(c.leaks().is_empty());
+            prop_assert!(c.findings().unmatched_releases.is_empty());
+        }
+
+        #[test]
+        fn a_missing_holderless_release_is_one_leak(
+            steps in proptest::collection::vec(any::<bool>(), 1..40),
+            pick in any::<prop::sample::Index>(),
+        ) {
+            let mut events = sequence(&steps);
+            let releases = positions(&events, false);
+            prop_assume!(!releases.is_empty());
+            events.remove(releases[pick.index(releases.len())]);
+            let c = fold(&events);
+            prop_assert_eq!(c.leaks().len(), 1);
+            prop_assert!(c.findings().unmatched_releases.is_empty());
+        }
+
+        #[test]
+        fn a_missing_holderless_claim_is_one_unmatched_release(
+            steps in proptest::collection::vec(any::<bool>(), 1..40),
+            pick in any::<prop::sample::Index>(),
+        ) {
+            let mut events = sequence(&steps);
+            let claims = positions(&events, true);
+            prop_assume!(!claims.is_empty());
+            events.remove(claims[pick.index(claims.len())]);
+            let c = fold(&events);
+            prop_assert_eq!(c.findings().unmatched_releases.count, 1);
+            prop_assert!(c.leaks().is_empty());
+        }
+    }
+}
