@@ -86,7 +86,7 @@ pub fn write_frame(out: &mut impl Write, snap: &Snapshot) -> std::io::Result<()>
     )?;
     writeln!(
         out,
-        "events {} ({}/s), drops {}, pagemaps {}",
+        "events {} ({}/s), drops {}, devices {}",
         h.events_total,
         rate(h.events_per_sec),
         h.drops,

@@ -31,6 +31,8 @@ pub struct Intake {
     pub events_total: u64,
     /// Timestamp of the newest event (the trace clock).
     pub newest_ts_ns: u64,
+    /// Timestamp of the first event.
+    pub first_ts_ns: Option<u64>,
     pub closed: bool,
     /// The source's own account of how it ended ("truncated at byte ..."),
     /// when it gives one.
@@ -45,6 +47,7 @@ impl Intake {
         model.ingest(event);
         self.events_total += 1;
         self.newest_ts_ns = self.newest_ts_ns.max(event.ts_ns);
+        self.first_ts_ns.get_or_insert(event.ts_ns);
         if let EventBody::Drops { point, total } = event.body {
             self.drops_by_point.insert(point, total);
         }

@@ -32,6 +32,10 @@ impl RateMeter {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
     /// Increase per second between the oldest and newest sample; 0 without two samples.
     pub fn per_sec(&self) -> f64 {
         match (self.samples.front(), self.samples.back()) {

@@ -30,6 +30,13 @@ impl SnapshotBuilder {
         for (row, rate) in rows.iter_mut().zip(self.faults.update(now_ns, &counts)) {
             row.faults_per_sec = rate;
         }
+        if self.events.is_empty()
+            && let Some(first) = intake.first_ts_ns
+        {
+            // Count from the first event, so the very first frame (all of a
+            // fast replay) has a rate too.
+            self.events.record(first, 0);
+        }
         self.events.record(now_ns, intake.events_total);
         Snapshot {
             header: header(info, intake, self.events.per_sec(), now_ns),

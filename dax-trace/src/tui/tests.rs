@@ -72,6 +72,12 @@ fn many_pagemaps_sorted_by_busy_pages() {
     assert_eq!(rows.len(), 12);
     assert_eq!(rows[0].device, "pmem11");
     assert_eq!(rows[0].busy_pages, 24);
+    // One refresh after the whole fleet: the rate counts from the first event.
+    let events = fleet();
+    let span_s = (events[events.len() - 1].ts_ns - events[0].ts_ns) as f64 / 1e9;
+    let expected = events.len() as f64 / span_s;
+    let rate = dash.frame().header.events_per_sec;
+    assert!((rate - expected).abs() < 1.0, "{rate} vs {expected}");
     assert!(rows.windows(2).all(|w| w[0].busy_pages >= w[1].busy_pages));
     insta::assert_snapshot!(screen(&dash));
 }

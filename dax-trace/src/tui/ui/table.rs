@@ -28,7 +28,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App) {
         };
         Row::new(cells(row)).style(style)
     });
-    let mut title = format!(" pagemaps {} | sort {} ", snap.rows.len(), app.sort.name());
+    let mut title = format!(" devices {} | sort {} ", snap.rows.len(), app.sort.name());
     if !app.filter.is_empty() || app.editing_filter {
         title.push_str(&format!("| filter \"{}\" ", app.filter));
     }
