@@ -56,15 +56,22 @@ leak_mount() {
 record leak leak_mount
 umount /tmp/leak 2>/dev/null
 
-# The dashboard in batch mode while the DMA-vs-truncate scenario runs.
+# The dashboard in batch mode while the DMA-vs-truncate scenario runs. The
+# first frame is printed once the probes are attached (seconds under TCG):
+# the workload starts after it, so top sees the claim, the pin and the wait.
 if [ "${DAXTRACE_VMTEST_TOP:-0}" = 1 ]; then
     log "top --batch"
-    dax-workload dma-truncate --pin odirect --op truncate --fs ext4 >/dev/null 2>&1 &
-    wl=$!
-    sleep 3
-    daxtrace top --batch --iterations 3 --interval 2 >"$out/top.txt" 2>"$out/top.err"
+    daxtrace top --batch --iterations 90 --interval 1 >"$out/top.txt" 2>"$out/top.err" &
+    top=$!
+    waited=0
+    until [ -s "$out/top.txt" ] || ! kill -0 "$top" 2>/dev/null || [ $waited -ge 600 ]; do
+        sleep 0.1; waited=$((waited + 1))
+    done
+    dax-workload dma-truncate --pin odirect --op truncate --fs ext4 >/dev/null 2>&1
+    sleep 2
+    kill -INT "$top" 2>/dev/null
+    wait "$top"
     echo $? >"$out/top.rc"
-    wait $wl
 fi
 log "all steps ran"
 exit 0
