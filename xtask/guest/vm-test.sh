@@ -48,6 +48,8 @@ record cycles dax-workload mount-cycles --cycles 3 --json
 record dm dax-workload dm-mount-cycles --cycles 2 --json
 record dma dax-workload dma-truncate --json
 
+record faults dax-workload faults --json
+
 # A filesystem left mounted past the end of the recording: check must fail.
 leak_mount() {
     mkfs.ext4 -q -F -b 4096 /dev/pmem0 && mkdir -p /tmp/leak &&
@@ -73,5 +75,18 @@ if [ "${DAXTRACE_VMTEST_TOP:-0}" = 1 ]; then
     wait "$top"
     echo $? >"$out/top.rc"
 fi
+# nd_pmem unbound and bound again: the pagemap goes and comes back (last,
+# since /dev/pmem0 is recreated).
+rebind_pmem() {
+    local ns
+    ns=$(basename "$(readlink -f /sys/block/pmem0/device)") || return 2
+    echo "$ns" >/sys/bus/nd/drivers/nd_pmem/unbind || return 2
+    echo "$ns" >/sys/bus/nd/drivers/nd_pmem/bind || return 2
+    local waited=0
+    until [ -b /dev/pmem0 ] || [ $waited -ge 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+    [ -b /dev/pmem0 ]
+}
+record pgmap rebind_pmem
+
 log "all steps ran"
 exit 0

@@ -196,7 +196,14 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         }
         Err(e) => j.check("dma: workload summary", Err(e)),
     }
+    j.check("dm: member pmem0 taken and dropped", dm_member(dir));
+    j.check("dma: every case's waiter has a wait span", dma_cases(dir));
+    j.check("faults: PTE and PMD faults on pmem0", faults(dir));
     j.check("leak: check fails naming pmem0", leak(dir));
+    j.check(
+        "pgmap: nd_pmem rebind destroys and creates FS_DAX pagemap",
+        pgmap(dir),
+    );
     j.verdicts
 }
 
@@ -444,6 +451,118 @@ fn dma(dir: &Path) -> Result<String, String> {
         waits.len(),
         max as f64 / 1e6,
         busy.len()
+    ))
+}
+
+fn dm_member(dir: &Path) -> Result<String, String> {
+    let evs = events(dir, "dm")?;
+    let members: Vec<&Value> = evs.iter().filter(|e| body_type(e) == "dm-member").collect();
+    let taken = members
+        .iter()
+        .filter(|e| e["body"]["taken"] == Value::Bool(true))
+        .filter(|e| e["body"]["disk"] == Value::String("pmem0".into()))
+        .count();
+    let dropped = members
+        .iter()
+        .filter(|e| e["body"]["taken"] == Value::Bool(false))
+        .count();
+    if taken == 0 || dropped == 0 {
+        return Err(format!(
+            "dm-member events: {taken} taken (pmem0), {dropped} dropped"
+        ));
+    }
+    Ok(format!("{taken} taken, {dropped} dropped"))
+}
+
+/// Every dma-truncate case (each pin, each operation, each filesystem): the
+/// waiting thread the workload names has a wait span with a latency, and a
+/// stuck wait names it exactly when that case lost its wakeup.
+fn dma_cases(dir: &Path) -> Result<String, String> {
+    let summary = read_json(&dir.join("dma.stdout"))?;
+    let cases = summary["cases"]
+        .as_array()
+        .ok_or("no cases in dma.stdout")?;
+    let evs = events(dir, "dma")?;
+    let mut problems = Vec::new();
+    let mut lost = 0;
+    for case in cases {
+        let name = format!("{}/{}/{}", case["fs"], case["pin"], case["op"]).replace('"', "");
+        let Some(tid) = case["op_tid"].as_u64() else {
+            problems.push(format!("{name}: no op_tid"));
+            continue;
+        };
+        let waited = evs.iter().any(|e| {
+            body_type(e) == "wait-end"
+                && e["tid"].as_u64() == Some(tid)
+                && e["body"]["latency_ns"].as_u64().is_some_and(|l| l > 0)
+        });
+        if !waited {
+            problems.push(format!("{name}: no wait span for tid {tid}"));
+        }
+        let stuck = evs
+            .iter()
+            .any(|e| body_type(e) == "stuck-wait" && e["body"]["waiter_tid"].as_u64() == Some(tid));
+        let lost_here = case["lost_wakeup"] == Value::Bool(true);
+        lost += usize::from(lost_here);
+        if stuck != lost_here {
+            problems.push(format!(
+                "{name}: lost wakeup {lost_here}, stuck wait reported {stuck}"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "{} cases each with a wait span; {lost} lost wakeups, each reported stuck",
+            cases.len()
+        ))
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn faults(dir: &Path) -> Result<String, String> {
+    let report = recorded(dir, "faults")?;
+    let dev = device(&report, "pmem0").ok_or("no device pmem0 in the report")?;
+    let pte = dev["faults"]["pte"].as_u64().unwrap_or(0);
+    let pmd = dev["faults"]["pmd"].as_u64().unwrap_or(0);
+    if pte == 0 || pmd == 0 {
+        return Err(format!("pmem0: {pte} PTE and {pmd} PMD faults"));
+    }
+    Ok(format!("pmem0: {pte} PTE, {pmd} PMD faults"))
+}
+
+fn pgmap(dir: &Path) -> Result<String, String> {
+    let rc = read_rc(dir, "pgmap")?;
+    if rc != 0 {
+        return Err(format!("rebinding nd_pmem failed (exit {rc})"));
+    }
+    let evs = events(dir, "pgmap")?;
+    let destroyed = evs
+        .iter()
+        .filter(|e| body_type(e) == "pagemap-destroy")
+        .count();
+    let created: Vec<&Value> = evs
+        .iter()
+        .filter(|e| body_type(e) == "pagemap-create")
+        .filter(|e| e["body"]["fs_dax"] == Value::Bool(true))
+        .collect();
+    let Some(c) = created.first() else {
+        return Err(format!(
+            "no FS_DAX pagemap-create ({destroyed} pagemap-destroy)"
+        ));
+    };
+    let (start, end) = (
+        c["body"]["pfn_start"].as_u64().unwrap_or(0),
+        c["body"]["pfn_end"].as_u64().unwrap_or(0),
+    );
+    if destroyed == 0 || end <= start {
+        return Err(format!(
+            "{destroyed} pagemap-destroy, FS_DAX pfns {start:#x}..{end:#x}"
+        ));
+    }
+    Ok(format!(
+        "{destroyed} destroyed; FS_DAX type {} pfns {start:#x}..{end:#x}",
+        c["body"]["memory_type"]
     ))
 }
 
