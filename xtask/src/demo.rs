@@ -42,13 +42,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Ok::<(), anyhow::Error>(())
     })?;
     if args.batch || !std::io::stdout().is_terminal() {
+        // Ten times the recorded pace: a frame a second until the trace ends,
+        // then the final state.
         run::status(&mut daxtrace(&[
-            "top",
-            "--replay",
-            &sample,
-            "--batch",
-            "--iterations",
-            "3",
+            "top", "--replay", &sample, "--speed", "10", "--batch",
         ]))
     } else {
         run::status(&mut daxtrace(&["top", "--replay", &sample]))

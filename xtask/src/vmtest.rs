@@ -512,7 +512,7 @@ fn dma_cases(dir: &Path) -> Result<String, String> {
     }
     if problems.is_empty() {
         Ok(format!(
-            "{} cases each with a wait span; {lost} lost wakeups, each reported stuck",
+            "{} cases each with a wait span; {lost} lost wakeups, {lost} stuck waits on their waiters",
             cases.len()
         ))
     } else {
