@@ -49,6 +49,16 @@ impl Report {
     }
 
     /// Record a check, print it, and return whether it held.
+    /// Records a check that holds when `result` is Ok; the error is the detail.
+    pub fn check_ok<T>(&mut self, name: impl Into<String>, result: &anyhow::Result<T>) -> bool {
+        let detail = result
+            .as_ref()
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        self.check(name, result.is_ok(), detail)
+    }
+
     pub fn check(&mut self, name: impl Into<String>, ok: bool, detail: impl Into<String>) -> bool {
         let check = Check {
             name: name.into(),

@@ -3,7 +3,6 @@ use super::CheckOptions;
 use super::verdict::{Assertion, Status};
 use crate::collector::human::{duration, offset};
 use crate::collector::{Collector, DeviceIdentity, Sampled};
-use dax_trace_common::probe::POINTS;
 
 /// Every assertion, in the order they are reported.
 pub(super) fn all(c: &Collector, opts: &CheckOptions) -> Vec<Assertion> {
@@ -236,15 +235,8 @@ fn no_stuck_waits(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertio
 fn no_dropped_events(c: &Collector) -> Assertion {
     let details: Vec<String> = c
         .drops()
-        .per_point
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(point, n)| {
-            let name = POINTS
-                .get(usize::from(*point))
-                .map_or("unknown point", |p| p.target);
-            format!("{n} events lost at {name} (point {point})")
-        })
+        .lost_at()
+        .map(|(point, name, n)| format!("{n} events lost at {name} (point {point})"))
         .collect();
     Assertion {
         id: "no-dropped-events".to_string(),

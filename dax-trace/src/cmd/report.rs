@@ -10,7 +10,6 @@ use dax_trace::collector::{
     ClaimOutcome, Collector, CollectorConfig, DeviceSummary, PagemapSummary, Summary,
 };
 use dax_trace::trace::{End, Header, Reader, Record};
-use dax_trace_common::probe::POINTS;
 use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
@@ -180,15 +179,8 @@ pub fn render_text(r: &Report) -> String {
     );
     let drops: Vec<String> = s
         .drops
-        .per_point
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(point, n)| {
-            let name = POINTS
-                .get(usize::from(*point))
-                .map_or("unknown point", |p| p.target);
-            format!("{n} at {name}")
-        })
+        .lost_at()
+        .map(|(_, name, n)| format!("{n} at {name}"))
         .collect();
     let _ = writeln!(
         out,

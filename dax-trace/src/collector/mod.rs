@@ -126,6 +126,19 @@ impl DropStats {
     pub fn total(&self) -> u64 {
         self.per_point.values().sum()
     }
+
+    /// The attach points that lost events: (point, its target, events lost).
+    pub fn lost_at(&self) -> impl Iterator<Item = (u16, &'static str, u64)> + '_ {
+        self.per_point
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(point, n)| {
+                let target = dax_trace_common::probe::POINTS
+                    .get(usize::from(*point))
+                    .map_or("unknown point", |p| p.target);
+                (*point, target, *n)
+            })
+    }
 }
 
 /// Counters over the whole stream.

@@ -71,14 +71,7 @@ pub fn run(report: &mut Report, dev: &Path, workdir: &Path, args: &FaultsArgs) -
         );
         report.faults.push(record);
         let unmounted = mount.unmount();
-        report.check(
-            format!("{}: umount", fs.name()),
-            unmounted.is_ok(),
-            unmounted
-                .err()
-                .map(|e| format!("{e:#}"))
-                .unwrap_or_default(),
-        );
+        report.check_ok(format!("{}: umount", fs.name()), &unmounted);
     }
     Ok(())
 }

@@ -65,13 +65,6 @@ fn one(report: &mut Report, fs: FsKind, dev: &Path, target: &str, mnt: &Path) ->
     drop(file);
 
     let unmounted = mount.unmount();
-    report.check(
-        format!("{label}: umount"),
-        unmounted.is_ok(),
-        unmounted
-            .err()
-            .map(|e| format!("{e:#}"))
-            .unwrap_or_default(),
-    );
+    report.check_ok(format!("{label}: umount"), &unmounted);
     Ok(())
 }

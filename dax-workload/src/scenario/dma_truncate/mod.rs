@@ -128,14 +128,7 @@ pub fn run(report: &mut Report, dev: &Path, workdir: &Path, args: &DmaTruncateAr
             }
         }
         let unmounted = mount.unmount();
-        report.check(
-            format!("{}: umount after the cases", fs.name()),
-            unmounted.is_ok(),
-            unmounted
-                .err()
-                .map(|e| format!("{e:#}"))
-                .unwrap_or_default(),
-        );
+        report.check_ok(format!("{}: umount after the cases", fs.name()), &unmounted);
     }
     Ok(())
 }
