@@ -175,11 +175,17 @@ fn ctrl_c_restores_the_terminal() {
     let screen = tmux.wait_for("daxtrace-exited-");
     assert!(screen.contains("daxtrace-exited-0"), "{screen}");
     // Raw mode is off again: the terminal settings are those from before.
+    // The shell creates `after` before stty writes it: wait for a whole line.
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
     let start = Instant::now();
-    while !dir.path().join("after").exists() {
+    while !read("after").ends_with('\n') {
         assert!(start.elapsed() < PATIENCE, "the shell never got past stty");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).expect("stty output");
+    assert!(
+        read("before").ends_with('\n'),
+        "stty -g before: {:?}",
+        read("before")
+    );
     assert_eq!(read("before"), read("after"));
 }
