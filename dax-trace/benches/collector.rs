@@ -22,7 +22,7 @@ fn mount_cycle(ts_ns: u64) -> [Event; 2] {
         cpu: 0,
         pid: 1,
         tid: 1,
-        comm: "mount".to_string(),
+        comm: "mount".into(),
         point: 3,
         body,
     };

@@ -4,6 +4,7 @@
 //! [`decode`] turns a [`RawEvent`] from the ring buffer into an [`Event`]; it is
 //! the only place that knows the slot layout documented in
 //! `dax_trace_common::kind`.
+use crate::comm::Comm;
 use dax_trace_common::{RawEvent, kind, probe};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -94,7 +95,7 @@ pub struct Event {
     pub cpu: u32,
     pub pid: u32,
     pub tid: u32,
-    pub comm: String,
+    pub comm: Comm,
     /// The attach point index (`probe::POINTS`); `u16::MAX` for userspace-made events.
     pub point: u16,
     pub body: EventBody,
@@ -281,8 +282,7 @@ pub enum DecodeError {
 /// Reads a NUL-padded C string slot.
 fn c_str(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    // The common case (valid UTF-8) skips the lossy scan: this runs for every
-    // event of a replay.
+    // The common case (valid UTF-8) skips the lossy scan.
     match std::str::from_utf8(&bytes[..end]) {
         Ok(s) => s.to_owned(),
         Err(_) => String::from_utf8_lossy(&bytes[..end]).into_owned(),
@@ -306,7 +306,8 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Event, DecodeError> {
 /// Decodes one raw event.
 pub fn decode(raw: &RawEvent) -> Result<Event, DecodeError> {
     let a = raw.a;
-    let name = c_str(&raw.name);
+    // Only three kinds carry a disk name: read it for those alone.
+    let name = || c_str(&raw.name);
     let body = match raw.kind {
         kind::PAGEMAP_CREATE => EventBody::PagemapCreate {
             pgmap: a[0],
@@ -327,7 +328,7 @@ pub fn decode(raw: &RawEvent) -> Result<Event, DecodeError> {
             granted: a[4] != 0,
             api: ClaimApi::from(a[5]),
             start_off: a[6],
-            disk: name,
+            disk: name(),
         },
         kind::RELEASE => EventBody::Release {
             dax_dev: a[0],
@@ -345,7 +346,7 @@ pub fn decode(raw: &RawEvent) -> Result<Event, DecodeError> {
         },
         kind::DAX_ADD_HOST => EventBody::DaxAddHost {
             dax_dev: a[0],
-            disk: name,
+            disk: name(),
         },
         kind::PAGE_IDLE => EventBody::PageIdle {
             pgmap: a[0],
@@ -393,7 +394,7 @@ pub fn decode(raw: &RawEvent) -> Result<Event, DecodeError> {
             member_dax_dev: a[0],
             taken: a[1] != 0,
             bdev: Dev(a[2] as u32),
-            disk: name,
+            disk: name(),
         },
         kind::FAULT => EventBody::Fault {
             dev: Dev(a[0] as u32),
@@ -432,7 +433,7 @@ pub fn decode(raw: &RawEvent) -> Result<Event, DecodeError> {
         cpu: raw.cpu,
         pid: raw.pid,
         tid: raw.tid,
-        comm: c_str(&raw.comm),
+        comm: Comm::from_c_bytes(&raw.comm),
         point: raw.point,
         body,
     })
@@ -491,7 +492,7 @@ pub fn encode(event: &Event) -> Option<RawEvent> {
     raw.pid = event.pid;
     raw.tid = event.tid;
     raw.point = event.point;
-    put_c_str(&mut raw.comm, &event.comm)?;
+    raw.comm = event.comm.to_c_bytes();
     let (kind, a) = match &event.body {
         EventBody::PagemapCreate {
             pgmap,
@@ -843,9 +844,6 @@ mod tests {
     #[test]
     fn unrepresentable_events_do_not_encode() {
         let mut e = decode(&raw(kind::PAGEMAP_DESTROY)).expect("decodes");
-        e.comm = "a-command-name-longer-than-16".into();
-        assert_eq!(encode(&e), None);
-        e.comm = "ok".into();
         e.body = EventBody::Drops { point: 1, total: 2 };
         assert_eq!(encode(&e), None);
         e.body = EventBody::DaxAddHost {

@@ -6,6 +6,7 @@
 //! check, export) render that state.
 pub mod check;
 pub mod collector;
+pub mod comm;
 pub mod event;
 pub mod export;
 pub mod probes;

@@ -1,4 +1,5 @@
 //! Who did something and when: the context every record keeps of its event.
+use crate::comm::Comm;
 use crate::event::Event;
 use serde::{Deserialize, Serialize};
 
@@ -7,7 +8,7 @@ pub struct Actor {
     pub ts_ns: u64,
     pub pid: u32,
     pub tid: u32,
-    pub comm: String,
+    pub comm: Comm,
 }
 
 impl Actor {
@@ -16,7 +17,7 @@ impl Actor {
             ts_ns: ev.ts_ns,
             pid: ev.pid,
             tid: ev.tid,
-            comm: ev.comm.clone(),
+            comm: ev.comm,
         }
     }
 }

@@ -13,7 +13,7 @@ pub const XFS_MOUNT2: u64 = 0xffff_8880_00bb_0000;
 pub struct Script {
     pub ts_ns: u64,
     pub pid: u32,
-    pub comm: String,
+    pub comm: crate::comm::Comm,
     pub events: Vec<Event>,
 }
 
@@ -42,7 +42,7 @@ impl Script {
             cpu: 0,
             pid: self.pid,
             tid: self.pid,
-            comm: self.comm.clone(),
+            comm: self.comm,
             point: 0,
             body,
         });

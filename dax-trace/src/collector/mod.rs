@@ -62,7 +62,7 @@ pub use device::{
 pub use findings::{DoubleClaim, Findings, Sampled, SlowWait, StuckWaitRecord, UnmatchedRelease};
 pub use histogram::LatencyHistogram;
 pub use kinds::KindCounts;
-pub use pagemap::{BusyPage, MemoryFailureRecord, PagemapIdentity, PagemapState};
+pub use pagemap::{BusyPage, BusyPages, MemoryFailureRecord, PagemapIdentity, PagemapState};
 pub use ring::BoundedRing;
 pub use summary::{DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Summary};
 

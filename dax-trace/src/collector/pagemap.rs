@@ -2,7 +2,7 @@
 use super::actor::Actor;
 use crate::event::Dev;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use super::device::DeviceId;
 
@@ -18,6 +18,10 @@ pub struct PagemapIdentity {
     pub nr_range: Option<u32>,
     pub owner: u64,
 }
+
+/// Busy pages by pfn. The hasher is fast and fixed-seed: pfns come from the
+/// kernel, not from someone who could choose colliding keys.
+pub type BusyPages = HashMap<u64, BusyPage, foldhash::fast::FixedState>;
 
 /// A page returned busy by `dax_layout_busy_page*` and not seen idle since.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,8 +58,10 @@ pub struct PagemapState {
     pub identity: PagemapIdentity,
     pub created_ns: Option<u64>,
     pub destroyed_ns: Option<u64>,
-    /// Busy pages by pfn (bounded; see `CollectorConfig::max_busy_pages`).
-    pub busy: BTreeMap<u64, BusyPage>,
+    /// Busy pages by pfn (bounded; see `CollectorConfig::max_busy_pages`),
+    /// in no order: every busy or idle event looks a pfn up, so this is a
+    /// hash map (a B-tree was the collector's largest cost); views sort.
+    pub busy: BusyPages,
     /// Busy pages dropped from `busy` to respect the bound.
     pub busy_evicted: u64,
     /// Pfns in the order they became busy, for O(1) eviction of the oldest;
@@ -86,7 +92,7 @@ impl PagemapState {
             },
             created_ns: None,
             destroyed_ns: None,
-            busy: BTreeMap::new(),
+            busy: BusyPages::default(),
             busy_evicted: 0,
             busy_order: VecDeque::new(),
             idle_transitions: 0,
@@ -173,6 +179,12 @@ mod tests {
         }
     }
 
+    fn sorted_pfns(p: &PagemapState) -> Vec<u64> {
+        let mut pfns: Vec<u64> = p.busy.keys().copied().collect();
+        pfns.sort_unstable();
+        pfns
+    }
+
     #[test]
     fn the_oldest_busy_page_still_busy_is_evicted_first() {
         let mut p = PagemapState::new(1);
@@ -181,7 +193,7 @@ mod tests {
         assert!(p.clear_busy(1, 30));
         p.mark_busy(page(3, 40), 2);
         p.mark_busy(page(4, 50), 2);
-        assert_eq!(p.busy.keys().copied().collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(sorted_pfns(&p), vec![3, 4]);
         assert_eq!(p.busy_evicted, 1);
         assert_eq!(p.busy_cleared, 1);
         assert_eq!(p.longest_busy_ns, 20);

@@ -248,7 +248,11 @@ fn finished_wait_clears_the_files_busy_pages() {
         .wait_end(PMEM0, 12, 1_000, Some(7));
     let c = fold(&s.build());
     let p = c.pagemap(PGMAP0).expect("pagemap");
-    assert_eq!(p.busy.keys().copied().collect::<Vec<_>>(), vec![8]);
+    assert_eq!(
+        p.busy.keys().copied().collect::<Vec<_>>(),
+        vec![8],
+        "one page left"
+    );
 }
 
 #[test]

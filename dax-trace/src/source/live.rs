@@ -287,7 +287,7 @@ fn userspace_event(ts_ns: u64, body: EventBody) -> Event {
         cpu: 0,
         pid: std::process::id(),
         tid: 0,
-        comm: "daxtrace".to_string(),
+        comm: "daxtrace".into(),
         point: USERSPACE_POINT,
         body,
     }

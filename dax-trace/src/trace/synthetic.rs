@@ -81,7 +81,7 @@ impl Script {
             cpu: pid % 2,
             pid,
             tid: pid,
-            comm: comm.to_string(),
+            comm: comm.into(),
             point,
             body,
         });
@@ -348,7 +348,7 @@ pub fn page_storm(n: u64) -> impl Iterator<Item = Event> {
             cpu: (i % 2) as u32,
             pid: 4000 + (i % 4) as u32,
             tid: 4000 + (i % 4) as u32,
-            comm: "fio".to_string(),
+            comm: "fio".into(),
             point: 33,
             body,
         }

@@ -276,7 +276,7 @@ proptest::proptest! {
                 disk, granted: pid % 2 == 0, api: crate::event::ClaimApi::Unknown, start_off: 0,
             },
         };
-        let event = Event { ts_ns: ts, cpu: 0, pid, tid: pid, comm, point: 3, body };
+        let event = Event { ts_ns: ts, cpu: 0, pid, tid: pid, comm: comm.as_str().into(), point: 3, body };
         let bytes = trace_bytes(std::slice::from_ref(&event));
         let (read, _, end) = read_all(&bytes).expect("reads");
         proptest::prop_assert_eq!(read, vec![event]);

@@ -235,7 +235,7 @@ fn holder_history<'a>(history: impl Iterator<Item = &'a ClaimRecord>) -> Vec<Hol
             }
             .to_string(),
             pid: r.claimed.pid,
-            comm: r.claimed.comm.clone(),
+            comm: r.claimed.comm.to_string(),
         });
         if let Some(rel) = &r.released {
             entries.push(HolderEntry {
@@ -243,7 +243,7 @@ fn holder_history<'a>(history: impl Iterator<Item = &'a ClaimRecord>) -> Vec<Hol
                 holder,
                 action: "release".to_string(),
                 pid: rel.pid,
-                comm: rel.comm.clone(),
+                comm: rel.comm.to_string(),
             });
         }
     }

@@ -182,7 +182,7 @@ impl Stream {
             cpu: 0,
             pid,
             tid: pid,
-            comm: comm.to_string(),
+            comm: comm.into(),
             point: 0,
             body,
         });
