@@ -163,19 +163,23 @@ fn judge_live(
             tokio::select! {
                 _ = &mut deadline => break,
                 _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
-                ev = stream.events.recv() => match ev {
-                    Some(ev) => {
-                        keep(&ev)?;
-                        collector.ingest(&ev);
+                batch = stream.events.recv() => match batch {
+                    Some(batch) => {
+                        for ev in &batch {
+                            keep(ev)?;
+                            collector.ingest(ev);
+                        }
                     }
                     None => break,
                 },
             }
         }
         // Events already queued belong to the window.
-        while let Ok(ev) = stream.events.try_recv() {
-            keep(&ev)?;
-            collector.ingest(&ev);
+        while let Ok(batch) = stream.events.try_recv() {
+            for ev in &batch {
+                keep(ev)?;
+                collector.ingest(ev);
+            }
         }
         if let Some(w) = writer {
             let reason = if interrupted {

@@ -121,10 +121,12 @@ fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
         let mut out = stdout.lock();
         loop {
             tokio::select! {
-                event = stream.events.recv() => match event {
-                    Some(event) => {
-                        *counts.entry(event.body.name()).or_default() += 1;
-                        writeln!(out, "{}", serde_json::to_string(&event)?)?;
+                batch = stream.events.recv() => match batch {
+                    Some(batch) => {
+                        for event in &batch {
+                            *counts.entry(event.body.name()).or_default() += 1;
+                            writeln!(out, "{}", serde_json::to_string(event)?)?;
+                        }
                     }
                     None => break,
                 },
@@ -135,9 +137,11 @@ fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
         }
         // Let the pump move what is still in the ring buffer, then drain.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        while let Ok(event) = stream.events.try_recv() {
-            *counts.entry(event.body.name()).or_default() += 1;
-            writeln!(out, "{}", serde_json::to_string(&event)?)?;
+        while let Ok(batch) = stream.events.try_recv() {
+            for event in &batch {
+                *counts.entry(event.body.name()).or_default() += 1;
+                writeln!(out, "{}", serde_json::to_string(event)?)?;
+            }
         }
         out.flush()?;
         eprintln!("event counts: {}", serde_json::to_string(&counts)?);

@@ -6,10 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use dax_trace::collector::human::{duration, offset as at};
-use dax_trace::collector::{
-    ClaimOutcome, Collector, CollectorConfig, DeviceSummary, PagemapSummary, Summary,
-};
-use dax_trace::trace::{End, Header, Reader, Record};
+use dax_trace::collector::{ClaimOutcome, CollectorConfig, DeviceSummary, PagemapSummary, Summary};
+use dax_trace::source::replay::{self, Folded};
 use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
@@ -36,37 +34,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A trace file folded into a collector.
-pub struct Folded {
-    pub header: Header,
-    pub collector: Collector,
-    /// How the file ended (complete, truncated, corrupt).
-    pub end: End,
-}
-
-/// Reads every intact record of `path` into a collector. A file that cannot
-/// be opened or is not a trace is an error; a damaged tail is not (every
-/// complete record is used and `end` says where reading stopped).
+/// Reads every intact record of `path` into a collector (see [`replay::fold`]).
 pub fn fold_trace(path: &Path, config: CollectorConfig) -> anyhow::Result<Folded> {
-    let mut reader = Reader::open(path)?;
-    let mut collector = Collector::new(config);
-    for record in reader.by_ref() {
-        match record {
-            Ok(Record::Event(ev)) => collector.ingest(&ev),
-            Ok(Record::Summary(_)) => {}
-            // The reader stops after its one error and records it in `end`.
-            Err(_) => break,
-        }
-    }
-    let end = reader.end().cloned().unwrap_or(End::Truncated {
-        offset: reader.offset(),
-        reason: "reading stopped early".to_string(),
-    });
-    Ok(Folded {
-        header: reader.header().clone(),
-        collector,
-        end,
-    })
+    replay::fold(path, config).with_context(|| format!("reading {}", path.display()))
 }
 
 /// What `report` prints, text or JSON.

@@ -11,7 +11,7 @@ use dax_trace_common::{Config, PgmapPuts, PointCounters, config::MAX_POINTS, pro
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
-use super::{CHANNEL_CAPACITY, EventStream};
+use super::{BATCH_MAX, EventBatch, EventStream};
 use crate::event::{Event, EventBody, USERSPACE_POINT, decode_bytes};
 use crate::probes::attach::{self, AttachRequest, LoadError};
 use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
@@ -124,13 +124,13 @@ pub fn start_with(
     // SAFETY: the RingBuf owns its map fd and keeps it open and unchanged for
     // as long as it lives, and the AsyncFd owns the RingBuf.
     let ring = unsafe { AsyncFd::register(ring) }.map_err(|e| LiveError::Poll(e.into()))?;
-    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let info = SessionInfo {
         source: SourceKind::Live,
         kernel_release: report.kernel_release.clone(),
         probes: report,
         monotonic_to_realtime_ns: monotonic_to_realtime_ns(),
     };
+    let (stream, tx) = EventStream::channel(info);
     let pump = Pump {
         _ebpf: ebpf,
         ring,
@@ -141,7 +141,7 @@ pub fn start_with(
         puts_seen: HashMap::new(),
     };
     tokio::spawn(pump.run(opts.stats_interval));
-    Ok(EventStream { info, events: rx })
+    Ok(stream)
 }
 
 fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveError> {
@@ -210,7 +210,7 @@ struct Pump {
     ring: AsyncFd<RingBuf<MapData>>,
     counters: PerCpuArray<MapData, PointCounters>,
     puts: PerCpuHashMap<MapData, u64, PgmapPuts>,
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<EventBatch>,
     drops_seen: HashMap<u16, u64>,
     puts_seen: HashMap<u64, (u64, u64)>,
 }
@@ -241,8 +241,10 @@ impl Pump {
                 _ = tick.tick() => self.collect_stats(&mut batch),
                 _ = self.tx.closed() => return,
             }
-            for event in batch.drain(..) {
-                if self.tx.send(event).await.is_err() {
+            while !batch.is_empty() {
+                let rest = batch.split_off(batch.len().min(BATCH_MAX));
+                let full = std::mem::replace(&mut batch, rest);
+                if self.tx.send(full).await.is_err() {
                     return;
                 }
             }

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{CHANNEL_CAPACITY, EventStream};
-use crate::event::Event;
+use super::{BATCH_MAX, EventBatch, EventStream};
+use crate::collector::{Collector, CollectorConfig};
 use crate::session::SourceKind;
-use crate::trace::{End, Reader, Record, TraceError};
+use crate::trace::{End, Header, Reader, Record, TraceError};
 
 /// How to replay.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -57,7 +57,7 @@ pub fn spawn<R: Read + Send + 'static>(
     info.source = SourceKind::Replay {
         path: path.to_string(),
     };
-    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let (stream, tx) = EventStream::channel(info);
     let (end_tx, end_rx) = oneshot::channel();
     let speed = opts.speed.filter(|s| *s > 0.0 && s.is_finite());
     tokio::spawn(async move {
@@ -69,20 +69,72 @@ pub fn spawn<R: Read + Send + 'static>(
         // The receiver may be gone; nobody then wants to know.
         let _ = end_tx.send(end);
     });
-    Ok((EventStream { info, events: rx }, end_rx))
+    Ok((stream, end_rx))
 }
 
-/// Events read ahead and sent under one channel reservation when replaying
-/// as fast as possible: one semaphore operation per batch, not per event.
-const FEED_BATCH: usize = 256;
+/// A trace file folded into a collector.
+pub struct Folded {
+    pub header: Header,
+    pub collector: Collector,
+    /// How the file ended (complete, truncated, corrupt).
+    pub end: End,
+}
+
+/// Replays `path` into a new collector as fast as it can be read (what
+/// `report FILE` and `check FILE` do). The file is read and decoded on a
+/// runtime thread while the calling thread folds, so the halves overlap.
+///
+/// A file that cannot be opened or is not a trace is an error; a damaged
+/// tail is not (every complete record is folded and `end` says where
+/// reading stopped). Blocks: call it outside any async context.
+pub fn fold(path: impl AsRef<Path>, config: CollectorConfig) -> Result<Folded, TraceError> {
+    let path = path.as_ref();
+    let reader = Reader::open(path)?;
+    let header = reader.header().clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("daxtrace-read")
+        .build()
+        .map_err(TraceError::Thread)?;
+    let (mut stream, end) = {
+        let _entered = runtime.enter();
+        spawn(
+            reader,
+            &path.display().to_string(),
+            ReplayOptions::default(),
+        )?
+    };
+    let mut collector = Collector::new(config);
+    while let Some(batch) = stream.events.blocking_recv() {
+        for event in &batch {
+            collector.ingest(event);
+        }
+    }
+    let end = end.blocking_recv().unwrap_or_else(|_| End::Unreadable {
+        offset: 0,
+        reason: "the reading task ended without saying how the file ended".to_string(),
+    });
+    Ok(Folded {
+        header,
+        collector,
+        end,
+    })
+}
 
 /// Sends every event of `reader` into `tx`; returns how the file ended.
-async fn feed<R: Read>(mut reader: Reader<R>, tx: &mpsc::Sender<Event>, speed: Option<f64>) -> End {
+///
+/// As fast as possible, events go in batches of [`BATCH_MAX`]; paced, one
+/// at a time, each when it is due.
+async fn feed<R: Read>(
+    mut reader: Reader<R>,
+    tx: &mpsc::Sender<EventBatch>,
+    speed: Option<f64>,
+) -> End {
     let mut pacer = speed.map(Pacer::new);
-    let batch_len = if pacer.is_some() { 1 } else { FEED_BATCH };
-    let mut batch = Vec::with_capacity(batch_len);
+    let batch_len = if pacer.is_some() { 1 } else { BATCH_MAX };
     let mut more = true;
     while more {
+        let mut batch = Vec::with_capacity(batch_len);
         while batch.len() < batch_len {
             match reader.next_record() {
                 Ok(Some(Record::Event(event))) => batch.push(event),
@@ -99,12 +151,9 @@ async fn feed<R: Read>(mut reader: Reader<R>, tx: &mpsc::Sender<Event>, speed: O
         if let (Some(p), Some(event)) = (pacer.as_mut(), batch.first()) {
             p.wait_for(event.ts_ns).await;
         }
-        let Ok(permits) = tx.reserve_many(batch.len()).await else {
+        if tx.send(batch).await.is_err() {
             // The consumer stopped listening: not an error of the file.
             return End::Complete;
-        };
-        for (permit, event) in permits.zip(batch.drain(..)) {
-            permit.send(event);
         }
     }
     reader.end().cloned().unwrap_or(End::Complete)
@@ -138,6 +187,7 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Event;
     use crate::trace::{Header, Writer, synthetic};
     use std::io::Cursor;
 
@@ -157,8 +207,9 @@ mod tests {
 
     async fn drain(stream: &mut EventStream) -> Vec<Event> {
         let mut out = Vec::new();
-        while let Some(e) = stream.events.recv().await {
-            out.push(e);
+        while let Some(batch) = stream.events.recv().await {
+            assert!(!batch.is_empty() && batch.len() <= BATCH_MAX);
+            out.extend(batch);
         }
         out
     }
@@ -175,6 +226,15 @@ mod tests {
             }
         );
         assert_eq!(stream.info.kernel_release, synthetic::KERNEL_RELEASE);
+        assert_eq!(drain(&mut stream).await, events);
+        assert_eq!(end.await.expect("end reported"), End::Complete);
+    }
+
+    #[tokio::test]
+    async fn a_long_trace_arrives_whole_and_in_order_across_batches() {
+        let events: Vec<Event> = synthetic::page_storm(3 * BATCH_MAX as u64 + 5).collect();
+        let reader = Reader::new(Cursor::new(trace(&events, true))).expect("opens");
+        let (mut stream, end) = spawn(reader, "t.dxt", ReplayOptions::default()).expect("starts");
         assert_eq!(drain(&mut stream).await, events);
         assert_eq!(end.await.expect("end reported"), End::Complete);
     }
@@ -200,6 +260,39 @@ mod tests {
         let (mut stream, _) = spawn(reader, "t.dxt", opts).expect("starts");
         assert_eq!(drain(&mut stream).await.len(), 2);
         assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn fold_uses_every_event_and_reports_the_end() {
+        let events: Vec<Event> = synthetic::page_storm(2 * BATCH_MAX as u64 + 3).collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.dxt");
+        std::fs::write(&path, trace(&events, true)).expect("writes");
+        let folded = fold(&path, CollectorConfig::default()).expect("folds");
+        assert_eq!(folded.collector.totals().events, events.len() as u64);
+        assert_eq!(folded.end, End::Complete);
+        assert_eq!(folded.header.session, synthetic::session());
+
+        let cut = trace(&events, false);
+        std::fs::write(&path, &cut[..cut.len() - 3]).expect("writes");
+        let folded = fold(&path, CollectorConfig::default()).expect("folds");
+        assert_eq!(folded.collector.totals().events, events.len() as u64 - 1);
+        assert!(
+            matches!(folded.end, End::Truncated { .. }),
+            "{:?}",
+            folded.end
+        );
+    }
+
+    #[test]
+    fn fold_refuses_what_is_not_a_trace() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.dxt");
+        std::fs::write(&path, b"hello").expect("writes");
+        assert!(matches!(
+            fold(&path, CollectorConfig::default()),
+            Err(TraceError::NotATrace)
+        ));
     }
 
     #[tokio::test]

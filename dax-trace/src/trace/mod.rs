@@ -60,6 +60,8 @@ pub enum TraceError {
     Write(#[source] std::io::Error),
     #[error("encoding a trace record as JSON: {0}")]
     Encode(#[source] serde_json::Error),
+    #[error("starting the thread that reads the trace: {0}")]
+    Thread(#[source] std::io::Error),
     #[error("not a daxtrace trace file (no DAXTRACE magic at the start)")]
     NotATrace,
     #[error(

@@ -13,9 +13,6 @@ use super::{Summary, TraceError, Writer};
 use crate::event::{Dev, Event, EventBody};
 use crate::source::EventStream;
 
-/// Events taken from the channel per wake-up.
-const BATCH: usize = 4096;
-
 /// What to record and for how long.
 #[derive(Clone, Debug)]
 pub struct RecordOptions {
@@ -112,7 +109,6 @@ pub async fn record<W: Write>(
         opts.flush_every,
     );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut batch = Vec::with_capacity(BATCH);
     let reason = loop {
         tokio::select! {
             biased;
@@ -122,19 +118,16 @@ pub async fn record<W: Write>(
                 writer.flush()?;
                 on_progress(&progress(&writer));
             }
-            n = stream.events.recv_many(&mut batch, BATCH) => {
-                if n == 0 {
-                    break "source-ended";
-                }
-                write_batch(&mut writer, &opts.filter, &mut batch)?;
+            batch = stream.events.recv() => match batch {
+                Some(batch) => write_batch(&mut writer, &opts.filter, &batch)?,
+                None => break "source-ended",
             }
         }
     };
     // What the source already queued is part of the recording.
-    while let Ok(event) = stream.events.try_recv() {
-        batch.push(event);
+    while let Ok(batch) = stream.events.try_recv() {
+        write_batch(&mut writer, &opts.filter, &batch)?;
     }
-    write_batch(&mut writer, &opts.filter, &mut batch)?;
     on_progress(&progress(&writer));
     writer.finish(reason)
 }
@@ -142,11 +135,11 @@ pub async fn record<W: Write>(
 fn write_batch<W: Write>(
     writer: &mut Writer<W>,
     filter: &EventFilter,
-    batch: &mut Vec<Event>,
+    batch: &[Event],
 ) -> Result<(), TraceError> {
-    for event in batch.drain(..) {
-        if filter.keeps(&event) {
-            writer.write_event(&event)?;
+    for event in batch {
+        if filter.keeps(event) {
+            writer.write_event(event)?;
         }
     }
     Ok(())
@@ -155,18 +148,13 @@ fn write_batch<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::CHANNEL_CAPACITY;
+    use crate::source::EventBatch;
     use crate::trace::{End, Header, Reader, Record, synthetic};
     use std::io::Cursor;
     use tokio::sync::mpsc;
 
-    fn stream() -> (EventStream, mpsc::Sender<Event>) {
-        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let stream = EventStream {
-            info: synthetic::session(),
-            events: rx,
-        };
-        (stream, tx)
+    fn stream() -> (EventStream, mpsc::Sender<EventBatch>) {
+        EventStream::channel(synthetic::session())
     }
 
     fn writer(stream: &EventStream, opts: &RecordOptions) -> Writer<Vec<u8>> {
@@ -191,7 +179,7 @@ mod tests {
         let (stream, tx) = stream();
         let events = synthetic::scenario();
         for e in &events {
-            tx.send(e.clone()).await.expect("send");
+            tx.send(vec![e.clone()]).await.expect("send");
         }
         drop(tx);
         let opts = RecordOptions::default();
@@ -214,7 +202,7 @@ mod tests {
         let (stream, tx) = stream();
         let events = synthetic::scenario();
         for e in &events {
-            tx.send(e.clone()).await.expect("send");
+            tx.send(vec![e.clone()]).await.expect("send");
         }
         // The sender stays open: only the stop ends the recording.
         let opts = RecordOptions::default();
@@ -257,7 +245,7 @@ mod tests {
         }
         events.push(other);
         for e in &events {
-            tx.send(e.clone()).await.expect("send");
+            tx.send(vec![e.clone()]).await.expect("send");
         }
         drop(tx);
         let opts = RecordOptions {

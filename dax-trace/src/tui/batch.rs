@@ -11,7 +11,7 @@ use super::dashboard::Dashboard;
 use super::intake::Drain;
 use super::model::DashboardModel;
 use super::view::{Snapshot, duration, rate};
-use crate::event::Event;
+use crate::source::EventBatch;
 use tokio::sync::mpsc;
 
 /// Pause between drains while waiting for the next frame.
@@ -30,7 +30,7 @@ pub struct BatchOptions {
 /// run ends; also when `stop` is set (SIGINT, SIGTERM).
 pub fn run<M: DashboardModel>(
     mut dash: Dashboard<M>,
-    mut events: mpsc::Receiver<Event>,
+    mut events: mpsc::Receiver<EventBatch>,
     opts: BatchOptions,
     out: &mut impl Write,
     stop: &Arc<AtomicBool>,

@@ -10,6 +10,7 @@ use super::snapshot::{SnapshotBuilder, arrange};
 use super::view::Snapshot;
 use crate::event::Event;
 use crate::session::SessionInfo;
+use crate::source::EventBatch;
 
 /// Which clock "now" is on: ages and rates are measured on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +88,7 @@ impl<M: DashboardModel> Dashboard<M> {
     }
 
     /// Takes waiting events from the source, at most [`DRAIN_BUDGET`].
-    pub fn drain(&mut self, rx: &mut mpsc::Receiver<Event>) -> Drain {
+    pub fn drain(&mut self, rx: &mut mpsc::Receiver<EventBatch>) -> Drain {
         self.intake.drain(rx, &mut self.model, DRAIN_BUDGET)
     }
 

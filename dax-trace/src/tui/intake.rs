@@ -9,9 +9,10 @@ use tokio::sync::mpsc::{self, error::TryRecvError};
 use super::event_log::EventLog;
 use super::model::DashboardModel;
 use crate::event::{Event, EventBody};
+use crate::source::EventBatch;
 
-/// Default events folded per drain call: at 20 calls per second this is
-/// 2 M events/s before intake falls behind.
+/// Default events folded per drain call (rounded up to whole batches): at
+/// 20 calls per second this is 2 M events/s before intake falls behind.
 pub const DRAIN_BUDGET: usize = 100_000;
 
 /// What a drain call found.
@@ -54,16 +55,23 @@ impl Intake {
         self.log.push(event);
     }
 
-    /// Takes up to `budget` waiting events without blocking.
+    /// Takes waiting batches without blocking until at least `budget`
+    /// events were taken (a batch is never split).
     pub fn drain<M: DashboardModel>(
         &mut self,
-        rx: &mut mpsc::Receiver<Event>,
+        rx: &mut mpsc::Receiver<EventBatch>,
         model: &mut M,
         budget: usize,
     ) -> Drain {
-        for _ in 0..budget {
+        let mut taken = 0;
+        while taken < budget {
             match rx.try_recv() {
-                Ok(event) => self.ingest(model, &event),
+                Ok(batch) => {
+                    taken += batch.len();
+                    for event in &batch {
+                        self.ingest(model, event);
+                    }
+                }
                 Err(TryRecvError::Empty) => return Drain::Empty,
                 Err(TryRecvError::Disconnected) => {
                     self.closed = true;

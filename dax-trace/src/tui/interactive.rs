@@ -14,7 +14,7 @@ use super::keys::action_for;
 use super::model::DashboardModel;
 use super::terminal::TerminalGuard;
 use super::ui;
-use crate::event::Event;
+use crate::source::EventBatch;
 
 /// Longest time spent waiting for a key before events are drained again.
 const INPUT_POLL: Duration = Duration::from_millis(50);
@@ -23,7 +23,7 @@ const INPUT_POLL: Duration = Duration::from_millis(50);
 /// `stop` is set (SIGINT, SIGTERM). The terminal is restored on every way out.
 pub fn run<M: DashboardModel>(
     mut dash: Dashboard<M>,
-    mut events: mpsc::Receiver<Event>,
+    mut events: mpsc::Receiver<EventBatch>,
     refresh: Duration,
     stop: &Arc<AtomicBool>,
 ) -> Result<(), TuiError> {

@@ -172,11 +172,28 @@ fn pause_freezes_the_screen_but_not_intake() {
 }
 
 #[test]
-fn intake_is_bounded_per_call_and_loses_nothing() {
+fn intake_takes_whole_batches_until_the_budget_is_reached() {
     let events = fleet();
     let (tx, mut rx) = mpsc::channel(events.len());
+    for chunk in events.chunks(30) {
+        tx.try_send(chunk.to_vec()).expect("room in the channel");
+    }
+    drop(tx);
+    let mut intake = Intake::default();
+    let mut model = Collector::default();
+    assert_eq!(intake.drain(&mut rx, &mut model, 100), Drain::MoreWaiting);
+    assert_eq!(intake.events_total, 120, "four batches of 30 reach 100");
+    while intake.drain(&mut rx, &mut model, 100) != Drain::Closed {}
+    assert_eq!(model.totals().events, events.len() as u64);
+}
+
+#[test]
+fn intake_is_bounded_per_call_and_loses_nothing() {
+    let events = fleet();
+    // One event per batch: the budget then counts exactly.
+    let (tx, mut rx) = mpsc::channel(events.len());
     for e in &events {
-        tx.try_send(e.clone()).expect("room in the channel");
+        tx.try_send(vec![e.clone()]).expect("room in the channel");
     }
     drop(tx);
     let mut intake = Intake::default();
