@@ -6,18 +6,25 @@
 //! - one process per dax_device (`pmem0 dax_dev 0x…`), one thread per holder
 //!   in it: a slice per claim, from the claim to its release (`B`/`E`);
 //!   claims never released stay open to the end of the trace, which is what a
-//!   leak looks like;
+//!   leak looks like. Also on it: a `device-mapper` thread with a slice while
+//!   a dm table holds the device as a member, a `dm pages` counter (pages a
+//!   dm device mapped to each member, when the device is a dm device),
+//!   `kill_dax` and memory failures notified to the holder (instants);
 //! - one process per dev_pagemap: the `busy pages` counter (`C`: pages
-//!   reported busy by `dax_layout_busy_page*` and not idle since), and
-//!   instants for its creation, destruction and memory failures;
+//!   reported busy by `dax_layout_busy_page*` and not idle since), the
+//!   kernel's cumulative `page puts` and idles, and instants for its
+//!   creation and destruction;
 //! - one process per filesystem device (`fs 259:0`): a thread per waiting
 //!   task with a slice per wait (wait begin to wait end), stuck waits as
 //!   instants on the waiter, and a `faults` counter;
-//! - a `daxtrace` process with the `dropped events` counter.
+//! - a `device-mapper` process with an instant per dm table load that checked
+//!   whether the table is DAX-capable;
+//! - a `daxtrace` process with the `dropped events` counter and memory
+//!   failures (a pfn only).
 //!
 //! Timestamps are CLOCK_MONOTONIC microseconds with nanosecond decimals,
 //! written as exact decimal text (a float would round large uptimes).
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 
 use serde_json::{Value, json};
@@ -32,8 +39,13 @@ enum ProcessKey {
     DaxDevice(u64),
     Pagemap(u64),
     Filesystem(Dev),
+    DeviceMapper,
     Daxtrace,
 }
+
+/// Thread identity of the `device-mapper` track inside a dax_device process
+/// (holders are kernel pointers, never all ones).
+const DM_TRACK: u64 = u64::MAX;
 
 /// Streams trace events; remembers only open claims, busy pages and track ids.
 pub struct ChromeTrace<W: Write> {
@@ -49,6 +61,10 @@ pub struct ChromeTrace<W: Write> {
     busy: HashMap<u64, HashSet<u64>>,
     faults: HashMap<Dev, u64>,
     drops: HashMap<u16, u64>,
+    /// Open dm-member slices, by member dax_dev.
+    dm_members: HashMap<u64, u32>,
+    /// Pages each dm device mapped to each member, by dm dax_dev.
+    dm_pages: HashMap<u64, BTreeMap<u64, u64>>,
 }
 
 impl<W: Write> ChromeTrace<W> {
@@ -76,6 +92,8 @@ impl<W: Write> ChromeTrace<W> {
             busy: HashMap::new(),
             faults: HashMap::new(),
             drops: HashMap::new(),
+            dm_members: HashMap::new(),
+            dm_pages: HashMap::new(),
         })
     }
 
@@ -122,6 +140,7 @@ impl<W: Write> ChromeTrace<W> {
             },
             ProcessKey::Pagemap(p) => format!("pgmap {p:#x}"),
             ProcessKey::Filesystem(dev) => format!("fs {dev}"),
+            ProcessKey::DeviceMapper => "device-mapper".to_string(),
             ProcessKey::Daxtrace => "daxtrace".to_string(),
         };
         self.emit("M", "process_name", pid, 0, None, json!({ "name": name }))?;
@@ -161,6 +180,62 @@ impl<W: Write> ChromeTrace<W> {
     ) -> std::io::Result<()> {
         let pid = self.pid(key)?;
         self.emit("i", name, pid, 0, Some(ts), args)
+    }
+
+    /// The dax_device's name for counters and slices: its disk when known.
+    fn dax_label(&self, dax_dev: u64) -> String {
+        match self.disks.get(&dax_dev) {
+            Some(disk) if !disk.is_empty() => disk.clone(),
+            _ => format!("dax_dev {dax_dev:#x}"),
+        }
+    }
+
+    fn dm_member(
+        &mut self,
+        e: &Event,
+        member: u64,
+        taken: bool,
+        disk: &str,
+    ) -> std::io::Result<()> {
+        if !disk.is_empty() {
+            self.disks.entry(member).or_insert_with(|| disk.to_string());
+        }
+        let pid = self.pid(ProcessKey::DaxDevice(member))?;
+        let tid = self.tid(pid, DM_TRACK, || "device-mapper".to_string())?;
+        let who = json!({ "pid": e.pid, "tid": e.tid, "comm": e.comm });
+        let open = self.dm_members.entry(member).or_default();
+        if taken {
+            *open += 1;
+            let name = format!("dm member {}", self.dax_label(member));
+            self.emit("B", &name, pid, tid, Some(e.ts_ns), json!({ "by": who }))
+        } else if *open > 0 {
+            *open -= 1;
+            self.emit("E", "", pid, tid, Some(e.ts_ns), json!({ "by": who }))
+        } else {
+            self.emit(
+                "i",
+                "dm member dropped (taken before the trace)",
+                pid,
+                tid,
+                Some(e.ts_ns),
+                json!({ "by": who }),
+            )
+        }
+    }
+
+    fn dm_access(&mut self, ts: u64, dm: u64, member: u64, pages: u64) -> std::io::Result<()> {
+        *self
+            .dm_pages
+            .entry(dm)
+            .or_default()
+            .entry(member)
+            .or_default() += pages;
+        let mut series = serde_json::Map::new();
+        for (&m, &n) in self.dm_pages.get(&dm).into_iter().flatten() {
+            series.insert(format!("to {}", self.dax_label(m)), Value::from(n));
+        }
+        let pid = self.pid(ProcessKey::DaxDevice(dm))?;
+        self.emit("C", "dm pages", pid, 0, Some(ts), Value::Object(series))
     }
 }
 
@@ -344,12 +419,50 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                     json!({ "dropped": sum }),
                 )?;
             }
-            EventBody::DaxAlloc { .. }
-            | EventBody::DmAccess { .. }
-            | EventBody::DmTableDax { .. }
-            | EventBody::DmMember { .. }
-            | EventBody::HolderNotifyFailure { .. }
-            | EventBody::PutStats { .. } => {}
+            EventBody::DmMember {
+                member_dax_dev,
+                taken,
+                disk,
+                ..
+            } => self.dm_member(e, *member_dax_dev, *taken, disk)?,
+            EventBody::DmAccess {
+                dm_dax_dev,
+                member_dax_dev,
+                nr_pages,
+                ..
+            } => self.dm_access(ts, *dm_dax_dev, *member_dax_dev, *nr_pages)?,
+            EventBody::DmTableDax { table, capable } => {
+                let name = if *capable {
+                    "dm table is DAX-capable"
+                } else {
+                    "dm table is not DAX-capable"
+                };
+                let args = json!({ "table": format!("{table:#x}"), "by": who });
+                self.instant(ProcessKey::DeviceMapper, name, ts, args)?;
+            }
+            EventBody::HolderNotifyFailure {
+                dax_dev,
+                offset,
+                len,
+                flags,
+                holder,
+            } => {
+                let args = json!({ "offset": offset, "len": len, "flags": format!("{flags:#x}"), "holder": format!("{holder:#x}") });
+                self.instant(
+                    ProcessKey::DaxDevice(*dax_dev),
+                    "memory failure notified to the holder",
+                    ts,
+                    args,
+                )?;
+            }
+            EventBody::PutStats { pgmap, puts, idles } => {
+                let pid = self.pid(ProcessKey::Pagemap(*pgmap))?;
+                let args = json!({ "puts": puts, "idles": idles });
+                self.emit("C", "page puts", pid, 0, Some(ts), args)?;
+            }
+            // The device's track starts with its first claim or dm use, named
+            // after its disk once dax_add_host told it.
+            EventBody::DaxAlloc { .. } => {}
         }
         Ok(())
     }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use super::*;
+use crate::event::EventBody;
 use crate::trace::synthetic;
 
 fn export_sample(format: Format) -> (String, Exported) {
@@ -81,4 +82,152 @@ fn a_truncated_trace_exports_what_it_has() {
     let exported = export(&mut reader, Format::Jsonl, &mut out).expect("exports");
     assert_eq!(exported.events, synthetic::scenario().len() as u64);
     assert!(matches!(exported.end, End::Truncated { .. }));
+}
+
+/// Exports `events` (as if read from a finished trace) to Perfetto JSON.
+fn perfetto_of(events: &[Event]) -> Vec<serde_json::Value> {
+    let header = crate::trace::Header::new(synthetic::session(), Vec::new());
+    let mut out = Vec::new();
+    {
+        let mut exporter = exporter(Format::Perfetto, &header, &mut out).expect("starts");
+        for e in events {
+            exporter.event(e).expect("writes");
+        }
+        exporter.finish().expect("finishes");
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+    doc["traceEvents"].as_array().expect("traceEvents").clone()
+}
+
+/// The name a process track got from its `process_name` metadata.
+fn process_names(events: &[serde_json::Value]) -> HashMap<u64, String> {
+    events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "process_name")
+        .map(|e| {
+            let pid = e["pid"].as_u64().expect("pid");
+            (pid, e["args"]["name"].as_str().expect("name").to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn perfetto_shows_dm_members_dm_pages_tables_and_holder_notices() {
+    use crate::collector::fixture::{DAX0, DAXDM, DM0, PGMAP0, PMEM0, Script, XFS_MOUNT};
+    let mut s = Script::default();
+    s.push(EventBody::DaxAddHost {
+        dax_dev: DAX0,
+        disk: "pmem0".into(),
+    })
+    .push(EventBody::DaxAddHost {
+        dax_dev: DAXDM,
+        disk: "dm-0".into(),
+    })
+    .push(EventBody::DmTableDax {
+        table: 0xffff_8880_0050_0000,
+        capable: true,
+    })
+    .push(EventBody::DmMember {
+        member_dax_dev: DAX0,
+        taken: true,
+        bdev: PMEM0,
+        disk: "pmem0".into(),
+    })
+    .claim(DAXDM, XFS_MOUNT, DM0, "dm-0");
+    for pages in [1, 1, 512] {
+        s.push(EventBody::DmAccess {
+            dm_dax_dev: DAXDM,
+            member_dax_dev: DAX0,
+            dm_pgoff: 0,
+            member_pgoff: 0,
+            nr_pages: pages,
+        });
+    }
+    s.push(EventBody::HolderNotifyFailure {
+        dax_dev: DAXDM,
+        offset: 4096,
+        len: 4096,
+        flags: 0,
+        holder: XFS_MOUNT,
+    })
+    .release(DAXDM, XFS_MOUNT)
+    .push(EventBody::DmMember {
+        member_dax_dev: DAX0,
+        taken: false,
+        bdev: PMEM0,
+        disk: "pmem0".into(),
+    })
+    .push(EventBody::PutStats {
+        pgmap: PGMAP0,
+        puts: 10,
+        idles: 4,
+    });
+    let events = perfetto_of(&s.build());
+    let names = process_names(&events);
+    let on = |pid: &serde_json::Value| names[&pid.as_u64().expect("pid")].clone();
+
+    // pmem0 is a member of a dm table from "taken" to "dropped": one closed slice.
+    let member: Vec<_> = events
+        .iter()
+        .filter(|e| (e["ph"] == "B" || e["ph"] == "E") && on(&e["pid"]).starts_with("pmem0 "))
+        .collect();
+    assert_eq!(member.len(), 2, "{member:?}");
+    assert_eq!(member[0]["name"], "dm member pmem0");
+    assert_eq!(member[1]["ph"], "E");
+    assert_eq!(member[0]["tid"], member[1]["tid"]);
+
+    // dm-0 counts the pages it mapped to pmem0.
+    let dm_pages: Vec<u64> = events
+        .iter()
+        .filter(|e| e["name"] == "dm pages")
+        .inspect(|e| assert!(on(&e["pid"]).starts_with("dm-0 dax_dev"), "{e}"))
+        .map(|e| e["args"]["to pmem0"].as_u64().expect("series"))
+        .collect();
+    assert_eq!(dm_pages, vec![1, 2, 514]);
+
+    let instant = |name: &str| {
+        events
+            .iter()
+            .find(|e| e["ph"] == "i" && e["name"] == name)
+            .unwrap_or_else(|| panic!("no instant {name}: {events:?}"))
+    };
+    assert_eq!(
+        on(&instant("dm table is DAX-capable")["pid"]),
+        "device-mapper"
+    );
+    let notice = instant("memory failure notified to the holder");
+    assert!(on(&notice["pid"]).starts_with("dm-0 dax_dev"));
+    assert_eq!(notice["args"]["len"], 4096);
+
+    let puts = events
+        .iter()
+        .find(|e| e["name"] == "page puts")
+        .expect("page puts counter");
+    assert_eq!(
+        (
+            puts["args"]["puts"].as_u64(),
+            puts["args"]["idles"].as_u64()
+        ),
+        (Some(10), Some(4))
+    );
+    assert!(on(&puts["pid"]).starts_with("pgmap "));
+}
+
+#[test]
+fn a_dm_member_dropped_without_being_seen_taken_is_an_instant_not_an_unmatched_end() {
+    use crate::collector::fixture::{DAX0, PMEM0, Script};
+    let mut s = Script::default();
+    s.push(EventBody::DmMember {
+        member_dax_dev: DAX0,
+        taken: false,
+        bdev: PMEM0,
+        disk: String::new(),
+    });
+    let events = perfetto_of(&s.build());
+    assert!(events.iter().all(|e| e["ph"] != "E"), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["ph"] == "i" && e["name"] == "dm member dropped (taken before the trace)")
+    );
 }
