@@ -31,6 +31,7 @@ record() {
     daxtrace check "$out/$name.dxt" --format json >"$out/$name.check.json" 2>"$out/$name.check.err"
     echo $? >"$out/$name.check.rc"
     daxtrace export "$out/$name.dxt" --format jsonl -o "$out/$name.jsonl" 2>"$out/$name.export.err"
+    daxtrace export "$out/$name.dxt" --format perfetto -o "$out/$name.perfetto.json" 2>>"$out/$name.export.err"
     log "$name: done (workload rc $(cat "$out/$name.rc"), check rc $(cat "$out/$name.check.rc"))"
 }
 

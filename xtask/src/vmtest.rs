@@ -197,6 +197,10 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         Err(e) => j.check("dma: workload summary", Err(e)),
     }
     j.check("dm: member pmem0 taken and dropped", dm_member(dir));
+    j.check(
+        "dm: Perfetto shows membership and dm pages",
+        dm_perfetto(dir),
+    );
     j.check("dma: every case's waiter has a wait span", dma_cases(dir));
     j.check("faults: PTE and PMD faults on pmem0", faults(dir));
     j.check("leak: check fails naming pmem0", leak(dir));
@@ -472,6 +476,55 @@ fn dm_member(dir: &Path) -> Result<String, String> {
         ));
     }
     Ok(format!("{taken} taken, {dropped} dropped"))
+}
+
+/// The Perfetto export of the dm recording: a closed `dm member` slice on
+/// the member's track and a `dm pages` counter on the dm device's track.
+fn dm_perfetto(dir: &Path) -> Result<String, String> {
+    let doc = read_json(&dir.join("dm.perfetto.json"))?;
+    let events = doc["traceEvents"]
+        .as_array()
+        .ok_or("dm.perfetto.json has no traceEvents")?;
+    let names: std::collections::HashMap<u64, &str> = events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "process_name")
+        .filter_map(|e| Some((e["pid"].as_u64()?, e["args"]["name"].as_str()?)))
+        .collect();
+    let track = |e: &Value| e["pid"].as_u64().and_then(|p| names.get(&p).copied());
+    let begins: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["ph"] == "B"
+                && e["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("dm member"))
+        })
+        .collect();
+    let member = begins.first().ok_or("no `dm member` slice")?;
+    let closed = events
+        .iter()
+        .any(|e| e["ph"] == "E" && e["pid"] == member["pid"] && e["tid"] == member["tid"]);
+    if !closed {
+        return Err(format!("the `{}` slice never ends", member["name"]));
+    }
+    let pages = events
+        .iter()
+        .rfind(|e| e["ph"] == "C" && e["name"] == "dm pages")
+        .ok_or("no `dm pages` counter")?;
+    let dm_track = track(pages).unwrap_or("?");
+    if !dm_track.starts_with("dm-") {
+        return Err(format!("`dm pages` on track {dm_track:?}, not a dm device"));
+    }
+    let series = pages["args"]
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .map(|(k, v)| format!("{k} = {v}"))
+        .ok_or("`dm pages` has no series")?;
+    Ok(format!(
+        "{} on {:?}; {dm_track}: dm pages {series}",
+        member["name"].as_str().unwrap_or("?"),
+        track(member).unwrap_or("?")
+    ))
 }
 
 /// Every dma-truncate case (each pin, each operation, each filesystem): the
