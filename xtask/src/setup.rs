@@ -12,6 +12,9 @@ use std::process::Command;
 /// The bpf-linker release known to work with the preinstalled toolchains.
 const BPF_LINKER_VERSION: &str = "0.10.4";
 
+/// The cargo-fuzz release the trace reader's fuzz target is run with.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
 /// Debian packages the build and the VM test bed need on the host.
 pub const APT_PACKAGES: &[&str] = &[
     "qemu-system-x86",
@@ -25,6 +28,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "zstd",
     "tmux",
     "ndctl",
+    // libfuzzer-sys compiles libFuzzer (C++) for the fuzz step of the tests.
+    "g++",
 ];
 
 #[derive(clap::Args, Debug)]
@@ -38,6 +43,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     step("nightly toolchain with rust-src", nightly_rust_src)?;
     step("musl target for the static guest binaries", musl_target)?;
     step("bpf-linker", bpf_linker)?;
+    step("cargo-fuzz for the trace reader's fuzz target", cargo_fuzz)?;
     if args.no_apt {
         eprintln!("xtask setup: skipping Debian packages (--no-apt)");
     } else {
@@ -112,24 +118,33 @@ fn musl_target() -> anyhow::Result<()> {
 }
 
 fn bpf_linker() -> anyhow::Result<()> {
-    let version = probe_stdout(Command::new("bpf-linker").arg("--version")).unwrap_or_default();
-    if version.contains(BPF_LINKER_VERSION) {
-        eprintln!("  {}", version.trim());
+    let version = probe_stdout(Command::new("bpf-linker").arg("--version"));
+    cargo_install("bpf-linker", BPF_LINKER_VERSION, version)
+}
+
+fn cargo_fuzz() -> anyhow::Result<()> {
+    let version = probe_stdout(Command::new("cargo").args(["fuzz", "--version"]));
+    cargo_install("cargo-fuzz", CARGO_FUZZ_VERSION, version)
+}
+
+/// Installs `krate` at `version` from crates.io unless `found` (what the
+/// installed tool says of its version) already names it.
+fn cargo_install(krate: &str, version: &str, found: Option<String>) -> anyhow::Result<()> {
+    let found = found.unwrap_or_default();
+    if found.contains(version) {
+        eprintln!("  {}", found.trim());
         return Ok(());
     }
-    if !version.is_empty() {
-        eprintln!(
-            "  found {}, want {BPF_LINKER_VERSION}: reinstalling",
-            version.trim()
-        );
+    if !found.is_empty() {
+        eprintln!("  found {}, want {version}: reinstalling", found.trim());
     }
     run::status(Command::new("cargo").args([
         "install",
-        &format!("bpf-linker@{BPF_LINKER_VERSION}"),
+        &format!("{krate}@{version}"),
         "--locked",
         "--force",
     ]))
-    .context("installing bpf-linker (needs network access to crates.io)")
+    .with_context(|| format!("installing {krate} (needs network access to crates.io)"))
 }
 
 fn apt_packages() -> anyhow::Result<()> {

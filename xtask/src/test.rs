@@ -2,12 +2,13 @@
 //!
 //! Steps: formatting, clippy (userspace and the eBPF crate for its BPF
 //! target, warnings denied), the workspace's unit and integration tests (they
-//! include the host attach test of `daxtrace probes`), and the VM tests per
+//! include the host attach test of `daxtrace probes`), a short run of the
+//! trace reader's fuzz target (`--fuzz-seconds`), and the VM tests per
 //! kernel generation (see `vmtest.rs`). The eBPF crate only builds for
 //! `bpfel-unknown-none`, so the host steps exclude it and a step of its own
 //! lints it for that target. A summary with each step's time ends the run.
 use crate::run::{self, workspace_root};
-use anyhow::{anyhow, bail};
+use anyhow::{Context as _, anyhow, bail};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -21,6 +22,9 @@ pub struct Args {
     /// Run only the VM tests.
     #[arg(long)]
     pub vm_only: bool,
+    /// Seconds the trace reader is fuzzed for (0 skips the fuzz step).
+    #[arg(long, default_value_t = 30)]
+    pub fuzz_seconds: u64,
     /// Kernel generations for the VM tests.
     #[arg(long, value_delimiter = ',', default_values = ["5.10", "6.1", "6.12", "7"])]
     pub kernels: Vec<KernelGen>,
@@ -94,6 +98,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             &root,
             &["test", "--workspace", "--exclude", "dax-trace-ebpf"],
         );
+        if args.fuzz_seconds > 0 {
+            let started = Instant::now();
+            let result = fuzz_reader(&root, args.fuzz_seconds);
+            steps.record(
+                &format!("fuzz trace reader ({} s)", args.fuzz_seconds),
+                started,
+                result,
+            );
+        }
     }
     if args.no_vm {
         eprintln!("xtask test: VM tests skipped (--no-vm)");
@@ -120,6 +133,58 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         bail!("failed steps: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// Runs the trace reader's cargo-fuzz target for `seconds`, seeded with the
+/// shipped sample traces. A crash fails the step; libFuzzer writes the input
+/// that caused it under `target/fuzz-artifacts/`.
+fn fuzz_reader(root: &Path, seconds: u64) -> anyhow::Result<()> {
+    let target = root.join("target");
+    let corpus = target.join("fuzz-corpus").join("reader");
+    std::fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
+    let samples = root.join("samples");
+    for entry in
+        std::fs::read_dir(&samples).with_context(|| format!("reading {}", samples.display()))?
+    {
+        let path = entry?.path();
+        if let Some(name) = path
+            .file_name()
+            .filter(|_| path.extension().is_some_and(|e| e == "dxt"))
+        {
+            std::fs::copy(&path, corpus.join(name))
+                .with_context(|| format!("seeding the corpus with {}", path.display()))?;
+        }
+    }
+    let artifacts = target.join("fuzz-artifacts");
+    std::fs::create_dir_all(&artifacts)
+        .with_context(|| format!("creating {}", artifacts.display()))?;
+    let target_dir = target.join("fuzz");
+    let max_time = format!("-max_total_time={seconds}");
+    let artifact_prefix = format!("-artifact_prefix={}/", artifacts.display());
+    let corpus_arg = corpus.display().to_string();
+    let target_dir_arg = target_dir.display().to_string();
+    run::status(
+        Command::new("cargo")
+            .args([
+                "+nightly",
+                "fuzz",
+                "run",
+                "-s",
+                "none",
+                "--target-dir",
+                &target_dir_arg,
+                "reader",
+                &corpus_arg,
+                "--",
+                &max_time,
+                "-max_len=8192",
+                &artifact_prefix,
+            ])
+            // The fuzz target needs the reader, not the eBPF object.
+            .env("AYA_BUILD_SKIP", "1")
+            .current_dir(root.join("dax-trace").join("fuzz")),
+    )
+    .context("the fuzz target found a crash, or could not be built (cargo-fuzz comes from `cargo xtask setup`)")
 }
 
 fn vm_steps(kernels: &[KernelGen], steps: &mut Steps) {
