@@ -28,7 +28,8 @@ pub const DAX_ADD_HOST: u16 = 7;
 /// kernel's rule. a0 pgmap, a1 pfn, a2 page, a3 refcount after the put.
 pub const PAGE_IDLE: u16 = 8;
 /// `dax_layout_busy_page*` returned a busy page.
-/// a0 mapping, a1 page, a2 pfn, a3 inode number, a4 s_dev, a5 pgmap, a6 refcount.
+/// a0 mapping, a1 page, a2 pfn, a3 inode number, a4 s_dev, a5 pgmap, a6 refcount,
+/// a7 the page's index in the file plus one (0: unknown).
 pub const BUSY_PAGE: u16 = 9;
 /// A thread started waiting for a file's DAX pages to go idle.
 /// a0 inode, a1 inode number, a2 s_dev, a3 [`crate::probe::WaitApi`].

@@ -14,7 +14,7 @@ use crate::maps::{
 };
 use crate::read::{
     at, bdev_dev, bdev_disk_name, dax_holder, inode_ident, is_err_or_null, name_at, nargs,
-    page_pgmap, page_refcount, page_to_pfn,
+    page_index_plus_one, page_pgmap, page_refcount, page_to_pfn,
 };
 
 const DM_TABLE_OPEN: u32 = 1;
@@ -431,6 +431,7 @@ fn busy_page(point: u16, mapping: u64, page: u64) {
     ev.a[4] = dev as u64;
     ev.a[5] = pgmap;
     ev.a[6] = page_refcount(page) as u64;
+    ev.a[7] = page_index_plus_one(page);
     submit(&ev);
 }
 

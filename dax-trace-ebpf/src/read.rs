@@ -66,6 +66,17 @@ pub fn page_pgmap(page: u64) -> u64 {
     at::<u64>(page, conf!(page_pgmap_off))
 }
 
+/// The page's index in its file (`page->index`, `folio->index`) plus one;
+/// 0 when the running kernel's BTF gave no offset for it.
+#[inline(always)]
+pub fn page_index_plus_one(page: u64) -> u64 {
+    let off: u32 = conf!(page_index_off);
+    if off == 0 {
+        return 0;
+    }
+    at::<u64>(page, off).wrapping_add(1)
+}
+
 /// The page's reference count (`_refcount`, an atomic_t).
 #[inline(always)]
 pub fn page_refcount(page: u64) -> i32 {

@@ -165,6 +165,10 @@ pub enum EventBody {
         dev: Dev,
         pgmap: u64,
         refcount: u64,
+        /// The page's index in the file (its pgoff); `None` when unknown
+        /// (no BTF offset, or a trace from before daxtrace read it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<u64>,
     },
     WaitBegin {
         inode: u64,
@@ -362,6 +366,7 @@ pub fn decode(raw: &RawEvent) -> Result<Event, DecodeError> {
             dev: Dev(a[4] as u32),
             pgmap: a[5],
             refcount: a[6],
+            index: a[7].checked_sub(1),
         },
         kind::WAIT_BEGIN => EventBody::WaitBegin {
             inode: a[0],
@@ -580,6 +585,7 @@ pub fn encode(event: &Event) -> Option<RawEvent> {
             dev,
             pgmap,
             refcount,
+            index,
         } => (
             kind::BUSY_PAGE,
             [
@@ -590,7 +596,10 @@ pub fn encode(event: &Event) -> Option<RawEvent> {
                 u64::from(dev.0),
                 *pgmap,
                 *refcount,
-                0,
+                match index {
+                    Some(i) => i.checked_add(1)?,
+                    None => 0,
+                },
             ],
         ),
         EventBody::WaitBegin {

@@ -196,6 +196,10 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         }
         Err(e) => j.check("dma: workload summary", Err(e)),
     }
+    j.check(
+        "dma: busy pages carry their file index",
+        dma_busy_index(dir),
+    );
     j.check("dm: member pmem0 taken and dropped", dm_member(dir));
     j.check(
         "dm: Perfetto shows membership and dm pages",
@@ -454,6 +458,40 @@ fn dma(dir: &Path) -> Result<String, String> {
         "{} waits (max {:.1} ms), {} busy pfns, {both} of them idled, 0 drops",
         waits.len(),
         max as f64 / 1e6,
+        busy.len()
+    ))
+}
+
+/// Pages dma-truncate pins at the start of each file (must match the
+/// workload's PIN_LEN / PAGE_SIZE).
+const DMA_PINNED_PAGES: u64 = 16;
+
+/// Every busy page of the DMA recording names its index in the file, and
+/// that index lies in the pinned range at the start of the file.
+fn dma_busy_index(dir: &Path) -> Result<String, String> {
+    let evs = events(dir, "dma")?;
+    let busy: Vec<&Value> = evs.iter().filter(|e| body_type(e) == "busy-page").collect();
+    if busy.is_empty() {
+        return Err("no busy-page event".into());
+    }
+    let missing = busy.iter().filter(|e| e["body"]["index"].is_null()).count();
+    if missing > 0 {
+        return Err(format!(
+            "{missing} of {} busy-page events without an index",
+            busy.len()
+        ));
+    }
+    let indexes: BTreeSet<u64> = busy
+        .iter()
+        .filter_map(|e| e["body"]["index"].as_u64())
+        .collect();
+    if let Some(bad) = indexes.iter().find(|&&i| i >= DMA_PINNED_PAGES) {
+        return Err(format!(
+            "busy page at index {bad}, outside the {DMA_PINNED_PAGES} pinned pages ({indexes:?})"
+        ));
+    }
+    Ok(format!(
+        "{} busy-page events, indexes {indexes:?}",
         busy.len()
     ))
 }

@@ -110,6 +110,7 @@ impl Script {
             dev,
             pgmap,
             refcount: 2,
+            index: None,
         })
     }
 

@@ -311,6 +311,7 @@ impl Collector {
                 dev,
                 pgmap,
                 refcount,
+                index,
             } => {
                 let device = self.device_for_dev(*dev, ev.ts_ns);
                 let cap = self.config.max_busy_pages;
@@ -321,6 +322,7 @@ impl Collector {
                             page: *page,
                             mapping: *mapping,
                             ino: *ino,
+                            index: *index,
                             dev: *dev,
                             since_ns: ev.ts_ns,
                             refcount: *refcount,

@@ -30,6 +30,8 @@ pub struct BusyPage {
     pub page: u64,
     pub mapping: u64,
     pub ino: u64,
+    /// The page's index in the file (pgoff), when the kernel told it.
+    pub index: Option<u64>,
     /// The filesystem's device (`s_dev`).
     pub dev: Dev,
     /// When first reported busy.
@@ -132,6 +134,7 @@ impl PagemapState {
             b.refcount = page.refcount;
             b.ino = page.ino;
             b.dev = page.dev;
+            b.index = page.index.or(b.index);
             return;
         }
         let cap = cap.max(1);
@@ -165,6 +168,7 @@ mod tests {
             page: 0,
             mapping: 0,
             ino: 1,
+            index: None,
             dev: Dev(1),
             since_ns,
             refcount: 2,

@@ -550,3 +550,25 @@ mod holderless_properties {
         }
     }
 }
+
+#[test]
+fn a_busy_page_keeps_its_file_index_across_reports() {
+    let report = |index| EventBody::BusyPage {
+        mapping: 0xffff_0000_0000_000c,
+        page: 0xffff_ea00_0000_0000,
+        pfn: 0x100010,
+        ino: 12,
+        dev: PMEM0,
+        pgmap: PGMAP0,
+        refcount: 2,
+        index,
+    };
+    let mut s = Script::default();
+    s.push(report(Some(7))).push(report(None));
+    let mut c = Collector::default();
+    for e in s.build() {
+        c.ingest(&e);
+    }
+    let b = &c.pagemap(PGMAP0).expect("pagemap").busy[&0x100010];
+    assert_eq!((b.index, b.hits), (Some(7), 2));
+}

@@ -167,6 +167,7 @@ impl Script {
                 dev: PMEM0,
                 pgmap: PGMAP,
                 refcount: 3,
+                index: Some(3),
             },
         );
         self.stats(40, 2);
@@ -327,6 +328,7 @@ pub fn page_storm(n: u64) -> impl Iterator<Item = Event> {
                 dev: PMEM0,
                 pgmap: PGMAP,
                 refcount: 2,
+                index: Some(i % 4096),
             },
             k if k % 3 == 1 => EventBody::PageIdle {
                 pgmap: PGMAP,

@@ -259,8 +259,7 @@ fn busy_rows<'a>(
         .map(|b| BusyPage {
             pfn: b.pfn,
             ino: b.ino,
-            // Busy-page reports carry the page, not its index in the file.
-            offset: None,
+            pgoff: b.index,
             age_ns: now_ns.saturating_sub(b.since_ns),
             refcount: b.refcount,
         })

@@ -81,8 +81,15 @@ pub fn describe(event: &Event) -> Option<String> {
         EventBody::DaxAddHost { dax_dev, disk } => format!("{disk} dax {}", ptr(*dax_dev)),
         EventBody::PageIdle { pfn, .. } => format!("pfn {pfn:#x}"),
         EventBody::BusyPage {
-            pfn, ino, refcount, ..
-        } => format!("pfn {pfn:#x} ino {ino} ref {refcount}"),
+            pfn,
+            ino,
+            refcount,
+            index,
+            ..
+        } => match index {
+            Some(pgoff) => format!("pfn {pfn:#x} ino {ino} pgoff {pgoff} ref {refcount}"),
+            None => format!("pfn {pfn:#x} ino {ino} ref {refcount}"),
+        },
         EventBody::WaitBegin { ino, dev, .. } => format!("ino {ino} on {dev}"),
         EventBody::WaitEnd {
             ino,

@@ -163,6 +163,7 @@ impl Fleet {
                     dev: bdev(i),
                     pgmap: pgmap(i),
                     refcount: 2,
+                    index: Some(p),
                 },
             );
         }

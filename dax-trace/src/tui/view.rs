@@ -102,8 +102,8 @@ pub struct HolderEntry {
 pub struct BusyPage {
     pub pfn: u64,
     pub ino: u64,
-    /// Byte offset of the page in its file, when known.
-    pub offset: Option<u64>,
+    /// The page's index in its file (pgoff), when known.
+    pub pgoff: Option<u64>,
     pub age_ns: u64,
     pub refcount: u64,
 }

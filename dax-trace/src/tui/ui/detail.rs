@@ -71,13 +71,12 @@ fn render_history(frame: &mut Frame, area: Rect, detail: &Detail) {
 }
 
 fn render_busy(frame: &mut Frame, area: Rect, detail: &Detail) {
-    let header = Row::new(["pfn", "ino", "offset", "age", "ref"]).style(Style::new().bold());
+    let header = Row::new(["pfn", "ino", "pgoff", "age", "ref"]).style(Style::new().bold());
     let rows = detail.busy.iter().map(|p| {
         Row::new([
             format!("{:#x}", p.pfn),
             p.ino.to_string(),
-            p.offset
-                .map_or_else(|| "-".to_string(), |o| format!("{o:#x}")),
+            p.pgoff.map_or_else(|| "-".to_string(), |o| o.to_string()),
             duration(p.age_ns),
             p.refcount.to_string(),
         ])

@@ -64,7 +64,7 @@ fn detail() -> Detail {
         busy: vec![BusyPage {
             pfn: 0x240000,
             ino: 12,
-            offset: Some(0x3000),
+            pgoff: Some(3),
             age_ns: 1_500_000_000,
             refcount: 2,
         }],
