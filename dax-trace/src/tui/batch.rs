@@ -107,9 +107,12 @@ pub fn write_frame(out: &mut impl Write, snap: &Snapshot) -> std::io::Result<()>
     if let Some(detail) = &snap.detail
         && let Some(oldest) = detail.busy.first()
     {
+        let pgoff = oldest
+            .pgoff
+            .map_or_else(String::new, |p| format!(" pgoff {p}"));
         writeln!(
             out,
-            "{}: oldest busy page pfn {:#x} ino {} pinned for {}",
+            "{}: oldest busy page pfn {:#x} ino {}{pgoff} pinned for {}",
             detail.title,
             oldest.pfn,
             oldest.ino,
