@@ -34,14 +34,7 @@ fn healthy() -> Vec<Event> {
 }
 
 fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("runs daxtrace");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    run_in(Path::new("."), args)
 }
 
 #[test]

@@ -22,6 +22,23 @@ impl Tmux {
             .expect("running tmux")
     }
 
+    /// Starts `command` in a detached session "top" of `cols` x `rows`.
+    fn start(&self, cols: u16, rows: u16, command: &str) {
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        let out = self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "top",
+            "-x",
+            &cols,
+            "-y",
+            &rows,
+            command,
+        ]);
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+    }
+
     fn capture(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "top"]).stdout).into_owned()
     }
@@ -80,18 +97,7 @@ fn replay_in_tmux_sorts_filters_opens_detail_and_quits() {
         "{bin} top --replay {} --speed 0 --interval 0.2; echo daxtrace-exited-$?; sleep 60",
         trace.display()
     );
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "top",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &command,
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    tmux.start(100, 30, &command);
 
     let screen = tmux.wait_for("end of trace");
     assert!(screen.contains("daxtrace top"), "{screen}");
@@ -158,18 +164,7 @@ fn ctrl_c_restores_the_terminal() {
         dir = dir.path().display(),
         trace = trace.display()
     );
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "top",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &command,
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    tmux.start(80, 24, &command);
     tmux.wait_for("end of trace");
     tmux.keys(&["C-c"]);
     let screen = tmux.wait_for("daxtrace-exited-");

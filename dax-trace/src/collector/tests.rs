@@ -378,6 +378,11 @@ mod properties {
     use proptest::prelude::*;
 
     /// Builds `n` holders each claiming then releasing once, interleaved by `order`.
+    /// `events` minus those whose body `drop` picks.
+    fn without(events: Vec<Event>, drop: impl Fn(&EventBody) -> bool) -> Vec<Event> {
+        events.into_iter().filter(|e| !drop(&e.body)).collect()
+    }
+
     fn interleave(holders: &[u64], order: &[usize]) -> Vec<Event> {
         // Each holder contributes [claim, release]; `order` picks whose next step runs.
         let mut step = vec![0u8; holders.len()];
@@ -434,11 +439,9 @@ mod properties {
         ) {
             let holders: Vec<u64> = holders.into_iter().collect();
             let gone = holders[victim.index(holders.len())];
-            let events: Vec<Event> = interleave(&holders, &order)
-                .into_iter()
-                .filter(|e| !matches!(e.body, EventBody::Release { holder, .. } if holder == gone))
-                .collect();
-            let c = fold(&events);
+            let c = fold(&without(interleave(&holders, &order), |b| {
+                matches!(b, EventBody::Release { holder, .. } if *holder == gone)
+            }));
             let leaks = c.leaks();
             prop_assert_eq!(leaks.len(), 1);
             prop_assert_eq!(leaks[0].claim.holder, gone);
@@ -453,11 +456,9 @@ mod properties {
         ) {
             let holders: Vec<u64> = holders.into_iter().collect();
             let gone = holders[victim.index(holders.len())];
-            let events: Vec<Event> = interleave(&holders, &order)
-                .into_iter()
-                .filter(|e| !matches!(e.body, EventBody::Claim { holder, .. } if holder == gone))
-                .collect();
-            let c = fold(&events);
+            let c = fold(&without(interleave(&holders, &order), |b| {
+                matches!(b, EventBody::Claim { holder, .. } if *holder == gone)
+            }));
             let f = &c.findings().unmatched_releases;
             prop_assert_eq!(f.count, 1);
             prop_assert_eq!(f.examples[0].holder, gone);
