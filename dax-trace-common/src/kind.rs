@@ -1,86 +1,90 @@
-//! Event kinds and the meaning of [`crate::RawEvent::a`] for each.
-//!
-//! Pointers are kernel virtual addresses, kept as identities (never dereferenced
-//! by userspace). `dev` values are kernel `dev_t` (MAJOR << 20 | MINOR).
+//! Event kinds: the number and name of each payload struct of
+//! [`crate::payload`]. [`for_each_kind!`](crate::for_each_kind) is the one list;
+//! everything that dispatches on a kind (the kind constants and
+//! [`Payload`] here, userspace's decoded event type, its JSON name, its
+//! trace-file encoding) is generated from it.
 
-/// A `dev_pagemap` came to life (`memremap_pages`).
-/// a0 pgmap, a1 memory_type, a2 first pfn, a3 end pfn (exclusive), a4 nr_range,
-/// a5 owner, a6 return value (0 or a negative errno), a7 1 when type is FS_DAX.
-pub const PAGEMAP_CREATE: u16 = 1;
-/// A `dev_pagemap` went away (`memunmap_pages`). a0 pgmap.
-pub const PAGEMAP_DESTROY: u16 = 2;
-/// A claim of a dax_device (mount, dm table open, seed `fs_dax_claim*`).
-/// a0 dax_dev returned/claimed (0 when refused), a1 holder, a2 bdev dev_t,
-/// a3 holder_ops, a4 1 when granted, a5 [`crate::probe::ClaimApi`], a6 start_off.
-/// name: disk name of the block device (or the host name for `dax_get_by_host`).
-pub const CLAIM: u16 = 3;
-/// A release of a dax_device. a0 dax_dev, a1 holder (0 when the API has none),
-/// a2 [`crate::probe::ClaimApi`], a3 holder_data seen in the device before the
-/// release (0 when the kernel has no holders).
-pub const RELEASE: u16 = 4;
-/// A dax_device was allocated (`alloc_dax` return). a0 dax_dev, a1 private.
-pub const DAX_ALLOC: u16 = 5;
-/// A dax_device was killed (`kill_dax`). a0 dax_dev, a1 holder_data at the time.
-pub const DAX_KILL: u16 = 6;
-/// A dax_device was bound to a disk (`dax_add_host`). a0 dax_dev, name disk.
-pub const DAX_ADD_HOST: u16 = 7;
-/// A watched ZONE_DEVICE page (one a waiter sleeps on) became idle by the
-/// kernel's rule. a0 pgmap, a1 pfn, a2 page, a3 refcount after the put.
-pub const PAGE_IDLE: u16 = 8;
-/// `dax_layout_busy_page*` returned a busy page.
-/// a0 mapping, a1 page, a2 pfn, a3 inode number, a4 s_dev, a5 pgmap, a6 refcount,
-/// a7 the page's index in the file plus one (0: unknown).
-pub const BUSY_PAGE: u16 = 9;
-/// A thread started waiting for a file's DAX pages to go idle.
-/// a0 inode, a1 inode number, a2 s_dev, a3 [`crate::probe::WaitApi`].
-pub const WAIT_BEGIN: u16 = 10;
-/// The wait ended. a0 inode, a1 inode number, a2 s_dev, a3 WaitApi,
-/// a4 latency ns, a5 return value, a6 last busy pfn seen (0: none), a7 busy hits.
-pub const WAIT_END: u16 = 11;
-/// A device-mapper dax access fanned out to a member device.
-/// a0 dm dax_dev, a1 member dax_dev, a2 pgoff on dm, a3 pgoff on the member,
-/// a4 nr_pages.
-pub const DM_ACCESS: u16 = 12;
-/// A dm table's dax capability check. a0 table, a1 result (1 capable).
-pub const DM_TABLE_DAX: u16 = 13;
-/// DAX fault done (`fs_dax:dax_pte_fault_done` / `dax_pmd_fault_done`).
-/// a0 s_dev, a1 inode number, a2 address, a3 pgoff, a4 result (VM_FAULT_*),
-/// a5 1 for PMD.
-pub const FAULT: u16 = 14;
-/// `memory_failure_event`. a0 pfn, a1 type (MF_MSG_*), a2 result.
-pub const MEMORY_FAILURE: u16 = 15;
-/// `dax_holder_notify_failure`. a0 dax_dev, a1 offset, a2 length, a3 flags,
-/// a4 holder_data.
-pub const HOLDER_NOTIFY_FAILURE: u16 = 16;
-/// A waiter sleeps on a page that is idle by the kernel's rule: a lost wakeup.
-/// a0 page, a1 pfn, a2 refcount now, a3 wait begin ns, a4 inode number,
-/// a5 s_dev, a6 waiter tid, a7 pgmap.
-pub const STUCK_WAIT: u16 = 17;
-/// A member device was taken or dropped by device mapper (table open/close).
-/// a0 member dax_dev, a1 1 taken / 0 dropped, a2 bdev dev_t. name disk.
-pub const DM_MEMBER: u16 = 18;
+/// A kind's payload: the struct that follows the [`crate::EventHeader`].
+pub trait Payload: Copy {
+    /// The kind number in [`crate::EventHeader::kind`].
+    const KIND: u16;
+    /// The stable kebab-case name (JSON `type`, logs, counts).
+    const NAME: &'static str;
+}
 
-/// Human name of a kind, for logs and errors.
-pub fn name(kind: u16) -> &'static str {
-    match kind {
-        PAGEMAP_CREATE => "pagemap-create",
-        PAGEMAP_DESTROY => "pagemap-destroy",
-        CLAIM => "claim",
-        RELEASE => "release",
-        DAX_ALLOC => "dax-alloc",
-        DAX_KILL => "dax-kill",
-        DAX_ADD_HOST => "dax-add-host",
-        PAGE_IDLE => "page-idle",
-        BUSY_PAGE => "busy-page",
-        WAIT_BEGIN => "wait-begin",
-        WAIT_END => "wait-end",
-        DM_ACCESS => "dm-access",
-        DM_TABLE_DAX => "dm-table-dax",
-        FAULT => "fault",
-        MEMORY_FAILURE => "memory-failure",
-        HOLDER_NOTIFY_FAILURE => "holder-notify-failure",
-        STUCK_WAIT => "stuck-wait",
-        DM_MEMBER => "dm-member",
-        _ => "unknown",
+/// Calls `$m! { NUMBER_CONST = number, PayloadStruct, "name", made_by; ... }`
+/// with every event kind. `made_by` is `kernel` for kinds the eBPF programs
+/// send and `userspace` for kinds the loader makes (periodic counters).
+///
+/// Numbers are part of the trace format: append only, never reuse one.
+#[macro_export]
+macro_rules! for_each_kind {
+    ($m:ident) => {
+        $m! {
+            PAGEMAP_CREATE = 1, PagemapCreate, "pagemap-create", kernel;
+            PAGEMAP_DESTROY = 2, PagemapDestroy, "pagemap-destroy", kernel;
+            CLAIM = 3, Claim, "claim", kernel;
+            RELEASE = 4, Release, "release", kernel;
+            DAX_ALLOC = 5, DaxAlloc, "dax-alloc", kernel;
+            DAX_KILL = 6, DaxKill, "dax-kill", kernel;
+            DAX_ADD_HOST = 7, DaxAddHost, "dax-add-host", kernel;
+            PAGE_IDLE = 8, PageIdle, "page-idle", kernel;
+            BUSY_PAGE = 9, BusyPage, "busy-page", kernel;
+            WAIT_BEGIN = 10, WaitBegin, "wait-begin", kernel;
+            WAIT_END = 11, WaitEnd, "wait-end", kernel;
+            DM_ACCESS = 12, DmAccess, "dm-access", kernel;
+            DM_TABLE_DAX = 13, DmTableDax, "dm-table-dax", kernel;
+            FAULT = 14, Fault, "fault", kernel;
+            MEMORY_FAILURE = 15, MemoryFailure, "memory-failure", kernel;
+            HOLDER_NOTIFY_FAILURE = 16, HolderNotifyFailure, "holder-notify-failure", kernel;
+            STUCK_WAIT = 17, StuckWait, "stuck-wait", kernel;
+            DM_MEMBER = 18, DmMember, "dm-member", kernel;
+            PUT_STATS = 100, PutStats, "put-stats", userspace;
+            DROPS = 101, Drops, "drops", userspace;
+        }
+    };
+}
+
+macro_rules! kind_consts {
+    ($($konst:ident = $num:literal, $ty:ident, $name:literal, $by:ident;)*) => {
+        $(
+            #[doc = concat!("Kind number of [`crate::payload::", stringify!($ty), "`].")]
+            pub const $konst: u16 = $num;
+
+            impl Payload for crate::payload::$ty {
+                const KIND: u16 = $num;
+                const NAME: &'static str = $name;
+            }
+        )*
+
+        /// Human name of a kind number, for logs and errors.
+        pub fn name(kind: u16) -> &'static str {
+            match kind {
+                $($num => $name,)*
+                _ => "unknown",
+            }
+        }
+
+        /// Every kind number with its name, in declaration order.
+        pub const ALL: &[(u16, &str)] = &[$(($num, $name),)*];
+    };
+}
+
+for_each_kind!(kind_consts);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_names_are_unique() {
+        for (i, (num, name)) in ALL.iter().enumerate() {
+            for (other_num, other_name) in &ALL[i + 1..] {
+                assert_ne!(num, other_num, "{name} and {other_name} share a number");
+                assert_ne!(name, other_name);
+            }
+            assert_eq!(super::name(*num), *name);
+        }
+        assert_eq!(super::name(999), "unknown");
     }
 }

@@ -2,31 +2,39 @@
 //!
 //! Everything here is `#[repr(C)]`, `Copy` and free of enums with invalid bit
 //! patterns, so a record read out of the ring buffer can be reinterpreted safely
-//! whatever the kernel wrote. One fixed-size [`RawEvent`] carries every event
-//! kind: the meaning of its `a` slots per kind is documented on each constant
-//! in [`kind`] and decoded in one place (`dax_trace::event::decode`).
+//! whatever the kernel wrote. A record is an [`EventHeader`] followed by the
+//! payload struct of its kind ([`payload`]); kinds are listed once in
+//! [`for_each_kind!`].
+//!
+//! # Why one size per kind
+//! Each kind's record is exactly `size_of::<Record<P>>()`: the programs reserve
+//! a constant size per call site (what the verifier wants), the ring buffer
+//! carries no padding for small kinds (a page idle is 72 bytes where one record
+//! for all kinds would be 136), and userspace decodes with one length check and
+//! one unaligned copy, the same code for the ring buffer and trace files.
 #![no_std]
 
 pub mod config;
+pub mod field;
 pub mod kind;
+pub mod payload;
 pub mod probe;
 
 pub use config::{Config, MAX_WATCHED_PAGES};
+pub use field::{Dev, DiskName, Flag, NAME_LEN, OptU64};
+pub use kind::Payload;
 
 /// Length of the task command name (`TASK_COMM_LEN`).
 pub const COMM_LEN: usize = 16;
-/// Length of the device name slot (`DISK_NAME_LEN` is 32).
-pub const NAME_LEN: usize = 32;
-/// Number of kind-specific 64-bit slots in a [`RawEvent`].
-pub const ARGS: usize = 8;
 
-/// One event as the eBPF programs write it to the ring buffer.
+/// What every record starts with: when, where, who, and which kind follows.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RawEvent {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct EventHeader {
     /// `bpf_ktime_get_ns()`: CLOCK_MONOTONIC nanoseconds.
     pub ts_ns: u64,
-    /// One of the constants in [`kind`].
+    /// The payload's [`Payload::KIND`].
     pub kind: u16,
     /// The attach point that produced the event: an index into [`probe::POINTS`].
     pub point: u16,
@@ -38,31 +46,18 @@ pub struct RawEvent {
     pub tid: u32,
     /// `current->comm`, NUL padded.
     pub comm: [u8; COMM_LEN],
-    /// Kind-specific values, see [`kind`].
-    pub a: [u64; ARGS],
-    /// Kind-specific name (disk name for claims), NUL padded.
-    pub name: [u8; NAME_LEN],
 }
 
-impl RawEvent {
-    /// An all-zero event, the starting point for the programs.
-    pub const fn zeroed() -> Self {
-        Self {
-            ts_ns: 0,
-            kind: 0,
-            point: 0,
-            cpu: 0,
-            pid: 0,
-            tid: 0,
-            comm: [0; COMM_LEN],
-            a: [0; ARGS],
-            name: [0; NAME_LEN],
-        }
-    }
-}
+/// Size of an [`EventHeader`] on the wire.
+pub const HEADER_SIZE: usize = core::mem::size_of::<EventHeader>();
 
-/// Size of a [`RawEvent`] on the wire; checked by a test so both sides agree.
-pub const RAW_EVENT_SIZE: usize = core::mem::size_of::<RawEvent>();
+/// One record as the programs write it: the header, then the payload.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<P: Payload> {
+    pub header: EventHeader,
+    pub payload: P,
+}
 
 /// Per-point counters kept in a per-CPU array map (`COUNTERS`), indexed by point.
 #[repr(C)]
@@ -90,8 +85,6 @@ pub struct PgmapPuts {
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: plain-old-data, repr(C), every bit pattern valid.
-    unsafe impl aya::Pod for super::RawEvent {}
-    // SAFETY: as above.
     unsafe impl aya::Pod for super::PointCounters {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::PgmapPuts {}
@@ -104,10 +97,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn raw_event_layout_is_stable() {
-        // 8 + 2 + 2 + 4 + 4 + 4 + 16 + 64 + 32: any change is an ABI break that
-        // must bump the trace format version as well.
-        assert_eq!(RAW_EVENT_SIZE, 136);
-        assert_eq!(core::mem::align_of::<RawEvent>(), 8);
+    fn header_layout_is_stable() {
+        // 8 + 2 + 2 + 4 + 4 + 4 + 16: any change is an ABI break that must
+        // bump the trace format version as well.
+        assert_eq!(HEADER_SIZE, 40);
+        assert_eq!(core::mem::align_of::<EventHeader>(), 8);
     }
 }

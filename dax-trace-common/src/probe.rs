@@ -67,10 +67,17 @@ impl Family {
     }
 }
 
-/// How a claim or release was made (slot a5 of CLAIM, a2 of RELEASE).
+/// How a claim or release was made (the `api` field of claims and releases).
 #[repr(u64)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "user",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum ClaimApi {
+    /// A number this build does not know (a newer recorder).
+    Unknown = 0,
     /// `fs_dax_get_by_bdev`: exclusive with a holder from 6.1, a lookup before.
     FsDaxGetByBdev = 1,
     /// `dax_get_by_host(name)` (<= 5.15, dm).
@@ -88,8 +95,9 @@ pub enum ClaimApi {
 }
 
 impl ClaimApi {
-    pub const fn from_u64(v: u64) -> Option<Self> {
-        Some(match v {
+    /// The API of an ABI number; [`ClaimApi::Unknown`] for any other number.
+    pub const fn from_u64(v: u64) -> Self {
+        match v {
             1 => Self::FsDaxGetByBdev,
             2 => Self::DaxGetByHost,
             3 => Self::FsDaxGet,
@@ -97,15 +105,22 @@ impl ClaimApi {
             5 => Self::SeedDmClaim,
             6 => Self::FsPutDax,
             7 => Self::PutDax,
-            _ => return None,
-        })
+            _ => Self::Unknown,
+        }
     }
 }
 
-/// Which break-layouts path a wait went through (slot a3 of WAIT_*).
+/// Which break-layouts path a wait went through (the `api` field of waits).
 #[repr(u64)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "user",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum WaitApi {
+    /// A number this build does not know (a newer recorder).
+    Unknown = 0,
     Ext4BreakLayouts = 1,
     XfsBreakLayouts = 2,
     DaxBreakLayout = 3,
@@ -113,14 +128,15 @@ pub enum WaitApi {
 }
 
 impl WaitApi {
-    pub const fn from_u64(v: u64) -> Option<Self> {
-        Some(match v {
+    /// The API of an ABI number; [`WaitApi::Unknown`] for any other number.
+    pub const fn from_u64(v: u64) -> Self {
+        match v {
             1 => Self::Ext4BreakLayouts,
             2 => Self::XfsBreakLayouts,
             3 => Self::DaxBreakLayout,
             4 => Self::FuseDaxBreakLayouts,
-            _ => return None,
-        })
+            _ => Self::Unknown,
+        }
     }
 }
 

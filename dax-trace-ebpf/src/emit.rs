@@ -1,36 +1,46 @@
-//! Building events and counting hits and drops.
+//! Building records and counting hits and drops.
 use aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP;
 use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns};
-use dax_trace_common::{PointCounters, RawEvent};
+use dax_trace_common::{EventHeader, Payload, PointCounters, Record};
 
 use crate::maps::{COUNTERS, EVENTS};
 
-/// A fresh event for `point` with the current task's identity and time.
+/// The header of a `P` record from `point`, stamped `ts_ns`, with the
+/// current task's identity.
 #[inline(always)]
-pub fn new_event(kind: u16, point: u16) -> RawEvent {
-    let mut ev = RawEvent::zeroed();
-    ev.ts_ns = unsafe { bpf_ktime_get_ns() };
-    ev.kind = kind;
-    ev.point = point;
-    ev.cpu = unsafe { aya_ebpf::helpers::bpf_get_smp_processor_id() };
+fn header<P: Payload>(point: u16, ts_ns: u64) -> EventHeader {
     let pid_tgid = bpf_get_current_pid_tgid();
-    ev.pid = (pid_tgid >> 32) as u32;
-    ev.tid = pid_tgid as u32;
-    if let Ok(comm) = bpf_get_current_comm() {
-        ev.comm = comm;
+    EventHeader {
+        ts_ns,
+        kind: P::KIND,
+        point,
+        cpu: unsafe { aya_ebpf::helpers::bpf_get_smp_processor_id() },
+        pid: (pid_tgid >> 32) as u32,
+        tid: pid_tgid as u32,
+        comm: bpf_get_current_comm().unwrap_or([0; 16]),
     }
-    ev
 }
 
-/// Sends an event; a full ring buffer counts a drop for the point.
+/// Sends `payload` as an event of `point` happening now.
 #[inline(always)]
-pub fn submit(ev: &RawEvent) {
+pub fn submit<P: Payload>(point: u16, payload: P) {
+    submit_at(point, now(), payload);
+}
+
+/// Sends `payload` as an event of `point` stamped `ts_ns` (a wait's begin is
+/// sent later than it happened). A full ring buffer counts a drop for the point.
+#[inline(always)]
+pub fn submit_at<P: Payload>(point: u16, ts_ns: u64, payload: P) {
+    let record = Record {
+        header: header::<P>(point, ts_ns),
+        payload,
+    };
     // Rare, important events: wake the reader at once rather than batching.
     if EVENTS
-        .output::<RawEvent>(ev, BPF_RB_FORCE_WAKEUP as u64)
+        .output::<Record<P>>(&record, BPF_RB_FORCE_WAKEUP as u64)
         .is_err()
     {
-        bump(ev.point, |c| c.drops += 1);
+        bump(point, |c| c.drops += 1);
     }
 }
 

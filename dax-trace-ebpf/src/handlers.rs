@@ -2,19 +2,25 @@
 //! takes the point as an argument that is a constant in each program, so a
 //! program only carries the code of its own point.
 use dax_trace_common::{
-    MAX_WATCHED_PAGES, PgmapPuts, RawEvent, kind,
+    Dev, DiskName, Flag, MAX_WATCHED_PAGES, OptU64, PgmapPuts,
+    field::{ClaimApiCode, WaitApiCode},
+    payload::{
+        BusyPage, Claim, DaxAddHost, DaxAlloc, DaxKill, DmAccess, DmMember, DmTableDax, Fault,
+        HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, Release,
+        StuckWait, WaitBegin, WaitEnd,
+    },
     probe::{ClaimApi, WaitApi, idx},
 };
 
 use crate::conf;
-use crate::emit::{hit, new_event, now, submit, tid};
+use crate::emit::{hit, now, submit, submit_at, tid};
 use crate::maps::{
     CLAIM_DEPTH, DM_CTX, DM_PAIRS, DM_TABLE_CTX, DmCtx, PGMAP_PUTS, STASH, Stash, WAITS, WATCHED,
     WaitSpan, Watch,
 };
 use crate::read::{
     at, bdev_dev, bdev_disk_name, dax_holder, inode_ident, is_err_or_null, name_at, nargs,
-    page_index_plus_one, page_pgmap, page_refcount, page_to_pfn,
+    page_index, page_pgmap, page_refcount, page_to_pfn,
 };
 
 const DM_TABLE_OPEN: u32 = 1;
@@ -31,22 +37,21 @@ pub fn on_entry(point: u16, args: &[u64; 6]) {
     hit(point);
     match point {
         // Entry-only points.
-        idx::MEMUNMAP_PAGES => {
-            let mut ev = new_event(kind::PAGEMAP_DESTROY, point);
-            ev.a[0] = args[0];
-            submit(&ev);
-        }
-        idx::KILL_DAX => {
-            let mut ev = new_event(kind::DAX_KILL, point);
-            ev.a[0] = args[0];
-            ev.a[1] = dax_holder(args[0]);
-            submit(&ev);
-        }
+        idx::MEMUNMAP_PAGES => submit(point, PagemapDestroy { pgmap: args[0] }),
+        idx::KILL_DAX => submit(
+            point,
+            DaxKill {
+                dax_dev: args[0],
+                holder: dax_holder(args[0]),
+            },
+        ),
         idx::DAX_ADD_HOST => {
-            let mut ev = new_event(kind::DAX_ADD_HOST, point);
-            ev.a[0] = args[0];
-            name_at(args[1], conf!(disk_name_off), &mut ev.name);
-            submit(&ev);
+            let mut host = DaxAddHost {
+                dax_dev: args[0],
+                disk: DiskName::EMPTY,
+            };
+            name_at(args[1], conf!(disk_name_off), &mut host.disk.0);
+            submit(point, host);
         }
         idx::FREE_ZONE_DEVICE_FOLIO => page_put(point, args[0], 1, true),
         idx::PUT_DEVMAP_FOLIO_REFS | idx::PUT_DEVMAP_PAGE_REFS => {
@@ -56,15 +61,16 @@ pub fn on_entry(point: u16, args: &[u64; 6]) {
             page_put(point, args[0], 1, false)
         }
         idx::DAX_DIRECT_ACCESS => dm_fan_out(point, args),
-        idx::DAX_HOLDER_NOTIFY_FAILURE => {
-            let mut ev = new_event(kind::HOLDER_NOTIFY_FAILURE, point);
-            ev.a[0] = args[0];
-            ev.a[1] = args[1];
-            ev.a[2] = args[2];
-            ev.a[3] = args[3];
-            ev.a[4] = dax_holder(args[0]);
-            submit(&ev);
-        }
+        idx::DAX_HOLDER_NOTIFY_FAILURE => submit(
+            point,
+            HolderNotifyFailure {
+                dax_dev: args[0],
+                offset: args[1],
+                len: args[2],
+                flags: args[3],
+                holder: dax_holder(args[0]),
+            },
+        ),
         // Entry halves of entry+exit points.
         _ => {
             let stash = Stash {
@@ -149,12 +155,13 @@ pub fn on_exit(point: u16, ret: u64) {
         | idx::DM_DAX_FS_RELEASE => {
             depth_dec();
         }
-        idx::ALLOC_DAX if !is_err_or_null(ret) => {
-            let mut ev = new_event(kind::DAX_ALLOC, point);
-            ev.a[0] = ret;
-            ev.a[1] = args[0];
-            submit(&ev);
-        }
+        idx::ALLOC_DAX if !is_err_or_null(ret) => submit(
+            point,
+            DaxAlloc {
+                dax_dev: ret,
+                private: args[0],
+            },
+        ),
         idx::DAX_LAYOUT_BUSY_PAGE_RANGE | idx::DAX_LAYOUT_BUSY_PAGE if ret != 0 => {
             busy_page(point, args[0], ret);
         }
@@ -165,12 +172,14 @@ pub fn on_exit(point: u16, ret: u64) {
         idx::DM_DAX_DIRECT_ACCESS => {
             let _ = DM_CTX.remove(tid());
         }
-        idx::DM_TABLE_SUPPORTS_DAX => {
-            let mut ev = new_event(kind::DM_TABLE_DAX, point);
-            ev.a[0] = args[0];
-            ev.a[1] = ret & 0xff;
-            submit(&ev);
-        }
+        idx::DM_TABLE_SUPPORTS_DAX => submit(
+            point,
+            DmTableDax {
+                table: args[0],
+                capable: Flag::new(ret & 0xff != 0),
+                _pad: 0,
+            },
+        ),
         idx::DM_GET_TABLE_DEVICE | idx::DM_PUT_TABLE_DEVICE => {
             let _ = DM_TABLE_CTX.remove(tid());
         }
@@ -214,19 +223,19 @@ fn claim(point: u16, args: &[u64; 6], ret: u64) {
     {
         return;
     }
-    let mut ev = new_event(kind::CLAIM, point);
+    let mut c = Claim::default();
     let n = nargs(point);
     let (dax_dev, granted, holder, api) = match point {
         idx::FS_DAX_GET_BY_BDEV => {
             let bdev = args[0];
-            ev.a[2] = bdev_dev(bdev) as u64;
-            bdev_disk_name(bdev, &mut ev.name);
+            c.bdev = Dev(bdev_dev(bdev));
+            bdev_disk_name(bdev, &mut c.disk.0);
             if n >= 2 {
-                ev.a[6] = at::<u64>(args[1], 0);
+                c.start_off = at::<u64>(args[1], 0);
             }
             let holder = if n >= 3 { args[2] } else { 0 };
             if n >= 4 {
-                ev.a[3] = args[3];
+                c.holder_ops = args[3];
             }
             (ret, !is_err_or_null(ret), holder, ClaimApi::FsDaxGetByBdev)
         }
@@ -234,18 +243,18 @@ fn claim(point: u16, args: &[u64; 6], ret: u64) {
             let _ = unsafe {
                 aya_ebpf::helpers::bpf_probe_read_kernel_str_bytes(
                     args[0] as *const u8,
-                    &mut ev.name,
+                    &mut c.disk.0,
                 )
             };
             (ret, !is_err_or_null(ret), 0, ClaimApi::DaxGetByHost)
         }
         idx::FS_DAX_GET => {
-            ev.a[3] = args[2];
+            c.holder_ops = args[2];
             (args[0], ret as i32 == 0, args[1], ClaimApi::FsDaxGet)
         }
         idx::FS_DAX_CLAIM_BDEV => {
-            ev.a[2] = bdev_dev(args[0]) as u64;
-            bdev_disk_name(args[0], &mut ev.name);
+            c.bdev = Dev(bdev_dev(args[0]));
+            bdev_disk_name(args[0], &mut c.disk.0);
             (ret, !is_err_or_null(ret), args[1], ClaimApi::SeedFsDaxClaim)
         }
         idx::FS_DAX_CLAIM => (ret, !is_err_or_null(ret), args[1], ClaimApi::SeedFsDaxClaim),
@@ -255,13 +264,13 @@ fn claim(point: u16, args: &[u64; 6], ret: u64) {
     if !granted && holder == 0 {
         return;
     }
-    ev.a[0] = if granted { dax_dev } else { 0 };
-    ev.a[1] = holder;
-    ev.a[4] = granted as u64;
-    ev.a[5] = api as u64;
-    submit(&ev);
+    c.dax_dev = if granted { dax_dev } else { 0 };
+    c.holder = holder;
+    c.granted = Flag::new(granted);
+    c.api = ClaimApiCode::new(api);
+    submit(point, c);
     if granted && unsafe { DM_TABLE_CTX.get(tid()) }.copied() == Some(DM_TABLE_OPEN) {
-        dm_member(point, dax_dev, true, ev.a[2], &ev);
+        dm_member(point, dax_dev, true, c.bdev, c.disk);
     }
 }
 
@@ -271,62 +280,77 @@ fn release(point: u16, args: &[u64; 6]) {
     if dax_dev == 0 {
         return;
     }
-    let mut ev = new_event(kind::RELEASE, point);
     let api = match point {
         idx::FS_PUT_DAX => ClaimApi::FsPutDax,
         idx::PUT_DAX => ClaimApi::PutDax,
         idx::DM_DAX_FS_RELEASE => ClaimApi::SeedDmClaim,
         _ => ClaimApi::SeedFsDaxClaim,
     };
-    ev.a[0] = dax_dev;
-    ev.a[1] = if point == idx::PUT_DAX { 0 } else { args[1] };
-    ev.a[2] = api as u64;
-    ev.a[3] = dax_holder(dax_dev);
-    submit(&ev);
+    submit(
+        point,
+        Release {
+            dax_dev,
+            holder: if point == idx::PUT_DAX { 0 } else { args[1] },
+            api: ClaimApiCode::new(api),
+            _pad: 0,
+            holder_before: dax_holder(dax_dev),
+        },
+    );
     if unsafe { DM_TABLE_CTX.get(tid()) }.copied() == Some(DM_TABLE_CLOSE) {
-        dm_member(point, dax_dev, false, 0, &ev);
+        dm_member(point, dax_dev, false, Dev(0), DiskName::EMPTY);
     }
 }
 
 #[inline(always)]
-fn dm_member(point: u16, dax_dev: u64, taken: bool, dev: u64, from: &RawEvent) {
-    let mut ev = new_event(kind::DM_MEMBER, point);
-    ev.a[0] = dax_dev;
-    ev.a[1] = taken as u64;
-    ev.a[2] = dev;
-    ev.name = from.name;
-    submit(&ev);
+fn dm_member(point: u16, dax_dev: u64, taken: bool, bdev: Dev, disk: DiskName) {
+    submit(
+        point,
+        DmMember {
+            member_dax_dev: dax_dev,
+            taken: Flag::new(taken),
+            bdev,
+            disk,
+        },
+    );
 }
 
 // ---- pagemaps ----------------------------------------------------------------
 
 #[inline(always)]
 fn pagemap_create(point: u16, pgmap: u64, ret: u64) {
-    let mut ev = new_event(kind::PAGEMAP_CREATE, point);
     let ty: u32 = at::<u32>(pgmap, conf!(pgmap_type_off));
     let start: u64 = at::<u64>(pgmap, conf!(pgmap_range_off));
     let end: u64 = at::<u64>(pgmap, conf!(pgmap_range_off) + 8);
-    ev.a[0] = pgmap;
-    ev.a[1] = ty as u64;
-    ev.a[2] = start >> 12;
-    ev.a[3] = (end + 1) >> 12;
     let has_nr: u32 = conf!(pgmap_has_nr_range);
-    ev.a[4] = if has_nr != 0 {
-        at::<i32>(pgmap, conf!(pgmap_nr_range_off)) as u64
-    } else {
-        1
-    };
     let has_owner: u32 = conf!(pgmap_has_owner);
-    ev.a[5] = if has_owner != 0 {
-        at::<u64>(pgmap, conf!(pgmap_owner_off))
-    } else {
-        0
-    };
-    // memremap_pages returns the mapped address or an ERR_PTR.
-    ev.a[6] = if ret >= (-4095i64) as u64 { ret } else { 0 };
     let fsdax: u32 = conf!(fsdax_type);
-    ev.a[7] = (ty == fsdax) as u64;
-    submit(&ev);
+    submit(
+        point,
+        PagemapCreate {
+            pgmap,
+            memory_type: ty,
+            fs_dax: Flag::new(ty == fsdax),
+            pfn_start: start >> 12,
+            pfn_end: (end + 1) >> 12,
+            nr_range: if has_nr != 0 {
+                at::<i32>(pgmap, conf!(pgmap_nr_range_off)) as u32
+            } else {
+                1
+            },
+            _pad: 0,
+            owner: if has_owner != 0 {
+                at::<u64>(pgmap, conf!(pgmap_owner_off))
+            } else {
+                0
+            },
+            // memremap_pages returns the mapped address or an ERR_PTR.
+            ret: if ret >= (-4095i64) as u64 {
+                ret as i64
+            } else {
+                0
+            },
+        },
+    );
 }
 
 // ---- page puts, idle and watched pages ------------------------------------------
@@ -373,12 +397,15 @@ fn page_put(point: u16, page: u64, refs: i32, at_zero: bool) {
     if w.page != page {
         return;
     }
-    let mut ev = new_event(kind::PAGE_IDLE, point);
-    ev.a[0] = pgmap;
-    ev.a[1] = w.pfn;
-    ev.a[2] = page;
-    ev.a[3] = after as u64;
-    submit(&ev);
+    submit(
+        point,
+        PageIdle {
+            pgmap,
+            pfn: w.pfn,
+            page,
+            refcount: after as u64,
+        },
+    );
 }
 
 #[inline(always)]
@@ -396,13 +423,16 @@ fn busy_page(point: u16, mapping: u64, page: u64) {
         span.last_pfn = pfn;
         if span.begun == 0 {
             span.begun = 1;
-            let mut begin = new_event(kind::WAIT_BEGIN, point);
-            begin.ts_ns = span.start_ns;
-            begin.a[0] = span.inode;
-            begin.a[1] = span.ino;
-            begin.a[2] = span.dev as u64;
-            begin.a[3] = span.api as u64;
-            submit(&begin);
+            submit_at(
+                point,
+                span.start_ns,
+                WaitBegin {
+                    inode: span.inode,
+                    ino: span.ino,
+                    dev: Dev(span.dev),
+                    api: WaitApiCode(span.api),
+                },
+            );
         }
     }
     if let Some(w) = WATCHED.get_ptr_mut(watch_slot(page)) {
@@ -423,16 +453,20 @@ fn busy_page(point: u16, mapping: u64, page: u64) {
             };
         }
     }
-    let mut ev = new_event(kind::BUSY_PAGE, point);
-    ev.a[0] = mapping;
-    ev.a[1] = page;
-    ev.a[2] = pfn;
-    ev.a[3] = ino;
-    ev.a[4] = dev as u64;
-    ev.a[5] = pgmap;
-    ev.a[6] = page_refcount(page) as u64;
-    ev.a[7] = page_index_plus_one(page);
-    submit(&ev);
+    submit(
+        point,
+        BusyPage {
+            mapping,
+            page,
+            pfn,
+            ino,
+            dev: Dev(dev),
+            _pad: 0,
+            pgmap,
+            refcount: page_refcount(page) as u64,
+            index: page_index(page),
+        },
+    );
 }
 
 // ---- layout waits ------------------------------------------------------------
@@ -502,16 +536,26 @@ fn wait_exit(point: u16, ret: u64) {
         // No busy page was met: a plain truncate, not a wait.
         return;
     }
-    let mut ev = new_event(kind::WAIT_END, point);
-    ev.a[0] = s.inode;
-    ev.a[1] = s.ino;
-    ev.a[2] = s.dev as u64;
-    ev.a[3] = s.api as u64;
-    ev.a[4] = ev.ts_ns.saturating_sub(s.start_ns);
-    ev.a[5] = ret as i32 as i64 as u64;
-    ev.a[6] = s.last_pfn;
-    ev.a[7] = s.busy_hits;
-    submit(&ev);
+    let ts = now();
+    submit_at(
+        point,
+        ts,
+        WaitEnd {
+            inode: s.inode,
+            ino: s.ino,
+            dev: Dev(s.dev),
+            api: WaitApiCode(s.api),
+            latency_ns: ts.saturating_sub(s.start_ns),
+            ret: ret as i32 as i64,
+            // The span starts with last_pfn 0: no busy page met.
+            busy_pfn: if s.last_pfn != 0 {
+                OptU64(s.last_pfn)
+            } else {
+                OptU64::NONE
+            },
+            busy_hits: s.busy_hits,
+        },
+    );
 }
 
 /// The periodic scan for lost wakeups: a waiter still sleeps on a page that
@@ -537,16 +581,19 @@ pub fn stuck_scan(point: u16) {
                         w.idle_since_ns = ts;
                     } else if ts - w.idle_since_ns >= threshold {
                         w.reported = 1;
-                        let mut ev = new_event(kind::STUCK_WAIT, point);
-                        ev.a[0] = w.page;
-                        ev.a[1] = w.pfn;
-                        ev.a[2] = count as u64;
-                        ev.a[3] = w.since_ns;
-                        ev.a[4] = w.ino;
-                        ev.a[5] = w.dev as u64;
-                        ev.a[6] = w.tid as u64;
-                        ev.a[7] = w.pgmap;
-                        submit(&ev);
+                        submit(
+                            point,
+                            StuckWait {
+                                page: w.page,
+                                pfn: w.pfn,
+                                refcount: count as u64,
+                                wait_begin_ns: w.since_ns,
+                                ino: w.ino,
+                                dev: Dev(w.dev),
+                                waiter_tid: w.tid,
+                                pgmap: w.pgmap,
+                            },
+                        );
                     }
                 } else {
                     w.idle_since_ns = 0;
@@ -573,13 +620,16 @@ fn dm_fan_out(point: u16, args: &[u64; 6]) {
         return;
     }
     let _ = DM_PAIRS.insert(pair, 1, 0);
-    let mut ev = new_event(kind::DM_ACCESS, point);
-    ev.a[0] = ctx.dm_dax_dev;
-    ev.a[1] = member;
-    ev.a[2] = ctx.pgoff;
-    ev.a[3] = args[1];
-    ev.a[4] = ctx.nr_pages;
-    submit(&ev);
+    submit(
+        point,
+        DmAccess {
+            dm_dax_dev: ctx.dm_dax_dev,
+            member_dax_dev: member,
+            dm_pgoff: ctx.pgoff,
+            member_pgoff: args[1],
+            nr_pages: ctx.nr_pages,
+        },
+    );
 }
 
 // ---- tracepoints -------------------------------------------------------------
@@ -588,31 +638,38 @@ fn dm_fan_out(point: u16, args: &[u64; 6]) {
 #[inline(always)]
 pub fn on_tracepoint(point: u16, read: impl Fn(u32, u32) -> u64) {
     hit(point);
-    let mut ev;
     match point {
-        idx::PTE_FAULT_DONE => {
-            ev = new_event(kind::FAULT, point);
-            ev.a[0] = read(conf!(pte_fault_dev_off), 4);
-            ev.a[1] = read(conf!(pte_fault_ino_off), 8);
-            ev.a[2] = read(conf!(pte_fault_address_off), 8);
-            ev.a[3] = read(conf!(pte_fault_pgoff_off), 8);
-            ev.a[4] = read(conf!(pte_fault_result_off), 4);
-        }
-        idx::PMD_FAULT_DONE => {
-            ev = new_event(kind::FAULT, point);
-            ev.a[0] = read(conf!(pmd_fault_dev_off), 4);
-            ev.a[1] = read(conf!(pmd_fault_ino_off), 8);
-            ev.a[2] = read(conf!(pmd_fault_address_off), 8);
-            ev.a[3] = read(conf!(pmd_fault_pgoff_off), 8);
-            ev.a[4] = read(conf!(pmd_fault_result_off), 4);
-            ev.a[5] = 1;
-        }
-        _ => {
-            ev = new_event(kind::MEMORY_FAILURE, point);
-            ev.a[0] = read(conf!(mf_pfn_off), 8);
-            ev.a[1] = read(conf!(mf_type_off), 4);
-            ev.a[2] = read(conf!(mf_result_off), 4);
-        }
+        idx::PTE_FAULT_DONE => submit(
+            point,
+            Fault {
+                dev: Dev(read(conf!(pte_fault_dev_off), 4) as u32),
+                _pad: 0,
+                ino: read(conf!(pte_fault_ino_off), 8),
+                address: read(conf!(pte_fault_address_off), 8),
+                pgoff: read(conf!(pte_fault_pgoff_off), 8),
+                result: read(conf!(pte_fault_result_off), 4) as u32,
+                pmd: Flag::new(false),
+            },
+        ),
+        idx::PMD_FAULT_DONE => submit(
+            point,
+            Fault {
+                dev: Dev(read(conf!(pmd_fault_dev_off), 4) as u32),
+                _pad: 0,
+                ino: read(conf!(pmd_fault_ino_off), 8),
+                address: read(conf!(pmd_fault_address_off), 8),
+                pgoff: read(conf!(pmd_fault_pgoff_off), 8),
+                result: read(conf!(pmd_fault_result_off), 4) as u32,
+                pmd: Flag::new(true),
+            },
+        ),
+        _ => submit(
+            point,
+            MemoryFailure {
+                pfn: read(conf!(mf_pfn_off), 8),
+                mf_type: read(conf!(mf_type_off), 4) as u32,
+                result: read(conf!(mf_result_off), 4) as u32,
+            },
+        ),
     }
-    submit(&ev);
 }

@@ -1,6 +1,6 @@
 //! Kernel memory reads at offsets from [`crate::maps::CONFIG`].
 use aya_ebpf::helpers::{bpf_probe_read_kernel, bpf_probe_read_kernel_buf};
-use dax_trace_common::Config;
+use dax_trace_common::{Config, OptU64};
 
 use crate::maps::CONFIG;
 
@@ -66,15 +66,15 @@ pub fn page_pgmap(page: u64) -> u64 {
     at::<u64>(page, conf!(page_pgmap_off))
 }
 
-/// The page's index in its file (`page->index`, `folio->index`) plus one;
-/// 0 when the running kernel's BTF gave no offset for it.
+/// The page's index in its file (`page->index`, `folio->index`); none when
+/// the running kernel's BTF gave no offset for it.
 #[inline(always)]
-pub fn page_index_plus_one(page: u64) -> u64 {
+pub fn page_index(page: u64) -> OptU64 {
     let off: u32 = conf!(page_index_off);
     if off == 0 {
-        return 0;
+        return OptU64::NONE;
     }
-    at::<u64>(page, off).wrapping_add(1)
+    OptU64(at::<u64>(page, off))
 }
 
 /// The page's reference count (`_refcount`, an atomic_t).

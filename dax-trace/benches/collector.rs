@@ -3,6 +3,7 @@
 //! cycles. Not a test: prints results and writes them to
 //! `$CARGO_TARGET_DIR/collector-bench.txt` (or the path in
 //! `DAXTRACE_BENCH_OUT`). `cargo bench -p dax-trace --bench collector [-- N]`.
+use dax_trace::event::{Claim, Release};
 use std::time::Instant;
 
 use dax_trace::collector::Collector;
@@ -29,25 +30,27 @@ fn mount_cycle(ts_ns: u64) -> [Event; 2] {
     [
         ev(
             ts_ns,
-            EventBody::Claim {
+            EventBody::Claim(Claim {
                 dax_dev: synthetic::DAX_DEV,
                 holder: synthetic::XFS_MP,
                 holder_ops: 0,
                 bdev: synthetic::PMEM0,
-                disk: "pmem0".to_string(),
-                granted: true,
-                api: ClaimApi::FsDaxGetByBdev,
+                disk: "pmem0".into(),
+                granted: true.into(),
+                api: ClaimApi::FsDaxGetByBdev.into(),
                 start_off: 0,
-            },
+                ..Default::default()
+            }),
         ),
         ev(
             ts_ns + 1,
-            EventBody::Release {
+            EventBody::Release(Release {
                 dax_dev: synthetic::DAX_DEV,
                 holder: synthetic::XFS_MP,
-                api: ClaimApi::FsPutDax,
+                api: ClaimApi::FsPutDax.into(),
                 holder_before: synthetic::XFS_MP,
-            },
+                ..Default::default()
+            }),
         ),
     ]
 }

@@ -1,5 +1,6 @@
 //! End-to-end: `daxtrace check` and `daxtrace report` on trace files written
 //! with the real writer, judged by the real binary (exit codes and output).
+use dax_trace::event::Release;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,12 +25,7 @@ fn write_trace(dir: &Path, name: &str, events: &[Event]) -> PathBuf {
 fn healthy() -> Vec<Event> {
     synthetic::scenario()
         .into_iter()
-        .filter(|e| {
-            !matches!(
-                e.body,
-                EventBody::StuckWait { .. } | EventBody::Drops { .. }
-            )
-        })
+        .filter(|e| !matches!(e.body, EventBody::StuckWait(_) | EventBody::Drops(_)))
         .collect()
 }
 
@@ -49,7 +45,7 @@ fn healthy_trace_passes_and_leak_fails_naming_pmem0() {
     let mut events = healthy();
     let last_release = events
         .iter()
-        .rposition(|e| matches!(e.body, EventBody::Release { .. }))
+        .rposition(|e| matches!(e.body, EventBody::Release(_)))
         .expect("scenario releases");
     events.remove(last_release);
     let leak = write_trace(dir.path(), "leak.dxt", &events);
@@ -89,7 +85,7 @@ fn drops_or_a_cut_file_make_it_inconclusive() {
     events.extend(
         synthetic::scenario()
             .into_iter()
-            .filter(|e| matches!(e.body, EventBody::Drops { .. })),
+            .filter(|e| matches!(e.body, EventBody::Drops(_))),
     );
     let drops = write_trace(dir.path(), "drops.dxt", &events);
     let (code, out) = run(&["check", drops.to_str().expect("utf8"), "--format", "junit"]);
@@ -139,7 +135,7 @@ fn report_prints_the_leak_and_json_round_trips() {
     let mut events = healthy();
     let last_release = events
         .iter()
-        .rposition(|e| matches!(e.body, EventBody::Release { .. }))
+        .rposition(|e| matches!(e.body, EventBody::Release(_)))
         .expect("scenario releases");
     events.remove(last_release);
     let leak = write_trace(dir.path(), "leak.dxt", &events);
@@ -183,10 +179,10 @@ fn golden_unbalanced_report_and_check() {
     let mut events = healthy();
     let last_release = events
         .iter()
-        .rposition(|e| matches!(e.body, EventBody::Release { .. }))
+        .rposition(|e| matches!(e.body, EventBody::Release(_)))
         .expect("scenario releases");
     let mut stray = events.remove(last_release);
-    if let EventBody::Release { dax_dev, .. } = &mut stray.body {
+    if let EventBody::Release(Release { dax_dev, .. }) = &mut stray.body {
         *dax_dev = 0xffff_8880_0999_0000;
     }
     events.push(stray);

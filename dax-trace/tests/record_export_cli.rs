@@ -31,6 +31,7 @@ fn read(path: &Path) -> (Vec<Event>, Option<Summary>, End) {
         match record {
             Ok(Record::Event(e)) => events.push(e),
             Ok(Record::Summary(s)) => summary = Some(s),
+            Ok(Record::Stack(_) | Record::State(_)) => {}
             Err(_) => break,
         }
     }

@@ -1,5 +1,7 @@
 //! Any bytes given to the trace reader: no panic, no unbounded allocation,
 //! and reading always ends with a verdict (complete, truncated, corrupt).
+//! The corpus is seeded with the shipped samples, one of format version 1
+//! and one of version 2, so both readers are explored.
 #![no_main]
 
 use dax_trace::trace::{End, Reader, Record};
@@ -15,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         match record {
             Ok(Record::Event(_)) => events += 1,
             Ok(Record::Summary(_)) => summaries += 1,
+            Ok(Record::Stack(_) | Record::State(_)) => {}
             Err(_) => {}
         }
     }

@@ -1,4 +1,5 @@
-//! `daxtrace export`: a trace file as JSON lines or as a Perfetto trace.
+//! `daxtrace export`: a trace file as JSON lines, as a Perfetto trace, or as a
+//! trace file of the current format version (`dxt`, to upgrade old files).
 //! A truncated trace (a killed recording) is exported up to where it stops,
 //! with a warning; a corrupt one too, but the exit code is then 3.
 use std::io::{BufWriter, Write};
@@ -15,6 +16,8 @@ enum FormatArg {
     Jsonl,
     /// Chrome JSON trace events for ui.perfetto.dev.
     Perfetto,
+    /// A trace file in the current format version (upgrades older files).
+    Dxt,
 }
 
 #[derive(clap::Args, Debug)]
@@ -35,6 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let format = match args.format {
         FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Perfetto => Format::Perfetto,
+        FormatArg::Dxt => Format::Dxt,
     };
     let mut reader =
         Reader::open(&args.file).with_context(|| format!("reading {}", args.file.display()))?;

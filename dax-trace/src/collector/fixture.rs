@@ -1,4 +1,7 @@
 //! Event builders for tests: short readable scenarios instead of raw structs.
+use crate::event::{
+    BusyPage, Claim, Drops, Fault, PageIdle, PagemapCreate, Release, StuckWait, WaitBegin, WaitEnd,
+};
 use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
 
 pub const PMEM0: Dev = Dev::new(259, 0);
@@ -50,59 +53,63 @@ impl Script {
     }
 
     pub fn pagemap(&mut self, pgmap: u64, pfn_start: u64, pfn_end: u64) -> &mut Self {
-        self.push(EventBody::PagemapCreate {
+        self.push(EventBody::PagemapCreate(PagemapCreate {
             pgmap,
             memory_type: 3,
-            fs_dax: true,
+            fs_dax: true.into(),
             pfn_start,
             pfn_end,
             nr_range: 1,
             owner: 0,
             ret: 0,
-        })
+            ..Default::default()
+        }))
     }
 
     pub fn claim(&mut self, dax_dev: u64, holder: u64, bdev: Dev, disk: &str) -> &mut Self {
-        self.push(EventBody::Claim {
+        self.push(EventBody::Claim(Claim {
             dax_dev,
             holder,
             holder_ops: 0,
             bdev,
             disk: disk.into(),
-            granted: true,
-            api: ClaimApi::FsDaxGetByBdev,
+            granted: true.into(),
+            api: ClaimApi::FsDaxGetByBdev.into(),
             start_off: 0,
-        })
+            ..Default::default()
+        }))
     }
 
     pub fn refused(&mut self, holder: u64, bdev: Dev, disk: &str) -> &mut Self {
-        self.push(EventBody::Claim {
+        self.push(EventBody::Claim(Claim {
             dax_dev: 0,
             holder,
             holder_ops: 0,
             bdev,
             disk: disk.into(),
-            granted: false,
-            api: ClaimApi::FsDaxGetByBdev,
+            granted: false.into(),
+            api: ClaimApi::FsDaxGetByBdev.into(),
             start_off: 0,
-        })
+            ..Default::default()
+        }))
     }
 
     pub fn release(&mut self, dax_dev: u64, holder: u64) -> &mut Self {
-        self.push(EventBody::Release {
+        self.push(EventBody::Release(Release {
             dax_dev,
             holder,
             api: if holder == 0 {
-                ClaimApi::PutDax
+                ClaimApi::PutDax.into()
             } else {
-                ClaimApi::FsPutDax
+                ClaimApi::FsPutDax.into()
             },
             holder_before: holder,
-        })
+            ..Default::default()
+        }))
     }
 
     pub fn busy(&mut self, pgmap: u64, pfn: u64, dev: Dev, ino: u64) -> &mut Self {
-        self.push(EventBody::BusyPage {
+        self.push(EventBody::BusyPage(BusyPage {
             mapping: 0xffff_0000_0000_0000 | ino,
             page: 0xffff_ea00_0000_0000 + pfn * 64,
             pfn,
@@ -110,26 +117,27 @@ impl Script {
             dev,
             pgmap,
             refcount: 2,
-            index: None,
-        })
+            index: None.into(),
+            ..Default::default()
+        }))
     }
 
     pub fn idle(&mut self, pgmap: u64, pfn: u64) -> &mut Self {
-        self.push(EventBody::PageIdle {
+        self.push(EventBody::PageIdle(PageIdle {
             pgmap,
             pfn,
             page: 0xffff_ea00_0000_0000 + pfn * 64,
             refcount: 1,
-        })
+        }))
     }
 
     pub fn wait_begin(&mut self, dev: Dev, ino: u64) -> &mut Self {
-        self.push(EventBody::WaitBegin {
+        self.push(EventBody::WaitBegin(WaitBegin {
             inode: 0xffff_0000_0000_0000 | ino,
             ino,
             dev,
-            api: WaitApi::Ext4BreakLayouts,
-        })
+            api: WaitApi::Ext4BreakLayouts.into(),
+        }))
     }
 
     pub fn wait_end(
@@ -139,16 +147,16 @@ impl Script {
         latency_ns: u64,
         busy_pfn: Option<u64>,
     ) -> &mut Self {
-        self.push(EventBody::WaitEnd {
+        self.push(EventBody::WaitEnd(WaitEnd {
             inode: 0xffff_0000_0000_0000 | ino,
             ino,
             dev,
-            api: WaitApi::Ext4BreakLayouts,
+            api: WaitApi::Ext4BreakLayouts.into(),
             latency_ns,
             ret: 0,
-            busy_pfn,
+            busy_pfn: busy_pfn.into(),
             busy_hits: 1,
-        })
+        }))
     }
 
     pub fn stuck(
@@ -164,9 +172,9 @@ impl Script {
             .events
             .iter()
             .rev()
-            .find(|e| e.tid == waiter_tid && matches!(e.body, EventBody::WaitBegin { .. }))
+            .find(|e| e.tid == waiter_tid && matches!(e.body, EventBody::WaitBegin(_)))
             .map_or(self.ts_ns.saturating_sub(1_000_000_000), |e| e.ts_ns);
-        self.push(EventBody::StuckWait {
+        self.push(EventBody::StuckWait(StuckWait {
             page: 0xffff_ea00_0000_0000 + pfn * 64,
             pfn,
             refcount: 1,
@@ -175,24 +183,29 @@ impl Script {
             dev,
             waiter_tid,
             pgmap,
-        })
+        }))
     }
 
     pub fn fault(&mut self, dev: Dev, pmd: bool) -> &mut Self {
-        self.push(EventBody::Fault {
+        self.push(EventBody::Fault(Fault {
             dev,
             ino: 12,
             address: 0x7f00_0000_0000,
             pgoff: 0,
             result: 0x100,
-            pmd,
-        })
+            pmd: pmd.into(),
+            ..Default::default()
+        }))
     }
 
     pub fn drops(&mut self, point: u16, total: u64) -> &mut Self {
         let pid = self.pid;
         self.pid = 0;
-        self.push(EventBody::Drops { point, total });
+        self.push(EventBody::Drops(Drops {
+            point,
+            total,
+            ..Default::default()
+        }));
         if let Some(e) = self.events.last_mut() {
             e.point = USERSPACE_POINT;
         }

@@ -1,5 +1,9 @@
 use super::fixture::*;
 use super::*;
+use crate::event::{
+    BusyPage, Claim, ClaimApi, DaxAddHost, DaxAlloc, DaxKill, DmAccess, DmMember, MemoryFailure,
+    Release,
+};
 
 fn fold(events: &[Event]) -> Collector {
     let mut c = Collector::default();
@@ -78,31 +82,33 @@ fn refused_claim_is_counted_but_not_open() {
 fn dm_teardown_put_after_kill_is_not_an_unmatched_release() {
     let mut s = Script::default();
     s.by(470, "dmsetup")
-        .push(EventBody::DaxAlloc {
+        .push(EventBody::DaxAlloc(DaxAlloc {
             dax_dev: DAXDM,
             private: 1,
-        })
-        .push(EventBody::DaxAddHost {
+        }))
+        .push(EventBody::DaxAddHost(DaxAddHost {
             dax_dev: DAXDM,
             disk: "dm-0".into(),
-        })
+        }))
         .claim(DAX0, 0, PMEM0, "pmem0")
-        .push(EventBody::Release {
+        .push(EventBody::Release(Release {
             dax_dev: DAX0,
             holder: 0,
-            api: ClaimApi::PutDax,
+            api: ClaimApi::PutDax.into(),
             holder_before: 0,
-        })
-        .push(EventBody::DaxKill {
+            ..Default::default()
+        }))
+        .push(EventBody::DaxKill(DaxKill {
             dax_dev: DAXDM,
             holder: 0,
-        })
-        .push(EventBody::Release {
+        }))
+        .push(EventBody::Release(Release {
             dax_dev: DAXDM,
             holder: 0,
-            api: ClaimApi::PutDax,
+            api: ClaimApi::PutDax.into(),
             holder_before: 0,
-        });
+            ..Default::default()
+        }));
     let c = fold(&s.build());
     assert_eq!(c.findings().unmatched_releases.count, 0);
     let dm = c.device_by_dax(DAXDM).expect("dm device known");
@@ -115,12 +121,13 @@ fn dm_teardown_put_after_kill_is_not_an_unmatched_release() {
 #[test]
 fn holderless_put_without_kill_is_still_unmatched() {
     let mut s = Script::default();
-    s.push(EventBody::Release {
+    s.push(EventBody::Release(Release {
         dax_dev: DAX0,
         holder: 0,
-        api: ClaimApi::PutDax,
+        api: ClaimApi::PutDax.into(),
         holder_before: 0,
-    });
+        ..Default::default()
+    }));
     let c = fold(&s.build());
     assert_eq!(c.findings().unmatched_releases.count, 1);
 }
@@ -292,21 +299,21 @@ fn slow_waits_are_recorded_against_the_configured_limit() {
 #[test]
 fn dm_access_links_parent_and_member() {
     let mut s = Script::default();
-    s.push(EventBody::DmMember {
+    s.push(EventBody::DmMember(DmMember {
         member_dax_dev: DAX0,
-        taken: true,
+        taken: true.into(),
         bdev: PMEM0,
         disk: "pmem0".into(),
-    })
+    }))
     .claim(DAX0, 0, PMEM0, "pmem0")
     .claim(DAXDM, 0, DM0, "dm-0")
-    .push(EventBody::DmAccess {
+    .push(EventBody::DmAccess(DmAccess {
         dm_dax_dev: DAXDM,
         member_dax_dev: DAX0,
         dm_pgoff: 0,
         member_pgoff: 0,
         nr_pages: 1,
-    });
+    }));
     let c = fold(&s.build());
     let dm = c.device_by_name("dm-0").expect("dm");
     let member = c.device_by_name("pmem0").expect("member");
@@ -334,16 +341,16 @@ fn drops_keep_the_latest_cumulative_total() {
 fn memory_failure_is_attributed_by_pfn_range() {
     let mut s = Script::default();
     s.pagemap(PGMAP0, 100, 200)
-        .push(EventBody::MemoryFailure {
+        .push(EventBody::MemoryFailure(MemoryFailure {
             pfn: 150,
             mf_type: 1,
             result: 0,
-        })
-        .push(EventBody::MemoryFailure {
+        }))
+        .push(EventBody::MemoryFailure(MemoryFailure {
             pfn: 250,
             mf_type: 1,
             result: 0,
-        });
+        }));
     let c = fold(&s.build());
     assert_eq!(c.pagemap(PGMAP0).expect("pagemap").memory_failures, 1);
     assert_eq!(c.totals().unattributed_memory_failures, 1);
@@ -440,7 +447,7 @@ mod properties {
             let holders: Vec<u64> = holders.into_iter().collect();
             let gone = holders[victim.index(holders.len())];
             let c = fold(&without(interleave(&holders, &order), |b| {
-                matches!(b, EventBody::Release { holder, .. } if *holder == gone)
+                matches!(b, EventBody::Release(Release { holder, .. }) if *holder == gone)
             }));
             let leaks = c.leaks();
             prop_assert_eq!(leaks.len(), 1);
@@ -457,7 +464,7 @@ mod properties {
             let holders: Vec<u64> = holders.into_iter().collect();
             let gone = holders[victim.index(holders.len())];
             let c = fold(&without(interleave(&holders, &order), |b| {
-                matches!(b, EventBody::Claim { holder, .. } if *holder == gone)
+                matches!(b, EventBody::Claim(Claim { holder, .. }) if *holder == gone)
             }));
             let f = &c.findings().unmatched_releases;
             prop_assert_eq!(f.count, 1);
@@ -505,8 +512,8 @@ mod holderless_properties {
             .iter()
             .enumerate()
             .filter(|(_, e)| match e.body {
-                EventBody::Claim { .. } => claim,
-                EventBody::Release { .. } => !claim,
+                EventBody::Claim(_) => claim,
+                EventBody::Release(_) => !claim,
                 _ => false,
             })
             .map(|(i, _)| i)
@@ -554,18 +561,21 @@ mod holderless_properties {
 
 #[test]
 fn a_busy_page_keeps_its_file_index_across_reports() {
-    let report = |index| EventBody::BusyPage {
-        mapping: 0xffff_0000_0000_000c,
-        page: 0xffff_ea00_0000_0000,
-        pfn: 0x100010,
-        ino: 12,
-        dev: PMEM0,
-        pgmap: PGMAP0,
-        refcount: 2,
-        index,
+    let report = |index| {
+        EventBody::BusyPage(BusyPage {
+            mapping: 0xffff_0000_0000_000c,
+            page: 0xffff_ea00_0000_0000,
+            pfn: 0x100010,
+            ino: 12,
+            dev: PMEM0,
+            pgmap: PGMAP0,
+            refcount: 2,
+            index,
+            ..Default::default()
+        })
     };
     let mut s = Script::default();
-    s.push(report(Some(7))).push(report(None));
+    s.push(report(Some(7).into())).push(report(None.into()));
     let mut c = Collector::default();
     for e in s.build() {
         c.ingest(&e);

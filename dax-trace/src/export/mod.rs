@@ -1,15 +1,17 @@
 //! Exports of a trace to other tools' formats: JSON lines ([`jsonl`]) for
-//! scripts, and a Chrome JSON trace ([`perfetto`]) for ui.perfetto.dev.
+//! scripts, a Chrome JSON trace ([`perfetto`]) for ui.perfetto.dev, and a
+//! trace file of the current format version ([`dxt`]) to upgrade old ones.
 //!
 //! Both are streaming: memory stays bounded by what is open (claims, waits,
 //! busy pages), not by the length of the trace.
+pub mod dxt;
 pub mod jsonl;
 pub mod perfetto;
 
 use std::io::{Read, Write};
 
 use crate::event::Event;
-use crate::trace::{End, Header, Reader, Record};
+use crate::trace::{End, Header, Reader, Record, Summary};
 
 /// The export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,12 +20,16 @@ pub enum Format {
     Jsonl,
     /// Chrome JSON trace events, which the Perfetto UI opens.
     Perfetto,
+    /// A daxtrace trace file of the current format version.
+    Dxt,
 }
 
 /// Something that turns events into an output format.
 pub trait Exporter {
     /// Writes one event.
     fn event(&mut self, event: &Event) -> std::io::Result<()>;
+    /// The source's closing summary, when it has one (before [`Exporter::finish`]).
+    fn summary(&mut self, _summary: &Summary) {}
     /// Writes what closes the output.
     fn finish(&mut self) -> std::io::Result<()>;
 }
@@ -51,6 +57,7 @@ pub fn exporter<'a, W: Write + 'a>(
     Ok(match format {
         Format::Jsonl => Box::new(jsonl::JsonLines::new(out)),
         Format::Perfetto => Box::new(perfetto::ChromeTrace::new(out, header)?),
+        Format::Dxt => Box::new(dxt::TraceFile::new(out, header)?),
     })
 }
 
@@ -70,7 +77,8 @@ pub fn export<R: Read, W: Write>(
                 exporter.event(&e)?;
                 events += 1;
             }
-            Ok(Record::Summary(_)) => {}
+            Ok(Record::Summary(s)) => exporter.summary(&s),
+            Ok(Record::Stack(_) | Record::State(_)) => {}
             Err(_) => break,
         }
     }

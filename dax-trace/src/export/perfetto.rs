@@ -24,6 +24,11 @@
 //!
 //! Timestamps are CLOCK_MONOTONIC microseconds with nanosecond decimals,
 //! written as exact decimal text (a float would round large uptimes).
+use crate::event::{
+    BusyPage, Claim, DaxAddHost, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
+    HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, PutStats, Release,
+    StuckWait, WaitBegin, WaitEnd,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 
@@ -248,10 +253,10 @@ impl<W: Write> Exporter for ChromeTrace<W> {
         let ts = e.ts_ns;
         let who = json!({ "pid": e.pid, "tid": e.tid, "comm": e.comm });
         match &e.body {
-            EventBody::DaxAddHost { dax_dev, disk } => {
-                self.disks.insert(*dax_dev, disk.clone());
+            EventBody::DaxAddHost(DaxAddHost { dax_dev, disk, .. }) => {
+                self.disks.insert(*dax_dev, disk.to_string());
             }
-            EventBody::Claim {
+            EventBody::Claim(Claim {
                 dax_dev,
                 holder,
                 bdev,
@@ -259,8 +264,8 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                 granted,
                 api,
                 ..
-            } => {
-                if !*granted || *dax_dev == 0 {
+            }) => {
+                if !granted.get() || *dax_dev == 0 {
                     return self.instant(
                         ProcessKey::Filesystem(*bdev),
                         "claim refused",
@@ -268,19 +273,21 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                         json!({ "disk": disk, "by": who }),
                     );
                 }
-                self.disks.entry(*dax_dev).or_insert_with(|| disk.clone());
+                self.disks
+                    .entry(*dax_dev)
+                    .or_insert_with(|| disk.to_string());
                 let pid = self.pid(ProcessKey::DaxDevice(*dax_dev))?;
                 let tid = self.tid(pid, *holder, || holder_name(*holder))?;
                 self.open_claims.entry(*dax_dev).or_default().push(*holder);
                 let args = json!({ "disk": disk, "bdev": bdev.to_string(), "api": api, "by": who });
                 self.emit("B", &format!("claim {disk}"), pid, tid, Some(ts), args)?;
             }
-            EventBody::Release {
+            EventBody::Release(Release {
                 dax_dev,
                 holder,
                 api,
                 ..
-            } => {
+            }) => {
                 let open = self.open_claims.entry(*dax_dev).or_default();
                 let released = match open.iter().rposition(|h| h == holder) {
                     Some(i) => Some(open.remove(i)),
@@ -314,7 +321,9 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                     }
                 }
             }
-            EventBody::DaxKill { dax_dev, holder } => {
+            EventBody::DaxKill(DaxKill {
+                dax_dev, holder, ..
+            }) => {
                 self.instant(
                     ProcessKey::DaxDevice(*dax_dev),
                     "kill_dax",
@@ -322,18 +331,18 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                     json!({ "holder": format!("{holder:#x}") }),
                 )?;
             }
-            EventBody::PagemapCreate {
+            EventBody::PagemapCreate(PagemapCreate {
                 pgmap,
                 pfn_start,
                 pfn_end,
                 memory_type,
                 ..
-            } => {
+            }) => {
                 let args = json!({ "pfn_start": format!("{pfn_start:#x}"), "pfn_end": format!("{pfn_end:#x}"), "memory_type": memory_type });
                 self.instant(ProcessKey::Pagemap(*pgmap), "pagemap created", ts, args)?;
                 self.busy_counter(*pgmap, ts)?;
             }
-            EventBody::PagemapDestroy { pgmap } => {
+            EventBody::PagemapDestroy(PagemapDestroy { pgmap, .. }) => {
                 self.busy.remove(pgmap);
                 self.instant(
                     ProcessKey::Pagemap(*pgmap),
@@ -343,17 +352,17 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                 )?;
                 self.busy_counter(*pgmap, ts)?;
             }
-            EventBody::BusyPage { pgmap, pfn, .. } => {
+            EventBody::BusyPage(BusyPage { pgmap, pfn, .. }) => {
                 if self.busy.entry(*pgmap).or_default().insert(*pfn) {
                     self.busy_counter(*pgmap, ts)?;
                 }
             }
-            EventBody::PageIdle { pgmap, pfn, .. } => {
+            EventBody::PageIdle(PageIdle { pgmap, pfn, .. }) => {
                 if self.busy.get_mut(pgmap).is_some_and(|s| s.remove(pfn)) {
                     self.busy_counter(*pgmap, ts)?;
                 }
             }
-            EventBody::WaitBegin { ino, dev, api, .. } => {
+            EventBody::WaitBegin(WaitBegin { ino, dev, api, .. }) => {
                 let pid = self.pid(ProcessKey::Filesystem(*dev))?;
                 let tid = self.tid(pid, u64::from(e.tid), || format!("{} {}", e.comm, e.tid))?;
                 self.emit(
@@ -365,48 +374,49 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                     json!({ "api": api }),
                 )?;
             }
-            EventBody::WaitEnd {
+            EventBody::WaitEnd(WaitEnd {
                 dev,
                 latency_ns,
                 ret,
                 busy_pfn,
                 busy_hits,
                 ..
-            } => {
+            }) => {
                 let pid = self.pid(ProcessKey::Filesystem(*dev))?;
                 let tid = self.tid(pid, u64::from(e.tid), || format!("{} {}", e.comm, e.tid))?;
-                let args = json!({ "latency_ns": latency_ns, "ret": ret, "busy_pfn": busy_pfn.map(|p| format!("{p:#x}")), "busy_hits": busy_hits });
+                let args = json!({ "latency_ns": latency_ns, "ret": ret, "busy_pfn": busy_pfn.get().map(|p| format!("{p:#x}")), "busy_hits": busy_hits });
                 self.emit("E", "", pid, tid, Some(ts), args)?;
             }
-            EventBody::StuckWait {
+            EventBody::StuckWait(StuckWait {
                 pfn,
                 dev,
                 waiter_tid,
                 wait_begin_ns,
                 refcount,
                 ..
-            } => {
+            }) => {
                 let pid = self.pid(ProcessKey::Filesystem(*dev))?;
                 let tid = self.tid(pid, u64::from(*waiter_tid), || format!("tid {waiter_tid}"))?;
                 let args = json!({ "pfn": format!("{pfn:#x}"), "refcount": refcount, "waiting_since_ns": wait_begin_ns });
                 self.emit("i", "stuck wait (lost wakeup)", pid, tid, Some(ts), args)?;
             }
-            EventBody::Fault { dev, .. } => {
+            EventBody::Fault(Fault { dev, .. }) => {
                 let n = self.faults.entry(*dev).or_default();
                 *n += 1;
                 let n = *n;
                 let pid = self.pid(ProcessKey::Filesystem(*dev))?;
                 self.emit("C", "faults", pid, 0, Some(ts), json!({ "faults": n }))?;
             }
-            EventBody::MemoryFailure {
+            EventBody::MemoryFailure(MemoryFailure {
                 pfn,
                 mf_type,
                 result,
-            } => {
+                ..
+            }) => {
                 let args = json!({ "pfn": format!("{pfn:#x}"), "type": mf_type, "result": result });
                 self.instant(ProcessKey::Daxtrace, "memory failure", ts, args)?;
             }
-            EventBody::Drops { point, total } => {
+            EventBody::Drops(Drops { point, total, .. }) => {
                 self.drops.insert(*point, *total);
                 let sum: u64 = self.drops.values().sum();
                 let pid = self.pid(ProcessKey::Daxtrace)?;
@@ -419,20 +429,20 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                     json!({ "dropped": sum }),
                 )?;
             }
-            EventBody::DmMember {
+            EventBody::DmMember(DmMember {
                 member_dax_dev,
                 taken,
                 disk,
                 ..
-            } => self.dm_member(e, *member_dax_dev, *taken, disk)?,
-            EventBody::DmAccess {
+            }) => self.dm_member(e, *member_dax_dev, taken.get(), disk.as_str())?,
+            EventBody::DmAccess(DmAccess {
                 dm_dax_dev,
                 member_dax_dev,
                 nr_pages,
                 ..
-            } => self.dm_access(ts, *dm_dax_dev, *member_dax_dev, *nr_pages)?,
-            EventBody::DmTableDax { table, capable } => {
-                let name = if *capable {
+            }) => self.dm_access(ts, *dm_dax_dev, *member_dax_dev, *nr_pages)?,
+            EventBody::DmTableDax(DmTableDax { table, capable, .. }) => {
+                let name = if capable.get() {
                     "dm table is DAX-capable"
                 } else {
                     "dm table is not DAX-capable"
@@ -440,13 +450,14 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                 let args = json!({ "table": format!("{table:#x}"), "by": who });
                 self.instant(ProcessKey::DeviceMapper, name, ts, args)?;
             }
-            EventBody::HolderNotifyFailure {
+            EventBody::HolderNotifyFailure(HolderNotifyFailure {
                 dax_dev,
                 offset,
                 len,
                 flags,
                 holder,
-            } => {
+                ..
+            }) => {
                 let args = json!({ "offset": offset, "len": len, "flags": format!("{flags:#x}"), "holder": format!("{holder:#x}") });
                 self.instant(
                     ProcessKey::DaxDevice(*dax_dev),
@@ -455,14 +466,16 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                     args,
                 )?;
             }
-            EventBody::PutStats { pgmap, puts, idles } => {
+            EventBody::PutStats(PutStats {
+                pgmap, puts, idles, ..
+            }) => {
                 let pid = self.pid(ProcessKey::Pagemap(*pgmap))?;
                 let args = json!({ "puts": puts, "idles": idles });
                 self.emit("C", "page puts", pid, 0, Some(ts), args)?;
             }
             // The device's track starts with its first claim or dm use, named
             // after its disk once dax_add_host told it.
-            EventBody::DaxAlloc { .. } => {}
+            EventBody::DaxAlloc(_) => {}
         }
         Ok(())
     }

@@ -1,5 +1,8 @@
 //! Golden exports of the synthetic scenario, and structural checks of the
 //! Perfetto output.
+use crate::event::{
+    DaxAddHost, DiskName, DmAccess, DmMember, DmTableDax, HolderNotifyFailure, PutStats,
+};
 use std::collections::HashMap;
 use std::io::Cursor;
 
@@ -115,53 +118,54 @@ fn process_names(events: &[serde_json::Value]) -> HashMap<u64, String> {
 fn perfetto_shows_dm_members_dm_pages_tables_and_holder_notices() {
     use crate::collector::fixture::{DAX0, DAXDM, DM0, PGMAP0, PMEM0, Script, XFS_MOUNT};
     let mut s = Script::default();
-    s.push(EventBody::DaxAddHost {
+    s.push(EventBody::DaxAddHost(DaxAddHost {
         dax_dev: DAX0,
         disk: "pmem0".into(),
-    })
-    .push(EventBody::DaxAddHost {
+    }))
+    .push(EventBody::DaxAddHost(DaxAddHost {
         dax_dev: DAXDM,
         disk: "dm-0".into(),
-    })
-    .push(EventBody::DmTableDax {
+    }))
+    .push(EventBody::DmTableDax(DmTableDax {
         table: 0xffff_8880_0050_0000,
-        capable: true,
-    })
-    .push(EventBody::DmMember {
+        capable: true.into(),
+        ..Default::default()
+    }))
+    .push(EventBody::DmMember(DmMember {
         member_dax_dev: DAX0,
-        taken: true,
+        taken: true.into(),
         bdev: PMEM0,
         disk: "pmem0".into(),
-    })
+    }))
     .claim(DAXDM, XFS_MOUNT, DM0, "dm-0");
     for pages in [1, 1, 512] {
-        s.push(EventBody::DmAccess {
+        s.push(EventBody::DmAccess(DmAccess {
             dm_dax_dev: DAXDM,
             member_dax_dev: DAX0,
             dm_pgoff: 0,
             member_pgoff: 0,
             nr_pages: pages,
-        });
+        }));
     }
-    s.push(EventBody::HolderNotifyFailure {
+    s.push(EventBody::HolderNotifyFailure(HolderNotifyFailure {
         dax_dev: DAXDM,
         offset: 4096,
         len: 4096,
         flags: 0,
         holder: XFS_MOUNT,
-    })
+    }))
     .release(DAXDM, XFS_MOUNT)
-    .push(EventBody::DmMember {
+    .push(EventBody::DmMember(DmMember {
         member_dax_dev: DAX0,
-        taken: false,
+        taken: false.into(),
         bdev: PMEM0,
         disk: "pmem0".into(),
-    })
-    .push(EventBody::PutStats {
+    }))
+    .push(EventBody::PutStats(PutStats {
         pgmap: PGMAP0,
         puts: 10,
         idles: 4,
-    });
+    }));
     let events = perfetto_of(&s.build());
     let names = process_names(&events);
     let on = |pid: &serde_json::Value| names[&pid.as_u64().expect("pid")].clone();
@@ -217,12 +221,12 @@ fn perfetto_shows_dm_members_dm_pages_tables_and_holder_notices() {
 fn a_dm_member_dropped_without_being_seen_taken_is_an_instant_not_an_unmatched_end() {
     use crate::collector::fixture::{DAX0, PMEM0, Script};
     let mut s = Script::default();
-    s.push(EventBody::DmMember {
+    s.push(EventBody::DmMember(DmMember {
         member_dax_dev: DAX0,
-        taken: false,
+        taken: false.into(),
         bdev: PMEM0,
-        disk: String::new(),
-    });
+        disk: DiskName::EMPTY,
+    }));
     let events = perfetto_of(&s.build());
     assert!(events.iter().all(|e| e["ph"] != "E"), "{events:?}");
     assert!(

@@ -12,7 +12,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
 use super::{BATCH_MAX, EventBatch, EventStream};
-use crate::event::{Event, EventBody, USERSPACE_POINT, decode_bytes};
+use crate::event::{Drops, Event, PutStats, USERSPACE_POINT, decode_bytes};
 use crate::probes::attach::{self, AttachRequest, LoadError};
 use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::session::{SessionInfo, SourceKind};
@@ -263,7 +263,12 @@ impl Pump {
             let point = point as u16;
             if total > 0 && self.drops_seen.get(&point) != Some(&total) {
                 self.drops_seen.insert(point, total);
-                out.push(userspace_event(ts_ns, EventBody::Drops { point, total }));
+                let drops = Drops {
+                    point,
+                    total,
+                    ..Drops::default()
+                };
+                out.push(userspace_event(ts_ns, drops.into()));
             }
         }
         for entry in self.puts.iter() {
@@ -276,14 +281,14 @@ impl Pump {
                 self.puts_seen.insert(pgmap, (puts, idles));
                 out.push(userspace_event(
                     ts_ns,
-                    EventBody::PutStats { pgmap, puts, idles },
+                    PutStats { pgmap, puts, idles }.into(),
                 ));
             }
         }
     }
 }
 
-fn userspace_event(ts_ns: u64, body: EventBody) -> Event {
+fn userspace_event(ts_ns: u64, body: crate::event::EventBody) -> Event {
     Event {
         ts_ns,
         cpu: 0,

@@ -138,7 +138,9 @@ async fn feed<R: Read>(
         while batch.len() < batch_len {
             match reader.next_record() {
                 Ok(Some(Record::Event(event))) => batch.push(event),
-                Ok(Some(Record::Summary(_))) => {}
+                // Stack and state records are not events; the front ends
+                // that use them read them from the file themselves.
+                Ok(Some(Record::Summary(_) | Record::Stack(_) | Record::State(_))) => {}
                 Ok(None) | Err(_) => {
                     more = false;
                     break;

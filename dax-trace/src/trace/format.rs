@@ -8,15 +8,17 @@
 //!           everything after it, one contiguous run of bytes
 //! ```
 //!
-//! The first record is the header, the last the summary; events lie between.
-use dax_trace_common::{ARGS, COMM_LEN, NAME_LEN, RAW_EVENT_SIZE, RawEvent};
+//! The first record is the header, the last the summary; events (and, from
+//! version 2, stack and state records) lie between.
 use serde::{Deserialize, Serialize};
 
 use crate::session::SessionInfo;
 
-/// Bumped on any incompatible change (including new event kinds or a change
-/// of [`RawEvent`]).
-pub const FORMAT_VERSION: u32 = 1;
+/// The version written. Bumped on any incompatible change (a new event kind,
+/// a change of a payload struct or of the event header).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version still read (see `v1.rs`).
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 /// The first bytes of every trace file.
 pub const MAGIC: [u8; 8] = *b"DAXTRACE";
 /// Magic, version, flags.
@@ -35,12 +37,21 @@ pub const MAX_PAYLOAD: u32 = 4 << 20;
 pub enum Tag {
     /// JSON [`Header`]; always the first record.
     Header = 1,
-    /// An event in the 136-byte raw layout (little-endian).
+    /// Version 1 only: an event in the 136-byte slot layout (`v1.rs`).
     RawEvent = 2,
     /// An event as JSON (serde of [`crate::event::Event`]).
     JsonEvent = 3,
     /// JSON [`Summary`]; always the last record.
     Summary = 4,
+    /// Version 2: an event in its binary form, the 40-byte event header and
+    /// its kind's payload struct (little-endian), as the ring buffer carries it.
+    Event = 5,
+    /// Version 2: JSON [`StackRecord`], one per distinct kernel stack, before
+    /// the first event that names its id.
+    Stack = 6,
+    /// Version 2: JSON [`StateRecord`], the state of the system at the start
+    /// of the trace and its later updates.
+    State = 7,
 }
 
 impl Tag {
@@ -50,6 +61,9 @@ impl Tag {
             2 => Self::RawEvent,
             3 => Self::JsonEvent,
             4 => Self::Summary,
+            5 => Self::Event,
+            6 => Self::Stack,
+            7 => Self::State,
             _ => return None,
         })
     }
@@ -83,6 +97,46 @@ impl Header {
             session,
         }
     }
+}
+
+/// One symbolized kernel stack, stored once per distinct stack; events refer
+/// to it by `id`, so a file replays with names on any machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackRecord {
+    /// Unique in the file, never 0 (0 in an event means "no stack").
+    pub id: u32,
+    /// Innermost frame first.
+    pub frames: Vec<StackFrame>,
+}
+
+/// One return address of a [`StackRecord`], symbolized at record time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackFrame {
+    pub addr: u64,
+    /// The function holding `addr`; `None` when kallsyms had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// `addr` minus the function's start.
+    #[serde(default)]
+    pub offset: u64,
+    /// The module (`ext4`, `dm_mod`); `None` for vmlinux.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+}
+
+/// The state of the system as a front end found it, many entries in one
+/// record: at the start of a trace (`reason` "start") and whenever it changes
+/// in ways events do not carry ("update").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateRecord {
+    /// When the state was read (CLOCK_MONOTONIC, like events).
+    pub ts_ns: u64,
+    pub reason: String,
+    /// The inventory: kinds of entries by name (`pagemaps`, `dax_devices`,
+    /// `mounts`, `dm_tables`, `waits`, `busy_pages`), each a list of objects.
+    /// Readers ignore names they do not know.
+    #[serde(default)]
+    pub entries: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The last record, written when a recording finishes properly.
@@ -136,76 +190,9 @@ pub fn record_crc(len: u32, tag: u8, payload: &[u8]) -> u32 {
     h.finalize()
 }
 
-/// Writes `raw` in the little-endian on-disk layout.
-pub fn raw_to_le(raw: &RawEvent, out: &mut [u8; RAW_EVENT_SIZE]) {
-    out[0..8].copy_from_slice(&raw.ts_ns.to_le_bytes());
-    out[8..10].copy_from_slice(&raw.kind.to_le_bytes());
-    out[10..12].copy_from_slice(&raw.point.to_le_bytes());
-    out[12..16].copy_from_slice(&raw.cpu.to_le_bytes());
-    out[16..20].copy_from_slice(&raw.pid.to_le_bytes());
-    out[20..24].copy_from_slice(&raw.tid.to_le_bytes());
-    out[24..24 + COMM_LEN].copy_from_slice(&raw.comm);
-    let a_start = 24 + COMM_LEN;
-    for (i, v) in raw.a.iter().enumerate() {
-        out[a_start + i * 8..a_start + i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-    }
-    let n_start = a_start + ARGS * 8;
-    out[n_start..n_start + NAME_LEN].copy_from_slice(&raw.name);
-}
-
-/// Reads the little-endian on-disk layout.
-pub fn raw_from_le(b: &[u8; RAW_EVENT_SIZE]) -> RawEvent {
-    let u64_at = |i: usize| {
-        let mut v = [0u8; 8];
-        v.copy_from_slice(&b[i..i + 8]);
-        u64::from_le_bytes(v)
-    };
-    let u32_at = |i: usize| {
-        let mut v = [0u8; 4];
-        v.copy_from_slice(&b[i..i + 4]);
-        u32::from_le_bytes(v)
-    };
-    let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
-    let mut raw = RawEvent::zeroed();
-    raw.ts_ns = u64_at(0);
-    raw.kind = u16_at(8);
-    raw.point = u16_at(10);
-    raw.cpu = u32_at(12);
-    raw.pid = u32_at(16);
-    raw.tid = u32_at(20);
-    raw.comm.copy_from_slice(&b[24..24 + COMM_LEN]);
-    let a_start = 24 + COMM_LEN;
-    for (i, slot) in raw.a.iter_mut().enumerate() {
-        *slot = u64_at(a_start + i * 8);
-    }
-    let n_start = a_start + ARGS * 8;
-    raw.name.copy_from_slice(&b[n_start..n_start + NAME_LEN]);
-    raw
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn raw_layout_round_trips_and_is_little_endian() {
-        let mut raw = RawEvent::zeroed();
-        raw.ts_ns = 0x0102_0304_0506_0708;
-        raw.kind = 3;
-        raw.point = 0x0a0b;
-        raw.cpu = 1;
-        raw.pid = 2;
-        raw.tid = 3;
-        raw.comm[0] = b'x';
-        raw.a = [1, 2, 3, 4, 5, 6, 7, u64::MAX];
-        raw.name[31] = b'z';
-        let mut buf = [0u8; RAW_EVENT_SIZE];
-        raw_to_le(&raw, &mut buf);
-        assert_eq!(buf[0], 0x08);
-        assert_eq!(&buf[10..12], &[0x0b, 0x0a]);
-        assert_eq!(buf[RAW_EVENT_SIZE - 1], b'z');
-        assert_eq!(raw_from_le(&buf), raw);
-    }
 
     #[test]
     fn crc_covers_length_tag_and_payload() {

@@ -7,17 +7,17 @@
 //! least 5 M events/s, so the hot path must be a copy, a CRC and a decode,
 //! never a parser:
 //!
-//! - **Events are stored as the kernel wrote them**: the fixed 136-byte
-//!   [`dax_trace_common::RawEvent`] layout (explicitly little-endian), turned
+//! - **Events are stored as the kernel wrote them** (version 2): the
+//!   40-byte event header and the kind's `#[repr(C)]` payload struct, turned
 //!   back into an [`Event`](crate::event::Event) by the same
-//!   [`event::decode`](crate::event::decode) that live capture uses. There is
-//!   one decoder to keep right, recording costs no more than copying the ring
-//!   buffer, and reading needs no allocation besides the event's strings.
-//!   The few events that have no raw form (userspace-made `PutStats` and
-//!   `Drops`, and anything [`event::encode`](crate::event::encode) refuses) are
-//!   stored as JSON records: they come once a second, not millions of times.
+//!   [`event::decode_bytes`](crate::event::decode_bytes) that live capture
+//!   uses: one length check and one copy, no allocation. Userspace-made kinds
+//!   (`put-stats`, `drops`) are payload structs too, so every event has a
+//!   binary form. Version-1 files (one 136-byte slot layout for all kinds)
+//!   are read by `v1.rs`.
 //! - **Rare records are JSON** (the header with the whole
-//!   [`SessionInfo`](crate::session::SessionInfo), the closing summary): they
+//!   [`SessionInfo`](crate::session::SessionInfo), the closing summary, the
+//!   stack table and the state at start, which carry many entries each): they
 //!   are self-describing, readable with `strings`, and can grow fields without
 //!   a format bump.
 //! - **Every record is framed by its length and a CRC32** (crc32fast, SIMD):
@@ -27,19 +27,21 @@
 //!   Fixed-size blocks with one CRC would be a little smaller, but a cut would
 //!   then lose a whole block instead of at most one record.
 //!
-//! The cost is size: 145 bytes per event. Page events are rare compared to the
+//! The cost is size: 9 bytes of framing and 40 of header per event, 57 to 129
+//! bytes in all depending on the kind. Page events are rare compared to the
 //! puts they summarize (puts are counted in the kernel and recorded as
 //! `PutStats` once a second), so the size stays modest in practice.
 pub mod format;
 pub mod reader;
 pub mod recorder;
 pub mod synthetic;
+pub mod v1;
 pub mod writer;
 
 #[cfg(test)]
 mod tests;
 
-pub use format::{FORMAT_VERSION, Header, Summary};
+pub use format::{FORMAT_VERSION, Header, StackFrame, StackRecord, StateRecord, Summary};
 pub use reader::{End, Reader, Record};
 pub use writer::{CreateOptions, Writer, create};
 
@@ -65,9 +67,13 @@ pub enum TraceError {
     #[error("not a daxtrace trace file (no DAXTRACE magic at the start)")]
     NotATrace,
     #[error(
-        "trace format version {found} is not supported (this daxtrace reads version {supported})"
+        "trace format version {found} is not supported (this daxtrace reads versions {oldest} to {newest})"
     )]
-    Version { found: u32, supported: u32 },
+    Version {
+        found: u32,
+        oldest: u32,
+        newest: u32,
+    },
     /// The file ends before a complete record (or without a summary): every
     /// record before `offset` is good.
     #[error("trace truncated at byte {offset}: {reason}")]

@@ -6,17 +6,20 @@
 //! [`TraceError::Corrupt`], with the byte offset of that record) and stops.
 //! Everything yielded before is intact. [`Reader::end`] then tells how the
 //! file ended.
+//!
+//! Versions 1 and 2 are read; the version decides which event records are
+//! valid (v1: slot-layout raw events, `v1.rs`; v2: binary events, stacks and
+//! state). Both yield the same [`Event`]s.
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use dax_trace_common::RAW_EVENT_SIZE;
-
-use super::TraceError;
 use super::format::{
-    self, FORMAT_VERSION, FRAME_LEN, Header, MAGIC, MAX_PAYLOAD, PREAMBLE_LEN, Summary, Tag,
+    self, FORMAT_VERSION, FRAME_LEN, Header, MAGIC, MAX_PAYLOAD, OLDEST_READABLE_VERSION,
+    PREAMBLE_LEN, StackRecord, StateRecord, Summary, Tag,
 };
-use crate::event::{self, Event};
+use super::{TraceError, v1};
+use crate::event::{self, Event, MAX_EVENT_SIZE};
 
 /// Read buffer size.
 const BUFFER: usize = 256 << 10;
@@ -25,6 +28,10 @@ const BUFFER: usize = 256 << 10;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     Event(Event),
+    /// A kernel stack that later events refer to by id (version 2).
+    Stack(StackRecord),
+    /// The state of the system at the start, or an update of it (version 2).
+    State(StateRecord),
     /// The closing summary; the last record of a finished recording.
     Summary(Summary),
 }
@@ -65,6 +72,7 @@ impl std::fmt::Display for End {
 /// Reads a trace from any byte source (a file by default).
 pub struct Reader<R: Read = File> {
     frames: Frames<R>,
+    version: u32,
     header: Header,
     summary: Option<Summary>,
     end: Option<End>,
@@ -99,10 +107,11 @@ impl<R: Read> Reader<R> {
             });
         }
         let version = u32::from_le_bytes([preamble[8], preamble[9], preamble[10], preamble[11]]);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(TraceError::Version {
                 found: version,
-                supported: FORMAT_VERSION,
+                oldest: OLDEST_READABLE_VERSION,
+                newest: FORMAT_VERSION,
             });
         }
         let flags = u32::from_le_bytes([preamble[12], preamble[13], preamble[14], preamble[15]]);
@@ -112,7 +121,7 @@ impl<R: Read> Reader<R> {
                 reason: format!("unknown preamble flags {flags:#x}"),
             });
         }
-        let mut frames = Frames::new(input, PREAMBLE_LEN as u64);
+        let mut frames = Frames::new(input, PREAMBLE_LEN as u64, version);
         let start = frames.offset;
         let tag = frames.read_frame().map_err(|e| match e {
             FrameError::Eof => TraceError::Truncated {
@@ -133,11 +142,17 @@ impl<R: Read> Reader<R> {
         })?;
         Ok(Self {
             frames,
+            version,
             header,
             summary: None,
             end: None,
             events: 0,
         })
+    }
+
+    /// The file's format version.
+    pub fn version(&self) -> u32 {
+        self.version
     }
 
     /// What the recording knew about its session.
@@ -188,16 +203,36 @@ impl<R: Read> Reader<R> {
         if self.summary.is_some() {
             return Err(self.stop(corrupt(start, "data after the summary")));
         }
+        let v2 = self.version >= 2;
         let record = match tag {
-            Tag::RawEvent => {
-                let bytes: &[u8; RAW_EVENT_SIZE] = match self.frames.payload().try_into() {
+            Tag::RawEvent if !v2 => {
+                let bytes: &[u8; v1::RAW_EVENT_SIZE] = match self.frames.payload().try_into() {
                     Ok(bytes) => bytes,
                     Err(_) => return Err(self.stop(corrupt(start, "raw event of the wrong size"))),
                 };
-                match event::decode(&format::raw_from_le(bytes)) {
+                match v1::decode(bytes) {
                     Ok(e) => Record::Event(e),
                     Err(e) => return Err(self.stop(corrupt(start, &e.to_string()))),
                 }
+            }
+            Tag::Event if v2 => match event::decode_bytes(self.frames.payload()) {
+                Ok(e) => Record::Event(e),
+                Err(e) => return Err(self.stop(corrupt(start, &e.to_string()))),
+            },
+            Tag::Stack if v2 => match serde_json::from_slice(self.frames.payload()) {
+                Ok(s) => Record::Stack(s),
+                Err(e) => return Err(self.stop(corrupt(start, &format!("bad JSON stack: {e}")))),
+            },
+            Tag::State if v2 => match serde_json::from_slice(self.frames.payload()) {
+                Ok(s) => Record::State(s),
+                Err(e) => return Err(self.stop(corrupt(start, &format!("bad JSON state: {e}")))),
+            },
+            Tag::RawEvent | Tag::Event | Tag::Stack | Tag::State => {
+                let version = self.version;
+                return Err(self.stop(corrupt(
+                    start,
+                    &format!("a {tag:?} record in a version {version} file"),
+                )));
             }
             Tag::JsonEvent => match serde_json::from_slice(self.frames.payload()) {
                 Ok(e) => Record::Event(e),
@@ -258,12 +293,14 @@ struct Frames<R> {
     /// File offset of `buf[pos]`: where the next record starts.
     offset: u64,
     payload: std::ops::Range<usize>,
+    version: u32,
 }
 
 impl<R: Read> Frames<R> {
-    fn new(input: R, offset: u64) -> Self {
+    fn new(input: R, offset: u64, version: u32) -> Self {
         Self {
             input,
+            version,
             buf: vec![0; BUFFER],
             pos: 0,
             filled: 0,
@@ -330,10 +367,21 @@ impl<R: Read> Frames<R> {
             )));
         }
         let len = len as usize;
-        if tag == Tag::RawEvent && len != RAW_EVENT_SIZE {
+        // Event records have known sizes: refuse a wrong length before
+        // reading (or waiting for) that many bytes.
+        if tag == Tag::RawEvent && self.version == 1 && len != v1::RAW_EVENT_SIZE {
             return Err(FrameError::Trace(corrupt(
                 start,
-                &format!("raw event record of {len} bytes, expected {RAW_EVENT_SIZE}"),
+                &format!(
+                    "raw event record of {len} bytes, expected {}",
+                    v1::RAW_EVENT_SIZE
+                ),
+            )));
+        }
+        if tag == Tag::Event && len > MAX_EVENT_SIZE {
+            return Err(FrameError::Trace(corrupt(
+                start,
+                &format!("event record of {len} bytes, the largest kind has {MAX_EVENT_SIZE}"),
             )));
         }
         let n = self.fill(FRAME_LEN + len).map_err(read_error)?;

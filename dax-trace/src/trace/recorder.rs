@@ -60,12 +60,13 @@ impl EventFilter {
 /// The block device an event names, if any.
 fn event_dev(body: &EventBody) -> Option<Dev> {
     match body {
-        EventBody::Claim { bdev, .. } | EventBody::DmMember { bdev, .. } => Some(*bdev),
-        EventBody::BusyPage { dev, .. }
-        | EventBody::WaitBegin { dev, .. }
-        | EventBody::WaitEnd { dev, .. }
-        | EventBody::Fault { dev, .. }
-        | EventBody::StuckWait { dev, .. } => Some(*dev),
+        EventBody::Claim(c) => Some(c.bdev),
+        EventBody::DmMember(m) => Some(m.bdev),
+        EventBody::BusyPage(b) => Some(b.dev),
+        EventBody::WaitBegin(w) => Some(w.dev),
+        EventBody::WaitEnd(w) => Some(w.dev),
+        EventBody::Fault(f) => Some(f.dev),
+        EventBody::StuckWait(s) => Some(s.dev),
         _ => None,
     }
 }
@@ -240,8 +241,8 @@ mod tests {
         let (stream, tx) = stream();
         let mut events = synthetic::scenario();
         let mut other = events[3].clone();
-        if let EventBody::Claim { bdev, .. } = &mut other.body {
-            *bdev = Dev::new(259, 1);
+        if let EventBody::Claim(c) = &mut other.body {
+            c.bdev = Dev::new(259, 1);
         }
         events.push(other);
         for e in &events {

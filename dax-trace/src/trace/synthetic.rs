@@ -8,6 +8,10 @@
 //! pins a page while a truncate waits for it (busy page, wait begin, page
 //! idle, wait end), and the filesystem is unmounted (a release); then the
 //! same on xfs, ending with a lost wakeup (a stuck wait) as on 6.1.
+use crate::event::{
+    BusyPage, Claim, DaxAddHost, DaxAlloc, Drops, Fault, PageIdle, PagemapCreate, PutStats,
+    Release, StuckWait, WaitBegin, WaitEnd,
+};
 use dax_trace_common::probe::POINTS;
 
 use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
@@ -93,11 +97,11 @@ impl Script {
             999,
             "daxtrace",
             USERSPACE_POINT,
-            EventBody::PutStats {
+            EventBody::PutStats(PutStats {
                 pgmap: PGMAP,
                 puts,
                 idles,
-            },
+            }),
         );
     }
 
@@ -112,16 +116,17 @@ impl Script {
             base_pid,
             "mount",
             3,
-            EventBody::Claim {
+            EventBody::Claim(Claim {
                 dax_dev: DAX_DEV,
                 holder,
                 holder_ops: 0xffff_ffff_8200_0000,
                 bdev: PMEM0,
                 disk: "pmem0".into(),
-                granted: true,
-                api: ClaimApi::FsDaxGetByBdev,
+                granted: true.into(),
+                api: ClaimApi::FsDaxGetByBdev.into(),
                 start_off: 0,
-            },
+                ..Default::default()
+            }),
         );
         let ino = 12 + u64::from(base_pid % 7);
         for i in 0..4u64 {
@@ -130,14 +135,15 @@ impl Script {
                 base_pid + 1,
                 "dma-truncate",
                 33,
-                EventBody::Fault {
+                EventBody::Fault(Fault {
                     dev: PMEM0,
                     ino,
                     address: 0x7f00_0000_0000 + i * 4096,
                     pgoff: i,
                     result: 0x100,
-                    pmd: false,
-                },
+                    pmd: false.into(),
+                    ..Default::default()
+                }),
             );
         }
         let pfn = PFN_START + 0x812;
@@ -147,19 +153,19 @@ impl Script {
             base_pid + 2,
             "truncate",
             wait_point,
-            EventBody::WaitBegin {
+            EventBody::WaitBegin(WaitBegin {
                 inode,
                 ino,
                 dev: PMEM0,
-                api: wait_api,
-            },
+                api: wait_api.into(),
+            }),
         );
         self.at(
             5,
             base_pid + 2,
             "truncate",
             22,
-            EventBody::BusyPage {
+            EventBody::BusyPage(BusyPage {
                 mapping: inode + 0x200,
                 page: 0xffff_ea00_0100_0000 + (pfn - PFN_START) * 64,
                 pfn,
@@ -167,8 +173,9 @@ impl Script {
                 dev: PMEM0,
                 pgmap: PGMAP,
                 refcount: 3,
-                index: Some(3),
-            },
+                index: Some(3).into(),
+                ..Default::default()
+            }),
         );
         self.stats(40, 2);
         self.at(
@@ -176,40 +183,41 @@ impl Script {
             base_pid + 1,
             "dma-truncate",
             19,
-            EventBody::PageIdle {
+            EventBody::PageIdle(PageIdle {
                 pgmap: PGMAP,
                 pfn,
                 page: 0xffff_ea00_0100_0000 + (pfn - PFN_START) * 64,
                 refcount: 1,
-            },
+            }),
         );
         self.at(
             60,
             base_pid + 2,
             "truncate",
             wait_point,
-            EventBody::WaitEnd {
+            EventBody::WaitEnd(WaitEnd {
                 inode,
                 ino,
                 dev: PMEM0,
-                api: wait_api,
+                api: wait_api.into(),
                 latency_ns: 4_265_000,
                 ret: 0,
-                busy_pfn: Some(pfn),
+                busy_pfn: Some(pfn).into(),
                 busy_hits: 1,
-            },
+            }),
         );
         self.at(
             30_000,
             base_pid + 3,
             "umount",
             9,
-            EventBody::Release {
+            EventBody::Release(Release {
                 dax_dev: DAX_DEV,
                 holder,
-                api: ClaimApi::FsPutDax,
+                api: ClaimApi::FsPutDax.into(),
                 holder_before: holder,
-            },
+                ..Default::default()
+            }),
         );
     }
 }
@@ -232,36 +240,37 @@ pub fn scenario() -> Vec<Event> {
         201,
         "modprobe",
         0,
-        EventBody::PagemapCreate {
+        EventBody::PagemapCreate(PagemapCreate {
             pgmap: PGMAP,
             memory_type: 3,
-            fs_dax: true,
+            fs_dax: true.into(),
             pfn_start: PFN_START,
             pfn_end: PFN_END,
             nr_range: 1,
             owner: 0,
             ret: 0,
-        },
+            ..Default::default()
+        }),
     );
     s.at(
         40,
         201,
         "modprobe",
         14,
-        EventBody::DaxAlloc {
+        EventBody::DaxAlloc(DaxAlloc {
             dax_dev: DAX_DEV,
             private: 0xffff_8880_0440_0000,
-        },
+        }),
     );
     s.at(
         10,
         201,
         "modprobe",
         16,
-        EventBody::DaxAddHost {
+        EventBody::DaxAddHost(DaxAddHost {
             dax_dev: DAX_DEV,
             disk: "pmem0".into(),
-        },
+        }),
     );
     s.mount_cycle(Fs::Ext4, 310);
     s.stats(96, 4);
@@ -273,19 +282,19 @@ pub fn scenario() -> Vec<Event> {
         530,
         "truncate",
         24,
-        EventBody::WaitBegin {
+        EventBody::WaitBegin(WaitBegin {
             inode: 0xffff_8880_0c00_9000,
             ino: 40,
             dev: PMEM0,
-            api: WaitApi::Ext4BreakLayouts,
-        },
+            api: WaitApi::Ext4BreakLayouts.into(),
+        }),
     );
     s.at(
         1_000_000,
         0,
         "swapper/0",
         38,
-        EventBody::StuckWait {
+        EventBody::StuckWait(StuckWait {
             page: 0xffff_ea00_0100_0000 + (pfn - PFN_START) * 64,
             pfn,
             refcount: 1,
@@ -294,17 +303,18 @@ pub fn scenario() -> Vec<Event> {
             dev: PMEM0,
             waiter_tid: 530,
             pgmap: PGMAP,
-        },
+        }),
     );
     s.at(
         0,
         999,
         "daxtrace",
         USERSPACE_POINT,
-        EventBody::Drops {
+        EventBody::Drops(Drops {
             point: 33,
             total: 2,
-        },
+            ..Default::default()
+        }),
     );
     s.events
 }
@@ -315,12 +325,12 @@ pub fn page_storm(n: u64) -> impl Iterator<Item = Event> {
     (0..n).map(|i| {
         let pfn = PFN_START + (i * 7919) % (PFN_END - PFN_START);
         let body = match i % 64 {
-            0 => EventBody::PutStats {
+            0 => EventBody::PutStats(PutStats {
                 pgmap: PGMAP,
                 puts: i * 3,
                 idles: i,
-            },
-            k if k % 3 == 0 => EventBody::BusyPage {
+            }),
+            k if k % 3 == 0 => EventBody::BusyPage(BusyPage {
                 mapping: 0xffff_8880_0c00_0200,
                 page: 0xffff_ea00_0100_0000 + (pfn - PFN_START) * 64,
                 pfn,
@@ -328,22 +338,24 @@ pub fn page_storm(n: u64) -> impl Iterator<Item = Event> {
                 dev: PMEM0,
                 pgmap: PGMAP,
                 refcount: 2,
-                index: Some(i % 4096),
-            },
-            k if k % 3 == 1 => EventBody::PageIdle {
+                index: Some(i % 4096).into(),
+                ..Default::default()
+            }),
+            k if k % 3 == 1 => EventBody::PageIdle(PageIdle {
                 pgmap: PGMAP,
                 pfn,
                 page: 0xffff_ea00_0100_0000 + (pfn - PFN_START) * 64,
                 refcount: 1,
-            },
-            _ => EventBody::Fault {
+            }),
+            _ => EventBody::Fault(Fault {
                 dev: PMEM0,
                 ino: 12,
                 address: 0x7f00_0000_0000 + (i % 4096) * 4096,
                 pgoff: i % 4096,
                 result: 0x100,
-                pmd: false,
-            },
+                pmd: false.into(),
+                ..Default::default()
+            }),
         };
         Event {
             ts_ns: 1_000_000_000 + i * 200,
@@ -393,11 +405,11 @@ mod tests {
         assert!(a.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
         let claims = a
             .iter()
-            .filter(|e| matches!(e.body, EventBody::Claim { .. }))
+            .filter(|e| matches!(e.body, EventBody::Claim(_)))
             .count();
         let releases = a
             .iter()
-            .filter(|e| matches!(e.body, EventBody::Release { .. }))
+            .filter(|e| matches!(e.body, EventBody::Release(_)))
             .count();
         assert_eq!((claims, releases), (2, 2));
     }

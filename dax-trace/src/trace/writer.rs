@@ -11,11 +11,9 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use dax_trace_common::RAW_EVENT_SIZE;
-
 use super::TraceError;
-use super::format::{self, FRAME_LEN, Header, MAX_PAYLOAD, Summary, Tag};
-use crate::event::{self, Event, EventBody};
+use super::format::{self, FRAME_LEN, Header, MAX_PAYLOAD, StackRecord, StateRecord, Summary, Tag};
+use crate::event::{self, Event, EventBody, MAX_EVENT_SIZE};
 
 /// Write buffer size: large enough that millions of events per second cost
 /// few system calls.
@@ -106,33 +104,39 @@ impl<W: Write> Writer<W> {
         Ok(w)
     }
 
-    /// Appends one event: raw when it has a raw form, JSON otherwise.
+    /// Appends one event in its binary form.
     pub fn write_event(&mut self, event: &Event) -> Result<(), TraceError> {
-        match event::encode(event) {
-            Some(raw) => {
-                let mut frame = [0u8; FRAME_LEN + RAW_EVENT_SIZE];
-                let mut payload = [0u8; RAW_EVENT_SIZE];
-                format::raw_to_le(&raw, &mut payload);
-                frame[4..8].copy_from_slice(&(RAW_EVENT_SIZE as u32).to_le_bytes());
-                frame[8] = Tag::RawEvent as u8;
-                frame[FRAME_LEN..].copy_from_slice(&payload);
-                let crc = crc32fast::hash(&frame[format::CRC_COVERS_FROM..]);
-                frame[0..4].copy_from_slice(&crc.to_le_bytes());
-                self.out.write_all(&frame).map_err(TraceError::Write)?;
-                self.bytes += frame.len() as u64;
-            }
-            None => {
-                let json = serde_json::to_vec(event).map_err(TraceError::Encode)?;
-                self.record(Tag::JsonEvent, &json)?;
-            }
-        }
+        let mut frame = [0u8; FRAME_LEN + MAX_EVENT_SIZE];
+        let payload: &mut [u8; MAX_EVENT_SIZE] = (&mut frame[FRAME_LEN..])
+            .try_into()
+            .map_err(|_| TraceError::Write(std::io::Error::other("event frame size")))?;
+        let len = event::encode_into(event, payload);
+        frame[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+        frame[8] = Tag::Event as u8;
+        let record = &mut frame[..FRAME_LEN + len];
+        let crc = crc32fast::hash(&record[format::CRC_COVERS_FROM..]);
+        record[0..4].copy_from_slice(&crc.to_le_bytes());
+        self.out.write_all(record).map_err(TraceError::Write)?;
+        self.bytes += record.len() as u64;
         self.events += 1;
         self.first_ts_ns.get_or_insert(event.ts_ns);
         self.last_ts_ns = Some(event.ts_ns);
-        if let EventBody::Drops { point, total } = event.body {
-            self.drops.insert(point, total);
+        if let EventBody::Drops(d) = event.body {
+            self.drops.insert(d.point, d.total);
         }
         Ok(())
+    }
+
+    /// Appends a stack record (before the first event that names its id).
+    pub fn write_stack(&mut self, stack: &StackRecord) -> Result<(), TraceError> {
+        let json = serde_json::to_vec(stack).map_err(TraceError::Encode)?;
+        self.record(Tag::Stack, &json)
+    }
+
+    /// Appends a state record (the state at start, or an update).
+    pub fn write_state(&mut self, state: &StateRecord) -> Result<(), TraceError> {
+        let json = serde_json::to_vec(state).map_err(TraceError::Encode)?;
+        self.record(Tag::State, &json)
     }
 
     /// Pushes buffered records to the OS (they survive the process from then on).

@@ -1,5 +1,10 @@
 //! The scrolling event log: the newest events, one line each, kept in a
 //! bounded ring so a long session never grows it.
+use crate::event::{
+    BusyPage, Claim, DaxAddHost, DaxAlloc, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
+    HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, Release,
+    StuckWait, WaitBegin, WaitEnd,
+};
 use std::collections::VecDeque;
 
 use crate::event::{Event, EventBody};
@@ -40,117 +45,125 @@ fn ptr(p: u64) -> String {
 /// events that are not worth a line (periodic put counters).
 pub fn describe(event: &Event) -> Option<String> {
     let what = match &event.body {
-        EventBody::PutStats { .. } => return None,
-        EventBody::PagemapCreate {
+        EventBody::PutStats(_) => return None,
+        EventBody::PagemapCreate(PagemapCreate {
             pgmap,
             pfn_start,
             pfn_end,
             fs_dax,
             ret,
             ..
-        } => format!(
+        }) => format!(
             "pgmap {} pfn {pfn_start:#x}-{pfn_end:#x}{}{}",
             ptr(*pgmap),
-            if *fs_dax { " fsdax" } else { "" },
+            if fs_dax.get() { " fsdax" } else { "" },
             if *ret != 0 {
                 format!(" ret {ret}")
             } else {
                 String::new()
             }
         ),
-        EventBody::PagemapDestroy { pgmap } => format!("pgmap {}", ptr(*pgmap)),
-        EventBody::Claim {
+        EventBody::PagemapDestroy(PagemapDestroy { pgmap, .. }) => format!("pgmap {}", ptr(*pgmap)),
+        EventBody::Claim(Claim {
             dax_dev,
             holder,
             disk,
             granted,
             ..
-        } => format!(
+        }) => format!(
             "{disk} dax {} by {}{}",
             ptr(*dax_dev),
             ptr(*holder),
-            if *granted { "" } else { " REFUSED" }
+            if granted.get() { "" } else { " REFUSED" }
         ),
-        EventBody::Release {
+        EventBody::Release(Release {
             dax_dev, holder, ..
-        } => format!("dax {} by {}", ptr(*dax_dev), ptr(*holder)),
-        EventBody::DaxAlloc { dax_dev, .. } => format!("dax {}", ptr(*dax_dev)),
-        EventBody::DaxKill { dax_dev, holder } => {
+        }) => format!("dax {} by {}", ptr(*dax_dev), ptr(*holder)),
+        EventBody::DaxAlloc(DaxAlloc { dax_dev, .. }) => format!("dax {}", ptr(*dax_dev)),
+        EventBody::DaxKill(DaxKill {
+            dax_dev, holder, ..
+        }) => {
             format!("dax {} holder {}", ptr(*dax_dev), ptr(*holder))
         }
-        EventBody::DaxAddHost { dax_dev, disk } => format!("{disk} dax {}", ptr(*dax_dev)),
-        EventBody::PageIdle { pfn, .. } => format!("pfn {pfn:#x}"),
-        EventBody::BusyPage {
+        EventBody::DaxAddHost(DaxAddHost { dax_dev, disk, .. }) => {
+            format!("{disk} dax {}", ptr(*dax_dev))
+        }
+        EventBody::PageIdle(PageIdle { pfn, .. }) => format!("pfn {pfn:#x}"),
+        EventBody::BusyPage(BusyPage {
             pfn,
             ino,
             refcount,
             index,
             ..
-        } => match index {
+        }) => match index.get() {
             Some(pgoff) => format!("pfn {pfn:#x} ino {ino} pgoff {pgoff} ref {refcount}"),
             None => format!("pfn {pfn:#x} ino {ino} ref {refcount}"),
         },
-        EventBody::WaitBegin { ino, dev, .. } => format!("ino {ino} on {dev}"),
-        EventBody::WaitEnd {
+        EventBody::WaitBegin(WaitBegin { ino, dev, .. }) => format!("ino {ino} on {dev}"),
+        EventBody::WaitEnd(WaitEnd {
             ino,
             dev,
             latency_ns,
             ..
-        } => format!("ino {ino} on {dev} after {}", duration(*latency_ns)),
-        EventBody::DmAccess {
+        }) => format!("ino {ino} on {dev} after {}", duration(*latency_ns)),
+        EventBody::DmAccess(DmAccess {
             dm_dax_dev,
             member_dax_dev,
             nr_pages,
             ..
-        } => format!(
+        }) => format!(
             "{} -> {} {nr_pages} pages",
             ptr(*dm_dax_dev),
             ptr(*member_dax_dev)
         ),
-        EventBody::DmTableDax { table, capable } => format!(
+        EventBody::DmTableDax(DmTableDax { table, capable, .. }) => format!(
             "table {}{}",
             ptr(*table),
-            if *capable {
+            if capable.get() {
                 " dax-capable"
             } else {
                 " not dax-capable"
             }
         ),
-        EventBody::DmMember {
+        EventBody::DmMember(DmMember {
             disk, bdev, taken, ..
-        } => format!("{disk} ({bdev}){}", if *taken { " taken" } else { " put" }),
-        EventBody::Fault {
+        }) => format!(
+            "{disk} ({bdev}){}",
+            if taken.get() { " taken" } else { " put" }
+        ),
+        EventBody::Fault(Fault {
             dev,
             ino,
             pgoff,
             pmd,
             ..
-        } => format!(
+        }) => format!(
             "{dev} ino {ino} pgoff {pgoff}{}",
-            if *pmd { " pmd" } else { "" }
+            if pmd.get() { " pmd" } else { "" }
         ),
-        EventBody::MemoryFailure {
+        EventBody::MemoryFailure(MemoryFailure {
             pfn,
             mf_type,
             result,
-        } => format!("pfn {pfn:#x} type {mf_type} result {result}"),
-        EventBody::HolderNotifyFailure {
+            ..
+        }) => format!("pfn {pfn:#x} type {mf_type} result {result}"),
+        EventBody::HolderNotifyFailure(HolderNotifyFailure {
             dax_dev,
             offset,
             len,
             ..
-        } => format!("dax {} off {offset} len {len}", ptr(*dax_dev)),
-        EventBody::StuckWait {
+        }) => format!("dax {} off {offset} len {len}", ptr(*dax_dev)),
+        EventBody::StuckWait(StuckWait {
             pfn,
             ino,
             waiter_tid,
             wait_begin_ns,
             ..
-        } => format!(
+        }) => format!(
             "pfn {pfn:#x} ino {ino} tid {waiter_tid} waiting for {}",
             duration(event.ts_ns.saturating_sub(*wait_begin_ns))
         ),
-        EventBody::Drops { point, total } => format!("point {point} total {total}"),
+        EventBody::Drops(Drops { point, total, .. }) => format!("point {point} total {total}"),
     };
     let secs = event.ts_ns / 1_000_000_000;
     let micros = (event.ts_ns % 1_000_000_000) / 1_000;
@@ -165,7 +178,7 @@ pub fn describe(event: &Event) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Dev, WaitApi};
+    use crate::event::{Dev, PutStats, WaitApi};
 
     fn event(ts_ns: u64, body: EventBody) -> Event {
         Event {
@@ -183,16 +196,16 @@ mod tests {
     fn a_wait_end_line_names_time_process_inode_and_latency() {
         let line = describe(&event(
             12_000_345_678,
-            EventBody::WaitEnd {
+            EventBody::WaitEnd(WaitEnd {
                 inode: 1,
                 ino: 13,
                 dev: Dev::new(259, 0),
-                api: WaitApi::Ext4BreakLayouts,
+                api: WaitApi::Ext4BreakLayouts.into(),
                 latency_ns: 3_400_000,
                 ret: 0,
-                busy_pfn: None,
+                busy_pfn: None.into(),
                 busy_hits: 0,
-            },
+            }),
         ));
         assert_eq!(
             line.as_deref(),
@@ -205,11 +218,11 @@ mod tests {
         let mut log = EventLog::default();
         log.push(&event(
             1,
-            EventBody::PutStats {
+            EventBody::PutStats(PutStats {
                 pgmap: 1,
                 puts: 2,
                 idles: 3,
-            },
+            }),
         ));
         assert_eq!(log.lines().len(), 0);
     }
@@ -220,12 +233,12 @@ mod tests {
         for i in 0..(LOG_CAPACITY as u64 + 10) {
             log.push(&event(
                 i * 1_000,
-                EventBody::PageIdle {
+                EventBody::PageIdle(PageIdle {
                     pgmap: 1,
                     pfn: i,
                     page: 0,
                     refcount: 1,
-                },
+                }),
             ));
         }
         assert_eq!(log.lines().len(), LOG_CAPACITY);

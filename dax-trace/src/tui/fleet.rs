@@ -1,6 +1,9 @@
 //! A synthetic fleet of pmem devices, each with an fs-DAX pagemap, a mounted
 //! filesystem, pinned pages, truncate waits and faults: the events behind the
 //! dashboard's snapshot tests and its refresh benchmark. Deterministic.
+use crate::event::{
+    BusyPage, Claim, DaxAddHost, DaxAlloc, Fault, PagemapCreate, WaitBegin, WaitEnd,
+};
 use crate::event::{ClaimApi, Dev, Event, EventBody, WaitApi};
 
 /// pfns per device (256 MiB of 4 KiB pages).
@@ -54,49 +57,51 @@ impl Fleet {
             1_000,
             200,
             "modprobe",
-            EventBody::PagemapCreate {
+            EventBody::PagemapCreate(PagemapCreate {
                 pgmap: pgmap(i),
                 memory_type: 3,
-                fs_dax: true,
+                fs_dax: true.into(),
                 pfn_start,
                 pfn_end: pfn_start + PFNS_PER_DEVICE,
                 nr_range: 1,
                 owner: 0,
                 ret: 0,
-            },
+                ..Default::default()
+            }),
         );
         s.push(
             10,
             200,
             "modprobe",
-            EventBody::DaxAlloc {
+            EventBody::DaxAlloc(DaxAlloc {
                 dax_dev: dax_dev(i),
                 private: 0,
-            },
+            }),
         );
         s.push(
             10,
             200,
             "modprobe",
-            EventBody::DaxAddHost {
+            EventBody::DaxAddHost(DaxAddHost {
                 dax_dev: dax_dev(i),
-                disk: disk.clone(),
-            },
+                disk: disk.as_str().into(),
+            }),
         );
         s.push(
             5_000,
             300 + i,
             "mount",
-            EventBody::Claim {
+            EventBody::Claim(Claim {
                 dax_dev: dax_dev(i),
                 holder: 0xffff_8880_3000_0000 + u64::from(i) * 0x1000,
                 holder_ops: 0xffff_ffff_8200_0000,
                 bdev: bdev(i),
-                disk,
-                granted: true,
-                api: ClaimApi::FsDaxGetByBdev,
+                disk: disk.as_str().into(),
+                granted: true.into(),
+                api: ClaimApi::FsDaxGetByBdev.into(),
                 start_off: 0,
-            },
+                ..Default::default()
+            }),
         );
     }
 
@@ -108,14 +113,15 @@ impl Fleet {
                 50,
                 pid,
                 "fio",
-                EventBody::Fault {
+                EventBody::Fault(Fault {
                     dev: bdev(i),
                     ino: 12,
                     address: 0x7f00_0000_0000 + f * 4096,
                     pgoff: f,
                     result: 0x100,
-                    pmd: f % 8 == 0,
-                },
+                    pmd: (f % 8 == 0).into(),
+                    ..Default::default()
+                }),
             );
         }
         for w in 0..self.waits {
@@ -124,28 +130,28 @@ impl Fleet {
                 100,
                 2000 + i,
                 "truncate",
-                EventBody::WaitBegin {
+                EventBody::WaitBegin(WaitBegin {
                     inode,
                     ino: 12,
                     dev: bdev(i),
-                    api: WaitApi::Ext4BreakLayouts,
-                },
+                    api: WaitApi::Ext4BreakLayouts.into(),
+                }),
             );
             let latency_ns = 500_000 * (w + 1) * u64::from(i + 1);
             s.push(
                 latency_ns / 1_000,
                 2000 + i,
                 "truncate",
-                EventBody::WaitEnd {
+                EventBody::WaitEnd(WaitEnd {
                     inode,
                     ino: 12,
                     dev: bdev(i),
-                    api: WaitApi::Ext4BreakLayouts,
+                    api: WaitApi::Ext4BreakLayouts.into(),
                     latency_ns,
                     ret: 0,
-                    busy_pfn: Some(pfn_start),
+                    busy_pfn: Some(pfn_start).into(),
                     busy_hits: 1,
-                },
+                }),
             );
         }
         let busy = self.busy_pages * u64::from(i + 1) / u64::from(self.devices.max(1));
@@ -155,7 +161,7 @@ impl Fleet {
                 20,
                 2000 + i,
                 "truncate",
-                EventBody::BusyPage {
+                EventBody::BusyPage(BusyPage {
                     mapping: 0xffff_8880_4000_0000 + u64::from(i) * 0x1000,
                     page: 0xffff_ea00_0000_0000 + pfn * 64,
                     pfn,
@@ -163,8 +169,9 @@ impl Fleet {
                     dev: bdev(i),
                     pgmap: pgmap(i),
                     refcount: 2,
-                    index: Some(p),
-                },
+                    index: Some(p).into(),
+                    ..Default::default()
+                }),
             );
         }
     }

@@ -1,6 +1,7 @@
 //! Every screen from fixture events through the collector, as a user sees it
 //! at 80x24: snapshots of the rendered terminal, plus the behaviour behind
 //! them (pause, intake budget, batch frames).
+use crate::event::{DaxAddHost, DmAccess, PagemapCreate};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
@@ -267,16 +268,17 @@ fn a_pagemap_no_device_uses_yet_has_its_own_row_and_detail() {
     let mut dash = dashboard(&[at(
         1_000,
         "modprobe",
-        EventBody::PagemapCreate {
+        EventBody::PagemapCreate(PagemapCreate {
             pgmap,
             memory_type: 3,
-            fs_dax: true,
+            fs_dax: true.into(),
             pfn_start: 0x40000,
             pfn_end: 0x60000,
             nr_range: 1,
             owner: 0,
             ret: 0,
-        },
+            ..Default::default()
+        }),
     )]);
     let row = &dash.frame().rows[0];
     assert_eq!(row.device, "pgmap~4200000");
@@ -298,10 +300,10 @@ fn dm_topology_shows_in_both_devices_details() {
         at(
             ts,
             "dmsetup",
-            EventBody::DaxAddHost {
+            EventBody::DaxAddHost(DaxAddHost {
                 dax_dev,
                 disk: disk.into(),
-            },
+            }),
         )
     };
     let mut dash = dashboard(&[
@@ -310,13 +312,13 @@ fn dm_topology_shows_in_both_devices_details() {
         at(
             3_000,
             "dd",
-            EventBody::DmAccess {
+            EventBody::DmAccess(DmAccess {
                 dm_dax_dev: dm,
                 member_dax_dev: pmem,
                 dm_pgoff: 0,
                 member_pgoff: 0,
                 nr_pages: 1,
-            },
+            }),
         ),
     ]);
     let kinds: Vec<(&str, &str)> = dash

@@ -1,0 +1,316 @@
+//! Field types of the event payloads: plain integers underneath (so every bit
+//! pattern is a valid value and a record can be reinterpreted whatever the
+//! kernel wrote), with the meaning in the type. With the `user` feature each
+//! one has the serde form the JSON exports use (a `Flag` is a JSON bool, a
+//! `DiskName` a string, an `OptU64` a number or null, an API code its
+//! kebab-case name).
+use core::fmt;
+
+use crate::probe::{ClaimApi, WaitApi};
+
+/// A kernel `dev_t` (`MAJOR << 20 | MINOR`, the in-kernel encoding).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "user",
+    derive(
+        serde::Serialize,
+        serde::Deserialize,
+        bytemuck::Pod,
+        bytemuck::Zeroable
+    ),
+    serde(transparent)
+)]
+pub struct Dev(pub u32);
+
+impl Dev {
+    pub const fn major(self) -> u32 {
+        self.0 >> 20
+    }
+    pub const fn minor(self) -> u32 {
+        self.0 & 0xfffff
+    }
+    /// Builds a kernel dev_t from major and minor numbers.
+    pub const fn new(major: u32, minor: u32) -> Self {
+        Dev((major << 20) | (minor & 0xfffff))
+    }
+}
+
+impl fmt::Display for Dev {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.major(), self.minor())
+    }
+}
+
+/// A yes/no value: 0 is false, anything else true.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct Flag(pub u32);
+
+impl Flag {
+    pub const fn new(v: bool) -> Self {
+        Flag(v as u32)
+    }
+    pub const fn get(self) -> bool {
+        self.0 != 0
+    }
+}
+
+impl From<bool> for Flag {
+    fn from(v: bool) -> Self {
+        Flag::new(v)
+    }
+}
+
+/// A number that may be unknown: `u64::MAX` means "none".
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct OptU64(pub u64);
+
+impl OptU64 {
+    pub const NONE: OptU64 = OptU64(u64::MAX);
+
+    /// `Some(v)` keeps `v` unless it is the sentinel `u64::MAX` itself.
+    pub const fn new(v: Option<u64>) -> Self {
+        match v {
+            Some(v) => OptU64(v),
+            None => Self::NONE,
+        }
+    }
+    pub const fn get(self) -> Option<u64> {
+        if self.0 == u64::MAX {
+            None
+        } else {
+            Some(self.0)
+        }
+    }
+    pub const fn is_none(&self) -> bool {
+        self.0 == u64::MAX
+    }
+}
+
+impl From<Option<u64>> for OptU64 {
+    fn from(v: Option<u64>) -> Self {
+        OptU64::new(v)
+    }
+}
+
+impl Default for OptU64 {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
+/// Length of a disk name (`DISK_NAME_LEN`).
+pub const NAME_LEN: usize = 32;
+
+/// A NUL-padded disk name as the kernel keeps it.
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct DiskName(pub [u8; NAME_LEN]);
+
+impl DiskName {
+    pub const EMPTY: DiskName = DiskName([0; NAME_LEN]);
+
+    /// The name up to its first NUL; a name that is not UTF-8 is cut at the
+    /// first invalid byte.
+    pub fn as_str(&self) -> &str {
+        let end = self.0.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+        let bytes = &self.0[..end];
+        match core::str::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0[0] == 0
+    }
+
+    /// The name of `s`, cut to [`NAME_LEN`] bytes at a character boundary
+    /// and at a NUL.
+    pub fn from_str_lossy(s: &str) -> Self {
+        let s = s.split('\0').next().unwrap_or("");
+        let mut end = s.len().min(NAME_LEN);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut out = [0u8; NAME_LEN];
+        out[..end].copy_from_slice(&s.as_bytes()[..end]);
+        DiskName(out)
+    }
+}
+
+impl From<&str> for DiskName {
+    fn from(s: &str) -> Self {
+        DiskName::from_str_lossy(s)
+    }
+}
+
+impl Default for DiskName {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+impl fmt::Debug for DiskName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for DiskName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which claim/release API a record came from ([`ClaimApi`] as a number).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct ClaimApiCode(pub u32);
+
+impl ClaimApiCode {
+    pub const fn new(api: ClaimApi) -> Self {
+        ClaimApiCode(api as u32)
+    }
+    pub const fn get(self) -> ClaimApi {
+        ClaimApi::from_u64(self.0 as u64)
+    }
+}
+
+impl From<ClaimApi> for ClaimApiCode {
+    fn from(api: ClaimApi) -> Self {
+        ClaimApiCode::new(api)
+    }
+}
+
+/// Which break-layouts path a wait went through ([`WaitApi`] as a number).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct WaitApiCode(pub u32);
+
+impl WaitApiCode {
+    pub const fn new(api: WaitApi) -> Self {
+        WaitApiCode(api as u32)
+    }
+    pub const fn get(self) -> WaitApi {
+        WaitApi::from_u64(self.0 as u64)
+    }
+}
+
+impl From<WaitApi> for WaitApiCode {
+    fn from(api: WaitApi) -> Self {
+        WaitApiCode::new(api)
+    }
+}
+
+#[cfg(feature = "user")]
+mod serde_forms {
+    use super::*;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+
+    impl Serialize for Flag {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bool(self.get())
+        }
+    }
+    impl<'de> Deserialize<'de> for Flag {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            bool::deserialize(d).map(Flag::new)
+        }
+    }
+
+    impl Serialize for OptU64 {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            self.get().serialize(s)
+        }
+    }
+    impl<'de> Deserialize<'de> for OptU64 {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            match Option::<u64>::deserialize(d)? {
+                Some(u64::MAX) => Err(de::Error::custom(
+                    "u64::MAX is reserved for an unknown value",
+                )),
+                v => Ok(OptU64::new(v)),
+            }
+        }
+    }
+
+    impl Serialize for DiskName {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+    struct NameVisitor;
+    impl de::Visitor<'_> for NameVisitor {
+        type Value = DiskName;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a disk name")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<DiskName, E> {
+            Ok(DiskName::from_str_lossy(v))
+        }
+    }
+    impl<'de> Deserialize<'de> for DiskName {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(NameVisitor)
+        }
+    }
+
+    impl Serialize for ClaimApiCode {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            self.get().serialize(s)
+        }
+    }
+    impl<'de> Deserialize<'de> for ClaimApiCode {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            ClaimApi::deserialize(d).map(ClaimApiCode::new)
+        }
+    }
+    impl Serialize for WaitApiCode {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            self.get().serialize(s)
+        }
+    }
+    impl<'de> Deserialize<'de> for WaitApiCode {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            WaitApi::deserialize(d).map(WaitApiCode::new)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_names_cut_at_nul_and_length_on_char_boundaries() {
+        assert_eq!(DiskName::from_str_lossy("pmem0").as_str(), "pmem0");
+        assert_eq!(DiskName::from_str_lossy("a\0b").as_str(), "a");
+        let long = "é".repeat(20); // 40 bytes
+        let cut = DiskName::from_str_lossy(&long);
+        assert_eq!(cut.as_str(), "é".repeat(16));
+        let mut raw = [0u8; NAME_LEN];
+        raw[..3].copy_from_slice(&[b'x', 0xff, b'y']);
+        assert_eq!(DiskName(raw).as_str(), "x");
+    }
+
+    #[test]
+    fn opt_u64_reserves_max_only() {
+        assert_eq!(OptU64::new(Some(0)).get(), Some(0));
+        assert_eq!(OptU64::new(None).get(), None);
+        assert!(OptU64::default().is_none());
+    }
+
+    #[test]
+    fn dev_t_prints_like_ls() {
+        let d = Dev::new(259, 3);
+        assert_eq!((d.major(), d.minor()), (259, 3));
+    }
+}

@@ -1,0 +1,42 @@
+//! DAX faults and memory failures (on a pfn, and as told to a holder).
+use super::{Collector, MemoryFailureRecord};
+use crate::event::{Dev, Event, Fault, HolderNotifyFailure, MemoryFailure};
+
+impl Collector {
+    pub(super) fn on_fault(&mut self, ev: &Event, f: &Fault) {
+        if let Some(d) = self
+            .device_for_dev(f.dev, ev.ts_ns)
+            .and_then(|id| self.devices.get_mut(&id))
+        {
+            if f.pmd.get() {
+                d.faults.pmd += 1;
+            } else {
+                d.faults.pte += 1;
+            }
+        }
+    }
+
+    /// A memory failure carries only a pfn: it is the pagemap's whose range holds it.
+    pub(super) fn on_memory_failure(&mut self, ev: &Event, m: &MemoryFailure) {
+        let record = MemoryFailureRecord {
+            pfn: m.pfn,
+            mf_type: m.mf_type,
+            result: m.result,
+            ts_ns: ev.ts_ns,
+        };
+        match self.pagemaps.values_mut().find(|p| p.contains_pfn(m.pfn)) {
+            Some(p) => {
+                p.memory_failures += 1;
+                p.last_memory_failure = Some(record);
+            }
+            None => self.totals.unattributed_memory_failures += 1,
+        }
+    }
+
+    pub(super) fn on_holder_notify_failure(&mut self, ev: &Event, h: &HolderNotifyFailure) {
+        let id = self.resolve(h.dax_dev, Dev(0), "", ev.ts_ns);
+        if let Some(d) = self.devices.get_mut(&id) {
+            d.holder_failures += 1;
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Break-layouts waits: who waits for a file's pages to go idle, and for how long.
+use super::{Actor, Collector, OpenWait, SlowWait, WaitRecord};
+use crate::event::{Event, WaitBegin, WaitEnd};
+
+impl Collector {
+    pub(super) fn on_wait_begin(&mut self, ev: &Event, w: &WaitBegin) {
+        if self.open_waits.len() >= self.config.max_open_waits.max(1)
+            && !self.open_waits.contains_key(&ev.tid)
+        {
+            let oldest = self
+                .open_waits
+                .iter()
+                .min_by_key(|(_, w)| w.begin.ts_ns)
+                .map(|(tid, _)| *tid);
+            if let Some(tid) = oldest {
+                self.open_waits.remove(&tid);
+                self.totals.evicted_open_waits += 1;
+            }
+        }
+        self.open_waits.insert(
+            ev.tid,
+            OpenWait {
+                inode: w.inode,
+                ino: w.ino,
+                dev: w.dev,
+                api: w.api.get(),
+                begin: Actor::of(ev),
+            },
+        );
+        // Name the device early so it shows while the wait is open.
+        self.device_for_dev(w.dev, ev.ts_ns);
+    }
+
+    pub(super) fn on_wait_end(&mut self, ev: &Event, w: &WaitEnd) {
+        let record = WaitRecord {
+            ino: w.ino,
+            dev: w.dev,
+            api: w.api.get(),
+            latency_ns: w.latency_ns,
+            ret: w.ret,
+            busy_pfn: w.busy_pfn.get(),
+            waiter: Actor::of(ev),
+        };
+        self.open_waits.remove(&ev.tid);
+        let device = self.device_for_dev(record.dev, ev.ts_ns);
+        if record.ret == 0 {
+            // The waiter got through: no page of this file is busy any more.
+            for p in self.pagemaps.values_mut() {
+                let done: Vec<u64> = p
+                    .busy
+                    .values()
+                    .filter(|b| b.dev == record.dev && b.ino == record.ino)
+                    .map(|b| b.pfn)
+                    .collect();
+                for pfn in done {
+                    p.clear_busy(pfn, ev.ts_ns);
+                }
+            }
+        }
+        let identity = device.and_then(|id| {
+            let d = self.devices.get_mut(&id)?;
+            let waits = &mut d.waits;
+            waits.latency.record(record.latency_ns);
+            waits.busy_hits += w.busy_hits;
+            if record.ret != 0 {
+                waits.errors += 1;
+            }
+            if waits
+                .longest
+                .as_ref()
+                .is_none_or(|l| record.latency_ns > l.latency_ns)
+            {
+                waits.longest = Some(record.clone());
+            }
+            Some(d.identity.clone())
+        });
+        if self
+            .config
+            .slow_wait_ns
+            .is_some_and(|limit| record.latency_ns >= limit)
+        {
+            self.findings.slow_waits.push(SlowWait {
+                device,
+                identity,
+                record,
+            });
+        }
+    }
+}
