@@ -2,7 +2,7 @@
 //! own point index) and the loader (which resolves each point on the running
 //! kernel and groups them into logical probes).
 //!
-//! The index of a point in [`POINTS`] is its identity in [`crate::RawEvent::point`]
+//! The index of a point in [`POINTS`] is its identity in [`crate::EventHeader::point`]
 //! and in the per-point maps: append only, never reorder.
 
 /// Which part of a function call a point observes.

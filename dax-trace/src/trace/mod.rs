@@ -40,6 +40,8 @@ pub mod writer;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod version_tests;
 
 pub use format::{FORMAT_VERSION, Header, StackFrame, StackRecord, StateRecord, Summary};
 pub use reader::{End, Reader, Record};

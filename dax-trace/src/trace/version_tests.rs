@@ -1,0 +1,137 @@
+//! What version 2 adds: stack and state records, and records that only one
+//! version may hold.
+use std::io::Cursor;
+
+use super::format::{self, PREAMBLE_LEN, Tag};
+use super::*;
+use crate::event::{Event, MAX_EVENT_SIZE, PagemapDestroy};
+
+fn header() -> Header {
+    Header::new(synthetic::session(), Vec::new())
+}
+
+fn event() -> Event {
+    Event {
+        ts_ns: 1,
+        cpu: 0,
+        pid: 2,
+        tid: 2,
+        comm: "t".into(),
+        point: 0,
+        body: PagemapDestroy { pgmap: 7 }.into(),
+    }
+}
+
+fn records(bytes: &[u8]) -> (Vec<Record>, End) {
+    let mut reader = Reader::new(Cursor::new(bytes)).expect("opens");
+    let records = reader.by_ref().map_while(Result::ok).collect();
+    (records, reader.end().cloned().expect("ended"))
+}
+
+/// A file of `version` holding one record `tag` with `payload`, no summary.
+fn file_with(version: u32, tag: Tag, payload: &[u8]) -> Vec<u8> {
+    let mut bytes = format::preamble().to_vec();
+    bytes[8..12].copy_from_slice(&version.to_le_bytes());
+    let json = serde_json::to_vec(&header()).expect("header json");
+    bytes.extend_from_slice(&format::frame_head(Tag::Header, &json));
+    bytes.extend_from_slice(&json);
+    bytes.extend_from_slice(&format::frame_head(tag, payload));
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+#[test]
+fn stacks_and_state_round_trip_between_events() {
+    let stack = StackRecord {
+        id: 7,
+        frames: vec![
+            StackFrame {
+                addr: 0xffff_ffff_8100_0000,
+                symbol: Some("pin_user_pages_fast".into()),
+                offset: 36,
+                module: None,
+            },
+            StackFrame {
+                addr: 0xffff_ffff_c000_1000,
+                symbol: None,
+                offset: 0,
+                module: Some("ext4".into()),
+            },
+        ],
+    };
+    let mut entries = serde_json::Map::new();
+    entries.insert("mounts".into(), serde_json::json!([{"fs": "ext4"}]));
+    let state = StateRecord {
+        ts_ns: 5,
+        reason: "start".into(),
+        entries,
+    };
+    let mut w = Writer::new(Vec::new(), &header()).expect("header");
+    w.write_state(&state).expect("state");
+    w.write_stack(&stack).expect("stack");
+    w.write_event(&event()).expect("event");
+    let (summary, bytes) = w.finish("duration").expect("finish");
+    assert_eq!(summary.events, 1, "stacks and state are not events");
+    let (read, end) = records(&bytes);
+    assert_eq!(end, End::Complete);
+    assert_eq!(
+        read[..3],
+        [
+            Record::State(state),
+            Record::Stack(stack),
+            Record::Event(event())
+        ]
+    );
+}
+
+#[test]
+fn each_version_refuses_the_other_versions_event_records() {
+    let mut buf = [0u8; MAX_EVENT_SIZE];
+    let n = crate::event::encode_into(&event(), &mut buf);
+    // A binary event in a version-1 file, a v1 raw event in a version-2 file.
+    for (version, tag, payload) in [
+        (1, Tag::Event, &buf[..n]),
+        (2, Tag::RawEvent, &[0u8; v1::RAW_EVENT_SIZE][..]),
+        (1, Tag::Stack, b"{}".as_slice()),
+    ] {
+        let (read, end) = records(&file_with(version, tag, payload));
+        assert!(read.is_empty(), "{tag:?} in v{version}");
+        match end {
+            End::Corrupt { offset, reason } => {
+                assert!(offset > PREAMBLE_LEN as u64, "{reason}");
+                assert!(reason.contains(&format!("version {version}")), "{reason}");
+            }
+            other => panic!("{tag:?} in v{version} ended {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn event_records_must_have_their_kinds_size() {
+    let mut buf = [0u8; MAX_EVENT_SIZE];
+    let n = crate::event::encode_into(&event(), &mut buf);
+    let mut longer = buf[..n].to_vec();
+    longer.extend_from_slice(&[0; 8]);
+    let (read, end) = records(&file_with(2, Tag::Event, &longer));
+    assert!(read.is_empty());
+    assert!(
+        matches!(&end, End::Corrupt { reason, .. } if reason.contains("pagemap-destroy event of 16 payload bytes, expected 8")),
+        "{end:?}"
+    );
+    // Longer than any kind: refused from the frame, before reading it all.
+    let huge = vec![0u8; MAX_EVENT_SIZE + 1];
+    let (_, end) = records(&file_with(2, Tag::Event, &huge));
+    assert!(
+        matches!(&end, End::Corrupt { reason, .. } if reason.contains("the largest kind")),
+        "{end:?}"
+    );
+}
+
+#[test]
+fn a_bad_json_stack_is_corruption_not_a_panic() {
+    let (_, end) = records(&file_with(2, Tag::Stack, b"{\"id\": \"seven\"}"));
+    assert!(
+        matches!(&end, End::Corrupt { reason, .. } if reason.contains("bad JSON stack")),
+        "{end:?}"
+    );
+}
