@@ -1,0 +1,211 @@
+//! The `memfail` step of the VM stage: `dax-workload memory-failure` under
+//! `daxtrace record` poisons one page of a DAX file on ext4 and on xfs with
+//! madvise(MADV_HWPOISON). Asserted on the trace: one `memory-failure` event
+//! at exactly the pfn each filesystem's page had, and where the kernel has
+//! holders (6.1+), a `holder-notify-failure` per failure at the page's
+//! device offset, xfs's with its holder, ext4's without, all attributed to
+//! pmem0 in `report --json`; on 5.10 (no holders) none.
+use super::{Judge, body_type, device, events, read_json, recorded};
+use serde_json::Value;
+use std::path::Path;
+use xtask::vm::KernelGen;
+
+/// What the workload says it poisoned on one filesystem.
+struct Poisoned {
+    fs: String,
+    pfn: u64,
+    device_offset: u64,
+}
+
+pub(super) fn judge(kernel: KernelGen, dir: &Path, j: &mut Judge) {
+    let poisoned = workload(dir);
+    j.check(
+        "memfail: workload poisoned the pfn it mapped",
+        poisoned
+            .as_ref()
+            .map(|(_, d)| d.clone())
+            .map_err(Clone::clone),
+    );
+    let Ok((poisoned, _)) = poisoned else {
+        return;
+    };
+    j.check(
+        "memfail: memory-failure event at that pfn",
+        failure_events(dir, &poisoned),
+    );
+    j.check(
+        "memfail: holder notified, attributed to pmem0",
+        holder_notifications(kernel, dir, &poisoned),
+    );
+}
+
+/// The workload's records, and what it saw happen to the process and file.
+fn workload(dir: &Path) -> Result<(Vec<Poisoned>, String), String> {
+    recorded(dir, "memfail")?;
+    let summary = read_json(&dir.join("memfail.stdout"))?;
+    let records = summary["memory_failures"]
+        .as_array()
+        .ok_or("no memory_failures in memfail.stdout")?;
+    let mut out = Vec::new();
+    let mut fates = Vec::new();
+    for r in records {
+        let fs = r["fs"].as_str().unwrap_or("?").to_string();
+        let pfn = r["pfn"].as_u64().filter(|&p| p != 0);
+        let (Some(pfn), Some(device_offset)) = (pfn, r["device_offset"].as_u64()) else {
+            return Err(format!("{fs}: no pfn or device offset in {r}"));
+        };
+        let vaddr = r["vaddr"].as_u64();
+        let signals: Vec<&Value> = r["sigbus_on_madvise"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(r.get("touch_sigbus").filter(|v| !v.is_null()))
+            .collect();
+        if let Some(s) = signals.iter().find(|s| s["si_addr"].as_u64() != vaddr) {
+            return Err(format!(
+                "{fs}: SIGBUS at {} but the page is at {vaddr:?}",
+                s["si_addr"]
+            ));
+        }
+        let codes: Vec<&str> = signals.iter().filter_map(|s| s["code"].as_str()).collect();
+        fates.push(format!(
+            "{fs} pfn {pfn:#x}: {} (SIGBUS {}), touch {}, read back {}, fsck exit {}",
+            r["fate"].as_str().unwrap_or("?"),
+            if codes.is_empty() {
+                "none".to_string()
+            } else {
+                codes.join("+")
+            },
+            match (
+                r["touch_value"].as_u64(),
+                r["touch_sigbus"]["code"].as_str()
+            ) {
+                (_, Some(code)) => format!("SIGBUS {code}"),
+                (Some(v), None) => format!("read {v:#x}"),
+                (None, None) => "not reached".to_string(),
+            },
+            r["read_back"].as_str().unwrap_or("?"),
+            r["fsck_exit"]
+        ));
+        out.push(Poisoned {
+            fs,
+            pfn,
+            device_offset,
+        });
+    }
+    if out.is_empty() {
+        return Err("the workload poisoned nothing".into());
+    }
+    Ok((out, fates.join("; ")))
+}
+
+/// Exactly one `memory-failure` event per poisoned pfn, and none elsewhere.
+fn failure_events(dir: &Path, poisoned: &[Poisoned]) -> Result<String, String> {
+    let evs = events(dir, "memfail")?;
+    let failures: Vec<&Value> = evs
+        .iter()
+        .filter(|e| body_type(e) == "memory-failure")
+        .collect();
+    let mut seen = Vec::new();
+    for p in poisoned {
+        let at: Vec<&&Value> = failures
+            .iter()
+            .filter(|e| e["body"]["pfn"].as_u64() == Some(p.pfn))
+            .collect();
+        let [ev] = at.as_slice() else {
+            let pfns: Vec<String> = failures
+                .iter()
+                .map(|e| format!("{:#x}", e["body"]["pfn"].as_u64().unwrap_or(0)))
+                .collect();
+            return Err(format!(
+                "{}: {} memory-failure events at pfn {:#x}, want 1 (events at {pfns:?})",
+                p.fs,
+                at.len(),
+                p.pfn
+            ));
+        };
+        seen.push(format!(
+            "{} pfn {:#x} type {} result {}",
+            p.fs, p.pfn, ev["body"]["mf_type"], ev["body"]["result"]
+        ));
+    }
+    if failures.len() != poisoned.len() {
+        return Err(format!(
+            "{} memory-failure events for {} poisoned pages",
+            failures.len(),
+            poisoned.len()
+        ));
+    }
+    Ok(seen.join("; "))
+}
+
+/// 6.1+: the pmem driver tells the dax_device's holder (xfs passes its
+/// mount, ext4 none) at the page's device offset; 5.10 has no holders.
+fn holder_notifications(
+    kernel: KernelGen,
+    dir: &Path,
+    poisoned: &[Poisoned],
+) -> Result<String, String> {
+    let evs = events(dir, "memfail")?;
+    let notes: Vec<&Value> = evs
+        .iter()
+        .filter(|e| body_type(e) == "holder-notify-failure")
+        .collect();
+    if kernel == KernelGen::V5_10 {
+        return match notes.len() {
+            0 => Ok("5.10 has no dax holders: no notification, as expected".into()),
+            n => Err(format!(
+                "{n} holder notifications on a kernel without holders"
+            )),
+        };
+    }
+    let mut seen = Vec::new();
+    for p in poisoned {
+        let at: Vec<&&Value> = notes
+            .iter()
+            .filter(|e| e["body"]["offset"].as_u64() == Some(p.device_offset))
+            .collect();
+        let [ev] = at.as_slice() else {
+            let offsets: Vec<String> = notes
+                .iter()
+                .map(|e| format!("{:#x}", e["body"]["offset"].as_u64().unwrap_or(0)))
+                .collect();
+            return Err(format!(
+                "{}: {} notifications at device offset {:#x}, want 1 (at {offsets:?})",
+                p.fs,
+                at.len(),
+                p.device_offset
+            ));
+        };
+        let holder = ev["body"]["holder"].as_u64().unwrap_or(0);
+        let want_holder = p.fs == "xfs";
+        if (holder != 0) != want_holder {
+            return Err(format!(
+                "{}: notified with holder {holder:#x}; {} passes {}",
+                p.fs,
+                p.fs,
+                if want_holder { "one" } else { "none" }
+            ));
+        }
+        seen.push(format!(
+            "{} offset {:#x} len {} holder {}",
+            p.fs,
+            p.device_offset,
+            ev["body"]["len"],
+            if holder == 0 { "none" } else { "set" }
+        ));
+    }
+    let report = recorded(dir, "memfail")?;
+    let pmem0 = device(&report, "pmem0").ok_or("no device pmem0 in the report")?;
+    let attributed = pmem0["holder_failures"].as_u64().unwrap_or(0);
+    if attributed != notes.len() as u64 {
+        return Err(format!(
+            "report: pmem0 has {attributed} holder failures of {} notifications",
+            notes.len()
+        ));
+    }
+    Ok(format!(
+        "{}; pmem0: {attributed} holder failures",
+        seen.join("; ")
+    ))
+}
