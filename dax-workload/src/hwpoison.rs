@@ -8,10 +8,12 @@
 //! (flushed at once, so the lines written before a fatal signal survive):
 //!
 //! - `{"step":"mapped","pid":..,"vaddr":..,"pfn":..,"present":..}`
-//! - `{"step":"poisoned","madvise_rc":..,"errno":..,"sigbus":[{"si_code":..,"si_addr":..,"addr_lsb":..}]}`
+//! - `{"step":"poisoned","madvise_rc":..,"errno":..,"sigbus":[{"si_code":..,"si_addr":..,"addr_lsb":..}],"present":..}`
 //!   (the SIGBUS the kernel sends while handling the failure arrives when
-//!   madvise returns; the handler records it and returns)
-//! - `{"step":"touched","sigbus":false,"value":..}`, or, when the touch
+//!   madvise returns; the handler records it and returns; `present`: the
+//!   page is still mapped afterwards)
+//! - `{"step":"touched","sigbus":false,"value":..,"pfn":..}` (the pfn the
+//!   touch mapped), or, when the touch
 //!   itself faults, `{"step":"touched","sigbus":true,"si_code":..,"si_addr":..,"addr_lsb":..}`
 //!   written by the signal handler, which then exits with [`EXIT_TOUCH_SIGBUS`]
 //!   (returning would retry the faulting load forever).
@@ -127,16 +129,20 @@ fn poison(args: &PoisonChildArgs) -> io::Result<()> {
             })
         })
         .collect();
+    // Did the kernel unmap the page from us?
+    let after = pagemap::entry(vaddr)?;
     emit(&json!({
         "step": "poisoned",
         "madvise_rc": rc,
         "errno": errno,
         "sigbus": sigbus,
+        "present": after.present,
     }));
 
     PHASE.store(PHASE_TOUCH, Ordering::SeqCst);
     let value = map.read_byte(offset);
-    emit(&json!({"step": "touched", "sigbus": false, "value": value}));
+    let again = pagemap::entry(vaddr)?;
+    emit(&json!({"step": "touched", "sigbus": false, "value": value, "pfn": again.pfn}));
     Ok(())
 }
 

@@ -68,25 +68,7 @@ fn workload(dir: &Path) -> Result<(Vec<Poisoned>, String), String> {
             ));
         }
         let codes: Vec<&str> = signals.iter().filter_map(|s| s["code"].as_str()).collect();
-        fates.push(format!(
-            "{fs} pfn {pfn:#x}: {} (SIGBUS {}), touch {}, read back {}, fsck exit {}",
-            r["fate"].as_str().unwrap_or("?"),
-            if codes.is_empty() {
-                "none".to_string()
-            } else {
-                codes.join("+")
-            },
-            match (
-                r["touch_value"].as_u64(),
-                r["touch_sigbus"]["code"].as_str()
-            ) {
-                (_, Some(code)) => format!("SIGBUS {code}"),
-                (Some(v), None) => format!("read {v:#x}"),
-                (None, None) => "not reached".to_string(),
-            },
-            r["read_back"].as_str().unwrap_or("?"),
-            r["fsck_exit"]
-        ));
+        fates.push(format!("{fs} pfn {pfn:#x}: {}", fate(r, &codes)));
         out.push(Poisoned {
             fs,
             pfn,
@@ -97,6 +79,37 @@ fn workload(dir: &Path) -> Result<(Vec<Poisoned>, String), String> {
         return Err("the workload poisoned nothing".into());
     }
     Ok((out, fates.join("; ")))
+}
+
+/// What happened to the poisoning process and to the file, in a few words.
+fn fate(r: &Value, codes: &[&str]) -> String {
+    let signals = if codes.is_empty() {
+        "none".to_string()
+    } else {
+        codes.join("+")
+    };
+    let mapping = match r["mapped_after_poison"].as_bool() {
+        Some(false) => "unmapped",
+        Some(true) => "still mapped",
+        None => "mapping unknown",
+    };
+    let touch = match (
+        r["touch_value"].as_u64(),
+        r["touch_sigbus"]["code"].as_str(),
+    ) {
+        (_, Some(code)) => format!("SIGBUS {code}"),
+        (Some(v), None) => format!(
+            "read {v:#x} from pfn {:#x}",
+            r["pfn_after_touch"].as_u64().unwrap_or(0)
+        ),
+        (None, None) => "not reached".to_string(),
+    };
+    format!(
+        "{} (SIGBUS {signals}), {mapping}, touch {touch}, read back {}, fsck exit {}",
+        r["fate"].as_str().unwrap_or("?"),
+        r["read_back"].as_str().unwrap_or("?"),
+        r["fsck_exit"]
+    )
 }
 
 /// Exactly one `memory-failure` event per poisoned pfn, and none elsewhere.

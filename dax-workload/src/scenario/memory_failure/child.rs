@@ -39,8 +39,13 @@ pub struct ChildReport {
     pub madvise_errno: Option<i32>,
     /// Signals that arrived while madvise ran (delivered as it returned).
     pub sigbus_on_madvise: Vec<Sigbus>,
-    /// The touch after poisoning: the byte read, or the SIGBUS it raised.
+    /// The page was still mapped after madvise returned (false: the kernel
+    /// unmapped it).
+    pub mapped_after_poison: Option<bool>,
+    /// The touch after poisoning: the byte read and the pfn it mapped, or
+    /// the SIGBUS it raised.
     pub touch_value: Option<u8>,
+    pub pfn_after_touch: Option<u64>,
     pub touch_sigbus: Option<Sigbus>,
     pub exit_code: Option<i32>,
     pub killed_by: Option<i32>,
@@ -96,12 +101,14 @@ pub fn parse(stdout: &str, status: ExitStatus) -> ChildReport {
                     .flatten()
                     .filter_map(sigbus)
                     .collect();
+                r.mapped_after_poison = v["present"].as_bool();
             }
             Some("touched") => {
                 if v["sigbus"] == Value::Bool(true) {
                     r.touch_sigbus = sigbus(&v);
                 } else {
                     r.touch_value = v["value"].as_u64().and_then(|b| u8::try_from(b).ok());
+                    r.pfn_after_touch = v["pfn"].as_u64();
                 }
             }
             Some("error") => r.error = v["error"].as_str().map(str::to_owned),
@@ -150,9 +157,9 @@ mod tests {
         let stdout = concat!(
             r#"{"step":"mapped","pid":201,"vaddr":140000000012288,"pfn":262659,"present":true}"#,
             "\n",
-            r#"{"step":"poisoned","madvise_rc":0,"errno":0,"sigbus":[{"si_code":4,"si_addr":140000000012288,"addr_lsb":12}]}"#,
+            r#"{"step":"poisoned","madvise_rc":0,"errno":0,"sigbus":[{"si_code":4,"si_addr":140000000012288,"addr_lsb":12}],"present":false}"#,
             "\n",
-            r#"{"step":"touched","sigbus":false,"value":165}"#,
+            r#"{"step":"touched","sigbus":false,"value":165,"pfn":262659}"#,
             "\n"
         );
         let r = parse(stdout, ExitStatus::from_raw(0));
@@ -161,7 +168,9 @@ mod tests {
         assert_eq!(r.sigbus_on_madvise.len(), 1);
         assert_eq!(r.sigbus_on_madvise[0].code, "BUS_MCEERR_AR");
         assert_eq!(r.sigbus_on_madvise[0].si_addr, 140_000_000_012_288);
+        assert_eq!(r.mapped_after_poison, Some(false));
         assert_eq!(r.touch_value, Some(0xa5));
+        assert_eq!(r.pfn_after_touch, Some(262_659));
         assert_eq!(r.fate, "exited 0");
     }
 

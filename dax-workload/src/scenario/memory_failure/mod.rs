@@ -88,10 +88,11 @@ pub fn run(
         let mount = Mount::dax(fs, dev, &mnt)?;
         let record = poison_on(report, fs, layout == Layout::Rmap, dev, mount)?;
         progress!(
-            "{}: pfn {} poisoned (kernel says {}); process {}; touch after: {}; read back: {}; fsck: {}",
+            "{}: pfn {} poisoned (kernel says {}); mapped after: {:?}; process {}; touch after: {}; read back: {}; fsck: {}",
             fs.name(),
             hex(record.child.pfn),
             hex(record.kernel_pfn),
+            record.child.mapped_after_poison,
             record.child.fate,
             touch_outcome(&record.child),
             record.file.read_back,
@@ -200,7 +201,7 @@ pub fn device_offset(extents: &[fiemap::Extent], at: u64) -> Option<u64> {
 fn touch_outcome(c: &ChildReport) -> String {
     match (&c.touch_sigbus, c.touch_value) {
         (Some(s), _) => format!("SIGBUS {}", s.code),
-        (None, Some(v)) => format!("read {v:#04x}"),
+        (None, Some(v)) => format!("read {v:#04x} from pfn {}", hex(c.pfn_after_touch)),
         (None, None) => "not reached".to_owned(),
     }
 }
