@@ -222,3 +222,126 @@ fn holder_notifications(
         seen.join("; ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const EXT4_PFN: u64 = 0x48203;
+    const XFS_PFN: u64 = 0x4001b;
+    const EXT4_OFF: u64 = 0x820_3000;
+    const XFS_OFF: u64 = 0x1b000;
+
+    fn record(fs: &str, pfn: u64, off: u64) -> Value {
+        json!({"fs": fs, "pfn": pfn, "kernel_pfn": pfn, "device_offset": off,
+               "vaddr": 4096, "fate": "exited 0", "mapped_after_poison": false,
+               "sigbus_on_madvise": [{"si_code": 4, "code": "BUS_MCEERR_AR", "si_addr": 4096, "addr_lsb": 12}],
+               "touch_value": 165, "pfn_after_touch": pfn, "touch_sigbus": null,
+               "read_back": "intact", "fsck_exit": 0})
+    }
+
+    fn failure(pfn: u64) -> Value {
+        json!({"body": {"type": "memory-failure", "pfn": pfn, "mf_type": 17, "result": 3}})
+    }
+
+    fn notification(off: u64, holder: u64) -> Value {
+        json!({"body": {"type": "holder-notify-failure", "dax_dev": 7, "offset": off,
+                        "len": 4096, "flags": 33, "holder": holder}})
+    }
+
+    /// A share directory as the guest leaves it after the memfail step.
+    fn share(events: &[Value], pmem0_holder_failures: u64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: String| {
+            std::fs::write(dir.path().join(name), text).expect("write fixture");
+        };
+        write("memfail.rc", "0\n".into());
+        write("memfail.record.rc", "0\n".into());
+        let summary = json!({"scenario": "memory-failure", "ok": true, "memory_failures": [
+            record("ext4", EXT4_PFN, EXT4_OFF), record("xfs", XFS_PFN, XFS_OFF)]});
+        write("memfail.stdout", format!("{summary}\n"));
+        let report = json!({"summary": {"devices": [
+            {"identity": {"disk": "pmem0"}, "holder_failures": pmem0_holder_failures}]}});
+        write("memfail.report.json", report.to_string());
+        let lines: Vec<String> = events.iter().map(Value::to_string).collect();
+        write("memfail.jsonl", lines.join("\n"));
+        dir
+    }
+
+    fn verdicts(kernel: KernelGen, dir: &Path) -> Vec<(String, bool, String)> {
+        let mut j = Judge {
+            verdicts: Vec::new(),
+        };
+        judge(kernel, dir, &mut j);
+        j.verdicts
+            .into_iter()
+            .map(|v| (v.name, v.ok, v.detail))
+            .collect()
+    }
+
+    fn good_6_1() -> Vec<Value> {
+        vec![
+            notification(EXT4_OFF, 0),
+            failure(EXT4_PFN),
+            notification(XFS_OFF, 0xffff_8880_08bb_3000),
+            failure(XFS_PFN),
+        ]
+    }
+
+    #[test]
+    fn a_6_1_trace_with_both_failures_and_notifications_passes() {
+        let dir = share(&good_6_1(), 2);
+        let v = verdicts(KernelGen::V6_1, dir.path());
+        assert_eq!(v.len(), 3);
+        assert!(v.iter().all(|(_, ok, _)| *ok), "{v:?}");
+        assert!(v[0].2.contains("BUS_MCEERR_AR"), "{}", v[0].2);
+        assert!(v[2].2.contains("pmem0: 2 holder failures"), "{}", v[2].2);
+    }
+
+    #[test]
+    fn a_failure_at_another_pfn_fails() {
+        let mut evs = good_6_1();
+        evs[1] = failure(EXT4_PFN + 1);
+        let v = verdicts(KernelGen::V6_1, share(&evs, 2).path());
+        assert!(!v[1].1, "{v:?}");
+        assert!(
+            v[1].2.contains("ext4: 0 memory-failure events"),
+            "{}",
+            v[1].2
+        );
+    }
+
+    #[test]
+    fn a_wrong_holder_or_unattributed_notification_fails() {
+        let mut evs = good_6_1();
+        evs[0] = notification(EXT4_OFF, 0x1234);
+        let v = verdicts(KernelGen::V6_12, share(&evs, 2).path());
+        assert!(!v[2].1 && v[2].2.contains("ext4 passes none"), "{v:?}");
+
+        let v = verdicts(KernelGen::V7, share(&good_6_1(), 1).path());
+        assert!(
+            !v[2].1 && v[2].2.contains("1 holder failures of 2"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn on_5_10_there_is_no_notification() {
+        let evs = vec![failure(EXT4_PFN), failure(XFS_PFN)];
+        let v = verdicts(KernelGen::V5_10, share(&evs, 0).path());
+        assert!(v.iter().all(|(_, ok, _)| *ok), "{v:?}");
+        let v = verdicts(KernelGen::V5_10, share(&good_6_1(), 2).path());
+        assert!(!v[2].1, "{v:?}");
+    }
+
+    #[test]
+    fn a_sigbus_elsewhere_than_the_page_fails() {
+        let dir = share(&good_6_1(), 2);
+        let path = dir.path().join("memfail.stdout");
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replace("\"si_addr\":4096", "\"si_addr\":8192")).expect("write");
+        let v = verdicts(KernelGen::V6_1, dir.path());
+        assert!(!v[0].1 && v[0].2.contains("SIGBUS at 8192"), "{v:?}");
+    }
+}
