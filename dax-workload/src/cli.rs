@@ -44,6 +44,13 @@ pub enum Scenario {
     DmaTruncate(DmaTruncateArgs),
     /// PTE faults, and PMD faults on a 2 MiB aligned mapping.
     Faults(FaultsArgs),
+    /// madvise(MADV_HWPOISON) on a page of a DAX mmap in a child process, on
+    /// ext4 then xfs: what happens to the process and the file. Run it last
+    /// in a boot: the page stays poisoned.
+    MemoryFailure(MemoryFailureArgs),
+    /// The child of `memory-failure` (maps, poisons and touches one page).
+    #[command(hide = true)]
+    PoisonChild(crate::hwpoison::PoisonChildArgs),
 }
 
 impl Scenario {
@@ -55,6 +62,8 @@ impl Scenario {
             Scenario::DmMountCycles(_) => "dm-mount-cycles",
             Scenario::DmaTruncate(_) => "dma-truncate",
             Scenario::Faults(_) => "faults",
+            Scenario::MemoryFailure(_) => "memory-failure",
+            Scenario::PoisonChild(_) => "poison-child",
         }
     }
 }
@@ -179,6 +188,17 @@ pub struct FaultsArgs {
     pub fs: FsChoice,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct MemoryFailureArgs {
+    /// Filesystems to poison a page on (each freshly made).
+    #[arg(long, value_enum, default_value_t = FsChoice::All)]
+    pub fs: FsChoice,
+    /// Make xfs with the reverse-mapping btree, so that its notify_failure
+    /// (6.1+) handles the failure itself instead of declining it.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub xfs_rmapbt: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +254,23 @@ mod tests {
         assert_eq!(args.fs.kinds(), vec![FsKind::Xfs]);
         assert_eq!(args.delay(), Duration::from_millis(500));
         assert_eq!(args.grace(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn memory_failure_defaults_to_both_filesystems_with_rmapbt() {
+        let cli = parse(&["memory-failure", "--json"]).expect("parses");
+        assert_eq!(cli.scenario.name(), "memory-failure");
+        let Scenario::MemoryFailure(args) = cli.scenario else {
+            panic!("wrong scenario {:?}", cli.scenario)
+        };
+        assert_eq!(args.fs.kinds(), vec![FsKind::Ext4, FsKind::Xfs]);
+        assert!(args.xfs_rmapbt);
+        let cli =
+            parse(&["memory-failure", "--fs", "xfs", "--xfs-rmapbt", "false"]).expect("parses");
+        let Scenario::MemoryFailure(args) = cli.scenario else {
+            panic!("wrong scenario {:?}", cli.scenario)
+        };
+        assert!(!args.xfs_rmapbt);
     }
 
     #[test]

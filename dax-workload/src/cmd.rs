@@ -17,8 +17,29 @@ pub fn run<S: AsRef<OsStr>>(program: &str, args: &[S], deadline: Duration) -> Re
 
 /// Like [`run`], returning the tool's stdout.
 pub fn output<S: AsRef<OsStr>>(program: &str, args: &[S], deadline: Duration) -> Result<String> {
-    let line = command_line(program, args);
-    let child = Command::new(program)
+    let out = completed(program, args, deadline)?;
+    if !out.status.success() {
+        bail!(
+            "`{}` failed ({}): {}",
+            command_line(program, args),
+            out.status,
+            head(&String::from_utf8_lossy(&out.stderr), 600)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Run `program args...` to its end whatever its exit status (stdout and
+/// stderr captured); fails only when it cannot start or outlives `deadline`
+/// (it is then killed).
+pub fn completed<P: AsRef<OsStr>, S: AsRef<OsStr>>(
+    program: P,
+    args: &[S],
+    deadline: Duration,
+) -> Result<Output> {
+    let program = program.as_ref().to_string_lossy().into_owned();
+    let line = command_line(&program, args);
+    let child = Command::new(&program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -36,8 +57,8 @@ pub fn output<S: AsRef<OsStr>>(program: &str, args: &[S], deadline: Duration) ->
             let _ = tx.send(child.wait_with_output());
         })
         .context("spawning the waiter thread")?;
-    let out: Output = match rx.recv_timeout(deadline) {
-        Ok(result) => result.with_context(|| format!("waiting for `{line}`"))?,
+    match rx.recv_timeout(deadline) {
+        Ok(result) => result.with_context(|| format!("waiting for `{line}`")),
         Err(RecvTimeoutError::Timeout) => {
             if let Ok(pid) = libc::pid_t::try_from(pid) {
                 // SAFETY: plain kill(2) of the child we spawned.
@@ -49,15 +70,7 @@ pub fn output<S: AsRef<OsStr>>(program: &str, args: &[S], deadline: Duration) ->
             );
         }
         Err(RecvTimeoutError::Disconnected) => bail!("lost the waiter of `{line}`"),
-    };
-    if !out.status.success() {
-        bail!(
-            "`{line}` failed ({}): {}",
-            out.status,
-            head(&String::from_utf8_lossy(&out.stderr), 600)
-        );
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn command_line<S: AsRef<OsStr>>(program: &str, args: &[S]) -> String {
@@ -116,6 +129,15 @@ mod tests {
     fn missing_tool_is_named() {
         let err = run("dax-workload-no-such-tool", &["x"], SECOND).expect_err("missing");
         assert!(format!("{err:#}").contains("not found on PATH"));
+    }
+
+    #[test]
+    fn completed_keeps_a_failing_status() {
+        let out = completed("sh", &["-c", "echo out; echo err >&2; exit 4"], 10 * SECOND)
+            .expect("ran to its end");
+        assert_eq!(out.status.code(), Some(4));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "out");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "err");
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub enum Layout {
     Default,
     /// Allocation aligned to 2 MiB so that PMD faults can map whole extents.
     Pmd,
+    /// xfs with the reverse-mapping btree, which xfs needs to act on a memory
+    /// failure itself (its `notify_failure` finds the owner of the failed
+    /// block); ext4 as [`Layout::Default`].
+    Rmap,
 }
 
 impl FsKind {
@@ -46,7 +50,7 @@ impl FsKind {
     /// without reflink, which DAX refuses on older kernels (5.10).
     pub fn mkfs_command(self, dev: &Path, layout: Layout) -> (&'static str, Vec<OsString>) {
         let mut args: Vec<OsString> = match (self, layout) {
-            (FsKind::Ext4, Layout::Default) => {
+            (FsKind::Ext4, Layout::Default | Layout::Rmap) => {
                 vec!["-F".into(), "-q".into(), "-b".into(), "4096".into()]
             }
             // stride and stripe width in 4 KiB blocks: 512 blocks = 2 MiB.
@@ -61,6 +65,12 @@ impl FsKind {
             (FsKind::Xfs, Layout::Default) => {
                 vec!["-f".into(), "-q".into(), "-m".into(), "reflink=0".into()]
             }
+            (FsKind::Xfs, Layout::Rmap) => vec![
+                "-f".into(),
+                "-q".into(),
+                "-m".into(),
+                "reflink=0,rmapbt=1".into(),
+            ],
             // A 2 MiB stripe unit makes mkfs.xfs (6.x) ask for a 64 MiB log,
             // which only fits in an allocation group when there are two.
             (FsKind::Xfs, Layout::Pmd) => vec![
@@ -214,5 +224,14 @@ mod tests {
 
         let (_, args) = FsKind::Xfs.mkfs_command(Path::new("/dev/pmem0"), Layout::Default);
         assert!(!strings(&args).iter().any(|a| a.starts_with("su=")));
+    }
+
+    #[test]
+    fn rmap_layout_adds_the_rmap_btree_to_xfs_only() {
+        let (_, args) = FsKind::Xfs.mkfs_command(Path::new("/dev/pmem0"), Layout::Rmap);
+        assert!(strings(&args).contains(&"reflink=0,rmapbt=1"));
+        let (_, ext4) = FsKind::Ext4.mkfs_command(Path::new("/dev/pmem0"), Layout::Rmap);
+        let (_, plain) = FsKind::Ext4.mkfs_command(Path::new("/dev/pmem0"), Layout::Default);
+        assert_eq!(ext4, plain);
     }
 }

@@ -10,8 +10,11 @@ mod cmd;
 mod dm;
 mod fiemap;
 mod fs;
+mod hwpoison;
+mod kmsg;
 mod loopdev;
 mod mapping;
+mod pagemap;
 mod pin;
 mod progress;
 mod report;
@@ -24,11 +27,15 @@ mod workdir;
 
 use clap::Parser;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Scenario};
 use crate::report::Report;
 
 fn main() {
     let cli = Cli::parse();
+    if let Scenario::PoisonChild(args) = &cli.scenario {
+        // A child of `memory-failure`: no report, no watchdogs, its own lines.
+        std::process::exit(hwpoison::run(args));
+    }
     progress::start();
     let name = cli.scenario.name();
     watchdog::init(name, cli.json);

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::progress;
 use crate::scenario::dma_truncate::CaseRecord;
 use crate::scenario::faults::FaultRecord;
+use crate::scenario::memory_failure::PoisonRecord;
 use crate::scenario::mount_cycles::CycleRecord;
 
 /// Exit status when every check held.
@@ -34,6 +35,7 @@ pub struct Report {
     pub cases: Vec<CaseRecord>,
     pub cycles: Vec<CycleRecord>,
     pub faults: Vec<FaultRecord>,
+    pub memory_failures: Vec<PoisonRecord>,
 }
 
 impl Report {
@@ -45,6 +47,7 @@ impl Report {
             cases: Vec::new(),
             cycles: Vec::new(),
             faults: Vec::new(),
+            memory_failures: Vec::new(),
         }
     }
 
@@ -94,6 +97,7 @@ impl Report {
             cases: self.cases,
             cycles: self.cycles,
             faults: self.faults,
+            memory_failures: self.memory_failures,
             error: error.map(|e| format!("{e:#}")),
             stuck: None,
         }
@@ -117,6 +121,9 @@ pub struct Summary {
     pub cycles: Vec<CycleRecord>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultRecord>,
+    /// memory-failure: one record per filesystem.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub memory_failures: Vec<PoisonRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,6 +144,7 @@ impl Summary {
             cases: Vec::new(),
             cycles: Vec::new(),
             faults: Vec::new(),
+            memory_failures: Vec::new(),
             error: None,
             stuck: Some(what.to_owned()),
         }

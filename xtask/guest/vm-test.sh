@@ -89,5 +89,9 @@ rebind_pmem() {
 }
 record pgmap rebind_pmem
 
+# madvise(MADV_HWPOISON) on a page of a DAX mmap, ext4 then xfs. Last: the
+# poisoned page keeps its HWPoison flag until the pagemap is recreated.
+record memfail dax-workload memory-failure --json
+
 log "all steps ran"
 exit 0

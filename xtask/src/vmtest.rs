@@ -11,8 +11,10 @@
 //! its dax access fanned out to the member; a DMA-vs-truncate wait with a
 //! latency, a busy page and an idle transition of the same pfn, no drops; a
 //! stuck wait exactly where the kernel loses the wakeup (the workload's own
-//! observation decides, not the kernel version); and `check` failing, naming
-//! pmem0, when a filesystem stays mounted past the end of a recording.
+//! observation decides, not the kernel version); `check` failing, naming
+//! pmem0, when a filesystem stays mounted past the end of a recording; and a
+//! memory failure injected on ext4 and xfs, seen at the poisoned pfn and
+//! notified to the holder on pmem0 (see `memory_failure`).
 use crate::run::workspace_root;
 use anyhow::{Context as _, bail};
 use serde_json::Value;
@@ -21,6 +23,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use xtask::vm::{self, KernelGen, VmRequest};
+
+mod memory_failure;
 
 /// Mount cycles per filesystem in the `cycles` step (must match vm-test.sh).
 const CYCLES: u64 = 3;
@@ -212,6 +216,7 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         "pgmap: nd_pmem rebind destroys and creates FS_DAX pagemap",
         pgmap(dir),
     );
+    memory_failure::judge(kernel, dir, &mut j);
     j.verdicts
 }
 

@@ -2,6 +2,7 @@
 
 pub mod dma_truncate;
 pub mod faults;
+pub mod memory_failure;
 pub mod mount_cycles;
 pub mod smoke;
 
@@ -36,6 +37,8 @@ pub fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         Scenario::DmMountCycles(args) => mount_cycles::run_dm(report, &cli.dev, &cli.workdir, args),
         Scenario::DmaTruncate(args) => dma_truncate::run(report, &cli.dev, &cli.workdir, args),
         Scenario::Faults(args) => faults::run(report, &cli.dev, &cli.workdir, args),
+        Scenario::MemoryFailure(args) => memory_failure::run(report, &cli.dev, &cli.workdir, args),
+        Scenario::PoisonChild(_) => bail!("poison-child is run by memory-failure, not on its own"),
     }
 }
 

@@ -30,6 +30,7 @@ pub const OPTIONAL: &[&str] = &[
     "blockdev",
     "e2fsck",
     "fsck.ext4",
+    "xfs_repair",
     "strace",
 ];
 
