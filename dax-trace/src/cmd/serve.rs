@@ -38,6 +38,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let live = args.replay.is_none();
     // Bound before anything starts: a taken port fails here, with no probe attached.
     let listener = serve::bind(args.listen)?;
+    let bound = listener
+        .local_addr()
+        .context("reading the listening address")?;
     let keep = privileges::kept_for(live);
     let thread_keep = keep.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -79,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     eprintln!(
         "daxtrace serve: capabilities now [{}]; serving http://{}/metrics",
         dropped.effective_after.join(", "),
-        args.listen
+        bound
     );
     let limits = HttpLimits {
         max_connections: args.max_connections,
