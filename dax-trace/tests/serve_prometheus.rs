@@ -316,6 +316,37 @@ fn a_real_prometheus_scrapes_what_report_says() {
         Some(sum_devices(&report, |d| d["outstanding"].as_u64().expect("open")) as f64)
     );
 
+    // Every query of the Grafana dashboard parses and runs on real data.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("deploy/grafana/daxtrace-dashboard.json"))
+            .expect("dashboard"),
+    )
+    .expect("dashboard JSON");
+    let mut queries = 0;
+    for target in dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+    {
+        let expr = target["expr"].as_str().expect("expr");
+        let expr = expr
+            .replace("$__rate_interval", "1m")
+            .replace("$instance", ".*")
+            .replace("$device", ".*");
+        let (head, body) = http_get(
+            prom,
+            &format!("/api/v1/query?query={}", percent_encode(&expr)),
+            None,
+        );
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "dashboard query {expr}: {body}"
+        );
+        queries += 1;
+    }
+    assert!(queries >= 10, "{queries} dashboard queries");
+
     // histogram_quantile interpolates inside the power-of-two bucket that
     // holds the report's p99: within that bucket's bounds.
     let p99_ns = report["summary"]["devices"]
