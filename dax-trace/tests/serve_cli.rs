@@ -122,3 +122,44 @@ fn completions_and_the_man_page_come_from_the_flags() {
     );
     assert!(text.contains("serve"), "{text}");
 }
+
+#[test]
+fn a_replay_drops_every_capability_on_every_thread() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(DAXTRACE)
+        .args(["serve", "--replay", &sample(), "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let line = BufReader::new(stderr)
+        .lines()
+        .map(|l| l.expect("reads"))
+        .find(|l| l.contains("serving http://"))
+        .expect("serve reports it serves");
+    assert!(line.contains("capabilities now []"), "{line}");
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id())).expect("tasks");
+    let mut threads = 0;
+    for task in tasks {
+        let status =
+            std::fs::read_to_string(task.expect("task").path().join("status")).expect("status");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(field("CapEff:"), "0000000000000000", "{status}");
+        assert_eq!(field("CapPrm:"), "0000000000000000", "{status}");
+        assert_eq!(field("NoNewPrivs:"), "1", "{status}");
+        threads += 1;
+    }
+    assert!(
+        threads >= 2,
+        "the runtime threads are checked too ({threads})"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
