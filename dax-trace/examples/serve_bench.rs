@@ -219,11 +219,8 @@ fn main() -> anyhow::Result<()> {
     println!(
         "daxtrace serve: {SCRAPERS} scrapers x {SECONDS} s, replay paced at {EVENTS_PER_SECOND} events/s"
     );
-    println!(
-        "  {:<28} {}",
-        "scrapes ok / failed",
-        format!("{} / {failed}", latencies.len())
-    );
+    let ok_failed = format!("{} / {failed}", latencies.len());
+    println!("  {:<28} {ok_failed}", "scrapes ok / failed");
     println!(
         "  {:<28} {:.2} / {:.2} / {:.2} ms",
         "latency p50 / p99 / max",
