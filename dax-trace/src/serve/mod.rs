@@ -48,6 +48,8 @@ pub enum ServeError {
     },
     #[error("preparing the listening socket: {0}")]
     Socket(#[source] std::io::Error),
+    #[error("starting the event intake thread: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 fn bind_hint(err: &std::io::Error) -> &'static str {
@@ -79,8 +81,7 @@ pub fn spawn(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(Shared, tokio::task::JoinHandle<()>), ServeError> {
     let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Socket)?;
-    let (shared, intake) = state::start(stream, mode);
-    tokio::spawn(intake);
+    let (shared, _intake) = state::start(stream, mode).map_err(ServeError::Thread)?;
     let server = tokio::spawn(http::serve(listener, shared.clone(), limits, shutdown));
     Ok((shared, server))
 }

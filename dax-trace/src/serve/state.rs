@@ -1,7 +1,7 @@
 //! The exporter's state: one collector (plus [`Extras`]) behind a mutex,
 //! fed by the intake task and read by scrapes.
 //!
-//! Intake takes the lock once per batch of events (at most
+//! Intake (a thread of its own) takes the lock once per batch of events (at most
 //! [`crate::source::BATCH_MAX`]); a scrape takes it only to copy the numbers
 //! into a [`super::snapshot::Snapshot`] (bounded by the collector's caps),
 //! never while encoding or writing to a client. A slow client therefore
@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use crate::collector::Collector;
 use crate::session::SessionInfo;
-use crate::source::EventStream;
+use tokio::sync::mpsc;
+
+use crate::source::{EventBatch, EventStream};
 
 use super::extras::Extras;
 
@@ -66,12 +68,10 @@ impl Shared {
 }
 
 /// Folds every batch of `events` into `shared` until the source ends, then
-/// marks it ended (the final state keeps being served).
-pub async fn intake(
-    shared: Shared,
-    mut events: tokio::sync::mpsc::Receiver<crate::source::EventBatch>,
-) {
-    while let Some(batch) = events.recv().await {
+/// marks it ended (the final state keeps being served). Runs on a thread of
+/// its own, so no amount of HTTP work on the runtime can delay it.
+pub fn intake(shared: &Shared, mut events: mpsc::Receiver<EventBatch>) {
+    while let Some(batch) = events.blocking_recv() {
         let mut state = shared.lock();
         let ServeState {
             collector, extras, ..
@@ -86,12 +86,18 @@ pub async fn intake(
     log::info!("event source ended; serving the final state");
 }
 
-/// Splits a stream into its shared state and the intake future.
-pub fn start(stream: EventStream, mode: Mode) -> (Shared, impl std::future::Future<Output = ()>) {
+/// Starts the intake thread for `stream`; returns the state it fills.
+pub fn start(
+    stream: EventStream,
+    mode: Mode,
+) -> std::io::Result<(Shared, std::thread::JoinHandle<()>)> {
     let EventStream { info, events } = stream;
     let shared = Shared::new(info, mode);
-    let fut = intake(shared.clone(), events);
-    (shared, fut)
+    let filling = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("daxtrace-intake".into())
+        .spawn(move || intake(&filling, events))?;
+    Ok((shared, thread))
 }
 
 #[cfg(test)]
@@ -99,15 +105,14 @@ mod tests {
     use super::*;
     use crate::trace::synthetic;
 
-    #[tokio::test]
-    async fn intake_folds_every_event_and_marks_the_end() {
+    #[test]
+    fn intake_folds_every_event_and_marks_the_end() {
         let (stream, tx) = EventStream::channel(synthetic::session());
-        let (shared, fut) = start(stream, Mode::Replay);
-        let task = tokio::spawn(fut);
+        let (shared, thread) = start(stream, Mode::Replay).expect("starts");
         let events = synthetic::scenario();
-        tx.send(events.clone()).await.expect("send");
+        tx.blocking_send(events.clone()).expect("send");
         drop(tx);
-        task.await.expect("intake ends");
+        thread.join().expect("intake ends");
         let state = shared.lock();
         assert!(state.source_ended);
         assert_eq!(state.collector.totals().events, events.len() as u64);
