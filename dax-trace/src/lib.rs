@@ -11,6 +11,7 @@ pub mod event;
 pub mod export;
 pub mod probes;
 pub mod resolve;
+pub mod serve;
 pub mod session;
 pub mod source;
 pub mod trace;

@@ -1,7 +1,7 @@
 //! The `daxtrace` binary: a thin command-line layer over the `dax_trace`
 //! library. Each subcommand lives in `cmd/<name>.rs` with its clap arguments
 //! and a `run` returning the process exit code.
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
@@ -30,6 +30,12 @@ enum Command {
     Check(cmd::check::Args),
     /// Live dashboard, or a replay of a trace file.
     Top(cmd::top::Args),
+    /// Prometheus exporter: serve /metrics from live probes or a replay.
+    Serve(cmd::serve::Args),
+    /// Print shell completions (bash, zsh, fish).
+    Completions(cmd::completions::CompletionArgs),
+    /// Print the man page daxtrace(1) in roff.
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +56,9 @@ fn main() -> ExitCode {
         Command::Export(args) => cmd::export::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Top(args) => cmd::top::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Completions(args) => cmd::completions::completions(args, Cli::command()),
+        Command::Man(args) => cmd::completions::man(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -76,6 +76,46 @@ if [ "${DAXTRACE_VMTEST_TOP:-0}" = 1 ]; then
     wait "$top"
     echo $? >"$out/top.rc"
 fi
+# The exporter live while the DMA-vs-truncate scenario runs, scraped from
+# inside the guest, beside a recording of the same run (the host compares
+# them), with the capabilities of each of its threads.
+if [ "${DAXTRACE_VMTEST_SERVE:-0}" = 1 ]; then
+    log "serve"
+    ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
+    daxtrace record -o "$out/serve.dxt" 2>"$out/serve.record.err" &
+    rec=$!
+    waited=0
+    until [ -s "$out/serve.dxt" ] || ! kill -0 "$rec" 2>/dev/null || [ $waited -ge 600 ]; do
+        sleep 0.1; waited=$((waited + 1))
+    done
+    RUST_LOG=info daxtrace serve --listen 127.0.0.1:9863 2>"$out/serve.err" &
+    srv=$!
+    waited=0
+    until wget -q -O "$out/serve.healthz" http://127.0.0.1:9863/healthz 2>/dev/null ||
+        ! kill -0 "$srv" 2>/dev/null || [ $waited -ge 600 ]; do
+        sleep 0.1; waited=$((waited + 1))
+    done
+    for task in /proc/"$srv"/task/*; do
+        echo "$(basename "$task") $(grep CapEff "$task/status")"
+    done >"$out/serve.capeff" 2>&1
+    grep -E '^(Cap|NoNewPrivs)' /proc/"$srv"/status >"$out/serve.status" 2>&1
+    dax-workload dma-truncate --json >"$out/serve-dma.stdout" 2>"$out/serve-dma.stderr"
+    echo $? >"$out/serve-dma.rc"
+    # Past the exporter's 1 s counter tick, so both sides saw the same puts.
+    sleep 2
+    wget -q -O "$out/serve.metrics" http://127.0.0.1:9863/metrics
+    echo $? >"$out/serve.scrape.rc"
+    wget -q --header 'Accept: application/openmetrics-text;version=1.0.0' \
+        -O "$out/serve.openmetrics" http://127.0.0.1:9863/metrics
+    kill -INT "$rec" 2>/dev/null
+    wait "$rec"
+    echo $? >"$out/serve.record.rc"
+    kill -TERM "$srv" 2>/dev/null
+    wait "$srv"
+    echo $? >"$out/serve.rc"
+    daxtrace report "$out/serve.dxt" --json >"$out/serve.report.json" 2>"$out/serve.report.err"
+    log "serve: done (scrape rc $(cat "$out/serve.scrape.rc"), serve rc $(cat "$out/serve.rc"))"
+fi
 # nd_pmem unbound and bound again: the pagemap goes and comes back (last,
 # since /dev/pmem0 is recreated).
 rebind_pmem() {

@@ -9,6 +9,7 @@ mod run;
 mod setup;
 mod test;
 mod vmtest;
+mod vmtest_serve;
 
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask", about = "daxtrace developer tasks")]

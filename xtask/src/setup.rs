@@ -28,6 +28,10 @@ pub const APT_PACKAGES: &[&str] = &[
     "zstd",
     "tmux",
     "ndctl",
+    // promtool (`check metrics`, `test rules`) and a real Prometheus server for
+    // the exporter's tests; --no-install-recommends, and the tests run their
+    // own instance on a loopback port of their own (never the service's 9090).
+    "prometheus",
     // libfuzzer-sys compiles libFuzzer (C++) for the fuzz step of the tests.
     "g++",
 ];

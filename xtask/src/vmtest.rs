@@ -70,6 +70,12 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
     if with_top {
         command.push("DAXTRACE_VMTEST_TOP=1".to_string());
     }
+    // The exporter's live step runs where the issue asks for it: 6.1 (lost
+    // wakeup) and 7 (the newest generation).
+    let with_serve = matches!(kernel, KernelGen::V6_1 | KernelGen::V7);
+    if with_serve {
+        command.push("DAXTRACE_VMTEST_SERVE=1".to_string());
+    }
     command.extend(["bash".to_string(), "/mnt/host/vm-test.sh".to_string()]);
     let mut req = VmRequest::new(kernel, command);
     req.share = Some(share.clone());
@@ -86,6 +92,19 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
     let mut verdicts = judge(kernel, &share);
     if with_top {
         verdicts.push(judge_top(&share));
+    }
+    if with_serve {
+        for (name, result) in crate::vmtest_serve::judge(&share) {
+            let (ok, detail) = match result {
+                Ok(d) => (true, d),
+                Err(d) => (false, d),
+            };
+            verdicts.push(Verdict {
+                name: name.to_string(),
+                ok,
+                detail,
+            });
+        }
     }
     for alert in &outcome.kernel_alerts {
         verdicts.push(Verdict {

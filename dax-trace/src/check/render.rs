@@ -10,6 +10,8 @@ pub enum Format {
     Text,
     Json,
     Junit,
+    /// Prometheus text for node_exporter's textfile collector.
+    Prometheus,
 }
 
 /// Renders `verdict` in `format` (ends with a newline).
@@ -18,6 +20,9 @@ pub fn render(verdict: &Verdict, format: Format) -> String {
         Format::Text => text(verdict),
         Format::Json => json(verdict),
         Format::Junit => junit(verdict),
+        Format::Prometheus => {
+            crate::serve::textfile::render(verdict, crate::serve::textfile::now_unix_seconds())
+        }
     }
 }
 

@@ -35,8 +35,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// With --duration: also keep the capture as a trace file (created 0600).
-    #[arg(short, long, value_name = "TRACE", conflicts_with = "file")]
+    /// With --format prometheus: the node_exporter textfile (*.prom) to write,
+    /// atomically (temporary file, then rename). Otherwise, with --duration:
+    /// also keep the capture as a trace file (created 0600).
+    #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Overwrite --output if it exists.
     #[arg(long, requires = "output")]
@@ -52,6 +54,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map(|d| d.strip_prefix("/dev/").unwrap_or(d).to_string())
             .collect(),
     };
+    let (trace_output, metrics_output) = match args.format {
+        Format::Prometheus => (None, args.output.as_deref()),
+        _ => (args.output.as_deref(), None),
+    };
+    if args.file.is_some() && trace_output.is_some() {
+        bail!("-o with a trace FILE writes metrics: add --format prometheus");
+    }
     let verdict = match (&args.file, args.duration) {
         (Some(file), _) => {
             let folded = fold_trace(file, opts.collector_config())?;
@@ -60,10 +69,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             verdict.push(probes_cover_claims(&folded.header.session.probes));
             verdict
         }
-        (None, Some(duration)) => judge_live(duration, &opts, args.output.as_deref(), args.force)?,
+        (None, Some(duration)) => judge_live(duration, &opts, trace_output, args.force)?,
         (None, None) => bail!("give a trace FILE or --duration D"),
     };
-    print!("{}", check::render::render(&verdict, args.format));
+    let rendered = check::render::render(&verdict, args.format);
+    match metrics_output {
+        Some(path) => dax_trace::serve::textfile::write_atomically(path, &rendered)
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{rendered}"),
+    }
     Ok(ExitCode::from(verdict.outcome.exit_code()))
 }
 

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 pub mod check;
+pub mod completions;
 pub mod export;
 pub mod probes;
 pub mod record;
 pub mod report;
+pub mod serve;
 pub mod top;

@@ -1,0 +1,54 @@
+//! `daxtrace completions SHELL` and `daxtrace man`: shell completions and a
+//! man page, generated from the clap definitions (so they never drift from
+//! the real flags).
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+/// Shells completions are generated for.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    shell: Shell,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ManArgs {}
+
+/// Writes the completion script for `args.shell` to stdout.
+pub fn completions(args: CompletionArgs, mut command: clap::Command) -> anyhow::Result<ExitCode> {
+    let shell = match args.shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command, "daxtrace", &mut out);
+    std::io::stdout()
+        .lock()
+        .write_all(&out)
+        .context("writing the completions")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the man page daxtrace(1) (roff) to stdout.
+pub fn man(_args: ManArgs, command: clap::Command) -> anyhow::Result<ExitCode> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(command)
+        .render(&mut out)
+        .context("rendering the man page")?;
+    std::io::stdout()
+        .lock()
+        .write_all(&out)
+        .context("writing the man page")?;
+    Ok(ExitCode::SUCCESS)
+}

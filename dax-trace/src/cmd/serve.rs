@@ -1,0 +1,121 @@
+//! `daxtrace serve`: the Prometheus exporter (see docs/serve.md). Binds the
+//! port first, then attaches the probes (or opens the replay), drops the
+//! capabilities it no longer needs, and serves until SIGINT or SIGTERM.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use dax_trace::serve::{self, HttpLimits, Mode, privileges};
+use dax_trace::source::live::{self, LiveOptions};
+use dax_trace::source::replay::{self, ReplayOptions};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Address and port to listen on (default: loopback only).
+    #[arg(long, value_name = "ADDR:PORT", default_value_t = serve::default_listen())]
+    listen: SocketAddr,
+    /// Replay a trace file instead of attaching the probes; its final state
+    /// is served after the end of the file until stopped.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Replay speed: 1 is the recorded pace, 0 as fast as possible.
+    #[arg(long, value_name = "X", default_value_t = 0.0, requires = "replay")]
+    speed: f64,
+    /// Most HTTP connections served at once (more are closed on accept).
+    #[arg(long, value_name = "N", default_value_t = HttpLimits::default().max_connections)]
+    max_connections: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if !(args.speed.is_finite() && args.speed >= 0.0) {
+        bail!("--speed must be 0 (as fast as possible) or a positive factor");
+    }
+    if args.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
+    }
+    let live = args.replay.is_none();
+    // Bound before anything starts: a taken port fails here, with no probe attached.
+    let listener = serve::bind(args.listen)?;
+    let bound = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    let keep = privileges::kept_for(live);
+    let thread_keep = keep.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("daxtrace-serve")
+        .on_thread_start(move || {
+            // Runtime threads never attach anything: drop at once.
+            if let Err(err) = privileges::drop_to(&thread_keep) {
+                log::warn!("dropping capabilities on a runtime thread: {err}");
+            }
+        })
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (stream, mode) = {
+        let _entered = runtime.enter();
+        match &args.replay {
+            Some(path) => {
+                let opts = ReplayOptions {
+                    speed: (args.speed > 0.0).then_some(args.speed),
+                };
+                let stream = replay::start(path, opts)
+                    .with_context(|| format!("replaying {}", path.display()))?;
+                (stream, Mode::Replay)
+            }
+            None => {
+                let stream = live::start(&LiveOptions::default())
+                    .context("starting live capture (or use --replay FILE)")?;
+                (stream, Mode::Live)
+            }
+        }
+    };
+    let dropped = privileges::drop_to(&keep).context("dropping capabilities after attaching")?;
+    log::info!(
+        "capabilities dropped: effective was [{}], now [{}]",
+        dropped.effective_before.join(", "),
+        dropped.effective_after.join(", ")
+    );
+    eprintln!(
+        "daxtrace serve: capabilities now [{}]; serving http://{}/metrics",
+        dropped.effective_after.join(", "),
+        bound
+    );
+    let limits = HttpLimits {
+        max_connections: args.max_connections,
+        ..HttpLimits::default()
+    };
+    let server = {
+        let _entered = runtime.enter();
+        let (_shared, server) = serve::spawn(listener, stream, mode, limits, stop_signal())?;
+        server
+    };
+    runtime
+        .block_on(server)
+        .context("the HTTP server task failed")?;
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => {
+            log::warn!("cannot catch SIGINT/SIGTERM; stop serve with SIGKILL");
+            std::future::pending::<()>().await;
+        }
+    }
+}
