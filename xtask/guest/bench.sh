@@ -1,0 +1,265 @@
+#!/bin/bash
+# The guest half of `cargo xtask bench overhead` (xtask/src/bench/): runs each
+# workload untraced, under `daxtrace record` and under a bpftrace script on the
+# same functions, interleaved per round, and leaves the raw outputs in
+# $BENCH_OUT (fio's JSON, cycle counts, the recorder's summary, CPU and RSS).
+# Never judges anything: the host half parses and computes.
+#
+# Usage: bench.sh ROUNDS RUNTIME_S WORKLOAD...
+# Workloads: mmap-ext4-randread mmap-ext4-randwrite mmap-xfs-randread
+#   mmap-xfs-randwrite dio-dax dio-dax-punch dio-anon mount-cycles dm-cycles
+set -u
+rounds=$1 runtime=$2
+shift 2
+out=${BENCH_OUT:-/mnt/host}
+runs=$out/runs
+mkdir -p "$runs"
+cd /tmp || exit 2
+now_us() { echo "${EPOCHREALTIME/./}"; }
+log() { echo "[bench $(cut -d' ' -f1 /proc/uptime)s] $*" >&2; }
+
+# Host programs (fio, bpftrace and their libraries) from the host's /usr,
+# mounted read-only at /host/usr by /init: nothing large in the image.
+hostlib=/host/usr/lib/x86_64-linux-gnu
+hostlibs="$hostlib:$hostlib/ceph"
+hostrun() { "$hostlib/ld-linux-x86-64.so.2" --library-path "$hostlibs" "$@"; }
+fio_bin() { hostrun /host/usr/bin/fio "$@"; }
+[ -x /host/usr/bin/fio ] || { echo "no /host/usr/bin/fio (cargo xtask setup installs fio)" >&2; exit 2; }
+[ -x /host/usr/bin/bpftrace ] || { echo "no /host/usr/bin/bpftrace (cargo xtask setup installs bpftrace)" >&2; exit 2; }
+
+uname -r >"$out/kernel-release"
+nproc >"$out/nproc"
+
+# --- The bpftrace script: the functions daxtrace attached, counted per device
+# or pagemap (the least work that still answers "how many, on what").
+daxtrace probes --json >"$out/probes.json" 2>"$out/probes.err"
+# family target kind, one line per attached point (pretty JSON, one field a line).
+awk '
+    /"family":/ { gsub(/[",]/, "", $2); fam = $2 }
+    /"target":/ { gsub(/[",]/, "", $2); tgt = $2; att = 0 }
+    /"status": "attached"/ { att = 1 }
+    /"kind":/ && att { gsub(/[",]/, "", $2); print fam, tgt, $2; att = 0 }
+' "$out/probes.json" >"$out/attached.txt"
+
+# bpftrace_script PUT_KEY: PUT_KEY is how page puts are keyed (by pagemap
+# through BTF casts, or by probe when the casts do not compile).
+bpftrace_script() {
+    local put_key=$1
+    while read -r fam tgt kind; do
+        case "$kind" in
+            tracepoint)
+                case "$fam" in
+                    fault) echo "tracepoint:${tgt%%/*}:${tgt#*/} { @faults[args->dev] = count(); }" ;;
+                    *) echo "tracepoint:${tgt%%/*}:${tgt#*/} { @events[probe] = count(); }" ;;
+                esac ;;
+            perf-event) ;; # daxtrace's stuck-wait scanner: no bpftrace equivalent
+            *)
+                case "$fam" in
+                    page-put-idle)
+                        if [ "$put_key" = pgmap ]; then
+                            case "$tgt" in
+                                *folio*) echo "kprobe:$tgt { @puts[((struct folio *)arg0)->page.pgmap] = count(); }" ;;
+                                *) echo "kprobe:$tgt { @puts[((struct page *)arg0)->pgmap] = count(); }" ;;
+                            esac
+                        else
+                            echo "kprobe:$tgt { @puts[probe] = count(); }"
+                        fi ;;
+                    *) echo "kprobe:$tgt { @calls[probe, arg0] = count(); }" ;;
+                esac ;;
+        esac
+    done <"$out/attached.txt"
+}
+bpftrace_script pgmap >"$out/trace.bt"
+
+# --- Tracers. start_tracer CONFIG TAG: attaches and waits until attached.
+tracer_pid=
+start_tracer() {
+    local cfg=$1 tag=$2 waited=0
+    tracer_pid=
+    case "$cfg" in
+        untraced) return 0 ;;
+        daxtrace)
+            rm -f /tmp/bench.dxt
+            daxtrace record -o /tmp/bench.dxt 2>"$runs/$tag.record.err" &
+            tracer_pid=$!
+            until [ -s /tmp/bench.dxt ] || ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1200 ]; do
+                sleep 0.1; waited=$((waited + 1))
+            done ;;
+        bpftrace)
+            # The loader itself in the background (not a function's subshell),
+            # so that $! is bpftrace: its CPU and RSS are read, SIGINT reaches it.
+            "$hostlib/ld-linux-x86-64.so.2" --library-path "$hostlibs" /host/usr/bin/bpftrace \
+                "$out/trace.bt" >"$runs/$tag.bpftrace.out" 2>"$runs/$tag.bpftrace.err" &
+            tracer_pid=$!
+            until grep -q '^Attaching' "$runs/$tag.bpftrace.out" 2>/dev/null || ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1800 ]; do
+                sleep 0.1; waited=$((waited + 1))
+            done ;;
+    esac
+    echo "$((waited * 100))" >"$runs/$tag.attach_ms"
+    kill -0 "$tracer_pid" 2>/dev/null || { echo "tracer $cfg did not start" >"$runs/$tag.tracer_failed"; tracer_pid=; return 1; }
+}
+
+# stop_tracer CONFIG TAG: reads the tracer's CPU ticks and peak RSS, stops it.
+stop_tracer() {
+    local cfg=$1 tag=$2
+    [ -n "$tracer_pid" ] || return 0
+    # utime + stime (fields 14, 15 after the parenthesised comm)
+    sed 's/^.*) //' "/proc/$tracer_pid/stat" | awk '{print $12 + $13}' >"$runs/$tag.cpu_ticks"
+    awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$tracer_pid/status" >"$runs/$tag.max_rss_bytes"
+    kill -INT "$tracer_pid" 2>/dev/null
+    local waited=0
+    while kill -0 "$tracer_pid" 2>/dev/null && [ $waited -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+    kill -KILL "$tracer_pid" 2>/dev/null
+    wait "$tracer_pid" 2>/dev/null
+    echo $? >"$runs/$tag.tracer.rc"
+    if [ "$cfg" = daxtrace ]; then
+        daxtrace report /tmp/bench.dxt --json >"$runs/$tag.report.json" 2>"$runs/$tag.report.err"
+        rm -f /tmp/bench.dxt
+    fi
+    tracer_pid=
+}
+
+# --- Workloads. Each writes its result into $runs/$tag.* and runs $runtime s.
+dax=/tmp/dax
+mkdir -p "$dax"
+mounted_fs=
+mount_dax() {
+    local fs=$1
+    [ "$mounted_fs" = "$fs" ] && return 0
+    umount "$dax" 2>/dev/null
+    case "$fs" in
+        ext4) mkfs.ext4 -q -F -b 4096 /dev/pmem0 ;;
+        xfs) mkfs.xfs -q -f -m reflink=0 /dev/pmem0 ;;
+    esac >/dev/null 2>&1 || { log "mkfs.$fs failed"; return 1; }
+    mount -o dax "/dev/pmem0" "$dax" || { log "mount -o dax ($fs) failed"; return 1; }
+    mounted_fs=$fs
+}
+unmount_dax() { [ -n "$mounted_fs" ] && umount "$dax"; mounted_fs=; }
+
+nullb=
+fast_device() {
+    [ -n "$nullb" ] && return 0
+    if modprobe null_blk nr_devices=1 2>/dev/null && [ -b /dev/nullb0 ]; then
+        nullb=/dev/nullb0
+    else
+        # No null_blk: a loop device over a file on tmpfs.
+        dd if=/dev/zero of=/tmp/fast.img bs=1M count=256 status=none
+        nullb=$(losetup -f --show /tmp/fast.img)
+    fi
+    echo "$nullb" >"$out/fast_device"
+}
+
+fio_common() {
+    echo --name=bench --time_based --runtime="$runtime" --output-format=json --numjobs=1
+}
+
+run_workload() {
+    local w=$1 tag=$2
+    case "$w" in
+        mmap-*-*)
+            local fs=${w#mmap-}; fs=${fs%%-*}
+            local rw=${w##*-}
+            mount_dax "$fs" || return 2
+            # shellcheck disable=SC2046
+            fio_bin $(fio_common) --filename="$dax/fio.dat" --size=128M \
+                --ioengine=mmap --rw="$rw" --bs=4k --output="$runs/$tag.fio.json" \
+                >/dev/null 2>"$runs/$tag.fio.err" ;;
+        dio-dax)
+            mount_dax ext4 || return 2
+            fast_device
+            # shellcheck disable=SC2046
+            fio_bin $(fio_common) --filename="$nullb" --direct=1 --ioengine=psync \
+                --rw=randread --bs=4k --size=128M --iomem=mmapshared:"$dax/buf" \
+                --output="$runs/$tag.fio.json" >/dev/null 2>"$runs/$tag.fio.err" ;;
+        dio-dax-punch)
+            mount_dax ext4 || return 2
+            fast_device
+            # Punch the I/O buffer's file while fio pins its pages. On a kernel
+            # that loses the wakeup a punch can sleep until killed: the loop is
+            # bounded, and what happened is written down.
+            rm -f "$runs/$tag.punches"
+            (
+                n=0; end=$(( $(now_us) + runtime * 1000000 ))
+                while [ "$(now_us)" -lt "$end" ]; do
+                    [ -e "$dax/buf" ] && xfs_io -c "fpunch 0 64k" "$dax/buf" 2>/dev/null && n=$((n + 1))
+                    echo "$n" >"$runs/$tag.punches"
+                done
+            ) &
+            local punch=$!
+            # shellcheck disable=SC2046
+            timeout -s KILL $((runtime * 3 + 30)) "$hostlib/ld-linux-x86-64.so.2" \
+                --library-path "$hostlibs" /host/usr/bin/fio $(fio_common) \
+                --filename="$nullb" --direct=1 --ioengine=psync \
+                --rw=randread --bs=4k --size=128M --iomem=mmapshared:"$dax/buf" \
+                --output="$runs/$tag.fio.json" >/dev/null 2>"$runs/$tag.fio.err"
+            local rc=$?
+            # The punch loop ends by itself after $runtime s unless a punch is stuck.
+            local waited=0
+            while kill -0 "$punch" 2>/dev/null && [ $waited -lt $((runtime * 10 + 100)) ]; do
+                sleep 0.1; waited=$((waited + 1))
+            done
+            if kill -0 "$punch" 2>/dev/null; then
+                echo "punch loop still blocked $((waited / 10)) s after its end: killed" >"$runs/$tag.punch_stuck"
+                pkill -KILL -P "$punch" 2>/dev/null
+                kill -KILL "$punch" 2>/dev/null
+            fi
+            wait "$punch" 2>/dev/null
+            return $rc ;;
+        dio-anon)
+            fast_device
+            # shellcheck disable=SC2046
+            fio_bin $(fio_common) --filename="$nullb" --direct=1 --ioengine=psync \
+                --rw=randread --bs=4k --size=128M \
+                --output="$runs/$tag.fio.json" >/dev/null 2>"$runs/$tag.fio.err" ;;
+        mount-cycles)
+            mount_dax ext4 || return 2
+            unmount_dax
+            local n=0 start end
+            start=$(now_us); end=$(( start + runtime * 1000000 ))
+            while [ "$(now_us)" -lt "$end" ]; do
+                mount -o dax /dev/pmem0 "$dax" && umount "$dax" && n=$((n + 1))
+            done
+            echo "$n $(( $(now_us) - start ))" >"$runs/$tag.cycles" ;;
+        dm-cycles)
+            unmount_dax
+            local sectors n=0 start end
+            sectors=$(blockdev --getsz /dev/pmem0)
+            start=$(now_us); end=$(( start + runtime * 1000000 ))
+            while [ "$(now_us)" -lt "$end" ]; do
+                echo "0 $sectors linear /dev/pmem0 0" | dmsetup create benchlin &&
+                    dmsetup remove benchlin && n=$((n + 1))
+            done
+            echo "$n $(( $(now_us) - start ))" >"$runs/$tag.cycles" ;;
+        *) echo "unknown workload $w" >&2; return 2 ;;
+    esac
+}
+
+# Try the pgmap-keyed bpftrace script once; fall back to per-probe keys when
+# this kernel's BTF casts do not compile (the choice is left in the share).
+if start_tracer bpftrace script-check; then
+    stop_tracer bpftrace script-check
+    echo pgmap >"$out/bpftrace-keys"
+else
+    log "bpftrace rejected the pgmap-keyed script; per-probe keys instead"
+    cp "$out/trace.bt" "$out/trace.bt.pgmap"
+    bpftrace_script probe >"$out/trace.bt"
+    echo probe >"$out/bpftrace-keys"
+fi
+
+for w in "$@"; do
+    for r in $(seq 1 "$rounds"); do
+        for cfg in untraced daxtrace bpftrace; do
+            tag="$w.r$r.$cfg"
+            log "$tag"
+            start_tracer "$cfg" "$tag" || { log "$tag: tracer did not start"; continue; }
+            t0=$(now_us)
+            run_workload "$w" "$tag"
+            echo $? >"$runs/$tag.rc"
+            echo $(( $(now_us) - t0 )) >"$runs/$tag.wall_us"
+            stop_tracer "$cfg" "$tag"
+        done
+    done
+done
+unmount_dax
+log "all runs done"
+exit 0
