@@ -16,6 +16,10 @@ runs=$out/runs
 mkdir -p "$runs"
 cd /tmp || exit 2
 now_us() { echo "${EPOCHREALTIME/./}"; }
+# nap SECONDS without forking sleep (forks are slow under TCG): a read with a
+# timeout on a pipe nobody writes to.
+exec {napfd}<> <(:)
+nap() { read -r -t "$1" -u "$napfd" _ 2>/dev/null; }
 log() { echo "[bench $(cut -d' ' -f1 /proc/uptime)s] $*" >&2; }
 
 # Host programs (fio, bpftrace and their libraries) from the host's /usr,
@@ -70,6 +74,10 @@ bpftrace_script() {
     done <"$out/attached.txt"
 }
 bpftrace_script pgmap >"$out/trace.bt"
+echo pgmap >"$out/bpftrace-keys"
+
+# cpu_ticks PID: utime + stime (fields 14 and 15, after the parenthesised comm).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
 
 # --- Tracers. start_tracer CONFIG TAG: attaches and waits until attached.
 tracer_pid=
@@ -83,7 +91,7 @@ start_tracer() {
             daxtrace record -o /tmp/bench.dxt 2>"$runs/$tag.record.err" &
             tracer_pid=$!
             until [ -s /tmp/bench.dxt ] || ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1200 ]; do
-                sleep 0.1; waited=$((waited + 1))
+                nap 0.1; waited=$((waited + 1))
             done ;;
         bpftrace)
             # The loader itself in the background (not a function's subshell),
@@ -92,11 +100,27 @@ start_tracer() {
                 "$out/trace.bt" >"$runs/$tag.bpftrace.out" 2>"$runs/$tag.bpftrace.err" &
             tracer_pid=$!
             until grep -q '^Attaching' "$runs/$tag.bpftrace.out" 2>/dev/null || ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1800 ]; do
-                sleep 0.1; waited=$((waited + 1))
+                nap 0.1; waited=$((waited + 1))
             done ;;
     esac
     echo "$((waited * 100))" >"$runs/$tag.attach_ms"
-    kill -0 "$tracer_pid" 2>/dev/null || { echo "tracer $cfg did not start" >"$runs/$tag.tracer_failed"; tracer_pid=; return 1; }
+    [ -n "$tracer_pid" ] && cpu_ticks "$tracer_pid" >"$runs/$tag.start_cpu_ticks"
+    if ! kill -0 "$tracer_pid" 2>/dev/null; then
+        tracer_pid=
+        # The pgmap-keyed script needs BTF casts this kernel may not take:
+        # once, fall back to per-probe keys (the choice is left in the share).
+        if [ "$cfg" = bpftrace ] && [ "$(cat "$out/bpftrace-keys")" = pgmap ]; then
+            log "bpftrace rejected the pgmap-keyed script; per-probe keys instead"
+            cp "$out/trace.bt" "$out/trace.bt.pgmap"
+            cp "$runs/$tag.bpftrace.err" "$out/trace.bt.pgmap.err"
+            bpftrace_script probe >"$out/trace.bt"
+            echo probe >"$out/bpftrace-keys"
+            start_tracer "$cfg" "$tag"
+            return
+        fi
+        echo "tracer $cfg did not start" >"$runs/$tag.tracer_failed"
+        return 1
+    fi
 }
 
 # stop_tracer CONFIG TAG: reads the tracer's CPU ticks and peak RSS, stops it.
@@ -108,7 +132,7 @@ stop_tracer() {
     awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$tracer_pid/status" >"$runs/$tag.max_rss_bytes"
     kill -INT "$tracer_pid" 2>/dev/null
     local waited=0
-    while kill -0 "$tracer_pid" 2>/dev/null && [ $waited -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+    while kill -0 "$tracer_pid" 2>/dev/null && [ $waited -lt 600 ]; do nap 0.1; waited=$((waited + 1)); done
     kill -KILL "$tracer_pid" 2>/dev/null
     wait "$tracer_pid" 2>/dev/null
     echo $? >"$runs/$tag.tracer.rc"
@@ -196,7 +220,7 @@ run_workload() {
             # The punch loop ends by itself after $runtime s unless a punch is stuck.
             local waited=0
             while kill -0 "$punch" 2>/dev/null && [ $waited -lt $((runtime * 10 + 100)) ]; do
-                sleep 0.1; waited=$((waited + 1))
+                nap 0.1; waited=$((waited + 1))
             done
             if kill -0 "$punch" 2>/dev/null; then
                 echo "punch loop still blocked $((waited / 10)) s after its end: killed" >"$runs/$tag.punch_stuck"
@@ -233,18 +257,6 @@ run_workload() {
         *) echo "unknown workload $w" >&2; return 2 ;;
     esac
 }
-
-# Try the pgmap-keyed bpftrace script once; fall back to per-probe keys when
-# this kernel's BTF casts do not compile (the choice is left in the share).
-if start_tracer bpftrace script-check; then
-    stop_tracer bpftrace script-check
-    echo pgmap >"$out/bpftrace-keys"
-else
-    log "bpftrace rejected the pgmap-keyed script; per-probe keys instead"
-    cp "$out/trace.bt" "$out/trace.bt.pgmap"
-    bpftrace_script probe >"$out/trace.bt"
-    echo probe >"$out/bpftrace-keys"
-fi
 
 for w in "$@"; do
     for r in $(seq 1 "$rounds"); do

@@ -6,6 +6,7 @@ use xtask::vm;
 
 mod bench;
 mod demo;
+mod loss_test;
 mod run;
 mod setup;
 mod test;

@@ -271,7 +271,10 @@ mod tests {
         assert_eq!(parse_ring_buffer_bytes("4096"), Ok(4096));
         assert_eq!(parse_ring_buffer_bytes("4194304"), Ok(4 << 20));
         assert!(parse_ring_buffer_bytes("2048").is_err(), "below a page");
-        assert!(parse_ring_buffer_bytes("12288").is_err(), "not a power of two");
+        assert!(
+            parse_ring_buffer_bytes("12288").is_err(),
+            "not a power of two"
+        );
         assert!(parse_ring_buffer_bytes("4294967296").is_err(), "beyond u32");
         assert!(parse_ring_buffer_bytes("4k").is_err());
     }

@@ -110,9 +110,11 @@ pub fn start_with(
             crate::probes::report::render_reasons(&report),
         ));
     }
-    let ring = RingBuf::try_from(take(&mut ebpf, attach::RING_BUFFER_MAP)?).map_err(|source| LiveError::Map {
-        name: "EVENTS",
-        source,
+    let ring = RingBuf::try_from(take(&mut ebpf, attach::RING_BUFFER_MAP)?).map_err(|source| {
+        LiveError::Map {
+            name: "EVENTS",
+            source,
+        }
     })?;
     let counters: PerCpuArray<MapData, PointCounters> =
         PerCpuArray::try_from(take(&mut ebpf, "COUNTERS")?).map_err(|source| LiveError::Map {

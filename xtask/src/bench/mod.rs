@@ -8,6 +8,7 @@
 //! [`table`] turns them into medians, per-round ratios, the table printed
 //! here and `target/bench/overhead.json`. Nothing is asserted on timings.
 pub mod runs;
+pub mod smoke;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -64,8 +65,21 @@ fn overhead(args: &OverheadArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for &kernel in &args.kernels {
         let share = bench_dir.join(kernel.as_str());
-        let release = run_guest(kernel, &share, args.rounds, args.runtime, &workloads, !args.no_build)?;
-        rows.extend(collect_rows(kernel, &release, &share, args.rounds, &workloads));
+        let release = run_guest(
+            kernel,
+            &share,
+            args.rounds,
+            args.runtime,
+            &workloads,
+            !args.no_build,
+        )?;
+        rows.extend(collect_rows(
+            kernel,
+            &release,
+            &share,
+            args.rounds,
+            &workloads,
+        ));
     }
     let table = table::render(&rows);
     println!("{table}");
@@ -94,7 +108,9 @@ fn chosen_workloads(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
                 .iter()
                 .find(|w| **w == n.as_str())
                 .copied()
-                .ok_or_else(|| anyhow::anyhow!("unknown workload {n:?} (known: {})", WORKLOADS.join(", ")))
+                .ok_or_else(|| {
+                    anyhow::anyhow!("unknown workload {n:?} (known: {})", WORKLOADS.join(", "))
+                })
         })
         .collect()
 }
@@ -164,7 +180,10 @@ fn run_guest(
     build: bool,
 ) -> anyhow::Result<String> {
     prepare_share(share)?;
-    let mut req = VmRequest::new(kernel, guest_command(rounds, runtime, workloads, "/mnt/host"));
+    let mut req = VmRequest::new(
+        kernel,
+        guest_command(rounds, runtime, workloads, "/mnt/host"),
+    );
     req.share = Some(share.to_path_buf());
     req.host_usr = true;
     req.timeout = guest_timeout(rounds, runtime, workloads.len());
@@ -258,6 +277,8 @@ mod tests {
             critical_drops: None,
             cpu_s: None,
             max_rss_bytes: None,
+            startup_cpu_s: None,
+            bpftrace_startup_cpu_s: None,
             bpftrace_cpu_s: None,
             bpftrace_max_rss_bytes: None,
             complete_rounds: 0,
@@ -266,7 +287,10 @@ mod tests {
         };
         let first = vec![row("7", "dio-dax", 1.0), row("6.1", "dio-dax", 2.0)];
         std::fs::write(&path, serde_json::to_string(&first).unwrap()).unwrap();
-        let merged = merge_rows(&path, vec![row("7", "dio-anon", 3.0), row("7", "dio-dax", 4.0)]);
+        let merged = merge_rows(
+            &path,
+            vec![row("7", "dio-anon", 3.0), row("7", "dio-dax", 4.0)],
+        );
         let got: Vec<(&str, &str, Option<f64>)> = merged
             .iter()
             .map(|r| (r.kernel.as_str(), r.workload.as_str(), r.untraced))

@@ -63,8 +63,10 @@ pub struct Run {
     pub drops: Option<u64>,
     pub critical_drops: Option<u64>,
     pub stuck_waits: Option<u64>,
-    /// The tracer's own CPU time and peak RSS.
+    /// The tracer's own CPU time while the workload ran (after attaching),
+    /// its CPU time to attach, and its peak RSS.
     pub cpu_s: Option<f64>,
+    pub startup_cpu_s: Option<f64>,
     pub max_rss_bytes: Option<u64>,
     /// Things worth saying (tracer failed to start, punch loop stuck...).
     pub notes: Vec<String>,
@@ -169,9 +171,23 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         run.notes.push(format!("{n} punches"));
     }
     if config != Config::Untraced {
-        run.cpu_s = read_trimmed(&file("cpu_ticks"))
-            .and_then(|s| s.parse::<f64>().ok())
-            .map(|t| t / USER_HZ);
+        let ticks = |suffix: &str| read_trimmed(&file(suffix)).and_then(|s| s.parse::<f64>().ok());
+        let (start, end) = (ticks("start_cpu_ticks"), ticks("cpu_ticks"));
+        run.startup_cpu_s = start.map(|t| t / USER_HZ);
+        run.cpu_s = match (start, end) {
+            (Some(s), Some(e)) if e >= s => Some((e - s) / USER_HZ),
+            (None, Some(e)) => Some(e / USER_HZ),
+            _ => None,
+        };
+        match read_trimmed(&file("stopped_by")).as_deref() {
+            Some("INT") | None => {}
+            Some(sig) => run
+                .notes
+                .push(format!("ignored SIGINT, stopped by SIG{sig}")),
+        }
+        if run.rc.is_some() && read_trimmed(&file("stopped_by")).is_none() {
+            run.notes.push("tracer could not be stopped".into());
+        }
         run.max_rss_bytes = read_trimmed(&file("max_rss_bytes")).and_then(|s| s.parse().ok());
     }
     if config == Config::Daxtrace
@@ -244,7 +260,9 @@ mod tests {
         );
         put("dio-dax.r2.daxtrace.rc", "0\n");
         put("dio-dax.r2.daxtrace.wall_us", "2500000\n");
-        put("dio-dax.r2.daxtrace.cpu_ticks", "37\n");
+        put("dio-dax.r2.daxtrace.start_cpu_ticks", "200\n");
+        put("dio-dax.r2.daxtrace.cpu_ticks", "237\n");
+        put("dio-dax.r2.daxtrace.stopped_by", "INT\n");
         put("dio-dax.r2.daxtrace.max_rss_bytes", "8388608\n");
         put(
             "dio-dax.r2.daxtrace.report.json",
@@ -255,6 +273,8 @@ mod tests {
         assert_eq!(run.rc, Some(0));
         assert_eq!(run.wall_s, Some(2.5));
         assert_eq!(run.cpu_s, Some(0.37));
+        assert_eq!(run.startup_cpu_s, Some(2.0));
+        assert!(run.notes.is_empty(), "{:?}", run.notes);
         assert_eq!(run.max_rss_bytes, Some(8 << 20));
         assert_eq!(run.events, Some(120));
         assert_eq!(run.drops, Some(0));

@@ -37,6 +37,9 @@ pub struct Row {
     /// daxtrace's own CPU seconds (median per run) and peak RSS (max).
     pub cpu_s: Option<f64>,
     pub max_rss_bytes: Option<u64>,
+    /// CPU seconds to load and attach (median), daxtrace and bpftrace.
+    pub startup_cpu_s: Option<f64>,
+    pub bpftrace_startup_cpu_s: Option<f64>,
     pub bpftrace_cpu_s: Option<f64>,
     pub bpftrace_max_rss_bytes: Option<u64>,
     /// Rounds where all three configurations produced a throughput.
@@ -137,6 +140,8 @@ impl WorkloadRuns<'_> {
             critical_drops: sum_opt(daxs().map(|r| r.critical_drops)),
             cpu_s: median(&dax(&|r| r.cpu_s)),
             max_rss_bytes: daxs().filter_map(|r| r.max_rss_bytes).max(),
+            startup_cpu_s: median(&dax(&|r| r.startup_cpu_s)),
+            bpftrace_startup_cpu_s: median(&bpf(&|r| r.startup_cpu_s)),
             bpftrace_cpu_s: median(&bpf(&|r| r.cpu_s)),
             bpftrace_max_rss_bytes: self
                 .rounds
@@ -162,6 +167,14 @@ fn num(v: Option<f64>) -> String {
     }
 }
 
+fn cpu(run: Option<f64>, attach: Option<f64>) -> String {
+    match (run, attach) {
+        (Some(r), Some(a)) => format!("{r:.2} ({a:.1})"),
+        (Some(r), None) => format!("{r:.2}"),
+        _ => "-".into(),
+    }
+}
+
 fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{:.1}%", v * 100.0))
 }
@@ -169,7 +182,7 @@ fn pct(v: Option<f64>) -> String {
 /// The table: one line per kernel and workload.
 pub fn render(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| kernel | workload | metric | untraced | daxtrace | bpftrace | daxtrace/untraced | bpftrace/untraced | events/s | drops (critical) | daxtrace CPU s | daxtrace max RSS | bpftrace CPU s | bpftrace max RSS | rounds |\n\
+        "| kernel | workload | metric | untraced | daxtrace | bpftrace | daxtrace/untraced | bpftrace/untraced | events/s | drops (critical) | daxtrace CPU s run (attach) | daxtrace max RSS | bpftrace CPU s run (attach) | bpftrace max RSS | rounds |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let mib = |b: Option<u64>| b.map_or("-".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
@@ -191,9 +204,9 @@ pub fn render(rows: &[Row]) -> String {
             pct(r.bpftrace_ratio),
             num(r.events_per_s),
             drops,
-            r.cpu_s.map_or("-".into(), |c| format!("{c:.2}")),
+            cpu(r.cpu_s, r.startup_cpu_s),
             mib(r.max_rss_bytes),
-            r.bpftrace_cpu_s.map_or("-".into(), |c| format!("{c:.2}")),
+            cpu(r.bpftrace_cpu_s, r.bpftrace_startup_cpu_s),
             mib(r.bpftrace_max_rss_bytes),
             r.complete_rounds,
         );
@@ -271,7 +284,10 @@ mod tests {
         assert_eq!(row.critical_drops, Some(0));
         assert_eq!(row.complete_rounds, 3);
         let table = render(&[row]);
-        assert!(table.contains("| 6.1.0-50-amd64 | dio-dax | IOPS | 1000 | 980 | 880 | 99.0% | 90.0% |"));
+        assert!(
+            table
+                .contains("| 6.1.0-50-amd64 | dio-dax | IOPS | 1000 | 980 | 880 | 99.0% | 90.0% |")
+        );
     }
 
     #[test]
