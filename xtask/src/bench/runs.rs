@@ -156,10 +156,18 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
     run.value = if workload.ends_with("-cycles") {
         read_trimmed(&file("cycles")).and_then(|t| cycles_rate(&t))
     } else {
-        std::fs::read_to_string(file("fio.json"))
+        let doc = std::fs::read_to_string(file("fio.json"))
             .ok()
-            .and_then(|t| parse_fio(&t))
-            .and_then(|doc| fio_iops(&doc))
+            .and_then(|t| parse_fio(&t));
+        let errors = doc
+            .as_ref()
+            .and_then(|d| d.pointer("/jobs/0/total_err"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if errors > 0 {
+            run.notes.push(format!("{errors} I/O errors"));
+        }
+        doc.and_then(|d| fio_iops(&d))
     };
     if let Some(why) = read_trimmed(&file("tracer_failed")) {
         run.notes.push(why);
