@@ -17,8 +17,8 @@ mkdir -p "$runs"
 cd /tmp || exit 2
 now_us() { echo "${EPOCHREALTIME/./}"; }
 # nap SECONDS without forking sleep (forks are slow under TCG): a read with a
-# timeout on a pipe nobody writes to.
-exec {napfd}<> <(:)
+# timeout on a FIFO nobody writes to (no /dev/fd in the guest for <(:)).
+rm -f /tmp/bench-nap && mkfifo /tmp/bench-nap && exec {napfd}<>/tmp/bench-nap || exit 2
 nap() { read -r -t "$1" -u "$napfd" _ 2>/dev/null; }
 log() { echo "[bench $(cut -d' ' -f1 /proc/uptime)s] $*" >&2; }
 

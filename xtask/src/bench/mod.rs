@@ -50,6 +50,11 @@ pub struct OverheadArgs {
     /// Do not rebuild the guest binaries.
     #[arg(long)]
     pub no_build: bool,
+    /// Boot nothing: read the runs a previous (possibly interrupted) run
+    /// left in target/bench/KERNEL again. Runs that never happened show as
+    /// missing.
+    #[arg(long)]
+    pub collect_only: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -65,14 +70,22 @@ fn overhead(args: &OverheadArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for &kernel in &args.kernels {
         let share = bench_dir.join(kernel.as_str());
-        let release = run_guest(
-            kernel,
-            &share,
-            args.rounds,
-            args.runtime,
-            &workloads,
-            !args.no_build,
-        )?;
+        let release = if args.collect_only {
+            let path = share.join("kernel-release");
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {} (no earlier run?)", path.display()))?
+                .trim()
+                .to_string()
+        } else {
+            run_guest(
+                kernel,
+                &share,
+                args.rounds,
+                args.runtime,
+                &workloads,
+                !args.no_build,
+            )?
+        };
         rows.extend(collect_rows(
             kernel,
             &release,
