@@ -60,14 +60,13 @@ bpftrace_script() {
             *)
                 case "$fam" in
                     page-put-idle)
-                        if [ "$put_key" = pgmap ]; then
-                            case "$tgt" in
-                                *folio*) echo "kprobe:$tgt { @puts[((struct folio *)arg0)->page.pgmap] = count(); }" ;;
-                                *) echo "kprobe:$tgt { @puts[((struct page *)arg0)->pgmap] = count(); }" ;;
-                            esac
-                        else
-                            echo "kprobe:$tgt { @puts[probe] = count(); }"
-                        fi ;;
+                        # A folio's pgmap: through its page (<= 6.14) or its own field (6.15+).
+                        case "$put_key:$tgt" in
+                            pgmap:*folio*) echo "kprobe:$tgt { @puts[((struct folio *)arg0)->page.pgmap] = count(); }" ;;
+                            pgmap:*) echo "kprobe:$tgt { @puts[((struct page *)arg0)->pgmap] = count(); }" ;;
+                            folio-pgmap:*folio*) echo "kprobe:$tgt { @puts[((struct folio *)arg0)->pgmap] = count(); }" ;;
+                            *) echo "kprobe:$tgt { @puts[probe] = count(); }" ;;
+                        esac ;;
                     *) echo "kprobe:$tgt { @calls[probe, arg0] = count(); }" ;;
                 esac ;;
         esac
@@ -79,6 +78,21 @@ echo pgmap >"$out/bpftrace-keys"
 # cpu_ticks PID: utime + stime (fields 14 and 15, after the parenthesised comm).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
 
+# bpf_stats PID: "NAME RUN_CNT RUN_TIME_NS" for each BPF program PID holds
+# (fdinfo; the name from the program's kallsyms symbol bpf_prog_TAG_NAME).
+bpf_stats() {
+    local f
+    for f in /proc/"$1"/fdinfo/*; do
+        awk '/^prog_tag:/ {t = $2} /^run_cnt:/ {c = $2} /^run_time_ns:/ {n = $2}
+             END {if (t != "") print t, c + 0, n + 0}' "$f" 2>/dev/null
+    done >/tmp/bench-progs
+    # One pass over kallsyms names them all.
+    awk 'NR == FNR {cnt[$1] = $2; ns[$1] = $3; next}
+         $3 ~ /^bpf_prog_/ {tag = substr($3, 10, 16); if (tag in cnt && !(tag in done)) {
+             print substr($3, 27), cnt[tag], ns[tag]; done[tag] = 1}}
+         END {for (t in cnt) if (!(t in done)) print t, cnt[t], ns[t]}' /tmp/bench-progs /proc/kallsyms
+}
+
 # --- Tracers. start_tracer CONFIG TAG: attaches and waits until attached.
 tracer_pid=
 start_tracer() {
@@ -87,6 +101,8 @@ start_tracer() {
     case "$cfg" in
         untraced) return 0 ;;
         daxtrace)
+            # Run time per program (kernel.bpf_stats_enabled), daxtrace runs only.
+            echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
             rm -f /tmp/bench.dxt
             daxtrace record -o /tmp/bench.dxt 2>"$runs/$tag.record.err" &
             tracer_pid=$!
@@ -108,13 +124,17 @@ start_tracer() {
     if ! kill -0 "$tracer_pid" 2>/dev/null; then
         tracer_pid=
         # The pgmap-keyed script needs BTF casts this kernel may not take:
-        # once, fall back to per-probe keys (the choice is left in the share).
-        if [ "$cfg" = bpftrace ] && [ "$(cat "$out/bpftrace-keys")" = pgmap ]; then
-            log "bpftrace rejected the pgmap-keyed script; per-probe keys instead"
-            cp "$out/trace.bt" "$out/trace.bt.pgmap"
-            cp "$runs/$tag.bpftrace.err" "$out/trace.bt.pgmap.err"
-            bpftrace_script probe >"$out/trace.bt"
-            echo probe >"$out/bpftrace-keys"
+        # fall back to a folio's own pgmap field, then to per-probe keys
+        # (the choice and each rejection are left in the share).
+        local keys next
+        keys=$(cat "$out/bpftrace-keys")
+        case "$keys" in pgmap) next=folio-pgmap ;; folio-pgmap) next=probe ;; *) next= ;; esac
+        if [ "$cfg" = bpftrace ] && [ -n "$next" ]; then
+            log "bpftrace rejected the $keys-keyed script; $next keys instead"
+            cp "$out/trace.bt" "$out/trace.bt.$keys"
+            cp "$runs/$tag.bpftrace.err" "$out/trace.bt.$keys.err"
+            bpftrace_script "$next" >"$out/trace.bt"
+            echo "$next" >"$out/bpftrace-keys"
             start_tracer "$cfg" "$tag"
             return
         fi
@@ -127,13 +147,24 @@ start_tracer() {
 stop_tracer() {
     local cfg=$1 tag=$2
     [ -n "$tracer_pid" ] || return 0
-    # utime + stime (fields 14, 15 after the parenthesised comm)
-    sed 's/^.*) //' "/proc/$tracer_pid/stat" | awk '{print $12 + $13}' >"$runs/$tag.cpu_ticks"
+    cpu_ticks "$tracer_pid" >"$runs/$tag.cpu_ticks"
     awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$tracer_pid/status" >"$runs/$tag.max_rss_bytes"
-    kill -INT "$tracer_pid" 2>/dev/null
-    local waited=0
-    while kill -0 "$tracer_pid" 2>/dev/null && [ $waited -lt 600 ]; do nap 0.1; waited=$((waited + 1)); done
-    kill -KILL "$tracer_pid" 2>/dev/null
+    if [ "$cfg" = daxtrace ]; then
+        bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats"
+        echo 0 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
+    fi
+    # SIGINT (both tracers print their summary on it), then TERM, then KILL.
+    local sig waited stopped_by=
+    for sig in INT TERM KILL; do
+        kill -"$sig" "$tracer_pid" 2>/dev/null
+        waited=0
+        while kill -0 "$tracer_pid" 2>/dev/null && [ $waited -lt 300 ]; do
+            nap 0.1; waited=$((waited + 1))
+        done
+        if ! kill -0 "$tracer_pid" 2>/dev/null; then stopped_by=$sig; break; fi
+        cat "/proc/$tracer_pid/stack" >"$runs/$tag.stack_after_$sig" 2>/dev/null
+    done
+    echo "$stopped_by" >"$runs/$tag.stopped_by"
     wait "$tracer_pid" 2>/dev/null
     echo $? >"$runs/$tag.tracer.rc"
     if [ "$cfg" = daxtrace ]; then

@@ -296,6 +296,7 @@ mod tests {
             bpftrace_max_rss_bytes: None,
             complete_rounds: 0,
             stuck_waits: None,
+            bpf_programs: vec![],
             notes: vec![],
         };
         let first = vec![row("7", "dio-dax", 1.0), row("6.1", "dio-dax", 2.0)];

@@ -68,6 +68,9 @@ pub struct Run {
     pub cpu_s: Option<f64>,
     pub startup_cpu_s: Option<f64>,
     pub max_rss_bytes: Option<u64>,
+    /// daxtrace only: per BPF program (kallsyms name), runs and run time
+    /// in ns while kernel.bpf_stats_enabled was on.
+    pub bpf_programs: Vec<(String, u64, u64)>,
     /// Things worth saying (tracer failed to start, punch loop stuck...).
     pub notes: Vec<String>,
 }
@@ -187,14 +190,18 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
             (None, Some(e)) => Some(e / USER_HZ),
             _ => None,
         };
-        match read_trimmed(&file("stopped_by")).as_deref() {
-            Some("INT") | None => {}
+        let stopped_by = std::fs::read_to_string(file("stopped_by")).ok();
+        match stopped_by.as_deref().map(str::trim) {
+            Some("INT") => {}
+            Some("") => run.notes.push("tracer could not be stopped".into()),
             Some(sig) => run
                 .notes
                 .push(format!("ignored SIGINT, stopped by SIG{sig}")),
-        }
-        if run.rc.is_some() && read_trimmed(&file("stopped_by")).is_none() {
-            run.notes.push("tracer could not be stopped".into());
+            // Older guest scripts: SIGINT, then SIGKILL after 60 s.
+            None if read_trimmed(&file("tracer.rc")).as_deref() == Some("137") => {
+                run.notes.push("ignored SIGINT for 60 s, killed".into());
+            }
+            None => {}
         }
         run.max_rss_bytes = read_trimmed(&file("max_rss_bytes")).and_then(|s| s.parse().ok());
     }
@@ -209,11 +216,27 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         let (all, critical) = report_drops(&report);
         run.drops = Some(all);
         run.critical_drops = Some(critical);
+        run.bpf_programs = std::fs::read_to_string(file("bpf_stats"))
+            .map(|t| parse_bpf_stats(&t))
+            .unwrap_or_default();
         run.stuck_waits = report
             .pointer("/summary/stuck_waits")
             .and_then(Value::as_u64);
     }
     run
+}
+
+/// Lines `NAME RUN_CNT RUN_TIME_NS` of the guest's bpf_stats.
+pub fn parse_bpf_stats(text: &str) -> Vec<(String, u64, u64)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let name = w.next()?.to_string();
+            let cnt = w.next()?.parse().ok()?;
+            let ns = w.next()?.parse().ok()?;
+            Some((name, cnt, ns))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -232,6 +255,18 @@ mod tests {
     fn fio_output_with_a_note_before_the_json_parses() {
         let text = "note: both iodepth >= 1 and synchronous I/O engine\n{\"jobs\": [{\"read\": {\"iops\": 5}, \"write\": {\"iops\": 0}}]}";
         assert_eq!(parse_fio(text).and_then(|d| fio_iops(&d)), Some(5.0));
+    }
+
+    #[test]
+    fn bpf_stats_lines_parse_and_junk_is_skipped() {
+        let got = parse_bpf_stats("fentry_fs_put_d 10 5000\ntp_dax_pte_faul 300 90000\nbroken\n");
+        assert_eq!(
+            got,
+            [
+                ("fentry_fs_put_d".to_string(), 10, 5000),
+                ("tp_dax_pte_faul".to_string(), 300, 90000)
+            ]
+        );
     }
 
     #[test]

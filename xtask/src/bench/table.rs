@@ -45,6 +45,10 @@ pub struct Row {
     /// Rounds where all three configurations produced a throughput.
     pub complete_rounds: usize,
     pub stuck_waits: Option<u64>,
+    /// BPF run time per daxtrace program over all rounds: (name, runs, ns),
+    /// most expensive first.
+    #[serde(default)]
+    pub bpf_programs: Vec<(String, u64, u64)>,
     pub notes: Vec<String>,
 }
 
@@ -154,9 +158,50 @@ impl WorkloadRuns<'_> {
                 .filter(|r| r.iter().all(|run| run.value.is_some()))
                 .count(),
             stuck_waits: sum_opt(daxs().map(|r| r.stuck_waits)),
+            bpf_programs: bpf_totals(daxs()),
             notes,
         }
     }
+}
+
+/// Per program name, runs and run time summed over `runs`, most expensive first.
+fn bpf_totals<'a>(runs: impl Iterator<Item = &'a Run>) -> Vec<(String, u64, u64)> {
+    let mut by: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for run in runs {
+        for (name, cnt, ns) in &run.bpf_programs {
+            let e = by.entry(name.clone()).or_default();
+            e.0 += cnt;
+            e.1 += ns;
+        }
+    }
+    let mut v: Vec<(String, u64, u64)> = by
+        .into_iter()
+        .filter(|(_, (cnt, _))| *cnt > 0)
+        .map(|(n, (c, ns))| (n, c, ns))
+        .collect();
+    v.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+/// "name N runs X us/run" for the three most expensive programs of `row`.
+fn bpf_top(row: &Row) -> Option<String> {
+    let top: Vec<String> = row
+        .bpf_programs
+        .iter()
+        .take(3)
+        .map(|(name, cnt, ns)| {
+            let per_run = *ns as f64 / 1000.0 / (*cnt).max(1) as f64;
+            format!("{name} {cnt} runs {per_run:.1} us/run")
+        })
+        .collect();
+    (!top.is_empty()).then(|| {
+        format!(
+            "- {} {}: daxtrace BPF run time: {}",
+            row.release,
+            row.workload,
+            top.join(", ")
+        )
+    })
 }
 
 fn num(v: Option<f64>) -> String {
@@ -217,6 +262,7 @@ pub fn render(rows: &[Row]) -> String {
             r.notes
                 .iter()
                 .map(move |n| format!("- {} {}: {n}", r.release, r.workload))
+                .chain(bpf_top(r))
         })
         .collect();
     if !notes.is_empty() {
