@@ -102,7 +102,8 @@ start_tracer() {
         untraced) return 0 ;;
         daxtrace)
             # Run time per program (kernel.bpf_stats_enabled), daxtrace runs only.
-            echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
+            echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>"$runs/$tag.bpf_stats_enabled"
+            cat /proc/sys/kernel/bpf_stats_enabled >>"$runs/$tag.bpf_stats_enabled" 2>&1
             rm -f /tmp/bench.dxt
             daxtrace record -o /tmp/bench.dxt 2>"$runs/$tag.record.err" &
             tracer_pid=$!
