@@ -186,6 +186,11 @@ pub struct FaultsArgs {
     /// Filesystems to fault on.
     #[arg(long, value_enum, default_value_t = FsChoice::All)]
     pub fs: FsChoice,
+    /// Stress: repeat the 4 KiB read and write pass this many times, each on a
+    /// fresh mapping (every pass faults every page again), to push fault
+    /// events faster than a tracer drains them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub passes: u32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,7 +4,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use xtask::vm;
 
+mod bench;
 mod demo;
+mod loss_test;
 mod run;
 mod setup;
 mod test;
@@ -28,6 +30,8 @@ enum Command {
     /// The whole test suite: fmt, clippy, unit and integration tests, the host
     /// attach test and the VM tests per kernel generation.
     Test(test::Args),
+    /// Benchmarks in the VM: `bench overhead` (daxtrace vs untraced vs bpftrace).
+    Bench(bench::Args),
     /// Replay the shipped sample trace in the dashboard (batch frames without a terminal).
     Demo(demo::Args),
 }
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Command::Vm(args) => vm::main(args),
         Command::Test(args) => test::run(&args).map(|()| 0),
         Command::Demo(args) => demo::run(&args).map(|()| 0),
+        Command::Bench(args) => bench::run(&args).map(|()| 0),
     };
     match result {
         // The guest command's exit status becomes ours (`cargo xtask vm`).

@@ -34,6 +34,10 @@ pub const APT_PACKAGES: &[&str] = &[
     "prometheus",
     // libfuzzer-sys compiles libFuzzer (C++) for the fuzz step of the tests.
     "g++",
+    // The overhead benchmark's workload driver and its bpftrace comparison
+    // (both run in the guest from the host's /usr over 9p).
+    "fio",
+    "bpftrace",
 ];
 
 #[derive(clap::Args, Debug)]

@@ -54,6 +54,8 @@ impl GenResult {
 }
 
 /// Runs the VM stage on `kernel`; `Err` only when the guest could not run.
+/// `with_top`: also the dashboard test and the benchmark harness smoke (one
+/// kernel is enough for them).
 pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenResult> {
     let root = workspace_root();
     let share = root.join("target/vmtest").join(kernel.as_str());
@@ -69,6 +71,9 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
     let mut command = vec!["env".to_string()];
     if with_top {
         command.push("DAXTRACE_VMTEST_TOP=1".to_string());
+        command.push("DAXTRACE_VMTEST_BENCH=1".to_string());
+        std::fs::copy(root.join("xtask/guest/bench.sh"), share.join("bench.sh"))
+            .context("copying the bench script into the share")?;
     }
     // The exporter's live step runs where the issue asks for it: 6.1 (lost
     // wakeup) and 7 (the newest generation).
@@ -79,7 +84,9 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
     command.extend(["bash".to_string(), "/mnt/host/vm-test.sh".to_string()]);
     let mut req = VmRequest::new(kernel, command);
     req.share = Some(share.clone());
-    req.timeout = Duration::from_secs(1200);
+    // fio and bpftrace of the bench smoke run from the host's /usr.
+    req.host_usr = with_top;
+    req.timeout = Duration::from_secs(1800);
     req.echo_output = true;
     let outcome = vm::run(&req).with_context(|| format!("booting Debian {kernel}"))?;
     if outcome.exit_code != 0 {
@@ -92,6 +99,12 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
     let mut verdicts = judge(kernel, &share);
     if with_top {
         verdicts.push(judge_top(&share));
+        let smoke = crate::bench::smoke::judge(kernel, &outcome.kernel_release, &share);
+        verdicts.push(Verdict {
+            name: "bench smoke: every workload, every config".into(),
+            ok: smoke.is_ok(),
+            detail: smoke.unwrap_or_else(|e| e),
+        });
     }
     if with_serve {
         for (name, result) in crate::vmtest_serve::judge(&share) {
@@ -148,7 +161,7 @@ pub fn render(results: &[GenResult]) -> String {
     out
 }
 
-fn read_json(path: &Path) -> Result<Value, String> {
+pub(crate) fn read_json(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     // A whole JSON document, or the workload's one summary line at the end.
     serde_json::from_str(&text).or_else(|whole| {
@@ -160,7 +173,7 @@ fn read_json(path: &Path) -> Result<Value, String> {
     })
 }
 
-fn read_rc(dir: &Path, step: &str) -> Result<i64, String> {
+pub(crate) fn read_rc(dir: &Path, step: &str) -> Result<i64, String> {
     let path = dir.join(format!("{step}.rc"));
     std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?
@@ -202,6 +215,10 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
     j.check("dm: check passes", check_outcome(dir, "dm", "pass"));
     let lost = lost_wakeup(dir);
     j.check("dma: wait span, busy page, idle same pfn", dma(dir));
+    j.check(
+        "loss: tiny ring drops counted, inconclusive",
+        crate::loss_test::judge(dir),
+    );
     match lost {
         Ok(true) => {
             j.check("dma: lost wakeup reported stuck", stuck_waits(dir, true));
@@ -428,7 +445,7 @@ fn lost_wakeup(dir: &Path) -> Result<bool, String> {
         .ok_or_else(|| "dma.stdout has no lost_wakeup".to_string())
 }
 
-fn events(dir: &Path, step: &str) -> Result<Vec<Value>, String> {
+pub(crate) fn events(dir: &Path, step: &str) -> Result<Vec<Value>, String> {
     let path = dir.join(format!("{step}.jsonl"));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     text.lines()

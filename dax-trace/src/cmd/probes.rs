@@ -86,7 +86,7 @@ fn attach_or_plan(
     if !blockers.is_empty() {
         return ("plan", report, blockers);
     }
-    let mut ebpf = match attach::load(&resolution.config) {
+    let mut ebpf = match attach::load(&resolution.config, None) {
         Ok(ebpf) => ebpf,
         Err(err) => return ("plan", report, vec![err.to_string()]),
     };

@@ -35,6 +35,20 @@ pub struct Args {
     /// With --from: replay at this multiple of the recorded pace (default: as fast as possible).
     #[arg(long, requires = "from", value_parser = parse_speed)]
     speed: Option<f64>,
+    /// Expert: the kernel ring buffer's size in bytes (a power of two, at
+    /// least 4096; default 4 MiB). A tiny buffer makes the kernel drop events,
+    /// which the trace then counts per point (used by the loss test).
+    #[arg(long, hide = true, value_name = "BYTES", conflicts_with = "from",
+          value_parser = parse_ring_buffer_bytes)]
+    ring_buffer_bytes: Option<u32>,
+}
+
+fn parse_ring_buffer_bytes(s: &str) -> Result<u32, String> {
+    let bytes: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of bytes"))?;
+    dax_trace::probes::attach::check_ring_buffer_bytes(bytes)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -73,7 +87,7 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
     let stream = match &args.from {
         Some(path) => replay::start(path, ReplayOptions { speed: args.speed })
             .with_context(|| format!("reading {}", path.display()))?,
-        None => start_live()?,
+        None => start_live(args.ring_buffer_bytes)?,
     };
     let header = Header::new(stream.info.clone(), filter.describe());
     let file = dax_trace::trace::create(&args.output, CreateOptions { force: args.force })?;
@@ -102,8 +116,12 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
 
 /// The live capture stream: probes resolved for the running kernel, loaded
 /// and attached; the error says what is missing (privileges, BTF, tracefs...).
-fn start_live() -> anyhow::Result<EventStream> {
-    let stream = live::start(&LiveOptions::default()).context("starting live capture")?;
+fn start_live(ring_buffer_bytes: Option<u32>) -> anyhow::Result<EventStream> {
+    let opts = LiveOptions {
+        ring_buffer_bytes,
+        ..LiveOptions::default()
+    };
+    let stream = live::start(&opts).context("starting live capture")?;
     let (attached, total) = stream.info.probes.attached_count();
     eprintln!("daxtrace record: {attached} of {total} probe families attached");
     Ok(stream)
@@ -246,6 +264,19 @@ mod tests {
         assert!(parse_speed("0").is_err());
         assert!(parse_speed("-1").is_err());
         assert!(parse_speed("inf").is_err());
+    }
+
+    #[test]
+    fn ring_buffer_sizes_are_powers_of_two_from_a_page() {
+        assert_eq!(parse_ring_buffer_bytes("4096"), Ok(4096));
+        assert_eq!(parse_ring_buffer_bytes("4194304"), Ok(4 << 20));
+        assert!(parse_ring_buffer_bytes("2048").is_err(), "below a page");
+        assert!(
+            parse_ring_buffer_bytes("12288").is_err(),
+            "not a power of two"
+        );
+        assert!(parse_ring_buffer_bytes("4294967296").is_err(), "beyond u32");
+        assert!(parse_ring_buffer_bytes("4k").is_err());
     }
 
     #[test]

@@ -49,15 +49,34 @@ fn permission_hint(err: &aya::EbpfError) -> &'static str {
 /// Stuck-wait scanner frequency.
 const SCAN_HZ: u64 = 10;
 
-/// Loads the object with `config` in its read-only CONFIG global.
-pub fn load(config: &Config) -> Result<Ebpf, LoadError> {
+/// The ring buffer's map name in the object.
+pub const RING_BUFFER_MAP: &str = "EVENTS";
+
+/// Loads the object with `config` in its read-only CONFIG global; a
+/// `ring_buffer_bytes` replaces the ring buffer's compiled-in size (the
+/// caller checks it with [`check_ring_buffer_bytes`]).
+pub fn load(config: &Config, ring_buffer_bytes: Option<u32>) -> Result<Ebpf, LoadError> {
     if !has_programs() {
         return Err(LoadError::NoPrograms);
     }
-    EbpfLoader::new()
-        .override_global("CONFIG", config, true)
-        .load(PROBES_OBJECT)
-        .map_err(LoadError::Object)
+    let mut loader = EbpfLoader::new();
+    loader.override_global("CONFIG", config, true);
+    if let Some(bytes) = ring_buffer_bytes {
+        loader.map_max_entries(RING_BUFFER_MAP, bytes);
+    }
+    loader.load(PROBES_OBJECT).map_err(LoadError::Object)
+}
+
+/// A ring buffer size the kernel accepts: a power of two, at least one page
+/// (4096 bytes on every architecture daxtrace runs on).
+pub fn check_ring_buffer_bytes(bytes: u64) -> Result<u32, String> {
+    let ok = bytes >= 4096 && bytes.is_power_of_two();
+    match u32::try_from(bytes) {
+        Ok(b) if ok => Ok(b),
+        _ => Err(format!(
+            "{bytes} is not a ring buffer size: use a power of two from 4096 to 2147483648"
+        )),
+    }
 }
 
 /// Attaches every request, returning one report per requested point.

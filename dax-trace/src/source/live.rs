@@ -22,12 +22,17 @@ use crate::session::{SessionInfo, SourceKind};
 pub struct LiveOptions {
     /// How often counters are read and sent as events.
     pub stats_interval: Duration,
+    /// Ring buffer size in bytes instead of the compiled-in 4 MiB (checked
+    /// with `probes::attach::check_ring_buffer_bytes`); small sizes make the
+    /// kernel drop events, which the loss test relies on.
+    pub ring_buffer_bytes: Option<u32>,
 }
 
 impl Default for LiveOptions {
     fn default() -> Self {
         Self {
             stats_interval: Duration::from_secs(1),
+            ring_buffer_bytes: None,
         }
     }
 }
@@ -97,7 +102,7 @@ pub fn start_with(
     opts: &LiveOptions,
 ) -> Result<EventStream, LiveError> {
     let btf = Btf::from_sys_fs().ok();
-    let mut ebpf = attach::load(config)?;
+    let mut ebpf = attach::load(config, opts.ring_buffer_bytes)?;
     let outcomes = attach::attach_all(&mut ebpf, requests, btf.as_ref());
     merge_outcomes(&mut report, outcomes);
     if report.attached_count().0 == 0 {
@@ -105,9 +110,11 @@ pub fn start_with(
             crate::probes::report::render_reasons(&report),
         ));
     }
-    let ring = RingBuf::try_from(take(&mut ebpf, "EVENTS")?).map_err(|source| LiveError::Map {
-        name: "EVENTS",
-        source,
+    let ring = RingBuf::try_from(take(&mut ebpf, attach::RING_BUFFER_MAP)?).map_err(|source| {
+        LiveError::Map {
+            name: "EVENTS",
+            source,
+        }
     })?;
     let counters: PerCpuArray<MapData, PointCounters> =
         PerCpuArray::try_from(take(&mut ebpf, "COUNTERS")?).map_err(|source| LiveError::Map {

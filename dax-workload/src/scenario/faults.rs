@@ -48,11 +48,12 @@ pub fn run(report: &mut Report, dev: &Path, workdir: &Path, args: &FaultsArgs) -
     for fs in args.fs.kinds() {
         fs::mkfs(fs, dev, Layout::Pmd)?;
         let mount = Mount::dax(fs, dev, &mnt)?;
-        let record = faults_on(report, fs, &mount)?;
+        let record = faults_on(report, fs, &mount, args.passes)?;
+        let pte_touches = PTE_FILE_LEN / PAGE_SIZE * args.passes as usize;
         report.check(
             format!("{}: faults attempted", fs.name()),
-            record.pte_read_touches == PTE_FILE_LEN / PAGE_SIZE
-                && record.pte_write_touches == PTE_FILE_LEN / PAGE_SIZE
+            record.pte_read_touches == pte_touches
+                && record.pte_write_touches == pte_touches
                 && record.pmd_touches == PMD_FILE_LEN / PMD_SIZE
                 && record.pmd_mapping_aligned,
             format!(
@@ -76,7 +77,7 @@ pub fn run(report: &mut Report, dev: &Path, workdir: &Path, args: &FaultsArgs) -
     Ok(())
 }
 
-fn faults_on(report: &mut Report, fs: FsKind, mount: &Mount) -> Result<FaultRecord> {
+fn faults_on(report: &mut Report, fs: FsKind, mount: &Mount, passes: u32) -> Result<FaultRecord> {
     let label = fs.name();
     let mut record = FaultRecord {
         fs,
@@ -86,19 +87,25 @@ fn faults_on(report: &mut Report, fs: FsKind, mount: &Mount) -> Result<FaultReco
         pmd_mapping_aligned: false,
         pmd_ranges_aligned: None,
     };
-    let _guard = watchdog::watch(Stage::Check, format!("{label}: DAX faults"), TOUCH_DEADLINE);
+    let deadline = TOUCH_DEADLINE * passes;
+    let _guard = watchdog::watch(Stage::Check, format!("{label}: DAX faults"), deadline);
 
     let pte_path = mount.path().join("pte");
     let pte_file = write_file(&pte_path, PTE_FILE_LEN, 0x01)?;
     if check_dax(report, &format!("{label} pte file"), &pte_path)? {
-        let map = Mapping::new(&pte_file, PTE_FILE_LEN, Sharing::Shared)
-            .with_context(|| format!("mmap {}", pte_path.display()))?;
-        for offset in (0..PTE_FILE_LEN).step_by(PAGE_SIZE) {
-            if map.read_byte(offset) == 0x01 {
-                record.pte_read_touches += 1;
+        for pass in 0..passes {
+            // A fresh mapping per pass: its pages fault again. The first
+            // pass reads the fill byte, later ones what the pass before wrote.
+            let expect = if pass == 0 { 0x01 } else { 0x02 };
+            let map = Mapping::new(&pte_file, PTE_FILE_LEN, Sharing::Shared)
+                .with_context(|| format!("mmap {}", pte_path.display()))?;
+            for offset in (0..PTE_FILE_LEN).step_by(PAGE_SIZE) {
+                if map.read_byte(offset) == expect {
+                    record.pte_read_touches += 1;
+                }
             }
+            record.pte_write_touches += map.write_pages(PTE_FILE_LEN, 0x02);
         }
-        record.pte_write_touches = map.write_pages(PTE_FILE_LEN, 0x02);
         progress!(
             "{label}: {} read + {} write touches on 4 KiB pages",
             record.pte_read_touches,

@@ -12,6 +12,8 @@ pub const STATUS_PREFIX: &str = "daxtrace-vm: ";
 pub struct RunConfig {
     pub nvdimm: bool,
     pub share: bool,
+    /// The host's /usr at /host/usr (read-only 9p, tag `hostusr`).
+    pub host_usr: bool,
 }
 
 /// The static /init of the image (bash: Debian's busybox sh would run its own
@@ -66,6 +68,11 @@ if [ "$DAXVM_SHARE" = 1 ]; then
 else
     mkdir -p /root && cd /root
 fi
+if [ "${DAXVM_HOST_USR:-0}" = 1 ]; then
+    mkdir -p /host/usr
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostusr /host/usr \
+        || fail "mounting the host's /usr at /host/usr failed"
+fi
 report "ready $(uptime_s)"
 bash /etc/daxtrace-vm/command < /dev/null > /dev/ttyS2 2> /dev/ttyS3
 report "exit $? $(uptime_s)"
@@ -76,9 +83,10 @@ finish
 /// `/etc/daxtrace-vm/run.conf` for one run.
 pub fn run_conf(cfg: &RunConfig) -> String {
     format!(
-        "DAXVM_NVDIMM={}\nDAXVM_SHARE={}\n",
+        "DAXVM_NVDIMM={}\nDAXVM_SHARE={}\nDAXVM_HOST_USR={}\n",
         u8::from(cfg.nvdimm),
-        u8::from(cfg.share)
+        u8::from(cfg.share),
+        u8::from(cfg.host_usr)
     )
 }
 
@@ -170,8 +178,9 @@ mod tests {
         let text = run_conf(&RunConfig {
             nvdimm: true,
             share: false,
+            host_usr: true,
         });
-        assert_eq!(text, "DAXVM_NVDIMM=1\nDAXVM_SHARE=0\n");
+        assert_eq!(text, "DAXVM_NVDIMM=1\nDAXVM_SHARE=0\nDAXVM_HOST_USR=1\n");
     }
 
     #[test]

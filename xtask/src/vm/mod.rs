@@ -19,7 +19,7 @@ pub mod pvh;
 pub mod qemu;
 pub mod runner;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -51,6 +51,11 @@ pub struct VmRequest {
     pub command: Vec<String>,
     /// Host directory mounted read-write at /mnt/host (virtio-9p).
     pub share: Option<PathBuf>,
+    /// The host's /usr, read-only over a second virtio-9p share at
+    /// `/host/usr` (large host programs such as bpftrace and fio run from
+    /// there through the host's dynamic loader instead of being copied into
+    /// the image).
+    pub host_usr: bool,
     /// QEMU's emulated NVDIMM instead of `memmap=` pmem.
     pub nvdimm: bool,
     pub timeout: Duration,
@@ -75,6 +80,7 @@ impl VmRequest {
             kernel,
             command,
             share: None,
+            host_usr: false,
             nvdimm: false,
             timeout: Duration::from_secs(600),
             accel: None,
@@ -202,6 +208,7 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
     let cfg = RunConfig {
         nvdimm: req.nvdimm,
         share: share.is_some(),
+        host_usr: req.host_usr,
     };
     let initrd = initramfs::write_run_initrd(&base, &run_dir, &req.command, &cfg)?;
     drop(lock);
@@ -236,6 +243,7 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         initrd: &initrd,
         pmem,
         share: share.as_deref(),
+        host_usr: req.host_usr.then_some(Path::new("/usr")),
         serial_files: [&files.console, &files.status, &files.stdout, &files.stderr],
         cpus: req.cpus,
     });
@@ -399,6 +407,10 @@ pub struct Args {
     /// Host directory shared read-write at /mnt/host in the guest.
     #[arg(long)]
     share: Option<PathBuf>,
+    /// Mount the host's /usr read-only at /host/usr (run host programs with
+    /// `/host/usr/lib64/ld-linux-x86-64.so.2 --library-path /host/usr/lib/x86_64-linux-gnu`).
+    #[arg(long)]
+    host_usr: bool,
     /// Run `dax-workload NAME ARGS...` (ARGS after `--`).
     #[arg(long, value_name = "NAME")]
     scenario: Option<String>,
@@ -445,6 +457,7 @@ pub fn request_from_args(args: Args) -> anyhow::Result<VmRequest> {
     };
     Ok(VmRequest {
         share: args.share,
+        host_usr: args.host_usr,
         nvdimm: args.nvdimm,
         timeout: Duration::from_secs(args.timeout),
         accel: args.accel,

@@ -28,10 +28,16 @@ pub const WANTED: &[&str] = &[
     "virtio_pci",
     "9pnet_virtio",
     "9p",
+    "null_blk",
 ];
 
 /// Modules loaded only for `--nvdimm` runs (module init costs seconds under TCG).
 pub const NVDIMM_ONLY: &[&str] = &["nfit"];
+
+/// Modules in the image that no boot loads: the command modprobes them
+/// (null_blk, the fast block device of the overhead benchmark, creates
+/// /dev/nullb0 as soon as it is loaded).
+pub const ON_DEMAND: &[&str] = &["null_blk"];
 
 /// One line of `modprobe --show-depends`.
 #[derive(Debug, PartialEq, Eq)]
@@ -74,6 +80,7 @@ impl ModuleSet {
         self.load
             .iter()
             .map(String::as_str)
+            .filter(|m| !ON_DEMAND.contains(m))
             .partition(|m| !NVDIMM_ONLY.contains(m))
     }
 
@@ -272,6 +279,16 @@ mod tests {
         assert_eq!(set.missing, ["crc32c_intel"]);
         set.add("nfit", Some(vec![ShownDep::File("/m/nfit.ko".into())]));
         assert_eq!(set.boot_lists(), (vec!["nd_pmem", "nd_e820"], vec!["nfit"]));
+        set.add(
+            "null_blk",
+            Some(vec![ShownDep::File("/m/null_blk.ko".into())]),
+        );
+        assert_eq!(
+            set.boot_lists(),
+            (vec!["nd_pmem", "nd_e820"], vec!["nfit"]),
+            "on-demand modules are in the image but never loaded at boot"
+        );
+        assert!(set.files.contains(&PathBuf::from("/m/null_blk.ko")));
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct QemuConfig<'a> {
     pub initrd: &'a Path,
     pub pmem: Pmem,
     pub share: Option<&'a Path>,
+    /// A host directory (the host's /usr) shared read-only with tag `hostusr`.
+    pub host_usr: Option<&'a Path>,
     /// ttyS0..ttyS3: console, status, command stdout, command stderr.
     pub serial_files: [&'a Path; 4],
     pub cpus: u32,
@@ -81,6 +83,13 @@ pub fn qemu_args(cfg: &QemuConfig<'_>) -> Vec<OsString> {
         fs.push(dir);
         pair("-virtfs", fs);
     }
+    if let Some(dir) = cfg.host_usr {
+        let mut fs = OsString::from(
+            "local,id=hostusr,mount_tag=hostusr,security_model=none,readonly=on,path=",
+        );
+        fs.push(dir);
+        pair("-virtfs", fs);
+    }
     args
 }
 
@@ -103,6 +112,7 @@ mod tests {
             initrd: Path::new("/r/initrd.cpio"),
             pmem,
             share,
+            host_usr: None,
             serial_files: [
                 Path::new("/r/console"),
                 Path::new("/r/status"),
@@ -139,5 +149,16 @@ mod tests {
         assert!(line.contains("-device nvdimm,id=nvdimm0,memdev=nvmem0"));
         assert!(!line.contains("memmap="));
         assert!(!line.contains("-virtfs"));
+    }
+
+    #[test]
+    fn host_usr_is_a_second_read_only_share() {
+        let mut cfg = base(Pmem::Memmap, Some(Path::new("/share")));
+        cfg.host_usr = Some(Path::new("/usr"));
+        let line = joined(&cfg);
+        assert!(line.contains("mount_tag=host,security_model=none,path=/share"));
+        assert!(line.contains(
+            "-virtfs local,id=hostusr,mount_tag=hostusr,security_model=none,readonly=on,path=/usr"
+        ));
     }
 }

@@ -1,0 +1,320 @@
+#!/bin/bash
+# The guest half of `cargo xtask bench overhead` (xtask/src/bench/): runs each
+# workload untraced, under `daxtrace record` and under a bpftrace script on the
+# same functions, interleaved per round, and leaves the raw outputs in
+# $BENCH_OUT (fio's JSON, cycle counts, the recorder's summary, CPU and RSS).
+# Never judges anything: the host half parses and computes.
+#
+# Usage: bench.sh ROUNDS RUNTIME_S WORKLOAD...
+# Workloads: mmap-ext4-randread mmap-ext4-randwrite mmap-xfs-randread
+#   mmap-xfs-randwrite dio-dax dio-dax-punch dio-anon mount-cycles dm-cycles
+set -u
+rounds=$1 runtime=$2
+shift 2
+out=${BENCH_OUT:-/mnt/host}
+runs=$out/runs
+mkdir -p "$runs"
+cd /tmp || exit 2
+now_us() { echo "${EPOCHREALTIME/./}"; }
+# nap SECONDS without forking sleep (forks are slow under TCG): a read with a
+# timeout on a FIFO nobody writes to (no /dev/fd in the guest for <(:)).
+rm -f /tmp/bench-nap && mkfifo /tmp/bench-nap && exec {napfd}<>/tmp/bench-nap || exit 2
+nap() { read -r -t "$1" -u "$napfd" _ 2>/dev/null; }
+log() { echo "[bench $(cut -d' ' -f1 /proc/uptime)s] $*" >&2; }
+
+# Host programs (fio, bpftrace and their libraries) from the host's /usr,
+# mounted read-only at /host/usr by /init: nothing large in the image.
+hostlib=/host/usr/lib/x86_64-linux-gnu
+hostlibs="$hostlib:$hostlib/ceph"
+hostrun() { "$hostlib/ld-linux-x86-64.so.2" --library-path "$hostlibs" "$@"; }
+fio_bin() { hostrun /host/usr/bin/fio "$@"; }
+[ -x /host/usr/bin/fio ] || { echo "no /host/usr/bin/fio (cargo xtask setup installs fio)" >&2; exit 2; }
+[ -x /host/usr/bin/bpftrace ] || { echo "no /host/usr/bin/bpftrace (cargo xtask setup installs bpftrace)" >&2; exit 2; }
+
+uname -r >"$out/kernel-release"
+nproc >"$out/nproc"
+
+# --- The bpftrace script: the functions daxtrace attached, counted per device
+# or pagemap (the least work that still answers "how many, on what").
+daxtrace probes --json >"$out/probes.json" 2>"$out/probes.err"
+# family target kind, one line per attached point (pretty JSON, one field a line).
+awk '
+    /"family":/ { gsub(/[",]/, "", $2); fam = $2 }
+    /"target":/ { gsub(/[",]/, "", $2); tgt = $2; att = 0 }
+    /"status": "attached"/ { att = 1 }
+    /"kind":/ && att { gsub(/[",]/, "", $2); print fam, tgt, $2; att = 0 }
+' "$out/probes.json" >"$out/attached.txt"
+
+# bpftrace_script PUT_KEY: PUT_KEY is how page puts are keyed (by pagemap
+# through BTF casts, or by probe when the casts do not compile).
+bpftrace_script() {
+    local put_key=$1
+    while read -r fam tgt kind; do
+        case "$kind" in
+            tracepoint)
+                case "$fam" in
+                    fault) echo "tracepoint:${tgt%%/*}:${tgt#*/} { @faults[args->dev] = count(); }" ;;
+                    *) echo "tracepoint:${tgt%%/*}:${tgt#*/} { @events[probe] = count(); }" ;;
+                esac ;;
+            perf-event) ;; # daxtrace's stuck-wait scanner: no bpftrace equivalent
+            *)
+                case "$fam" in
+                    page-put-idle)
+                        # A folio's pgmap: through its page (<= 6.14) or its own field (6.15+).
+                        case "$put_key:$tgt" in
+                            pgmap:*folio*) echo "kprobe:$tgt { @puts[((struct folio *)arg0)->page.pgmap] = count(); }" ;;
+                            pgmap:*) echo "kprobe:$tgt { @puts[((struct page *)arg0)->pgmap] = count(); }" ;;
+                            folio-pgmap:*folio*) echo "kprobe:$tgt { @puts[((struct folio *)arg0)->pgmap] = count(); }" ;;
+                            *) echo "kprobe:$tgt { @puts[probe] = count(); }" ;;
+                        esac ;;
+                    *) echo "kprobe:$tgt { @calls[probe, arg0] = count(); }" ;;
+                esac ;;
+        esac
+    done <"$out/attached.txt"
+}
+bpftrace_script pgmap >"$out/trace.bt"
+echo pgmap >"$out/bpftrace-keys"
+
+# cpu_ticks PID: utime + stime (fields 14 and 15, after the parenthesised comm).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
+
+# bpf_stats PID: "NAME RUN_CNT RUN_TIME_NS" for each BPF program PID holds
+# (fdinfo; the name from the program's kallsyms symbol bpf_prog_TAG_NAME).
+bpf_stats() {
+    local f
+    for f in /proc/"$1"/fdinfo/*; do
+        awk '/^prog_tag:/ {t = $2} /^run_cnt:/ {c = $2} /^run_time_ns:/ {n = $2}
+             END {if (t != "") print t, c + 0, n + 0}' "$f" 2>/dev/null
+    done >/tmp/bench-progs
+    # One pass over kallsyms names them all.
+    awk 'NR == FNR {cnt[$1] = $2; ns[$1] = $3; next}
+         $3 ~ /^bpf_prog_/ {tag = substr($3, 10, 16); if (tag in cnt && !(tag in done)) {
+             print substr($3, 27), cnt[tag], ns[tag]; done[tag] = 1}}
+         END {for (t in cnt) if (!(t in done)) print t, cnt[t], ns[t]}' /tmp/bench-progs /proc/kallsyms
+}
+
+# --- Tracers. start_tracer CONFIG TAG: attaches and waits until attached.
+tracer_pid=
+start_tracer() {
+    local cfg=$1 tag=$2 waited=0
+    tracer_pid=
+    case "$cfg" in
+        untraced) return 0 ;;
+        daxtrace)
+            # Run time per program (kernel.bpf_stats_enabled), daxtrace runs only.
+            echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>"$runs/$tag.bpf_stats_enabled"
+            cat /proc/sys/kernel/bpf_stats_enabled >>"$runs/$tag.bpf_stats_enabled" 2>&1
+            rm -f /tmp/bench.dxt
+            daxtrace record -o /tmp/bench.dxt 2>"$runs/$tag.record.err" &
+            tracer_pid=$!
+            until [ -s /tmp/bench.dxt ] || ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1200 ]; do
+                nap 0.1; waited=$((waited + 1))
+            done ;;
+        bpftrace)
+            # The loader itself in the background (not a function's subshell),
+            # so that $! is bpftrace: its CPU and RSS are read, SIGINT reaches it.
+            "$hostlib/ld-linux-x86-64.so.2" --library-path "$hostlibs" /host/usr/bin/bpftrace \
+                "$out/trace.bt" >"$runs/$tag.bpftrace.out" 2>"$runs/$tag.bpftrace.err" &
+            tracer_pid=$!
+            until grep -q '^Attaching' "$runs/$tag.bpftrace.out" 2>/dev/null || ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1800 ]; do
+                nap 0.1; waited=$((waited + 1))
+            done ;;
+    esac
+    echo "$((waited * 100))" >"$runs/$tag.attach_ms"
+    [ -n "$tracer_pid" ] && cpu_ticks "$tracer_pid" >"$runs/$tag.start_cpu_ticks"
+    if ! kill -0 "$tracer_pid" 2>/dev/null; then
+        tracer_pid=
+        # The pgmap-keyed script needs BTF casts this kernel may not take:
+        # fall back to a folio's own pgmap field, then to per-probe keys
+        # (the choice and each rejection are left in the share).
+        local keys next
+        keys=$(cat "$out/bpftrace-keys")
+        case "$keys" in pgmap) next=folio-pgmap ;; folio-pgmap) next=probe ;; *) next= ;; esac
+        if [ "$cfg" = bpftrace ] && [ -n "$next" ]; then
+            log "bpftrace rejected the $keys-keyed script; $next keys instead"
+            cp "$out/trace.bt" "$out/trace.bt.$keys"
+            cp "$runs/$tag.bpftrace.err" "$out/trace.bt.$keys.err"
+            bpftrace_script "$next" >"$out/trace.bt"
+            echo "$next" >"$out/bpftrace-keys"
+            start_tracer "$cfg" "$tag"
+            return
+        fi
+        echo "tracer $cfg did not start" >"$runs/$tag.tracer_failed"
+        return 1
+    fi
+}
+
+# stop_tracer CONFIG TAG: reads the tracer's CPU ticks and peak RSS, stops it.
+stop_tracer() {
+    local cfg=$1 tag=$2
+    [ -n "$tracer_pid" ] || return 0
+    cpu_ticks "$tracer_pid" >"$runs/$tag.cpu_ticks"
+    awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$tracer_pid/status" >"$runs/$tag.max_rss_bytes"
+    if [ "$cfg" = daxtrace ]; then
+        bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats"
+        echo 0 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
+    fi
+    # SIGINT (both tracers print their summary on it), then TERM, then KILL.
+    local sig waited stopped_by=
+    for sig in INT TERM KILL; do
+        kill -"$sig" "$tracer_pid" 2>/dev/null
+        waited=0
+        while kill -0 "$tracer_pid" 2>/dev/null && [ $waited -lt 300 ]; do
+            nap 0.1; waited=$((waited + 1))
+        done
+        if ! kill -0 "$tracer_pid" 2>/dev/null; then stopped_by=$sig; break; fi
+        cat "/proc/$tracer_pid/stack" >"$runs/$tag.stack_after_$sig" 2>/dev/null
+    done
+    echo "$stopped_by" >"$runs/$tag.stopped_by"
+    wait "$tracer_pid" 2>/dev/null
+    echo $? >"$runs/$tag.tracer.rc"
+    if [ "$cfg" = daxtrace ]; then
+        daxtrace report /tmp/bench.dxt --json >"$runs/$tag.report.json" 2>"$runs/$tag.report.err"
+        rm -f /tmp/bench.dxt
+    fi
+    tracer_pid=
+}
+
+# --- Workloads. Each writes its result into $runs/$tag.* and runs $runtime s.
+dax=/tmp/dax
+mkdir -p "$dax"
+mounted_fs=
+mount_dax() {
+    local fs=$1
+    [ "$mounted_fs" = "$fs" ] && return 0
+    umount "$dax" 2>/dev/null
+    case "$fs" in
+        ext4) mkfs.ext4 -q -F -b 4096 /dev/pmem0 ;;
+        xfs) mkfs.xfs -q -f -m reflink=0 /dev/pmem0 ;;
+    esac >/dev/null 2>&1 || { log "mkfs.$fs failed"; return 1; }
+    mount -o dax "/dev/pmem0" "$dax" || { log "mount -o dax ($fs) failed"; return 1; }
+    mounted_fs=$fs
+}
+unmount_dax() { [ -n "$mounted_fs" ] && umount "$dax"; mounted_fs=; }
+
+# The I/O buffer file of the DMA workloads, written (not a hole: O_DIRECT
+# into a DAX mapping of a hole fails with EFAULT); fio keeps it at 4 KiB.
+dax_buffer() {
+    rm -f "$dax/buf"
+    dd if=/dev/zero of="$dax/buf" bs=4k count=1 conv=fsync status=none
+}
+
+nullb=
+fast_device() {
+    [ -n "$nullb" ] && return 0
+    if modprobe null_blk nr_devices=1 2>/dev/null && [ -b /dev/nullb0 ]; then
+        nullb=/dev/nullb0
+    else
+        # No null_blk: a loop device over a file on tmpfs.
+        dd if=/dev/zero of=/tmp/fast.img bs=1M count=256 status=none
+        nullb=$(losetup -f --show /tmp/fast.img)
+    fi
+    echo "$nullb" >"$out/fast_device"
+}
+
+fio_common() {
+    echo --name=bench --time_based --runtime="$runtime" --output-format=json --numjobs=1
+}
+
+run_workload() {
+    local w=$1 tag=$2
+    case "$w" in
+        mmap-*-*)
+            local fs=${w#mmap-}; fs=${fs%%-*}
+            local rw=${w##*-}
+            mount_dax "$fs" || return 2
+            # shellcheck disable=SC2046
+            fio_bin $(fio_common) --filename="$dax/fio.dat" --size=128M \
+                --ioengine=mmap --rw="$rw" --bs=4k --output="$runs/$tag.fio.json" \
+                >/dev/null 2>"$runs/$tag.fio.err" ;;
+        dio-dax)
+            mount_dax ext4 || return 2
+            fast_device
+            dax_buffer
+            # shellcheck disable=SC2046
+            fio_bin $(fio_common) --filename="$nullb" --direct=1 --ioengine=psync \
+                --rw=randread --bs=4k --size=128M --iomem=mmapshared:"$dax/buf" \
+                --output="$runs/$tag.fio.json" >/dev/null 2>"$runs/$tag.fio.err" ;;
+        dio-dax-punch)
+            mount_dax ext4 || return 2
+            fast_device
+            dax_buffer
+            # Punch the I/O buffer's file while fio pins its pages. On a kernel
+            # that loses the wakeup a punch can sleep until killed: the loop is
+            # bounded, and what happened is written down.
+            rm -f "$runs/$tag.punches"
+            (
+                n=0; end=$(( $(now_us) + runtime * 1000000 ))
+                while [ "$(now_us)" -lt "$end" ]; do
+                    # Punch the buffer's page, then write it again (a DMA into
+                    # a hole fails with EFAULT; fio counts those and goes on).
+                    xfs_io -c "fpunch 0 4k" -c "pwrite -q 0 4k" "$dax/buf" 2>/dev/null && n=$((n + 1))
+                    echo "$n" >"$runs/$tag.punches"
+                done
+            ) &
+            local punch=$!
+            # shellcheck disable=SC2046
+            timeout -s KILL $((runtime * 3 + 30)) "$hostlib/ld-linux-x86-64.so.2" \
+                --library-path "$hostlibs" /host/usr/bin/fio $(fio_common) \
+                --filename="$nullb" --direct=1 --ioengine=psync \
+                --rw=randread --bs=4k --size=128M --iomem=mmapshared:"$dax/buf" \
+                --continue_on_error=io --output="$runs/$tag.fio.json" >/dev/null 2>"$runs/$tag.fio.err"
+            local rc=$?
+            # The punch loop ends by itself after $runtime s unless a punch is stuck.
+            local waited=0
+            while kill -0 "$punch" 2>/dev/null && [ $waited -lt $((runtime * 10 + 100)) ]; do
+                nap 0.1; waited=$((waited + 1))
+            done
+            if kill -0 "$punch" 2>/dev/null; then
+                echo "punch loop still blocked $((waited / 10)) s after its end: killed" >"$runs/$tag.punch_stuck"
+                pkill -KILL -P "$punch" 2>/dev/null
+                kill -KILL "$punch" 2>/dev/null
+            fi
+            wait "$punch" 2>/dev/null
+            return $rc ;;
+        dio-anon)
+            fast_device
+            # shellcheck disable=SC2046
+            fio_bin $(fio_common) --filename="$nullb" --direct=1 --ioengine=psync \
+                --rw=randread --bs=4k --size=128M \
+                --output="$runs/$tag.fio.json" >/dev/null 2>"$runs/$tag.fio.err" ;;
+        mount-cycles)
+            mount_dax ext4 || return 2
+            unmount_dax
+            local n=0 start end
+            start=$(now_us); end=$(( start + runtime * 1000000 ))
+            while [ "$(now_us)" -lt "$end" ]; do
+                mount -o dax /dev/pmem0 "$dax" && umount "$dax" && n=$((n + 1))
+            done
+            echo "$n $(( $(now_us) - start ))" >"$runs/$tag.cycles" ;;
+        dm-cycles)
+            unmount_dax
+            local sectors n=0 start end
+            sectors=$(blockdev --getsz /dev/pmem0)
+            start=$(now_us); end=$(( start + runtime * 1000000 ))
+            while [ "$(now_us)" -lt "$end" ]; do
+                echo "0 $sectors linear /dev/pmem0 0" | dmsetup create benchlin &&
+                    dmsetup remove benchlin && n=$((n + 1))
+            done
+            echo "$n $(( $(now_us) - start ))" >"$runs/$tag.cycles" ;;
+        *) echo "unknown workload $w" >&2; return 2 ;;
+    esac
+}
+
+for w in "$@"; do
+    for r in $(seq 1 "$rounds"); do
+        for cfg in untraced daxtrace bpftrace; do
+            tag="$w.r$r.$cfg"
+            log "$tag"
+            start_tracer "$cfg" "$tag" || { log "$tag: tracer did not start"; continue; }
+            t0=$(now_us)
+            run_workload "$w" "$tag"
+            echo $? >"$runs/$tag.rc"
+            echo $(( $(now_us) - t0 )) >"$runs/$tag.wall_us"
+            stop_tracer "$cfg" "$tag"
+        done
+    done
+done
+unmount_dax
+log "all runs done"
+exit 0

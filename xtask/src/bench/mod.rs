@@ -1,0 +1,321 @@
+//! `cargo xtask bench overhead`: what daxtrace costs the workload it watches,
+//! against the untraced run and a bpftrace script on the same functions.
+//!
+//! Per kernel generation one VM boot runs `xtask/guest/bench.sh` with the
+//! host's /usr mounted read-only (fio and bpftrace run from there: copied into
+//! the image their libraries would add about 280 MB to a guest of 2 GiB).
+//! The guest leaves raw outputs in the share; [`runs`] reads them and
+//! [`table`] turns them into medians, per-round ratios, the table printed
+//! here and `target/bench/overhead.json`. Nothing is asserted on timings.
+pub mod runs;
+pub mod smoke;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use xtask::vm::{self, KernelGen, VmRequest};
+
+use crate::run::workspace_root;
+use runs::{Config, WORKLOADS};
+use table::{Row, WorkloadRuns};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    pub which: Which,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Which {
+    /// Throughput untraced / under daxtrace record / under bpftrace, per workload.
+    Overhead(OverheadArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct OverheadArgs {
+    /// Kernel generations.
+    #[arg(long, value_delimiter = ',', default_values = ["6.1", "7"])]
+    pub kernels: Vec<KernelGen>,
+    /// Rounds (each runs every configuration once, interleaved).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
+    /// Seconds each workload runs.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub runtime: u32,
+    /// Workloads (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
+    /// Do not rebuild the guest binaries.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Boot nothing: read the runs a previous (possibly interrupted) run
+    /// left in target/bench/KERNEL again. Runs that never happened show as
+    /// missing.
+    #[arg(long)]
+    pub collect_only: bool,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    match &args.which {
+        Which::Overhead(o) => overhead(o),
+    }
+}
+
+fn overhead(args: &OverheadArgs) -> anyhow::Result<()> {
+    let workloads = chosen_workloads(&args.workloads)?;
+    let root = workspace_root();
+    let bench_dir = root.join("target/bench");
+    let mut rows = Vec::new();
+    for &kernel in &args.kernels {
+        let share = bench_dir.join(kernel.as_str());
+        let release = if args.collect_only {
+            let path = share.join("kernel-release");
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {} (no earlier run?)", path.display()))?
+                .trim()
+                .to_string()
+        } else {
+            run_guest(
+                kernel,
+                &share,
+                args.rounds,
+                args.runtime,
+                &workloads,
+                !args.no_build,
+            )?
+        };
+        rows.extend(collect_rows(
+            kernel,
+            &release,
+            &share,
+            args.rounds,
+            &workloads,
+        ));
+    }
+    let table = table::render(&rows);
+    println!("{table}");
+    let json_path = bench_dir.join("overhead.json");
+    let merged = merge_rows(&json_path, rows);
+    std::fs::write(&json_path, serde_json::to_string_pretty(&merged)? + "\n")
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    std::fs::write(bench_dir.join("overhead.md"), table::render(&merged))
+        .with_context(|| "writing target/bench/overhead.md")?;
+    eprintln!(
+        "xtask bench: {} rows written to {} (table of all kernels measured so far: target/bench/overhead.md)",
+        merged.len(),
+        json_path.display()
+    );
+    Ok(())
+}
+
+fn chosen_workloads(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    if names.is_empty() {
+        return Ok(WORKLOADS.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| {
+            WORKLOADS
+                .iter()
+                .find(|w| **w == n.as_str())
+                .copied()
+                .ok_or_else(|| {
+                    anyhow::anyhow!("unknown workload {n:?} (known: {})", WORKLOADS.join(", "))
+                })
+        })
+        .collect()
+}
+
+/// Rows of other kernels already in `path` are kept; this run's kernels replace theirs.
+fn merge_rows(path: &Path, new: Vec<Row>) -> Vec<Row> {
+    let old: Vec<Row> = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let mut merged: Vec<Row> = old
+        .into_iter()
+        .filter(|o| !new.iter().any(|n| n.kernel == o.kernel))
+        .collect();
+    merged.extend(new);
+    merged.sort_by_key(|r| {
+        (
+            KernelGen::ALL.iter().position(|k| k.as_str() == r.kernel),
+            WORKLOADS.iter().position(|w| *w == r.workload),
+        )
+    });
+    merged
+}
+
+/// The guest script's command line for `rounds`, `runtime` and `workloads`,
+/// with the share at /mnt/host.
+pub fn guest_command(rounds: u32, runtime: u32, workloads: &[&str], out_dir: &str) -> Vec<String> {
+    let mut command = vec![
+        "env".to_string(),
+        format!("BENCH_OUT={out_dir}"),
+        "bash".to_string(),
+        "/mnt/host/bench.sh".to_string(),
+        rounds.to_string(),
+        runtime.to_string(),
+    ];
+    command.extend(workloads.iter().map(|w| w.to_string()));
+    command
+}
+
+/// A generous bound for one guest run: every run of every configuration
+/// with tracer start-up (bpftrace compiles with LLVM: tens of seconds under TCG).
+pub fn guest_timeout(rounds: u32, runtime: u32, workloads: usize) -> Duration {
+    let runs = u64::from(rounds) * workloads as u64 * Config::ALL.len() as u64;
+    Duration::from_secs(600 + runs * (u64::from(runtime) * 3 + 90))
+}
+
+/// Copies the guest script into `share` (emptied first).
+pub fn prepare_share(share: &Path) -> anyhow::Result<()> {
+    if share.exists() {
+        std::fs::remove_dir_all(share).with_context(|| format!("clearing {}", share.display()))?;
+    }
+    std::fs::create_dir_all(share).with_context(|| format!("creating {}", share.display()))?;
+    std::fs::copy(
+        workspace_root().join("xtask/guest/bench.sh"),
+        share.join("bench.sh"),
+    )
+    .context("copying the bench script into the share")?;
+    Ok(())
+}
+
+fn run_guest(
+    kernel: KernelGen,
+    share: &Path,
+    rounds: u32,
+    runtime: u32,
+    workloads: &[&str],
+    build: bool,
+) -> anyhow::Result<String> {
+    prepare_share(share)?;
+    let mut req = VmRequest::new(
+        kernel,
+        guest_command(rounds, runtime, workloads, "/mnt/host"),
+    );
+    req.share = Some(share.to_path_buf());
+    req.host_usr = true;
+    req.timeout = guest_timeout(rounds, runtime, workloads.len());
+    req.echo_output = true;
+    req.build_guest_binaries = build;
+    let outcome = vm::run(&req).with_context(|| format!("booting Debian {kernel}"))?;
+    if outcome.exit_code != 0 {
+        bail!(
+            "the bench script failed on {kernel} (exit {}); files in {}",
+            outcome.exit_code,
+            share.display()
+        );
+    }
+    Ok(outcome.kernel_release)
+}
+
+/// Reads every run of `workloads` from `share/runs` into one row each.
+pub fn collect_rows(
+    kernel: KernelGen,
+    release: &str,
+    share: &Path,
+    rounds: u32,
+    workloads: &[&str],
+) -> Vec<Row> {
+    let runs_dir: PathBuf = share.join("runs");
+    workloads
+        .iter()
+        .map(|w| {
+            let rounds = (1..=rounds)
+                .map(|r| Config::ALL.map(|c| runs::read_run(&runs_dir, w, r, c)))
+                .collect();
+            WorkloadRuns {
+                kernel: kernel.as_str(),
+                release,
+                workload: w,
+                rounds,
+            }
+            .row()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workloads_are_checked_by_name() {
+        assert_eq!(chosen_workloads(&[]).unwrap().len(), WORKLOADS.len());
+        assert_eq!(
+            chosen_workloads(&["dio-dax".into()]).unwrap(),
+            vec!["dio-dax"]
+        );
+        let err = chosen_workloads(&["dio".into()]).unwrap_err().to_string();
+        assert!(err.contains("unknown workload \"dio\""), "{err}");
+    }
+
+    #[test]
+    fn the_guest_command_names_rounds_runtime_and_workloads() {
+        assert_eq!(
+            guest_command(3, 5, &["dio-dax", "dio-anon"], "/mnt/host/bench"),
+            [
+                "env",
+                "BENCH_OUT=/mnt/host/bench",
+                "bash",
+                "/mnt/host/bench.sh",
+                "3",
+                "5",
+                "dio-dax",
+                "dio-anon"
+            ]
+        );
+    }
+
+    #[test]
+    fn merging_keeps_other_kernels_and_replaces_this_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("overhead.json");
+        let row = |kernel: &str, workload: &str, untraced: f64| Row {
+            kernel: kernel.into(),
+            release: kernel.into(),
+            workload: workload.into(),
+            metric: "IOPS".into(),
+            untraced: Some(untraced),
+            daxtrace: None,
+            bpftrace: None,
+            daxtrace_ratio: None,
+            bpftrace_ratio: None,
+            events_per_s: None,
+            drops: None,
+            critical_drops: None,
+            cpu_s: None,
+            max_rss_bytes: None,
+            startup_cpu_s: None,
+            bpftrace_startup_cpu_s: None,
+            bpftrace_cpu_s: None,
+            bpftrace_max_rss_bytes: None,
+            complete_rounds: 0,
+            stuck_waits: None,
+            bpf_programs: vec![],
+            notes: vec![],
+        };
+        let first = vec![row("7", "dio-dax", 1.0), row("6.1", "dio-dax", 2.0)];
+        std::fs::write(&path, serde_json::to_string(&first).unwrap()).unwrap();
+        let merged = merge_rows(
+            &path,
+            vec![row("7", "dio-anon", 3.0), row("7", "dio-dax", 4.0)],
+        );
+        let got: Vec<(&str, &str, Option<f64>)> = merged
+            .iter()
+            .map(|r| (r.kernel.as_str(), r.workload.as_str(), r.untraced))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("6.1", "dio-dax", Some(2.0)),
+                ("7", "dio-dax", Some(4.0)),
+                ("7", "dio-anon", Some(3.0))
+            ]
+        );
+    }
+}

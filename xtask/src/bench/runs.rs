@@ -1,0 +1,328 @@
+//! Reading what `xtask/guest/bench.sh` left in the share: one [`Run`] per
+//! workload, round and configuration, from fio's JSON, the cycle counters,
+//! the recorder's report and the tracer's CPU and RSS readings.
+use std::path::Path;
+
+use dax_trace_common::probe::{Family, POINTS};
+use serde_json::Value;
+
+/// How a workload ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Config {
+    Untraced,
+    Daxtrace,
+    Bpftrace,
+}
+
+impl Config {
+    pub const ALL: [Config; 3] = [Config::Untraced, Config::Daxtrace, Config::Bpftrace];
+
+    /// The name the guest script uses in file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Config::Untraced => "untraced",
+            Config::Daxtrace => "daxtrace",
+            Config::Bpftrace => "bpftrace",
+        }
+    }
+}
+
+/// The workloads of the guest script, in the order they run.
+pub const WORKLOADS: [&str; 9] = [
+    "mmap-ext4-randread",
+    "mmap-ext4-randwrite",
+    "mmap-xfs-randread",
+    "mmap-xfs-randwrite",
+    "dio-dax",
+    "dio-dax-punch",
+    "dio-anon",
+    "mount-cycles",
+    "dm-cycles",
+];
+
+/// What a workload's throughput is counted in.
+pub fn metric(workload: &str) -> &'static str {
+    if workload.ends_with("-cycles") {
+        "ops/s"
+    } else {
+        "IOPS"
+    }
+}
+
+/// One run of one workload under one configuration.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Run {
+    /// Throughput (IOPS or ops/s); None when the run produced none.
+    pub value: Option<f64>,
+    /// The workload's exit status.
+    pub rc: Option<i64>,
+    pub wall_s: Option<f64>,
+    /// daxtrace only: events in the trace, drops (all points) and drops at
+    /// claim, release, busy-page, wait and stuck-wait points.
+    pub events: Option<u64>,
+    pub drops: Option<u64>,
+    pub critical_drops: Option<u64>,
+    pub stuck_waits: Option<u64>,
+    /// The tracer's own CPU time while the workload ran (after attaching),
+    /// its CPU time to attach, and its peak RSS.
+    pub cpu_s: Option<f64>,
+    pub startup_cpu_s: Option<f64>,
+    pub max_rss_bytes: Option<u64>,
+    /// daxtrace only: per BPF program (kallsyms name), runs and run time
+    /// in ns while kernel.bpf_stats_enabled was on.
+    pub bpf_programs: Vec<(String, u64, u64)>,
+    /// Things worth saying (tracer failed to start, punch loop stuck...).
+    pub notes: Vec<String>,
+}
+
+/// The kernel's USER_HZ on x86 (what /proc/PID/stat counts in).
+const USER_HZ: f64 = 100.0;
+
+/// Families whose events must never be lost (the benchmark's zero-drop goal).
+pub fn is_critical(family: Family) -> bool {
+    matches!(
+        family,
+        Family::Claim
+            | Family::Release
+            | Family::LayoutBusy
+            | Family::LayoutWait
+            | Family::StuckWait
+    )
+}
+
+fn read_trimmed(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// IOPS of a fio JSON report: reads plus writes of its first job.
+pub fn fio_iops(doc: &Value) -> Option<f64> {
+    let job = doc.get("jobs")?.get(0)?;
+    let read = job.get("read")?.get("iops")?.as_f64()?;
+    let write = job.get("write")?.get("iops")?.as_f64()?;
+    Some(read + write)
+}
+
+/// fio writes notes before its JSON document on some errors: parse from the first `{`.
+fn parse_fio(text: &str) -> Option<Value> {
+    let start = text.find('{')?;
+    serde_json::from_str(&text[start..]).ok()
+}
+
+/// `N ELAPSED_US` of a cycles workload, as ops/s.
+pub fn cycles_rate(text: &str) -> Option<f64> {
+    let mut words = text.split_whitespace();
+    let n: f64 = words.next()?.parse().ok()?;
+    let us: f64 = words.next()?.parse().ok()?;
+    (us > 0.0).then(|| n / (us / 1e6))
+}
+
+/// (drops at every point, drops at critical points) of a `report --json` document.
+pub fn report_drops(report: &Value) -> (u64, u64) {
+    let Some(per_point) = report
+        .pointer("/summary/drops/per_point")
+        .and_then(Value::as_object)
+    else {
+        return (0, 0);
+    };
+    let mut all = 0;
+    let mut critical = 0;
+    for (point, n) in per_point {
+        let n = n.as_u64().unwrap_or(0);
+        all += n;
+        let family = point
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| POINTS.get(i))
+            .map(|p| p.family);
+        // An unknown point counts as critical: better a false alarm than a miss.
+        if family.is_none_or(is_critical) {
+            critical += n;
+        }
+    }
+    (all, critical)
+}
+
+/// Reads the run `WORKLOAD.rROUND.CONFIG` from `runs_dir`.
+pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> Run {
+    let tag = format!("{workload}.r{round}.{}", config.as_str());
+    let file = |suffix: &str| runs_dir.join(format!("{tag}.{suffix}"));
+    let mut run = Run {
+        rc: read_trimmed(&file("rc")).and_then(|s| s.parse().ok()),
+        wall_s: read_trimmed(&file("wall_us"))
+            .and_then(|s| s.parse::<f64>().ok())
+            .map(|us| us / 1e6),
+        ..Run::default()
+    };
+    run.value = if workload.ends_with("-cycles") {
+        read_trimmed(&file("cycles")).and_then(|t| cycles_rate(&t))
+    } else {
+        let doc = std::fs::read_to_string(file("fio.json"))
+            .ok()
+            .and_then(|t| parse_fio(&t));
+        let errors = doc
+            .as_ref()
+            .and_then(|d| d.pointer("/jobs/0/total_err"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if errors > 0 {
+            run.notes.push(format!("{errors} I/O errors"));
+        }
+        doc.and_then(|d| fio_iops(&d))
+    };
+    if let Some(why) = read_trimmed(&file("tracer_failed")) {
+        run.notes.push(why);
+    }
+    if let Some(stuck) = read_trimmed(&file("punch_stuck")) {
+        run.notes.push(stuck);
+    }
+    if let Some(n) = read_trimmed(&file("punches")) {
+        run.notes.push(format!("{n} punches"));
+    }
+    if config != Config::Untraced {
+        let ticks = |suffix: &str| read_trimmed(&file(suffix)).and_then(|s| s.parse::<f64>().ok());
+        let (start, end) = (ticks("start_cpu_ticks"), ticks("cpu_ticks"));
+        run.startup_cpu_s = start.map(|t| t / USER_HZ);
+        run.cpu_s = match (start, end) {
+            (Some(s), Some(e)) if e >= s => Some((e - s) / USER_HZ),
+            (None, Some(e)) => Some(e / USER_HZ),
+            _ => None,
+        };
+        let stopped_by = std::fs::read_to_string(file("stopped_by")).ok();
+        match stopped_by.as_deref().map(str::trim) {
+            Some("INT") => {}
+            Some("") => run.notes.push("tracer could not be stopped".into()),
+            Some(sig) => run
+                .notes
+                .push(format!("ignored SIGINT, stopped by SIG{sig}")),
+            // Older guest scripts: SIGINT, then SIGKILL after 60 s.
+            None if read_trimmed(&file("tracer.rc")).as_deref() == Some("137") => {
+                run.notes.push("ignored SIGINT for 60 s, killed".into());
+            }
+            None => {}
+        }
+        run.max_rss_bytes = read_trimmed(&file("max_rss_bytes")).and_then(|s| s.parse().ok());
+    }
+    if config == Config::Daxtrace
+        && let Some(report) = std::fs::read_to_string(file("report.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    {
+        run.events = report
+            .pointer("/summary/totals/events")
+            .and_then(Value::as_u64);
+        let (all, critical) = report_drops(&report);
+        run.drops = Some(all);
+        run.critical_drops = Some(critical);
+        run.bpf_programs = std::fs::read_to_string(file("bpf_stats"))
+            .map(|t| parse_bpf_stats(&t))
+            .unwrap_or_default();
+        run.stuck_waits = report
+            .pointer("/summary/stuck_waits")
+            .and_then(Value::as_u64);
+    }
+    run
+}
+
+/// Lines `NAME RUN_CNT RUN_TIME_NS` of the guest's bpf_stats.
+pub fn parse_bpf_stats(text: &str) -> Vec<(String, u64, u64)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let name = w.next()?.to_string();
+            let cnt = w.next()?.parse().ok()?;
+            let ns = w.next()?.parse().ok()?;
+            Some((name, cnt, ns))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fio_iops_adds_reads_and_writes() {
+        let doc = json!({"jobs": [{"read": {"iops": 1000.5}, "write": {"iops": 20.0}}]});
+        assert_eq!(fio_iops(&doc), Some(1020.5));
+        assert_eq!(fio_iops(&json!({"jobs": []})), None);
+    }
+
+    #[test]
+    fn fio_output_with_a_note_before_the_json_parses() {
+        let text = "note: both iodepth >= 1 and synchronous I/O engine\n{\"jobs\": [{\"read\": {\"iops\": 5}, \"write\": {\"iops\": 0}}]}";
+        assert_eq!(parse_fio(text).and_then(|d| fio_iops(&d)), Some(5.0));
+    }
+
+    #[test]
+    fn bpf_stats_lines_parse_and_junk_is_skipped() {
+        let got = parse_bpf_stats("fentry_fs_put_d 10 5000\ntp_dax_pte_faul 300 90000\nbroken\n");
+        assert_eq!(
+            got,
+            [
+                ("fentry_fs_put_d".to_string(), 10, 5000),
+                ("tp_dax_pte_faul".to_string(), 300, 90000)
+            ]
+        );
+    }
+
+    #[test]
+    fn cycles_are_ops_per_second() {
+        assert_eq!(cycles_rate("50 2000000"), Some(25.0));
+        assert_eq!(cycles_rate("50 0"), None);
+        assert_eq!(cycles_rate("x"), None);
+    }
+
+    #[test]
+    fn drops_at_claim_points_are_critical_and_fault_drops_are_not() {
+        let claim = POINTS
+            .iter()
+            .position(|p| p.family == Family::Claim)
+            .unwrap();
+        let fault = POINTS
+            .iter()
+            .position(|p| p.family == Family::Fault)
+            .unwrap();
+        let report = json!({"summary": {"drops": {"per_point": {
+            claim.to_string(): 2, fault.to_string(): 40, "999": 1
+        }}}});
+        assert_eq!(report_drops(&report), (43, 3));
+        assert_eq!(report_drops(&json!({})), (0, 0));
+    }
+
+    #[test]
+    fn a_run_is_read_from_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        put(
+            "dio-dax.r2.daxtrace.fio.json",
+            r#"{"jobs": [{"read": {"iops": 900.0}, "write": {"iops": 0.0}}]}"#,
+        );
+        put("dio-dax.r2.daxtrace.rc", "0\n");
+        put("dio-dax.r2.daxtrace.wall_us", "2500000\n");
+        put("dio-dax.r2.daxtrace.start_cpu_ticks", "200\n");
+        put("dio-dax.r2.daxtrace.cpu_ticks", "237\n");
+        put("dio-dax.r2.daxtrace.stopped_by", "INT\n");
+        put("dio-dax.r2.daxtrace.max_rss_bytes", "8388608\n");
+        put(
+            "dio-dax.r2.daxtrace.report.json",
+            r#"{"summary": {"totals": {"events": 120}, "drops": {"per_point": {}}, "stuck_waits": 0}}"#,
+        );
+        let run = read_run(dir.path(), "dio-dax", 2, Config::Daxtrace);
+        assert_eq!(run.value, Some(900.0));
+        assert_eq!(run.rc, Some(0));
+        assert_eq!(run.wall_s, Some(2.5));
+        assert_eq!(run.cpu_s, Some(0.37));
+        assert_eq!(run.startup_cpu_s, Some(2.0));
+        assert!(run.notes.is_empty(), "{:?}", run.notes);
+        assert_eq!(run.max_rss_bytes, Some(8 << 20));
+        assert_eq!(run.events, Some(120));
+        assert_eq!(run.drops, Some(0));
+        let missing = read_run(dir.path(), "dio-dax", 3, Config::Daxtrace);
+        assert_eq!(missing.value, None);
+        assert_eq!(missing.events, None);
+    }
+}
