@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -28,6 +30,9 @@ pub struct Args {
     max_connections: usize,
 }
 
+/// Runtime worker threads.
+const WORKERS: usize = 2;
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.speed.is_finite() && args.speed >= 0.0) {
         bail!("--speed must be 0 (as fast as possible) or a positive factor");
@@ -43,18 +48,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("reading the listening address")?;
     let keep = privileges::kept_for(live);
     let thread_keep = keep.clone();
+    let dropped_threads = Arc::new(AtomicUsize::new(0));
+    let counted = dropped_threads.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(WORKERS)
         .thread_name("daxtrace-serve")
         .on_thread_start(move || {
             // Runtime threads never attach anything: drop at once.
             if let Err(err) = privileges::drop_to(&thread_keep) {
                 log::warn!("dropping capabilities on a runtime thread: {err}");
             }
+            counted.fetch_add(1, Ordering::SeqCst);
         })
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // The workers drop on their own threads, whenever the scheduler first
+    // runs them: wait for them, so that no thread holds more than the kept
+    // set once serving is announced.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while dropped_threads.load(Ordering::SeqCst) < WORKERS {
+        if std::time::Instant::now() > deadline {
+            bail!("the runtime's threads did not start within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let (stream, mode) = {
         let _entered = runtime.enter();
         match &args.replay {
