@@ -56,7 +56,9 @@ record faults dax-workload faults --json
 # The loss test: a one-page ring buffer and fault events at full speed (40
 # passes over 256 pages, read then written: >= 20480 faults). Drops must be
 # counted per point and check must be inconclusive (judged in loss_test.rs).
-RECORD_ARGS="--ring-buffer-bytes 4096" record loss dax-workload faults --fs ext4 --passes 40 --json
+# The consumer pauses 50 ms after each drain, so the producer outruns it on
+# any machine (without the pause a quiet host kept up on 6.1: no drops).
+RECORD_ARGS="--ring-buffer-bytes 4096 --drain-pause-ms 50" record loss dax-workload faults --fs ext4 --passes 40 --json
 
 # A filesystem left mounted past the end of the recording: check must fail.
 leak_mount() {

@@ -41,6 +41,10 @@ pub struct Args {
     #[arg(long, hide = true, value_name = "BYTES", conflicts_with = "from",
           value_parser = parse_ring_buffer_bytes)]
     ring_buffer_bytes: Option<u32>,
+    /// Test knob: pause this many milliseconds after each drain of the ring
+    /// buffer, so that with a tiny buffer the kernel must drop (loss test).
+    #[arg(long, hide = true, value_name = "MS", conflicts_with = "from")]
+    drain_pause_ms: Option<u64>,
 }
 
 fn parse_ring_buffer_bytes(s: &str) -> Result<u32, String> {
@@ -87,7 +91,10 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
     let stream = match &args.from {
         Some(path) => replay::start(path, ReplayOptions { speed: args.speed })
             .with_context(|| format!("reading {}", path.display()))?,
-        None => start_live(args.ring_buffer_bytes)?,
+        None => start_live(
+            args.ring_buffer_bytes,
+            args.drain_pause_ms.map(Duration::from_millis),
+        )?,
     };
     let header = Header::new(stream.info.clone(), filter.describe());
     let file = dax_trace::trace::create(&args.output, CreateOptions { force: args.force })?;
@@ -116,9 +123,13 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
 
 /// The live capture stream: probes resolved for the running kernel, loaded
 /// and attached; the error says what is missing (privileges, BTF, tracefs...).
-fn start_live(ring_buffer_bytes: Option<u32>) -> anyhow::Result<EventStream> {
+fn start_live(
+    ring_buffer_bytes: Option<u32>,
+    drain_pause: Option<Duration>,
+) -> anyhow::Result<EventStream> {
     let opts = LiveOptions {
         ring_buffer_bytes,
+        drain_pause,
         ..LiveOptions::default()
     };
     let stream = live::start(&opts).context("starting live capture")?;

@@ -26,6 +26,10 @@ pub struct LiveOptions {
     /// with `probes::attach::check_ring_buffer_bytes`); small sizes make the
     /// kernel drop events, which the loss test relies on.
     pub ring_buffer_bytes: Option<u32>,
+    /// Test knob: pause this long after each drain of the ring buffer, so a
+    /// producer outruns the consumer whatever the machine's speed (the loss
+    /// test uses it with a one-page buffer to make drops certain).
+    pub drain_pause: Option<Duration>,
 }
 
 impl Default for LiveOptions {
@@ -33,6 +37,7 @@ impl Default for LiveOptions {
         Self {
             stats_interval: Duration::from_secs(1),
             ring_buffer_bytes: None,
+            drain_pause: None,
         }
     }
 }
@@ -146,6 +151,7 @@ pub fn start_with(
         tx,
         drops_seen: HashMap::new(),
         puts_seen: HashMap::new(),
+        drain_pause: opts.drain_pause,
     };
     tokio::spawn(pump.run(opts.stats_interval));
     Ok(stream)
@@ -220,6 +226,7 @@ struct Pump {
     tx: mpsc::Sender<EventBatch>,
     drops_seen: HashMap<u16, u64>,
     puts_seen: HashMap<u64, (u64, u64)>,
+    drain_pause: Option<Duration>,
 }
 
 impl Pump {
@@ -244,6 +251,9 @@ impl Pump {
                         }
                     }
                     guard.clear_ready();
+                    if let Some(pause) = self.drain_pause {
+                        tokio::time::sleep(pause).await;
+                    }
                 }
                 _ = tick.tick() => self.collect_stats(&mut batch),
                 _ = self.tx.closed() => return,
