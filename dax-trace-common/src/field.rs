@@ -168,47 +168,57 @@ impl fmt::Display for DiskName {
     }
 }
 
-/// Which claim/release API a record came from ([`ClaimApi`] as a number).
-#[repr(transparent)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
-pub struct ClaimApiCode(pub u32);
+/// An API enum stored as its number: `$code(u32)` for `$api`, whose
+/// `from_u64` maps unknown numbers to `Unknown`; JSON shows the API's name.
+macro_rules! api_code {
+    ($(#[$meta:meta])* $code:ident, $api:ident) => {
+        $(#[$meta])*
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+        pub struct $code(pub u32);
 
-impl ClaimApiCode {
-    pub const fn new(api: ClaimApi) -> Self {
-        ClaimApiCode(api as u32)
-    }
-    pub const fn get(self) -> ClaimApi {
-        ClaimApi::from_u64(self.0 as u64)
-    }
+        impl $code {
+            pub const fn new(api: $api) -> Self {
+                $code(api as u32)
+            }
+            pub const fn get(self) -> $api {
+                $api::from_u64(self.0 as u64)
+            }
+        }
+
+        impl From<$api> for $code {
+            fn from(api: $api) -> Self {
+                $code::new(api)
+            }
+        }
+
+        #[cfg(feature = "user")]
+        impl serde::Serialize for $code {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.get().serialize(s)
+            }
+        }
+
+        #[cfg(feature = "user")]
+        impl<'de> serde::Deserialize<'de> for $code {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $api::deserialize(d).map($code::new)
+            }
+        }
+    };
 }
 
-impl From<ClaimApi> for ClaimApiCode {
-    fn from(api: ClaimApi) -> Self {
-        ClaimApiCode::new(api)
-    }
-}
-
-/// Which break-layouts path a wait went through ([`WaitApi`] as a number).
-#[repr(transparent)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
-pub struct WaitApiCode(pub u32);
-
-impl WaitApiCode {
-    pub const fn new(api: WaitApi) -> Self {
-        WaitApiCode(api as u32)
-    }
-    pub const fn get(self) -> WaitApi {
-        WaitApi::from_u64(self.0 as u64)
-    }
-}
-
-impl From<WaitApi> for WaitApiCode {
-    fn from(api: WaitApi) -> Self {
-        WaitApiCode::new(api)
-    }
-}
+api_code!(
+    /// Which claim/release API a record came from ([`ClaimApi`] as a number).
+    ClaimApiCode,
+    ClaimApi
+);
+api_code!(
+    /// Which break-layouts path a wait went through ([`WaitApi`] as a number).
+    WaitApiCode,
+    WaitApi
+);
 
 #[cfg(feature = "user")]
 mod serde_forms {
@@ -260,27 +270,6 @@ mod serde_forms {
     impl<'de> Deserialize<'de> for DiskName {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             d.deserialize_str(NameVisitor)
-        }
-    }
-
-    impl Serialize for ClaimApiCode {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            self.get().serialize(s)
-        }
-    }
-    impl<'de> Deserialize<'de> for ClaimApiCode {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            ClaimApi::deserialize(d).map(ClaimApiCode::new)
-        }
-    }
-    impl Serialize for WaitApiCode {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            self.get().serialize(s)
-        }
-    }
-    impl<'de> Deserialize<'de> for WaitApiCode {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            WaitApi::deserialize(d).map(WaitApiCode::new)
         }
     }
 }
