@@ -106,67 +106,113 @@ impl Default for OptU64 {
 /// Length of a disk name (`DISK_NAME_LEN`).
 pub const NAME_LEN: usize = 32;
 
-/// A NUL-padded disk name as the kernel keeps it.
-#[repr(transparent)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
-pub struct DiskName(pub [u8; NAME_LEN]);
+/// Length of a [`PathName`]: longer paths are cut (for display only).
+pub const PATH_LEN: usize = 256;
 
-impl DiskName {
-    pub const EMPTY: DiskName = DiskName([0; NAME_LEN]);
+/// A NUL-padded UTF-8 string of fixed size: `$name([u8; $len])`. Any bytes
+/// are a valid value; the text ends at the first NUL or invalid byte.
+macro_rules! fixed_name {
+    ($(#[$meta:meta])* $name:ident, $len:ident, $what:literal) => {
+        $(#[$meta])*
+        #[repr(transparent)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+        pub struct $name(pub [u8; $len]);
 
-    /// The name up to its first NUL; a name that is not UTF-8 is cut at the
-    /// first invalid byte.
-    pub fn as_str(&self) -> &str {
-        let end = self.0.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
-        let bytes = &self.0[..end];
-        match core::str::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+        impl $name {
+            pub const EMPTY: $name = $name([0; $len]);
+
+            /// The text up to its first NUL; text that is not UTF-8 is cut at
+            /// the first invalid byte.
+            pub fn as_str(&self) -> &str {
+                let end = self.0.iter().position(|&b| b == 0).unwrap_or($len);
+                let bytes = &self.0[..end];
+                match core::str::from_utf8(bytes) {
+                    Ok(s) => s,
+                    Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+                }
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.0[0] == 0
+            }
+
+            #[doc = concat!("`s` cut to [`", stringify!($len), "`] bytes at a character boundary and at a NUL.")]
+            pub fn from_str_lossy(s: &str) -> Self {
+                let s = s.split('\0').next().unwrap_or("");
+                let mut end = s.len().min($len);
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let mut out = [0u8; $len];
+                out[..end].copy_from_slice(&s.as_bytes()[..end]);
+                $name(out)
+            }
         }
-    }
 
-    pub fn is_empty(&self) -> bool {
-        self.0[0] == 0
-    }
-
-    /// The name of `s`, cut to [`NAME_LEN`] bytes at a character boundary
-    /// and at a NUL.
-    pub fn from_str_lossy(s: &str) -> Self {
-        let s = s.split('\0').next().unwrap_or("");
-        let mut end = s.len().min(NAME_LEN);
-        while !s.is_char_boundary(end) {
-            end -= 1;
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name::from_str_lossy(s)
+            }
         }
-        let mut out = [0u8; NAME_LEN];
-        out[..end].copy_from_slice(&s.as_bytes()[..end]);
-        DiskName(out)
-    }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::EMPTY
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self.as_str(), f)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        #[cfg(feature = "user")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        #[cfg(feature = "user")]
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Visitor;
+                impl serde::de::Visitor<'_> for Visitor {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok($name::from_str_lossy(v))
+                    }
+                }
+                d.deserialize_str(Visitor)
+            }
+        }
+    };
 }
 
-impl From<&str> for DiskName {
-    fn from(s: &str) -> Self {
-        DiskName::from_str_lossy(s)
-    }
-}
-
-impl Default for DiskName {
-    fn default() -> Self {
-        Self::EMPTY
-    }
-}
-
-impl fmt::Debug for DiskName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for DiskName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+fixed_name!(
+    /// A NUL-padded disk name as the kernel keeps it (also used for other
+    /// short names: filesystem types, dm target types).
+    DiskName,
+    NAME_LEN,
+    "a disk name"
+);
+fixed_name!(
+    /// A NUL-padded path (mount points), cut at [`PATH_LEN`] bytes.
+    PathName,
+    PATH_LEN,
+    "a path"
+);
 
 /// An API enum stored as its number: `$code(u32)` for `$api`, whose
 /// `from_u64` maps unknown numbers to `Unknown`; JSON shows the API's name.
@@ -249,27 +295,6 @@ mod serde_forms {
                 )),
                 v => Ok(OptU64::new(v)),
             }
-        }
-    }
-
-    impl Serialize for DiskName {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(self.as_str())
-        }
-    }
-    struct NameVisitor;
-    impl de::Visitor<'_> for NameVisitor {
-        type Value = DiskName;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a disk name")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<DiskName, E> {
-            Ok(DiskName::from_str_lossy(v))
-        }
-    }
-    impl<'de> Deserialize<'de> for DiskName {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_str(NameVisitor)
         }
     }
 }

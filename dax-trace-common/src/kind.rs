@@ -41,6 +41,13 @@ macro_rules! for_each_kind {
             DM_MEMBER = 18, DmMember, "dm-member", kernel;
             PUT_STATS = 100, PutStats, "put-stats", userspace;
             DROPS = 101, Drops, "drops", userspace;
+            STATE_PAGEMAP = 102, StatePagemap, "state-pagemap", userspace;
+            STATE_DAX_DEVICE = 103, StateDaxDevice, "state-dax-device", userspace;
+            STATE_MOUNT = 104, StateMount, "state-mount", userspace;
+            STATE_DM_TARGET = 105, StateDmTarget, "state-dm-target", userspace;
+            STATE_WAIT = 106, StateWait, "state-wait", userspace;
+            STATE_BUSY_PAGE = 107, StateBusyPage, "state-busy-page", userspace;
+            STATE_END = 108, StateEnd, "state-end", userspace;
         }
     };
 }

@@ -11,7 +11,7 @@
 //!
 //! To add a kind: declare its struct here, then give it a number and a name
 //! in [`crate::for_each_kind`]. See docs/architecture.md.
-use crate::field::{ClaimApiCode, Dev, DiskName, Flag, OptU64, WaitApiCode};
+use crate::field::{ClaimApiCode, Dev, DiskName, Flag, OptU64, PathName, WaitApiCode};
 
 /// Declares payload structs with the derives every payload needs.
 macro_rules! payloads {
@@ -266,4 +266,185 @@ payloads! {
         pub _pad: [u16; 3],
         pub total: u64,
     }
+
+    // ---- the state at start ----------------------------------------------
+    //
+    // Userspace reads what already exists when a live front end attaches
+    // (kernel structures through a one-shot eBPF read, sysfs, mountinfo) and
+    // sends it as these events, all stamped with the time of the reading and
+    // closed by one `StateEnd`. Kept true while running by the same kinds
+    // with `reason` "update" (see `StateEnd`). docs/probes.md lists the
+    // sources per kernel generation.
+
+    /// A `dev_pagemap` that existed before the trace (from the kernel's
+    /// `pgmap_array`).
+    pub struct StatePagemap {
+        pub pgmap: u64,
+        /// `pgmap->type` (`enum memory_type`).
+        pub memory_type: u32,
+        /// The type is `MEMORY_DEVICE_FS_DAX` on this kernel (from BTF).
+        pub fs_dax: Flag,
+        /// First pfn of the first range.
+        pub pfn_start: u64,
+        /// End pfn (exclusive) of the first range.
+        pub pfn_end: u64,
+        /// Pages over all ranges.
+        pub pages: u64,
+        pub nr_range: u32,
+        /// The block device whose namespace holds the range (sysfs); 0 when none.
+        pub bdev: Dev,
+        /// `pgmap->owner` (0 where the kernel has none).
+        pub owner: u64,
+        /// That block device's name (`pmem0`); empty when none.
+        pub disk: DiskName,
+        /// The nvdimm namespace or device-dax device behind it (`namespace0.0`, `dax0.0`).
+        pub backing: DiskName,
+    }
+
+    /// A `dax_device` that existed before the trace (from the dax
+    /// pseudo-filesystem's inodes).
+    pub struct StateDaxDevice {
+        pub dax_dev: u64,
+        /// `holder_data` (0: none, or a kernel without holders).
+        pub holder: u64,
+        /// `holder_ops` (6.1+).
+        pub holder_ops: u64,
+        /// The disk the device serves (`dax_hosts` on 6.1+, `host` on 5.x).
+        pub disk: DiskName,
+        /// That disk's dev_t (0 when unknown).
+        pub bdev: Dev,
+        /// `DAXDEV_ALIVE` is set.
+        pub alive: Flag,
+        /// Claims held on it: the references on its inode beyond its own.
+        pub claims: u32,
+        /// The kernel keeps a holder per device (6.1+).
+        pub has_holders: Flag,
+        /// Size of the disk in bytes (sysfs; 0 when unknown).
+        pub size_bytes: u64,
+    }
+
+    /// A mounted filesystem on a DAX-capable block device (mountinfo), at
+    /// start or (reason "update") mounted or unmounted while running.
+    pub struct StateMount {
+        /// The filesystem's device (mountinfo major:minor).
+        pub dev: Dev,
+        /// Still mounted (false: an update saying it went away).
+        pub mounted: Flag,
+        /// Mounted with DAX on (`dax`, `dax=always` in the options).
+        pub dax: Flag,
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad: u32,
+        /// `ext4`, `xfs`...
+        pub fstype: DiskName,
+        /// The disk (`pmem0`, `dm-0`).
+        pub disk: DiskName,
+        /// The first mount point of the superblock (cut at 255 bytes).
+        pub mount_point: PathName,
+    }
+
+    /// One target of a device-mapper table over a DAX member (sysfs and the
+    /// dm ioctl), at start or (reason "update") loaded or removed.
+    pub struct StateDmTarget {
+        /// The dm device (`dm-0`) and its dev_t.
+        pub dm: Dev,
+        pub member: Dev,
+        pub dm_disk: DiskName,
+        /// The dm name (`/dev/mapper/NAME`).
+        pub dm_name: DiskName,
+        pub member_disk: DiskName,
+        /// `linear`, `striped`...
+        pub target: DiskName,
+        /// Where the target starts in the dm device, and its length (sectors).
+        pub start_sector: u64,
+        pub sectors: u64,
+        /// Where it maps to on the member (sectors; linear only, else 0).
+        pub member_sector: u64,
+        /// Still loaded (false: an update saying it went away).
+        pub present: Flag,
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad: u32,
+    }
+
+    /// A thread already asleep in a break-layouts wait (found on the kernel's
+    /// var-wait queues, waiting on a page of an FS-DAX pagemap). The event
+    /// header's tid and comm are the waiter's. Sent again with `ended` when
+    /// the waiter no longer sleeps there.
+    pub struct StateWait {
+        pub page: u64,
+        pub pfn: u64,
+        pub pgmap: u64,
+        pub ino: u64,
+        pub dev: Dev,
+        pub waiter_tid: u32,
+        /// The page's index in the file.
+        pub index: OptU64,
+        /// Page refcount when seen.
+        pub refcount: u64,
+        /// Asleep at least this long when found (0 when unknown).
+        pub slept_ns: u64,
+        /// The page is idle by the kernel's rule while the waiter sleeps.
+        pub idle: Flag,
+        /// The waiter no longer sleeps on the page.
+        pub ended: Flag,
+    }
+
+    /// A page of an FS-DAX pagemap referenced beyond the kernel's idle rule
+    /// when the census ran.
+    pub struct StateBusyPage {
+        pub pgmap: u64,
+        pub page: u64,
+        pub pfn: u64,
+        pub refcount: u64,
+        /// `_mapcount + 1` (page-table mappings; 6.15+ subtracts them from the refcount).
+        pub mapcount: i64,
+        /// The file's `address_space` (0 when none).
+        pub mapping: u64,
+        pub ino: u64,
+        pub dev: Dev,
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad: u32,
+        pub index: OptU64,
+    }
+
+    /// Closes one reading of the state: what was read and what was not.
+    pub struct StateEnd {
+        /// 0: the state at start; 1: an update while running.
+        pub reason: u32,
+        /// `STATE_*` bits of the sources that could be read on this kernel.
+        pub available: u32,
+        pub pagemaps: u32,
+        pub dax_devices: u32,
+        pub mounts: u32,
+        pub dm_targets: u32,
+        pub waits: u32,
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad: u32,
+        /// Census: busy pages found, pages examined, pages in FS-DAX pagemaps.
+        pub busy_pages: u64,
+        pub pages_scanned: u64,
+        pub pages_total: u64,
+        /// Time the reading took.
+        pub elapsed_ns: u64,
+    }
+}
+
+/// [`StateEnd::available`] bits: which parts of the state could be read.
+pub mod state_bits {
+    pub const PAGEMAPS: u32 = 1;
+    pub const DAX_DEVICES: u32 = 2;
+    pub const DAX_HOSTS: u32 = 4;
+    pub const MOUNTS: u32 = 8;
+    pub const DM: u32 = 16;
+    pub const WAITS: u32 = 32;
+    pub const CENSUS: u32 = 64;
+    /// Names, in bit order.
+    pub const NAMES: [(u32, &str); 7] = [
+        (PAGEMAPS, "pagemaps"),
+        (DAX_DEVICES, "dax-devices"),
+        (DAX_HOSTS, "dax-hosts"),
+        (MOUNTS, "mounts"),
+        (DM, "dm"),
+        (WAITS, "waits"),
+        (CENSUS, "census"),
+    ];
 }

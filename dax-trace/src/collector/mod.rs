@@ -259,6 +259,14 @@ impl Collector {
                 let slot = self.drops.per_point.entry(d.point).or_default();
                 *slot = (*slot).max(d.total);
             }
+            // The state at start: counted, applied by the state module (to come).
+            EventBody::StatePagemap(_)
+            | EventBody::StateDaxDevice(_)
+            | EventBody::StateMount(_)
+            | EventBody::StateDmTarget(_)
+            | EventBody::StateWait(_)
+            | EventBody::StateBusyPage(_)
+            | EventBody::StateEnd(_) => {}
         }
     }
 
