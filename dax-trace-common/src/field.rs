@@ -106,8 +106,13 @@ impl Default for OptU64 {
 /// Length of a disk name (`DISK_NAME_LEN`).
 pub const NAME_LEN: usize = 32;
 
-/// Length of a [`PathName`]: longer paths are cut (for display only).
-pub const PATH_LEN: usize = 256;
+/// Length of a [`ShortName`].
+pub const SHORT_LEN: usize = 16;
+
+/// Length of a [`PathName`]: longer paths are cut (for display only; the
+/// device identifies a mount). Every event in memory is as large as the
+/// largest payload, so this stays small.
+pub const PATH_LEN: usize = 128;
 
 /// A NUL-padded UTF-8 string of fixed size: `$name([u8; $len])`. Any bytes
 /// are a valid value; the text ends at the first NUL or invalid byte.
@@ -201,11 +206,16 @@ macro_rules! fixed_name {
 }
 
 fixed_name!(
-    /// A NUL-padded disk name as the kernel keeps it (also used for other
-    /// short names: filesystem types, dm target types).
+    /// A NUL-padded disk name as the kernel keeps it.
     DiskName,
     NAME_LEN,
     "a disk name"
+);
+fixed_name!(
+    /// A short NUL-padded name: filesystem and dm target types, `dm-N`.
+    ShortName,
+    SHORT_LEN,
+    "a short name"
 );
 fixed_name!(
     /// A NUL-padded path (mount points), cut at [`PATH_LEN`] bytes.

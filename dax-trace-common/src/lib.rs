@@ -17,6 +17,7 @@
 pub mod config;
 pub mod field;
 pub mod kind;
+pub mod kread;
 pub mod payload;
 pub mod probe;
 
@@ -90,6 +91,12 @@ mod pod {
     unsafe impl aya::Pod for super::PgmapPuts {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::Config {}
+    // SAFETY: plain integers and bytes, repr(C), no padding.
+    unsafe impl aya::Pod for super::kread::KreadRequest {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::kread::KreadResult {}
+    // SAFETY: a byte array.
+    unsafe impl aya::Pod for super::kread::KreadBuffer {}
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //!
 //! To add a kind: declare its struct here, then give it a number and a name
 //! in [`crate::for_each_kind`]. See docs/architecture.md.
-use crate::field::{ClaimApiCode, Dev, DiskName, Flag, OptU64, PathName, WaitApiCode};
+use crate::field::{ClaimApiCode, Dev, DiskName, Flag, OptU64, PathName, ShortName, WaitApiCode};
 
 /// Declares payload structs with the derives every payload needs.
 macro_rules! payloads {
@@ -335,10 +335,10 @@ payloads! {
         #[cfg_attr(feature = "user", serde(skip))]
         pub _pad: u32,
         /// `ext4`, `xfs`...
-        pub fstype: DiskName,
+        pub fstype: ShortName,
         /// The disk (`pmem0`, `dm-0`).
         pub disk: DiskName,
-        /// The first mount point of the superblock (cut at 255 bytes).
+        /// The first mount point of the superblock (cut at 127 bytes).
         pub mount_point: PathName,
     }
 
@@ -348,12 +348,12 @@ payloads! {
         /// The dm device (`dm-0`) and its dev_t.
         pub dm: Dev,
         pub member: Dev,
-        pub dm_disk: DiskName,
-        /// The dm name (`/dev/mapper/NAME`).
+        pub dm_disk: ShortName,
+        /// The dm name (`/dev/mapper/NAME`, cut at 31 bytes).
         pub dm_name: DiskName,
         pub member_disk: DiskName,
         /// `linear`, `striped`...
-        pub target: DiskName,
+        pub target: ShortName,
         /// Where the target starts in the dm device, and its length (sectors).
         pub start_sector: u64,
         pub sectors: u64,

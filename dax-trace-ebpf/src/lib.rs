@@ -6,5 +6,6 @@
 
 pub mod emit;
 pub mod handlers;
+pub mod kread;
 pub mod maps;
 pub mod read;

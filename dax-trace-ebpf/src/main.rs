@@ -10,10 +10,10 @@
 use aya_ebpf::{
     EbpfContext as _,
     helpers::bpf_probe_read_kernel,
-    macros::{fentry, fexit, kprobe, kretprobe, perf_event, tracepoint},
+    macros::{fentry, fexit, kprobe, kretprobe, perf_event, raw_tracepoint, tracepoint},
     programs::{
-        FEntryContext, FExitContext, PerfEventContext, ProbeContext, RetProbeContext,
-        TracePointContext,
+        FEntryContext, FExitContext, PerfEventContext, ProbeContext, RawTracePointContext,
+        RetProbeContext, TracePointContext,
     },
 };
 use dax_trace_common::probe::idx;
@@ -334,6 +334,12 @@ pub fn timer_stuck_scan(_ctx: PerfEventContext) -> u32 {
 }
 
 #[cfg(not(test))]
+/// The kernel-memory reader, run on demand by userspace (never attached).
+#[raw_tracepoint]
+pub fn daxtrace_kread(_ctx: RawTracePointContext) -> i32 {
+    dax_trace_ebpf::kread::read_requested()
+}
+
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}

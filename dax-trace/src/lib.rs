@@ -14,5 +14,6 @@ pub mod resolve;
 pub mod serve;
 pub mod session;
 pub mod source;
+pub mod state;
 pub mod trace;
 pub mod tui;

@@ -13,7 +13,9 @@ use crate::comm::Comm;
 use dax_trace_common::{EventHeader, HEADER_SIZE, Payload};
 use serde::{Deserialize, Serialize};
 
-pub use dax_trace_common::field::{ClaimApiCode, Dev, DiskName, Flag, OptU64, WaitApiCode};
+pub use dax_trace_common::field::{
+    ClaimApiCode, Dev, DiskName, Flag, OptU64, PathName, ShortName, WaitApiCode,
+};
 pub use dax_trace_common::payload::*;
 pub use dax_trace_common::probe::{ClaimApi, WaitApi};
 

@@ -120,3 +120,10 @@ fn short_records_and_unknown_kinds_are_errors() {
         Err(DecodeError::UnknownKind(999, 3))
     );
 }
+
+#[test]
+fn an_event_in_memory_stays_small() {
+    // Every event is as large as the largest payload: the state kinds'
+    // names are sized so that an event stays within 256 bytes.
+    assert!(size_of::<Event>() <= 256, "{}", size_of::<Event>());
+}

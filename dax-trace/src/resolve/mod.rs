@@ -76,6 +76,8 @@ pub struct Resolution {
     pub facilities: Facilities,
     /// vmlinux BTF was read: the config's offsets are real.
     pub has_btf: bool,
+    /// What the state readers can read here (`crate::state`).
+    pub state: crate::state::StateLayout,
 }
 
 impl Resolution {
@@ -199,6 +201,7 @@ pub fn resolve(paths: &KernelPaths, facilities: Facilities) -> Result<Resolution
     for m in &offsets.missing {
         problems.push(format!("offset unavailable: {m}"));
     }
+    let state = crate::state::StateLayout::resolve(btf.as_ref(), kallsyms.as_ref(), &config)?;
     let report = ProbeReport {
         kernel_release: paths.release.clone(),
         problems,
@@ -213,5 +216,6 @@ pub fn resolve(paths: &KernelPaths, facilities: Facilities) -> Result<Resolution
         idle,
         has_btf: btf.is_some(),
         facilities,
+        state,
     })
 }

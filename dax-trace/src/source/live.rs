@@ -16,6 +16,10 @@ use crate::event::{Drops, Event, PutStats, USERSPACE_POINT, decode_bytes};
 use crate::probes::attach::{self, AttachRequest, LoadError};
 use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::session::{SessionInfo, SourceKind};
+use crate::state::kmem::BpfReader;
+use crate::state::snapshot::{self, Kernel};
+use crate::state::sysfs::Sysfs;
+use crate::state::{ReadOptions, StateLayout, Tracker, tracker};
 
 /// Tunables of a live capture.
 #[derive(Clone, Debug)]
@@ -30,6 +34,8 @@ pub struct LiveOptions {
     /// producer outruns the consumer whatever the machine's speed (the loss
     /// test uses it with a one-page buffer to make drops certain).
     pub drain_pause: Option<Duration>,
+    /// How long the census of busy pages at attach may take.
+    pub census_budget: Duration,
 }
 
 impl Default for LiveOptions {
@@ -38,6 +44,7 @@ impl Default for LiveOptions {
             stats_interval: Duration::from_secs(1),
             ring_buffer_bytes: None,
             drain_pause: None,
+            census_budget: Duration::from_secs(1),
         }
     }
 }
@@ -93,17 +100,20 @@ pub fn start(opts: &LiveOptions) -> Result<EventStream, LiveError> {
         &resolution.config,
         &resolution.requests,
         resolution.report,
+        &resolution.state,
         opts,
     )
 }
 
-/// Loads the programs with `config`, attaches `requests` and starts pumping.
-/// `report` is the resolution's dry report; attach outcomes replace its entries.
-/// Must be called from within a tokio runtime.
+/// Loads the programs with `config`, attaches `requests`, reads the state at
+/// start (sent first) and starts pumping. `report` is the resolution's dry
+/// report; attach outcomes replace its entries and what the state reading
+/// could not read joins its problems. Must be called from within a tokio runtime.
 pub fn start_with(
     config: &Config,
     requests: &[AttachRequest],
     mut report: ProbeReport,
+    state: &StateLayout,
     opts: &LiveOptions,
 ) -> Result<EventStream, LiveError> {
     let btf = Btf::from_sys_fs().ok();
@@ -133,6 +143,10 @@ pub fn start_with(
                 source,
             }
         })?;
+    // Attached first, then read: a claim in between is counted twice (one
+    // stays open, held since before the trace: never a leak), a release in
+    // between is not lost.
+    let (state_events, tracker) = read_state_at_start(&mut ebpf, config, state, opts, &mut report);
     // SAFETY: the RingBuf owns its map fd and keeps it open and unchanged for
     // as long as it lives, and the AsyncFd owns the RingBuf.
     let ring = unsafe { AsyncFd::register(ring) }.map_err(|e| LiveError::Poll(e.into()))?;
@@ -152,9 +166,52 @@ pub fn start_with(
         drops_seen: HashMap::new(),
         puts_seen: HashMap::new(),
         drain_pause: opts.drain_pause,
+        tracker,
     };
-    tokio::spawn(pump.run(opts.stats_interval));
+    tokio::spawn(pump.run(opts.stats_interval, state_events));
     Ok(stream)
+}
+
+/// Reads the state at start with the reader program; what cannot be read
+/// becomes a problem line of the report (a kernel without the reader's
+/// facility still traces).
+fn read_state_at_start(
+    ebpf: &mut Ebpf,
+    config: &Config,
+    layout: &StateLayout,
+    opts: &LiveOptions,
+    report: &mut ProbeReport,
+) -> (Vec<Event>, Option<Tracker>) {
+    let reader = match BpfReader::new(ebpf) {
+        Ok(r) => r,
+        Err(e) => {
+            report
+                .problems
+                .push(format!("state at start: not read: {e}"));
+            return (Vec::new(), None);
+        }
+    };
+    let read_opts = ReadOptions {
+        census_budget: opts.census_budget,
+        sysfs: Sysfs::default(),
+    };
+    let kernel = Kernel {
+        mem: &reader,
+        layout,
+        config,
+    };
+    let snap = snapshot::read(&kernel, &read_opts);
+    report
+        .problems
+        .extend(snap.problems.iter().map(|p| format!("state at start: {p}")));
+    let tracker = Tracker::new(
+        Box::new(reader),
+        layout.clone(),
+        *config,
+        read_opts.sysfs,
+        &snap,
+    );
+    (snap.events, Some(tracker))
 }
 
 fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveError> {
@@ -227,13 +284,22 @@ struct Pump {
     drops_seen: HashMap<u16, u64>,
     puts_seen: HashMap<u64, (u64, u64)>,
     drain_pause: Option<Duration>,
+    tracker: Option<Tracker>,
 }
 
 impl Pump {
-    async fn run(mut self, interval: Duration) {
+    async fn run(mut self, interval: Duration, first: Vec<Event>) {
         let mut tick = tokio::time::interval(interval);
-        let mut batch = Vec::with_capacity(256);
+        let mut state_tick = tokio::time::interval(tracker::TICK);
+        let mut batch = first;
         loop {
+            while !batch.is_empty() {
+                let rest = batch.split_off(batch.len().min(BATCH_MAX));
+                let full = std::mem::replace(&mut batch, rest);
+                if self.tx.send(full).await.is_err() {
+                    return;
+                }
+            }
             tokio::select! {
                 ready = self.ring.readable_mut() => {
                     let mut guard = match ready {
@@ -256,14 +322,12 @@ impl Pump {
                     }
                 }
                 _ = tick.tick() => self.collect_stats(&mut batch),
-                _ = self.tx.closed() => return,
-            }
-            while !batch.is_empty() {
-                let rest = batch.split_off(batch.len().min(BATCH_MAX));
-                let full = std::mem::replace(&mut batch, rest);
-                if self.tx.send(full).await.is_err() {
-                    return;
+                _ = state_tick.tick() => {
+                    if let Some(t) = &mut self.tracker {
+                        t.tick(&mut batch);
+                    }
                 }
+                _ = self.tx.closed() => return,
             }
         }
     }

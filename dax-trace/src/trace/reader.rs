@@ -25,6 +25,9 @@ use crate::event::{self, Event, MAX_EVENT_SIZE};
 const BUFFER: usize = 256 << 10;
 
 /// One record after the header.
+// Events are nearly every record: boxing them to shrink the rare others
+// would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     Event(Event),

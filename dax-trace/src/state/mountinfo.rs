@@ -1,0 +1,104 @@
+//! `/proc/self/mountinfo`: which filesystem is mounted from which device,
+//! where, and whether with DAX on. One entry per superblock (device): bind
+//! mounts and later mounts of the same device add nothing.
+use crate::event::Dev;
+
+use super::sysfs::parse_dev;
+
+/// A mounted superblock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub dev: Dev,
+    pub fstype: String,
+    /// The mount source (`/dev/pmem0`).
+    pub source: String,
+    /// Where it was first mounted (in mountinfo order).
+    pub mount_point: String,
+    /// `dax` or `dax=always` among the options.
+    pub dax: bool,
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn has_dax(opts: &str) -> bool {
+    opts.split(',').any(|o| o == "dax" || o == "dax=always")
+}
+
+/// Parses mountinfo text; malformed lines are skipped.
+pub fn parse(text: &str) -> Vec<Mount> {
+    let mut out: Vec<Mount> = Vec::new();
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let l: Vec<&str> = left.split(' ').collect();
+        let r: Vec<&str> = right.split(' ').collect();
+        if l.len() < 6 || r.len() < 3 {
+            continue;
+        }
+        let Some(dev) = parse_dev(l[2]) else { continue };
+        if out.iter().any(|m| m.dev == dev) {
+            continue;
+        }
+        out.push(Mount {
+            dev,
+            fstype: r[0].to_string(),
+            source: unescape(r[1]),
+            mount_point: unescape(l[4]),
+            dax: has_dax(l[5]) || has_dax(r[2]),
+        });
+    }
+    out
+}
+
+/// Reads and parses `/proc/self/mountinfo`.
+pub fn read() -> std::io::Result<Vec<Mount>> {
+    std::fs::read_to_string("/proc/self/mountinfo").map(|t| parse(&t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "\
+22 1 0:21 / /proc rw,nosuid - proc proc rw
+40 1 259:0 / /mnt/dax\\040x rw,relatime shared:1 - ext4 /dev/pmem0 rw,dax=always
+41 1 259:0 /sub /mnt/bind rw - ext4 /dev/pmem0 rw,dax=always
+42 1 254:0 / /mnt/dm rw,relatime - xfs /dev/mapper/daxlin rw,attr2,inode64,dax
+43 1 259:1 / /mnt/plain rw - ext4 /dev/pmem1 rw
+garbage line
+";
+
+    #[test]
+    fn one_entry_per_device_with_unescaped_mount_points_and_dax_flag() {
+        let m = parse(TEXT);
+        assert_eq!(m.len(), 4);
+        let pmem = &m[1];
+        assert_eq!(pmem.dev, Dev::new(259, 0));
+        assert_eq!(pmem.mount_point, "/mnt/dax x");
+        assert_eq!(pmem.fstype, "ext4");
+        assert!(pmem.dax);
+        assert!(m[2].dax, "legacy `dax` in xfs's super options");
+        assert_eq!(m[2].source, "/dev/mapper/daxlin");
+        assert!(!m[3].dax);
+    }
+}

@@ -1,0 +1,280 @@
+//! Keeping the state true while running: mounts and dm tables are re-read
+//! and their changes sent as updates (a `StateEnd` with reason 1 closes
+//! each batch of changes), and the threads found asleep at attach are
+//! watched until they wake. A waiter whose page is idle by the kernel's rule
+//! for `stuck_after` while it still sleeps is a lost wakeup: a `StuckWait`
+//! is sent for it, as the kernel-side scan does for waits it saw begin (it
+//! cannot see these: their break-layouts call began before the probes).
+use std::collections::HashMap;
+use std::time::Duration;
+
+use dax_trace_common::Config;
+
+use super::events;
+use super::kmem::KernelMemory;
+use super::layout::StateLayout;
+use super::mountinfo::{self, Mount};
+use super::page::PageSpace;
+use super::pagemap::PagemapFound;
+use super::snapshot::{self, Kernel, Snapshot};
+use super::sysfs::{BlockDevice, Sysfs};
+use super::waits::{self, Sleeper};
+use crate::event::{Dev, Event, StateDmTarget, StateEnd, StuckWait};
+
+/// A waiter found at attach, being watched.
+#[derive(Clone, Debug)]
+struct Watched {
+    sleeper: Sleeper,
+    /// When its wait began at the latest (attach minus the time it had slept).
+    began_ns: u64,
+    idle_since_ns: Option<u64>,
+    reported: bool,
+}
+
+/// Watches what a snapshot found.
+pub struct Tracker {
+    mem: Box<dyn KernelMemory + Send>,
+    layout: StateLayout,
+    config: Config,
+    sysfs: Sysfs,
+    pagemaps: Vec<PagemapFound>,
+    dax_disks: Vec<String>,
+    mounts: Vec<(Mount, String)>,
+    dm_targets: Vec<StateDmTarget>,
+    watched: HashMap<u32, Watched>,
+    stuck_after_ns: u64,
+    ticks: u64,
+}
+
+/// How often the tracker should be ticked (waits are checked every tick,
+/// mounts and dm tables every [`SLOW_EVERY`] ticks).
+pub const TICK: Duration = Duration::from_millis(250);
+const SLOW_EVERY: u64 = 4;
+
+impl Tracker {
+    /// Takes over the reader and what `snap` (read at `ts`) found.
+    pub fn new(
+        mem: Box<dyn KernelMemory + Send>,
+        layout: StateLayout,
+        config: Config,
+        sysfs: Sysfs,
+        snap: &Snapshot,
+    ) -> Self {
+        let ts = snap.events.first().map_or_else(events::now_ns, |e| e.ts_ns);
+        let mut t = Self {
+            mem,
+            layout,
+            stuck_after_ns: config.stuck_after_ns,
+            config,
+            sysfs,
+            pagemaps: snap.pagemaps.clone(),
+            dax_disks: snap
+                .events
+                .iter()
+                .filter_map(|e| match &e.body {
+                    crate::event::EventBody::StateDaxDevice(d) if !d.disk.is_empty() => {
+                        Some(d.disk.as_str().to_string())
+                    }
+                    _ => None,
+                })
+                .collect(),
+            mounts: Vec::new(),
+            dm_targets: snap.dm_targets.clone(),
+            watched: HashMap::new(),
+            ticks: 0,
+        };
+        t.mounts = t.current_mounts();
+        for e in &snap.events {
+            if let crate::event::EventBody::StateWait(w) = &e.body
+                && let Some(s) = snap.sleepers.iter().find(|s| s.tid == w.waiter_tid)
+            {
+                t.watched.insert(
+                    s.tid,
+                    Watched {
+                        sleeper: s.clone(),
+                        began_ns: ts.saturating_sub(w.slept_ns),
+                        idle_since_ns: w.idle.get().then_some(ts),
+                        reported: false,
+                    },
+                );
+            }
+        }
+        t
+    }
+
+    /// Waiters found at attach still being watched.
+    pub fn watching(&self) -> usize {
+        self.watched.len()
+    }
+
+    fn kernel(&self) -> Kernel<'_> {
+        Kernel {
+            mem: self.mem.as_ref(),
+            layout: &self.layout,
+            config: &self.config,
+        }
+    }
+
+    fn disks(&self) -> Vec<BlockDevice> {
+        self.sysfs.block_devices()
+    }
+
+    fn current_mounts(&self) -> Vec<(Mount, String)> {
+        let disks = self.disks();
+        let by_name: HashMap<&str, &BlockDevice> =
+            disks.iter().map(|d| (d.name.as_str(), d)).collect();
+        match mountinfo::read() {
+            Ok(all) => snapshot::dax_mounts(&self.sysfs, &by_name, &self.dax_disks, all),
+            Err(_) => self.mounts.clone(),
+        }
+    }
+
+    /// Sends what changed since the last tick.
+    pub fn tick(&mut self, out: &mut Vec<Event>) {
+        self.ticks += 1;
+        let now = events::now_ns();
+        if !self.watched.is_empty() {
+            self.check_waiters(now, out);
+        }
+        if self.ticks.is_multiple_of(SLOW_EVERY) {
+            let before = out.len();
+            self.update_mounts(now, out);
+            let mounts = (out.len() - before) as u32;
+            self.update_dm(now, out);
+            let dm_targets = (out.len() - before) as u32 - mounts;
+            if mounts + dm_targets > 0 {
+                let end = StateEnd {
+                    reason: 1,
+                    available: 0,
+                    mounts,
+                    dm_targets,
+                    ..StateEnd::default()
+                };
+                out.push(events::own(now, end.into()));
+            }
+        }
+    }
+
+    fn update_mounts(&mut self, now: u64, out: &mut Vec<Event>) {
+        let current = self.current_mounts();
+        for (m, disk) in &current {
+            if !self.mounts.iter().any(|(old, _)| old.dev == m.dev) {
+                out.push(snapshot::mount_event(now, m, disk, true));
+            }
+        }
+        for (m, disk) in &self.mounts {
+            if !current.iter().any(|(new, _)| new.dev == m.dev) {
+                out.push(snapshot::mount_event(now, m, disk, false));
+            }
+        }
+        self.mounts = current;
+    }
+
+    fn update_dm(&mut self, now: u64, out: &mut Vec<Event>) {
+        let disks = self.disks();
+        let by_name: HashMap<&str, &BlockDevice> =
+            disks.iter().map(|d| (d.name.as_str(), d)).collect();
+        let mut problems = Vec::new();
+        let current = snapshot::dm_targets(&disks, &by_name, &mut problems);
+        let key = |t: &StateDmTarget| (t.dm, t.member, t.start_sector);
+        for t in &current {
+            if !self.dm_targets.iter().any(|o| key(o) == key(t)) {
+                out.push(events::own(now, (*t).into()));
+            }
+        }
+        for t in &self.dm_targets {
+            if !current.iter().any(|n| key(n) == key(t)) {
+                let mut gone = *t;
+                gone.present = crate::event::Flag::new(false);
+                out.push(events::own(now, gone.into()));
+            }
+        }
+        self.dm_targets = current;
+    }
+
+    fn check_waiters(&mut self, now: u64, out: &mut Vec<Event>) {
+        let (Some(w), Ok(space)) = (
+            self.layout.waits.clone(),
+            PageSpace::read(self.mem.as_ref(), &self.config),
+        ) else {
+            return;
+        };
+        let Ok(found) = waits::scan(self.mem.as_ref(), &w, &space, &self.pagemaps) else {
+            return;
+        };
+        let tids: Vec<u32> = self.watched.keys().copied().collect();
+        for tid in tids {
+            let now_on = found.iter().find(|s| s.tid == tid).cloned();
+            let Some(mut watched) = self.watched.remove(&tid) else {
+                continue;
+            };
+            match now_on {
+                None => {
+                    out.push(snapshot::wait_event(
+                        &self.kernel(),
+                        now,
+                        &watched.sleeper,
+                        true,
+                    ));
+                }
+                Some(s) => {
+                    if s.page != watched.sleeper.page {
+                        // The same wait moved on to its next busy page.
+                        watched.sleeper = s;
+                        watched.idle_since_ns = None;
+                        watched.reported = false;
+                        out.push(snapshot::wait_event(
+                            &self.kernel(),
+                            now,
+                            &watched.sleeper,
+                            false,
+                        ));
+                    }
+                    self.judge(&mut watched, now, out);
+                    self.watched.insert(tid, watched);
+                }
+            }
+        }
+    }
+
+    /// Reports a waiter whose page stayed idle past the threshold.
+    fn judge(&self, w: &mut Watched, now: u64, out: &mut Vec<Event>) {
+        let c = &self.config;
+        let page = w.sleeper.page;
+        let Ok(refcount) = self.mem.i32_at(page + c.page_refcount_off as u64) else {
+            return;
+        };
+        let mapcount = self
+            .layout
+            .page
+            .as_ref()
+            .and_then(|p| self.mem.i32_at(page + p.mapcount as u64).ok())
+            .map_or(0, |m| m as i64 + 1);
+        if !snapshot::page_is_idle(refcount as i64, mapcount, c.idle_refcount) {
+            w.idle_since_ns = None;
+            return;
+        }
+        let since = *w.idle_since_ns.get_or_insert(now);
+        if w.reported || now.saturating_sub(since) < self.stuck_after_ns {
+            return;
+        }
+        w.reported = true;
+        let file = super::page::page_file(self.mem.as_ref(), page, c).unwrap_or_default();
+        let body = StuckWait {
+            page,
+            pfn: w.sleeper.pfn,
+            refcount: refcount.max(0) as u64,
+            wait_begin_ns: w.began_ns,
+            ino: file.ino,
+            dev: if file.dev.0 != 0 { file.dev } else { Dev(0) },
+            waiter_tid: w.sleeper.tid,
+            pgmap: w.sleeper.pgmap,
+        };
+        out.push(events::of_task(
+            now,
+            w.sleeper.tid,
+            &w.sleeper.comm,
+            body.into(),
+        ));
+    }
+}
