@@ -135,6 +135,94 @@ if [ "${DAXTRACE_VMTEST_BENCH:-0}" = 1 ]; then
     echo $? >"$out/bench.rc"
 fi
 
+# The state at start (issue 11): what exists before daxtrace attaches.
+# (a) ext4 mounted before the recording, unmounted during it.
+if mkfs.ext4 -q -F -b 4096 /dev/pmem0 && mkdir -p /tmp/pre-ext4 &&
+    mount -o dax /dev/pmem0 /tmp/pre-ext4; then
+    record prestate-ext4 umount /tmp/pre-ext4
+else
+    echo 2 >"$out/prestate-ext4.rc"
+fi
+# (b) xfs mounted before and left mounted past the end.
+if mkfs.xfs -f -q -m reflink=0 /dev/pmem0 && mkdir -p /tmp/pre-xfs &&
+    mount -o dax /dev/pmem0 /tmp/pre-xfs; then
+    record prestate-xfs sleep 1
+    umount /tmp/pre-xfs
+else
+    echo 2 >"$out/prestate-xfs.rc"
+fi
+# (c) dm-linear over pmem0, made and mounted before; removed during.
+prestate_dm_setup() {
+    local sectors d
+    sectors=$(cat /sys/block/pmem0/size) || return 2
+    dmsetup create --noudevsync prelin --table "0 $sectors linear /dev/pmem0 0" || return 2
+    for d in /sys/block/dm-*; do
+        if [ "$(cat "$d/dm/name" 2>/dev/null)" = prelin ]; then
+            rm -f /dev/prelin
+            mknod /dev/prelin b "$(cut -d: -f1 "$d/dev")" "$(cut -d: -f2 "$d/dev")" || return 2
+        fi
+    done
+    mkfs.ext4 -q -F -b 4096 /dev/prelin && mkdir -p /tmp/pre-dm && mount -o dax /dev/prelin /tmp/pre-dm
+}
+prestate_dm_teardown() {
+    umount /tmp/pre-dm && dmsetup remove --noudevsync prelin
+}
+if prestate_dm_setup; then
+    record prestate-dm prestate_dm_teardown
+else
+    echo 2 >"$out/prestate-dm.rc"
+fi
+umount /tmp/pre-dm 2>/dev/null
+dmsetup remove --noudevsync prelin 2>/dev/null
+# (d, e) A truncate already waiting on pages pinned by a slow O_DIRECT read
+# when the recording starts: the census sees the pinned pages, the waiter
+# is found asleep. On 6.1 the wakeup is lost when the pin ends: a live
+# `check --duration` started then must fail on that wait within 2 s.
+wait_for_line() { # FILE TEXT SECONDS
+    local waited=0
+    until grep -q "$2" "$1" 2>/dev/null || [ $waited -ge $(($3 * 10)) ]; do
+        sleep 0.1; waited=$((waited + 1))
+    done
+    grep -q "$2" "$1" 2>/dev/null
+}
+log "prestate-dma: workload first"
+dax-workload dma-truncate --pin odirect --op truncate --fs ext4 --delay-ms 20000 --grace-ms 30000 --json \
+    >"$out/prestate-dma.stdout" 2>"$out/prestate-dma.stderr" &
+wl=$!
+if wait_for_line "$out/prestate-dma.stderr" "operation asleep in" 120; then
+    daxtrace record -o "$out/prestate-dma.dxt" 2>"$out/prestate-dma.record.err" &
+    rec=$!
+    if wait_for_line "$out/prestate-dma.stderr" "pin dropped" 120; then
+        sleep 3
+        if [ "$(uname -r | cut -d. -f1-2)" = 6.1 ]; then
+            log "prestate-dma: live check on the stuck wait"
+            # A recording beside it gives the times (attach to stuck-wait).
+            daxtrace record --duration 6s -o "$out/prestate-live.dxt" 2>"$out/prestate-live.record.err" &
+            lrec=$!
+            daxtrace check --duration 6s --format json >"$out/prestate-live.check.json" \
+                2>"$out/prestate-live.check.err"
+            echo $? >"$out/prestate-live.check.rc"
+            wait "$lrec"
+            daxtrace export "$out/prestate-live.dxt" --format jsonl -o "$out/prestate-live.jsonl" \
+                2>"$out/prestate-live.export.err"
+        fi
+    fi
+    wait "$wl"
+    echo $? >"$out/prestate-dma.rc"
+    sleep 1
+    kill -INT "$rec" 2>/dev/null
+    wait "$rec"
+    echo $? >"$out/prestate-dma.record.rc"
+    daxtrace report "$out/prestate-dma.dxt" --json >"$out/prestate-dma.report.json" 2>"$out/prestate-dma.report.err"
+    daxtrace check "$out/prestate-dma.dxt" --format json >"$out/prestate-dma.check.json" 2>"$out/prestate-dma.check.err"
+    echo $? >"$out/prestate-dma.check.rc"
+    daxtrace export "$out/prestate-dma.dxt" --format jsonl -o "$out/prestate-dma.jsonl" 2>"$out/prestate-dma.export.err"
+else
+    wait "$wl"
+    echo 2 >"$out/prestate-dma.rc"
+fi
+log "prestate-dma: done (workload rc $(cat "$out/prestate-dma.rc"))"
+
 # nd_pmem unbound and bound again: the pagemap goes and comes back (last,
 # since /dev/pmem0 is recreated).
 rebind_pmem() {

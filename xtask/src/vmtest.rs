@@ -25,6 +25,7 @@ use std::time::Duration;
 use xtask::vm::{self, KernelGen, VmRequest};
 
 mod memory_failure;
+mod state_at_start;
 
 /// Mount cycles per filesystem in the `cycles` step (must match vm-test.sh).
 const CYCLES: u64 = 3;
@@ -253,6 +254,7 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         pgmap(dir),
     );
     memory_failure::judge(kernel, dir, &mut j);
+    state_at_start::judge(kernel, dir, &mut j);
     j.verdicts
 }
 

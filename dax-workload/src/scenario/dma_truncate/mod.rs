@@ -53,6 +53,8 @@ pub struct CaseRecord {
     pub pin: PinKind,
     pub op: OpKind,
     pub pages_pinned: usize,
+    /// Inode number of the DAX file (the pinned pages are its pages 0..16).
+    pub file_ino: u64,
     /// CLOCK_MONOTONIC (bpf_ktime_get_ns) when the pin started: add the
     /// `*_ms` offsets to line the case up with a daxtrace trace.
     pub pin_start_monotonic_ns: u64,
@@ -87,6 +89,7 @@ impl CaseRecord {
             pin,
             op,
             pages_pinned: 0,
+            file_ino: 0,
             pin_start_monotonic_ns: 0,
             pin_tid: 0,
             op_tid: 0,
@@ -149,6 +152,11 @@ fn run_case(
         .path()
         .join(format!("{}-{}", pin_name(pin), op_name(op)));
     let file = write_file(&path, FILE_LEN, 0xa5)?;
+    record.file_ino = std::os::unix::fs::MetadataExt::ino(
+        &file
+            .metadata()
+            .with_context(|| format!("fstat {}", path.display()))?,
+    );
     if !check_dax(report, &label, &path)? {
         return Ok(record);
     }
