@@ -89,17 +89,41 @@ pub fn render_text(report: &ProbeReport, mode: &str) -> String {
             let _ = writeln!(out, "{}", point_line(p));
         }
     }
+    if !report.state.is_empty() {
+        let _ = writeln!(out, "state at start:");
+        for s in &report.state {
+            match &s.unavailable {
+                None => {
+                    let _ = writeln!(out, "    {}: read at attach", s.source);
+                }
+                Some(why) => {
+                    let _ = writeln!(out, "    {}: not available here: {why}", s.source);
+                }
+            }
+        }
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probes::report::StateSourceReport;
 
     fn report() -> ProbeReport {
         ProbeReport {
             kernel_release: "6.18.0".into(),
             problems: vec!["no kprobe support".into()],
+            state: vec![
+                StateSourceReport {
+                    source: "waits".into(),
+                    unavailable: Some("missing kernel variable bit_wait_table".into()),
+                },
+                StateSourceReport {
+                    source: "mounts".into(),
+                    unavailable: None,
+                },
+            ],
             families: vec![
                 FamilyReport {
                     family: "claim".into(),
@@ -137,5 +161,11 @@ mod tests {
         assert!(text.contains("fs_dax_get_by_bdev: missing: fentry failed: load: EPERM"));
         assert!(text.contains("fault: attached: fs_dax/dax_pte_fault_done (tracepoint)"));
         assert!(text.contains("  - no kprobe support"));
+        assert!(text.contains("state at start:"), "{text}");
+        assert!(
+            text.contains("    waits: not available here: missing kernel variable bit_wait_table"),
+            "{text}"
+        );
+        assert!(text.contains("    mounts: read at attach"), "{text}");
     }
 }

@@ -71,6 +71,18 @@ pub struct ProbeReport {
     pub families: Vec<FamilyReport>,
     /// The BTF-derived offsets handed to the programs, by name.
     pub offsets: Vec<(String, u64)>,
+    /// The sources of the state at start and whether this kernel has them.
+    #[serde(default)]
+    pub state: Vec<StateSourceReport>,
+}
+
+/// One source of the state at start (`state_bits` names).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateSourceReport {
+    pub source: String,
+    /// `None` when it can be read here, else why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 impl ProbeReport {

@@ -114,6 +114,27 @@ pub fn resolve_host() -> Result<Resolution, ResolveError> {
     resolve(&paths, facilities)
 }
 
+/// Every source of the state at start, with why it cannot be read here.
+fn state_sources(
+    layout: &crate::state::StateLayout,
+) -> Vec<crate::probes::report::StateSourceReport> {
+    dax_trace_common::payload::state_bits::NAMES
+        .iter()
+        .map(|(bit, name)| crate::probes::report::StateSourceReport {
+            source: name.to_string(),
+            unavailable: {
+                let why: Vec<&str> = layout
+                    .unavailable
+                    .iter()
+                    .filter(|(b, _)| b == bit)
+                    .map(|(_, w)| w.as_str())
+                    .collect();
+                (!why.is_empty()).then(|| why.join("; "))
+            },
+        })
+        .collect()
+}
+
 /// Resolves the probes on the kernel described by `paths`.
 pub fn resolve(paths: &KernelPaths, facilities: Facilities) -> Result<Resolution, ResolveError> {
     let mut problems = facilities.problems();
@@ -207,6 +228,7 @@ pub fn resolve(paths: &KernelPaths, facilities: Facilities) -> Result<Resolution
         problems,
         families: plan::families(&plans),
         offsets: offsets.values,
+        state: state_sources(&state),
     };
     Ok(Resolution {
         config,

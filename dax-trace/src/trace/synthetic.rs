@@ -54,6 +54,7 @@ pub fn session() -> SessionInfo {
         probes: ProbeReport {
             kernel_release: KERNEL_RELEASE.to_string(),
             problems: Vec::new(),
+            state: Vec::new(),
             families: vec![
                 family("pagemap-lifetime", vec![attached(0, AttachKind::Fentry)]),
                 family("claim", vec![attached(3, AttachKind::Fentry)]),

@@ -46,7 +46,10 @@ pub(super) fn judge(kernel: KernelGen, dir: &Path, j: &mut Judge) {
     j.check("prestate: census lists the pinned pages", census(dir));
     j.check("prestate: waiter found asleep at attach", waiter(dir));
     if kernel == KernelGen::V6_1 {
-        j.check("prestate: live check fails on the stuck wait", live_stuck(dir));
+        j.check(
+            "prestate: live check fails on the stuck wait",
+            live_stuck(dir),
+        );
     } else {
         j.check("prestate: the wait found at attach ends", wait_ended(dir));
         j.check(
@@ -84,7 +87,9 @@ fn mounted_before(
     let claims = b["claims"].as_u64().unwrap_or(0);
     let size = b["size_bytes"].as_u64().unwrap_or(0);
     if claims < 1 || size != PMEM_BYTES {
-        return Err(format!("pmem0 at start: {claims} claims, {size} bytes: {b}"));
+        return Err(format!(
+            "pmem0 at start: {claims} claims, {size} bytes: {b}"
+        ));
     }
     if want_holder == Some(true) && b["holder"].as_u64().unwrap_or(0) == 0 {
         return Err(format!("xfs holds pmem0 but no holder at start: {b}"));
@@ -150,7 +155,10 @@ fn dma_case(dir: &Path) -> Result<Value, String> {
 
 fn census(dir: &Path) -> Result<String, String> {
     let case = dma_case(dir)?;
-    let ino = case["file_ino"].as_u64().filter(|&i| i != 0).ok_or("no file_ino")?;
+    let ino = case["file_ino"]
+        .as_u64()
+        .filter(|&i| i != 0)
+        .ok_or("no file_ino")?;
     let evs = events(dir, "prestate-dma")?;
     let end = state_end(&evs)?;
     let busy: Vec<&Value> = of_type(&evs, "state-busy-page")
@@ -191,9 +199,13 @@ fn waiter(dir: &Path) -> Result<String, String> {
         .ok_or_else(|| format!("no state-wait for the truncating thread {tid}"))?;
     let b = &w["body"];
     if w["tid"].as_u64() != Some(tid) || w["comm"].as_str().is_none_or(str::is_empty) {
-        return Err(format!("waiter header: tid {} comm {}", w["tid"], w["comm"]));
+        return Err(format!(
+            "waiter header: tid {} comm {}",
+            w["tid"], w["comm"]
+        ));
     }
-    if b["ino"].as_u64() != case["file_ino"].as_u64() || b["index"].as_u64().is_none_or(|i| i >= 16) {
+    if b["ino"].as_u64() != case["file_ino"].as_u64() || b["index"].as_u64().is_none_or(|i| i >= 16)
+    {
         return Err(format!("waiter's page: {b}"));
     }
     Ok(format!(
@@ -231,7 +243,10 @@ fn live_stuck(dir: &Path) -> Result<String, String> {
     let rc = read_rc(dir, "prestate-live.check")?;
     let check = read_json(&dir.join("prestate-live.check.json"))?;
     if rc != 1 || check["outcome"] != "fail" {
-        return Err(format!("live check exit {rc}, outcome {}", check["outcome"]));
+        return Err(format!(
+            "live check exit {rc}, outcome {}",
+            check["outcome"]
+        ));
     }
     let text = check.to_string();
     if !text.contains(&tid.to_string()) {
@@ -245,7 +260,9 @@ fn live_stuck(dir: &Path) -> Result<String, String> {
         .ok_or_else(|| format!("no stuck-wait for tid {tid} in the recording beside it"))?;
     let after_ms = stuck["ts_ns"].as_u64().unwrap_or(0).saturating_sub(attach) / 1_000_000;
     if after_ms > 2_000 {
-        return Err(format!("stuck wait flagged {after_ms} ms after attach (> 2 s)"));
+        return Err(format!(
+            "stuck wait flagged {after_ms} ms after attach (> 2 s)"
+        ));
     }
     Ok(format!(
         "check fails naming tid {tid} ({}), pfn {:#x}, ino {}; flagged {after_ms} ms after attach",
