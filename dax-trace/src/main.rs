@@ -20,6 +20,9 @@ struct Cli {
 enum Command {
     /// Show which probes attach on this kernel, and why others do not.
     Probes(cmd::probes::Args),
+    /// Print what exists now (dax devices and their claims, pagemaps, DAX
+    /// mounts, dm targets, waiting threads, busy pages) without tracing.
+    State(cmd::state::Args),
     /// Record events to a trace file.
     Record(cmd::record::Args),
     /// Summarize a trace file per dev_pagemap.
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Probes(args) => cmd::probes::run(args),
+        Command::State(args) => cmd::state::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Export(args) => cmd::export::run(args),

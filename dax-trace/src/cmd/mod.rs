@@ -6,4 +6,5 @@ pub mod probes;
 pub mod record;
 pub mod report;
 pub mod serve;
+pub mod state;
 pub mod top;

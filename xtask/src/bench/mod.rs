@@ -7,6 +7,7 @@
 //! The guest leaves raw outputs in the share; [`runs`] reads them and
 //! [`table`] turns them into medians, per-round ratios, the table printed
 //! here and `target/bench/overhead.json`. Nothing is asserted on timings.
+pub mod census;
 pub mod runs;
 pub mod smoke;
 pub mod table;
@@ -31,6 +32,8 @@ pub struct Args {
 pub enum Which {
     /// Throughput untraced / under daxtrace record / under bpftrace, per workload.
     Overhead(OverheadArgs),
+    /// Cost of the census of busy pages at attach, per GiB of FS-DAX pmem.
+    Census(census::CensusArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -60,6 +63,7 @@ pub struct OverheadArgs {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.which {
         Which::Overhead(o) => overhead(o),
+        Which::Census(c) => census::run(c),
     }
 }
 
