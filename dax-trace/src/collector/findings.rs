@@ -40,8 +40,12 @@ pub struct StuckWaitRecord {
     pub ino: u64,
     pub refcount: u64,
     pub waiter_tid: u32,
-    /// The waiter's pid and comm, when its wait-begin was seen.
+    /// The waiter's pid and comm, when its wait-begin was seen (or the
+    /// wait was found at attach, or the report names the waiter).
     pub waiter: Option<Actor>,
+    /// The wait was already in progress at attach (its start is unknown).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_attach: bool,
     pub wait_begin_ns: u64,
     /// When the stuck state was reported.
     pub reported_ns: u64,

@@ -25,6 +25,9 @@ use crate::event::{self, Event, MAX_EVENT_SIZE};
 const BUFFER: usize = 256 << 10;
 
 /// One record after the header.
+// Events are most records and the hot path of replay: boxing them would cost
+// an allocation each (an `Event` is large since `state-mount` carries a path).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     Event(Event),
