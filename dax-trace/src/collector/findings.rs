@@ -59,6 +59,15 @@ pub struct SlowWait {
     pub record: super::device::WaitRecord,
 }
 
+/// A wait found in progress at attach that ended during the trace (its
+/// latency is a lower bound). Not a violation: pre-existing state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedAttachWait {
+    pub device: Option<DeviceId>,
+    pub identity: Option<DeviceIdentity>,
+    pub record: super::device::WaitRecord,
+}
+
 /// Count plus the first `cap` examples of one kind of finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sampled<T> {
@@ -95,9 +104,16 @@ pub struct Findings {
     pub double_claims: Sampled<DoubleClaim>,
     pub stuck_waits: Sampled<StuckWaitRecord>,
     pub slow_waits: Sampled<SlowWait>,
+    /// Waits found at attach that ended during the trace.
+    #[serde(default = "no_examples", skip_serializing_if = "Sampled::is_empty")]
+    pub attach_waits_ended: Sampled<EndedAttachWait>,
     /// Open claims dropped because a device exceeded
     /// `CollectorConfig::max_open_claims` (never expected in practice).
     pub open_claims_overflow: u64,
+}
+
+fn no_examples<T>() -> Sampled<T> {
+    Sampled::new(0)
 }
 
 impl Findings {
@@ -107,6 +123,7 @@ impl Findings {
             double_claims: Sampled::new(cap),
             stuck_waits: Sampled::new(cap),
             slow_waits: Sampled::new(cap),
+            attach_waits_ended: Sampled::new(cap),
             open_claims_overflow: 0,
         }
     }

@@ -80,7 +80,9 @@ pub use device::{
     Balance, ClaimOutcome, ClaimRecord, DeviceId, DeviceIdentity, DeviceState, DmTarget,
     FaultCounts, Mount, OpenClaim, Presence, WaitRecord, WaitStats,
 };
-pub use findings::{DoubleClaim, Findings, Sampled, SlowWait, StuckWaitRecord, UnmatchedRelease};
+pub use findings::{
+    DoubleClaim, EndedAttachWait, Findings, Sampled, SlowWait, StuckWaitRecord, UnmatchedRelease,
+};
 pub use histogram::LatencyHistogram;
 pub use kinds::KindCounts;
 pub use pagemap::{

@@ -1,5 +1,5 @@
 //! Break-layouts waits: who waits for a file's pages to go idle, and for how long.
-use super::{Actor, Collector, OpenWait, SlowWait, WaitRecord};
+use super::{Actor, Collector, EndedAttachWait, OpenWait, SlowWait, WaitRecord};
 use crate::event::{Event, WaitBegin, WaitEnd};
 
 impl Collector {
@@ -87,6 +87,13 @@ impl Collector {
             }
             Some(d.identity.clone())
         });
+        if record.lower_bound {
+            self.findings.attach_waits_ended.push(EndedAttachWait {
+                device,
+                identity: identity.clone(),
+                record: record.clone(),
+            });
+        }
         if self
             .config
             .slow_wait_ns
