@@ -176,7 +176,11 @@ fn max_wait(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
                 if r.lower_bound { "at least " } else { "" },
                 duration(r.latency_ns),
                 r.ino,
-                kebab(r.api),
+                if r.lower_bound {
+                    "in progress at attach".to_string()
+                } else {
+                    kebab(r.api)
+                },
                 clock.at(r.waiter.ts_ns),
                 r.busy_pfn
                     .map(|p| format!(", busy pfn {p:#x}"))

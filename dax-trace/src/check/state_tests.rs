@@ -228,12 +228,24 @@ fn golden() -> Vec<Event> {
         .state_dax(DAX0, PMEM0, "pmem0", XFS_MOUNT, 1, true)
         .state_mount(PMEM0, "pmem0", "xfs", "/mnt/x", true)
         .state_dax(DAXDM, DM0, "dm-0", 0, 1, true)
-        .state_wait(530, "truncate", PGMAP0, 0x409a0, PMEM0, 40, 3_000_000_000, false);
+        .state_wait(
+            530,
+            "truncate",
+            PGMAP0,
+            0x409a0,
+            PMEM0,
+            40,
+            3_000_000_000,
+            false,
+        );
     let since = s.ts_ns - 3_000_000_000;
-    s.state_end(0, ALL_SOURCES & !dax_trace_common::payload::state_bits::CENSUS)
-        .stuck_at_attach(530, "truncate", PGMAP0, 0x409a0, PMEM0, 40, since)
-        .by(200, "umount")
-        .release(DAX0, XFS_MOUNT);
+    s.state_end(
+        0,
+        ALL_SOURCES & !dax_trace_common::payload::state_bits::CENSUS,
+    )
+    .stuck_at_attach(530, "truncate", PGMAP0, 0x409a0, PMEM0, 40, since)
+    .by(200, "umount")
+    .release(DAX0, XFS_MOUNT);
     s.build()
 }
 

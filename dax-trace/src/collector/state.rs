@@ -8,7 +8,7 @@
 //! or went). Only the state at start adds claims: claims made while running
 //! are seen as `claim` events.
 use super::device::{DmTarget, Mount, Presence};
-use super::{Actor, ClaimOutcome, ClaimRecord, Collector, DeviceId, OpenClaim};
+use super::{Actor, ClaimOutcome, ClaimRecord, Collector, DeviceId, DeviceState, OpenClaim};
 use crate::event::{
     ClaimApi, Event, StateDaxDevice, StateDmTarget, StateEnd, StateMount, StatePagemap,
 };
@@ -210,29 +210,8 @@ impl Collector {
         };
         let label = mount.label();
         d.mount = Some(mount);
-        if !at_start {
-            return;
-        }
-        // Name the pre-existing claim this mount is: the holder's (xfs), else
-        // the first holderless one not named yet (ext4).
-        let holder = d.present.as_ref().map_or(0, |p| p.holder);
-        let unnamed = |c: &OpenClaim| c.pre_existing && c.mount.is_empty();
-        let pick = d
-            .open_claims
-            .iter()
-            .position(|c| unnamed(c) && holder != 0 && c.holder == holder)
-            .or_else(|| {
-                d.open_claims
-                    .iter()
-                    .position(|c| unnamed(c) && c.holder == 0)
-            });
-        if let Some(i) = pick {
-            let claim = &mut d.open_claims[i];
-            claim.mount = label.clone();
-            let seq = claim.seq;
-            if let Some(r) = d.history.iter_mut().find(|r| r.seq == seq) {
-                r.mount = label;
-            }
+        if at_start {
+            d.name_held_claim(label);
         }
     }
 
@@ -276,9 +255,16 @@ impl Collector {
                 }
             }
         }
+        let name = match self.devices.get(&parent) {
+            Some(p) if !p.dm_name.is_empty() => format!("dm table {} ({dm_disk})", p.dm_name),
+            _ => format!("dm table of {dm_disk}"),
+        };
         if let Some(d) = self.devices.get_mut(&member) {
             if still_member {
                 d.parents.insert(parent);
+                if at_start {
+                    d.name_held_claim(name);
+                }
             } else {
                 d.parents.remove(&parent);
             }
@@ -302,6 +288,34 @@ impl Collector {
                 if t.member == old {
                     t.member = new;
                 }
+            }
+        }
+    }
+}
+
+impl DeviceState {
+    /// Names the claim held since before the trace that `what` (a mount or
+    /// a dm table found by the state) is: the holder's, when the device has
+    /// one (xfs passes its mount), else the first holderless one not named
+    /// yet (ext4, dm).
+    fn name_held_claim(&mut self, what: String) {
+        let holder = self.present.as_ref().map_or(0, |p| p.holder);
+        let unnamed = |c: &OpenClaim| c.pre_existing && c.mount.is_empty();
+        let pick = self
+            .open_claims
+            .iter()
+            .position(|c| unnamed(c) && holder != 0 && c.holder == holder)
+            .or_else(|| {
+                self.open_claims
+                    .iter()
+                    .position(|c| unnamed(c) && c.holder == 0)
+            });
+        if let Some(i) = pick {
+            let claim = &mut self.open_claims[i];
+            claim.mount = what.clone();
+            let seq = claim.seq;
+            if let Some(r) = self.history.iter_mut().find(|r| r.seq == seq) {
+                r.mount = what;
             }
         }
     }

@@ -175,9 +175,12 @@ impl Collector {
             for r in d.history.iter() {
                 let h = by.entry(r.holder).or_insert_with(|| view(r.holder));
                 h.recent_claims += 1;
-                if h.last_claim
-                    .as_ref()
-                    .is_none_or(|a| a.ts_ns <= r.claimed.ts_ns)
+                // A claim held since before the trace was not claimed by the
+                // reading that found it.
+                if !r.pre_existing
+                    && h.last_claim
+                        .as_ref()
+                        .is_none_or(|a| a.ts_ns <= r.claimed.ts_ns)
                 {
                     h.last_claim = Some(r.claimed.clone());
                 }
