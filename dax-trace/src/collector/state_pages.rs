@@ -15,6 +15,15 @@ impl Collector {
             self.end_wait_found_at_attach(ev, tid);
             return;
         }
+        // A wait-begin the probes saw (attached before the reading) knows
+        // the true start: the state adds nothing to it.
+        if self
+            .open_waits
+            .get(&tid)
+            .is_some_and(|w| w.at_attach.is_none())
+        {
+            return;
+        }
         let begin = Actor {
             ts_ns: ev.ts_ns.saturating_sub(w.slept_ns),
             tid,

@@ -309,6 +309,31 @@ fn a_kernel_wait_on_the_same_thread_later_behaves_normally() {
     assert_eq!(d.waits.longest.as_ref().map(|w| w.lower_bound), Some(false));
 }
 
+#[test]
+fn a_wait_the_probes_saw_begin_keeps_its_true_start() {
+    let mut s = Script {
+        ts_ns: 20_000_000_000,
+        ..Script::default()
+    };
+    s.by(530, "truncate").wait_begin(PMEM0, 40);
+    let begun = s.ts_ns;
+    s.state_wait(
+        530,
+        "truncate",
+        PGMAP0,
+        0x409a0,
+        PMEM0,
+        40,
+        5_000_000_000,
+        false,
+    )
+    .state_end(0, ALL_SOURCES);
+    let c = fold(&s.build());
+    let w = c.open_waits().next().expect("waiting");
+    assert_eq!(w.begin.ts_ns, begun);
+    assert!(w.at_attach.is_none());
+}
+
 mod interleavings {
     use super::*;
     use proptest::prelude::*;

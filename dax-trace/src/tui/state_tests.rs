@@ -89,3 +89,25 @@ fn a_device_known_only_from_the_state_at_start_shows_from_the_first_frame() {
     assert_eq!(detail.holders[0].action, "held");
     insta::assert_snapshot!(screen(&dash));
 }
+
+#[test]
+fn a_device_dax_pagemap_found_at_start_is_named_after_its_device() {
+    use crate::event::{EventBody, StatePagemap};
+    let mut s = Script::default();
+    s.push(EventBody::StatePagemap(StatePagemap {
+        pgmap: PGMAP0,
+        memory_type: 5,
+        fs_dax: false.into(),
+        pfn_start: 0x80000,
+        pfn_end: 0x90000,
+        pages: 0x10000,
+        nr_range: 1,
+        backing: "dax0.0".into(),
+        ..Default::default()
+    }))
+    .state_end(0, ALL_SOURCES);
+    let dash = dashboard(&s.build());
+    let row = &dash.frame().rows[0];
+    assert_eq!(row.device, "dax0.0");
+    assert_eq!((row.kind.as_str(), row.size_bytes), ("devmem", 256 << 20));
+}
