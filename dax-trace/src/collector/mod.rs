@@ -383,6 +383,8 @@ impl Collector {
 }
 
 #[cfg(test)]
+mod state_props;
+#[cfg(test)]
 mod state_tests;
 #[cfg(test)]
 mod tests;
