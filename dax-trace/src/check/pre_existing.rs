@@ -37,17 +37,25 @@ pub(super) fn lines(c: &Collector, opts: &CheckOptions) -> Vec<String> {
         if !opts.selects(Some(&d.identity), Some(d.identity.bdev)) {
             continue;
         }
-        for r in d.history.iter().filter(|r| r.pre_existing) {
-            let what = format!(
+        let what = |h: u64, m: &str| {
+            format!(
                 "{}: claim with {}{} held since before the trace",
                 d.identity.label(),
-                holder(r.holder),
-                mount(&r.mount)
-            );
-            out.push(match &r.released {
-                Some(by) => format!("{what}, released by {by} at {}", at(by.ts_ns)),
-                None => format!("{what}, still held at the end (not a leak)"),
-            });
+                holder(h),
+                mount(m)
+            )
+        };
+        // Released ones as the (bounded) history remembers them; those still
+        // held all, from the open claims.
+        for r in d.history.iter().filter(|r| r.pre_existing) {
+            if let Some(by) = &r.released {
+                let line = what(r.holder, &r.mount);
+                out.push(format!("{line}, released by {by} at {}", at(by.ts_ns)));
+            }
+        }
+        for c in d.open_claims.iter().filter(|c| c.pre_existing) {
+            let line = what(c.holder, &c.mount);
+            out.push(format!("{line}, still held at the end (not a leak)"));
         }
     }
     for w in c.open_wait_views() {

@@ -3,7 +3,19 @@
 use super::fixture::*;
 use super::fixture_state::*;
 use super::*;
+use crate::check::{CheckOptions, Status, Verdict};
 use proptest::prelude::*;
+
+fn judge(c: &Collector) -> Verdict {
+    crate::check::judge(c, &CheckOptions::default(), "prop.dxt")
+}
+
+fn status(v: &Verdict, id: &str) -> Status {
+    v.assertions
+        .iter()
+        .find(|a| a.id == id)
+        .map_or(Status::Skipped, |a| a.status)
+}
 
 fn fold(events: &[Event]) -> Collector {
     let mut c = Collector::default();
@@ -74,6 +86,12 @@ proptest! {
             d.balance.pre_existing_released,
             u64::from(releases + u32::from(with_holder))
         );
+        // And check, on the same state, passes both claim assertions.
+        let v = judge(&c);
+        prop_assert_eq!(status(&v, "claims-released"), Status::Pass);
+        prop_assert_eq!(status(&v, "no-release-without-claim"), Status::Pass);
+        let still_held = v.pre_existing.iter().filter(|l| l.ends_with("(not a leak)")).count();
+        prop_assert_eq!(still_held as u32, held - releases);
     }
 
     #[test]
@@ -89,5 +107,8 @@ proptest! {
             c.findings().unmatched_releases.count,
             u64::from(held + u32::from(with_holder))
         );
+        let v = judge(&c);
+        prop_assert_eq!(status(&v, "no-release-without-claim"), Status::Fail);
+        prop_assert!(v.pre_existing.is_empty() && v.notes.is_empty());
     }
 }
