@@ -160,3 +160,33 @@ fn plural(n: u64, what: &str) -> String {
         _ => format!("{n} {what}s"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_not_read_are_named_and_the_census_coverage_shown() {
+        let s = StateAtStart {
+            ts_ns: 1_004_000_000,
+            available_sources: vec!["pagemaps".into(), "mounts".into()],
+            unavailable_sources: vec!["waits".into(), "census".into()],
+            pagemaps: 1,
+            busy_pages: 2,
+            pages_scanned: 512,
+            pages_total: 2048,
+            elapsed_ns: 4_000_000,
+            ..StateAtStart::default()
+        };
+        let mut out = String::new();
+        state_text(&mut out, &s, 1_000_000_000);
+        assert_eq!(
+            out,
+            "\nState at start (read by +0.004s, in 4.000 ms)\n\
+             \x20 sources       pagemaps, mounts\n\
+             \x20 not available here: waits, census\n\
+             \x20 found         1 pagemap, 0 dax devices, 0 mounts, 0 dm targets, 0 waits in progress\n\
+             \x20 census        2 busy pages in 512 of 2048 pages scanned (25%)\n"
+        );
+    }
+}
