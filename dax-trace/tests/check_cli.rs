@@ -120,8 +120,12 @@ fn dev_filter_and_max_wait_from_the_command_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ok = write_trace(dir.path(), "ok.dxt", &healthy());
     let p = ok.to_str().expect("utf8");
-    // The scenario's waits last about 4.3 ms.
-    assert_eq!(run(&["check", p, "--max-wait", "100"]).0, 0);
+    // The scenario's waits last about 4.3 ms, and the one found at attach
+    // at least 1.25 s (a lower bound, still judged).
+    assert_eq!(run(&["check", p, "--max-wait", "2000"]).0, 0);
+    let (code, out) = run(&["check", p, "--max-wait", "100"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("waited at least 1.254 s on inode 77"), "{out}");
     let (code, out) = run(&["check", p, "--max-wait", "1", "--dev", "/dev/pmem0"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL         max-wait"), "{out}");
@@ -143,7 +147,9 @@ fn report_prints_the_leak_and_json_round_trips() {
     let (code, text) = run(&["report", p]);
     assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("2 granted, 0 refused, 1 released, 0 unmatched releases; 1 open"),
+        text.contains(
+            "2 granted, 0 refused, 2 released, 0 unmatched releases; 1 open; 1 held since before the trace (1 of them released)"
+        ),
         "{text}"
     );
     assert!(

@@ -3,7 +3,9 @@
 //! shipped samples in their v1 form and of a cut v1 file are pinned in
 //! `tests/fixtures/v1-pinned/`, taken with the code before version 2 existed.
 //! The same files upgraded to version 2 (`export --format dxt`), and the
-//! shipped v2 synthetic sample, give the same output.
+//! v2 synthetic sample as shipped before traces had a state at start
+//! (`synthetic-6.1-v2-before-state.dxt`; the shipped sample now begins with
+//! one), give the same output.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -93,9 +95,9 @@ fn the_synthetic_sample_reads_the_same_in_v1_and_v2() {
     let v1 = pinned_dir().join("synthetic-6.1.dxt");
     assert_eq!(version(&v1), 1);
     assert_pinned("synthetic-6.1", &v1);
-    let shipped = root().join("samples/synthetic-6.1.dxt");
-    assert_eq!(version(&shipped), 2);
-    assert_pinned("synthetic-6.1", &shipped);
+    let v2 = pinned_dir().join("synthetic-6.1-v2-before-state.dxt");
+    assert_eq!(version(&v2), 2);
+    assert_pinned("synthetic-6.1", &v2);
     let dir = tempfile::tempdir().expect("tempdir");
     let upgraded = upgrade(&v1, dir.path());
     assert_pinned("synthetic-6.1", &upgraded);

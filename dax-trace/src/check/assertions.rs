@@ -98,14 +98,18 @@ fn no_release_without_claim(c: &Collector, opts: &CheckOptions, clock: &Clock) -
         .iter()
         .filter(|r| opts.selects(Some(&r.identity), None))
         .map(|r| {
-            format!(
+            let line = format!(
                 "{}: release by {} with {} via {} at {} matches no open claim",
                 r.identity.label(),
                 r.by,
                 holder(r.holder),
                 kebab(r.api),
                 clock.at(r.by.ts_ns),
-            )
+            );
+            match super::pre_existing::unmatched_reason(c, r.device) {
+                Some(why) => format!("{line} ({why})"),
+                None => line,
+            }
         })
         .collect();
     if !details.is_empty() {
@@ -166,12 +170,17 @@ fn max_wait(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
         .map(|w| {
             let r = &w.record;
             format!(
-                "{}: {} waited {} on inode {} ({}) ending at {}{}",
+                "{}: {} waited {}{} on inode {} ({}) ending at {}{}",
                 label(w.identity.as_ref(), r.dev),
                 r.waiter,
+                if r.lower_bound { "at least " } else { "" },
                 duration(r.latency_ns),
                 r.ino,
-                kebab(r.api),
+                if r.lower_bound {
+                    "in progress at attach".to_string()
+                } else {
+                    kebab(r.api)
+                },
                 clock.at(r.waiter.ts_ns),
                 r.busy_pfn
                     .map(|p| format!(", busy pfn {p:#x}"))
@@ -185,13 +194,20 @@ fn max_wait(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
     for w in c.open_wait_views() {
         let identity = c.device_by_name(&w.dev.to_string()).map(|d| &d.identity);
         if w.waited_ns >= limit && opts.selects(identity, Some(w.dev)) {
+            let (least, since) = if w.at_attach.is_some() {
+                (
+                    "at least ",
+                    "before the trace (found at attach)".to_string(),
+                )
+            } else {
+                ("", clock.at(w.begin.ts_ns))
+            };
             details.push(format!(
-                "{}: {} still waiting on inode {} at the end of the trace, for {} since {}",
+                "{}: {} still waiting on inode {} at the end of the trace, for {least}{} since {since}",
                 label(identity, w.dev),
                 w.begin,
                 w.ino,
                 duration(w.waited_ns),
-                clock.at(w.begin.ts_ns),
             ));
         }
     }
@@ -209,14 +225,22 @@ fn no_stuck_waits(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertio
                 Some(a) => format!("tid {} ({})", s.waiter_tid, a.comm),
                 None => format!("tid {}", s.waiter_tid),
             };
+            // A wait found at attach began before the trace: its start is
+            // a lower bound.
+            let since = if s.at_attach || s.wait_begin_ns < clock.origin {
+                "before the trace (found at attach)".to_string()
+            } else {
+                clock.at(s.wait_begin_ns)
+            };
+            let asleep = if s.at_attach { "at least " } else { "" };
             format!(
-                "{}: {} sleeps on idle pfn {:#x} (inode {}, refcount {}) since {}, still asleep {} later at {}",
+                "{}: {} sleeps on idle pfn {:#x} (inode {}, refcount {}) since {}, still asleep {asleep}{} later at {}",
                 label(s.identity.as_ref(), s.dev),
                 waiter,
                 s.pfn,
                 s.ino,
                 s.refcount,
-                clock.at(s.wait_begin_ns),
+                since,
                 duration(s.reported_ns.saturating_sub(s.wait_begin_ns)),
                 clock.at(s.reported_ns),
             )

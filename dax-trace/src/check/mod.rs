@@ -2,6 +2,7 @@
 //! about (claim/release balance, waits, stuck waits, dropped events) and
 //! renders the verdict as text, JSON or JUnit XML. Documented in docs/check.md.
 mod assertions;
+mod pre_existing;
 pub mod render;
 mod verdict;
 
@@ -59,7 +60,12 @@ pub fn judge(collector: &Collector, opts: &CheckOptions, source: &str) -> Verdic
             filters: opts.devices.clone(),
         },
         assertions: assertions::all(collector, opts),
-        notes: Vec::new(),
+        notes: collector
+            .state_at_start()
+            .map(pre_existing::note)
+            .into_iter()
+            .collect(),
+        pre_existing: pre_existing::lines(collector, opts),
     };
     if !opts.devices.is_empty() {
         let missing: Vec<String> = opts
@@ -97,5 +103,7 @@ pub fn judge(collector: &Collector, opts: &CheckOptions, source: &str) -> Verdic
     verdict
 }
 
+#[cfg(test)]
+mod state_tests;
 #[cfg(test)]
 mod tests;

@@ -60,6 +60,12 @@ pub fn text(v: &Verdict) -> String {
             }
         }
     }
+    if !v.pre_existing.is_empty() {
+        out.push_str("  pre-existing state (found at attach, not judged)\n");
+        for p in &v.pre_existing {
+            let _ = writeln!(out, "      - {p}");
+        }
+    }
     for n in &v.notes {
         let _ = writeln!(out, "  note: {n}");
     }
@@ -124,6 +130,17 @@ pub fn junit(v: &Verdict) -> String {
         "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
         xml(&v.scope.source)
     );
+    if !v.pre_existing.is_empty() {
+        out.push_str("    <properties>\n");
+        for p in &v.pre_existing {
+            let _ = writeln!(
+                out,
+                "      <property name=\"pre-existing\" value=\"{}\"/>",
+                xml(p)
+            );
+        }
+        out.push_str("    </properties>\n");
+    }
     for a in &v.assertions {
         let _ = write!(
             out,
@@ -159,11 +176,17 @@ pub fn junit(v: &Verdict) -> String {
             }
         }
     }
-    if !v.notes.is_empty() {
+    let system_out: Vec<String> = v
+        .pre_existing
+        .iter()
+        .map(|p| format!("pre-existing (not judged): {p}"))
+        .chain(v.notes.iter().cloned())
+        .collect();
+    if !system_out.is_empty() {
         let _ = writeln!(
             out,
             "    <system-out>{}</system-out>",
-            xml(&v.notes.join("\n"))
+            xml(&system_out.join("\n"))
         );
     }
     out.push_str("  </testsuite>\n</testsuites>\n");

@@ -87,6 +87,11 @@ pub struct Verdict {
     pub assertions: Vec<Assertion>,
     /// Remarks that apply to the whole run (a truncated trace, say).
     pub notes: Vec<String>,
+    /// State found at attach, named as such and not judged: claims held
+    /// since before the trace, waits in progress at attach (only with a
+    /// state at start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_existing: Vec<String>,
 }
 
 impl Verdict {

@@ -4,10 +4,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod records;
+mod state;
+
 use anyhow::Context as _;
 use dax_trace::collector::human::{duration, offset as at};
-use dax_trace::collector::{ClaimOutcome, CollectorConfig, DeviceSummary, PagemapSummary, Summary};
+use dax_trace::collector::{CollectorConfig, Summary};
 use dax_trace::source::replay::{self, Folded};
+use records::{device_text, pagemap_text};
 use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
@@ -62,15 +66,7 @@ impl Report {
     }
 }
 
-fn holder(h: u64) -> String {
-    if h == 0 {
-        "-".to_string()
-    } else {
-        format!("{h:#x}")
-    }
-}
-
-fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     if items.is_empty() {
         "-".to_string()
     } else {
@@ -93,6 +89,9 @@ pub fn render_text(r: &Report) -> String {
         duration(t.span_ns()),
         r.end
     );
+    if let Some(state) = &s.state_at_start {
+        state::state_text(&mut out, state, origin);
+    }
     if s.pagemaps.is_empty() {
         out.push_str("\nno pagemap seen\n");
     }
@@ -130,15 +129,31 @@ pub fn render_text(r: &Report) -> String {
     if !s.open_waits.is_empty() {
         out.push_str("\nwaiting at the end of the trace\n");
         for w in &s.open_waits {
-            let _ = writeln!(
-                out,
-                "  {} on inode {} of {} for {} (since {})",
-                w.begin,
-                w.ino,
-                w.dev,
-                duration(w.waited_ns),
-                at(origin, w.begin.ts_ns)
-            );
+            match &w.at_attach {
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "  {} on inode {} of {} for {} (since {})",
+                        w.begin,
+                        w.ino,
+                        w.dev,
+                        duration(w.waited_ns),
+                        at(origin, w.begin.ts_ns)
+                    );
+                }
+                Some(a) => {
+                    let _ = writeln!(
+                        out,
+                        "  {} tid {} on pfn {:#x} of inode {} of {} for at least {} (in progress at attach)",
+                        w.begin,
+                        w.begin.tid,
+                        a.pfn,
+                        w.ino,
+                        w.dev,
+                        duration(w.waited_ns),
+                    );
+                }
+            }
         }
     }
     out.push_str("\nfindings\n");
@@ -147,6 +162,13 @@ pub fn render_text(r: &Report) -> String {
         "  unmatched releases {}, double claims {}, stuck waits {}",
         s.unmatched_releases, s.double_claims, s.stuck_waits
     );
+    if !s.held_since_start.is_empty() {
+        let _ = writeln!(
+            out,
+            "  claims held since before the trace and still held {} (pre-existing, not leaks)",
+            s.held_since_start.len()
+        );
+    }
     let drops: Vec<String> = s
         .drops
         .lost_at()
@@ -163,124 +185,6 @@ pub fn render_text(r: &Report) -> String {
         }
     );
     out
-}
-
-fn pagemap_text(out: &mut String, p: &PagemapSummary) {
-    let id = &p.identity;
-    let kind = match (id.fs_dax, id.memory_type) {
-        (Some(true), _) => "fs-dax".to_string(),
-        (_, Some(t)) => format!("memory type {t}"),
-        (_, None) => "created before the trace".to_string(),
-    };
-    let range = match (id.pfn_range, p.pages) {
-        (Some((start, end)), Some(pages)) => {
-            format!(", pfn {start:#x}-{end:#x} ({pages} pages)")
-        }
-        _ => String::new(),
-    };
-    let _ = writeln!(
-        out,
-        "\npagemap {:#x}: {kind}{range}{}",
-        id.pgmap,
-        if p.destroyed { ", destroyed" } else { "" }
-    );
-    let _ = writeln!(out, "  used by       {}", list(&p.devices));
-    let _ = writeln!(
-        out,
-        "  busy pages    {} now ({} stuck), {} went idle, longest busy {}",
-        p.busy_now,
-        p.stuck_pages,
-        p.busy_cleared,
-        duration(p.longest_busy_ns)
-    );
-    let _ = writeln!(
-        out,
-        "  puts          {} ({} to idle), {} idle transitions of watched pages",
-        p.puts, p.idles, p.idle_transitions
-    );
-    if p.memory_failures > 0 {
-        let _ = writeln!(out, "  memory failures {}", p.memory_failures);
-    }
-}
-
-fn device_text(out: &mut String, d: &DeviceSummary, origin: u64) {
-    let _ = writeln!(
-        out,
-        "\ndevice {}{}{}",
-        d.label,
-        if d.identity.dax_dev != 0 && (d.identity.bdev.0 != 0 || !d.identity.disk.is_empty()) {
-            format!(", dax_dev {:#x}", d.identity.dax_dev)
-        } else {
-            String::new()
-        },
-        if d.killed { ", killed" } else { "" }
-    );
-    let b = &d.balance;
-    let _ = writeln!(
-        out,
-        "  claims        {} granted, {} refused, {} released, {} unmatched releases; {} open",
-        b.claims, b.refused, b.releases, b.unmatched_releases, d.outstanding
-    );
-    if let Some(h) = &d.current_holder {
-        let _ = writeln!(
-            out,
-            "  held by       holder {} since {}, claimed by {}",
-            holder(h.holder),
-            at(origin, h.by.ts_ns),
-            h.by
-        );
-    }
-    for c in &d.history {
-        let outcome = match (c.outcome, &c.released) {
-            (ClaimOutcome::Refused, _) => "refused".to_string(),
-            (ClaimOutcome::Granted, Some(r)) => {
-                format!("released {} by {r}", at(origin, r.ts_ns))
-            }
-            (ClaimOutcome::Granted, None) => "open".to_string(),
-        };
-        let _ = writeln!(
-            out,
-            "    {} claim by {} holder {} -> {}",
-            at(origin, c.claimed.ts_ns),
-            c.claimed,
-            holder(c.holder),
-            outcome
-        );
-    }
-    if d.waits > 0 || d.stuck_waits > 0 || d.busy_pages_seen > 0 {
-        let _ = writeln!(
-            out,
-            "  waits         {} (total {}, max {}, p50 {}, p99 {}, {} errors); {} busy-page reports; {} stuck",
-            d.waits,
-            duration(d.wait_total_ns),
-            duration(d.wait_max_ns),
-            duration(d.wait_p50_ns),
-            duration(d.wait_p99_ns),
-            d.wait_errors,
-            d.busy_pages_seen,
-            d.stuck_waits
-        );
-    }
-    if d.faults.pte + d.faults.pmd > 0 {
-        let _ = writeln!(
-            out,
-            "  faults        {} pte, {} pmd",
-            d.faults.pte, d.faults.pmd
-        );
-    }
-    if !d.dm_members.is_empty() || !d.dm_parents.is_empty() || d.dm_taken + d.dm_dropped > 0 {
-        let _ = writeln!(
-            out,
-            "  dm            members {}; under {}; taken {} / dropped {} as a member",
-            list(&d.dm_members),
-            list(&d.dm_parents),
-            d.dm_taken,
-            d.dm_dropped
-        );
-    }
-    if d.holder_failures > 0 {
-        let _ = writeln!(out, "  holder notified of {} failures", d.holder_failures);
-    }
 }
 
 #[cfg(test)]
@@ -304,6 +208,32 @@ mod tests {
     fn sample_report_json() {
         let json = serde_json::to_string_pretty(&sample_report()).expect("encodes");
         insta::assert_snapshot!(json);
+    }
+
+    #[test]
+    fn sample_report_names_the_state_at_start() {
+        let text = render_text(&sample_report());
+        for line in [
+            "State at start (read by +0.003s, in 3.154 ms)",
+            "pagemap 0xffff888004200000: fs-dax, pfn 0x40000-0x60000 (131072 pages, 512 MiB), existed before the trace",
+            "  backed by     pmem0 on namespace0.0",
+            "device pmem0 (259:0), dax_dev 0xffff888004310000\n  size          512 MiB",
+            "before the trace: held by xfs on /mnt/xfs (holder 0xffff88800b200000) -> released +0.013s by pid 300 (umount)",
+            "  mounted       ext4 on /mnt/ext4 (since before the trace)",
+            "  dm table      daxlin 0+1048576 linear -> pmem1 at sector 0 (since before the trace)",
+            "  busy at start 3 pages\n    pfn 0x60200 inode 77 index 0 refcount 3 on 253:0",
+        ] {
+            assert!(text.contains(line), "no {line:?} in\n{text}");
+        }
+        assert!(!text.contains("no pagemap seen"), "{text}");
+        let json = serde_json::to_value(sample_report()).expect("encodes");
+        let state = &json["summary"]["state_at_start"];
+        assert_eq!(state["dax_devices"], 3);
+        assert_eq!(state["unavailable_sources"], serde_json::json!([]));
+        assert_eq!(
+            json["summary"]["held_since_start"].as_array().map(Vec::len),
+            Some(2)
+        );
     }
 
     #[test]

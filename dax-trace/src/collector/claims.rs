@@ -51,6 +51,8 @@ impl Collector {
                 disk: disk.to_string(),
                 api,
                 by: Actor::of(ev),
+                pre_existing: false,
+                mount: String::new(),
             });
         } else {
             d.balance.refused += 1;
@@ -68,6 +70,8 @@ impl Collector {
             },
             claimed: Actor::of(ev),
             released: None,
+            pre_existing: false,
+            mount: String::new(),
         });
     }
 
@@ -85,6 +89,9 @@ impl Collector {
             Some(i) => {
                 let claim = d.open_claims.remove(i);
                 d.balance.releases += 1;
+                if claim.pre_existing {
+                    d.balance.pre_existing_released += 1;
+                }
                 if let Some(r) = d.history.iter_mut().rev().find(|r| r.seq == claim.seq) {
                     r.released = Some(Actor::of(ev));
                 }

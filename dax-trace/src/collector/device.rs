@@ -51,7 +51,21 @@ pub struct OpenClaim {
     pub bdev: Dev,
     pub disk: String,
     pub api: ClaimApi,
+    /// For a claim made during the trace, the claimer; for one held since
+    /// before the trace, the state reading that found it.
     pub by: Actor,
+    /// Held since before the trace: found by the state at start, not claimed
+    /// during it. Its release matches like any claim; still open at the end,
+    /// it is pre-existing state, not a leak.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pre_existing: bool,
+    /// The filesystem this claim is, when the state told it (`xfs on /mnt`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mount: String,
+}
+
+pub(super) fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// How a claim attempt ended.
@@ -74,6 +88,12 @@ pub struct ClaimRecord {
     pub claimed: Actor,
     /// Set when a matching release was seen.
     pub released: Option<Actor>,
+    /// Held since before the trace (`claimed` is the state reading).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pre_existing: bool,
+    /// The filesystem this claim is, when the state told it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mount: String,
 }
 
 /// Claim and release counters of one device.
@@ -92,16 +112,25 @@ pub struct Balance {
     /// at `dmsetup remove`). Not a claim release, and not a violation.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub owner_puts: u64,
+    /// Claims held since before the trace (from the state at start); not in
+    /// `claims`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pre_existing: u64,
+    /// Releases (counted in `releases`) that matched a claim held since
+    /// before the trace.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pre_existing_released: u64,
 }
 
-fn is_zero(n: &u64) -> bool {
+pub(super) fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
 impl Balance {
-    /// Granted claims not (yet) released.
+    /// Claims (granted during the trace or held since before it) not (yet)
+    /// released.
     pub fn outstanding(&self) -> u64 {
-        self.claims.saturating_sub(self.releases)
+        (self.claims + self.pre_existing).saturating_sub(self.releases)
     }
 }
 
@@ -128,6 +157,10 @@ pub struct WaitRecord {
     pub busy_pfn: Option<u64>,
     /// The waiter; `ts_ns` is when the wait ended.
     pub waiter: Actor,
+    /// The wait was already in progress at attach: its true start is
+    /// unknown, so `latency_ns` is a lower bound.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lower_bound: bool,
 }
 
 /// DAX fault counters.
@@ -172,6 +205,79 @@ pub struct DeviceState {
     pub pagemaps: BTreeSet<u64>,
     /// `dax_holder_notify_failure` calls.
     pub holder_failures: u64,
+    /// What the state at start (or an update) said about the dax_device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present: Option<Presence>,
+    /// The filesystem mounted on the device, from the state (mountinfo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<Mount>,
+    /// dm: the name (`/dev/mapper/NAME`) and the targets of its table, from
+    /// the state.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dm_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dm_targets: Vec<DmTarget>,
+}
+
+/// A dax_device as the state found it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    /// When it was read.
+    pub ts_ns: u64,
+    /// Read as part of the state at start (false: an update while running).
+    pub at_start: bool,
+    pub alive: bool,
+    pub holder: u64,
+    pub holder_ops: u64,
+    /// Claims held when read.
+    pub claims: u32,
+    /// The kernel keeps a holder per device (6.1+).
+    pub has_holders: bool,
+    /// Size of the disk (0: unknown).
+    pub size_bytes: u64,
+}
+
+/// A filesystem mounted on a device.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    pub fstype: String,
+    pub mount_point: String,
+    /// Mounted with DAX on.
+    pub dax: bool,
+    /// Mounted since before the trace (from the state at start).
+    pub at_start: bool,
+    /// When the state told it.
+    pub ts_ns: u64,
+}
+
+impl Mount {
+    /// `xfs on /mnt/x` (`, no dax` when mounted without DAX).
+    pub fn label(&self) -> String {
+        format!(
+            "{} on {}{}",
+            self.fstype,
+            self.mount_point,
+            if self.dax { "" } else { " (no dax)" }
+        )
+    }
+}
+
+/// One target of a dm table, from the state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DmTarget {
+    /// `linear`, `striped`...
+    pub target: String,
+    /// Where the target starts in the dm device and its length (sectors).
+    pub start_sector: u64,
+    pub sectors: u64,
+    /// The member device record and its disk and dev_t.
+    pub member: DeviceId,
+    pub member_disk: String,
+    pub member_dev: Dev,
+    /// Where it maps to on the member (sectors; linear only).
+    pub member_sector: u64,
+    /// Loaded since before the trace.
+    pub at_start: bool,
 }
 
 impl DeviceState {
@@ -196,7 +302,16 @@ impl DeviceState {
             dm_dropped: 0,
             pagemaps: BTreeSet::new(),
             holder_failures: 0,
+            present: None,
+            mount: None,
+            dm_name: String::new(),
+            dm_targets: Vec::new(),
         }
+    }
+
+    /// The device's size when the state told it.
+    pub fn size_bytes(&self) -> u64 {
+        self.present.as_ref().map_or(0, |p| p.size_bytes)
     }
 
     /// The current holder: the newest open claim with a holder pointer, else
@@ -241,6 +356,12 @@ impl DeviceState {
         self.parents.extend(other.parents);
         self.pagemaps.extend(other.pagemaps);
         self.holder_failures += other.holder_failures;
+        self.present = self.present.take().or(other.present);
+        self.mount = self.mount.take().or(other.mount);
+        if self.dm_name.is_empty() {
+            self.dm_name = other.dm_name;
+        }
+        self.dm_targets.extend(other.dm_targets);
         if self.identity.bdev.0 == 0 {
             self.identity.bdev = other.identity.bdev;
         }

@@ -40,8 +40,12 @@ pub struct StuckWaitRecord {
     pub ino: u64,
     pub refcount: u64,
     pub waiter_tid: u32,
-    /// The waiter's pid and comm, when its wait-begin was seen.
+    /// The waiter's pid and comm, when its wait-begin was seen (or the
+    /// wait was found at attach, or the report names the waiter).
     pub waiter: Option<Actor>,
+    /// The wait was already in progress at attach (its start is unknown).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_attach: bool,
     pub wait_begin_ns: u64,
     /// When the stuck state was reported.
     pub reported_ns: u64,
@@ -50,6 +54,15 @@ pub struct StuckWaitRecord {
 /// A wait longer than `CollectorConfig::slow_wait_ns`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlowWait {
+    pub device: Option<DeviceId>,
+    pub identity: Option<DeviceIdentity>,
+    pub record: super::device::WaitRecord,
+}
+
+/// A wait found in progress at attach that ended during the trace (its
+/// latency is a lower bound). Not a violation: pre-existing state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedAttachWait {
     pub device: Option<DeviceId>,
     pub identity: Option<DeviceIdentity>,
     pub record: super::device::WaitRecord,
@@ -91,9 +104,16 @@ pub struct Findings {
     pub double_claims: Sampled<DoubleClaim>,
     pub stuck_waits: Sampled<StuckWaitRecord>,
     pub slow_waits: Sampled<SlowWait>,
+    /// Waits found at attach that ended during the trace.
+    #[serde(default = "no_examples", skip_serializing_if = "Sampled::is_empty")]
+    pub attach_waits_ended: Sampled<EndedAttachWait>,
     /// Open claims dropped because a device exceeded
     /// `CollectorConfig::max_open_claims` (never expected in practice).
     pub open_claims_overflow: u64,
+}
+
+fn no_examples<T>() -> Sampled<T> {
+    Sampled::new(0)
 }
 
 impl Findings {
@@ -103,6 +123,7 @@ impl Findings {
             double_claims: Sampled::new(cap),
             stuck_waits: Sampled::new(cap),
             slow_waits: Sampled::new(cap),
+            attach_waits_ended: Sampled::new(cap),
             open_claims_overflow: 0,
         }
     }

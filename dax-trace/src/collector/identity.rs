@@ -79,6 +79,7 @@ impl Collector {
                 if let Some(d) = self.devices.get_mut(&id) {
                     d.absorb(old);
                 }
+                self.remap_device(other, id);
             }
         }
         if let Some(d) = self.devices.get_mut(&id) {

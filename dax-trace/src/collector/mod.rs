@@ -36,6 +36,17 @@
 //! a dax_device on every mount, DAX disk or not). A release matching no open claim and a claim by a
 //! holder that already holds the device are recorded in [`Findings`].
 //!
+//! # The state at start
+//! A live front end reads what already exists when it attaches (pagemaps,
+//! dax_devices and their claims, mounts, dm tables, waits in progress, busy
+//! pages) and sends it as `state-*` events closed by one `state-end`; updates
+//! while running use the same kinds. The `state` and `state_pages` modules
+//! apply them: records found there are marked pre-existing, claims found on
+//! a dax_device are open claims "held since before the trace" (matched by
+//! releases like any claim, never a leak), a wait found asleep is an open
+//! wait whose start is a lower bound. See docs/check.md for how check judges
+//! them.
+//!
 //! # Bounded memory
 //! Everything is bounded by live objects and fixed caps
 //! ([`CollectorConfig`]): open claims, a ring of the last claims per device,
@@ -50,6 +61,8 @@ mod faults;
 mod findings;
 #[cfg(test)]
 pub(crate) mod fixture;
+#[cfg(test)]
+pub(crate) mod fixture_state;
 mod histogram;
 pub mod human;
 mod identity;
@@ -57,19 +70,26 @@ mod kinds;
 mod pagemap;
 mod pages;
 mod ring;
+mod state;
+mod state_pages;
 mod summary;
 mod waits;
 
 pub use actor::Actor;
 pub use device::{
-    Balance, ClaimOutcome, ClaimRecord, DeviceId, DeviceIdentity, DeviceState, FaultCounts,
-    OpenClaim, WaitRecord, WaitStats,
+    Balance, ClaimOutcome, ClaimRecord, DeviceId, DeviceIdentity, DeviceState, DmTarget,
+    FaultCounts, Mount, OpenClaim, Presence, WaitRecord, WaitStats,
 };
-pub use findings::{DoubleClaim, Findings, Sampled, SlowWait, StuckWaitRecord, UnmatchedRelease};
+pub use findings::{
+    DoubleClaim, EndedAttachWait, Findings, Sampled, SlowWait, StuckWaitRecord, UnmatchedRelease,
+};
 pub use histogram::LatencyHistogram;
 pub use kinds::KindCounts;
-pub use pagemap::{BusyPage, BusyPages, MemoryFailureRecord, PagemapIdentity, PagemapState};
+pub use pagemap::{
+    BusyPage, BusyPages, MemoryFailureRecord, PagemapIdentity, PagemapState, StartBusyPage,
+};
 pub use ring::BoundedRing;
+pub use state::StateAtStart;
 pub use summary::{DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Summary};
 
 use crate::event::{Dev, Event, EventBody, WaitApi};
@@ -119,7 +139,27 @@ pub struct OpenWait {
     pub ino: u64,
     pub dev: Dev,
     pub api: WaitApi,
+    /// For a wait found at attach, `begin.ts_ns` is the reading's time less
+    /// the time it had slept (a lower bound).
     pub begin: Actor,
+    /// Set when the wait was already in progress at attach (a `state-wait`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_attach: Option<WaitAtAttach>,
+}
+
+/// What the state told of a wait in progress at attach.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitAtAttach {
+    /// When it was found.
+    pub found_ns: u64,
+    pub pgmap: u64,
+    pub pfn: u64,
+    pub index: Option<u64>,
+    pub refcount: u64,
+    /// Asleep at least this long when found.
+    pub slept_ns: u64,
+    /// The page was idle by the kernel's rule while the waiter slept.
+    pub idle: bool,
 }
 
 /// Events lost in the kernel, per attach point (cumulative counters).
@@ -199,6 +239,10 @@ pub struct Collector {
     drops: DropStats,
     totals: Totals,
     next_claim: u64,
+    /// The state at start, once its `state-end` was seen.
+    state: Option<StateAtStart>,
+    /// `state-end` records of updates while running.
+    state_updates: u64,
 }
 
 impl Default for Collector {
@@ -224,6 +268,8 @@ impl Collector {
             drops: DropStats::default(),
             totals: Totals::default(),
             next_claim: 0,
+            state: None,
+            state_updates: 0,
         }
     }
 
@@ -259,14 +305,13 @@ impl Collector {
                 let slot = self.drops.per_point.entry(d.point).or_default();
                 *slot = (*slot).max(d.total);
             }
-            // The state at start: counted, applied by the state module (to come).
-            EventBody::StatePagemap(_)
-            | EventBody::StateDaxDevice(_)
-            | EventBody::StateMount(_)
-            | EventBody::StateDmTarget(_)
-            | EventBody::StateWait(_)
-            | EventBody::StateBusyPage(_)
-            | EventBody::StateEnd(_) => {}
+            EventBody::StatePagemap(p) => self.on_state_pagemap(ev, p),
+            EventBody::StateDaxDevice(d) => self.on_state_dax_device(ev, d),
+            EventBody::StateMount(m) => self.on_state_mount(ev, m),
+            EventBody::StateDmTarget(t) => self.on_state_dm_target(ev, t),
+            EventBody::StateWait(w) => self.on_state_wait(ev, w),
+            EventBody::StateBusyPage(b) => self.on_state_busy_page(ev, b),
+            EventBody::StateEnd(e) => self.on_state_end(ev, e),
         }
     }
 
@@ -319,6 +364,11 @@ impl Collector {
         &self.totals
     }
 
+    /// The state at start, when the trace has one (its `state-end` was seen).
+    pub fn state_at_start(&self) -> Option<&StateAtStart> {
+        self.state.as_ref()
+    }
+
     // ----- folding -----
 
     fn count(&mut self, ev: &Event) {
@@ -332,5 +382,9 @@ impl Collector {
     }
 }
 
+#[cfg(test)]
+mod state_props;
+#[cfg(test)]
+mod state_tests;
 #[cfg(test)]
 mod tests;

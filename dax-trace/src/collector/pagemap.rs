@@ -17,6 +17,42 @@ pub struct PagemapIdentity {
     pub pfn_range: Option<(u64, u64)>,
     pub nr_range: Option<u32>,
     pub owner: u64,
+    /// Pages over all ranges (from the state at start; `pfn_range` is only
+    /// the first range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u64>,
+    /// The block device whose namespace holds the range (`pmem0`), from the state.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub disk: String,
+    /// The nvdimm namespace or device-dax device behind it (`namespace0.0`,
+    /// `dax0.0`), from the state.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub backing: String,
+}
+
+impl PagemapIdentity {
+    /// Pages of the pagemap, when known.
+    pub fn page_count(&self) -> Option<u64> {
+        self.pages
+            .or_else(|| self.pfn_range.map(|(s, e)| e.saturating_sub(s)))
+    }
+}
+
+/// A page found busy (referenced beyond the kernel's idle rule) by the
+/// census of the state at start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartBusyPage {
+    pub pfn: u64,
+    pub page: u64,
+    pub refcount: u64,
+    /// `_mapcount + 1` (page-table mappings).
+    pub mapcount: i64,
+    pub mapping: u64,
+    pub ino: u64,
+    /// The filesystem's device.
+    pub dev: Dev,
+    /// The page's index in its file.
+    pub index: Option<u64>,
 }
 
 /// Busy pages by pfn. The hasher is fast and fixed-seed: pfns come from the
@@ -58,6 +94,9 @@ pub struct MemoryFailureRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PagemapState {
     pub identity: PagemapIdentity,
+    /// Existed before the trace (from the state at start): no `created_ns`.
+    #[serde(default, skip_serializing_if = "super::device::is_false")]
+    pub pre_existing: bool,
     pub created_ns: Option<u64>,
     pub destroyed_ns: Option<u64>,
     /// Busy pages by pfn (bounded; see `CollectorConfig::max_busy_pages`),
@@ -83,6 +122,12 @@ pub struct PagemapState {
     pub devices: BTreeSet<DeviceId>,
     pub memory_failures: u64,
     pub last_memory_failure: Option<MemoryFailureRecord>,
+    /// Pages busy at start (the census), lowest pfn first, bounded by
+    /// `CollectorConfig::max_busy_pages`; `busy_at_start_more` counts the rest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub busy_at_start: Vec<StartBusyPage>,
+    #[serde(default, skip_serializing_if = "super::device::is_zero")]
+    pub busy_at_start_more: u64,
 }
 
 impl PagemapState {
@@ -92,6 +137,7 @@ impl PagemapState {
                 pgmap,
                 ..PagemapIdentity::default()
             },
+            pre_existing: false,
             created_ns: None,
             destroyed_ns: None,
             busy: BusyPages::default(),
@@ -105,6 +151,26 @@ impl PagemapState {
             devices: BTreeSet::new(),
             memory_failures: 0,
             last_memory_failure: None,
+            busy_at_start: Vec::new(),
+            busy_at_start_more: 0,
+        }
+    }
+
+    /// Records a page busy at start, keeping the `cap` lowest pfns (a page
+    /// reported again is updated in place).
+    pub(super) fn add_busy_at_start(&mut self, page: StartBusyPage, cap: usize) {
+        match self
+            .busy_at_start
+            .binary_search_by_key(&page.pfn, |b| b.pfn)
+        {
+            Ok(i) => self.busy_at_start[i] = page,
+            Err(i) => {
+                self.busy_at_start.insert(i, page);
+                if self.busy_at_start.len() > cap.max(1) {
+                    self.busy_at_start.pop();
+                    self.busy_at_start_more += 1;
+                }
+            }
         }
     }
 

@@ -17,6 +17,7 @@ impl Collector {
             pfn_range: Some((c.pfn_start, c.pfn_end)),
             nr_range: Some(c.nr_range),
             owner: c.owner,
+            ..PagemapIdentity::default()
         };
         p.created_ns = Some(ev.ts_ns);
         self.pagemaps.insert(c.pgmap, p);
@@ -88,6 +89,7 @@ impl Collector {
             d.stuck_waits += 1;
             Some(d.identity.clone())
         });
+        let open = self.open_waits.get(&s.waiter_tid);
         self.findings.stuck_waits.push(StuckWaitRecord {
             device,
             identity,
@@ -98,7 +100,12 @@ impl Collector {
             ino: s.ino,
             refcount: s.refcount,
             waiter_tid: s.waiter_tid,
-            waiter: self.open_waits.get(&s.waiter_tid).map(|w| w.begin.clone()),
+            // The waiter's wait-begin (or the wait found at attach); a stuck
+            // wait userspace reports carries the waiter in its header.
+            waiter: open
+                .map(|w| w.begin.clone())
+                .or_else(|| (ev.tid == s.waiter_tid && s.waiter_tid != 0).then(|| Actor::of(ev))),
+            at_attach: open.is_some_and(|w| w.at_attach.is_some()),
             wait_begin_ns: s.wait_begin_ns,
             reported_ns: ev.ts_ns,
         });

@@ -1,8 +1,10 @@
 //! Read-only views over the collector: leaks, holders, and the serializable
 //! per-device / per-pagemap [`Summary`] that `report` prints.
+use super::device::{is_false, is_zero};
 use super::{
-    Actor, Balance, ClaimRecord, Collector, DeviceId, DeviceIdentity, DeviceState, DropStats,
-    FaultCounts, OpenClaim, OpenWait, PagemapIdentity, PagemapState, Totals,
+    Actor, Balance, ClaimRecord, Collector, DeviceId, DeviceIdentity, DeviceState, DmTarget,
+    DropStats, FaultCounts, Mount, OpenClaim, OpenWait, PagemapIdentity, PagemapState, Presence,
+    StartBusyPage, StateAtStart, Totals, WaitAtAttach,
 };
 use crate::event::{Dev, WaitApi};
 use serde::{Deserialize, Serialize};
@@ -36,8 +38,12 @@ pub struct OpenWaitView {
     pub dev: Dev,
     pub api: WaitApi,
     pub begin: Actor,
-    /// How long it has waited, up to the newest event.
+    /// How long it has waited, up to the newest event (a lower bound for
+    /// a wait found at attach).
     pub waited_ns: u64,
+    /// Already in progress at attach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_attach: Option<WaitAtAttach>,
 }
 
 /// One device, with derived figures.
@@ -67,6 +73,17 @@ pub struct DeviceSummary {
     pub dm_dropped: u64,
     pub pagemaps: Vec<u64>,
     pub holder_failures: u64,
+    /// From the state: the dax_device as found, its mount, its dm table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present: Option<Presence>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub size_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<Mount>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dm_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dm_targets: Vec<DmTarget>,
 }
 
 /// One pagemap, with derived figures.
@@ -84,6 +101,15 @@ pub struct PagemapSummary {
     pub idles: u64,
     pub memory_failures: u64,
     pub devices: Vec<String>,
+    /// Existed before the trace (from the state at start).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pre_existing: bool,
+    /// Pages busy at start (the census), lowest pfn first, and how many
+    /// more were not kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub busy_at_start: Vec<StartBusyPage>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub busy_at_start_more: u64,
 }
 
 /// The whole state, ready to print or serialize.
@@ -98,19 +124,40 @@ pub struct Summary {
     pub unmatched_releases: u64,
     pub double_claims: u64,
     pub stuck_waits: u64,
+    /// The state at start, when the trace has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_at_start: Option<StateAtStart>,
+    /// Claims held since before the trace and still open at its end (not leaks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_since_start: Vec<Leak>,
 }
 
 impl Collector {
-    /// Every claim still open, oldest first per device.
+    /// Every claim made during the trace and still open, oldest first per
+    /// device. Claims held since before the trace are not leaks: see
+    /// [`Collector::held_since_start`].
     pub fn leaks(&self) -> Vec<Leak> {
+        self.open_claims_where(false)
+    }
+
+    /// Claims held since before the trace (found by the state at start) and
+    /// still open.
+    pub fn held_since_start(&self) -> Vec<Leak> {
+        self.open_claims_where(true)
+    }
+
+    fn open_claims_where(&self, pre_existing: bool) -> Vec<Leak> {
         self.devices
             .values()
             .flat_map(|d| {
-                d.open_claims.iter().map(|c| Leak {
-                    device: d.id,
-                    identity: d.identity.clone(),
-                    claim: c.clone(),
-                })
+                d.open_claims
+                    .iter()
+                    .filter(move |c| c.pre_existing == pre_existing)
+                    .map(|c| Leak {
+                        device: d.id,
+                        identity: d.identity.clone(),
+                        claim: c.clone(),
+                    })
             })
             .collect()
     }
@@ -128,9 +175,12 @@ impl Collector {
             for r in d.history.iter() {
                 let h = by.entry(r.holder).or_insert_with(|| view(r.holder));
                 h.recent_claims += 1;
-                if h.last_claim
-                    .as_ref()
-                    .is_none_or(|a| a.ts_ns <= r.claimed.ts_ns)
+                // A claim held since before the trace was not claimed by the
+                // reading that found it.
+                if !r.pre_existing
+                    && h.last_claim
+                        .as_ref()
+                        .is_none_or(|a| a.ts_ns <= r.claimed.ts_ns)
                 {
                     h.last_claim = Some(r.claimed.clone());
                 }
@@ -161,6 +211,7 @@ impl Collector {
                 api: w.api,
                 begin: w.begin.clone(),
                 waited_ns: now.saturating_sub(w.begin.ts_ns),
+                at_attach: w.at_attach.clone(),
             })
             .collect();
         v.sort_by(|a, b| {
@@ -204,6 +255,11 @@ impl Collector {
             dm_dropped: d.dm_dropped,
             pagemaps: d.pagemaps.iter().copied().collect(),
             holder_failures: d.holder_failures,
+            present: d.present.clone(),
+            size_bytes: d.size_bytes(),
+            mount: d.mount.clone(),
+            dm_name: d.dm_name.clone(),
+            dm_targets: d.dm_targets.clone(),
         }
     }
 
@@ -211,7 +267,7 @@ impl Collector {
     pub fn pagemap_summary(&self, p: &PagemapState) -> PagemapSummary {
         PagemapSummary {
             identity: p.identity.clone(),
-            pages: p.identity.pfn_range.map(|(s, e)| e.saturating_sub(s)),
+            pages: p.identity.page_count(),
             destroyed: p.destroyed_ns.is_some(),
             busy_now: p.busy.len(),
             busy_cleared: p.busy_cleared,
@@ -227,6 +283,9 @@ impl Collector {
                 .filter_map(|id| self.devices.get(id))
                 .map(|d| d.identity.label())
                 .collect(),
+            pre_existing: p.pre_existing,
+            busy_at_start: p.busy_at_start.clone(),
+            busy_at_start_more: p.busy_at_start_more,
         }
     }
 
@@ -250,6 +309,8 @@ impl Collector {
             unmatched_releases: self.findings.unmatched_releases.count,
             double_claims: self.findings.double_claims.count,
             stuck_waits: self.findings.stuck_waits.count,
+            state_at_start: self.state.clone(),
+            held_since_start: self.held_since_start(),
         }
     }
 }

@@ -1,11 +1,28 @@
 //! Break-layouts waits: who waits for a file's pages to go idle, and for how long.
-use super::{Actor, Collector, OpenWait, SlowWait, WaitRecord};
+use super::{Actor, Collector, EndedAttachWait, OpenWait, SlowWait, WaitRecord};
 use crate::event::{Event, WaitBegin, WaitEnd};
 
 impl Collector {
     pub(super) fn on_wait_begin(&mut self, ev: &Event, w: &WaitBegin) {
+        self.open_wait(
+            ev.tid,
+            OpenWait {
+                inode: w.inode,
+                ino: w.ino,
+                dev: w.dev,
+                api: w.api.get(),
+                begin: Actor::of(ev),
+                at_attach: None,
+            },
+        );
+        // Name the device early so it shows while the wait is open.
+        self.device_for_dev(w.dev, ev.ts_ns);
+    }
+
+    /// Remembers `tid`'s open wait (the oldest goes beyond the cap).
+    pub(super) fn open_wait(&mut self, tid: u32, wait: OpenWait) {
         if self.open_waits.len() >= self.config.max_open_waits.max(1)
-            && !self.open_waits.contains_key(&ev.tid)
+            && !self.open_waits.contains_key(&tid)
         {
             let oldest = self
                 .open_waits
@@ -17,18 +34,7 @@ impl Collector {
                 self.totals.evicted_open_waits += 1;
             }
         }
-        self.open_waits.insert(
-            ev.tid,
-            OpenWait {
-                inode: w.inode,
-                ino: w.ino,
-                dev: w.dev,
-                api: w.api.get(),
-                begin: Actor::of(ev),
-            },
-        );
-        // Name the device early so it shows while the wait is open.
-        self.device_for_dev(w.dev, ev.ts_ns);
+        self.open_waits.insert(tid, wait);
     }
 
     pub(super) fn on_wait_end(&mut self, ev: &Event, w: &WaitEnd) {
@@ -40,9 +46,16 @@ impl Collector {
             ret: w.ret,
             busy_pfn: w.busy_pfn.get(),
             waiter: Actor::of(ev),
+            lower_bound: false,
         };
         self.open_waits.remove(&ev.tid);
-        let device = self.device_for_dev(record.dev, ev.ts_ns);
+        self.finish_wait(record, w.busy_hits, ev.ts_ns);
+    }
+
+    /// Folds a finished wait into its device's figures (and the slow waits),
+    /// and clears its file's busy pages when the waiter got through.
+    pub(super) fn finish_wait(&mut self, record: WaitRecord, busy_hits: u64, ts_ns: u64) {
+        let device = self.device_for_dev(record.dev, ts_ns);
         if record.ret == 0 {
             // The waiter got through: no page of this file is busy any more.
             for p in self.pagemaps.values_mut() {
@@ -53,7 +66,7 @@ impl Collector {
                     .map(|b| b.pfn)
                     .collect();
                 for pfn in done {
-                    p.clear_busy(pfn, ev.ts_ns);
+                    p.clear_busy(pfn, ts_ns);
                 }
             }
         }
@@ -61,7 +74,7 @@ impl Collector {
             let d = self.devices.get_mut(&id)?;
             let waits = &mut d.waits;
             waits.latency.record(record.latency_ns);
-            waits.busy_hits += w.busy_hits;
+            waits.busy_hits += busy_hits;
             if record.ret != 0 {
                 waits.errors += 1;
             }
@@ -74,6 +87,13 @@ impl Collector {
             }
             Some(d.identity.clone())
         });
+        if record.lower_bound {
+            self.findings.attach_waits_ended.push(EndedAttachWait {
+                device,
+                identity: identity.clone(),
+                record: record.clone(),
+            });
+        }
         if self
             .config
             .slow_wait_ns

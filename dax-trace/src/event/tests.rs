@@ -15,8 +15,9 @@ fn event(body: EventBody) -> Event {
 
 /// Every kind, decoded from a payload of patterned bytes.
 fn every_kind() -> Vec<EventBody> {
-    let pattern: Vec<u8> = (0..MAX_PAYLOAD_SIZE as u8)
-        .map(|i| i.wrapping_mul(7) | 1)
+    // `as u8` after the range: payloads are longer than 255 bytes (`state-mount`).
+    let pattern: Vec<u8> = (0..MAX_PAYLOAD_SIZE)
+        .map(|i| (i as u8).wrapping_mul(7) | 1)
         .collect();
     kind::ALL
         .iter()

@@ -20,7 +20,9 @@
 //! - a `device-mapper` process with an instant per dm table load that checked
 //!   whether the table is DAX-capable;
 //! - a `daxtrace` process with the `dropped events` counter and memory
-//!   failures (a pfn only).
+//!   failures (a pfn only);
+//! - the state at start (`perfetto/state.rs`): claims held since before the
+//!   trace and waits found at attach as slices, the rest as instants.
 //!
 //! Timestamps are CLOCK_MONOTONIC microseconds with nanosecond decimals,
 //! written as exact decimal text (a float would round large uptimes).
@@ -37,6 +39,8 @@ use serde_json::{Value, json};
 use super::Exporter;
 use crate::event::{Dev, Event, EventBody};
 use crate::trace::Header;
+
+mod state;
 
 /// The track of one kind of thing, keyed by its identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +74,9 @@ pub struct ChromeTrace<W: Write> {
     dm_members: HashMap<u64, u32>,
     /// Pages each dm device mapped to each member, by dm dax_dev.
     dm_pages: HashMap<u64, BTreeMap<u64, u64>>,
+    /// The state at start was read (its `state-end` seen): later state
+    /// events are updates and add no held claims.
+    state_read: bool,
 }
 
 impl<W: Write> ChromeTrace<W> {
@@ -99,6 +106,7 @@ impl<W: Write> ChromeTrace<W> {
             drops: HashMap::new(),
             dm_members: HashMap::new(),
             dm_pages: HashMap::new(),
+            state_read: false,
         })
     }
 
@@ -250,6 +258,9 @@ fn holder_name(holder: u64) -> String {
 
 impl<W: Write> Exporter for ChromeTrace<W> {
     fn event(&mut self, e: &Event) -> std::io::Result<()> {
+        if self.state_event(e)? {
+            return Ok(());
+        }
         let ts = e.ts_ns;
         let who = json!({ "pid": e.pid, "tid": e.tid, "comm": e.comm });
         match &e.body {

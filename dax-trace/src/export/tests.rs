@@ -60,8 +60,16 @@ fn perfetto_output_is_a_trace_event_document_with_balanced_slices() {
             other => panic!("unexpected phase {other}"),
         }
     }
-    // Both mount cycles are balanced; only the last truncate's wait stays open (stuck).
-    assert_eq!(depth.values().sum::<i64>(), 1);
+    // Both mount cycles and the xfs held since before the trace are
+    // balanced; the last truncate's wait stays open (stuck), and so do the
+    // two claims held throughout (dm on pmem1, ext4 on dm-0).
+    assert_eq!(depth.values().sum::<i64>(), 3);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["ph"] == "B" && e["name"] == "held pmem0 (before the trace)"),
+        "the claim found at start is a slice"
+    );
     assert!(
         names.iter().any(|n| n.starts_with("pmem0 dax_dev")),
         "{names:?}"

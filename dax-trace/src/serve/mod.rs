@@ -87,4 +87,6 @@ pub fn spawn(
 }
 
 #[cfg(test)]
+mod state_tests;
+#[cfg(test)]
 mod tests;

@@ -169,6 +169,7 @@ mod tests {
                 details: vec!["a".into(), "b".into()],
             }],
             notes: vec![],
+            pre_existing: vec![],
         }
     }
 

@@ -39,6 +39,8 @@ pub struct EventFilter {
     /// Keep only events about this block device. Events that name no device
     /// (pagemap, dax_device, idle and stats events) are always kept: which
     /// device they belong to is only known by following the whole stream.
+    /// So is the state at start (`state-*`): it describes the whole system
+    /// (a dm device and its members, a pagemap and its disk).
     pub dev: Option<Dev>,
 }
 
@@ -240,7 +242,11 @@ mod tests {
     async fn the_device_filter_keeps_deviceless_events_and_drops_other_devices() {
         let (stream, tx) = stream();
         let mut events = synthetic::scenario();
-        let mut other = events[3].clone();
+        let mut other = events
+            .iter()
+            .find(|e| matches!(e.body, EventBody::Claim(_)))
+            .expect("the scenario has a claim")
+            .clone();
         if let EventBody::Claim(c) = &mut other.body {
             c.bdev = Dev::new(259, 1);
         }

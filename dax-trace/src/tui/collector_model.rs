@@ -7,6 +7,7 @@ use crate::collector::{
 use crate::event::{ClaimApi, Event, WaitApi};
 
 use super::model::DashboardModel;
+use super::state_model::{busy_at_start, start_rows, state_lines};
 use super::view::{BusyPage, Detail, Histogram, HolderEntry, PagemapRow};
 
 /// Page size the pfn ranges are counted in.
@@ -64,7 +65,7 @@ impl DashboardModel for Collector {
             let id = DeviceId((key & !DEVICE_KEY) as u32);
             self.device(id).map(|d| device_detail(self, d, now_ns))
         } else {
-            self.pagemap(key).map(|p| pagemap_detail(p, now_ns))
+            self.pagemap(key).map(|p| pagemap_detail(self, p, now_ns))
         }
     }
 }
@@ -81,12 +82,15 @@ fn device_row(c: &Collector, d: &DeviceState) -> PagemapRow {
             d.identity.disk.clone()
         },
         kind: device_kind(d, &pagemaps).to_string(),
-        size_bytes: pagemaps.iter().map(|p| pagemap_bytes(p)).sum(),
-        holder: d.current_holder().map_or_else(
-            || if d.killed.is_some() { "(gone)" } else { "-" }.to_string(),
-            |h| format!("{} {}", filesystem(d).unwrap_or(api_name(h.api)), h.by.comm),
-        ),
-        claims: d.balance.claims,
+        // The disk's size when the state at start told it, else its pagemaps'.
+        size_bytes: match d.size_bytes() {
+            0 => pagemaps.iter().map(|p| pagemap_bytes(p)).sum(),
+            known => known,
+        },
+        holder: holder(d),
+        // Claims held since before the trace count as claims here, so that
+        // their releases balance.
+        claims: d.balance.claims + d.balance.pre_existing,
         releases: d.balance.releases,
         busy_pages: busy_of_device(d, &pagemaps).count() as u64,
         waits: lat.count(),
@@ -96,6 +100,23 @@ fn device_row(c: &Collector, d: &DeviceState) -> PagemapRow {
         faults_total: d.faults.pte + d.faults.pmd,
         faults_per_sec: 0.0,
         stuck_waits: d.stuck_waits,
+    }
+}
+
+/// Who holds `d`: its mount (from the state) or what the held claim is,
+/// else the filesystem its waits told and the claimer's comm.
+fn holder(d: &DeviceState) -> String {
+    let Some(h) = d.current_holder() else {
+        return if d.killed.is_some() { "(gone)" } else { "-" }.to_string();
+    };
+    if let Some(m) = &d.mount {
+        format!("{} {}", m.fstype, m.mount_point)
+    } else if !h.mount.is_empty() {
+        h.mount.replace(" on ", " ")
+    } else if h.pre_existing {
+        "(held at start)".to_string()
+    } else {
+        format!("{} {}", filesystem(d).unwrap_or(api_name(h.api)), h.by.comm)
     }
 }
 
@@ -140,7 +161,12 @@ fn busy_of_device<'a>(
 fn pagemap_row(p: &PagemapState) -> PagemapRow {
     PagemapRow {
         key: p.identity.pgmap,
-        device: format!("pgmap{}", short_ptr(p.identity.pgmap)),
+        // A device-dax pagemap is named after its device (`dax0.0`).
+        device: if p.identity.backing.is_empty() {
+            format!("pgmap{}", short_ptr(p.identity.pgmap))
+        } else {
+            p.identity.backing.clone()
+        },
         kind: match p.identity.fs_dax {
             Some(true) => "fsdax",
             Some(false) => "devmem",
@@ -181,15 +207,19 @@ fn device_detail(c: &Collector, d: &DeviceState, now_ns: u64) -> Detail {
     for p in &pagemaps {
         topology.push(pagemap_line(p));
     }
+    topology.extend(state_lines(d));
     let mut busy: Vec<&crate::collector::BusyPage> = busy_of_device(d, &pagemaps).collect();
     let busy_total = busy.len();
     busy.sort_by_key(|b| (b.since_ns, b.pfn));
+    let (busy_at_start, busy_at_start_total) = busy_at_start(c, d, &pagemaps);
     Detail {
         title: d.identity.label(),
         topology,
         holders: holder_history(d.history.iter()),
         busy: busy_rows(busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
         busy_total,
+        busy_at_start,
+        busy_at_start_total,
         histogram: histogram(&d.waits.latency),
     }
 }
@@ -204,15 +234,18 @@ fn pagemap_line(p: &PagemapState) -> String {
     }
 }
 
-fn pagemap_detail(p: &PagemapState, now_ns: u64) -> Detail {
+fn pagemap_detail(c: &Collector, p: &PagemapState, now_ns: u64) -> Detail {
     let mut busy: Vec<&crate::collector::BusyPage> = p.busy.values().collect();
     busy.sort_by_key(|b| (b.since_ns, b.pfn));
+    let (busy_at_start, busy_at_start_total) = start_rows(c, p);
     Detail {
         title: format!("pgmap{}", short_ptr(p.identity.pgmap)),
         topology: vec![pagemap_line(p)],
         holders: Vec::new(),
         busy_total: busy.len(),
         busy: busy_rows(busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
+        busy_at_start,
+        busy_at_start_total,
         histogram: Histogram::default(),
     }
 }
@@ -229,13 +262,23 @@ fn holder_history<'a>(history: impl Iterator<Item = &'a ClaimRecord>) -> Vec<Hol
         entries.push(HolderEntry {
             at_ns: r.claimed.ts_ns,
             holder: holder.clone(),
-            action: match r.outcome {
-                ClaimOutcome::Granted => "claim",
-                ClaimOutcome::Refused => "refused",
+            action: match (r.outcome, r.pre_existing) {
+                (_, true) => "held",
+                (ClaimOutcome::Granted, false) => "claim",
+                (ClaimOutcome::Refused, false) => "refused",
             }
             .to_string(),
             pid: r.claimed.pid,
-            comm: r.claimed.comm.to_string(),
+            comm: if r.pre_existing {
+                // Held since before the trace: no claimer is known.
+                if r.mount.is_empty() {
+                    "(at start)".to_string()
+                } else {
+                    r.mount.clone()
+                }
+            } else {
+                r.claimed.comm.to_string()
+            },
         });
         if let Some(rel) = &r.released {
             entries.push(HolderEntry {

@@ -176,10 +176,11 @@ pub fn describe(event: &Event) -> Option<String> {
             duration(event.ts_ns.saturating_sub(*wait_begin_ns))
         ),
         EventBody::Drops(Drops { point, total, .. }) => format!("point {point} total {total}"),
-        // A kind this log has not learnt yet shows its fields, so a new kind
-        // needs no line here.
+        // The state at start reads as words (`event_log_state`); a kind
+        // this log has not learnt yet shows its fields, so a new kind needs
+        // no line here.
         #[allow(unreachable_patterns)]
-        other => fields(other),
+        other => super::event_log_state::line(other).unwrap_or_else(|| fields(other)),
     };
     let secs = event.ts_ns / 1_000_000_000;
     let micros = (event.ts_ns % 1_000_000_000) / 1_000;

@@ -14,6 +14,7 @@ pub mod collector_model;
 pub mod columns;
 pub mod dashboard;
 pub mod event_log;
+mod event_log_state;
 pub mod fleet;
 pub mod intake;
 pub mod interactive;
@@ -21,6 +22,7 @@ pub mod keys;
 pub mod model;
 pub mod rate;
 pub mod snapshot;
+mod state_model;
 pub mod terminal;
 pub mod ui;
 pub mod view;
@@ -34,5 +36,7 @@ pub enum TuiError {
     Output(#[source] std::io::Error),
 }
 
+#[cfg(test)]
+mod state_tests;
 #[cfg(test)]
 mod tests;

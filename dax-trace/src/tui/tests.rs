@@ -58,9 +58,11 @@ fn empty_state() {
 fn sample_scenario_main_screen() {
     let dash = dashboard(&synthetic::scenario());
     let s = screen(&dash);
-    // Two mount cycles, both released; the last wait is stuck ("!").
+    // The xfs held since before the trace and two mount cycles, all
+    // released; the last wait is stuck ("!"). ext4 on dm-0 stays mounted.
     assert!(s.contains("pmem0"), "{s}");
-    assert!(s.contains("2/2"), "{s}");
+    assert!(s.contains("3/3"), "{s}");
+    assert!(s.contains("ext4 /mnt/ext4"), "{s}");
     assert!(s.contains("2!"), "{s}");
     assert!(s.contains("drops 2"), "{s}");
     insta::assert_snapshot!(s);

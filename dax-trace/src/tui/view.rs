@@ -84,6 +84,11 @@ pub struct Detail {
     pub busy: Vec<BusyPage>,
     /// How many pages are busy in all.
     pub busy_total: usize,
+    /// Pages busy at start (the census of the state at start), lowest pfn
+    /// first; may be cut short. Their age is since the reading.
+    pub busy_at_start: Vec<BusyPage>,
+    /// How many pages the census found busy in all.
+    pub busy_at_start_total: u64,
     /// Wait latency histogram of this pagemap.
     pub histogram: Histogram,
 }

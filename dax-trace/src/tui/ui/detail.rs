@@ -8,7 +8,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table};
 
 use super::histogram;
-use crate::tui::view::{Detail, duration};
+use crate::tui::view::{BusyPage, Detail, duration};
 
 /// Column widths of the busy page table.
 const BUSY_COLUMNS: [u16; 5] = [10, 8, 8, 6, 3];
@@ -38,7 +38,19 @@ pub fn render(frame: &mut Frame, area: Rect, detail: Option<&Detail>) {
     if let Some(area) = histogram_area {
         histogram::render(frame, area, Some(detail));
     }
-    render_busy(frame, right, detail);
+    if detail.busy_at_start.is_empty() {
+        render_busy(frame, right, detail);
+    } else {
+        let [now, at_start] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(right);
+        render_busy(frame, now, detail);
+        render_pages(
+            frame,
+            at_start,
+            &detail.busy_at_start,
+            format!(" busy at start {} ", detail.busy_at_start_total),
+        );
+    }
 }
 
 fn render_history(frame: &mut Frame, area: Rect, detail: &Detail) {
@@ -71,8 +83,17 @@ fn render_history(frame: &mut Frame, area: Rect, detail: &Detail) {
 }
 
 fn render_busy(frame: &mut Frame, area: Rect, detail: &Detail) {
+    render_pages(
+        frame,
+        area,
+        &detail.busy,
+        format!(" busy pages {} ", detail.busy_total),
+    );
+}
+
+fn render_pages(frame: &mut Frame, area: Rect, pages: &[BusyPage], title: String) {
     let header = Row::new(["pfn", "ino", "pgoff", "age", "ref"]).style(Style::new().bold());
-    let rows = detail.busy.iter().map(|p| {
+    let rows = pages.iter().map(|p| {
         Row::new([
             format!("{:#x}", p.pfn),
             p.ino.to_string(),
@@ -83,6 +104,6 @@ fn render_busy(frame: &mut Frame, area: Rect, detail: &Detail) {
     });
     let table = Table::new(rows, BUSY_COLUMNS.map(Constraint::Length))
         .header(header)
-        .block(Block::bordered().title(format!(" busy pages {} ", detail.busy_total)));
+        .block(Block::bordered().title(title));
     frame.render_widget(table, area);
 }

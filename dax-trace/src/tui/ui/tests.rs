@@ -69,6 +69,8 @@ fn detail() -> Detail {
             refcount: 2,
         }],
         busy_total: 1,
+        busy_at_start: Vec::new(),
+        busy_at_start_total: 0,
         histogram: Histogram {
             bounds_ns: vec![1_000_000, 10_000_000, 100_000_000],
             counts: vec![0, 3, 1, 0],

@@ -3,16 +3,23 @@
 //! shipped sample (`samples/`) and the replay benchmark. Deterministic: the
 //! same call always gives the same events.
 //!
-//! The scenario follows the sequence seen in the VM: the pagemap and dax
-//! device come up, ext4 is mounted (a claim), pages fault in, an O_DIRECT read
-//! pins a page while a truncate waits for it (busy page, wait begin, page
-//! idle, wait end), and the filesystem is unmounted (a release); then the
-//! same on xfs, ending with a lost wakeup (a stuck wait) as on 6.1.
+//! The scenario starts on a machine already in use: the trace begins with
+//! the state at start (`state.rs`: pmem0 with xfs mounted since before the
+//! trace, ext4 on a dm-linear over pmem1, pinned pages and a truncate already
+//! waiting). The waiting truncate gets through, xfs is unmounted (the release
+//! of a claim held since before the trace), then the sequence seen in the VM:
+//! ext4 is mounted (a claim), pages fault in, an O_DIRECT read pins a page
+//! while a truncate waits for it (busy page, wait begin, page idle, wait
+//! end), and the filesystem is unmounted (a release); then the same on xfs,
+//! ending with a lost wakeup (a stuck wait) as on 6.1. ext4 on dm-0 stays
+//! mounted throughout.
+mod state;
+
 use crate::event::{
-    BusyPage, Claim, DaxAddHost, DaxAlloc, Drops, Fault, PageIdle, PagemapCreate, PutStats,
-    Release, StuckWait, WaitBegin, WaitEnd,
+    BusyPage, Claim, Drops, Fault, PageIdle, PutStats, Release, StuckWait, WaitBegin, WaitEnd,
 };
 use dax_trace_common::probe::POINTS;
+pub use state::{DAX_DEV1, DAX_DM, DM0, PGMAP1, PMEM_BYTES, PMEM1};
 
 use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
 use crate::probes::report::{AttachKind, FamilyReport, PointReport, PointStatus, ProbeReport};
@@ -108,9 +115,9 @@ impl Script {
 
     /// mount, faults, DMA vs truncate, umount: one filesystem's cycle.
     fn mount_cycle(&mut self, fs: Fs, base_pid: u32) {
-        let (holder, wait_api, wait_point) = match fs {
-            Fs::Ext4 => (EXT4_SB, WaitApi::Ext4BreakLayouts, 24),
-            Fs::Xfs => (XFS_MP, WaitApi::XfsBreakLayouts, 25),
+        let (holder, wait_api, wait_point, fstype) = match fs {
+            Fs::Ext4 => (EXT4_SB, WaitApi::Ext4BreakLayouts, 24, "ext4"),
+            Fs::Xfs => (XFS_MP, WaitApi::XfsBreakLayouts, 25, "xfs"),
         };
         self.at(
             20_000,
@@ -129,6 +136,7 @@ impl Script {
                 ..Default::default()
             }),
         );
+        self.mount_update(fstype, "/mnt/pmem0", true);
         let ino = 12 + u64::from(base_pid % 7);
         for i in 0..4u64 {
             self.at(
@@ -207,9 +215,15 @@ impl Script {
                 busy_hits: 1,
             }),
         );
+        self.umount(30_000, base_pid + 3, holder);
+        self.mount_update(fstype, "/mnt/pmem0", false);
+    }
+
+    /// `fs_put_dax` of pmem0 by `holder`.
+    fn umount(&mut self, after_us: u64, pid: u32, holder: u64) {
         self.at(
-            30_000,
-            base_pid + 3,
+            after_us,
+            pid,
             "umount",
             9,
             EventBody::Release(Release {
@@ -229,50 +243,21 @@ enum Fs {
     Xfs,
 }
 
-/// The sample scenario: pmem0 comes up, an ext4 and an xfs mount cycle with
-/// DMA vs truncate, a lost wakeup on the last wait, and one drop report.
+/// The sample scenario: the state at start, the wait found at attach ends,
+/// the xfs mounted before the trace is unmounted, an ext4 and an xfs mount
+/// cycle with DMA vs truncate, a lost wakeup on the last wait, and one drop
+/// report.
 pub fn scenario() -> Vec<Event> {
     let mut s = Script {
         ts_ns: 5_000_000_000,
         events: Vec::new(),
     };
-    s.at(
-        0,
-        201,
-        "modprobe",
-        0,
-        EventBody::PagemapCreate(PagemapCreate {
-            pgmap: PGMAP,
-            memory_type: 3,
-            fs_dax: true.into(),
-            pfn_start: PFN_START,
-            pfn_end: PFN_END,
-            nr_range: 1,
-            owner: 0,
-            ret: 0,
-            ..Default::default()
-        }),
-    );
-    s.at(
-        40,
-        201,
-        "modprobe",
-        14,
-        EventBody::DaxAlloc(DaxAlloc {
-            dax_dev: DAX_DEV,
-            private: 0xffff_8880_0440_0000,
-        }),
-    );
-    s.at(
-        10,
-        201,
-        "modprobe",
-        16,
-        EventBody::DaxAddHost(DaxAddHost {
-            dax_dev: DAX_DEV,
-            disk: "pmem0".into(),
-        }),
-    );
+    s.state_at_start();
+    // The truncate found waiting gets through, and the xfs mounted before
+    // the trace is unmounted: the release of a claim held since before it.
+    s.attach_wait_ends(2_000);
+    s.umount(8_000, 300, XFS_MP);
+    s.mount_update("xfs", "/mnt/xfs", false);
     s.mount_cycle(Fs::Ext4, 310);
     s.stats(96, 4);
     s.mount_cycle(Fs::Xfs, 420);
@@ -412,6 +397,8 @@ mod tests {
             .iter()
             .filter(|e| matches!(e.body, EventBody::Release(_)))
             .count();
-        assert_eq!((claims, releases), (2, 2));
+        // The first release is of the claim held since before the trace.
+        assert_eq!((claims, releases), (2, 3));
+        assert!(matches!(a[0].body, EventBody::StatePagemap(_)));
     }
 }

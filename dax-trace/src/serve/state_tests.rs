@@ -1,0 +1,51 @@
+//! The exporter over a collector fed only a state at start: devices known
+//! from it are series from the first scrape, with their pages, open claims
+//! and pagemap info.
+use super::exposition::{Format, render};
+use super::families::Families;
+use super::process::ProcessFigures;
+use super::snapshot::Snapshot;
+use super::state::{Mode, Shared};
+use crate::collector::fixture::{DAX0, DAXDM, DM0, PGMAP0, PMEM0, Script, XFS_MOUNT};
+use crate::collector::fixture_state::{ALL_SOURCES, PMEM0_PAGES};
+use crate::trace::synthetic;
+
+fn scrape(events: &[crate::event::Event]) -> String {
+    let shared = Shared::new(synthetic::session(), Mode::Replay);
+    {
+        let mut state = shared.lock();
+        let state = &mut *state;
+        for e in events {
+            state.extras.ingest(&mut state.collector, e);
+        }
+    }
+    let snapshot = Snapshot::take(&shared.lock());
+    render(
+        Families {
+            snapshot,
+            process: ProcessFigures::default(),
+        },
+        Format::PrometheusText,
+    )
+    .expect("renders")
+}
+
+#[test]
+fn devices_known_only_from_the_state_at_start_are_exported() {
+    let mut s = Script::default();
+    s.state_pagemap(PGMAP0, 0x40000, PMEM0_PAGES, PMEM0, "pmem0", "namespace0.0")
+        .state_dax(DAX0, PMEM0, "pmem0", XFS_MOUNT, 1, true)
+        .state_dax(DAXDM, DM0, "dm-0", 0, 1, true)
+        .state_mount(PMEM0, "pmem0", "xfs", "/mnt/x", true)
+        .state_end(0, ALL_SOURCES);
+    let text = scrape(&s.build());
+    for series in [
+        format!("daxtrace_pagemap_pages{{device=\"pmem0\"}} {PMEM0_PAGES}"),
+        "daxtrace_claims_open{device=\"pmem0\"} 1".to_string(),
+        "daxtrace_claims_open{device=\"dm-0\"} 1".to_string(),
+        "daxtrace_pagemap_info{device=\"pmem0\",memory_type=\"3\",fs_dax=\"true\"} 1".to_string(),
+    ] {
+        assert!(text.contains(&series), "no {series} in\n{text}");
+    }
+    assert!(!text.contains("device=\"other\""), "{text}");
+}

@@ -1,0 +1,113 @@
+//! The dashboard over a trace that begins with a state at start: devices
+//! known only from it show their name, size, holder and mount point from the
+//! first frame, and the detail pane lists the pages busy at start.
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::Action;
+use super::dashboard::{Clock, Dashboard};
+use super::ui;
+use crate::collector::Collector;
+use crate::collector::fixture::{DAX0, PGMAP0, PMEM0, Script, XFS_MOUNT};
+use crate::collector::fixture_state::{ALL_SOURCES, PMEM0_PAGES};
+use crate::event::Event;
+use crate::session::SourceKind;
+use crate::trace::synthetic;
+
+fn dashboard(events: &[Event]) -> Dashboard<Collector> {
+    let mut info = synthetic::session();
+    info.source = SourceKind::Replay {
+        path: "state.dxt".into(),
+    };
+    let mut dash = Dashboard::new(Collector::default(), info, Clock::Trace);
+    for event in events {
+        dash.ingest(event);
+    }
+    dash.refresh();
+    dash
+}
+
+fn screen(dash: &Dashboard<Collector>) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+    terminal
+        .draw(|f| ui::draw(f, dash.frame(), dash.app()))
+        .expect("drawing on a test backend");
+    terminal.backend().to_string()
+}
+
+/// Nothing but the state at start: pmem0 with xfs mounted on /mnt/x, two
+/// pages of a file pinned.
+fn state_only() -> Vec<Event> {
+    let mut s = Script {
+        ts_ns: 20_000_000_000,
+        ..Script::default()
+    };
+    s.state_pagemap(PGMAP0, 0x40000, PMEM0_PAGES, PMEM0, "pmem0", "namespace0.0")
+        .state_dax(DAX0, PMEM0, "pmem0", XFS_MOUNT, 1, true)
+        .state_mount(PMEM0, "pmem0", "xfs", "/mnt/x", true)
+        .state_busy(PGMAP0, 0x40120, PMEM0, 91, 5, 3)
+        .state_busy(PGMAP0, 0x40121, PMEM0, 91, 6, 2)
+        .state_end(0, ALL_SOURCES);
+    s.build()
+}
+
+#[test]
+fn a_device_known_only_from_the_state_at_start_shows_from_the_first_frame() {
+    let mut dash = dashboard(&state_only());
+    let rows = &dash.frame().rows;
+    assert_eq!(
+        rows.len(),
+        1,
+        "the pagemap is pmem0's, not a row of its own"
+    );
+    let row = &rows[0];
+    assert_eq!(row.device, "pmem0");
+    assert_eq!((row.kind.as_str(), row.size_bytes), ("fsdax", 512 << 20));
+    assert_eq!(row.holder, "xfs /mnt/x");
+    assert_eq!((row.claims, row.releases), (1, 0));
+    dash.apply(Action::ToggleDetail);
+    let detail = dash.frame().detail.as_ref().expect("pmem0 is selected");
+    assert_eq!(detail.busy_total, 0, "no break-layouts report yet");
+    assert_eq!(detail.busy_at_start_total, 2);
+    let pages: Vec<(u64, u64, Option<u64>, u64)> = detail
+        .busy_at_start
+        .iter()
+        .map(|p| (p.pfn, p.ino, p.pgoff, p.refcount))
+        .collect();
+    assert_eq!(
+        pages,
+        [(0x40120, 91, Some(5), 3), (0x40121, 91, Some(6), 2)]
+    );
+    assert!(
+        detail
+            .topology
+            .iter()
+            .any(|l| l == "xfs on /mnt/x (at start)"),
+        "{:?}",
+        detail.topology
+    );
+    assert_eq!(detail.holders[0].action, "held");
+    insta::assert_snapshot!(screen(&dash));
+}
+
+#[test]
+fn a_device_dax_pagemap_found_at_start_is_named_after_its_device() {
+    use crate::event::{EventBody, StatePagemap};
+    let mut s = Script::default();
+    s.push(EventBody::StatePagemap(StatePagemap {
+        pgmap: PGMAP0,
+        memory_type: 5,
+        fs_dax: false.into(),
+        pfn_start: 0x80000,
+        pfn_end: 0x90000,
+        pages: 0x10000,
+        nr_range: 1,
+        backing: "dax0.0".into(),
+        ..Default::default()
+    }))
+    .state_end(0, ALL_SOURCES);
+    let dash = dashboard(&s.build());
+    let row = &dash.frame().rows[0];
+    assert_eq!(row.device, "dax0.0");
+    assert_eq!((row.kind.as_str(), row.size_bytes), ("devmem", 256 << 20));
+}
