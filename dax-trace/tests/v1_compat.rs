@@ -83,7 +83,7 @@ fn upgrade(file: &Path, dir: &Path) -> PathBuf {
 
 #[test]
 fn the_recorded_v1_sample_reads_as_before_and_so_does_its_v2_upgrade() {
-    let v1 = root().join("samples/dma-truncate-6.1.dxt");
+    let v1 = pinned_dir().join("dma-truncate-6.1.dxt");
     assert_eq!(version(&v1), 1);
     assert_pinned("dma-truncate-6.1", &v1);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -106,7 +106,7 @@ fn the_synthetic_sample_reads_the_same_in_v1_and_v2() {
 #[test]
 fn a_cut_v1_file_reads_as_before_and_its_upgrade_stays_unfinished() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let bytes = std::fs::read(root().join("samples/dma-truncate-6.1.dxt")).expect("sample");
+    let bytes = std::fs::read(pinned_dir().join("dma-truncate-6.1.dxt")).expect("sample");
     let cut = dir.path().join("cut.dxt");
     std::fs::write(&cut, &bytes[..20_000]).expect("write cut file");
     assert_pinned("cut-dma-truncate-6.1", &cut);
