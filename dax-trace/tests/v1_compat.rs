@@ -11,10 +11,6 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_daxtrace");
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn pinned_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1-pinned")
 }

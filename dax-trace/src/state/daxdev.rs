@@ -2,8 +2,8 @@
 //! (`dax_superblock->s_inodes`) with a device number is one `dax_device`
 //! (the root directory inode has none). A claim (`fs_dax_get_by_bdev`,
 //! `dax_get_by_host`) takes a reference on that inode with `igrab` and a
-//! release drops it, so the references beyond the device's own are the
-//! claims held now. The disk each serves is `host` on 5.x and the
+//! release drops it, so the references beyond the device's own
+//! (`DaxLayout::own_refs`) are the claims held now. The disk each serves is `host` on 5.x and the
 //! `dax_hosts` table (gendisk -> dax_device) from 6.1.
 use std::collections::HashMap;
 
@@ -77,7 +77,7 @@ fn read_one(
         dax_dev,
         rdev,
         alive: (flags >> l.alive_bit.min(63)) & 1 == 1,
-        claims: count.saturating_sub(1).max(0) as u32,
+        claims: count.saturating_sub(l.own_refs as i32).max(0) as u32,
         holder: field(l.holder_data)?,
         holder_ops: field(l.holder_ops)?,
         disk,
@@ -116,6 +116,7 @@ mod tests {
             holder_data: if host.is_none() { Some(0x208) } else { None },
             holder_ops: if host.is_none() { Some(0x210) } else { None },
             host,
+            own_refs: if host.is_some() { 2 } else { 1 },
         }
     }
 
@@ -175,6 +176,8 @@ mod tests {
         assert_eq!(found[0].disk.as_deref(), Some("pmem0"));
         assert_eq!(found[1].disk, None, "a null host is no name");
         assert_eq!(found[0].holder, 0, "5.x has no holders");
+        // The 5.x core holds two references of its own.
+        assert_eq!((found[0].claims, found[1].claims), (0, 1));
     }
 
     #[test]

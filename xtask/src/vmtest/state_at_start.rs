@@ -86,7 +86,8 @@ fn mounted_before(
     let b = &dev["body"];
     let claims = b["claims"].as_u64().unwrap_or(0);
     let size = b["size_bytes"].as_u64().unwrap_or(0);
-    if claims < 1 || size != PMEM_BYTES {
+    // One mount, one claim: nothing else holds pmem0 in these steps.
+    if claims != 1 || size != PMEM_BYTES {
         return Err(format!(
             "pmem0 at start: {claims} claims, {size} bytes: {b}"
         ));
