@@ -16,10 +16,7 @@ use crate::event::{Drops, Event, PutStats, USERSPACE_POINT, decode_bytes};
 use crate::probes::attach::{self, AttachRequest, LoadError};
 use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::session::{SessionInfo, SourceKind};
-use crate::state::kmem::BpfReader;
-use crate::state::snapshot::{self, Kernel};
-use crate::state::sysfs::Sysfs;
-use crate::state::{ReadOptions, StateLayout, Tracker, tracker};
+use crate::state::{StateLayout, Tracker, tracker};
 
 /// Tunables of a live capture.
 #[derive(Clone, Debug)]
@@ -146,7 +143,13 @@ pub fn start_with(
     // Attached first, then read: a claim in between is counted twice (one
     // stays open, held since before the trace: never a leak), a release in
     // between is not lost.
-    let (state_events, tracker) = read_state_at_start(&mut ebpf, config, state, opts, &mut report);
+    let (state_events, tracker) = crate::state::attach::read_at_attach(
+        &mut ebpf,
+        config,
+        state,
+        opts.census_budget,
+        &mut report,
+    );
     // SAFETY: the RingBuf owns its map fd and keeps it open and unchanged for
     // as long as it lives, and the AsyncFd owns the RingBuf.
     let ring = unsafe { AsyncFd::register(ring) }.map_err(|e| LiveError::Poll(e.into()))?;
@@ -170,48 +173,6 @@ pub fn start_with(
     };
     tokio::spawn(pump.run(opts.stats_interval, state_events));
     Ok(stream)
-}
-
-/// Reads the state at start with the reader program; what cannot be read
-/// becomes a problem line of the report (a kernel without the reader's
-/// facility still traces).
-fn read_state_at_start(
-    ebpf: &mut Ebpf,
-    config: &Config,
-    layout: &StateLayout,
-    opts: &LiveOptions,
-    report: &mut ProbeReport,
-) -> (Vec<Event>, Option<Tracker>) {
-    let reader = match BpfReader::new(ebpf) {
-        Ok(r) => r,
-        Err(e) => {
-            report
-                .problems
-                .push(format!("state at start: not read: {e}"));
-            return (Vec::new(), None);
-        }
-    };
-    let read_opts = ReadOptions {
-        census_budget: opts.census_budget,
-        sysfs: Sysfs::default(),
-    };
-    let kernel = Kernel {
-        mem: &reader,
-        layout,
-        config,
-    };
-    let snap = snapshot::read(&kernel, &read_opts);
-    report
-        .problems
-        .extend(snap.problems.iter().map(|p| format!("state at start: {p}")));
-    let tracker = Tracker::new(
-        Box::new(reader),
-        layout.clone(),
-        *config,
-        read_opts.sysfs,
-        &snap,
-    );
-    (snap.events, Some(tracker))
 }
 
 fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveError> {

@@ -9,8 +9,10 @@
 //! walking structures with offsets from BTF ([`layout`]); the rest comes
 //! from sysfs, mountinfo and the dm ioctl. docs/probes.md lists the sources
 //! per kernel generation.
+pub mod attach;
 pub mod census;
 pub mod daxdev;
+pub mod disks;
 pub mod dm;
 pub mod events;
 pub mod kmem;

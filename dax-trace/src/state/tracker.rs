@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use dax_trace_common::Config;
 
-use super::events;
 use super::kmem::KernelMemory;
 use super::layout::StateLayout;
 use super::mountinfo::{self, Mount};
@@ -19,6 +18,7 @@ use super::pagemap::PagemapFound;
 use super::snapshot::{self, Kernel, Snapshot};
 use super::sysfs::{BlockDevice, Sysfs};
 use super::waits::{self, Sleeper};
+use super::{disks, events};
 use crate::event::{Dev, Event, StateDmTarget, StateEnd, StuckWait};
 
 /// A waiter found at attach, being watched.
@@ -124,7 +124,7 @@ impl Tracker {
         let by_name: HashMap<&str, &BlockDevice> =
             disks.iter().map(|d| (d.name.as_str(), d)).collect();
         match mountinfo::read() {
-            Ok(all) => snapshot::dax_mounts(&self.sysfs, &by_name, &self.dax_disks, all),
+            Ok(all) => disks::dax_mounts(&self.sysfs, &by_name, &self.dax_disks, all),
             Err(_) => self.mounts.clone(),
         }
     }
@@ -159,12 +159,12 @@ impl Tracker {
         let current = self.current_mounts();
         for (m, disk) in &current {
             if !self.mounts.iter().any(|(old, _)| old.dev == m.dev) {
-                out.push(snapshot::mount_event(now, m, disk, true));
+                out.push(disks::mount_event(now, m, disk, true));
             }
         }
         for (m, disk) in &self.mounts {
             if !current.iter().any(|(new, _)| new.dev == m.dev) {
-                out.push(snapshot::mount_event(now, m, disk, false));
+                out.push(disks::mount_event(now, m, disk, false));
             }
         }
         self.mounts = current;
@@ -175,7 +175,7 @@ impl Tracker {
         let by_name: HashMap<&str, &BlockDevice> =
             disks.iter().map(|d| (d.name.as_str(), d)).collect();
         let mut problems = Vec::new();
-        let current = snapshot::dm_targets(&disks, &by_name, &mut problems);
+        let current = disks::dm_targets(&disks, &by_name, &mut problems);
         let key = |t: &StateDmTarget| (t.dm, t.member, t.start_sector);
         for t in &current {
             if !self.dm_targets.iter().any(|o| key(o) == key(t)) {
