@@ -3,7 +3,7 @@
 //! (the root directory inode has none). A claim (`fs_dax_get_by_bdev`,
 //! `dax_get_by_host`) takes a reference on that inode with `igrab` and a
 //! release drops it, so the references beyond the device's own
-//! (`DaxLayout::own_refs`) are the claims held now. The disk each serves is `host` on 5.x and the
+//! (`DaxLayout::two_ref_ops`) are the claims held now. The disk each serves is `host` on 5.x and the
 //! `dax_hosts` table (gendisk -> dax_device) from 6.1.
 use std::collections::HashMap;
 
@@ -77,11 +77,20 @@ fn read_one(
         dax_dev,
         rdev,
         alive: (flags >> l.alive_bit.min(63)) & 1 == 1,
-        claims: count.saturating_sub(l.own_refs as i32).max(0) as u32,
+        claims: count.saturating_sub(own_refs(mem, l, dax_dev)?).max(0) as u32,
         holder: field(l.holder_data)?,
         holder_ops: field(l.holder_ops)?,
         disk,
     })
+}
+
+/// References the device's inode holds of its own (see `DaxLayout::two_ref_ops`).
+fn own_refs(mem: &dyn KernelMemory, l: &DaxLayout, dax_dev: u64) -> Result<i32, KmemError> {
+    if l.two_ref_ops == 0 {
+        return Ok(1);
+    }
+    let ops = mem.u64_at(dax_dev + l.ops as u64)?;
+    Ok(if ops == l.two_ref_ops { 2 } else { 1 })
 }
 
 /// 6.1+: dax_device -> disk name, from the `dax_hosts` xarray.
@@ -116,7 +125,12 @@ mod tests {
             holder_data: if host.is_none() { Some(0x208) } else { None },
             holder_ops: if host.is_none() { Some(0x210) } else { None },
             host,
-            own_refs: if host.is_some() { 2 } else { 1 },
+            ops: 0x220,
+            two_ref_ops: if host.is_some() {
+                0xffff_ffff_c011_10a0
+            } else {
+                0
+            },
         }
     }
 
@@ -176,7 +190,13 @@ mod tests {
         assert_eq!(found[0].disk.as_deref(), Some("pmem0"));
         assert_eq!(found[1].disk, None, "a null host is no name");
         assert_eq!(found[0].holder, 0, "5.x has no holders");
-        // The 5.x core holds two references of its own.
+        // On 5.x a pmem device (ops = pmem_dax_ops) holds two references of
+        // its own, any other one: counts 1 and 3 read as 0 and 1 claims for
+        // pmem, 0 and 2 for another driver.
+        assert_eq!((found[0].claims, found[1].claims), (0, 2));
+        m.poke_u64(0x2000 + 0x220, 0xffff_ffff_c011_10a0);
+        m.poke_u64(0x3000 + 0x220, 0xffff_ffff_c011_10a0);
+        let found = read_all(&m, &l).expect("read");
         assert_eq!((found[0].claims, found[1].claims), (0, 1));
     }
 

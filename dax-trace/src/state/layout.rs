@@ -28,10 +28,13 @@ pub struct DaxLayout {
     pub holder_ops: Option<u32>,
     /// `dax_device.host` (5.x): the disk name.
     pub host: Option<u32>,
-    /// References a dax_device's inode holds with no claim on it: 1 (its
-    /// own), 2 on the 5.x dax core (measured on Debian 5.10.0-46: 2 with
-    /// nothing mounted, 3 with one mount).
-    pub own_refs: u32,
+    /// `dax_device.ops`.
+    pub ops: u32,
+    /// On the 5.x dax core, `pmem_dax_ops`: a pmem dax_device's inode holds
+    /// two references with no claim on it (measured on Debian 5.10.0-46
+    /// from boot: 2 with nothing mounted, 3 with one mount; dm's hold one,
+    /// as every dax_device does from 6.1). 0 elsewhere.
+    pub two_ref_ops: u64,
 }
 
 /// Offsets for `dax_hosts` (6.1+: gendisk -> dax_device xarray).
@@ -194,10 +197,14 @@ impl StateLayout {
             holder_data: btf.path_offset("dax_device", "holder_data")?,
             holder_ops: btf.path_offset("dax_device", "holder_ops")?,
             host: btf.path_offset("dax_device", "host")?,
-            own_refs: 1,
+            ops: p.off("dax_device", "ops")?,
+            two_ref_ops: 0,
         };
         let dax = DaxLayout {
-            own_refs: if dax.host.is_some() { 2 } else { 1 },
+            two_ref_ops: match (dax.host, kallsyms.and_then(|k| k.get("pmem_dax_ops"))) {
+                (Some(_), Some(sym)) => sym.addr,
+                _ => 0,
+            },
             ..dax
         };
         match p.misses() {
