@@ -176,6 +176,11 @@ impl Tracker {
             disks.iter().map(|d| (d.name.as_str(), d)).collect();
         let mut problems = Vec::new();
         let current = disks::dm_targets(&disks, &by_name, &mut problems);
+        if !problems.is_empty() {
+            // A table that cannot be read now (serve drops CAP_SYS_ADMIN, which
+            // the dm ioctl needs) is no change: keep what was known.
+            return;
+        }
         let key = |t: &StateDmTarget| (t.dm, t.member, t.start_sector);
         for t in &current {
             if !self.dm_targets.iter().any(|o| key(o) == key(t)) {
