@@ -20,22 +20,9 @@ fn assertion<'v>(v: &'v Verdict, id: &str) -> &'v Assertion {
         .unwrap_or_else(|| panic!("no assertion {id}"))
 }
 
-/// pmem0 with xfs mounted on /mnt/x before the trace (the mount is the holder).
-fn mounted_before() -> Script {
-    let mut s = Script {
-        ts_ns: 20_000_000_000,
-        ..Script::default()
-    };
-    s.state_pagemap(PGMAP0, 0x40000, PMEM0_PAGES, PMEM0, "pmem0", "namespace0.0")
-        .state_dax(DAX0, PMEM0, "pmem0", XFS_MOUNT, 1, true)
-        .state_mount(PMEM0, "pmem0", "xfs", "/mnt/x", true)
-        .state_end(0, ALL_SOURCES);
-    s
-}
-
 #[test]
 fn mounted_before_and_released_during_passes_and_says_so() {
-    let mut s = mounted_before();
+    let mut s = Script::xfs_mounted_before();
     s.by(200, "umount").release(DAX0, XFS_MOUNT);
     let v = verdict(&s.build(), &CheckOptions::default());
     assert_eq!(v.outcome, Outcome::Pass, "{}", render::text(&v));
@@ -71,7 +58,10 @@ fn mounted_before_and_released_during_passes_and_says_so() {
 
 #[test]
 fn held_throughout_passes_as_held_since_before_the_trace() {
-    let v = verdict(&mounted_before().build(), &CheckOptions::default());
+    let v = verdict(
+        &Script::xfs_mounted_before().build(),
+        &CheckOptions::default(),
+    );
     assert_eq!(v.outcome, Outcome::Pass, "{}", render::text(&v));
     assert_eq!(assertion(&v, "claims-released").status, Status::Pass);
     assert!(
@@ -106,7 +96,7 @@ fn a_release_the_state_proves_unheld_still_fails() {
 
 #[test]
 fn a_release_of_a_device_missing_from_the_state_fails() {
-    let mut s = mounted_before();
+    let mut s = Script::xfs_mounted_before();
     s.by(400, "umount").release(DAXDM, 0);
     let v = verdict(&s.build(), &CheckOptions::default());
     let details = &assertion(&v, "no-release-without-claim").details;
@@ -136,7 +126,7 @@ fn a_release_of_a_device_missing_from_the_state_fails() {
 
 #[test]
 fn a_stuck_wait_found_at_attach_fails_naming_the_waiter_page_and_inode() {
-    let mut s = mounted_before();
+    let mut s = Script::xfs_mounted_before();
     s.state_wait(
         530,
         "truncate",
@@ -171,7 +161,7 @@ fn a_stuck_wait_found_at_attach_fails_naming_the_waiter_page_and_inode() {
 
 #[test]
 fn a_wait_in_progress_at_attach_that_ends_passes() {
-    let mut s = mounted_before();
+    let mut s = Script::xfs_mounted_before();
     s.state_wait(
         530, "truncate", PGMAP0, 0x409a0, PMEM0, 40, 2_000_000, false,
     )
@@ -205,14 +195,16 @@ fn dev_filters_apply_to_pre_existing_state() {
         devices: vec!["pmem1".to_string()],
         ..CheckOptions::default()
     };
-    let v = verdict(&mounted_before().build(), &opts);
+    let v = verdict(&Script::xfs_mounted_before().build(), &opts);
     assert!(v.pre_existing.is_empty(), "{:?}", v.pre_existing);
     let opts = CheckOptions {
         devices: vec!["pmem0".to_string()],
         ..CheckOptions::default()
     };
     assert_eq!(
-        verdict(&mounted_before().build(), &opts).pre_existing.len(),
+        verdict(&Script::xfs_mounted_before().build(), &opts)
+            .pre_existing
+            .len(),
         1
     );
 }
@@ -220,24 +212,17 @@ fn dev_filters_apply_to_pre_existing_state() {
 /// Everything at once: a claim held throughout, one released during the
 /// trace, a wait found asleep that stays stuck.
 fn golden() -> Vec<Event> {
-    let mut s = Script {
-        ts_ns: 20_000_000_000,
-        ..Script::default()
-    };
-    s.state_pagemap(PGMAP0, 0x40000, PMEM0_PAGES, PMEM0, "pmem0", "namespace0.0")
-        .state_dax(DAX0, PMEM0, "pmem0", XFS_MOUNT, 1, true)
-        .state_mount(PMEM0, "pmem0", "xfs", "/mnt/x", true)
-        .state_dax(DAXDM, DM0, "dm-0", 0, 1, true)
-        .state_wait(
-            530,
-            "truncate",
-            PGMAP0,
-            0x409a0,
-            PMEM0,
-            40,
-            3_000_000_000,
-            false,
-        );
+    let mut s = Script::xfs_mounted_at_start();
+    s.state_dax(DAXDM, DM0, "dm-0", 0, 1, true).state_wait(
+        530,
+        "truncate",
+        PGMAP0,
+        0x409a0,
+        PMEM0,
+        40,
+        3_000_000_000,
+        false,
+    );
     let since = s.ts_ns - 3_000_000_000;
     s.state_end(
         0,

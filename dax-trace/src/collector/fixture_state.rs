@@ -22,6 +22,27 @@ pub const PMEM0_PAGES: u64 = 0x20000;
 pub const PMEM0_BYTES: u64 = 512 << 20;
 
 impl Script {
+    /// A state at start being read at t = 20 s: pmem0 (512 MiB, FS-DAX) with
+    /// xfs mounted on /mnt/x (its mount is the holder); not closed yet.
+    pub fn xfs_mounted_at_start() -> Script {
+        use super::fixture::{DAX0, PGMAP0, PMEM0, XFS_MOUNT};
+        let mut s = Script {
+            ts_ns: 20_000_000_000,
+            ..Script::default()
+        };
+        s.state_pagemap(PGMAP0, 0x40000, PMEM0_PAGES, PMEM0, "pmem0", "namespace0.0")
+            .state_dax(DAX0, PMEM0, "pmem0", XFS_MOUNT, 1, true)
+            .state_mount(PMEM0, "pmem0", "xfs", "/mnt/x", true);
+        s
+    }
+
+    /// [`Script::xfs_mounted_at_start`], closed: the whole state at start.
+    pub fn xfs_mounted_before() -> Script {
+        let mut s = Script::xfs_mounted_at_start();
+        s.state_end(0, ALL_SOURCES);
+        s
+    }
+
     /// Pushes a userspace event as `pid`/`comm` (daxtrace unless a waiter).
     fn userspace(&mut self, pid: u32, comm: &str, body: EventBody) -> &mut Self {
         let (old_pid, old_comm) = (self.pid, self.comm);

@@ -16,22 +16,9 @@ fn fold_with(config: CollectorConfig, events: &[Event]) -> Collector {
     c
 }
 
-/// pmem0 (512 MiB, FS-DAX) with xfs mounted on /mnt/x before the trace.
-fn xfs_mounted_before() -> Script {
-    let mut s = Script {
-        ts_ns: 20_000_000_000,
-        ..Script::default()
-    };
-    s.state_pagemap(PGMAP0, 0x40000, PMEM0_PAGES, PMEM0, "pmem0", "namespace0.0")
-        .state_dax(DAX0, PMEM0, "pmem0", XFS_MOUNT, 1, true)
-        .state_mount(PMEM0, "pmem0", "xfs", "/mnt/x", true)
-        .state_end(0, ALL_SOURCES);
-    s
-}
-
 #[test]
 fn a_claim_held_at_start_is_matched_by_its_release_during_the_trace() {
-    let mut s = xfs_mounted_before();
+    let mut s = Script::xfs_mounted_before();
     s.by(200, "umount").release(DAX0, XFS_MOUNT);
     let c = fold(&s.build());
     assert!(c.leaks().is_empty());
@@ -73,7 +60,7 @@ fn a_claim_held_at_start_is_matched_by_its_release_during_the_trace() {
 
 #[test]
 fn a_claim_held_throughout_is_pre_existing_state_not_a_leak() {
-    let c = fold(&xfs_mounted_before().build());
+    let c = fold(&Script::xfs_mounted_before().build());
     assert!(c.leaks().is_empty());
     let held = c.held_since_start();
     assert_eq!(held.len(), 1);
@@ -121,7 +108,7 @@ fn without_holders_every_claim_found_at_start_is_holderless() {
 
 #[test]
 fn a_release_of_a_device_absent_from_the_state_still_fails() {
-    let mut s = xfs_mounted_before();
+    let mut s = Script::xfs_mounted_before();
     s.release(DAXDM, 0);
     let c = fold(&s.build());
     assert_eq!(c.findings().unmatched_releases.count, 1);
@@ -131,7 +118,7 @@ fn a_release_of_a_device_absent_from_the_state_still_fails() {
 
 #[test]
 fn updates_while_running_add_no_claims_and_an_unmount_clears_the_mount() {
-    let mut s = xfs_mounted_before();
+    let mut s = Script::xfs_mounted_before();
     s.state_dax(DAX0, PMEM0, "pmem0", XFS_MOUNT, 1, true)
         .state_mount(PMEM0, "pmem0", "xfs", "/mnt/x", false)
         .state_end(1, ALL_SOURCES);
@@ -193,7 +180,7 @@ fn a_dm_table_at_start_links_the_dm_device_and_its_member() {
 
 #[test]
 fn busy_pages_at_start_are_listed_per_pagemap_and_bounded() {
-    let mut s = xfs_mounted_before();
+    let mut s = Script::xfs_mounted_before();
     for i in 0..5 {
         s.state_busy(PGMAP0, 0x40100 + 4 - i, PMEM0, 40 + i, i * 8, 3);
     }
@@ -225,7 +212,7 @@ fn busy_pages_at_start_are_listed_per_pagemap_and_bounded() {
 
 #[test]
 fn a_stuck_wait_on_a_waiter_found_at_attach_names_it() {
-    let mut s = xfs_mounted_before();
+    let mut s = Script::xfs_mounted_before();
     s.state_wait(
         530,
         "truncate",
@@ -268,7 +255,7 @@ fn a_stuck_wait_on_a_waiter_found_at_attach_names_it() {
 
 #[test]
 fn a_wait_in_progress_at_attach_that_ends_is_a_lower_bound_wait() {
-    let mut s = xfs_mounted_before();
+    let mut s = Script::xfs_mounted_before();
     s.state_wait(
         530, "truncate", PGMAP0, 0x409a0, PMEM0, 40, 2_000_000, false,
     );
@@ -290,7 +277,7 @@ fn a_wait_in_progress_at_attach_that_ends_is_a_lower_bound_wait() {
 
 #[test]
 fn a_kernel_wait_on_the_same_thread_later_behaves_normally() {
-    let mut s = xfs_mounted_before();
+    let mut s = Script::xfs_mounted_before();
     s.state_wait(
         530, "truncate", PGMAP0, 0x409a0, PMEM0, 40, 2_000_000, false,
     )

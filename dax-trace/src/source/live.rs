@@ -12,7 +12,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
 use super::{BATCH_MAX, EventBatch, EventStream};
-use crate::event::{Drops, Event, PutStats, USERSPACE_POINT, decode_bytes};
+use crate::event::{Drops, Event, PutStats, decode_bytes};
 use crate::probes::attach::{self, AttachRequest, LoadError};
 use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::session::{SessionInfo, SourceKind};
@@ -331,15 +331,7 @@ impl Pump {
 }
 
 fn userspace_event(ts_ns: u64, body: crate::event::EventBody) -> Event {
-    Event {
-        ts_ns,
-        cpu: 0,
-        pid: std::process::id(),
-        tid: 0,
-        comm: "daxtrace".into(),
-        point: USERSPACE_POINT,
-        body,
-    }
+    crate::state::events::own(ts_ns, body)
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use super::app::Action;
 use super::dashboard::{Clock, Dashboard};
 use super::ui;
 use crate::collector::Collector;
-use crate::collector::fixture::{DAX0, PGMAP0, PMEM0, Script, XFS_MOUNT};
-use crate::collector::fixture_state::{ALL_SOURCES, PMEM0_PAGES};
+use crate::collector::fixture::{PGMAP0, PMEM0, Script};
+use crate::collector::fixture_state::ALL_SOURCES;
 use crate::event::Event;
 use crate::session::SourceKind;
 use crate::trace::synthetic;
@@ -38,14 +38,8 @@ fn screen(dash: &Dashboard<Collector>) -> String {
 /// Nothing but the state at start: pmem0 with xfs mounted on /mnt/x, two
 /// pages of a file pinned.
 fn state_only() -> Vec<Event> {
-    let mut s = Script {
-        ts_ns: 20_000_000_000,
-        ..Script::default()
-    };
-    s.state_pagemap(PGMAP0, 0x40000, PMEM0_PAGES, PMEM0, "pmem0", "namespace0.0")
-        .state_dax(DAX0, PMEM0, "pmem0", XFS_MOUNT, 1, true)
-        .state_mount(PMEM0, "pmem0", "xfs", "/mnt/x", true)
-        .state_busy(PGMAP0, 0x40120, PMEM0, 91, 5, 3)
+    let mut s = Script::xfs_mounted_at_start();
+    s.state_busy(PGMAP0, 0x40120, PMEM0, 91, 5, 3)
         .state_busy(PGMAP0, 0x40121, PMEM0, 91, 6, 2)
         .state_end(0, ALL_SOURCES);
     s.build()
