@@ -66,6 +66,14 @@ pub struct Config {
     pub _pad: u32,
     /// A waiter on an idle page for longer than this is reported stuck.
     pub stuck_after_ns: u64,
+    /// `FOLL_LONGTERM` and `FOLL_PIN` on this kernel (BTF enums from 6.3,
+    /// the historical defines before).
+    pub foll_longterm: u32,
+    pub foll_pin: u32,
+    /// Record owners of FS-DAX pages at the gup entry points (1) or not.
+    pub track_pins: u32,
+    /// Record kernel stacks on the kinds that carry one (1) or not (`--no-stacks`).
+    pub stacks: u32,
     /// For fexit programs: index of the return value in the context (the
     /// function's argument count), per attach point.
     pub ret_index: [u8; MAX_POINTS],
@@ -114,6 +122,10 @@ impl Config {
             mf_result_off: 0,
             _pad: 0,
             stuck_after_ns: 1_000_000_000,
+            foll_longterm: 0x10000,
+            foll_pin: 0x40000,
+            track_pins: 1,
+            stacks: 1,
             ret_index: [0; MAX_POINTS],
         }
     }

@@ -103,6 +103,35 @@ impl Default for OptU64 {
     }
 }
 
+/// A kernel stack recorded with an event: the id of a stack record of the
+/// trace (docs/trace-format.md, tag 6); 0 means no stack (stacks off, the
+/// kernel's stack map full, or a kind recorded before stacks existed).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "user",
+    derive(
+        serde::Serialize,
+        serde::Deserialize,
+        bytemuck::Pod,
+        bytemuck::Zeroable
+    ),
+    serde(transparent)
+)]
+pub struct StackId(pub u32);
+
+impl StackId {
+    pub const NONE: StackId = StackId(0);
+
+    /// The id, or `None` for "no stack".
+    pub const fn get(self) -> Option<u32> {
+        if self.0 == 0 { None } else { Some(self.0) }
+    }
+    pub const fn is_none(&self) -> bool {
+        self.0 == 0
+    }
+}
+
 /// Length of a disk name (`DISK_NAME_LEN`).
 pub const NAME_LEN: usize = 32;
 

@@ -39,6 +39,9 @@ macro_rules! for_each_kind {
             HOLDER_NOTIFY_FAILURE = 16, HolderNotifyFailure, "holder-notify-failure", kernel;
             STUCK_WAIT = 17, StuckWait, "stuck-wait", kernel;
             DM_MEMBER = 18, DmMember, "dm-member", kernel;
+            PIN_OWNER = 19, PinOwner, "pin-owner", kernel;
+            PIN_RELEASE = 20, PinRelease, "pin-release", kernel;
+            REFUSED_PIN = 21, RefusedPin, "refused-pin", kernel;
             PUT_STATS = 100, PutStats, "put-stats", userspace;
             DROPS = 101, Drops, "drops", userspace;
             STATE_PAGEMAP = 102, StatePagemap, "state-pagemap", userspace;

@@ -11,7 +11,9 @@
 //!
 //! To add a kind: declare its struct here, then give it a number and a name
 //! in [`crate::for_each_kind`]. See docs/architecture.md.
-use crate::field::{ClaimApiCode, Dev, DiskName, Flag, OptU64, PathName, ShortName, WaitApiCode};
+use crate::field::{
+    ClaimApiCode, Dev, DiskName, Flag, OptU64, PathName, ShortName, StackId, WaitApiCode,
+};
 
 /// Declares payload structs with the derives every payload needs.
 macro_rules! payloads {
@@ -78,6 +80,12 @@ payloads! {
         pub _pad: u32,
         /// `*start_off` the kernel filled in (6.1+ `fs_dax_get_by_bdev`).
         pub start_off: u64,
+        /// The kernel stack of the call (0: none). Appended in format version 3:
+        /// older records read as 0.
+        #[cfg_attr(feature = "user", serde(default, skip_serializing_if = "StackId::is_none"))]
+        pub stack: StackId,
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad_stack: u32,
     }
 
     /// A release of a dax_device (`fs_put_dax`, `put_dax`, seed releases).
@@ -90,6 +98,12 @@ payloads! {
         pub _pad: u32,
         /// `dax_device.holder_data` before the release (0 where the kernel has no holders).
         pub holder_before: u64,
+        /// The kernel stack of the call (0: none). Appended in format version 3:
+        /// older records read as 0.
+        #[cfg_attr(feature = "user", serde(default, skip_serializing_if = "StackId::is_none"))]
+        pub stack: StackId,
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad_stack: u32,
     }
 
     /// A dax_device was allocated (`alloc_dax` return).
@@ -152,6 +166,12 @@ payloads! {
         pub ino: u64,
         pub dev: Dev,
         pub api: WaitApiCode,
+        /// The kernel stack of the call (0: none). Appended in format version 3:
+        /// older records read as 0.
+        #[cfg_attr(feature = "user", serde(default, skip_serializing_if = "StackId::is_none"))]
+        pub stack: StackId,
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad_stack: u32,
     }
 
     /// The wait ended.
@@ -248,6 +268,63 @@ payloads! {
         pub dev: Dev,
         pub waiter_tid: u32,
         pub pgmap: u64,
+    }
+
+    /// An owner of an FS-DAX page: a task that took references on it through
+    /// get_user_pages / pin_user_pages. Owners live in a kernel map (a pin is
+    /// not streamed); an owner is sent once, when a busy page it holds is
+    /// first met. The header's pid, tid and comm are the owner's, its `point`
+    /// the gup entry point it pinned through, its `ts_ns` when it was reported.
+    pub struct PinOwner {
+        pub page: u64,
+        pub pfn: u64,
+        pub pgmap: u64,
+        /// When the owner took the oldest of the references it still holds.
+        pub since_ns: u64,
+        /// References it holds now.
+        pub refs: u32,
+        /// FOLL_PIN (`pin_user_pages*`) rather than FOLL_GET.
+        pub pin: Flag,
+        /// Its kernel stack when it took the first of those references.
+        #[cfg_attr(feature = "user", serde(default, skip_serializing_if = "StackId::is_none"))]
+        pub stack: StackId,
+        /// The pages belong to another process's mm (`*_remote`).
+        pub remote: Flag,
+    }
+
+    /// A reported owner no longer holds the page: its last reference was
+    /// put, or the page went idle. The header is the task that put it (often
+    /// an interrupt or a worker), not the owner.
+    pub struct PinRelease {
+        pub page: u64,
+        pub pfn: u64,
+        /// The owner's `since_ns`.
+        pub since_ns: u64,
+        pub owner_pid: u32,
+        pub owner_tid: u32,
+        pub pin: Flag,
+        /// Closed because the page went idle (every owner closes), rather
+        /// than by a put of the owner's own references.
+        pub by_idle: Flag,
+    }
+
+    /// A long-term pin (FOLL_LONGTERM: RDMA memory registration, io_uring
+    /// fixed buffers, vfio) refused with EOPNOTSUPP, the kernel's answer for
+    /// FS-DAX memory. The header is the task that asked.
+    pub struct RefusedPin {
+        /// First user address asked for.
+        pub start: u64,
+        pub nr_pages: u64,
+        /// The gup flags passed (FOLL_* values of this kernel).
+        pub gup_flags: u32,
+        /// The return value (-95, EOPNOTSUPP).
+        pub ret: i32,
+        #[cfg_attr(feature = "user", serde(default, skip_serializing_if = "StackId::is_none"))]
+        pub stack: StackId,
+        pub pin: Flag,
+        /// The file mapped at `start`, from /proc/PID/maps when recording
+        /// (empty when the task was gone or the memory is not a file).
+        pub path: PathName,
     }
 
     /// Userspace, periodic: cumulative put counters of one pagemap, summed

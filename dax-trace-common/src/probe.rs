@@ -17,6 +17,10 @@ pub enum Hook {
     Tracepoint,
     /// A periodic timer program (software perf event).
     Timer,
+    /// Function return only, with the arguments read from the fexit context
+    /// (no stash: the point is hot and the return needs the arguments). No
+    /// kprobe variant: a kretprobe cannot see the arguments.
+    Exit,
 }
 
 /// The logical probes users see in `daxtrace probes`.
@@ -33,10 +37,11 @@ pub enum Family {
     Fault,
     MemoryFailure,
     StuckWait,
+    Pin,
 }
 
 impl Family {
-    pub const ALL: [Family; 11] = [
+    pub const ALL: [Family; 12] = [
         Family::PagemapLifetime,
         Family::Claim,
         Family::Release,
@@ -48,6 +53,7 @@ impl Family {
         Family::Fault,
         Family::MemoryFailure,
         Family::StuckWait,
+        Family::Pin,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -63,6 +69,7 @@ impl Family {
             Family::Fault => "fault",
             Family::MemoryFailure => "memory-failure",
             Family::StuckWait => "stuck-wait",
+            Family::Pin => "pin-owner",
         }
     }
 }
@@ -176,7 +183,7 @@ use Family as F;
 use Hook as H;
 
 /// Every attach point daxtrace knows about, across kernel generations.
-pub const POINTS: [Point; 39] = [
+pub const POINTS: [Point; 51] = [
     // 0..: pagemap lifetime (memremap_pages is called by devm_memremap_pages from 5.4)
     p(
         "memremap_pages",
@@ -412,7 +419,131 @@ pub const POINTS: [Point; 39] = [
     ),
     // 38: the stuck-wait scanner
     p("cpu-clock", F::StuckWait, H::Timer, 0, "stuck_scan"),
+    // 39..: get_user_pages / pin_user_pages entry points (owners of FS-DAX
+    // pages, refused long-term pins); each returns the pages it referenced.
+    p(
+        "get_user_pages_fast",
+        F::Pin,
+        H::Exit,
+        0,
+        "get_user_pages_fast",
+    ),
+    p(
+        "pin_user_pages_fast",
+        F::Pin,
+        H::Exit,
+        0,
+        "pin_user_pages_fast",
+    ),
+    p(
+        "get_user_pages_fast_only",
+        F::Pin,
+        H::Exit,
+        0,
+        "get_user_pages_fast_only",
+    ),
+    p(
+        "pin_user_pages_fast_only",
+        F::Pin,
+        H::Exit,
+        0,
+        "pin_user_pages_fast_only",
+    ),
+    p(
+        "get_user_pages_remote",
+        F::Pin,
+        H::Exit,
+        0,
+        "get_user_pages_remote",
+    ),
+    p(
+        "pin_user_pages_remote",
+        F::Pin,
+        H::Exit,
+        0,
+        "pin_user_pages_remote",
+    ),
+    p(
+        "get_user_pages_unlocked",
+        F::Pin,
+        H::Exit,
+        0,
+        "get_user_pages_unlocked",
+    ),
+    p(
+        "pin_user_pages_unlocked",
+        F::Pin,
+        H::Exit,
+        0,
+        "pin_user_pages_unlocked",
+    ),
+    p("get_user_pages", F::Pin, H::Exit, 0, "get_user_pages"),
+    p("pin_user_pages", F::Pin, H::Exit, 0, "pin_user_pages"),
+    // 49..: unpins (6.15+, where puts of FS-DAX pages are not hooked one by one)
+    p("unpin_user_page", F::Pin, H::Entry, 0, "unpin_user_page"),
+    p("unpin_user_pages", F::Pin, H::Entry, 0, "unpin_user_pages"),
 ];
+
+/// Where a get_user_pages entry point keeps its arguments (indexes into the
+/// argument list), and what it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GupShape {
+    pub start: usize,
+    pub nr_pages: usize,
+    pub flags: usize,
+    pub pages: usize,
+    /// A `pin_*` function: FOLL_PIN references.
+    pub pin: bool,
+    /// The pages belong to the `mm` argument (`*_remote`).
+    pub remote: bool,
+    /// The least number of arguments the function has.
+    pub min_args: u8,
+}
+
+/// The shape of a gup entry point; `None` for any other point. The
+/// signatures are the same from 5.10 to 7.x except for a trailing `vmas`
+/// argument that `_remote` and the plain calls lost in 6.5 (the return value
+/// sits after the last argument, which the loader reads from BTF).
+pub const fn gup_shape(point: u16) -> Option<GupShape> {
+    const fn shape(
+        start: usize,
+        nr_pages: usize,
+        flags: usize,
+        pages: usize,
+        pin: bool,
+        remote: bool,
+        min_args: u8,
+    ) -> Option<GupShape> {
+        Some(GupShape {
+            start,
+            nr_pages,
+            flags,
+            pages,
+            pin,
+            remote,
+            min_args,
+        })
+    }
+    match point {
+        // (start, nr_pages, gup_flags, pages)
+        idx::GET_USER_PAGES_FAST | idx::GET_USER_PAGES_FAST_ONLY => {
+            shape(0, 1, 2, 3, false, false, 4)
+        }
+        idx::PIN_USER_PAGES_FAST | idx::PIN_USER_PAGES_FAST_ONLY => {
+            shape(0, 1, 2, 3, true, false, 4)
+        }
+        // (mm, start, nr_pages, gup_flags, pages, [vmas,] locked)
+        idx::GET_USER_PAGES_REMOTE => shape(1, 2, 3, 4, false, true, 6),
+        idx::PIN_USER_PAGES_REMOTE => shape(1, 2, 3, 4, true, true, 6),
+        // (start, nr_pages, pages, gup_flags)
+        idx::GET_USER_PAGES_UNLOCKED => shape(0, 1, 3, 2, false, false, 4),
+        idx::PIN_USER_PAGES_UNLOCKED => shape(0, 1, 3, 2, true, false, 4),
+        // (start, nr_pages, gup_flags, pages[, vmas])
+        idx::GET_USER_PAGES => shape(0, 1, 2, 3, false, false, 4),
+        idx::PIN_USER_PAGES => shape(0, 1, 2, 3, true, false, 4),
+        _ => None,
+    }
+}
 
 /// Index constants for the programs, checked against [`POINTS`] by a test.
 pub mod idx {
@@ -455,6 +586,18 @@ pub mod idx {
     pub const MF_MEMORY_FAILURE: u16 = 36;
     pub const DAX_HOLDER_NOTIFY_FAILURE: u16 = 37;
     pub const STUCK_SCAN: u16 = 38;
+    pub const GET_USER_PAGES_FAST: u16 = 39;
+    pub const PIN_USER_PAGES_FAST: u16 = 40;
+    pub const GET_USER_PAGES_FAST_ONLY: u16 = 41;
+    pub const PIN_USER_PAGES_FAST_ONLY: u16 = 42;
+    pub const GET_USER_PAGES_REMOTE: u16 = 43;
+    pub const PIN_USER_PAGES_REMOTE: u16 = 44;
+    pub const GET_USER_PAGES_UNLOCKED: u16 = 45;
+    pub const PIN_USER_PAGES_UNLOCKED: u16 = 46;
+    pub const GET_USER_PAGES: u16 = 47;
+    pub const PIN_USER_PAGES: u16 = 48;
+    pub const UNPIN_USER_PAGE: u16 = 49;
+    pub const UNPIN_USER_PAGES: u16 = 50;
 }
 
 #[cfg(test)]
@@ -482,6 +625,10 @@ mod tests {
             (idx::PMD_FAULT_DONE, "fs_dax/dax_pmd_fault_done"),
             (idx::DAX_HOLDER_NOTIFY_FAILURE, "dax_holder_notify_failure"),
             (idx::STUCK_SCAN, "cpu-clock"),
+            (idx::GET_USER_PAGES_FAST, "get_user_pages_fast"),
+            (idx::PIN_USER_PAGES_REMOTE, "pin_user_pages_remote"),
+            (idx::PIN_USER_PAGES, "pin_user_pages"),
+            (idx::UNPIN_USER_PAGES, "unpin_user_pages"),
         ];
         for (i, name) in pairs {
             assert_eq!(POINTS[*i as usize].target, *name, "index {i}");

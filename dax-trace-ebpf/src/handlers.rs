@@ -3,7 +3,7 @@
 //! program only carries the code of its own point.
 use dax_trace_common::{
     Dev, DiskName, Flag, MAX_WATCHED_PAGES, OptU64, PgmapPuts,
-    field::{ClaimApiCode, WaitApiCode},
+    field::{ClaimApiCode, StackId, WaitApiCode},
     payload::{
         BusyPage, Claim, DaxAddHost, DaxAlloc, DaxKill, DmAccess, DmMember, DmTableDax, Fault,
         HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, Release,
@@ -294,6 +294,8 @@ fn release(point: u16, args: &[u64; 6]) {
             api: ClaimApiCode::new(api),
             _pad: 0,
             holder_before: dax_holder(dax_dev),
+            stack: StackId::NONE,
+            _pad_stack: 0,
         },
     );
     if unsafe { DM_TABLE_CTX.get(tid()) }.copied() == Some(DM_TABLE_CLOSE) {
@@ -431,6 +433,8 @@ fn busy_page(point: u16, mapping: u64, page: u64) {
                     ino: span.ino,
                     dev: Dev(span.dev),
                     api: WaitApiCode(span.api),
+                    stack: StackId::NONE,
+                    _pad_stack: 0,
                 },
             );
         }

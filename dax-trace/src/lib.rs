@@ -14,6 +14,7 @@ pub mod resolve;
 pub mod serve;
 pub mod session;
 pub mod source;
+pub mod stacks;
 pub mod state;
 pub mod trace;
 pub mod tui;

@@ -47,7 +47,11 @@ fn probes_reports_every_family_and_why_points_are_missing() {
     assert_eq!(code, 0, "stderr: {stderr}");
     let doc: Value = serde_json::from_str(&stdout).expect("JSON report");
     let families = doc["families"].as_array().expect("families");
-    assert_eq!(families.len(), 11, "every logical probe is listed");
+    assert_eq!(
+        families.len(),
+        dax_trace_common::probe::Family::ALL.len(),
+        "every logical probe is listed"
+    );
     assert_eq!(points(&doc).len(), dax_trace_common::probe::POINTS.len());
     for p in points(&doc) {
         if let Some(reason) = p["status"].get("reason") {

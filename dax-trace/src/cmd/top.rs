@@ -59,7 +59,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let _entered = runtime.enter();
         start_source(&args)?
     };
-    let EventStream { info, events } = stream;
+    let EventStream {
+        info,
+        events,
+        stacks: _,
+    } = stream;
     let mut dash = Dashboard::new(Collector::default(), info, clock);
     if let Some(mut end) = end {
         dash.set_end_note(move || end.try_recv().ok().map(|end| end.to_string()));

@@ -137,6 +137,7 @@ impl Script {
             ino,
             dev,
             api: WaitApi::Ext4BreakLayouts.into(),
+            ..Default::default()
         }))
     }
 

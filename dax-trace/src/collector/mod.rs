@@ -298,6 +298,8 @@ impl Collector {
             EventBody::DmMember(m) => self.on_dm_member(ev, m),
             EventBody::Fault(f) => self.on_fault(ev, f),
             EventBody::MemoryFailure(m) => self.on_memory_failure(ev, m),
+            // Pin owners are folded by the owners model (not yet).
+            EventBody::PinOwner(_) | EventBody::PinRelease(_) | EventBody::RefusedPin(_) => {}
             EventBody::HolderNotifyFailure(h) => self.on_holder_notify_failure(ev, h),
             EventBody::StuckWait(w) => self.on_stuck_wait(ev, w),
             EventBody::PutStats(p) => self.on_put_stats(p),

@@ -180,6 +180,35 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Event, DecodeError> {
     })
 }
 
+/// Kinds whose payload grew by appended fields, with the format version that
+/// appended them and how many bytes: a record of an older file is that much
+/// shorter and reads with the new fields zero (a stack id of 0 is "none").
+const APPENDED: [(u16, u32, usize); 3] = [
+    (dax_trace_common::kind::CLAIM, 3, 8),
+    (dax_trace_common::kind::RELEASE, 3, 8),
+    (dax_trace_common::kind::WAIT_BEGIN, 3, 8),
+];
+
+/// Decodes one binary event of a trace file of format `version`: records of
+/// kinds that grew since that version are zero-extended (see [`APPENDED`]),
+/// everything else is [`decode_bytes`].
+pub fn decode_bytes_of_version(bytes: &[u8], version: u32) -> Result<Event, DecodeError> {
+    if bytes.len() >= HEADER_SIZE {
+        let header: EventHeader = bytemuck::pod_read_unaligned(&bytes[..HEADER_SIZE]);
+        let grown: usize = APPENDED
+            .iter()
+            .filter(|(kind, since, _)| *kind == header.kind && version < *since)
+            .map(|(_, _, bytes)| bytes)
+            .sum();
+        if grown > 0 && bytes.len() + grown <= MAX_EVENT_SIZE {
+            let mut full = [0u8; MAX_EVENT_SIZE];
+            full[..bytes.len()].copy_from_slice(bytes);
+            return decode_bytes(&full[..bytes.len() + grown]);
+        }
+    }
+    decode_bytes(bytes)
+}
+
 /// Writes the binary form of `event` into the front of `out` and returns its
 /// length; the inverse of [`decode_bytes`].
 pub fn encode_into(event: &Event, out: &mut [u8; MAX_EVENT_SIZE]) -> usize {

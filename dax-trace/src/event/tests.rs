@@ -80,6 +80,7 @@ fn claim_json_names_its_fields_as_the_exports_always_did() {
         api: ClaimApiCode::new(ClaimApi::FsDaxGetByBdev),
         _pad: 0,
         start_off: 4096,
+        ..Default::default()
     };
     let json = serde_json::to_value(event(claim.into())).expect("serializes");
     assert_eq!(

@@ -130,7 +130,7 @@ fn plan_point(inputs: &mut Inputs, i: u16, point: &Point) -> PointPlan {
                 )
             }
         }
-        Hook::Entry | Hook::EntryExit => plan_function(inputs, i, point),
+        Hook::Entry | Hook::EntryExit | Hook::Exit => plan_function(inputs, i, point),
     }
 }
 

@@ -91,7 +91,11 @@ pub fn start(
     stream: EventStream,
     mode: Mode,
 ) -> std::io::Result<(Shared, std::thread::JoinHandle<()>)> {
-    let EventStream { info, events } = stream;
+    let EventStream {
+        info,
+        events,
+        stacks: _,
+    } = stream;
     let shared = Shared::new(info, mode);
     let filling = shared.clone();
     let thread = std::thread::Builder::new()

@@ -11,6 +11,7 @@ pub mod replay;
 
 use crate::event::Event;
 use crate::session::SessionInfo;
+use crate::stacks::StackTable;
 use tokio::sync::mpsc;
 
 /// Events in source order; never empty when sent.
@@ -29,12 +30,20 @@ pub const CHANNEL_BATCHES: usize = 64;
 pub struct EventStream {
     pub info: SessionInfo,
     pub events: mpsc::Receiver<EventBatch>,
+    /// The kernel stacks the events name, filled by the source before it
+    /// sends the first event naming each.
+    pub stacks: StackTable,
 }
 
 impl EventStream {
     /// A stream fed through the returned sender (sources and tests).
     pub fn channel(info: SessionInfo) -> (Self, mpsc::Sender<EventBatch>) {
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
-        (Self { info, events: rx }, tx)
+        let stream = Self {
+            info,
+            events: rx,
+            stacks: StackTable::new(),
+        };
+        (stream, tx)
     }
 }

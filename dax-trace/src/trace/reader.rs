@@ -218,10 +218,12 @@ impl<R: Read> Reader<R> {
                     Err(e) => return Err(self.stop(corrupt(start, &e.to_string()))),
                 }
             }
-            Tag::Event if v2 => match event::decode_bytes(self.frames.payload()) {
-                Ok(e) => Record::Event(e),
-                Err(e) => return Err(self.stop(corrupt(start, &e.to_string()))),
-            },
+            Tag::Event if v2 => {
+                match event::decode_bytes_of_version(self.frames.payload(), self.version) {
+                    Ok(e) => Record::Event(e),
+                    Err(e) => return Err(self.stop(corrupt(start, &e.to_string()))),
+                }
+            }
             Tag::Stack if v2 => match serde_json::from_slice(self.frames.payload()) {
                 Ok(s) => Record::Stack(s),
                 Err(e) => return Err(self.stop(corrupt(start, &format!("bad JSON stack: {e}")))),

@@ -59,7 +59,7 @@ pub fn decode(b: &[u8; RAW_EVENT_SIZE]) -> Result<Event, DecodeError> {
             api: ClaimApiCode(a[5] as u32),
             start_off: a[6],
             disk: name(),
-            _pad: 0,
+            ..Default::default()
         }
         .into(),
         kind::RELEASE => Release {
@@ -67,7 +67,7 @@ pub fn decode(b: &[u8; RAW_EVENT_SIZE]) -> Result<Event, DecodeError> {
             holder: a[1],
             api: ClaimApiCode(a[2] as u32),
             holder_before: a[3],
-            _pad: 0,
+            ..Default::default()
         }
         .into(),
         kind::DAX_ALLOC => DaxAlloc {
@@ -110,6 +110,7 @@ pub fn decode(b: &[u8; RAW_EVENT_SIZE]) -> Result<Event, DecodeError> {
             ino: a[1],
             dev: dev(a[2]),
             api: WaitApiCode(a[3] as u32),
+            ..Default::default()
         }
         .into(),
         kind::WAIT_END => WaitEnd {

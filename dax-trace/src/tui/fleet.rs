@@ -135,6 +135,7 @@ impl Fleet {
                     ino: 12,
                     dev: bdev(i),
                     api: WaitApi::Ext4BreakLayouts.into(),
+                    ..Default::default()
                 }),
             );
             let latency_ns = 500_000 * (w + 1) * u64::from(i + 1);

@@ -167,6 +167,7 @@ impl Script {
                 ino,
                 dev: PMEM0,
                 api: wait_api.into(),
+                ..Default::default()
             }),
         );
         self.at(
@@ -273,6 +274,7 @@ pub fn scenario() -> Vec<Event> {
             ino: 40,
             dev: PMEM0,
             api: WaitApi::Ext4BreakLayouts.into(),
+            ..Default::default()
         }),
     );
     s.at(
