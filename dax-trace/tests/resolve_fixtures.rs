@@ -216,7 +216,9 @@ fn the_collect_script_covers_every_function_point() {
     for p in POINTS.iter().filter(|p| {
         matches!(
             p.hook,
-            dax_trace_common::probe::Hook::Entry | dax_trace_common::probe::Hook::EntryExit
+            dax_trace_common::probe::Hook::Entry
+                | dax_trace_common::probe::Hook::EntryExit
+                | dax_trace_common::probe::Hook::Exit
         )
     }) {
         assert!(
