@@ -145,6 +145,17 @@ pub fn from_btf(btf: &KernelBtf, config: &mut Config, out: &mut Offsets) -> Resu
             .missing
             .push("enum memory_type: MEMORY_DEVICE_FS_DAX".into()),
     }
+    // gup flags became enumerators in 6.3 (and changed value); before, they
+    // are #defines, absent from BTF, with the values the config starts with.
+    for (name, slot) in [
+        ("FOLL_LONGTERM", &mut config.foll_longterm),
+        ("FOLL_PIN", &mut config.foll_pin),
+    ] {
+        if let Some(v) = btf.enum_value("", name)? {
+            *slot = v as u32;
+        }
+        out.values.push((name.into(), *slot as u64));
+    }
     Ok(())
 }
 
