@@ -613,6 +613,9 @@ pub fn stuck_scan(point: u16) {
                                 pgmap: w.pgmap,
                             },
                         );
+                        // Idle by the rule although no hooked put saw it go
+                        // (6.1's O_DIRECT release): its owners are gone too.
+                        pins::page_released(point, w.page, 0, true);
                     }
                 } else {
                     w.idle_since_ns = 0;

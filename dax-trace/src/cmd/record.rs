@@ -49,6 +49,10 @@ pub struct Args {
     /// and releases then carry none).
     #[arg(long, conflicts_with = "from")]
     no_stacks: bool,
+    /// Do not track who pins FS-DAX pages (the gup programs then only
+    /// report refused long-term pins): for measuring what tracking costs.
+    #[arg(long, conflicts_with = "from")]
+    no_pins: bool,
 }
 
 fn parse_ring_buffer_bytes(s: &str) -> Result<u32, String> {
@@ -99,6 +103,7 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
             ring_buffer_bytes: args.ring_buffer_bytes,
             drain_pause: args.drain_pause_ms.map(Duration::from_millis),
             stacks: !args.no_stacks,
+            pins: !args.no_pins,
             ..LiveOptions::default()
         })?,
     };

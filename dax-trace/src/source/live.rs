@@ -36,6 +36,9 @@ pub struct LiveOptions {
     pub census_budget: Duration,
     /// Record kernel stacks on the kinds that carry one (`--no-stacks`: off).
     pub stacks: bool,
+    /// Track owners of FS-DAX pages at the gup entry points (`--no-pins`:
+    /// off; refused long-term pins are still reported).
+    pub pins: bool,
 }
 
 impl Default for LiveOptions {
@@ -46,6 +49,7 @@ impl Default for LiveOptions {
             drain_pause: None,
             census_budget: Duration::from_secs(1),
             stacks: true,
+            pins: true,
         }
     }
 }
@@ -120,6 +124,7 @@ pub fn start_with(
     let btf = Btf::from_sys_fs().ok();
     let mut config = *config;
     config.stacks = u32::from(opts.stacks);
+    config.track_pins = u32::from(opts.pins);
     let config = &config;
     let mut ebpf = attach::load(config, opts.ring_buffer_bytes)?;
     let outcomes = attach::attach_all(&mut ebpf, requests, btf.as_ref());
