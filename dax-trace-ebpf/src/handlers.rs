@@ -585,6 +585,10 @@ pub fn stuck_scan(point: u16) {
     let idle_rule: u32 = conf!(idle_refcount);
     let threshold: u64 = conf!(stuck_after_ns);
     let ts = now();
+    // A stuck page is idle by the rule although no hooked put saw it go
+    // (6.1's O_DIRECT release): its owners are gone too. One page per tick
+    // (outside the loop: the verifier explores the loop body 64 times).
+    let mut close = 0u64;
     let mut i = 0u32;
     while i < MAX_WATCHED_PAGES {
         if let Some(w) = WATCHED.get_ptr_mut(i) {
@@ -613,9 +617,9 @@ pub fn stuck_scan(point: u16) {
                                 pgmap: w.pgmap,
                             },
                         );
-                        // Idle by the rule although no hooked put saw it go
-                        // (6.1's O_DIRECT release): its owners are gone too.
-                        pins::page_released(point, w.page, 0, true);
+                        if close == 0 {
+                            close = w.page;
+                        }
                     }
                 } else {
                     w.idle_since_ns = 0;
@@ -623,6 +627,9 @@ pub fn stuck_scan(point: u16) {
             }
         }
         i += 1;
+    }
+    if close != 0 {
+        pins::page_released(point, close, 0, true);
     }
 }
 

@@ -131,6 +131,12 @@ pub struct Owner {
     pub reported: u8,
     pub remote: u8,
     pub _pad: [u8; 3],
+    /// The pages-array slot and time of the last reference counted: a
+    /// nested gup call (5.10: the fast calls and `pin_user_pages_unlocked`
+    /// fall back on `get_user_pages_unlocked`, both hooked) hands back the
+    /// same slot at once, which must not count twice.
+    pub last_slot: u64,
+    pub last_ns: u64,
 }
 
 /// The owners of one FS-DAX page, keyed by its `struct page` address.
@@ -145,22 +151,6 @@ pub struct PageOwners {
 /// Bounded: the least recently used page loses its owners first.
 #[map]
 pub static PAGE_OWNERS: LruHashMap<u64, PageOwners> = LruHashMap::with_max_entries(8_192, 0);
-
-/// Pages a nested gup call already recorded (5.10: the fast calls and
-/// `pin_user_pages_unlocked` fall back on `get_user_pages_unlocked`): the
-/// outer call skips the slots `[lo, hi)` of its pages array.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct InnerGup {
-    pub lo: u64,
-    pub hi: u64,
-    pub ts_ns: u64,
-    pub point: u32,
-    pub _pad: u32,
-}
-
-#[map]
-pub static GUP_INNER: HashMap<u32, InnerGup> = HashMap::with_max_entries(1_024, 0);
 
 /// Kernel stacks of the kinds that carry one (ids are stable: no reuse flag,
 /// a hash collision loses the newer stack, which is counted).

@@ -12,7 +12,7 @@ use dax_trace_common::{
 
 use crate::conf;
 use crate::emit::{now, stack_id, submit, submit_as, tid};
-use crate::maps::{FSDAX_PGMAPS, GUP_INNER, InnerGup, OWNER_SLOTS, Owner, PAGE_OWNERS, PageOwners};
+use crate::maps::{FSDAX_PGMAPS, OWNER_SLOTS, Owner, PAGE_OWNERS, PageOwners};
 use crate::read::{at, page_pgmap, page_to_pfn};
 
 /// Pages of one gup call that are looked at (a 4 KiB O_DIRECT pins one; a
@@ -22,9 +22,6 @@ pub const MAX_GUP_PAGES: u64 = 16;
 /// `GUP_PIN_COUNTING_BIAS`: a FOLL_PIN reference adds this much to the
 /// refcount of a small page, and its put subtracts it.
 const PIN_BIAS: i32 = 1024;
-
-/// A nested call's record is only trusted this long.
-const INNER_WINDOW_NS: u64 = 10_000_000;
 
 const EOPNOTSUPP: i64 = -95;
 
@@ -84,6 +81,9 @@ fn refused(
     );
 }
 
+/// Loop state is the index alone (whatever else a page's handling leaves
+/// behind is dead at the loop head), so the verifier's walk of the unrolled
+/// loop stays linear in `MAX_GUP_PAGES`.
 #[inline(always)]
 fn record_owners(
     ctx: *mut core::ffi::c_void,
@@ -93,19 +93,12 @@ fn record_owners(
     count: u64,
     flags: u32,
 ) {
-    let t = tid();
     let n = if count < MAX_GUP_PAGES {
         count
     } else {
         MAX_GUP_PAGES
     };
     let pin = shape.pin || flags & conf!(foll_pin) != 0;
-    // Resolved at the first FS-DAX page only: ordinary memory pays for the
-    // pgmap compare per page and nothing else.
-    let mut skip = (0u64, 0u64);
-    let mut looked_up = false;
-    let mut stack = 0u32;
-    let mut recorded = 0u32;
     let mut i = 0u64;
     while i < MAX_GUP_PAGES {
         if i >= n {
@@ -114,51 +107,24 @@ fn record_owners(
         let slot_addr = pages + i * 8;
         i += 1;
         let page = at::<u64>(slot_addr, 0);
-        if is_fsdax(page).is_none() {
-            continue;
+        if is_fsdax(page).is_some() {
+            add_owner(ctx, page, slot_addr, point, pin, shape.remote);
         }
-        if !looked_up {
-            looked_up = true;
-            skip = inner_skip(t, point);
-            stack = stack_id(ctx);
-        }
-        if slot_addr >= skip.0 && slot_addr < skip.1 {
-            continue;
-        }
-        add_owner(page, t, point, pin, shape.remote, stack);
-        recorded += 1;
-    }
-    if recorded > 0 && matches!(point, idx::GET_USER_PAGES_UNLOCKED) {
-        let mark = InnerGup {
-            lo: pages,
-            hi: pages + n * 8,
-            ts_ns: now(),
-            point: point as u32,
-            _pad: 0,
-        };
-        let _ = GUP_INNER.insert(t, mark, 0);
     }
 }
 
-/// The array slots an inner call of this thread recorded just now; the
-/// mark is consumed.
-#[inline(always)]
-fn inner_skip(t: u32, point: u16) -> (u64, u64) {
-    let Some(mark) = (unsafe { GUP_INNER.get(t) }).copied() else {
-        return (0, 0);
-    };
-    if mark.point == point as u32 {
-        return (0, 0);
-    }
-    let _ = GUP_INNER.remove(t);
-    if now().saturating_sub(mark.ts_ns) > INNER_WINDOW_NS {
-        return (0, 0);
-    }
-    (mark.lo, mark.hi)
-}
+/// A nested call reports the same array slot this soon after its outer call.
+const NESTED_WINDOW_NS: u64 = 10_000_000;
 
 #[inline(always)]
-fn add_owner(page: u64, t: u32, point: u16, pin: bool, remote: bool, stack: u32) {
+fn add_owner(
+    ctx: *mut core::ffi::c_void,
+    page: u64,
+    slot_addr: u64,
+    point: u16,
+    pin: bool,
+    remote: bool,
+) {
     if unsafe { PAGE_OWNERS.get(page) }.is_none() {
         let empty = PageOwners {
             owners: [EMPTY_OWNER; OWNER_SLOTS],
@@ -173,12 +139,23 @@ fn add_owner(page: u64, t: u32, point: u16, pin: bool, remote: bool, stack: u32)
     // SAFETY: a map value; concurrent updates of one page race benignly
     // (a count may be off by one, never out of bounds).
     let po = unsafe { &mut *po };
+    let t = tid();
+    let ts = now();
     let mut free = OWNER_SLOTS;
     let mut k = 0;
     while k < OWNER_SLOTS {
         let o = &mut po.owners[k];
-        if o.tid == t && o.pin == pin as u8 {
-            o.refs += 1;
+        if o.tid == t {
+            let nested =
+                o.last_slot == slot_addr && ts.saturating_sub(o.last_ns) < NESTED_WINDOW_NS;
+            if !nested {
+                o.refs += 1;
+            }
+            o.last_slot = slot_addr;
+            o.last_ns = ts;
+            // The outer call of a nested pair names the entry point.
+            o.point = point;
+            o.pin |= pin as u8;
             return;
         }
         if o.tid == 0 && free == OWNER_SLOTS {
@@ -192,17 +169,19 @@ fn add_owner(page: u64, t: u32, point: u16, pin: bool, remote: bool, stack: u32)
     }
     let pid_tgid = bpf_get_current_pid_tgid();
     po.owners[free] = Owner {
-        since_ns: now(),
+        since_ns: ts,
         tid: t,
         pid: (pid_tgid >> 32) as u32,
         comm: bpf_get_current_comm().unwrap_or([0; 16]),
         refs: 1,
-        stack,
+        stack: stack_id(ctx),
         point,
         pin: pin as u8,
         reported: 0,
         remote: remote as u8,
         _pad: [0; 3],
+        last_slot: slot_addr,
+        last_ns: ts,
     };
 }
 
@@ -218,6 +197,8 @@ const EMPTY_OWNER: Owner = Owner {
     reported: 0,
     remote: 0,
     _pad: [0; 3],
+    last_slot: 0,
+    last_ns: 0,
 };
 
 /// A busy page was met: its owners not yet reported are sent (once each).

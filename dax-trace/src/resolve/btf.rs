@@ -195,12 +195,7 @@ impl KernelBtf {
     /// Value of `enumerator` of `enum enum_name`; when no enum of that name
     /// holds it, every enum is searched (an enumerator name is unique in C).
     pub fn enum_value(&self, enum_name: &str, enumerator: &str) -> Result<Option<i64>, BtfError> {
-        // An anonymous enum ("") is found by the scan below only.
-        let named = if enum_name.is_empty() {
-            Vec::new()
-        } else {
-            Self::query(enum_name, self.vmlinux.resolve_types_by_name(enum_name))?
-        };
+        let named = Self::query(enum_name, self.vmlinux.resolve_types_by_name(enum_name))?;
         for ty in &named {
             if let Some(v) = self.enumerator_in(ty, enumerator)? {
                 return Ok(Some(v));
