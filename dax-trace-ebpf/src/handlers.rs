@@ -485,7 +485,7 @@ fn busy_page(ctx: Ctx, point: u16, mapping: u64, page: u64) {
             index: page_index(page),
         },
     );
-    pins::report_owners(page, pfn, pgmap);
+    pins::report_owners(point, page, pfn, pgmap, page_refcount(page));
 }
 
 // ---- layout waits ------------------------------------------------------------

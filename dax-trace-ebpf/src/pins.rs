@@ -203,12 +203,13 @@ const EMPTY_OWNER: Owner = Owner {
 
 /// A busy page was met: its owners not yet reported are sent (once each).
 #[inline(always)]
-pub fn report_owners(page: u64, pfn: u64, pgmap: u64) {
+pub fn report_owners(point: u16, page: u64, pfn: u64, pgmap: u64, refcount: i32) {
     let Some(po) = PAGE_OWNERS.get_ptr_mut(page) else {
         return;
     };
     // SAFETY: a map value (see add_owner).
     let po = unsafe { &mut *po };
+    drop_stale(point, page, po, refcount);
     let mut k = 0;
     while k < OWNER_SLOTS {
         let o = &mut po.owners[k];
@@ -232,6 +233,52 @@ pub fn report_owners(page: u64, pfn: u64, pgmap: u64) {
             );
         }
         k += 1;
+    }
+}
+
+/// Owners cannot hold more references than the page has beyond its idle
+/// count: when they seem to, the oldest ones were put where no hooked put
+/// saw it (6.1 drops O_DIRECT's reference with `folio_put_refs()`) and are
+/// closed. Only before 6.15, where every reference is a gup or a transient
+/// one (from 6.15 page-table mappings hold references too).
+#[inline(always)]
+fn drop_stale(point: u16, page: u64, po: &mut PageOwners, refcount: i32) {
+    let idle_rule: u32 = conf!(idle_refcount);
+    if idle_rule == 0 {
+        return;
+    }
+    let extra = refcount as i64 - idle_rule as i64;
+    let mut held = 0i64;
+    let mut k = 0;
+    while k < OWNER_SLOTS {
+        let o = &po.owners[k];
+        if o.tid != 0 {
+            held += o.refs as i64 * if o.pin != 0 { PIN_BIAS as i64 } else { 1 };
+        }
+        k += 1;
+    }
+    let mut round = 0;
+    while round < OWNER_SLOTS && held > extra {
+        round += 1;
+        let mut oldest = OWNER_SLOTS;
+        let mut k = 0;
+        while k < OWNER_SLOTS {
+            let o = &po.owners[k];
+            if o.tid != 0 && (oldest == OWNER_SLOTS || o.since_ns < po.owners[oldest].since_ns) {
+                oldest = k;
+            }
+            k += 1;
+        }
+        if oldest >= OWNER_SLOTS {
+            return;
+        }
+        let gone = po.owners[oldest];
+        po.owners[oldest].tid = 0;
+        po.owners[oldest].refs = 0;
+        held -= gone.refs as i64 * if gone.pin != 0 { PIN_BIAS as i64 } else { 1 };
+        if gone.reported != 0 {
+            closed(point, page, &gone, false);
+        }
     }
 }
 

@@ -205,6 +205,7 @@ pub fn resolve(paths: &KernelPaths, facilities: Facilities) -> Result<Resolution
             btf: btf.as_mut(),
             tracefs: tracefs.as_ref(),
             idle_refcount: idle.refcount,
+            release: &paths.release,
         };
         plan::plan(&mut inputs)
     };

@@ -32,6 +32,8 @@ pub struct Inputs<'a> {
     pub tracefs: Option<&'a Tracefs>,
     /// Refcount of an idle page (selects the page-put point of the generation).
     pub idle_refcount: u32,
+    /// The kernel release (`uname -r`).
+    pub release: &'a str,
 }
 
 /// The plan for one point.
@@ -76,6 +78,9 @@ pub fn needed_args(point: &Point) -> u8 {
         _ => 1,
     }
 }
+
+/// Arguments a BPF trampoline (fentry/fexit) can pass before 6.6 on x86.
+const MAX_TRAMPOLINE_ARGS: u8 = 6;
 
 /// Plans every point of [`POINTS`].
 pub fn plan(inputs: &mut Inputs) -> Vec<PointPlan> {
@@ -249,6 +254,20 @@ fn plan_function(inputs: &mut Inputs, i: u16, point: &Point) -> PointPlan {
                 ),
             );
         }
+    }
+    if point.hook == Hook::Exit
+        && let Some(n) = nargs
+        && n > MAX_TRAMPOLINE_ARGS
+        && !super::idle::parse_release(inputs.release).is_some_and(|v| v >= (6, 6))
+    {
+        return missing(
+            i,
+            module,
+            nargs,
+            format!(
+                "{name} takes {n} arguments here: trampolines reach at most {MAX_TRAMPOLINE_ARGS} before 6.6, and a kretprobe cannot see a return's arguments"
+            ),
+        );
     }
     let mut kinds = Vec::new();
     match (&module, inputs.facilities.vmlinux_btf, nargs.is_some()) {
