@@ -152,6 +152,19 @@ pub struct PageOwners {
 #[map]
 pub static PAGE_OWNERS: LruHashMap<u64, PageOwners> = LruHashMap::with_max_entries(8_192, 0);
 
+/// The last stack a thread pinned through an entry point, keyed by
+/// `tid << 16 | point` (see `pins::cached_stack`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct StackSeen {
+    pub stack: u32,
+    pub _pad: u32,
+    pub ts_ns: u64,
+}
+
+#[map]
+pub static STACK_CACHE: LruHashMap<u64, StackSeen> = LruHashMap::with_max_entries(1_024, 0);
+
 /// Kernel stacks of the kinds that carry one (ids are stable: no reuse flag,
 /// a hash collision loses the newer stack, which is counted).
 #[map]

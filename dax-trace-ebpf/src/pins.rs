@@ -12,7 +12,9 @@ use dax_trace_common::{
 
 use crate::conf;
 use crate::emit::{now, stack_id, submit, submit_as, tid};
-use crate::maps::{FSDAX_PGMAPS, OWNER_SLOTS, Owner, PAGE_OWNERS, PageOwners};
+use crate::maps::{
+    FSDAX_PGMAPS, OWNER_SLOTS, Owner, PAGE_OWNERS, PageOwners, STACK_CACHE, StackSeen,
+};
 use crate::read::{at, page_pgmap, page_to_pfn};
 
 /// Pages of one gup call that are looked at (a 4 KiB O_DIRECT pins one; a
@@ -125,16 +127,20 @@ fn add_owner(
     pin: bool,
     remote: bool,
 ) {
-    if unsafe { PAGE_OWNERS.get(page) }.is_none() {
-        let empty = PageOwners {
-            owners: [EMPTY_OWNER; OWNER_SLOTS],
-            overflow: 0,
-            _pad: 0,
-        };
-        let _ = PAGE_OWNERS.insert(page, empty, 0);
-    }
-    let Some(po) = PAGE_OWNERS.get_ptr_mut(page) else {
-        return;
+    let po = match PAGE_OWNERS.get_ptr_mut(page) {
+        Some(po) => po,
+        None => {
+            let empty = PageOwners {
+                owners: [EMPTY_OWNER; OWNER_SLOTS],
+                overflow: 0,
+                _pad: 0,
+            };
+            let _ = PAGE_OWNERS.insert(page, empty, 0);
+            let Some(po) = PAGE_OWNERS.get_ptr_mut(page) else {
+                return;
+            };
+            po
+        }
     };
     // SAFETY: a map value; concurrent updates of one page race benignly
     // (a count may be off by one, never out of bounds).
@@ -174,7 +180,7 @@ fn add_owner(
         pid: (pid_tgid >> 32) as u32,
         comm: bpf_get_current_comm().unwrap_or([0; 16]),
         refs: 1,
-        stack: stack_id(ctx),
+        stack: cached_stack(ctx, t, point, ts),
         point,
         pin: pin as u8,
         reported: 0,
@@ -183,6 +189,36 @@ fn add_owner(
         last_slot: slot_addr,
         last_ns: ts,
     };
+}
+
+/// A thread's stack through one entry point is taken again only after this
+/// long: a loop of O_DIRECT reads makes a new owner per I/O, and walking the
+/// stack each time cost more than all the rest of the pin tracking.
+const STACK_REUSE_NS: u64 = 1_000_000_000;
+
+#[inline(always)]
+fn cached_stack(ctx: *mut core::ffi::c_void, t: u32, point: u16, ts: u64) -> u32 {
+    if conf!(stacks) == 0 {
+        return 0;
+    }
+    let key = ((t as u64) << 16) | point as u64;
+    if let Some(c) = unsafe { STACK_CACHE.get(key) }
+        && c.stack != 0
+        && ts.saturating_sub(c.ts_ns) < STACK_REUSE_NS
+    {
+        return c.stack;
+    }
+    let stack = stack_id(ctx);
+    let _ = STACK_CACHE.insert(
+        key,
+        StackSeen {
+            stack,
+            _pad: 0,
+            ts_ns: ts,
+        },
+        0,
+    );
+    stack
 }
 
 const EMPTY_OWNER: Owner = Owner {
@@ -293,15 +329,21 @@ pub fn page_released(point: u16, page: u64, refs: i32, idle: bool) {
     // SAFETY: a map value (see add_owner).
     let po = unsafe { &mut *po };
     if idle {
+        // Slots are cleared, the entry stays: the next pin of the page (an
+        // O_DIRECT loop pins the same buffer page per I/O) then costs no map
+        // insert, and the LRU bounds what stays.
         let mut k = 0;
         while k < OWNER_SLOTS {
             let o = po.owners[k];
-            if o.tid != 0 && o.reported != 0 {
-                closed(point, page, &o, true);
+            if o.tid != 0 {
+                if o.reported != 0 {
+                    closed(point, page, &o, true);
+                }
+                po.owners[k].tid = 0;
+                po.owners[k].refs = 0;
             }
             k += 1;
         }
-        let _ = PAGE_OWNERS.remove(page);
         return;
     }
     let (pin, n) = if refs >= PIN_BIAS && refs % PIN_BIAS == 0 {
