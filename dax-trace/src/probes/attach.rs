@@ -87,7 +87,18 @@ pub fn attach_all(
 ) -> Vec<PointReport> {
     requests
         .iter()
-        .map(|req| attach_one(ebpf, req, btf))
+        .map(|req| {
+            // Loading is mostly the kernel's verifier: worth knowing per
+            // point when attaching is slow (RUST_LOG=daxtrace=debug).
+            let started = std::time::Instant::now();
+            let report = attach_one(ebpf, req, btf);
+            log::debug!(
+                "{}: load and attach took {} ms",
+                POINTS[req.point as usize].target,
+                started.elapsed().as_millis()
+            );
+            report
+        })
         .collect()
 }
 
