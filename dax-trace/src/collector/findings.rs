@@ -3,6 +3,7 @@
 //! runaway trace cannot grow memory.
 use super::actor::Actor;
 use super::device::{DeviceId, DeviceIdentity, OpenClaim};
+use super::pins::Ownership;
 use crate::event::{ClaimApi, Dev};
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +50,14 @@ pub struct StuckWaitRecord {
     pub wait_begin_ns: u64,
     /// When the stuck state was reported.
     pub reported_ns: u64,
+    /// Who held the page when the stuck wait was reported: its open owners,
+    /// or the last ones, already released (the pin that made it wait).
+    #[serde(default = "unknown_owner")]
+    pub owners: Ownership,
+}
+
+fn unknown_owner() -> Ownership {
+    Ownership::Unknown
 }
 
 /// A wait longer than `CollectorConfig::slow_wait_ns`.
