@@ -20,6 +20,7 @@ pub mod intake;
 pub mod interactive;
 pub mod keys;
 pub mod model;
+mod owner_model;
 pub mod rate;
 pub mod snapshot;
 mod state_model;
