@@ -22,7 +22,11 @@
 //! - a `daxtrace` process with the `dropped events` counter and memory
 //!   failures (a pfn only);
 //! - the state at start (`perfetto/state.rs`): claims held since before the
-//!   trace and waits found at attach as slices, the rest as instants.
+//!   trace and waits found at attach as slices, the rest as instants;
+//! - one process per pinning process (`perfetto/pins.rs`): an async slice
+//!   per page owner from when it took the page to its release (or the end of
+//!   the trace), with the entry point and stack, and refused long-term pins
+//!   as instants on the asking thread.
 //!
 //! Timestamps are CLOCK_MONOTONIC microseconds with nanosecond decimals,
 //! written as exact decimal text (a float would round large uptimes).
@@ -40,6 +44,7 @@ use super::Exporter;
 use crate::event::{Dev, Event, EventBody};
 use crate::trace::Header;
 
+mod pins;
 mod state;
 
 /// The track of one kind of thing, keyed by its identity.
@@ -50,6 +55,8 @@ enum ProcessKey {
     Filesystem(Dev),
     DeviceMapper,
     Daxtrace,
+    /// A process that pinned pages (by its pid).
+    Pinner(u32),
 }
 
 /// Thread identity of the `device-mapper` track inside a dax_device process
@@ -77,6 +84,8 @@ pub struct ChromeTrace<W: Write> {
     /// The state at start was read (its `state-end` seen): later state
     /// events are updates and add no held claims.
     state_read: bool,
+    /// Pin slices open and the trace's stacks (`perfetto/pins.rs`).
+    pins: pins::PinTracks,
 }
 
 impl<W: Write> ChromeTrace<W> {
@@ -107,6 +116,7 @@ impl<W: Write> ChromeTrace<W> {
             dm_members: HashMap::new(),
             dm_pages: HashMap::new(),
             state_read: false,
+            pins: pins::PinTracks::default(),
         })
     }
 
@@ -155,6 +165,7 @@ impl<W: Write> ChromeTrace<W> {
             ProcessKey::Filesystem(dev) => format!("fs {dev}"),
             ProcessKey::DeviceMapper => "device-mapper".to_string(),
             ProcessKey::Daxtrace => "daxtrace".to_string(),
+            ProcessKey::Pinner(p) => self.pins.process_name(p),
         };
         self.emit("M", "process_name", pid, 0, None, json!({ "name": name }))?;
         Ok(pid)
@@ -258,7 +269,7 @@ fn holder_name(holder: u64) -> String {
 
 impl<W: Write> Exporter for ChromeTrace<W> {
     fn event(&mut self, e: &Event) -> std::io::Result<()> {
-        if self.state_event(e)? {
+        if self.state_event(e)? || self.pin_event(e)? {
             return Ok(());
         }
         let ts = e.ts_ns;
@@ -498,7 +509,13 @@ impl<W: Write> Exporter for ChromeTrace<W> {
         Ok(())
     }
 
+    fn stack(&mut self, stack: &crate::trace::StackRecord) -> std::io::Result<()> {
+        self.pins.add_stack(stack);
+        Ok(())
+    }
+
     fn finish(&mut self) -> std::io::Result<()> {
+        self.end_open_pins()?;
         write!(self.out, "\n]}}\n")?;
         self.out.flush()
     }
