@@ -252,3 +252,13 @@ fn a_release_of_an_unknown_owner_is_counted_not_invented() {
     assert_eq!(c.pins().releases_unmatched, 1);
     assert_eq!(c.ownership(PFN), Ownership::Unknown);
 }
+
+#[test]
+fn the_pin_kinds_have_the_sizes_docs_trace_format_gives() {
+    use crate::event::{Claim, PinOwner, PinRelease, RefusedPin};
+    assert_eq!(std::mem::size_of::<PinOwner>(), 48);
+    assert_eq!(std::mem::size_of::<PinRelease>(), 40);
+    assert_eq!(std::mem::size_of::<RefusedPin>(), 160);
+    // Framing (CRC, length, tag) and the 40-byte event header around it.
+    assert_eq!(9 + 40 + std::mem::size_of::<Claim>(), 137);
+}
