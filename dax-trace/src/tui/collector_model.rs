@@ -7,7 +7,7 @@ use crate::collector::{
 use crate::event::{ClaimApi, Event, WaitApi};
 
 use super::model::DashboardModel;
-use super::owner_model::{busy_rows, pinner};
+use super::owner_model::busy_rows;
 use super::state_model::{busy_at_start, start_rows, state_lines};
 use super::view::{Detail, Histogram, HolderEntry, PagemapRow};
 
@@ -217,12 +217,13 @@ fn device_detail(c: &Collector, d: &DeviceState, now_ns: u64) -> Detail {
         title: d.identity.label(),
         topology,
         holders: holder_history(d.history.iter()),
-        busy: busy_rows(c, busy.iter().copied().take(DETAIL_BUSY_PAGES), now_ns),
+        busy: busy_rows(c, busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
         busy_total,
         busy_at_start,
         busy_at_start_total,
         histogram: histogram(&d.waits.latency),
-        pinner: pinner(c, busy.into_iter(), now_ns),
+        selected_busy: 0,
+        pinner: None,
     }
 }
 
@@ -245,11 +246,12 @@ fn pagemap_detail(c: &Collector, p: &PagemapState, now_ns: u64) -> Detail {
         topology: vec![pagemap_line(p)],
         holders: Vec::new(),
         busy_total: busy.len(),
-        busy: busy_rows(c, busy.iter().copied().take(DETAIL_BUSY_PAGES), now_ns),
+        busy: busy_rows(c, busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
         busy_at_start,
         busy_at_start_total,
         histogram: Histogram::default(),
-        pinner: pinner(c, busy.into_iter(), now_ns),
+        selected_busy: 0,
+        pinner: None,
     }
 }
 

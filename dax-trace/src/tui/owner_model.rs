@@ -1,6 +1,6 @@
 //! Busy pages with their owners for the detail pane: who pins each (from
-//! the collector's owners model) and the owner of the longest-pinned page
-//! whose owner is known, whose stack the pane shows.
+//! the collector's owners model), with the owner in full for the pane's
+//! stack box when that page is selected.
 use crate::collector::{Collector, Ownership, PinOwnerRecord};
 
 use super::view::{BusyPage, Pinner};
@@ -37,19 +37,16 @@ pub(super) fn busy_rows<'a>(
             age_ns: now_ns.saturating_sub(b.since_ns),
             refcount: b.refcount,
             owner: owner_label(c, b.pfn),
+            pinner: pinner(c, b.pfn, now_ns),
         })
         .collect()
 }
 
-/// The oldest owner of the first page (oldest busy first) that has one.
-pub(super) fn pinner<'a>(
-    c: &Collector,
-    mut pages: impl Iterator<Item = &'a crate::collector::BusyPage>,
-    now_ns: u64,
-) -> Option<Pinner> {
-    pages.find_map(|b| match c.ownership(b.pfn) {
+/// The oldest owner of `pfn`, when one was reported.
+fn pinner(c: &Collector, pfn: u64, now_ns: u64) -> Option<Pinner> {
+    match c.ownership(pfn) {
         Ownership::Owners { owners } => owners.first().map(|o| Pinner {
-            pfn: b.pfn,
+            pfn,
             who: who(o),
             entry: o.entry.clone(),
             held_ns: now_ns.saturating_sub(o.since_ns),
@@ -57,5 +54,5 @@ pub(super) fn pinner<'a>(
             frames: Vec::new(),
         }),
         _ => None,
-    })
+    }
 }

@@ -82,6 +82,7 @@ fn rows<'a>(
             refcount: b.refcount,
             // The pane's title says these were busy at start.
             owner: String::new(),
+            pinner: None,
         })
         .collect()
 }

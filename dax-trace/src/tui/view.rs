@@ -93,8 +93,9 @@ pub struct Detail {
     pub busy_at_start_total: u64,
     /// Wait latency histogram of this pagemap.
     pub histogram: Histogram,
-    /// Who pins the longest-pinned busy page with a known owner, and its
-    /// kernel stack.
+    /// Index of the selected busy page (`[` / `]`).
+    pub selected_busy: usize,
+    /// Who pins the selected busy page, and its kernel stack.
     pub pinner: Option<Pinner>,
 }
 
@@ -136,6 +137,8 @@ pub struct BusyPage {
     /// Who pins it: `fio[585]`, `at start` (busy in the state at start), `?`
     /// (no owner reported), empty when the trace reports no owners at all.
     pub owner: String,
+    /// Its (oldest) owner in full, when one was reported.
+    pub pinner: Option<Pinner>,
 }
 
 /// Counts per latency bucket; `bounds_ns[i]` is the upper bound of bucket i

@@ -1,12 +1,12 @@
 //! The detail pane of the selected pagemap: dm topology, holder history,
-//! the owner of the longest-pinned page with its kernel stack and (with
+//! the owner of the selected busy page with its kernel stack and (with
 //! room) the wait histogram on the left, busy pages (longest pinned first,
-//! with their owners) on the right.
+//! with their owners; `[` `]` select) on the right.
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Style, Stylize};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 
 use super::histogram;
 use crate::tui::view::{BusyPage, Detail, Pinner, duration};
@@ -63,6 +63,7 @@ pub fn render(frame: &mut Frame, area: Rect, detail: Option<&Detail>) {
             at_start,
             &detail.busy_at_start,
             format!(" busy at start {} ", detail.busy_at_start_total),
+            None,
         );
     }
 }
@@ -102,10 +103,17 @@ fn render_busy(frame: &mut Frame, area: Rect, detail: &Detail) {
         area,
         &detail.busy,
         format!(" busy pages {} ", detail.busy_total),
+        Some(detail.selected_busy),
     );
 }
 
-fn render_pages(frame: &mut Frame, area: Rect, pages: &[BusyPage], title: String) {
+fn render_pages(
+    frame: &mut Frame,
+    area: Rect,
+    pages: &[BusyPage],
+    title: String,
+    selected: Option<usize>,
+) {
     let header =
         Row::new(["pfn", "ino", "pgoff", "age", "ref", "owner"]).style(Style::new().bold());
     let rows = pages.iter().map(|p| {
@@ -120,8 +128,11 @@ fn render_pages(frame: &mut Frame, area: Rect, pages: &[BusyPage], title: String
     });
     let table = Table::new(rows, BUSY_COLUMNS.map(Constraint::Length))
         .header(header)
+        .row_highlight_style(Style::new().reversed())
         .block(Block::bordered().title(title));
-    frame.render_widget(table, area);
+    let selected = selected.filter(|_| !pages.is_empty());
+    let mut state = TableState::default().with_selected(selected);
+    frame.render_stateful_widget(table, area, &mut state);
 }
 
 /// The owner of the longest-pinned page and its kernel stack, innermost

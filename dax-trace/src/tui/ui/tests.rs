@@ -70,6 +70,7 @@ fn detail() -> Detail {
             age_ns: 1_500_000_000,
             refcount: 2,
             owner: "fio[585]".into(),
+            pinner: None,
         }],
         busy_total: 1,
         busy_at_start: Vec::new(),
@@ -78,6 +79,7 @@ fn detail() -> Detail {
             bounds_ns: vec![1_000_000, 10_000_000, 100_000_000],
             counts: vec![0, 3, 1, 0],
         },
+        selected_busy: 0,
         pinner: Some(Pinner {
             pfn: 0x240000,
             who: "fio[585]".into(),
