@@ -2,7 +2,7 @@
 use super::CheckOptions;
 use super::verdict::{Assertion, Status};
 use crate::collector::human::{duration, offset};
-use crate::collector::pins_view::ownership_phrase;
+use crate::collector::pins_view::{ownership_phrase, stack_summary};
 use crate::collector::{Collector, DeviceIdentity, Sampled};
 use crate::stacks::StackTable;
 
@@ -40,6 +40,13 @@ impl<'a> Clock<'a> {
 
     fn at(&self, ts_ns: u64) -> String {
         offset(self.origin, ts_ns)
+    }
+
+    /// `; stack a <- b <- c ... [ext4]` when the trace has the stack.
+    fn stack(&self, stack: dax_trace_common::field::StackId) -> String {
+        stack_summary(stack, self.stacks)
+            .map(|s| format!("; stack {s}"))
+            .unwrap_or_default()
     }
 }
 
@@ -88,12 +95,13 @@ fn claims_released(c: &Collector, opts: &CheckOptions, clock: &Clock<'_>) -> Ass
         .filter(|l| opts.selects(Some(&l.identity), Some(l.claim.bdev)))
         .map(|l| {
             format!(
-                "{}: claim by {} with {} via {} at {} never released",
+                "{}: claim by {} with {} via {} at {} never released{}",
                 l.identity.label(),
                 l.claim.by,
                 holder(l.claim.holder),
                 kebab(l.claim.api),
                 clock.at(l.claim.by.ts_ns),
+                clock.stack(l.claim.stack),
             )
         })
         .collect();
@@ -115,10 +123,11 @@ fn no_release_without_claim(c: &Collector, opts: &CheckOptions, clock: &Clock<'_
                 kebab(r.api),
                 clock.at(r.by.ts_ns),
             );
-            match super::pre_existing::unmatched_reason(c, r.device) {
+            let line = match super::pre_existing::unmatched_reason(c, r.device) {
                 Some(why) => format!("{line} ({why})"),
                 None => line,
-            }
+            };
+            format!("{line}{}", clock.stack(r.stack))
         })
         .collect();
     if !details.is_empty() {

@@ -123,3 +123,65 @@ fn refused_long_term_pins_are_notices_and_the_run_still_passes() {
     let json: serde_json::Value = serde_json::from_str(&render::json(&v)).expect("json");
     assert_eq!(json["notices"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn a_leaked_claim_and_an_unmatched_release_name_their_kernel_stacks() {
+    use crate::event::{Claim, ClaimApi, EventBody, Release};
+    use dax_trace_common::field::StackId;
+    let stacks = StackTable::new();
+    for (id, names) in [
+        (
+            11,
+            ["fs_dax_get_by_bdev", "ext4_fill_super", "get_tree_bdev"],
+        ),
+        (12, ["fs_put_dax", "xfs_free_buftarg", "xfs_unmountfs"]),
+    ] {
+        stacks.insert(StackRecord {
+            id,
+            frames: names
+                .iter()
+                .map(|f| StackFrame {
+                    addr: 0xffff_ffff_c000_0000,
+                    symbol: Some(f.to_string()),
+                    offset: 0x40,
+                    module: f.starts_with("ext4").then(|| "ext4".to_string()),
+                })
+                .collect(),
+        });
+    }
+    let mut s = Script::default();
+    s.by(420, "mount").push(EventBody::Claim(Claim {
+        dax_dev: DAX0,
+        holder: 0,
+        bdev: PMEM0,
+        disk: "pmem0".into(),
+        granted: true.into(),
+        api: ClaimApi::FsDaxGetByBdev.into(),
+        stack: StackId(11),
+        ..Default::default()
+    }));
+    s.by(423, "umount").push(EventBody::Release(Release {
+        dax_dev: DAXDM,
+        holder: XFS_MOUNT,
+        api: ClaimApi::FsPutDax.into(),
+        holder_before: XFS_MOUNT,
+        stack: StackId(12),
+        ..Default::default()
+    }));
+    let v = judge_script(&s, &CheckOptions::default(), Some(&stacks));
+    let leak = &details(&v, "claims-released")[0];
+    assert!(
+        leak.ends_with(
+            "never released; stack fs_dax_get_by_bdev <- ext4_fill_super <- get_tree_bdev [ext4]"
+        ),
+        "{leak}"
+    );
+    let unmatched = &details(&v, "no-release-without-claim")[0];
+    assert!(
+        unmatched.ends_with("; stack fs_put_dax <- xfs_free_buftarg <- xfs_unmountfs"),
+        "{unmatched}"
+    );
+    // Without the stack records, the lines are as before.
+    let v = judge_script(&s, &CheckOptions::default(), None);
+    assert!(details(&v, "claims-released")[0].ends_with("never released"));
+}

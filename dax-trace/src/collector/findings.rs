@@ -5,6 +5,7 @@ use super::actor::Actor;
 use super::device::{DeviceId, DeviceIdentity, OpenClaim};
 use super::pins::Ownership;
 use crate::event::{ClaimApi, Dev};
+use dax_trace_common::field::StackId;
 use serde::{Deserialize, Serialize};
 
 /// A release that matched no open claim.
@@ -15,6 +16,9 @@ pub struct UnmatchedRelease {
     pub holder: u64,
     pub api: ClaimApi,
     pub by: Actor,
+    /// The releaser's kernel stack (0: none).
+    #[serde(default, skip_serializing_if = "StackId::is_none")]
+    pub stack: StackId,
 }
 
 /// A second claim by a holder that already holds the device.

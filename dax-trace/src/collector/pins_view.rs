@@ -184,6 +184,18 @@ pub fn via(entry: &str, stack: StackId, stacks: Option<&StackTable>) -> String {
     out
 }
 
+/// `fs_dax_get_by_bdev <- ext4_fill_super <- ... [ext4]`: the innermost
+/// frames of a stack and its modules, when the table has it.
+pub fn stack_summary(stack: StackId, stacks: Option<&StackTable>) -> Option<String> {
+    let s = stacks?.get(stack)?;
+    let mut out = s.summary(SUMMARY_FRAMES + 1);
+    let modules = s.modules();
+    if !modules.is_empty() {
+        out.push_str(&format!(" [{}]", modules.join(", ")));
+    }
+    Some(out)
+}
+
 /// One owner as of `at_ns`: `pinned 3.200 s by tid 585 (fio) via ...` when
 /// it holds the page, `pinned by tid 585 (fio) via ..., released 1.000 s
 /// before` when it no longer does.

@@ -285,6 +285,7 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                 disk,
                 granted,
                 api,
+                stack,
                 ..
             }) => {
                 if !granted.get() || *dax_dev == 0 {
@@ -302,6 +303,7 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                 let tid = self.tid(pid, *holder, || holder_name(*holder))?;
                 self.open_claims.entry(*dax_dev).or_default().push(*holder);
                 let args = json!({ "disk": disk, "bdev": bdev.to_string(), "api": api, "by": who });
+                let args = self.pins.with_stack(args, *stack);
                 self.emit("B", &format!("claim {disk}"), pid, tid, Some(ts), args)?;
             }
             EventBody::Release(Release {
@@ -384,17 +386,17 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                     self.busy_counter(*pgmap, ts)?;
                 }
             }
-            EventBody::WaitBegin(WaitBegin { ino, dev, api, .. }) => {
+            EventBody::WaitBegin(WaitBegin {
+                ino,
+                dev,
+                api,
+                stack,
+                ..
+            }) => {
                 let pid = self.pid(ProcessKey::Filesystem(*dev))?;
                 let tid = self.tid(pid, u64::from(e.tid), || format!("{} {}", e.comm, e.tid))?;
-                self.emit(
-                    "B",
-                    &format!("wait ino {ino}"),
-                    pid,
-                    tid,
-                    Some(ts),
-                    json!({ "api": api }),
-                )?;
+                let args = self.pins.with_stack(json!({ "api": api }), *stack);
+                self.emit("B", &format!("wait ino {ino}"), pid, tid, Some(ts), args)?;
             }
             EventBody::WaitEnd(WaitEnd {
                 dev,

@@ -167,3 +167,56 @@ fn a_trace_file_copy_keeps_the_stack_records() {
         .collect();
     assert_eq!(stacks, vec![1, 2, 3]);
 }
+
+#[test]
+fn a_claim_slice_carries_the_claimers_stack() {
+    use crate::collector::fixture::{DAX0, PMEM0, Script};
+    use crate::event::{Claim, ClaimApi, EventBody};
+    use crate::trace::StackFrame;
+    use dax_trace_common::field::StackId;
+    let mut s = Script::default();
+    s.by(420, "mount").push(EventBody::Claim(Claim {
+        dax_dev: DAX0,
+        bdev: PMEM0,
+        disk: "pmem0".into(),
+        granted: true.into(),
+        api: ClaimApi::FsDaxGetByBdev.into(),
+        stack: StackId(4),
+        ..Default::default()
+    }));
+    let stack = StackRecord {
+        id: 4,
+        frames: ["fs_dax_get_by_bdev", "ext4_fill_super"]
+            .iter()
+            .map(|f| StackFrame {
+                addr: 0xffff_ffff_c000_0000,
+                symbol: Some(f.to_string()),
+                offset: 0x10,
+                module: None,
+            })
+            .collect(),
+    };
+    let header = crate::trace::Header::new(synthetic::session(), Vec::new());
+    let mut out = Vec::new();
+    {
+        let mut exporter = exporter(Format::Perfetto, &header, &mut out).expect("starts");
+        exporter.stack(&stack).expect("keeps the stack");
+        for e in s.build() {
+            exporter.event(&e).expect("writes");
+        }
+        exporter.finish().expect("finishes");
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+    let claim = doc["traceEvents"]
+        .as_array()
+        .expect("traceEvents")
+        .iter()
+        .find(|e| e["ph"] == "B" && e["name"] == "claim pmem0")
+        .expect("the claim slice")
+        .clone();
+    assert_eq!(
+        claim["args"]["stack"],
+        "fs_dax_get_by_bdev <- ext4_fill_super"
+    );
+    assert_eq!(claim["args"]["stack_id"], 4);
+}

@@ -65,7 +65,7 @@ impl PinTracks {
     }
 
     /// `args` with `stack` (the summary) and `frames` when the stack is known.
-    fn with_stack(&self, mut args: Value, stack: StackId) -> Value {
+    pub(super) fn with_stack(&self, mut args: Value, stack: StackId) -> Value {
         if let (Some(id), Value::Object(map)) = (stack.get(), &mut args) {
             map.insert("stack_id".into(), Value::from(id));
             if let Some(s) = self.stacks.get(&id) {
