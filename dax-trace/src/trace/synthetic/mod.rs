@@ -26,7 +26,7 @@ mod pins;
 mod state;
 
 use crate::event::{
-    BusyPage, Claim, Drops, Fault, PageIdle, PutStats, Release, StuckWait, WaitBegin, WaitEnd,
+    BusyPage, Claim, Drops, Fault, PageIdle, PutStats, Release, WaitBegin, WaitEnd,
 };
 use dax_trace_common::probe::POINTS;
 pub use pins::{STACK_EXT4_DIO, STACK_URING_REGISTER, STACK_XFS_DIO, URING_BUFFER_PATH, stacks};
@@ -292,69 +292,8 @@ pub fn scenario() -> Vec<Event> {
     s.refused_uring_buffers(3_000);
     s.stats(96, 4);
     s.mount_cycle(Fs::Xfs, 420);
-    // A last truncate that sleeps on a page nobody will wake it for: a fio
-    // read holds it, ends, the page goes idle and the wakeup is lost.
-    let pfn = PFN_START + 0x9a0;
-    s.at(
-        5_000,
-        530,
-        "truncate",
-        24,
-        EventBody::WaitBegin(WaitBegin {
-            inode: 0xffff_8880_0c00_9000,
-            ino: 40,
-            dev: PMEM0,
-            api: WaitApi::Ext4BreakLayouts.into(),
-            ..Default::default()
-        }),
-    );
-    let wait_begin_ns = s.ts_ns;
-    s.at(
-        5,
-        530,
-        "truncate",
-        22,
-        EventBody::BusyPage(BusyPage {
-            mapping: 0xffff_8880_0c00_9200,
-            page: pins::page_of(pfn),
-            pfn,
-            ino: 40,
-            dev: PMEM0,
-            pgmap: PGMAP,
-            refcount: 2,
-            index: Some(0).into(),
-            ..Default::default()
-        }),
-    );
-    s.pin_owner(560, "fio", pfn, 2_000, STACK_EXT4_DIO);
-    s.at(
-        3_000,
-        560,
-        "fio",
-        19,
-        EventBody::PageIdle(PageIdle {
-            pgmap: PGMAP,
-            pfn,
-            page: pins::page_of(pfn),
-            refcount: 1,
-        }),
-    );
-    s.at(
-        1_000_000,
-        0,
-        "swapper/0",
-        38,
-        EventBody::StuckWait(StuckWait {
-            page: 0xffff_ea00_0100_0000 + (pfn - PFN_START) * 64,
-            pfn,
-            refcount: 1,
-            wait_begin_ns,
-            ino: 40,
-            dev: PMEM0,
-            waiter_tid: 530,
-            pgmap: PGMAP,
-        }),
-    );
+    // A last truncate that sleeps on a page nobody will wake it for.
+    s.lost_wakeup_behind_a_read();
     s.at(
         0,
         999,

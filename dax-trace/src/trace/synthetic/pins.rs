@@ -1,10 +1,13 @@
 //! The pin owner story of the synthetic scenario, shaped like 6.1: the
 //! O_DIRECT reader that holds the page a truncate waits for (a FOLL_GET
 //! reference through `get_user_pages_fast`, from the block layer's
-//! direct-I/O path under ext4 or xfs), its release, and an io_uring process
-//! whose fixed buffers on a DAX file the kernel refuses to pin long term.
-use super::{PFN_START, PGMAP, Script};
-use crate::event::{EventBody, PinOwner, PinRelease, RefusedPin};
+//! direct-I/O path under ext4 or xfs), its release, the fio read behind the
+//! last truncate's lost wakeup, and an io_uring process whose fixed buffers
+//! on a DAX file the kernel refuses to pin long term.
+use super::{PFN_START, PGMAP, PMEM0, Script};
+use crate::event::{
+    BusyPage, EventBody, PageIdle, PinOwner, PinRelease, RefusedPin, StuckWait, WaitApi, WaitBegin,
+};
 use crate::trace::{StackFrame, StackRecord};
 use dax_trace_common::field::StackId;
 use dax_trace_common::probe::idx;
@@ -157,5 +160,72 @@ impl Script {
                 }),
             );
         }
+    }
+
+    /// A truncate (tid 530) waits for a page a fio read (tid 560) holds;
+    /// the read ends, the page goes idle, the wakeup is lost and a second
+    /// later the scanner reports the waiter stuck.
+    pub(super) fn lost_wakeup_behind_a_read(&mut self) {
+        let pfn = PFN_START + 0x9a0;
+        self.at(
+            5_000,
+            530,
+            "truncate",
+            24,
+            EventBody::WaitBegin(WaitBegin {
+                inode: 0xffff_8880_0c00_9000,
+                ino: 40,
+                dev: PMEM0,
+                api: WaitApi::Ext4BreakLayouts.into(),
+                ..Default::default()
+            }),
+        );
+        let wait_begin_ns = self.ts_ns;
+        self.at(
+            5,
+            530,
+            "truncate",
+            22,
+            EventBody::BusyPage(BusyPage {
+                mapping: 0xffff_8880_0c00_9200,
+                page: page_of(pfn),
+                pfn,
+                ino: 40,
+                dev: PMEM0,
+                pgmap: PGMAP,
+                refcount: 2,
+                index: Some(0).into(),
+                ..Default::default()
+            }),
+        );
+        self.pin_owner(560, "fio", pfn, 2_000, STACK_EXT4_DIO);
+        self.at(
+            3_000,
+            560,
+            "fio",
+            19,
+            EventBody::PageIdle(PageIdle {
+                pgmap: PGMAP,
+                pfn,
+                page: page_of(pfn),
+                refcount: 1,
+            }),
+        );
+        self.at(
+            1_000_000,
+            0,
+            "swapper/0",
+            38,
+            EventBody::StuckWait(StuckWait {
+                page: page_of(pfn),
+                pfn,
+                refcount: 1,
+                wait_begin_ns,
+                ino: 40,
+                dev: PMEM0,
+                waiter_tid: 530,
+                pgmap: PGMAP,
+            }),
+        );
     }
 }
