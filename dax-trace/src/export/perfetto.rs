@@ -31,8 +31,8 @@
 //! Timestamps are CLOCK_MONOTONIC microseconds with nanosecond decimals,
 //! written as exact decimal text (a float would round large uptimes).
 use crate::event::{
-    BusyPage, Claim, DaxAddHost, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
-    HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, PutStats, Release,
+    BusyPage, DaxAddHost, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
+    HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, PutStats,
     StuckWait, WaitBegin, WaitEnd,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -44,6 +44,7 @@ use super::Exporter;
 use crate::event::{Dev, Event, EventBody};
 use crate::trace::Header;
 
+mod claims;
 mod pins;
 mod state;
 
@@ -278,73 +279,8 @@ impl<W: Write> Exporter for ChromeTrace<W> {
             EventBody::DaxAddHost(DaxAddHost { dax_dev, disk, .. }) => {
                 self.disks.insert(*dax_dev, disk.to_string());
             }
-            EventBody::Claim(Claim {
-                dax_dev,
-                holder,
-                bdev,
-                disk,
-                granted,
-                api,
-                stack,
-                ..
-            }) => {
-                if !granted.get() || *dax_dev == 0 {
-                    return self.instant(
-                        ProcessKey::Filesystem(*bdev),
-                        "claim refused",
-                        ts,
-                        json!({ "disk": disk, "by": who }),
-                    );
-                }
-                self.disks
-                    .entry(*dax_dev)
-                    .or_insert_with(|| disk.to_string());
-                let pid = self.pid(ProcessKey::DaxDevice(*dax_dev))?;
-                let tid = self.tid(pid, *holder, || holder_name(*holder))?;
-                self.open_claims.entry(*dax_dev).or_default().push(*holder);
-                let args = json!({ "disk": disk, "bdev": bdev.to_string(), "api": api, "by": who });
-                let args = self.pins.with_stack(args, *stack);
-                self.emit("B", &format!("claim {disk}"), pid, tid, Some(ts), args)?;
-            }
-            EventBody::Release(Release {
-                dax_dev,
-                holder,
-                api,
-                ..
-            }) => {
-                let open = self.open_claims.entry(*dax_dev).or_default();
-                let released = match open.iter().rposition(|h| h == holder) {
-                    Some(i) => Some(open.remove(i)),
-                    // APIs without a holder release the latest claim.
-                    None if *holder == 0 => open.pop(),
-                    None => None,
-                };
-                let pid = self.pid(ProcessKey::DaxDevice(*dax_dev))?;
-                match released {
-                    Some(h) => {
-                        let tid = self.tid(pid, h, || holder_name(h))?;
-                        self.emit(
-                            "E",
-                            "",
-                            pid,
-                            tid,
-                            Some(ts),
-                            json!({ "release_api": api, "by": who }),
-                        )?;
-                    }
-                    None => {
-                        let tid = self.tid(pid, *holder, || holder_name(*holder))?;
-                        self.emit(
-                            "i",
-                            "release without claim",
-                            pid,
-                            tid,
-                            Some(ts),
-                            json!({ "api": api, "by": who }),
-                        )?;
-                    }
-                }
-            }
+            EventBody::Claim(c) => self.claim(e, c)?,
+            EventBody::Release(r) => self.release(e, r)?,
             EventBody::DaxKill(DaxKill {
                 dax_dev, holder, ..
             }) => {
