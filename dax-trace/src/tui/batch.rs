@@ -115,6 +115,9 @@ pub fn write_frame(out: &mut impl Write, snap: &Snapshot) -> std::io::Result<()>
             "" => String::new(),
             "?" => " (owner unknown)".to_string(),
             "at start" => " (pinned before attach)".to_string(),
+            released if released.starts_with('(') => {
+                format!(" (last held by {})", released.trim_matches(['(', ')']))
+            }
             who => format!(" by {who}"),
         };
         writeln!(

@@ -5,14 +5,22 @@ use crate::collector::{Collector, Ownership, PinOwnerRecord};
 
 use super::view::{BusyPage, Pinner};
 
-/// `fio[585]`, `+N` when more tasks hold the page.
+/// `fio[585]`, `+N` when more tasks hold the page, in parentheses when
+/// they no longer do (the page is still busy: references from elsewhere).
 fn owner_label(c: &Collector, pfn: u64) -> String {
     match c.ownership(pfn) {
-        Ownership::Owners { owners } => match owners.split_first() {
-            Some((first, [])) => who(first),
-            Some((first, rest)) => format!("{}+{}", who(first), rest.len()),
-            None => "?".to_string(),
-        },
+        Ownership::Owners { owners } => {
+            let label = match owners.split_first() {
+                Some((first, [])) => who(first),
+                Some((first, rest)) => format!("{}+{}", who(first), rest.len()),
+                None => return "?".to_string(),
+            };
+            if owners.iter().any(PinOwnerRecord::is_open) {
+                label
+            } else {
+                format!("({label})")
+            }
+        }
         Ownership::PinnedBeforeAttach => "at start".to_string(),
         Ownership::Unknown => "?".to_string(),
         Ownership::NotTraced => String::new(),
@@ -49,7 +57,13 @@ fn pinner(c: &Collector, pfn: u64, now_ns: u64) -> Option<Pinner> {
             pfn,
             who: who(o),
             entry: o.entry.clone(),
-            held_ns: now_ns.saturating_sub(o.since_ns),
+            // How long it held the page: until now, or until it released it.
+            held_ns: o
+                .released
+                .as_ref()
+                .map_or(now_ns, |r| r.ts_ns)
+                .saturating_sub(o.since_ns),
+            released: !o.is_open(),
             stack: o.stack,
             frames: Vec::new(),
         }),

@@ -112,3 +112,51 @@ fn detail_names_who_pins_the_selected_busy_page_with_its_stack() {
         "{text}"
     );
 }
+
+#[test]
+fn an_owner_that_released_a_page_still_busy_is_shown_in_parentheses() {
+    use crate::collector::fixture::{PGMAP0, PMEM0, Script};
+    let mut s = Script {
+        ts_ns: 10_000_000_000,
+        ..Script::default()
+    };
+    s.pagemap(PGMAP0, 0x40000, 0x60000)
+        .by(700, "truncate")
+        .busy(PGMAP0, 0x40b00, PMEM0, 15);
+    let since = s.ts_ns - 3_000_000;
+    s.by(587, "cp")
+        .pin_owner(
+            PGMAP0,
+            0x40b00,
+            dax_trace_common::probe::idx::GET_USER_PAGES_FAST,
+            since,
+            0,
+        )
+        .by(0, "swapper/0")
+        .pin_release(0x40b00, 587, since, false);
+    let mut info = synthetic::session();
+    info.source = SourceKind::Replay {
+        path: "fixture.dxt".into(),
+    };
+    let mut dash = Dashboard::new(Collector::default(), info, Clock::Trace);
+    for e in s.build() {
+        dash.ingest(&e);
+    }
+    dash.refresh();
+    dash.apply(Action::ToggleDetail);
+    let detail = dash.frame().detail.as_ref().expect("selected");
+    assert_eq!(detail.busy[0].owner, "(cp[587])");
+    let p = detail.pinner.as_ref().expect("the last owner");
+    assert!(p.released);
+    // It held the page from `since` to its release, two events later.
+    assert_eq!(p.held_ns, 5_000_000);
+    let shown = screen(&dash);
+    assert!(shown.contains("pfn 0x40b00 for 5.0ms, releas"), "{shown}");
+    let mut out = Vec::new();
+    write_frame(&mut out, dash.frame()).expect("writing to memory");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(
+        text.contains("pinned for 2.0ms (last held by cp[587])"),
+        "{text}"
+    );
+}

@@ -107,8 +107,11 @@ pub struct Pinner {
     pub who: String,
     /// The gup entry point it pinned through.
     pub entry: String,
-    /// How long it has held the page.
+    /// How long it has held the page (held, when it released it already).
     pub held_ns: u64,
+    /// It no longer holds the page (the page is busy through other
+    /// references).
+    pub released: bool,
     pub stack: StackId,
     /// The stack's frames (`function [module]`), innermost first; filled
     /// from the stream's stack table when the frame is arranged (empty when

@@ -139,9 +139,10 @@ fn render_pages(
 /// frame first (module names in brackets).
 fn render_pinner(frame: &mut Frame, area: Rect, p: &Pinner) {
     let mut lines = vec![Line::from(format!(
-        "pfn {:#x} for {}",
+        "pfn {:#x} for {}{}",
         p.pfn,
-        duration(p.held_ns)
+        duration(p.held_ns),
+        if p.released { ", released" } else { "" }
     ))];
     if p.frames.is_empty() {
         lines.push(Line::from(format!(" via {} (no stack recorded)", p.entry)).italic());

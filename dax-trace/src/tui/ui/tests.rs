@@ -85,6 +85,7 @@ fn detail() -> Detail {
             who: "fio[585]".into(),
             entry: "pin_user_pages_fast".into(),
             held_ns: 1_600_000_000,
+            released: false,
             stack: dax_trace_common::field::StackId(1),
             frames: vec![
                 "pin_user_pages_fast".into(),
