@@ -73,7 +73,7 @@ fn upgrade(file: &Path, dir: &Path) -> PathBuf {
         "export --format dxt of {}",
         file.display()
     );
-    assert_eq!(version(&out), 2);
+    assert_eq!(version(&out), dax_trace::trace::FORMAT_VERSION);
     out
 }
 

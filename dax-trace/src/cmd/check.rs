@@ -64,12 +64,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let verdict = match (&args.file, args.duration) {
         (Some(file), _) => {
             let folded = fold_trace(file, opts.collector_config())?;
-            let stacks = super::report::stacks_of_trace(file);
             let mut verdict = check::judge_with_stacks(
                 &folded.collector,
                 &opts,
                 &file.display().to_string(),
-                Some(&stacks),
+                Some(&folded.stacks),
             );
             verdict.push(trace_complete(&folded.end));
             verdict.push(probes_cover_claims(&folded.header.session.probes));

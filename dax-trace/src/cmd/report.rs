@@ -8,8 +8,6 @@ mod pins;
 mod records;
 mod state;
 
-pub use pins::stacks_of_trace;
-
 use anyhow::Context as _;
 use dax_trace::collector::human::{duration, offset as at};
 use dax_trace::collector::{CollectorConfig, Summary};
@@ -30,8 +28,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let folded = fold_trace(&args.file, CollectorConfig::default())?;
-    let stacks = stacks_of_trace(&args.file);
-    let report = Report::new(&args.file, &folded, &stacks);
+    let report = Report::new(&args.file, &folded, &folded.stacks);
     let out = if args.json {
         let mut s = serde_json::to_string_pretty(&report).context("encoding the report")?;
         s.push('\n');
@@ -226,8 +223,11 @@ mod tests {
     fn sample_report() -> Report {
         let path = Path::new(SAMPLE);
         let folded = fold_trace(path, CollectorConfig::default()).expect("sample reads");
-        let stacks = stacks_of_trace(path);
-        Report::new(Path::new("samples/synthetic-6.1.dxt"), &folded, &stacks)
+        Report::new(
+            Path::new("samples/synthetic-6.1.dxt"),
+            &folded,
+            &folded.stacks,
+        )
     }
 
     #[test]

@@ -1,7 +1,5 @@
-//! The page owners section of the text report, and the stacks the report
-//! names (read from the trace's stack records).
+//! The page owners section of the text report.
 use std::fmt::Write as _;
-use std::path::Path;
 
 use dax_trace::collector::PinsSummary;
 use dax_trace::collector::human::{duration, offset as at};
@@ -9,23 +7,6 @@ use dax_trace::collector::pins_view::{
     busy_page_line, owner_phrase, ownership_phrase, refused_line, via,
 };
 use dax_trace::stacks::StackTable;
-use dax_trace::trace::{Reader, Record};
-
-/// Every stack record of the trace at `path`. A trace that cannot be read
-/// gives what was read before the damage (the fold reports the damage).
-pub fn stacks_of_trace(path: &Path) -> StackTable {
-    let table = StackTable::new();
-    if let Ok(reader) = Reader::open(path) {
-        for record in reader {
-            match record {
-                Ok(Record::Stack(s)) => table.insert(s),
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-    }
-    table
-}
 
 /// Busy pages with their owners, owners still holding pages, refused pins.
 pub(super) fn pins_text(
