@@ -258,7 +258,7 @@ fn plan_function(inputs: &mut Inputs, i: u16, point: &Point) -> PointPlan {
     if point.hook == Hook::Exit
         && let Some(n) = nargs
         && n > MAX_TRAMPOLINE_ARGS
-        && !super::idle::parse_release(inputs.release).is_some_and(|v| v >= (6, 6))
+        && super::idle::parse_release(inputs.release).is_none_or(|v| v < (6, 6))
     {
         return missing(
             i,
