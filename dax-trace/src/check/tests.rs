@@ -274,3 +274,33 @@ mod golden {
         insta::assert_snapshot!(render::junit(&verdict(&unbalanced(), &strict())));
     }
 }
+
+#[test]
+fn a_leak_that_a_lost_release_could_explain_is_inconclusive() {
+    let opts = CheckOptions::default();
+    let mut s = Script::default();
+    s.pagemap(PGMAP0, 0x240000, 0x280000)
+        .by(321, "mount")
+        .claim(DAX0, XFS_MOUNT, PMEM0, "pmem0");
+    let leak = verdict(&s.build(), &opts);
+    assert_eq!(status(&leak, "claims-released"), Status::Fail);
+    // The same trace where the kernel dropped a release (fs_put_dax, point 9).
+    s.drops(dax_trace_common::probe::idx::FS_PUT_DAX, 1);
+    let lost = verdict(&s.build(), &opts);
+    assert_eq!(status(&lost, "claims-released"), Status::Inconclusive);
+    let details = &lost.assertions[0].details;
+    assert!(
+        details.iter().any(|d| d.contains("1 releases were lost")),
+        "{details:?}"
+    );
+    // Drops elsewhere (faults) do not excuse a leak.
+    let mut f = Script::default();
+    f.pagemap(PGMAP0, 0x240000, 0x280000)
+        .by(321, "mount")
+        .claim(DAX0, XFS_MOUNT, PMEM0, "pmem0")
+        .drops(dax_trace_common::probe::idx::PTE_FAULT_DONE, 5000);
+    assert_eq!(
+        status(&verdict(&f.build(), &opts), "claims-released"),
+        Status::Fail
+    );
+}
