@@ -57,7 +57,7 @@ pub fn gup_exit(ctx: *mut core::ffi::c_void, point: u16, slot: impl Fn(usize) ->
     if pages == 0 {
         return;
     }
-    record_owners(ctx, point, &shape, pages, ret as u64, flags);
+    record_owners(ctx, point, &shape, pages, ret as u64);
 }
 
 #[inline(always)]
@@ -93,14 +93,17 @@ fn record_owners(
     shape: &GupShape,
     pages: u64,
     count: u64,
-    flags: u32,
 ) {
     let n = if count < MAX_GUP_PAGES {
         count
     } else {
         MAX_GUP_PAGES
     };
-    let pin = shape.pin || flags & conf!(foll_pin) != 0;
+    // A constant per program: an unknown one doubles the paths the verifier
+    // walks. 5.10's pin_user_pages_unlocked passes FOLL_PIN on to
+    // get_user_pages_unlocked, whose owner then starts as a get; the outer
+    // call's return marks it a pin (add_owner).
+    let pin = shape.pin;
     let mut i = 0u64;
     while i < MAX_GUP_PAGES {
         if i >= n {
@@ -283,38 +286,32 @@ fn drop_stale(point: u16, page: u64, po: &mut PageOwners, refcount: i32) {
     if idle_rule == 0 {
         return;
     }
-    let extra = refcount as i64 - idle_rule as i64;
+    // One pass: what the owners hold and which is the oldest. One owner is
+    // closed per busy page met (a wait meets its page again and again), which
+    // keeps the verifier's walk short.
     let mut held = 0i64;
+    let mut oldest = OWNER_SLOTS;
+    let mut oldest_ns = u64::MAX;
     let mut k = 0;
     while k < OWNER_SLOTS {
         let o = &po.owners[k];
         if o.tid != 0 {
             held += o.refs as i64 * if o.pin != 0 { PIN_BIAS as i64 } else { 1 };
+            if o.since_ns < oldest_ns {
+                oldest_ns = o.since_ns;
+                oldest = k;
+            }
         }
         k += 1;
     }
-    let mut round = 0;
-    while round < OWNER_SLOTS && held > extra {
-        round += 1;
-        let mut oldest = OWNER_SLOTS;
-        let mut k = 0;
-        while k < OWNER_SLOTS {
-            let o = &po.owners[k];
-            if o.tid != 0 && (oldest == OWNER_SLOTS || o.since_ns < po.owners[oldest].since_ns) {
-                oldest = k;
-            }
-            k += 1;
-        }
-        if oldest >= OWNER_SLOTS {
-            return;
-        }
-        let gone = po.owners[oldest];
-        po.owners[oldest].tid = 0;
-        po.owners[oldest].refs = 0;
-        held -= gone.refs as i64 * if gone.pin != 0 { PIN_BIAS as i64 } else { 1 };
-        if gone.reported != 0 {
-            closed(point, page, &gone, false);
-        }
+    if held <= refcount as i64 - idle_rule as i64 || oldest >= OWNER_SLOTS {
+        return;
+    }
+    let gone = po.owners[oldest];
+    po.owners[oldest].tid = 0;
+    po.owners[oldest].refs = 0;
+    if gone.reported != 0 {
+        closed(point, page, &gone, false);
     }
 }
 

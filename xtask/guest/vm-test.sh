@@ -175,7 +175,8 @@ fi
 umount /tmp/pre-dm 2>/dev/null
 dmsetup remove --noudevsync prelin 2>/dev/null
 # (d, e) A truncate already waiting on pages pinned by a slow O_DIRECT read
-# when the recording starts: the census sees the pinned pages, the waiter
+# when the recording starts (the pin lasts 45 s, more than daxtrace takes
+# to attach under TCG): the census sees the pinned pages, the waiter
 # is found asleep. On 6.1 the wakeup is lost when the pin ends: a live
 # `check --duration` started then must fail on that wait within 2 s.
 wait_for_line() { # FILE TEXT SECONDS
@@ -186,7 +187,7 @@ wait_for_line() { # FILE TEXT SECONDS
     grep -q "$2" "$1" 2>/dev/null
 }
 log "prestate-dma: workload first"
-dax-workload dma-truncate --pin odirect --op truncate --fs ext4 --delay-ms 20000 --grace-ms 30000 --json \
+dax-workload dma-truncate --pin odirect --op truncate --fs ext4 --delay-ms 45000 --grace-ms 60000 --json \
     >"$out/prestate-dma.stdout" 2>"$out/prestate-dma.stderr" &
 wl=$!
 if wait_for_line "$out/prestate-dma.stderr" "operation asleep in" 120; then
