@@ -12,10 +12,25 @@ pub enum Config {
     Untraced,
     Daxtrace,
     Bpftrace,
+    /// `daxtrace record --no-stacks`: pin owners kept, no kernel stacks.
+    DaxtraceNoStacks,
+    /// `daxtrace record --no-pins`: no pin-owner tracking (stacks still on).
+    DaxtraceNoPins,
 }
 
 impl Config {
-    pub const ALL: [Config; 3] = [Config::Untraced, Config::Daxtrace, Config::Bpftrace];
+    pub const ALL: [Config; 5] = [
+        Config::Untraced,
+        Config::Daxtrace,
+        Config::Bpftrace,
+        Config::DaxtraceNoStacks,
+        Config::DaxtraceNoPins,
+    ];
+    /// What every workload runs under.
+    pub const BASE: [Config; 3] = [Config::Untraced, Config::Daxtrace, Config::Bpftrace];
+    /// The cost of pin tracking and stacks, measured only where pins happen
+    /// (O_DIRECT workloads) to keep the VM time bounded.
+    pub const PIN_VARIANTS: [Config; 2] = [Config::DaxtraceNoStacks, Config::DaxtraceNoPins];
 
     /// The name the guest script uses in file names.
     pub fn as_str(self) -> &'static str {
@@ -23,9 +38,45 @@ impl Config {
             Config::Untraced => "untraced",
             Config::Daxtrace => "daxtrace",
             Config::Bpftrace => "bpftrace",
+            Config::DaxtraceNoStacks => "daxtrace-no-stacks",
+            Config::DaxtraceNoPins => "daxtrace-no-pins",
         }
     }
+
+    /// Runs `daxtrace record` (a trace, a report and BPF program stats to read).
+    pub fn is_daxtrace(self) -> bool {
+        matches!(
+            self,
+            Config::Daxtrace | Config::DaxtraceNoStacks | Config::DaxtraceNoPins
+        )
+    }
+
+    /// The position of this configuration in [`Config::ALL`] (and in a round's runs).
+    pub fn index(self) -> usize {
+        match self {
+            Config::Untraced => 0,
+            Config::Daxtrace => 1,
+            Config::Bpftrace => 2,
+            Config::DaxtraceNoStacks => 3,
+            Config::DaxtraceNoPins => 4,
+        }
+    }
+
+    /// The configurations `workload` runs under when `pin_workloads` get
+    /// the pin variants, in the order the guest script runs them.
+    pub fn for_workload(workload: &str, pin_workloads: &[&str]) -> Vec<Config> {
+        let mut configs = Config::BASE.to_vec();
+        if pin_workloads.contains(&workload) {
+            configs.extend(Config::PIN_VARIANTS);
+        }
+        configs
+    }
 }
+
+/// The workloads that also run under the pin variants by default: the
+/// O_DIRECT ones (into DAX memory, into DAX memory being punched, and the
+/// non-DAX control).
+pub const PIN_WORKLOADS: [&str; 3] = ["dio-dax", "dio-dax-punch", "dio-anon"];
 
 /// The workloads of the guest script, in the order they run.
 pub const WORKLOADS: [&str; 9] = [
@@ -205,7 +256,7 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         }
         run.max_rss_bytes = read_trimmed(&file("max_rss_bytes")).and_then(|s| s.parse().ok());
     }
-    if config == Config::Daxtrace
+    if config.is_daxtrace()
         && let Some(report) = std::fs::read_to_string(file("report.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
