@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use super::table::{Row, num, pct};
 
-fn ms(ns: Option<f64>) -> String {
-    ns.map_or("-".into(), |ns| format!("{:.2}", ns / 1e6))
+fn ns(ns: Option<f64>) -> String {
+    ns.map_or("-".into(), |ns| format!("{ns:.0}"))
 }
 
 fn secs(s: Option<f64>) -> String {
@@ -29,7 +29,7 @@ pub fn render(rows: &[Row]) -> Option<String> {
     }
     let mut out = String::from(
         "Pin tracking and stacks (full = `daxtrace record`; no-stacks = `--no-stacks`; no-pins = `--no-pins`):\n\n\
-         | kernel | workload | metric | untraced | full | no-stacks | no-pins | full/untraced | no-stacks/untraced | no-pins/untraced | BPF ms/run full | no-stacks | no-pins | recorder CPU s/run full | no-stacks | no-pins |\n\
+         | kernel | workload | metric | untraced | full | no-stacks | no-pins | full/untraced | no-stacks/untraced | no-pins/untraced | BPF ns/op full | no-stacks | no-pins | recorder CPU s/run full | no-stacks | no-pins |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in pinned {
@@ -46,9 +46,9 @@ pub fn render(rows: &[Row]) -> Option<String> {
             pct(r.daxtrace_ratio),
             pct(r.daxtrace_no_stacks_ratio),
             pct(r.daxtrace_no_pins_ratio),
-            ms(r.bpf_run_ns),
-            ms(r.daxtrace_no_stacks_bpf_run_ns),
-            ms(r.daxtrace_no_pins_bpf_run_ns),
+            ns(r.bpf_ns_per_op),
+            ns(r.daxtrace_no_stacks_bpf_ns_per_op),
+            ns(r.daxtrace_no_pins_bpf_ns_per_op),
             secs(r.cpu_s),
             secs(r.daxtrace_no_stacks_cpu_s),
             secs(r.daxtrace_no_pins_cpu_s),
@@ -65,6 +65,7 @@ mod tests {
     use super::*;
 
     fn with_bpf(mut r: Run, programs: &[(&str, u64, u64)]) -> Run {
+        r.ops = Some(1000);
         r.bpf_programs = programs
             .iter()
             .map(|(n, c, ns)| (n.to_string(), *c, *ns))
@@ -122,11 +123,14 @@ mod tests {
         assert_eq!(row.bpf_run_ns, Some(5_000_000.0));
         assert_eq!(row.daxtrace_no_stacks_bpf_run_ns, Some(2_500_000.0));
         assert_eq!(row.daxtrace_no_pins_bpf_run_ns, Some(1_000_000.0));
+        // 1000 operations per run.
+        assert_eq!(row.bpf_ns_per_op, Some(5000.0));
+        assert_eq!(row.daxtrace_no_pins_bpf_ns_per_op, Some(1000.0));
         assert_eq!(row.daxtrace_no_stacks_cpu_s, Some(0.5));
         let table = render(std::slice::from_ref(&row)).unwrap();
         assert!(
             table.contains(
-                "| 6.1.0-50-amd64 | dio-dax | IOPS | 1000 | 900 | 940 | 980 | 90.0% | 95.0% | 99.0% | 5.00 | 2.50 | 1.00 |"
+                "| 6.1.0-50-amd64 | dio-dax | IOPS | 1000 | 900 | 940 | 980 | 90.0% | 95.0% | 99.0% | 5000 | 2500 | 1000 |"
             ),
             "{table}"
         );

@@ -105,6 +105,8 @@ pub fn metric(workload: &str) -> &'static str {
 pub struct Run {
     /// Throughput (IOPS or ops/s); None when the run produced none.
     pub value: Option<f64>,
+    /// Operations the run did (fio: reads + writes issued; cycles: cycles).
+    pub ops: Option<u64>,
     /// The workload's exit status.
     pub rc: Option<i64>,
     pub wall_s: Option<f64>,
@@ -153,6 +155,14 @@ pub fn fio_iops(doc: &Value) -> Option<f64> {
     let job = doc.get("jobs")?.get(0)?;
     let read = job.get("read")?.get("iops")?.as_f64()?;
     let write = job.get("write")?.get("iops")?.as_f64()?;
+    Some(read + write)
+}
+
+/// I/Os of a fio JSON report: reads plus writes of its first job.
+pub fn fio_ios(doc: &Value) -> Option<u64> {
+    let job = doc.get("jobs")?.get(0)?;
+    let read = job.get("read")?.get("total_ios")?.as_u64()?;
+    let write = job.get("write")?.get("total_ios")?.as_u64()?;
     Some(read + write)
 }
 
@@ -208,7 +218,11 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         ..Run::default()
     };
     run.value = if workload.ends_with("-cycles") {
-        read_trimmed(&file("cycles")).and_then(|t| cycles_rate(&t))
+        let cycles = read_trimmed(&file("cycles"));
+        run.ops = cycles
+            .as_deref()
+            .and_then(|t| t.split_whitespace().next()?.parse().ok());
+        cycles.and_then(|t| cycles_rate(&t))
     } else {
         let doc = std::fs::read_to_string(file("fio.json"))
             .ok()
@@ -221,6 +235,7 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         if errors > 0 {
             run.notes.push(format!("{errors} I/O errors"));
         }
+        run.ops = doc.as_ref().and_then(fio_ios);
         doc.and_then(|d| fio_iops(&d))
     };
     if let Some(why) = read_trimmed(&file("tracer_failed")) {
@@ -297,8 +312,10 @@ mod tests {
 
     #[test]
     fn fio_iops_adds_reads_and_writes() {
-        let doc = json!({"jobs": [{"read": {"iops": 1000.5}, "write": {"iops": 20.0}}]});
+        let doc = json!({"jobs": [{"read": {"iops": 1000.5, "total_ios": 5000},
+            "write": {"iops": 20.0, "total_ios": 100}}]});
         assert_eq!(fio_iops(&doc), Some(1020.5));
+        assert_eq!(fio_ios(&doc), Some(5100));
         assert_eq!(fio_iops(&json!({"jobs": []})), None);
     }
 
@@ -350,7 +367,7 @@ mod tests {
         let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
         put(
             "dio-dax.r2.daxtrace.fio.json",
-            r#"{"jobs": [{"read": {"iops": 900.0}, "write": {"iops": 0.0}}]}"#,
+            r#"{"jobs": [{"read": {"iops": 900.0, "total_ios": 4500}, "write": {"iops": 0.0, "total_ios": 0}}]}"#,
         );
         put("dio-dax.r2.daxtrace.rc", "0\n");
         put("dio-dax.r2.daxtrace.wall_us", "2500000\n");
@@ -364,6 +381,7 @@ mod tests {
         );
         let run = read_run(dir.path(), "dio-dax", 2, Config::Daxtrace);
         assert_eq!(run.value, Some(900.0));
+        assert_eq!(run.ops, Some(4500));
         assert_eq!(run.rc, Some(0));
         assert_eq!(run.wall_s, Some(2.5));
         assert_eq!(run.cpu_s, Some(0.37));

@@ -56,6 +56,10 @@ pub struct Row {
     /// kernel.bpf_stats_enabled), full daxtrace.
     #[serde(default)]
     pub bpf_run_ns: Option<f64>,
+    /// BPF run time per operation of the workload (median over runs, ns):
+    /// what the in-kernel programs add to each I/O or cycle.
+    #[serde(default)]
+    pub bpf_ns_per_op: Option<f64>,
     /// `record --no-stacks` and `record --no-pins` (O_DIRECT workloads
     /// only, null elsewhere): median throughput, median per-round ratio to
     /// untraced, recorder CPU s per run and BPF run time per run.
@@ -68,6 +72,8 @@ pub struct Row {
     #[serde(default)]
     pub daxtrace_no_stacks_bpf_run_ns: Option<f64>,
     #[serde(default)]
+    pub daxtrace_no_stacks_bpf_ns_per_op: Option<f64>,
+    #[serde(default)]
     pub daxtrace_no_pins: Option<f64>,
     #[serde(default)]
     pub daxtrace_no_pins_ratio: Option<f64>,
@@ -75,6 +81,8 @@ pub struct Row {
     pub daxtrace_no_pins_cpu_s: Option<f64>,
     #[serde(default)]
     pub daxtrace_no_pins_bpf_run_ns: Option<f64>,
+    #[serde(default)]
+    pub daxtrace_no_pins_bpf_ns_per_op: Option<f64>,
 }
 
 /// The median of `values` (mean of the middle two for an even count).
@@ -104,6 +112,12 @@ fn sum_opt(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
 fn bpf_run_ns(run: &Run) -> Option<f64> {
     (!run.bpf_programs.is_empty())
         .then(|| run.bpf_programs.iter().map(|(_, _, ns)| *ns as f64).sum())
+}
+
+/// A run's BPF run time per operation (None without stats or operations).
+fn bpf_ns_per_op(run: &Run) -> Option<f64> {
+    let ops = run.ops.filter(|o| *o > 0)? as f64;
+    bpf_run_ns(run).map(|ns| ns / ops)
 }
 
 impl WorkloadRuns<'_> {
@@ -218,14 +232,17 @@ impl WorkloadRuns<'_> {
             bpf_programs: bpf_totals(daxs()),
             notes,
             bpf_run_ns: self.median_of(Config::Daxtrace, &bpf_run_ns),
+            bpf_ns_per_op: self.median_of(Config::Daxtrace, &bpf_ns_per_op),
             daxtrace_no_stacks: variant(Config::DaxtraceNoStacks, &|r| r.value),
             daxtrace_no_stacks_ratio: ratio(Config::DaxtraceNoStacks),
             daxtrace_no_stacks_cpu_s: variant(Config::DaxtraceNoStacks, &|r| r.cpu_s),
             daxtrace_no_stacks_bpf_run_ns: variant(Config::DaxtraceNoStacks, &bpf_run_ns),
+            daxtrace_no_stacks_bpf_ns_per_op: variant(Config::DaxtraceNoStacks, &bpf_ns_per_op),
             daxtrace_no_pins: variant(Config::DaxtraceNoPins, &|r| r.value),
             daxtrace_no_pins_ratio: ratio(Config::DaxtraceNoPins),
             daxtrace_no_pins_cpu_s: variant(Config::DaxtraceNoPins, &|r| r.cpu_s),
             daxtrace_no_pins_bpf_run_ns: variant(Config::DaxtraceNoPins, &bpf_run_ns),
+            daxtrace_no_pins_bpf_ns_per_op: variant(Config::DaxtraceNoPins, &bpf_ns_per_op),
         }
     }
 }
