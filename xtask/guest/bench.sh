@@ -89,9 +89,10 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $1
 # prog_tag but has no run_cnt (read as 0 it used to overwrite the program's
 # figures). A program open through several fds counts once (by prog_id);
 # programs with the same code share a tag and are summed under it.
+# ($BENCH_PROC stands in for /proc in the harness's unit test.)
 bpf_stats() {
-    local f
-    for f in /proc/"$1"/fdinfo/*; do
+    local f proc=${BENCH_PROC:-/proc}
+    for f in "$proc/$1"/fdinfo/*; do
         awk '/^prog_tag:/ {t = $2} /^prog_id:/ {id = $2}
              /^run_cnt:/ {c = $2; prog = 1} /^run_time_ns:/ {n = $2}
              END {if (t != "" && prog) print id, t, c + 0, n + 0}' "$f" 2>/dev/null
@@ -100,7 +101,7 @@ bpf_stats() {
     awk 'NR == FNR {if (!($1 in seen)) {seen[$1] = 1; cnt[$2] += $3; ns[$2] += $4}; next}
          $3 ~ /^bpf_prog_/ {tag = substr($3, 10, 16); if (tag in cnt && !(tag in done)) {
              print substr($3, 27), cnt[tag], ns[tag]; done[tag] = 1}}
-         END {for (t in cnt) if (!(t in done)) print t, cnt[t], ns[t]}' /tmp/bench-progs /proc/kallsyms
+         END {for (t in cnt) if (!(t in done)) print t, cnt[t], ns[t]}' /tmp/bench-progs "$proc/kallsyms"
 }
 
 # --- Tracers. start_tracer CONFIG TAG: attaches and waits until attached.

@@ -8,6 +8,7 @@
 //! [`table`] turns them into medians, per-round ratios, the table printed
 //! here and `target/bench/overhead.json`. Nothing is asserted on timings.
 pub mod census;
+mod guest_script;
 pub mod pins_table;
 pub mod runs;
 pub mod smoke;
