@@ -6,10 +6,15 @@
 # Never judges anything: the host half parses and computes.
 #
 # Usage: bench.sh ROUNDS RUNTIME_S WORKLOAD...
+# Every workload runs untraced, under daxtrace and under bpftrace; those named
+# in $BENCH_PIN_WORKLOADS (default: the O_DIRECT ones) also under
+# `daxtrace record --no-stacks` and `--no-pins` (what pin tracking and
+# stacks cost).
 # Workloads: mmap-ext4-randread mmap-ext4-randwrite mmap-xfs-randread
 #   mmap-xfs-randwrite dio-dax dio-dax-punch dio-anon mount-cycles dm-cycles
 set -u
 rounds=$1 runtime=$2
+pin_workloads=${BENCH_PIN_WORKLOADS-dio-dax dio-dax-punch dio-anon}
 shift 2
 out=${BENCH_OUT:-/mnt/host}
 runs=$out/runs
@@ -80,17 +85,23 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $1
 
 # bpf_stats PID: "NAME RUN_CNT RUN_TIME_NS" for each BPF program PID holds
 # (fdinfo; the name from the program's kallsyms symbol bpf_prog_TAG_NAME).
+# Only program fds count: a bpf_link's fdinfo also names its program's
+# prog_tag but has no run_cnt (read as 0 it used to overwrite the program's
+# figures). A program open through several fds counts once (by prog_id);
+# programs with the same code share a tag and are summed under it.
+# ($BENCH_PROC stands in for /proc in the harness's unit test.)
 bpf_stats() {
-    local f
-    for f in /proc/"$1"/fdinfo/*; do
-        awk '/^prog_tag:/ {t = $2} /^run_cnt:/ {c = $2} /^run_time_ns:/ {n = $2}
-             END {if (t != "") print t, c + 0, n + 0}' "$f" 2>/dev/null
+    local f proc=${BENCH_PROC:-/proc}
+    for f in "$proc/$1"/fdinfo/*; do
+        awk '/^prog_tag:/ {t = $2} /^prog_id:/ {id = $2}
+             /^run_cnt:/ {c = $2; prog = 1} /^run_time_ns:/ {n = $2}
+             END {if (t != "" && prog) print id, t, c + 0, n + 0}' "$f" 2>/dev/null
     done >/tmp/bench-progs
     # One pass over kallsyms names them all.
-    awk 'NR == FNR {cnt[$1] = $2; ns[$1] = $3; next}
+    awk 'NR == FNR {if (!($1 in seen)) {seen[$1] = 1; cnt[$2] += $3; ns[$2] += $4}; next}
          $3 ~ /^bpf_prog_/ {tag = substr($3, 10, 16); if (tag in cnt && !(tag in done)) {
              print substr($3, 27), cnt[tag], ns[tag]; done[tag] = 1}}
-         END {for (t in cnt) if (!(t in done)) print t, cnt[t], ns[t]}' /tmp/bench-progs /proc/kallsyms
+         END {for (t in cnt) if (!(t in done)) print t, cnt[t], ns[t]}' /tmp/bench-progs "$proc/kallsyms"
 }
 
 # --- Tracers. start_tracer CONFIG TAG: attaches and waits until attached.
@@ -100,12 +111,18 @@ start_tracer() {
     tracer_pid=
     case "$cfg" in
         untraced) return 0 ;;
-        daxtrace)
+        daxtrace*)
+            local flags=
+            case "$cfg" in
+                daxtrace-no-stacks) flags=--no-stacks ;;
+                daxtrace-no-pins) flags=--no-pins ;;
+            esac
             # Run time per program (kernel.bpf_stats_enabled), daxtrace runs only.
             echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>"$runs/$tag.bpf_stats_enabled"
             cat /proc/sys/kernel/bpf_stats_enabled >>"$runs/$tag.bpf_stats_enabled" 2>&1
             rm -f /tmp/bench.dxt
-            daxtrace record -o /tmp/bench.dxt 2>"$runs/$tag.record.err" &
+            # shellcheck disable=SC2086
+            daxtrace record $flags -o /tmp/bench.dxt 2>"$runs/$tag.record.err" &
             tracer_pid=$!
             until [ -s /tmp/bench.dxt ] || ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1200 ]; do
                 nap 0.1; waited=$((waited + 1))
@@ -150,7 +167,7 @@ stop_tracer() {
     [ -n "$tracer_pid" ] || return 0
     cpu_ticks "$tracer_pid" >"$runs/$tag.cpu_ticks"
     awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$tracer_pid/status" >"$runs/$tag.max_rss_bytes"
-    if [ "$cfg" = daxtrace ]; then
+    if [ "${cfg#daxtrace}" != "$cfg" ]; then
         bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats"
         echo 0 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
     fi
@@ -168,7 +185,7 @@ stop_tracer() {
     echo "$stopped_by" >"$runs/$tag.stopped_by"
     wait "$tracer_pid" 2>/dev/null
     echo $? >"$runs/$tag.tracer.rc"
-    if [ "$cfg" = daxtrace ]; then
+    if [ "${cfg#daxtrace}" != "$cfg" ]; then
         daxtrace report /tmp/bench.dxt --json >"$runs/$tag.report.json" 2>"$runs/$tag.report.err"
         rm -f /tmp/bench.dxt
     fi
@@ -302,8 +319,12 @@ run_workload() {
 }
 
 for w in "$@"; do
+    configs="untraced daxtrace bpftrace"
+    case " $pin_workloads " in
+        *" $w "*) configs="untraced daxtrace daxtrace-no-stacks daxtrace-no-pins bpftrace" ;;
+    esac
     for r in $(seq 1 "$rounds"); do
-        for cfg in untraced daxtrace bpftrace; do
+        for cfg in $configs; do
             tag="$w.r$r.$cfg"
             log "$tag"
             start_tracer "$cfg" "$tag" || { log "$tag: tracer did not start"; continue; }

@@ -8,6 +8,8 @@
 //! [`table`] turns them into medians, per-round ratios, the table printed
 //! here and `target/bench/overhead.json`. Nothing is asserted on timings.
 pub mod census;
+mod guest_script;
+pub mod pins_table;
 pub mod runs;
 pub mod smoke;
 pub mod table;
@@ -19,7 +21,7 @@ use anyhow::{Context as _, bail};
 use xtask::vm::{self, KernelGen, VmRequest};
 
 use crate::run::workspace_root;
-use runs::{Config, WORKLOADS};
+use runs::{Config, PIN_WORKLOADS, WORKLOADS};
 use table::{Row, WorkloadRuns};
 
 #[derive(clap::Args, Debug)]
@@ -96,15 +98,24 @@ fn overhead(args: &OverheadArgs) -> anyhow::Result<()> {
             &share,
             args.rounds,
             &workloads,
+            &PIN_WORKLOADS,
         ));
     }
     let table = table::render(&rows);
     println!("{table}");
+    if let Some(pins) = pins_table::render(&rows) {
+        println!("{pins}");
+    }
     let json_path = bench_dir.join("overhead.json");
     let merged = merge_rows(&json_path, rows);
     std::fs::write(&json_path, serde_json::to_string_pretty(&merged)? + "\n")
         .with_context(|| format!("writing {}", json_path.display()))?;
-    std::fs::write(bench_dir.join("overhead.md"), table::render(&merged))
+    let mut md = table::render(&merged);
+    if let Some(pins) = pins_table::render(&merged) {
+        md.push('\n');
+        md.push_str(&pins);
+    }
+    std::fs::write(bench_dir.join("overhead.md"), md)
         .with_context(|| "writing target/bench/overhead.md")?;
     eprintln!(
         "xtask bench: {} rows written to {} (table of all kernels measured so far: target/bench/overhead.md)",
@@ -153,11 +164,13 @@ fn merge_rows(path: &Path, new: Vec<Row>) -> Vec<Row> {
 }
 
 /// The guest script's command line for `rounds`, `runtime` and `workloads`,
-/// with the share at /mnt/host.
+/// with the share at /mnt/host; the workloads in [`PIN_WORKLOADS`] also run
+/// the pin variants.
 pub fn guest_command(rounds: u32, runtime: u32, workloads: &[&str], out_dir: &str) -> Vec<String> {
     let mut command = vec![
         "env".to_string(),
         format!("BENCH_OUT={out_dir}"),
+        format!("BENCH_PIN_WORKLOADS={}", PIN_WORKLOADS.join(" ")),
         "bash".to_string(),
         "/mnt/host/bench.sh".to_string(),
         rounds.to_string(),
@@ -169,8 +182,12 @@ pub fn guest_command(rounds: u32, runtime: u32, workloads: &[&str], out_dir: &st
 
 /// A generous bound for one guest run: every run of every configuration
 /// with tracer start-up (bpftrace compiles with LLVM: tens of seconds under TCG).
-pub fn guest_timeout(rounds: u32, runtime: u32, workloads: usize) -> Duration {
-    let runs = u64::from(rounds) * workloads as u64 * Config::ALL.len() as u64;
+pub fn guest_timeout(rounds: u32, runtime: u32, workloads: &[&str]) -> Duration {
+    let per_round: usize = workloads
+        .iter()
+        .map(|w| Config::for_workload(w, &PIN_WORKLOADS).len())
+        .sum();
+    let runs = u64::from(rounds) * per_round as u64;
     Duration::from_secs(600 + runs * (u64::from(runtime) * 3 + 90))
 }
 
@@ -203,7 +220,7 @@ fn run_guest(
     );
     req.share = Some(share.to_path_buf());
     req.host_usr = true;
-    req.timeout = guest_timeout(rounds, runtime, workloads.len());
+    req.timeout = guest_timeout(rounds, runtime, workloads);
     req.echo_output = true;
     req.build_guest_binaries = build;
     let outcome = vm::run(&req).with_context(|| format!("booting Debian {kernel}"))?;
@@ -217,13 +234,15 @@ fn run_guest(
     Ok(outcome.kernel_release)
 }
 
-/// Reads every run of `workloads` from `share/runs` into one row each.
+/// Reads every run of `workloads` from `share/runs` into one row each;
+/// `pin_workloads` are those that ran the pin variants too.
 pub fn collect_rows(
     kernel: KernelGen,
     release: &str,
     share: &Path,
     rounds: u32,
     workloads: &[&str],
+    pin_workloads: &[&str],
 ) -> Vec<Row> {
     let runs_dir: PathBuf = share.join("runs");
     workloads
@@ -236,6 +255,7 @@ pub fn collect_rows(
                 kernel: kernel.as_str(),
                 release,
                 workload: w,
+                configs: Config::for_workload(w, pin_workloads),
                 rounds,
             }
             .row()
@@ -265,6 +285,7 @@ mod tests {
             [
                 "env",
                 "BENCH_OUT=/mnt/host/bench",
+                "BENCH_PIN_WORKLOADS=dio-dax dio-dax-punch dio-anon",
                 "bash",
                 "/mnt/host/bench.sh",
                 "3",
@@ -285,23 +306,7 @@ mod tests {
             workload: workload.into(),
             metric: "IOPS".into(),
             untraced: Some(untraced),
-            daxtrace: None,
-            bpftrace: None,
-            daxtrace_ratio: None,
-            bpftrace_ratio: None,
-            events_per_s: None,
-            drops: None,
-            critical_drops: None,
-            cpu_s: None,
-            max_rss_bytes: None,
-            startup_cpu_s: None,
-            bpftrace_startup_cpu_s: None,
-            bpftrace_cpu_s: None,
-            bpftrace_max_rss_bytes: None,
-            complete_rounds: 0,
-            stuck_waits: None,
-            bpf_programs: vec![],
-            notes: vec![],
+            ..Row::default()
         };
         let first = vec![row("7", "dio-dax", 1.0), row("6.1", "dio-dax", 2.0)];
         std::fs::write(&path, serde_json::to_string(&first).unwrap()).unwrap();

@@ -12,10 +12,25 @@ pub enum Config {
     Untraced,
     Daxtrace,
     Bpftrace,
+    /// `daxtrace record --no-stacks`: pin owners kept, no kernel stacks.
+    DaxtraceNoStacks,
+    /// `daxtrace record --no-pins`: no pin-owner tracking (stacks still on).
+    DaxtraceNoPins,
 }
 
 impl Config {
-    pub const ALL: [Config; 3] = [Config::Untraced, Config::Daxtrace, Config::Bpftrace];
+    pub const ALL: [Config; 5] = [
+        Config::Untraced,
+        Config::Daxtrace,
+        Config::Bpftrace,
+        Config::DaxtraceNoStacks,
+        Config::DaxtraceNoPins,
+    ];
+    /// What every workload runs under.
+    pub const BASE: [Config; 3] = [Config::Untraced, Config::Daxtrace, Config::Bpftrace];
+    /// The cost of pin tracking and stacks, measured only where pins happen
+    /// (O_DIRECT workloads) to keep the VM time bounded.
+    pub const PIN_VARIANTS: [Config; 2] = [Config::DaxtraceNoStacks, Config::DaxtraceNoPins];
 
     /// The name the guest script uses in file names.
     pub fn as_str(self) -> &'static str {
@@ -23,9 +38,45 @@ impl Config {
             Config::Untraced => "untraced",
             Config::Daxtrace => "daxtrace",
             Config::Bpftrace => "bpftrace",
+            Config::DaxtraceNoStacks => "daxtrace-no-stacks",
+            Config::DaxtraceNoPins => "daxtrace-no-pins",
         }
     }
+
+    /// Runs `daxtrace record` (a trace, a report and BPF program stats to read).
+    pub fn is_daxtrace(self) -> bool {
+        matches!(
+            self,
+            Config::Daxtrace | Config::DaxtraceNoStacks | Config::DaxtraceNoPins
+        )
+    }
+
+    /// The position of this configuration in [`Config::ALL`] (and in a round's runs).
+    pub fn index(self) -> usize {
+        match self {
+            Config::Untraced => 0,
+            Config::Daxtrace => 1,
+            Config::Bpftrace => 2,
+            Config::DaxtraceNoStacks => 3,
+            Config::DaxtraceNoPins => 4,
+        }
+    }
+
+    /// The configurations `workload` runs under when `pin_workloads` get
+    /// the pin variants, in the order the guest script runs them.
+    pub fn for_workload(workload: &str, pin_workloads: &[&str]) -> Vec<Config> {
+        let mut configs = Config::BASE.to_vec();
+        if pin_workloads.contains(&workload) {
+            configs.extend(Config::PIN_VARIANTS);
+        }
+        configs
+    }
 }
+
+/// The workloads that also run under the pin variants by default: the
+/// O_DIRECT ones (into DAX memory, into DAX memory being punched, and the
+/// non-DAX control).
+pub const PIN_WORKLOADS: [&str; 3] = ["dio-dax", "dio-dax-punch", "dio-anon"];
 
 /// The workloads of the guest script, in the order they run.
 pub const WORKLOADS: [&str; 9] = [
@@ -54,6 +105,8 @@ pub fn metric(workload: &str) -> &'static str {
 pub struct Run {
     /// Throughput (IOPS or ops/s); None when the run produced none.
     pub value: Option<f64>,
+    /// Operations the run did (fio: reads + writes issued; cycles: cycles).
+    pub ops: Option<u64>,
     /// The workload's exit status.
     pub rc: Option<i64>,
     pub wall_s: Option<f64>,
@@ -102,6 +155,14 @@ pub fn fio_iops(doc: &Value) -> Option<f64> {
     let job = doc.get("jobs")?.get(0)?;
     let read = job.get("read")?.get("iops")?.as_f64()?;
     let write = job.get("write")?.get("iops")?.as_f64()?;
+    Some(read + write)
+}
+
+/// I/Os of a fio JSON report: reads plus writes of its first job.
+pub fn fio_ios(doc: &Value) -> Option<u64> {
+    let job = doc.get("jobs")?.get(0)?;
+    let read = job.get("read")?.get("total_ios")?.as_u64()?;
+    let write = job.get("write")?.get("total_ios")?.as_u64()?;
     Some(read + write)
 }
 
@@ -157,7 +218,11 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         ..Run::default()
     };
     run.value = if workload.ends_with("-cycles") {
-        read_trimmed(&file("cycles")).and_then(|t| cycles_rate(&t))
+        let cycles = read_trimmed(&file("cycles"));
+        run.ops = cycles
+            .as_deref()
+            .and_then(|t| t.split_whitespace().next()?.parse().ok());
+        cycles.and_then(|t| cycles_rate(&t))
     } else {
         let doc = std::fs::read_to_string(file("fio.json"))
             .ok()
@@ -170,6 +235,7 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         if errors > 0 {
             run.notes.push(format!("{errors} I/O errors"));
         }
+        run.ops = doc.as_ref().and_then(fio_ios);
         doc.and_then(|d| fio_iops(&d))
     };
     if let Some(why) = read_trimmed(&file("tracer_failed")) {
@@ -205,7 +271,7 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         }
         run.max_rss_bytes = read_trimmed(&file("max_rss_bytes")).and_then(|s| s.parse().ok());
     }
-    if config == Config::Daxtrace
+    if config.is_daxtrace()
         && let Some(report) = std::fs::read_to_string(file("report.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
@@ -246,8 +312,10 @@ mod tests {
 
     #[test]
     fn fio_iops_adds_reads_and_writes() {
-        let doc = json!({"jobs": [{"read": {"iops": 1000.5}, "write": {"iops": 20.0}}]});
+        let doc = json!({"jobs": [{"read": {"iops": 1000.5, "total_ios": 5000},
+            "write": {"iops": 20.0, "total_ios": 100}}]});
         assert_eq!(fio_iops(&doc), Some(1020.5));
+        assert_eq!(fio_ios(&doc), Some(5100));
         assert_eq!(fio_iops(&json!({"jobs": []})), None);
     }
 
@@ -299,7 +367,7 @@ mod tests {
         let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
         put(
             "dio-dax.r2.daxtrace.fio.json",
-            r#"{"jobs": [{"read": {"iops": 900.0}, "write": {"iops": 0.0}}]}"#,
+            r#"{"jobs": [{"read": {"iops": 900.0, "total_ios": 4500}, "write": {"iops": 0.0, "total_ios": 0}}]}"#,
         );
         put("dio-dax.r2.daxtrace.rc", "0\n");
         put("dio-dax.r2.daxtrace.wall_us", "2500000\n");
@@ -313,6 +381,7 @@ mod tests {
         );
         let run = read_run(dir.path(), "dio-dax", 2, Config::Daxtrace);
         assert_eq!(run.value, Some(900.0));
+        assert_eq!(run.ops, Some(4500));
         assert_eq!(run.rc, Some(0));
         assert_eq!(run.wall_s, Some(2.5));
         assert_eq!(run.cpu_s, Some(0.37));

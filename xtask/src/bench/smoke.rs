@@ -1,17 +1,20 @@
 //! The benchmark harness smoke of `cargo xtask test` (one round, 1 s runs,
 //! a few workloads, in the 6.1 boot of the VM stage): every workload ran in
-//! every configuration and gave a throughput, daxtrace recorded its events
-//! and its CPU/RSS were read. Timings are printed, never judged.
+//! every configuration and gave a throughput (the pin variants `--no-stacks`
+//! and `--no-pins` on dio-dax only), daxtrace recorded its events and its
+//! CPU/RSS were read. Timings are printed, never judged.
 use std::path::Path;
 
 use xtask::vm::KernelGen;
 
 use super::runs::metric;
-use super::{collect_rows, table};
+use super::{collect_rows, pins_table, table};
 
 /// The workloads vm-test.sh gives the smoke (must match it).
 pub const SMOKE_WORKLOADS: [&str; 4] =
     ["mmap-ext4-randread", "dio-dax", "dio-anon", "mount-cycles"];
+/// The workloads vm-test.sh runs the pin variants on (BENCH_PIN_WORKLOADS).
+pub const SMOKE_PIN_WORKLOADS: [&str; 1] = ["dio-dax"];
 
 pub fn judge(kernel: KernelGen, release: &str, share: &Path) -> Result<String, String> {
     let rc = crate::vmtest::read_rc(share, "bench")?;
@@ -22,19 +25,34 @@ pub fn judge(kernel: KernelGen, release: &str, share: &Path) -> Result<String, S
         ));
     }
     let dir = share.join("bench");
-    let rows = collect_rows(kernel, release, &dir, 1, &SMOKE_WORKLOADS);
+    let rows = collect_rows(
+        kernel,
+        release,
+        &dir,
+        1,
+        &SMOKE_WORKLOADS,
+        &SMOKE_PIN_WORKLOADS,
+    );
     eprintln!("bench smoke on {release}:\n{}", table::render(&rows));
+    if let Some(pins) = pins_table::render(&rows) {
+        eprintln!("{pins}");
+    }
     let mut problems = Vec::new();
     for r in &rows {
-        let missing: Vec<&str> = [
+        let mut expected = vec![
             ("untraced", r.untraced),
             ("daxtrace", r.daxtrace),
             ("bpftrace", r.bpftrace),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.is_some_and(|v| v > 0.0))
-        .map(|(n, _)| *n)
-        .collect();
+        ];
+        if SMOKE_PIN_WORKLOADS.contains(&r.workload.as_str()) {
+            expected.push(("daxtrace-no-stacks", r.daxtrace_no_stacks));
+            expected.push(("daxtrace-no-pins", r.daxtrace_no_pins));
+        }
+        let missing: Vec<&str> = expected
+            .iter()
+            .filter(|(_, v)| !v.is_some_and(|v| v > 0.0))
+            .map(|(n, _)| *n)
+            .collect();
         if !missing.is_empty() {
             problems.push(format!(
                 "{}: no {} throughput",
@@ -61,8 +79,9 @@ pub fn judge(kernel: KernelGen, release: &str, share: &Path) -> Result<String, S
     }
     if problems.is_empty() {
         Ok(format!(
-            "{} workloads x 3 configs ran; ratios {}",
+            "{} workloads x 3 configs (+2 pin variants on {}) ran; ratios {}",
             rows.len(),
+            SMOKE_PIN_WORKLOADS.join(", "),
             rows.iter()
                 .map(|r| format!(
                     "{} {:.2}/{:.2}",

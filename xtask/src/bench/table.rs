@@ -7,16 +7,18 @@ use serde::{Deserialize, Serialize};
 
 use super::runs::{Config, Run, metric};
 
-/// The runs of one workload on one kernel: `rounds[r][config]`.
+/// The runs of one workload on one kernel: `rounds[r][config.index()]`;
+/// `configs` are those the workload was run under (the others stay empty).
 pub struct WorkloadRuns<'a> {
     pub kernel: &'a str,
     pub release: &'a str,
     pub workload: &'a str,
-    pub rounds: Vec<[Run; 3]>,
+    pub configs: Vec<Config>,
+    pub rounds: Vec<[Run; 5]>,
 }
 
 /// One line of overhead.json.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub kernel: String,
     pub release: String,
@@ -42,7 +44,7 @@ pub struct Row {
     pub bpftrace_startup_cpu_s: Option<f64>,
     pub bpftrace_cpu_s: Option<f64>,
     pub bpftrace_max_rss_bytes: Option<u64>,
-    /// Rounds where all three configurations produced a throughput.
+    /// Rounds where every configuration the workload ran under produced a throughput.
     pub complete_rounds: usize,
     pub stuck_waits: Option<u64>,
     /// BPF run time per daxtrace program over all rounds: (name, runs, ns),
@@ -50,6 +52,37 @@ pub struct Row {
     #[serde(default)]
     pub bpf_programs: Vec<(String, u64, u64)>,
     pub notes: Vec<String>,
+    /// BPF run time of all daxtrace programs per run (median, ns; needs
+    /// kernel.bpf_stats_enabled), full daxtrace.
+    #[serde(default)]
+    pub bpf_run_ns: Option<f64>,
+    /// BPF run time per operation of the workload (median over runs, ns):
+    /// what the in-kernel programs add to each I/O or cycle.
+    #[serde(default)]
+    pub bpf_ns_per_op: Option<f64>,
+    /// `record --no-stacks` and `record --no-pins` (O_DIRECT workloads
+    /// only, null elsewhere): median throughput, median per-round ratio to
+    /// untraced, recorder CPU s per run and BPF run time per run.
+    #[serde(default)]
+    pub daxtrace_no_stacks: Option<f64>,
+    #[serde(default)]
+    pub daxtrace_no_stacks_ratio: Option<f64>,
+    #[serde(default)]
+    pub daxtrace_no_stacks_cpu_s: Option<f64>,
+    #[serde(default)]
+    pub daxtrace_no_stacks_bpf_run_ns: Option<f64>,
+    #[serde(default)]
+    pub daxtrace_no_stacks_bpf_ns_per_op: Option<f64>,
+    #[serde(default)]
+    pub daxtrace_no_pins: Option<f64>,
+    #[serde(default)]
+    pub daxtrace_no_pins_ratio: Option<f64>,
+    #[serde(default)]
+    pub daxtrace_no_pins_cpu_s: Option<f64>,
+    #[serde(default)]
+    pub daxtrace_no_pins_bpf_run_ns: Option<f64>,
+    #[serde(default)]
+    pub daxtrace_no_pins_bpf_ns_per_op: Option<f64>,
 }
 
 /// The median of `values` (mean of the middle two for an even count).
@@ -67,14 +100,6 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-fn idx(c: Config) -> usize {
-    match c {
-        Config::Untraced => 0,
-        Config::Daxtrace => 1,
-        Config::Bpftrace => 2,
-    }
-}
-
 fn sum_opt(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
     values.fold(None, |acc, v| match (acc, v) {
         (a, None) => a,
@@ -83,52 +108,98 @@ fn sum_opt(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
     })
 }
 
+/// A run's BPF run time over all its programs (None without stats).
+fn bpf_run_ns(run: &Run) -> Option<f64> {
+    (!run.bpf_programs.is_empty())
+        .then(|| run.bpf_programs.iter().map(|(_, _, ns)| *ns as f64).sum())
+}
+
+/// A run's BPF run time per operation (None without stats or operations).
+fn bpf_ns_per_op(run: &Run) -> Option<f64> {
+    let ops = run.ops.filter(|o| *o > 0)? as f64;
+    bpf_run_ns(run).map(|ns| ns / ops)
+}
+
 impl WorkloadRuns<'_> {
     fn values(&self, c: Config) -> Vec<f64> {
-        self.rounds.iter().filter_map(|r| r[idx(c)].value).collect()
+        self.rounds
+            .iter()
+            .filter_map(|r| r[c.index()].value)
+            .collect()
     }
 
     /// Per round, traced / untraced of that round; rounds missing either are skipped.
     fn ratios(&self, c: Config) -> Vec<f64> {
+        let u = Config::Untraced.index();
         self.rounds
             .iter()
-            .filter_map(|r| match (r[idx(c)].value, r[0].value) {
+            .filter_map(|r| match (r[c.index()].value, r[u].value) {
                 (Some(t), Some(u)) if u > 0.0 => Some(t / u),
                 _ => None,
             })
             .collect()
     }
 
+    /// The median over rounds of `f` of the runs under `c`.
+    fn median_of(&self, c: Config, f: &dyn Fn(&Run) -> Option<f64>) -> Option<f64> {
+        let v: Vec<f64> = self
+            .rounds
+            .iter()
+            .filter_map(|r| f(&r[c.index()]))
+            .collect();
+        median(&v)
+    }
+
     pub fn row(&self) -> Row {
         let dax = |f: &dyn Fn(&Run) -> Option<f64>| -> Vec<f64> {
             self.rounds
                 .iter()
-                .filter_map(|r| f(&r[idx(Config::Daxtrace)]))
+                .filter_map(|r| f(&r[Config::Daxtrace.index()]))
                 .collect()
         };
         let bpf = |f: &dyn Fn(&Run) -> Option<f64>| -> Vec<f64> {
             self.rounds
                 .iter()
-                .filter_map(|r| f(&r[idx(Config::Bpftrace)]))
+                .filter_map(|r| f(&r[Config::Bpftrace.index()]))
                 .collect()
         };
         let events_per_s = dax(&|r| match (r.events, r.wall_s) {
             (Some(e), Some(w)) if w > 0.0 => Some(e as f64 / w),
             _ => None,
         });
-        let daxs = || self.rounds.iter().map(|r| &r[idx(Config::Daxtrace)]);
+        let daxs = || self.rounds.iter().map(|r| &r[Config::Daxtrace.index()]);
         let mut notes: Vec<String> = Vec::new();
         for (i, round) in self.rounds.iter().enumerate() {
-            for c in Config::ALL {
-                let run = &round[idx(c)];
+            for &c in &self.configs {
+                let run = &round[c.index()];
                 for n in &run.notes {
                     notes.push(format!("r{} {}: {n}", i + 1, c.as_str()));
                 }
                 if let Some(rc) = run.rc.filter(|rc| *rc != 0) {
                     notes.push(format!("r{} {}: workload exit {rc}", i + 1, c.as_str()));
                 }
+                // The full daxtrace run's drops have their own columns.
+                if let Some(d) = run.drops.filter(|d| *d > 0 && c != Config::Daxtrace) {
+                    let critical = run.critical_drops.unwrap_or(0);
+                    notes.push(format!(
+                        "r{} {}: {d} drops ({critical} critical)",
+                        i + 1,
+                        c.as_str()
+                    ));
+                }
             }
         }
+        let ran = |c: Config| self.configs.contains(&c);
+        let variant = |c: Config, f: &dyn Fn(&Run) -> Option<f64>| {
+            if ran(c) { self.median_of(c, f) } else { None }
+        };
+        let ratio = |c: Config| {
+            if ran(c) {
+                median(&self.ratios(c))
+            } else {
+                None
+            }
+        };
         Row {
             kernel: self.kernel.to_string(),
             release: self.release.to_string(),
@@ -150,16 +221,28 @@ impl WorkloadRuns<'_> {
             bpftrace_max_rss_bytes: self
                 .rounds
                 .iter()
-                .filter_map(|r| r[idx(Config::Bpftrace)].max_rss_bytes)
+                .filter_map(|r| r[Config::Bpftrace.index()].max_rss_bytes)
                 .max(),
             complete_rounds: self
                 .rounds
                 .iter()
-                .filter(|r| r.iter().all(|run| run.value.is_some()))
+                .filter(|r| self.configs.iter().all(|c| r[c.index()].value.is_some()))
                 .count(),
             stuck_waits: sum_opt(daxs().map(|r| r.stuck_waits)),
             bpf_programs: bpf_totals(daxs()),
             notes,
+            bpf_run_ns: self.median_of(Config::Daxtrace, &bpf_run_ns),
+            bpf_ns_per_op: self.median_of(Config::Daxtrace, &bpf_ns_per_op),
+            daxtrace_no_stacks: variant(Config::DaxtraceNoStacks, &|r| r.value),
+            daxtrace_no_stacks_ratio: ratio(Config::DaxtraceNoStacks),
+            daxtrace_no_stacks_cpu_s: variant(Config::DaxtraceNoStacks, &|r| r.cpu_s),
+            daxtrace_no_stacks_bpf_run_ns: variant(Config::DaxtraceNoStacks, &bpf_run_ns),
+            daxtrace_no_stacks_bpf_ns_per_op: variant(Config::DaxtraceNoStacks, &bpf_ns_per_op),
+            daxtrace_no_pins: variant(Config::DaxtraceNoPins, &|r| r.value),
+            daxtrace_no_pins_ratio: ratio(Config::DaxtraceNoPins),
+            daxtrace_no_pins_cpu_s: variant(Config::DaxtraceNoPins, &|r| r.cpu_s),
+            daxtrace_no_pins_bpf_run_ns: variant(Config::DaxtraceNoPins, &bpf_run_ns),
+            daxtrace_no_pins_bpf_ns_per_op: variant(Config::DaxtraceNoPins, &bpf_ns_per_op),
         }
     }
 }
@@ -204,7 +287,7 @@ fn bpf_top(row: &Row) -> Option<String> {
     })
 }
 
-fn num(v: Option<f64>) -> String {
+pub(super) fn num(v: Option<f64>) -> String {
     match v {
         Some(v) if v >= 100.0 => format!("{v:.0}"),
         Some(v) => format!("{v:.1}"),
@@ -220,7 +303,7 @@ fn cpu(run: Option<f64>, attach: Option<f64>) -> String {
     }
 }
 
-fn pct(v: Option<f64>) -> String {
+pub(super) fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{:.1}%", v * 100.0))
 }
 
@@ -276,10 +359,10 @@ pub fn render(rows: &[Row]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn run(value: f64) -> Run {
+    pub(in crate::bench) fn run(value: f64) -> Run {
         Run {
             value: Some(value),
             rc: Some(0),
@@ -288,7 +371,7 @@ mod tests {
         }
     }
 
-    fn traced(value: f64, events: u64, drops: u64) -> Run {
+    pub(in crate::bench) fn traced(value: f64, events: u64, drops: u64) -> Run {
         Run {
             events: Some(events),
             drops: Some(drops),
@@ -297,6 +380,11 @@ mod tests {
             max_rss_bytes: Some(10),
             ..run(value)
         }
+    }
+
+    /// A round of the three base configurations (the pin variants not run).
+    pub(in crate::bench) fn base(untraced: Run, daxtrace: Run, bpftrace: Run) -> [Run; 5] {
+        [untraced, daxtrace, bpftrace, Run::default(), Run::default()]
     }
 
     #[test]
@@ -314,10 +402,11 @@ mod tests {
             kernel: "6.1",
             release: "6.1.0-50-amd64",
             workload: "dio-dax",
+            configs: Config::BASE.to_vec(),
             rounds: vec![
-                [run(1000.0), traced(990.0, 200, 0), run(900.0)],
-                [run(500.0), traced(495.0, 100, 3), run(450.0)],
-                [run(1000.0), traced(980.0, 200, 0), run(880.0)],
+                base(run(1000.0), traced(990.0, 200, 0), run(900.0)),
+                base(run(500.0), traced(495.0, 100, 3), run(450.0)),
+                base(run(1000.0), traced(980.0, 200, 0), run(880.0)),
             ],
         };
         let row = w.row();
@@ -345,7 +434,8 @@ mod tests {
             kernel: "7",
             release: "7.2",
             workload: "mount-cycles",
-            rounds: vec![[run(10.0), traced(9.0, 40, 0), failed]],
+            configs: Config::BASE.to_vec(),
+            rounds: vec![base(run(10.0), traced(9.0, 40, 0), failed)],
         };
         let row = w.row();
         assert_eq!(row.metric, "ops/s");
