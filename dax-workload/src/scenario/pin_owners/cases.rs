@@ -99,7 +99,7 @@ pub(super) fn odirect_with_control(
         record.ok = judge_truncate(report, &label, &record, &done) && pin_end.bytes == PIN_LEN;
         Ok(())
     })?;
-    dax.remove();
+    dax.close();
 
     let read = anon.expect_step("read", ctx.args.delay() + SETTLE_DEADLINE);
     let status = anon.finish(SETTLE_DEADLINE);
@@ -216,7 +216,7 @@ pub(super) fn vmsplice(report: &mut Report, ctx: &Ctx) -> Result<PinRecord> {
         record.ok = judge_truncate(report, &label, &record, &done) && n == spliced;
         Ok(())
     })?;
-    dax.remove();
+    dax.close();
     Ok(record)
 }
 
@@ -313,7 +313,7 @@ pub(super) fn two_processes(report: &mut Report, ctx: &Ctx) -> Result<PinRecord>
         };
         report.check(format!("{label}: {name} exited cleanly"), ok, detail);
     }
-    dax.remove();
+    dax.close();
     Ok(record)
 }
 
@@ -399,6 +399,6 @@ pub(super) fn io_uring(report: &mut Report, ctx: &Ctx) -> Result<PinRecord> {
     );
     // The recorder names the file from /proc/PID/maps: keep it mapped a while.
     thread::sleep(REFUSED_HOLD);
-    dax.remove();
+    dax.close();
     Ok(record)
 }

@@ -132,6 +132,15 @@ pub fn run(report: &mut Report, dev: &Path, workdir: &Path, args: &PinOwnersArgs
         report.pins.push(two);
         let uring = cases::io_uring(report, &ctx)?;
         report.pins.push(uring);
+        for path in report
+            .pins
+            .iter()
+            .filter(|p| p.fs == fs && !p.path.is_empty())
+        {
+            if let Err(err) = std::fs::remove_file(&path.path) {
+                progress!("cleanup: removing {}: {err}", path.path);
+            }
+        }
         let unmounted = mount.unmount();
         report.check_ok(format!("{}: umount after the cases", fs.name()), &unmounted);
     }
@@ -196,14 +205,12 @@ impl DaxFile {
         Ok(Some(DaxFile { path, file, map }))
     }
 
-    /// Unmap, close and remove the file.
-    fn remove(self) {
-        let DaxFile { path, file, map } = self;
+    /// Unmap and close the file. It stays until every case has run, so
+    /// that each case's file has an inode of its own in the trace.
+    fn close(self) {
+        let DaxFile { path: _, file, map } = self;
         drop(map);
         drop(file);
-        if let Err(err) = std::fs::remove_file(&path) {
-            progress!("cleanup: removing {}: {err}", path.display());
-        }
     }
 }
 
