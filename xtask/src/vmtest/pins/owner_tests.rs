@@ -180,3 +180,34 @@ fn the_control_must_have_read_and_left_no_pin_record() {
         "a control that did not read"
     );
 }
+
+#[test]
+fn direct_io_functions_are_told_from_the_shared_iov_iter_ones() {
+    use super::is_dio_function;
+    for name in [
+        "bio_iov_iter_get_pages",
+        "__bio_iov_iter_get_pages",
+        "bio_iov_iter_get_pages_aligned",
+        "blkdev_direct_IO",
+        "__blkdev_direct_IO_simple",
+        "__blkdev_direct_IO_async",
+        "__blockdev_direct_IO",
+        "do_blockdev_direct_IO",
+        "iomap_dio_rw",
+        "__iomap_dio_rw",
+        "iomap_dio_bio_iter",
+    ] {
+        assert!(is_dio_function(name), "{name}");
+    }
+    for name in [
+        "iov_iter_get_pages2",
+        "__iov_iter_get_pages_alloc",
+        "iov_iter_extract_pages",
+        "__do_sys_vmsplice",
+        "blkdev_read_iter",
+        "get_user_pages_fast",
+        "ext4_file_read_iter",
+    ] {
+        assert!(!is_dio_function(name), "{name}");
+    }
+}

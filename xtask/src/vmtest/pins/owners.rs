@@ -1,7 +1,7 @@
 //! The owner verdicts of the pins step: who the trace says pinned each
 //! case's pages, against who the workload says did.
 use super::trace::{Frame, Trace};
-use super::{DIO_FRAMES, EOPNOTSUPP, body_type, case, file_pfns, is_task, owners_seen, tasks};
+use super::{EOPNOTSUPP, body_type, case, file_pfns, is_dio_function, is_task, owners_seen, tasks};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 
@@ -74,7 +74,7 @@ fn owner_with_stack(
 }
 
 pub(super) fn odirect_owner(summary: &Value, trace: &Trace) -> Result<String, String> {
-    let through = |f: &Frame| DIO_FRAMES.contains(&f.function());
+    let through = |f: &Frame| is_dio_function(f.function());
     owner_with_stack(
         summary,
         trace,
