@@ -44,6 +44,39 @@ pub fn submit_at<P: Payload>(point: u16, ts_ns: u64, payload: P) {
     }
 }
 
+/// Sends `payload` with a header naming another task (an owner recorded
+/// earlier): its pid, tid and comm instead of the current task's.
+#[inline(always)]
+pub fn submit_as<P: Payload>(point: u16, pid: u32, tid: u32, comm: [u8; 16], payload: P) {
+    let mut header = header::<P>(point, now());
+    header.pid = pid;
+    header.tid = tid;
+    header.comm = comm;
+    let record = Record { header, payload };
+    if EVENTS
+        .output::<Record<P>>(&record, BPF_RB_FORCE_WAKEUP as u64)
+        .is_err()
+    {
+        bump(point, |c| c.drops += 1);
+    }
+}
+
+/// The kernel stack of the running program as a trace stack id (the stack
+/// map's id + 1), or 0 when stacks are off or the map could not take it.
+#[inline(always)]
+// The context pointer is never dereferenced here: the kernel helper takes it,
+// and the verifier checks it is the program's context.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+pub fn stack_id(ctx: *mut core::ffi::c_void) -> u32 {
+    if crate::conf!(stacks) == 0 {
+        return 0;
+    }
+    let map = &raw const crate::maps::STACKS as *mut core::ffi::c_void;
+    // SAFETY: ctx is the program's context; the map is a stack trace map.
+    let id = unsafe { aya_ebpf::helpers::bpf_get_stackid(ctx, map, 0) };
+    if id < 0 { 0 } else { id as u32 + 1 }
+}
+
 /// Counts one run of the program at `point`.
 #[inline(always)]
 pub fn hit(point: u16) {

@@ -13,11 +13,12 @@ use dax_trace_common::{
 };
 
 use crate::conf;
-use crate::emit::{hit, now, submit, submit_at, tid};
+use crate::emit::{hit, now, stack_id, submit, submit_at, tid};
 use crate::maps::{
     CLAIM_DEPTH, DM_CTX, DM_PAIRS, DM_TABLE_CTX, DmCtx, PGMAP_PUTS, STASH, Stash, WAITS, WATCHED,
     WaitSpan, Watch,
 };
+use crate::pins;
 use crate::read::{
     at, bdev_dev, bdev_disk_name, dax_holder, inode_ident, is_err_or_null, name_at, nargs,
     page_index, page_pgmap, page_refcount, page_to_pfn,
@@ -31,13 +32,23 @@ fn stash_key(point: u16) -> u64 {
     ((tid() as u64) << 8) | point as u64
 }
 
+/// The program's context, for the helpers that need it (kernel stacks).
+pub type Ctx = *mut core::ffi::c_void;
+
 /// Function entry, whatever the attach kind.
 #[inline(always)]
-pub fn on_entry(point: u16, args: &[u64; 6]) {
+pub fn on_entry(ctx: Ctx, point: u16, args: &[u64; 6]) {
+    if matches!(point, idx::UNPIN_USER_PAGE | idx::UNPIN_USER_PAGES) {
+        pins::unpinned(point, args);
+        return;
+    }
     hit(point);
     match point {
         // Entry-only points.
-        idx::MEMUNMAP_PAGES => submit(point, PagemapDestroy { pgmap: args[0] }),
+        idx::MEMUNMAP_PAGES => {
+            pins::pagemap_gone(args[0]);
+            submit(point, PagemapDestroy { pgmap: args[0] })
+        }
         idx::KILL_DAX => submit(
             point,
             DaxKill {
@@ -78,13 +89,13 @@ pub fn on_entry(point: u16, args: &[u64; 6]) {
                 ts_ns: now(),
             };
             let _ = STASH.insert(stash_key(point), stash, 0);
-            entry_action(point, args);
+            entry_action(ctx, point, args);
         }
     }
 }
 
 #[inline(always)]
-fn entry_action(point: u16, args: &[u64; 6]) {
+fn entry_action(ctx: Ctx, point: u16, args: &[u64; 6]) {
     match point {
         idx::FS_DAX_GET_BY_BDEV
         | idx::DAX_GET_BY_HOST
@@ -101,7 +112,7 @@ fn entry_action(point: u16, args: &[u64; 6]) {
         | idx::DM_DAX_FS_RELEASE
             if depth_inc() == 0 =>
         {
-            release(point, args);
+            release(ctx, point, args);
         }
         idx::EXT4_BREAK_LAYOUTS
         | idx::XFS_BREAK_LAYOUTS
@@ -127,7 +138,7 @@ fn entry_action(point: u16, args: &[u64; 6]) {
 
 /// Function return, whatever the attach kind.
 #[inline(always)]
-pub fn on_exit(point: u16, ret: u64) {
+pub fn on_exit(ctx: Ctx, point: u16, ret: u64) {
     let key = stash_key(point);
     let Some(stash) = (unsafe { STASH.get(key) }).copied() else {
         // Entered before we attached: nothing to pair with.
@@ -146,7 +157,7 @@ pub fn on_exit(point: u16, ret: u64) {
         | idx::DM_DAX_FS_CLAIM
             if depth_dec() == 0 =>
         {
-            claim(point, &args, ret);
+            claim(ctx, point, &args, ret);
         }
         idx::FS_PUT_DAX
         | idx::PUT_DAX
@@ -163,7 +174,7 @@ pub fn on_exit(point: u16, ret: u64) {
             },
         ),
         idx::DAX_LAYOUT_BUSY_PAGE_RANGE | idx::DAX_LAYOUT_BUSY_PAGE if ret != 0 => {
-            busy_page(point, args[0], ret);
+            busy_page(ctx, point, args[0], ret);
         }
         idx::EXT4_BREAK_LAYOUTS
         | idx::XFS_BREAK_LAYOUTS
@@ -213,7 +224,7 @@ fn depth_dec() -> u32 {
 }
 
 #[inline(always)]
-fn claim(point: u16, args: &[u64; 6], ret: u64) {
+fn claim(ctx: Ctx, point: u16, args: &[u64; 6], ret: u64) {
     // dax_get_by_host (<= 5.15) is a claim only when device-mapper takes a
     // table member; elsewhere it is a transient lookup (bdev_dax_supported at
     // mount) whose put_dax is inlined away, so counting it would leave an
@@ -268,6 +279,7 @@ fn claim(point: u16, args: &[u64; 6], ret: u64) {
     c.holder = holder;
     c.granted = Flag::new(granted);
     c.api = ClaimApiCode::new(api);
+    c.stack = StackId(stack_id(ctx));
     submit(point, c);
     if granted && unsafe { DM_TABLE_CTX.get(tid()) }.copied() == Some(DM_TABLE_OPEN) {
         dm_member(point, dax_dev, true, c.bdev, c.disk);
@@ -275,7 +287,7 @@ fn claim(point: u16, args: &[u64; 6], ret: u64) {
 }
 
 #[inline(always)]
-fn release(point: u16, args: &[u64; 6]) {
+fn release(ctx: Ctx, point: u16, args: &[u64; 6]) {
     let dax_dev = args[0];
     if dax_dev == 0 {
         return;
@@ -294,7 +306,7 @@ fn release(point: u16, args: &[u64; 6]) {
             api: ClaimApiCode::new(api),
             _pad: 0,
             holder_before: dax_holder(dax_dev),
-            stack: StackId::NONE,
+            stack: StackId(stack_id(ctx)),
             _pad_stack: 0,
         },
     );
@@ -326,6 +338,7 @@ fn pagemap_create(point: u16, pgmap: u64, ret: u64) {
     let has_nr: u32 = conf!(pgmap_has_nr_range);
     let has_owner: u32 = conf!(pgmap_has_owner);
     let fsdax: u32 = conf!(fsdax_type);
+    pins::pagemap_known(pgmap, ty == fsdax && ret < (-4095i64) as u64);
     submit(
         point,
         PagemapCreate {
@@ -372,6 +385,7 @@ fn page_put(point: u16, page: u64, refs: i32, at_zero: bool) {
         page_refcount(page) - refs
     };
     let idle = at_zero || after == idle_rule as i32;
+    pins::page_released(point, page, refs, idle);
     match PGMAP_PUTS.get_ptr_mut(pgmap) {
         Some(p) => {
             // SAFETY: this CPU's slot.
@@ -411,7 +425,7 @@ fn page_put(point: u16, page: u64, refs: i32, at_zero: bool) {
 }
 
 #[inline(always)]
-fn busy_page(point: u16, mapping: u64, page: u64) {
+fn busy_page(ctx: Ctx, point: u16, mapping: u64, page: u64) {
     let host = at::<u64>(mapping, conf!(mapping_host_off));
     let (ino, dev) = inode_ident(host);
     let pfn = page_to_pfn(page);
@@ -433,7 +447,7 @@ fn busy_page(point: u16, mapping: u64, page: u64) {
                     ino: span.ino,
                     dev: Dev(span.dev),
                     api: WaitApiCode(span.api),
-                    stack: StackId::NONE,
+                    stack: StackId(stack_id(ctx)),
                     _pad_stack: 0,
                 },
             );
@@ -471,6 +485,7 @@ fn busy_page(point: u16, mapping: u64, page: u64) {
             index: page_index(page),
         },
     );
+    pins::report_owners(page, pfn, pgmap);
 }
 
 // ---- layout waits ------------------------------------------------------------
@@ -570,6 +585,10 @@ pub fn stuck_scan(point: u16) {
     let idle_rule: u32 = conf!(idle_refcount);
     let threshold: u64 = conf!(stuck_after_ns);
     let ts = now();
+    // A stuck page is idle by the rule although no hooked put saw it go
+    // (6.1's O_DIRECT release): its owners are gone too. One page per tick
+    // (outside the loop: the verifier explores the loop body 64 times).
+    let mut close = 0u64;
     let mut i = 0u32;
     while i < MAX_WATCHED_PAGES {
         if let Some(w) = WATCHED.get_ptr_mut(i) {
@@ -598,6 +617,9 @@ pub fn stuck_scan(point: u16) {
                                 pgmap: w.pgmap,
                             },
                         );
+                        if close == 0 {
+                            close = w.page;
+                        }
                     }
                 } else {
                     w.idle_since_ns = 0;
@@ -605,6 +627,9 @@ pub fn stuck_scan(point: u16) {
             }
         }
         i += 1;
+    }
+    if close != 0 {
+        pins::page_released(point, close, 0, true);
     }
 }
 

@@ -8,4 +8,5 @@ pub mod emit;
 pub mod handlers;
 pub mod kread;
 pub mod maps;
+pub mod pins;
 pub mod read;

@@ -69,12 +69,12 @@ macro_rules! entry {
     ($fentry:ident, $kprobe:ident, $point:expr) => {
         #[fentry]
         pub fn $fentry(ctx: FEntryContext) -> u32 {
-            handlers::on_entry($point, &fentry_args(&ctx, $point));
+            handlers::on_entry(ctx.as_ptr(), $point, &fentry_args(&ctx, $point));
             0
         }
         #[kprobe]
         pub fn $kprobe(ctx: ProbeContext) -> u32 {
-            handlers::on_entry($point, &kprobe_args(&ctx));
+            handlers::on_entry(ctx.as_ptr(), $point, &kprobe_args(&ctx));
             0
         }
     };
@@ -85,12 +85,31 @@ macro_rules! entry_exit {
         entry!($fentry, $kprobe, $point);
         #[fexit]
         pub fn $fexit(ctx: FExitContext) -> u32 {
-            handlers::on_exit($point, fexit_ret(&ctx, $point));
+            handlers::on_exit(ctx.as_ptr(), $point, fexit_ret(&ctx, $point));
             0
         }
         #[kretprobe]
         pub fn $kretprobe(ctx: RetProbeContext) -> u32 {
-            handlers::on_exit($point, ctx.ret());
+            handlers::on_exit(ctx.as_ptr(), $point, ctx.ret());
+            0
+        }
+    };
+}
+
+/// A gup entry point's return: its arguments and return value straight from
+/// the fexit context (no stash: these run on every O_DIRECT).
+macro_rules! gup_exit {
+    ($fexit:ident, $point:expr) => {
+        #[fexit]
+        pub fn $fexit(ctx: FExitContext) -> u32 {
+            let p = ctx.as_ptr();
+            dax_trace_ebpf::pins::gup_exit(
+                p,
+                $point,
+                |i| ctx_slot(p, i),
+                // Up to 7 arguments (`_remote` before 6.5), unlike fexit_ret.
+                ctx_slot(p, (nargs($point) as usize).min(11)),
+            );
             0
         }
     };
@@ -324,6 +343,33 @@ entry!(
     fentry_dax_holder_notify_failure,
     kprobe_dax_holder_notify_failure,
     idx::DAX_HOLDER_NOTIFY_FAILURE
+);
+
+gup_exit!(fexit_get_user_pages_fast, idx::GET_USER_PAGES_FAST);
+gup_exit!(fexit_pin_user_pages_fast, idx::PIN_USER_PAGES_FAST);
+gup_exit!(
+    fexit_get_user_pages_fast_only,
+    idx::GET_USER_PAGES_FAST_ONLY
+);
+gup_exit!(
+    fexit_pin_user_pages_fast_only,
+    idx::PIN_USER_PAGES_FAST_ONLY
+);
+gup_exit!(fexit_get_user_pages_remote, idx::GET_USER_PAGES_REMOTE);
+gup_exit!(fexit_pin_user_pages_remote, idx::PIN_USER_PAGES_REMOTE);
+gup_exit!(fexit_get_user_pages_unlocked, idx::GET_USER_PAGES_UNLOCKED);
+gup_exit!(fexit_pin_user_pages_unlocked, idx::PIN_USER_PAGES_UNLOCKED);
+gup_exit!(fexit_get_user_pages, idx::GET_USER_PAGES);
+gup_exit!(fexit_pin_user_pages, idx::PIN_USER_PAGES);
+entry!(
+    fentry_unpin_user_page,
+    kprobe_unpin_user_page,
+    idx::UNPIN_USER_PAGE
+);
+entry!(
+    fentry_unpin_user_pages,
+    kprobe_unpin_user_pages,
+    idx::UNPIN_USER_PAGES
 );
 
 /// The stuck-wait scanner, run by a software clock perf event.

@@ -1,7 +1,7 @@
 //! Maps shared by every program, and the read-only load-time [`CONFIG`].
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf, StackTrace},
 };
 use dax_trace_common::{Config, PgmapPuts, PointCounters, config::MAX_POINTS};
 
@@ -101,3 +101,58 @@ pub static DM_TABLE_CTX: HashMap<u32, u32> = HashMap::with_max_entries(1_024, 0)
 /// dm -> member pairs already reported (one DM_ACCESS per pair).
 #[map]
 pub static DM_PAIRS: LruHashMap<[u64; 2], u64> = LruHashMap::with_max_entries(1_024, 0);
+
+/// The `dev_pagemap`s of type FS-DAX: filled by `pagemap_create` and by
+/// userspace from the state at start. A page belongs to FS-DAX when its
+/// pgmap word is a key here (a normal page's word is an lru pointer and
+/// never matches), which is what keeps pins of ordinary memory cheap.
+#[map]
+pub static FSDAX_PGMAPS: HashMap<u64, u32> = HashMap::with_max_entries(256, 0);
+
+/// Owners kept per page (more are counted in `PageOwners::overflow`).
+pub const OWNER_SLOTS: usize = 4;
+
+/// A task holding references on a page (taken at a gup entry point).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Owner {
+    pub since_ns: u64,
+    /// 0: a free slot.
+    pub tid: u32,
+    pub pid: u32,
+    pub comm: [u8; 16],
+    pub refs: u32,
+    /// Trace stack id (kernel stack id + 1; 0 none).
+    pub stack: u32,
+    /// The gup entry point.
+    pub point: u16,
+    pub pin: u8,
+    /// A `PinOwner` was sent for it (so its end is sent too).
+    pub reported: u8,
+    pub remote: u8,
+    pub _pad: [u8; 3],
+    /// The pages-array slot and time of the last reference counted: a
+    /// nested gup call (5.10: the fast calls and `pin_user_pages_unlocked`
+    /// fall back on `get_user_pages_unlocked`, both hooked) hands back the
+    /// same slot at once, which must not count twice.
+    pub last_slot: u64,
+    pub last_ns: u64,
+}
+
+/// The owners of one FS-DAX page, keyed by its `struct page` address.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PageOwners {
+    pub owners: [Owner; OWNER_SLOTS],
+    pub overflow: u32,
+    pub _pad: u32,
+}
+
+/// Bounded: the least recently used page loses its owners first.
+#[map]
+pub static PAGE_OWNERS: LruHashMap<u64, PageOwners> = LruHashMap::with_max_entries(8_192, 0);
+
+/// Kernel stacks of the kinds that carry one (ids are stable: no reuse flag,
+/// a hash collision loses the newer stack, which is counted).
+#[map]
+pub static STACKS: StackTrace = StackTrace::with_max_entries(2_048, 0);

@@ -16,5 +16,6 @@ pub mod session;
 pub mod source;
 pub mod stacks;
 pub mod state;
+pub mod symbolize;
 pub mod trace;
 pub mod tui;

@@ -9,6 +9,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use dax_trace_common::field::StackId;
 
+use crate::event::EventBody;
+
 pub use crate::trace::{StackFrame, StackRecord};
 
 /// Stacks by id, shared between a source and its consumers (cheap to clone).
@@ -57,6 +59,18 @@ impl StackTable {
         let mut all: Vec<_> = map.values().cloned().collect();
         all.sort_by_key(|s| s.id);
         all
+    }
+}
+
+/// The stack an event names (kinds without one: none).
+pub fn stack_of(body: &EventBody) -> StackId {
+    match body {
+        EventBody::Claim(c) => c.stack,
+        EventBody::Release(r) => r.stack,
+        EventBody::WaitBegin(w) => w.stack,
+        EventBody::PinOwner(o) => o.stack,
+        EventBody::RefusedPin(r) => r.stack,
+        _ => StackId::NONE,
     }
 }
 

@@ -45,6 +45,14 @@ pub struct Args {
     /// buffer, so that with a tiny buffer the kernel must drop (loss test).
     #[arg(long, hide = true, value_name = "MS", conflicts_with = "from")]
     drain_pause_ms: Option<u64>,
+    /// Do not record kernel stacks (pin owners, refused pins, waits, claims
+    /// and releases then carry none).
+    #[arg(long, conflicts_with = "from")]
+    no_stacks: bool,
+    /// Do not track who pins FS-DAX pages (the gup programs then only
+    /// report refused long-term pins): for measuring what tracking costs.
+    #[arg(long, conflicts_with = "from")]
+    no_pins: bool,
 }
 
 fn parse_ring_buffer_bytes(s: &str) -> Result<u32, String> {
@@ -91,10 +99,13 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
     let stream = match &args.from {
         Some(path) => replay::start(path, ReplayOptions { speed: args.speed })
             .with_context(|| format!("reading {}", path.display()))?,
-        None => start_live(
-            args.ring_buffer_bytes,
-            args.drain_pause_ms.map(Duration::from_millis),
-        )?,
+        None => start_live(LiveOptions {
+            ring_buffer_bytes: args.ring_buffer_bytes,
+            drain_pause: args.drain_pause_ms.map(Duration::from_millis),
+            stacks: !args.no_stacks,
+            pins: !args.no_pins,
+            ..LiveOptions::default()
+        })?,
     };
     let header = Header::new(stream.info.clone(), filter.describe());
     let file = dax_trace::trace::create(&args.output, CreateOptions { force: args.force })?;
@@ -123,15 +134,7 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
 
 /// The live capture stream: probes resolved for the running kernel, loaded
 /// and attached; the error says what is missing (privileges, BTF, tracefs...).
-fn start_live(
-    ring_buffer_bytes: Option<u32>,
-    drain_pause: Option<Duration>,
-) -> anyhow::Result<EventStream> {
-    let opts = LiveOptions {
-        ring_buffer_bytes,
-        drain_pause,
-        ..LiveOptions::default()
-    };
+fn start_live(opts: LiveOptions) -> anyhow::Result<EventStream> {
     let stream = live::start(&opts).context("starting live capture")?;
     let (attached, total) = stream.info.probes.attached_count();
     eprintln!("daxtrace record: {attached} of {total} probe families attached");

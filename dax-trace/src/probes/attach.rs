@@ -141,6 +141,12 @@ fn attach_kind(
 ) -> Result<(), String> {
     let with_exit = point.hook == Hook::EntryExit;
     match kind {
+        AttachKind::Fentry if point.hook == Hook::Exit => {
+            let btf = btf.ok_or("the kernel has no BTF (/sys/kernel/btf/vmlinux)")?;
+            let prog: &mut FExit = program(ebpf, &format!("fexit_{}", point.stem))?;
+            prog.load(point.target, btf).map_err(describe)?;
+            prog.attach().map_err(describe).map(|_| ())
+        }
         AttachKind::Fentry => {
             let btf = btf.ok_or("the kernel has no BTF (/sys/kernel/btf/vmlinux)")?;
             let entry = format!("fentry_{}", point.stem);

@@ -172,6 +172,7 @@ pub fn resolve(paths: &KernelPaths, facilities: Facilities) -> Result<Resolution
     if let Some(b) = &btf {
         offsets::from_btf(b, &mut config, &mut offsets)?;
     }
+    offsets::gup_flags(&paths.release, &mut config, &mut offsets);
 
     let tracefs = paths.tracefs.clone().map(tracefs::Tracefs::new);
     let mut traceable = None;

@@ -148,6 +148,23 @@ pub fn from_btf(btf: &KernelBtf, config: &mut Config, out: &mut Offsets) -> Resu
     Ok(())
 }
 
+/// The gup flag values of kernel `release`. They became enumerators of an
+/// anonymous enum in 6.3 (FOLL_LONGTERM 1 << 8; FOLL_PIN internal, never
+/// passed by callers); before they are #defines (0x10000, 0x40000), absent
+/// from BTF. By release rather than BTF: finding an enumerator of an
+/// anonymous enum means reading every type, seconds under emulation.
+pub fn gup_flags(release: &str, config: &mut Config, out: &mut Offsets) {
+    let new = super::idle::parse_release(release).is_some_and(|v| v >= (6, 3));
+    (config.foll_longterm, config.foll_pin) = if new {
+        (1 << 8, 0)
+    } else {
+        (0x1_0000, 0x4_0000)
+    };
+    out.values
+        .push(("FOLL_LONGTERM".into(), config.foll_longterm as u64));
+    out.values.push(("FOLL_PIN".into(), config.foll_pin as u64));
+}
+
 /// A tracepoint field the programs read with a fixed width.
 struct TpField<'a> {
     name: &'a str,

@@ -50,6 +50,13 @@ pub struct PointPlan {
 /// Arguments the handlers read for each point (positions 0..n): a prototype
 /// with fewer parameters means the function changed shape.
 pub fn needed_args(point: &Point) -> u8 {
+    let index = POINTS
+        .iter()
+        .position(|p| p.target == point.target)
+        .unwrap_or(0) as u16;
+    if let Some(shape) = dax_trace_common::probe::gup_shape(index) {
+        return shape.min_args;
+    }
     match point.target {
         "devm_memremap_pages"
         | "fs_put_dax"
@@ -64,6 +71,7 @@ pub fn needed_args(point: &Point) -> u8 {
         | "__put_devmap_managed_folio_refs"
         | "__put_devmap_managed_page_refs" => 2,
         "fs_dax_get" | "dm_dax_direct_access" => 3,
+        "unpin_user_pages" => 2,
         "dax_holder_notify_failure" => 4,
         _ => 1,
     }
@@ -173,6 +181,15 @@ fn plan_tracepoint(inputs: &Inputs, i: u16, point: &Point) -> PointPlan {
 
 fn plan_function(inputs: &mut Inputs, i: u16, point: &Point) -> PointPlan {
     let name = point.target;
+    if matches!(name, "unpin_user_page" | "unpin_user_pages") && inputs.idle_refcount != 0 {
+        return missing(
+            i,
+            None,
+            None,
+            "not needed here: this kernel's puts of FS-DAX pages (unpins included) are hooked one by one"
+                .to_string(),
+        );
+    }
     if point.family == Family::PagePut
         && name == "free_zone_device_folio"
         && inputs.idle_refcount != 0
@@ -242,7 +259,10 @@ fn plan_function(inputs: &mut Inputs, i: u16, point: &Point) -> PointPlan {
             "fentry: {name} is in module {m} (module BTF attach is not supported by the loader)"
         )),
     }
-    if inputs.facilities.kprobe_pmu {
+    if point.hook == Hook::Exit {
+        // A kretprobe cannot see the arguments these handlers need.
+        notes.push("kprobe: not used (the return handler needs the arguments)".to_string());
+    } else if inputs.facilities.kprobe_pmu {
         kinds.push(AttachKind::Kprobe);
         if let Some(set) = inputs.traceable
             && !set.contains(name)

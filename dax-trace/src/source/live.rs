@@ -5,14 +5,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf, StackTraceMap};
 use aya::{Btf, Ebpf};
 use dax_trace_common::{Config, PgmapPuts, PointCounters, config::MAX_POINTS, probe::POINTS};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
+use super::enrich::Enricher;
 use super::{BATCH_MAX, EventBatch, EventStream};
-use crate::event::{Drops, Event, PutStats, decode_bytes};
+use crate::event::{Drops, Event, EventBody, PutStats, decode_bytes};
 use crate::probes::attach::{self, AttachRequest, LoadError};
 use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::session::{SessionInfo, SourceKind};
@@ -33,6 +34,11 @@ pub struct LiveOptions {
     pub drain_pause: Option<Duration>,
     /// How long the census of busy pages at attach may take.
     pub census_budget: Duration,
+    /// Record kernel stacks on the kinds that carry one (`--no-stacks`: off).
+    pub stacks: bool,
+    /// Track owners of FS-DAX pages at the gup entry points (`--no-pins`:
+    /// off; refused long-term pins are still reported).
+    pub pins: bool,
 }
 
 impl Default for LiveOptions {
@@ -42,6 +48,8 @@ impl Default for LiveOptions {
             ring_buffer_bytes: None,
             drain_pause: None,
             census_budget: Duration::from_secs(1),
+            stacks: true,
+            pins: true,
         }
     }
 }
@@ -114,6 +122,10 @@ pub fn start_with(
     opts: &LiveOptions,
 ) -> Result<EventStream, LiveError> {
     let btf = Btf::from_sys_fs().ok();
+    let mut config = *config;
+    config.stacks = u32::from(opts.stacks);
+    config.track_pins = u32::from(opts.pins);
+    let config = &config;
     let mut ebpf = attach::load(config, opts.ring_buffer_bytes)?;
     let outcomes = attach::attach_all(&mut ebpf, requests, btf.as_ref());
     merge_outcomes(&mut report, outcomes);
@@ -150,6 +162,10 @@ pub fn start_with(
         opts.census_budget,
         &mut report,
     );
+    seed_fsdax_pagemaps(&mut ebpf, &state_events);
+    let stacks = take(&mut ebpf, "STACKS")
+        .ok()
+        .and_then(|m| StackTraceMap::try_from(m).ok());
     // SAFETY: the RingBuf owns its map fd and keeps it open and unchanged for
     // as long as it lives, and the AsyncFd owns the RingBuf.
     let ring = unsafe { AsyncFd::register(ring) }.map_err(|e| LiveError::Poll(e.into()))?;
@@ -160,6 +176,7 @@ pub fn start_with(
         monotonic_to_realtime_ns: monotonic_to_realtime_ns(),
     };
     let (stream, tx) = EventStream::channel(info);
+    let enricher = Enricher::new(stacks, stream.stacks.clone());
     let pump = Pump {
         _ebpf: ebpf,
         ring,
@@ -170,9 +187,31 @@ pub fn start_with(
         puts_seen: HashMap::new(),
         drain_pause: opts.drain_pause,
         tracker,
+        enricher,
     };
     tokio::spawn(pump.run(opts.stats_interval, state_events));
     Ok(stream)
+}
+
+/// Tells the pin programs which pagemaps are FS-DAX: those of the state at
+/// start (the programs add the ones created later themselves).
+fn seed_fsdax_pagemaps(ebpf: &mut Ebpf, state: &[Event]) {
+    let Some(map) = ebpf.map_mut("FSDAX_PGMAPS") else {
+        log::warn!("the eBPF object has no FSDAX_PGMAPS map: pins are not tracked");
+        return;
+    };
+    let Ok(mut set) = aya::maps::HashMap::<_, u64, u32>::try_from(map) else {
+        log::warn!("FSDAX_PGMAPS is not a hash map: pins are not tracked");
+        return;
+    };
+    for event in state {
+        if let EventBody::StatePagemap(p) = &event.body
+            && p.fs_dax.get()
+            && let Err(err) = set.insert(p.pgmap, 1, 0)
+        {
+            log::warn!("pagemap {:#x} not tracked for pins: {err}", p.pgmap);
+        }
+    }
 }
 
 fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveError> {
@@ -246,6 +285,7 @@ struct Pump {
     puts_seen: HashMap<u64, (u64, u64)>,
     drain_pause: Option<Duration>,
     tracker: Option<Tracker>,
+    enricher: Enricher,
 }
 
 impl Pump {
@@ -278,6 +318,7 @@ impl Pump {
                         }
                     }
                     guard.clear_ready();
+                    self.enricher.enrich(&mut batch);
                     if let Some(pause) = self.drain_pause {
                         tokio::time::sleep(pause).await;
                     }

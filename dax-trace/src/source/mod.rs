@@ -6,6 +6,7 @@
 //! made a replay into a consumer on another thread slower than reading the
 //! file on one. Both sources produce events in bursts anyway (a ring buffer
 //! drain, a read buffer of a file).
+pub mod enrich;
 pub mod live;
 pub mod replay;
 

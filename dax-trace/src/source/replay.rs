@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{BATCH_MAX, EventBatch, EventStream};
 use crate::collector::{Collector, CollectorConfig};
 use crate::session::SourceKind;
+use crate::stacks::StackTable;
 use crate::trace::{End, Header, Reader, Record, TraceError};
 
 /// How to replay.
@@ -58,10 +59,11 @@ pub fn spawn<R: Read + Send + 'static>(
         path: path.to_string(),
     };
     let (stream, tx) = EventStream::channel(info);
+    let stacks = stream.stacks.clone();
     let (end_tx, end_rx) = oneshot::channel();
     let speed = opts.speed.filter(|s| *s > 0.0 && s.is_finite());
     tokio::spawn(async move {
-        let end = feed(reader, &tx, speed).await;
+        let end = feed(reader, &tx, &stacks, speed).await;
         match &end {
             End::Complete => log::debug!("replay complete"),
             other => log::warn!("replay stopped early: the trace is {other}"),
@@ -76,6 +78,8 @@ pub fn spawn<R: Read + Send + 'static>(
 pub struct Folded {
     pub header: Header,
     pub collector: Collector,
+    /// The kernel stacks the trace's events name.
+    pub stacks: StackTable,
     /// How the file ended (complete, truncated, corrupt).
     pub end: End,
 }
@@ -117,6 +121,7 @@ pub fn fold(path: impl AsRef<Path>, config: CollectorConfig) -> Result<Folded, T
     Ok(Folded {
         header,
         collector,
+        stacks: stream.stacks,
         end,
     })
 }
@@ -128,6 +133,7 @@ pub fn fold(path: impl AsRef<Path>, config: CollectorConfig) -> Result<Folded, T
 async fn feed<R: Read>(
     mut reader: Reader<R>,
     tx: &mpsc::Sender<EventBatch>,
+    stacks: &StackTable,
     speed: Option<f64>,
 ) -> End {
     let mut pacer = speed.map(Pacer::new);
@@ -138,9 +144,11 @@ async fn feed<R: Read>(
         while batch.len() < batch_len {
             match reader.next_record() {
                 Ok(Some(Record::Event(event))) => batch.push(event),
-                // Stack and state records are not events; the front ends
-                // that use them read them from the file themselves.
-                Ok(Some(Record::Summary(_) | Record::Stack(_) | Record::State(_))) => {}
+                // A stack is written before the first event naming it: in
+                // the table before that event is sent.
+                Ok(Some(Record::Stack(stack))) => stacks.insert(stack),
+                // State records are reserved (never written).
+                Ok(Some(Record::Summary(_) | Record::State(_))) => {}
                 Ok(None) | Err(_) => {
                     more = false;
                     break;

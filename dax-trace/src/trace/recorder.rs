@@ -5,6 +5,7 @@
 //! Buffered records are flushed once a second (and a progress callback runs),
 //! so a recorder killed with SIGKILL loses at most about a second of events;
 //! the file then reads as truncated with every flushed record intact.
+use std::collections::HashSet;
 use std::future::Future;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::{Summary, TraceError, Writer};
 use crate::event::{Dev, Event, EventBody};
 use crate::source::EventStream;
+use crate::stacks::{StackTable, stack_of};
 
 /// What to record and for how long.
 #[derive(Clone, Debug)]
@@ -112,6 +114,10 @@ pub async fn record<W: Write>(
         opts.flush_every,
     );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut stacks = StacksWritten {
+        table: stream.stacks.clone(),
+        written: HashSet::new(),
+    };
     let reason = loop {
         tokio::select! {
             biased;
@@ -122,26 +128,42 @@ pub async fn record<W: Write>(
                 on_progress(&progress(&writer));
             }
             batch = stream.events.recv() => match batch {
-                Some(batch) => write_batch(&mut writer, &opts.filter, &batch)?,
+                Some(batch) => write_batch(&mut writer, &opts.filter, &mut stacks, &batch)?,
                 None => break "source-ended",
             }
         }
     };
     // What the source already queued is part of the recording.
     while let Ok(batch) = stream.events.try_recv() {
-        write_batch(&mut writer, &opts.filter, &batch)?;
+        write_batch(&mut writer, &opts.filter, &mut stacks, &batch)?;
     }
     on_progress(&progress(&writer));
     writer.finish(reason)
 }
 
+/// The stream's stacks and which of them the file already holds: each is
+/// written once, before the first event that names it.
+struct StacksWritten {
+    table: StackTable,
+    written: HashSet<u32>,
+}
+
 fn write_batch<W: Write>(
     writer: &mut Writer<W>,
     filter: &EventFilter,
+    stacks: &mut StacksWritten,
     batch: &[Event],
 ) -> Result<(), TraceError> {
     for event in batch {
         if filter.keeps(event) {
+            let id = stack_of(&event.body);
+            if let Some(n) = id.get()
+                && !stacks.written.contains(&n)
+                && let Some(stack) = stacks.table.get(id)
+            {
+                writer.write_stack(&stack)?;
+                stacks.written.insert(n);
+            }
             writer.write_event(event)?;
         }
     }

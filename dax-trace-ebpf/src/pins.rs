@@ -1,0 +1,350 @@
+//! Owners of FS-DAX pages: who took references through the gup entry points,
+//! kept per page in `PAGE_OWNERS` (a pin is never streamed), sent as
+//! `PinOwner` when a busy page they hold is met and closed by the puts.
+//! Refused long-term pins are sent as they happen.
+use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid};
+use dax_trace_common::{
+    Flag,
+    field::{PathName, StackId},
+    payload::{PinOwner, PinRelease, RefusedPin},
+    probe::{GupShape, gup_shape, idx},
+};
+
+use crate::conf;
+use crate::emit::{now, stack_id, submit, submit_as, tid};
+use crate::maps::{FSDAX_PGMAPS, OWNER_SLOTS, Owner, PAGE_OWNERS, PageOwners};
+use crate::read::{at, page_pgmap, page_to_pfn};
+
+/// Pages of one gup call that are looked at (a 4 KiB O_DIRECT pins one; a
+/// 64 KiB one 16). Larger calls record their first pages only.
+pub const MAX_GUP_PAGES: u64 = 16;
+
+/// `GUP_PIN_COUNTING_BIAS`: a FOLL_PIN reference adds this much to the
+/// refcount of a small page, and its put subtracts it.
+const PIN_BIAS: i32 = 1024;
+
+const EOPNOTSUPP: i64 = -95;
+
+/// The page belongs to an FS-DAX pagemap we know of.
+#[inline(always)]
+fn is_fsdax(page: u64) -> Option<u64> {
+    let pgmap = page_pgmap(page);
+    if pgmap == 0 {
+        return None;
+    }
+    unsafe { FSDAX_PGMAPS.get(pgmap) }.map(|_| pgmap)
+}
+
+/// A gup entry point returned: `slot(i)` reads argument `i` of the call.
+#[inline(always)]
+pub fn gup_exit(ctx: *mut core::ffi::c_void, point: u16, slot: impl Fn(usize) -> u64, ret: u64) {
+    crate::emit::hit(point);
+    let Some(shape) = gup_shape(point) else {
+        return;
+    };
+    let flags = slot(shape.flags) as u32;
+    let ret = ret as i64;
+    if ret == EOPNOTSUPP && flags & conf!(foll_longterm) != 0 {
+        refused(ctx, point, &shape, &slot, flags, ret);
+        return;
+    }
+    if ret <= 0 || conf!(track_pins) == 0 {
+        return;
+    }
+    let pages = slot(shape.pages);
+    if pages == 0 {
+        return;
+    }
+    record_owners(ctx, point, &shape, pages, ret as u64, flags);
+}
+
+#[inline(always)]
+fn refused(
+    ctx: *mut core::ffi::c_void,
+    point: u16,
+    shape: &GupShape,
+    slot: &impl Fn(usize) -> u64,
+    flags: u32,
+    ret: i64,
+) {
+    submit(
+        point,
+        RefusedPin {
+            start: slot(shape.start),
+            nr_pages: slot(shape.nr_pages),
+            gup_flags: flags,
+            ret: ret as i32,
+            stack: StackId(stack_id(ctx)),
+            pin: Flag::new(shape.pin || flags & conf!(foll_pin) != 0),
+            path: PathName::EMPTY,
+        },
+    );
+}
+
+/// Loop state is the index alone (whatever else a page's handling leaves
+/// behind is dead at the loop head), so the verifier's walk of the unrolled
+/// loop stays linear in `MAX_GUP_PAGES`.
+#[inline(always)]
+fn record_owners(
+    ctx: *mut core::ffi::c_void,
+    point: u16,
+    shape: &GupShape,
+    pages: u64,
+    count: u64,
+    flags: u32,
+) {
+    let n = if count < MAX_GUP_PAGES {
+        count
+    } else {
+        MAX_GUP_PAGES
+    };
+    let pin = shape.pin || flags & conf!(foll_pin) != 0;
+    let mut i = 0u64;
+    while i < MAX_GUP_PAGES {
+        if i >= n {
+            break;
+        }
+        let slot_addr = pages + i * 8;
+        i += 1;
+        let page = at::<u64>(slot_addr, 0);
+        if is_fsdax(page).is_some() {
+            add_owner(ctx, page, slot_addr, point, pin, shape.remote);
+        }
+    }
+}
+
+/// A nested call reports the same array slot this soon after its outer call.
+const NESTED_WINDOW_NS: u64 = 10_000_000;
+
+#[inline(always)]
+fn add_owner(
+    ctx: *mut core::ffi::c_void,
+    page: u64,
+    slot_addr: u64,
+    point: u16,
+    pin: bool,
+    remote: bool,
+) {
+    if unsafe { PAGE_OWNERS.get(page) }.is_none() {
+        let empty = PageOwners {
+            owners: [EMPTY_OWNER; OWNER_SLOTS],
+            overflow: 0,
+            _pad: 0,
+        };
+        let _ = PAGE_OWNERS.insert(page, empty, 0);
+    }
+    let Some(po) = PAGE_OWNERS.get_ptr_mut(page) else {
+        return;
+    };
+    // SAFETY: a map value; concurrent updates of one page race benignly
+    // (a count may be off by one, never out of bounds).
+    let po = unsafe { &mut *po };
+    let t = tid();
+    let ts = now();
+    let mut free = OWNER_SLOTS;
+    let mut k = 0;
+    while k < OWNER_SLOTS {
+        let o = &mut po.owners[k];
+        if o.tid == t {
+            let nested =
+                o.last_slot == slot_addr && ts.saturating_sub(o.last_ns) < NESTED_WINDOW_NS;
+            if !nested {
+                o.refs += 1;
+            }
+            o.last_slot = slot_addr;
+            o.last_ns = ts;
+            // The outer call of a nested pair names the entry point.
+            o.point = point;
+            o.pin |= pin as u8;
+            return;
+        }
+        if o.tid == 0 && free == OWNER_SLOTS {
+            free = k;
+        }
+        k += 1;
+    }
+    if free >= OWNER_SLOTS {
+        po.overflow += 1;
+        return;
+    }
+    let pid_tgid = bpf_get_current_pid_tgid();
+    po.owners[free] = Owner {
+        since_ns: ts,
+        tid: t,
+        pid: (pid_tgid >> 32) as u32,
+        comm: bpf_get_current_comm().unwrap_or([0; 16]),
+        refs: 1,
+        stack: stack_id(ctx),
+        point,
+        pin: pin as u8,
+        reported: 0,
+        remote: remote as u8,
+        _pad: [0; 3],
+        last_slot: slot_addr,
+        last_ns: ts,
+    };
+}
+
+const EMPTY_OWNER: Owner = Owner {
+    since_ns: 0,
+    tid: 0,
+    pid: 0,
+    comm: [0; 16],
+    refs: 0,
+    stack: 0,
+    point: 0,
+    pin: 0,
+    reported: 0,
+    remote: 0,
+    _pad: [0; 3],
+    last_slot: 0,
+    last_ns: 0,
+};
+
+/// A busy page was met: its owners not yet reported are sent (once each).
+#[inline(always)]
+pub fn report_owners(page: u64, pfn: u64, pgmap: u64) {
+    let Some(po) = PAGE_OWNERS.get_ptr_mut(page) else {
+        return;
+    };
+    // SAFETY: a map value (see add_owner).
+    let po = unsafe { &mut *po };
+    let mut k = 0;
+    while k < OWNER_SLOTS {
+        let o = &mut po.owners[k];
+        if o.tid != 0 && o.reported == 0 {
+            o.reported = 1;
+            submit_as(
+                o.point,
+                o.pid,
+                o.tid,
+                o.comm,
+                PinOwner {
+                    page,
+                    pfn,
+                    pgmap,
+                    since_ns: o.since_ns,
+                    refs: o.refs,
+                    pin: Flag::new(o.pin != 0),
+                    stack: StackId(o.stack),
+                    remote: Flag::new(o.remote != 0),
+                },
+            );
+        }
+        k += 1;
+    }
+}
+
+/// References on `page` were put (`refs` of them, as the put function
+/// counts: a FOLL_PIN put of a small page is `PIN_BIAS`), or the page went
+/// idle (`idle`: every owner closes).
+#[inline(always)]
+pub fn page_released(point: u16, page: u64, refs: i32, idle: bool) {
+    let Some(po) = PAGE_OWNERS.get_ptr_mut(page) else {
+        return;
+    };
+    // SAFETY: a map value (see add_owner).
+    let po = unsafe { &mut *po };
+    if idle {
+        let mut k = 0;
+        while k < OWNER_SLOTS {
+            let o = po.owners[k];
+            if o.tid != 0 && o.reported != 0 {
+                closed(point, page, &o, true);
+            }
+            k += 1;
+        }
+        let _ = PAGE_OWNERS.remove(page);
+        return;
+    }
+    let (pin, n) = if refs >= PIN_BIAS && refs % PIN_BIAS == 0 {
+        (1u8, (refs / PIN_BIAS) as u32)
+    } else {
+        (0u8, refs.max(1) as u32)
+    };
+    // The oldest owner of the kind put; of any kind when none (5.10 puts a
+    // pin as a plain put after subtracting the bias).
+    let mut best = OWNER_SLOTS;
+    let mut best_any = OWNER_SLOTS;
+    let mut k = 0;
+    while k < OWNER_SLOTS {
+        let o = &po.owners[k];
+        if o.tid != 0 {
+            if o.pin == pin && (best == OWNER_SLOTS || o.since_ns < po.owners[best].since_ns) {
+                best = k;
+            }
+            if best_any == OWNER_SLOTS || o.since_ns < po.owners[best_any].since_ns {
+                best_any = k;
+            }
+        }
+        k += 1;
+    }
+    let k = if best < OWNER_SLOTS { best } else { best_any };
+    if k >= OWNER_SLOTS {
+        return;
+    }
+    let o = &mut po.owners[k];
+    if o.refs > n {
+        o.refs -= n;
+        return;
+    }
+    let gone = *o;
+    o.tid = 0;
+    o.refs = 0;
+    if gone.reported != 0 {
+        closed(point, page, &gone, false);
+    }
+}
+
+#[inline(always)]
+fn closed(point: u16, page: u64, o: &Owner, by_idle: bool) {
+    submit(
+        point,
+        PinRelease {
+            page,
+            pfn: page_to_pfn(page),
+            since_ns: o.since_ns,
+            owner_pid: o.pid,
+            owner_tid: o.tid,
+            pin: Flag::new(o.pin != 0),
+            by_idle: Flag::new(by_idle),
+        },
+    );
+}
+
+/// `unpin_user_page(page)` / `unpin_user_pages(pages, n)` (6.15+, where
+/// puts are not hooked one by one): pin references go away.
+#[inline(always)]
+pub fn unpinned(point: u16, args: &[u64; 6]) {
+    crate::emit::hit(point);
+    if point == idx::UNPIN_USER_PAGE {
+        page_released(point, args[0], PIN_BIAS, false);
+        return;
+    }
+    let pages = args[0];
+    let n = args[1];
+    let mut i = 0u64;
+    while i < MAX_GUP_PAGES {
+        if i >= n {
+            break;
+        }
+        let page = at::<u64>(pages + i * 8, 0);
+        i += 1;
+        if is_fsdax(page).is_some() {
+            page_released(point, page, PIN_BIAS, false);
+        }
+    }
+}
+
+/// A pagemap came to life or went away: keep the FS-DAX set current.
+#[inline(always)]
+pub fn pagemap_known(pgmap: u64, fs_dax: bool) {
+    if fs_dax && pgmap != 0 {
+        let _ = FSDAX_PGMAPS.insert(pgmap, 1, 0);
+    }
+}
+
+#[inline(always)]
+pub fn pagemap_gone(pgmap: u64) {
+    let _ = FSDAX_PGMAPS.remove(pgmap);
+}

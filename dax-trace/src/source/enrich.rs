@@ -1,0 +1,169 @@
+//! What live capture adds to kernel events before it sends them: the
+//! symbolized kernel stacks they name (read from the programs' stack map
+//! into the stream's [`StackTable`], once per id) and the file mapped at a
+//! refused long-term pin's address (from `/proc/PID/maps`, while the task
+//! still exists). Replay needs neither: the trace holds both.
+use std::collections::HashSet;
+use std::path::Path;
+
+use aya::maps::{MapData, StackTraceMap};
+use dax_trace_common::field::{PathName, StackId};
+
+use crate::event::{Event, EventBody};
+use crate::stacks::{StackRecord, StackTable, stack_of};
+use crate::symbolize::Symbolizer;
+
+/// Stacks that could not be read are retried this many times at most.
+const MAX_FAILED: usize = 4096;
+
+/// Completes kernel events in place, before they enter the stream.
+pub struct Enricher {
+    stacks: Option<StackTraceMap<MapData>>,
+    symbolizer: Symbolizer,
+    table: StackTable,
+    failed: HashSet<u32>,
+    proc_root: std::path::PathBuf,
+}
+
+impl Enricher {
+    /// `stacks`: the programs' stack map (`None` when it could not be
+    /// opened: events keep their ids, the trace has no frames for them).
+    pub fn new(stacks: Option<StackTraceMap<MapData>>, table: StackTable) -> Self {
+        Self {
+            stacks,
+            symbolizer: Symbolizer::new("/proc/kallsyms"),
+            table,
+            failed: HashSet::new(),
+            proc_root: "/proc".into(),
+        }
+    }
+
+    pub fn enrich(&mut self, events: &mut [Event]) {
+        for event in events {
+            let id = stack_of(&event.body);
+            if let Some(n) = id.get()
+                && !self.table.contains(n)
+                && !self.failed.contains(&n)
+            {
+                self.load(id);
+            }
+            if let EventBody::RefusedPin(r) = &mut event.body
+                && r.path.is_empty()
+            {
+                r.path = mapped_file(&self.proc_root, event.pid, r.start)
+                    .map(|p| PathName::from_str_lossy(&p))
+                    .unwrap_or(PathName::EMPTY);
+            }
+        }
+    }
+
+    /// Reads stack `id` (the kernel's id + 1) and symbolizes it.
+    fn load(&mut self, id: StackId) {
+        let Some(n) = id.get() else { return };
+        let Some(map) = &self.stacks else { return };
+        match map.get(&(n - 1), 0) {
+            Ok(trace) => {
+                let ips = trace.frames().iter().map(|f| f.ip);
+                let frames = self.symbolizer.stack(ips);
+                self.table.insert(StackRecord { id: n, frames });
+            }
+            Err(err) => {
+                log::debug!("kernel stack {n} unreadable: {err}");
+                if self.failed.len() < MAX_FAILED {
+                    self.failed.insert(n);
+                }
+            }
+        }
+    }
+}
+
+/// The path of the file mapped at `addr` in process `pid`; `None` when the
+/// process is gone or the memory is anonymous.
+pub fn mapped_file(proc_root: &Path, pid: u32, addr: u64) -> Option<String> {
+    let maps = std::fs::read_to_string(proc_root.join(pid.to_string()).join("maps")).ok()?;
+    file_at(&maps, addr)
+}
+
+/// The file of the `/proc/PID/maps` line covering `addr`.
+pub fn file_at(maps: &str, addr: u64) -> Option<String> {
+    maps.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (lo, hi) = fields.next()?.split_once('-')?;
+        let lo = u64::from_str_radix(lo, 16).ok()?;
+        let hi = u64::from_str_radix(hi, 16).ok()?;
+        if !(lo..hi).contains(&addr) {
+            return None;
+        }
+        // perms offset dev inode path (the path may hold spaces).
+        let path: Vec<&str> = fields.skip(4).collect();
+        let path = path.join(" ");
+        (path.starts_with('/')).then_some(path)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAPS: &str = "\
+5581d000-5581e000 r--p 00000000 fe:01 1234 /usr/bin/fio
+7f0000000000-7f0000200000 rw-s 00000000 103:00 12 /mnt/dax/my file
+7f0000200000-7f0000300000 rw-p 00000000 00:00 0
+7ffd0000-7ffd1000 rw-p 00000000 00:00 0 [stack]
+";
+
+    #[test]
+    fn the_file_behind_an_address_is_found_with_spaces_in_its_name() {
+        assert_eq!(
+            file_at(MAPS, 0x7f00_0000_1000).as_deref(),
+            Some("/mnt/dax/my file")
+        );
+        assert_eq!(file_at(MAPS, 0x5581_d000).as_deref(), Some("/usr/bin/fio"));
+    }
+
+    #[test]
+    fn anonymous_memory_and_unmapped_addresses_have_no_file() {
+        assert_eq!(file_at(MAPS, 0x7f00_0020_0000), None);
+        assert_eq!(file_at(MAPS, 0x7ffd_0000), None);
+        assert_eq!(file_at(MAPS, 0x1000), None);
+    }
+
+    #[test]
+    fn a_refused_pin_of_our_own_mapping_names_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("buffer");
+        std::fs::write(&path, vec![0u8; 8192]).expect("write");
+        let file = std::fs::File::open(&path).expect("open");
+        // SAFETY: a fresh shared read-only mapping of our own file.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                8192,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                0,
+            )
+        };
+        assert_ne!(addr, libc::MAP_FAILED);
+        let mut events = vec![crate::state::events::own(
+            1,
+            dax_trace_common::payload::RefusedPin {
+                start: addr as u64 + 4096,
+                ret: -95,
+                ..Default::default()
+            }
+            .into(),
+        )];
+        events[0].pid = std::process::id();
+        let mut e = Enricher::new(None, StackTable::new());
+        e.enrich(&mut events);
+        // SAFETY: unmapping what we mapped above.
+        unsafe { libc::munmap(addr, 8192) };
+        let EventBody::RefusedPin(r) = &events[0].body else {
+            panic!("kind changed");
+        };
+        let want = path.canonicalize().expect("canonical");
+        assert_eq!(r.path.as_str(), want.to_str().expect("utf-8 path"));
+    }
+}
