@@ -50,7 +50,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     // before the trace, a wait in progress), which report names as such.
     let state_sample = root.join(STATE_SAMPLE);
     if let Some(path) = state_sample.to_str().filter(|_| state_sample.exists()) {
-        eprintln!("xtask demo: a trace that begins on a machine already in use");
+        eprintln!(
+            "xtask demo: a trace that begins on a machine already in use, naming who pinned the pages"
+        );
         run::status(&mut daxtrace(&["report", path]))?;
     }
     if args.batch || !std::io::stdout().is_terminal() {

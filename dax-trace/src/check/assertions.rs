@@ -2,11 +2,17 @@
 use super::CheckOptions;
 use super::verdict::{Assertion, Status};
 use crate::collector::human::{duration, offset};
+use crate::collector::pins_view::{ownership_phrase, stack_summary};
 use crate::collector::{Collector, DeviceIdentity, Sampled};
+use crate::stacks::StackTable;
 
 /// Every assertion, in the order they are reported.
-pub(super) fn all(c: &Collector, opts: &CheckOptions) -> Vec<Assertion> {
-    let clock = Clock::of(c);
+pub(super) fn all(
+    c: &Collector,
+    opts: &CheckOptions,
+    stacks: Option<&StackTable>,
+) -> Vec<Assertion> {
+    let clock = Clock::of(c, stacks);
     vec![
         claims_released(c, opts, &clock),
         no_release_without_claim(c, opts, &clock),
@@ -17,20 +23,30 @@ pub(super) fn all(c: &Collector, opts: &CheckOptions) -> Vec<Assertion> {
     ]
 }
 
-/// Prints event times relative to the first event of the trace.
-struct Clock {
+/// Prints event times relative to the first event of the trace (and
+/// resolves the stacks that name page owners).
+struct Clock<'a> {
     origin: u64,
+    stacks: Option<&'a StackTable>,
 }
 
-impl Clock {
-    fn of(c: &Collector) -> Self {
+impl<'a> Clock<'a> {
+    fn of(c: &Collector, stacks: Option<&'a StackTable>) -> Self {
         Self {
             origin: c.totals().first_ts_ns.unwrap_or(0),
+            stacks,
         }
     }
 
     fn at(&self, ts_ns: u64) -> String {
         offset(self.origin, ts_ns)
+    }
+
+    /// `; stack a <- b <- c ... [ext4]` when the trace has the stack.
+    fn stack(&self, stack: dax_trace_common::field::StackId) -> String {
+        stack_summary(stack, self.stacks)
+            .map(|s| format!("; stack {s}"))
+            .unwrap_or_default()
     }
 }
 
@@ -72,26 +88,27 @@ fn note_unlisted<T>(details: &mut Vec<String>, sampled: &Sampled<T>, filtered: b
     }
 }
 
-fn claims_released(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
+fn claims_released(c: &Collector, opts: &CheckOptions, clock: &Clock<'_>) -> Assertion {
     let details = c
         .leaks()
         .into_iter()
         .filter(|l| opts.selects(Some(&l.identity), Some(l.claim.bdev)))
         .map(|l| {
             format!(
-                "{}: claim by {} with {} via {} at {} never released",
+                "{}: claim by {} with {} via {} at {} never released{}",
                 l.identity.label(),
                 l.claim.by,
                 holder(l.claim.holder),
                 kebab(l.claim.api),
                 clock.at(l.claim.by.ts_ns),
+                clock.stack(l.claim.stack),
             )
         })
         .collect();
     assertion("claims-released", "every claim is released", details)
 }
 
-fn no_release_without_claim(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
+fn no_release_without_claim(c: &Collector, opts: &CheckOptions, clock: &Clock<'_>) -> Assertion {
     let f = &c.findings().unmatched_releases;
     let mut details: Vec<String> = f
         .examples
@@ -106,10 +123,11 @@ fn no_release_without_claim(c: &Collector, opts: &CheckOptions, clock: &Clock) -
                 kebab(r.api),
                 clock.at(r.by.ts_ns),
             );
-            match super::pre_existing::unmatched_reason(c, r.device) {
+            let line = match super::pre_existing::unmatched_reason(c, r.device) {
                 Some(why) => format!("{line} ({why})"),
                 None => line,
-            }
+            };
+            format!("{line}{}", clock.stack(r.stack))
         })
         .collect();
     if !details.is_empty() {
@@ -122,7 +140,7 @@ fn no_release_without_claim(c: &Collector, opts: &CheckOptions, clock: &Clock) -
     )
 }
 
-fn no_double_claim(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
+fn no_double_claim(c: &Collector, opts: &CheckOptions, clock: &Clock<'_>) -> Assertion {
     let f = &c.findings().double_claims;
     let mut details: Vec<String> = f
         .examples
@@ -151,7 +169,7 @@ fn no_double_claim(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Asserti
     )
 }
 
-fn max_wait(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
+fn max_wait(c: &Collector, opts: &CheckOptions, clock: &Clock<'_>) -> Assertion {
     let id = "max-wait";
     let Some(limit) = opts.max_wait_ns else {
         return Assertion {
@@ -183,7 +201,18 @@ fn max_wait(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
                 },
                 clock.at(r.waiter.ts_ns),
                 r.busy_pfn
-                    .map(|p| format!(", busy pfn {p:#x}"))
+                    .map(|p| {
+                        let end = r.waiter.ts_ns;
+                        let owners = c.ownership_during(p, end.saturating_sub(r.latency_ns), end);
+                        if owners.is_told() {
+                            format!(
+                                ", busy pfn {p:#x} {}",
+                                ownership_phrase(&owners, r.waiter.ts_ns, clock.stacks)
+                            )
+                        } else {
+                            format!(", busy pfn {p:#x}")
+                        }
+                    })
                     .unwrap_or_default(),
             )
         })
@@ -214,7 +243,7 @@ fn max_wait(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
     assertion(id, &title, details)
 }
 
-fn no_stuck_waits(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertion {
+fn no_stuck_waits(c: &Collector, opts: &CheckOptions, clock: &Clock<'_>) -> Assertion {
     let f = &c.findings().stuck_waits;
     let mut details: Vec<String> = f
         .examples
@@ -233,8 +262,16 @@ fn no_stuck_waits(c: &Collector, opts: &CheckOptions, clock: &Clock) -> Assertio
                 clock.at(s.wait_begin_ns)
             };
             let asleep = if s.at_attach { "at least " } else { "" };
+            let owner = if s.owners.is_told() {
+                format!(
+                    "; page {}",
+                    ownership_phrase(&s.owners, s.reported_ns, clock.stacks)
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "{}: {} sleeps on idle pfn {:#x} (inode {}, refcount {}) since {}, still asleep {asleep}{} later at {}",
+                "{}: {} sleeps on idle pfn {:#x} (inode {}, refcount {}) since {}, still asleep {asleep}{} later at {}{owner}",
                 label(s.identity.as_ref(), s.dev),
                 waiter,
                 s.pfn,

@@ -2,6 +2,7 @@
 //! about (claim/release balance, waits, stuck waits, dropped events) and
 //! renders the verdict as text, JSON or JUnit XML. Documented in docs/check.md.
 mod assertions;
+mod pins;
 mod pre_existing;
 pub mod render;
 mod verdict;
@@ -11,6 +12,7 @@ pub use verdict::{Assertion, Outcome, Scope, Status, Verdict};
 
 use crate::collector::{Collector, CollectorConfig, DeviceIdentity};
 use crate::event::Dev;
+use crate::stacks::StackTable;
 
 /// What to assert, from the command line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,6 +50,16 @@ impl CheckOptions {
 /// Judges the state of `collector` (fed with the whole trace) under `opts`.
 /// `source` names what was judged (a file path, or `live`).
 pub fn judge(collector: &Collector, opts: &CheckOptions, source: &str) -> Verdict {
+    judge_with_stacks(collector, opts, source, None)
+}
+
+/// [`judge`], naming page owners with their kernel stacks from `stacks`.
+pub fn judge_with_stacks(
+    collector: &Collector,
+    opts: &CheckOptions,
+    source: &str,
+    stacks: Option<&StackTable>,
+) -> Verdict {
     let totals = collector.totals();
     let mut verdict = Verdict {
         outcome: Outcome::Pass,
@@ -59,13 +71,14 @@ pub fn judge(collector: &Collector, opts: &CheckOptions, source: &str) -> Verdic
             pagemaps: collector.pagemaps().count(),
             filters: opts.devices.clone(),
         },
-        assertions: assertions::all(collector, opts),
+        assertions: assertions::all(collector, opts, stacks),
         notes: collector
             .state_at_start()
             .map(pre_existing::note)
             .into_iter()
             .collect(),
         pre_existing: pre_existing::lines(collector, opts),
+        notices: pins::notices(collector, stacks),
     };
     if !opts.devices.is_empty() {
         let missing: Vec<String> = opts
@@ -103,6 +116,8 @@ pub fn judge(collector: &Collector, opts: &CheckOptions, source: &str) -> Verdic
     verdict
 }
 
+#[cfg(test)]
+mod pins_tests;
 #[cfg(test)]
 mod state_tests;
 #[cfg(test)]

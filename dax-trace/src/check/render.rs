@@ -66,6 +66,12 @@ pub fn text(v: &Verdict) -> String {
             let _ = writeln!(out, "      - {p}");
         }
     }
+    if !v.notices.is_empty() {
+        out.push_str("  notices (not failures)\n");
+        for n in &v.notices {
+            let _ = writeln!(out, "      - {n}");
+        }
+    }
     for n in &v.notes {
         let _ = writeln!(out, "  note: {n}");
     }
@@ -180,6 +186,7 @@ pub fn junit(v: &Verdict) -> String {
         .pre_existing
         .iter()
         .map(|p| format!("pre-existing (not judged): {p}"))
+        .chain(v.notices.iter().map(|n| format!("notice: {n}")))
         .chain(v.notes.iter().cloned())
         .collect();
     if !system_out.is_empty() {

@@ -92,6 +92,11 @@ pub struct Verdict {
     /// state at start).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pre_existing: Vec<String>,
+    /// Worth knowing, never a failure: long-term pins (RDMA registration,
+    /// io_uring fixed buffers, vfio) the kernel refused on FS-DAX memory, as
+    /// it must; the application asking for them will not work on DAX.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 impl Verdict {

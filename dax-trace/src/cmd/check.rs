@@ -64,7 +64,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let verdict = match (&args.file, args.duration) {
         (Some(file), _) => {
             let folded = fold_trace(file, opts.collector_config())?;
-            let mut verdict = check::judge(&folded.collector, &opts, &file.display().to_string());
+            let stacks = super::report::stacks_of_trace(file);
+            let mut verdict = check::judge_with_stacks(
+                &folded.collector,
+                &opts,
+                &file.display().to_string(),
+                Some(&stacks),
+            );
             verdict.push(trace_complete(&folded.end));
             verdict.push(probes_cover_claims(&folded.header.session.probes));
             verdict
@@ -203,7 +209,7 @@ fn judge_live(
             };
             w.finish_file(reason)?;
         }
-        let mut verdict = check::judge(&collector, opts, "live");
+        let mut verdict = check::judge_with_stacks(&collector, opts, "live", Some(&stream.stacks));
         verdict.push(probes_cover_claims(&stream.info.probes));
         if interrupted {
             verdict.push(Assertion {

@@ -4,13 +4,17 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod pins;
 mod records;
 mod state;
+
+pub use pins::stacks_of_trace;
 
 use anyhow::Context as _;
 use dax_trace::collector::human::{duration, offset as at};
 use dax_trace::collector::{CollectorConfig, Summary};
 use dax_trace::source::replay::{self, Folded};
+use dax_trace::stacks::{StackRecord, StackTable};
 use records::{device_text, pagemap_text};
 use serde::Serialize;
 
@@ -26,7 +30,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let folded = fold_trace(&args.file, CollectorConfig::default())?;
-    let report = Report::new(&args.file, &folded);
+    let stacks = stacks_of_trace(&args.file);
+    let report = Report::new(&args.file, &folded, &stacks);
     let out = if args.json {
         let mut s = serde_json::to_string_pretty(&report).context("encoding the report")?;
         s.push('\n');
@@ -52,16 +57,33 @@ pub struct Report {
     /// `complete`, or where and why reading stopped.
     pub end: String,
     pub summary: Summary,
+    /// The kernel stacks the summary names by id (page owners, refused
+    /// pins), symbolized, innermost frame first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stacks: Vec<StackRecord>,
+    /// For the text form only: every stack of the trace.
+    #[serde(skip)]
+    table: StackTable,
 }
 
 impl Report {
-    pub fn new(path: &Path, folded: &Folded) -> Self {
+    pub fn new(path: &Path, folded: &Folded, stacks: &StackTable) -> Self {
+        let summary = folded.collector.summary();
+        let named = summary
+            .pins
+            .stack_ids()
+            .into_iter()
+            .filter_map(|id| stacks.get(id))
+            .map(|s| (*s).clone())
+            .collect();
         Self {
             file: path.display().to_string(),
             kernel_release: folded.header.session.kernel_release.clone(),
             tool_version: folded.header.tool_version.clone(),
             end: folded.end.to_string(),
-            summary: folded.collector.summary(),
+            summary,
+            stacks: named,
+            table: stacks.clone(),
         }
     }
 }
@@ -156,12 +178,20 @@ pub fn render_text(r: &Report) -> String {
             }
         }
     }
+    pins::pins_text(&mut out, &s.pins, &r.table, origin, t.last_ts_ns);
     out.push_str("\nfindings\n");
     let _ = writeln!(
         out,
         "  unmatched releases {}, double claims {}, stuck waits {}",
         s.unmatched_releases, s.double_claims, s.stuck_waits
     );
+    if s.pins.refused_total > 0 {
+        let _ = writeln!(
+            out,
+            "  refused long-term pins {} (FS-DAX memory cannot be pinned long term)",
+            s.pins.refused_total
+        );
+    }
     if !s.held_since_start.is_empty() {
         let _ = writeln!(
             out,
@@ -196,7 +226,8 @@ mod tests {
     fn sample_report() -> Report {
         let path = Path::new(SAMPLE);
         let folded = fold_trace(path, CollectorConfig::default()).expect("sample reads");
-        Report::new(Path::new("samples/synthetic-6.1.dxt"), &folded)
+        let stacks = stacks_of_trace(path);
+        Report::new(Path::new("samples/synthetic-6.1.dxt"), &folded, &stacks)
     }
 
     #[test]

@@ -62,9 +62,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let EventStream {
         info,
         events,
-        stacks: _,
+        stacks,
     } = stream;
     let mut dash = Dashboard::new(Collector::default(), info, clock);
+    dash.set_stacks(stacks);
     if let Some(mut end) = end {
         dash.set_end_note(move || end.try_recv().ok().map(|end| end.to_string()));
     }

@@ -53,6 +53,7 @@ impl Collector {
                 by: Actor::of(ev),
                 pre_existing: false,
                 mount: String::new(),
+                stack: c.stack,
             });
         } else {
             d.balance.refused += 1;
@@ -107,6 +108,7 @@ impl Collector {
                     holder,
                     api,
                     by: Actor::of(ev),
+                    stack: r.stack,
                 });
             }
         }

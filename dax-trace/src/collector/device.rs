@@ -3,6 +3,7 @@ use super::actor::Actor;
 use super::histogram::LatencyHistogram;
 use super::ring::BoundedRing;
 use crate::event::{ClaimApi, Dev, WaitApi};
+use dax_trace_common::field::StackId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -62,6 +63,9 @@ pub struct OpenClaim {
     /// The filesystem this claim is, when the state told it (`xfs on /mnt`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mount: String,
+    /// The claimer's kernel stack (0: none; traces before version 3).
+    #[serde(default, skip_serializing_if = "StackId::is_none")]
+    pub stack: StackId,
 }
 
 pub(super) fn is_false(b: &bool) -> bool {

@@ -3,7 +3,9 @@
 //! runaway trace cannot grow memory.
 use super::actor::Actor;
 use super::device::{DeviceId, DeviceIdentity, OpenClaim};
+use super::pins::Ownership;
 use crate::event::{ClaimApi, Dev};
+use dax_trace_common::field::StackId;
 use serde::{Deserialize, Serialize};
 
 /// A release that matched no open claim.
@@ -14,6 +16,9 @@ pub struct UnmatchedRelease {
     pub holder: u64,
     pub api: ClaimApi,
     pub by: Actor,
+    /// The releaser's kernel stack (0: none).
+    #[serde(default, skip_serializing_if = "StackId::is_none")]
+    pub stack: StackId,
 }
 
 /// A second claim by a holder that already holds the device.
@@ -49,6 +54,14 @@ pub struct StuckWaitRecord {
     pub wait_begin_ns: u64,
     /// When the stuck state was reported.
     pub reported_ns: u64,
+    /// Who held the page when the stuck wait was reported: its open owners,
+    /// or the last ones, already released (the pin that made it wait).
+    #[serde(default = "unknown_owner")]
+    pub owners: Ownership,
+}
+
+fn unknown_owner() -> Ownership {
+    Ownership::Unknown
 }
 
 /// A wait longer than `CollectorConfig::slow_wait_ns`.

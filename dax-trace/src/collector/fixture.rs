@@ -1,8 +1,10 @@
 //! Event builders for tests: short readable scenarios instead of raw structs.
 use crate::event::{
-    BusyPage, Claim, Drops, Fault, PageIdle, PagemapCreate, Release, StuckWait, WaitBegin, WaitEnd,
+    BusyPage, Claim, Drops, Fault, PageIdle, PagemapCreate, PinOwner, PinRelease, RefusedPin,
+    Release, StuckWait, WaitBegin, WaitEnd,
 };
 use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
+use dax_trace_common::field::StackId;
 
 pub const PMEM0: Dev = Dev::new(259, 0);
 pub const DM0: Dev = Dev::new(253, 0);
@@ -211,6 +213,70 @@ impl Script {
             e.point = USERSPACE_POINT;
         }
         self.pid = pid;
+        self
+    }
+
+    /// A `pin-owner` report by the current task (pid = tid) of `pfn`,
+    /// pinned through `point` at `since_ns` with stack `stack`.
+    pub fn pin_owner(
+        &mut self,
+        pgmap: u64,
+        pfn: u64,
+        point: u16,
+        since_ns: u64,
+        stack: u32,
+    ) -> &mut Self {
+        self.push(EventBody::PinOwner(PinOwner {
+            page: 0xffff_ea00_0000_0000 + pfn * 64,
+            pfn,
+            pgmap,
+            since_ns,
+            refs: 1,
+            pin: true.into(),
+            stack: StackId(stack),
+            remote: false.into(),
+        }));
+        if let Some(e) = self.events.last_mut() {
+            e.point = point;
+        }
+        self
+    }
+
+    /// A `pin-release` of the owner `owner_tid` (pid = tid) of `pfn`, put by
+    /// the current task.
+    pub fn pin_release(
+        &mut self,
+        pfn: u64,
+        owner_tid: u32,
+        since_ns: u64,
+        by_idle: bool,
+    ) -> &mut Self {
+        self.push(EventBody::PinRelease(PinRelease {
+            page: 0xffff_ea00_0000_0000 + pfn * 64,
+            pfn,
+            since_ns,
+            owner_pid: owner_tid,
+            owner_tid,
+            pin: true.into(),
+            by_idle: by_idle.into(),
+        }))
+    }
+
+    /// A refused long-term pin of `nr_pages` at a mapping of `path` by the
+    /// current task, through `pin_user_pages_fast`.
+    pub fn refused_pin(&mut self, path: &str, nr_pages: u64, stack: u32) -> &mut Self {
+        self.push(EventBody::RefusedPin(RefusedPin {
+            start: 0x7f10_0000_0000,
+            nr_pages,
+            gup_flags: 0x0104_0000,
+            ret: -95,
+            stack: StackId(stack),
+            pin: true.into(),
+            path: path.into(),
+        }));
+        if let Some(e) = self.events.last_mut() {
+            e.point = dax_trace_common::probe::idx::PIN_USER_PAGES_FAST;
+        }
         self
     }
 

@@ -69,6 +69,8 @@ mod identity;
 mod kinds;
 mod pagemap;
 mod pages;
+mod pins;
+pub mod pins_view;
 mod ring;
 mod state;
 mod state_pages;
@@ -88,6 +90,10 @@ pub use kinds::KindCounts;
 pub use pagemap::{
     BusyPage, BusyPages, MemoryFailureRecord, PagemapIdentity, PagemapState, StartBusyPage,
 };
+pub use pins::{
+    Ownership, PageOwners, PinOwnerRecord, PinReleaseRecord, Pins, RefusedPinGroup, entry_name,
+};
+pub use pins_view::{BusyPageOwners, PinsSummary};
 pub use ring::BoundedRing;
 pub use state::StateAtStart;
 pub use summary::{DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Summary};
@@ -236,6 +242,8 @@ pub struct Collector {
     pagemaps: BTreeMap<u64, PagemapState>,
     open_waits: HashMap<u32, OpenWait>,
     findings: Findings,
+    /// Page owners and refused long-term pins.
+    pins: Pins,
     drops: DropStats,
     totals: Totals,
     next_claim: u64,
@@ -265,6 +273,7 @@ impl Collector {
             pagemaps: BTreeMap::new(),
             open_waits: HashMap::new(),
             findings,
+            pins: Pins::default(),
             drops: DropStats::default(),
             totals: Totals::default(),
             next_claim: 0,
@@ -298,8 +307,9 @@ impl Collector {
             EventBody::DmMember(m) => self.on_dm_member(ev, m),
             EventBody::Fault(f) => self.on_fault(ev, f),
             EventBody::MemoryFailure(m) => self.on_memory_failure(ev, m),
-            // Pin owners are folded by the owners model (not yet).
-            EventBody::PinOwner(_) | EventBody::PinRelease(_) | EventBody::RefusedPin(_) => {}
+            EventBody::PinOwner(o) => self.on_pin_owner(ev, o),
+            EventBody::PinRelease(r) => self.on_pin_release(ev, r),
+            EventBody::RefusedPin(r) => self.on_refused_pin(ev, r),
             EventBody::HolderNotifyFailure(h) => self.on_holder_notify_failure(ev, h),
             EventBody::StuckWait(w) => self.on_stuck_wait(ev, w),
             EventBody::PutStats(p) => self.on_put_stats(p),

@@ -36,6 +36,7 @@ impl Collector {
             p.idle_transitions += 1;
             p.clear_busy(i.pfn, ev.ts_ns);
         }
+        self.close_owners_on_idle(i.pfn, ev.ts_ns);
     }
 
     pub(super) fn on_busy_page(&mut self, ev: &Event, b: &event::BusyPage) {
@@ -90,6 +91,15 @@ impl Collector {
             Some(d.identity.clone())
         });
         let open = self.open_waits.get(&s.waiter_tid);
+        let mut owners = self.ownership_during(s.pfn, s.wait_begin_ns, ev.ts_ns);
+        // A wait found asleep at attach on this page: it was busy before.
+        if matches!(
+            owners,
+            super::Ownership::Unknown | super::Ownership::NotTraced
+        ) && open.is_some_and(|w| w.at_attach.as_ref().is_some_and(|a| a.pfn == s.pfn))
+        {
+            owners = super::Ownership::PinnedBeforeAttach;
+        }
         self.findings.stuck_waits.push(StuckWaitRecord {
             device,
             identity,
@@ -108,6 +118,7 @@ impl Collector {
             at_attach: open.is_some_and(|w| w.at_attach.is_some()),
             wait_begin_ns: s.wait_begin_ns,
             reported_ns: ev.ts_ns,
+            owners,
         });
     }
 }

@@ -12,6 +12,7 @@ use super::{Actor, ClaimOutcome, ClaimRecord, Collector, DeviceId, DeviceState, 
 use crate::event::{
     ClaimApi, Event, StateDaxDevice, StateDmTarget, StateEnd, StateMount, StatePagemap,
 };
+use dax_trace_common::field::StackId;
 use dax_trace_common::payload::state_bits;
 use serde::{Deserialize, Serialize};
 
@@ -166,6 +167,7 @@ impl Collector {
                 by: Actor::of(ev),
                 pre_existing: true,
                 mount: if i == 0 { mount.clone() } else { String::new() },
+                stack: StackId::NONE,
             };
             d.history.push(ClaimRecord {
                 seq: claim.seq,

@@ -130,6 +130,10 @@ pub struct Summary {
     /// Claims held since before the trace and still open at its end (not leaks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held_since_start: Vec<Leak>,
+    /// Page owners, busy pages with their owners, refused long-term pins
+    /// (left out when the trace tells nothing of owners).
+    #[serde(default, skip_serializing_if = "super::PinsSummary::is_empty")]
+    pub pins: super::PinsSummary,
 }
 
 impl Collector {
@@ -311,6 +315,7 @@ impl Collector {
             stuck_waits: self.findings.stuck_waits.count,
             state_at_start: self.state.clone(),
             held_since_start: self.held_since_start(),
+            pins: self.pins_summary(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use super::Exporter;
 use crate::event::Event;
-use crate::trace::{FORMAT_VERSION, Header, Summary, TraceError, Writer};
+use crate::trace::{FORMAT_VERSION, Header, StackRecord, Summary, TraceError, Writer};
 
 /// Writes every event to a new trace file.
 pub struct TraceFile<W: Write> {
@@ -38,6 +38,14 @@ impl<W: Write> Exporter for TraceFile<W> {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
         match self.writer.as_mut() {
             Some(w) => w.write_event(event).map_err(io),
+            None => Err(std::io::Error::other("the trace copy is already finished")),
+        }
+    }
+
+    /// Stacks are copied in place, so they still precede the events naming them.
+    fn stack(&mut self, stack: &StackRecord) -> std::io::Result<()> {
+        match self.writer.as_mut() {
+            Some(w) => w.write_stack(stack).map_err(io),
             None => Err(std::io::Error::other("the trace copy is already finished")),
         }
     }

@@ -10,8 +10,9 @@ pub mod perfetto;
 
 use std::io::{Read, Write};
 
-use crate::event::Event;
-use crate::trace::{End, Header, Reader, Record, Summary};
+use crate::event::{Event, EventBody};
+use crate::trace::{End, Header, Reader, Record, StackRecord, Summary};
+use dax_trace_common::field::StackId;
 
 /// The export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,10 @@ pub enum Format {
 pub trait Exporter {
     /// Writes one event.
     fn event(&mut self, event: &Event) -> std::io::Result<()>;
+    /// A kernel stack of the trace, before the first event naming it.
+    fn stack(&mut self, _stack: &StackRecord) -> std::io::Result<()> {
+        Ok(())
+    }
     /// The source's closing summary, when it has one (before [`Exporter::finish`]).
     fn summary(&mut self, _summary: &Summary) {}
     /// Writes what closes the output.
@@ -78,7 +83,8 @@ pub fn export<R: Read, W: Write>(
                 events += 1;
             }
             Ok(Record::Summary(s)) => exporter.summary(&s),
-            Ok(Record::Stack(_) | Record::State(_)) => {}
+            Ok(Record::Stack(s)) => exporter.stack(&s)?,
+            Ok(Record::State(_)) => {}
             Err(_) => break,
         }
     }
@@ -87,5 +93,19 @@ pub fn export<R: Read, W: Write>(
     Ok(Exported { events, end })
 }
 
+/// The kernel stack an event names (0: none).
+pub fn stack_of(body: &EventBody) -> StackId {
+    match body {
+        EventBody::Claim(c) => c.stack,
+        EventBody::Release(r) => r.stack,
+        EventBody::WaitBegin(w) => w.stack,
+        EventBody::PinOwner(o) => o.stack,
+        EventBody::RefusedPin(r) => r.stack,
+        _ => StackId::NONE,
+    }
+}
+
+#[cfg(test)]
+mod pins_tests;
 #[cfg(test)]
 mod tests;

@@ -22,13 +22,17 @@
 //! - a `daxtrace` process with the `dropped events` counter and memory
 //!   failures (a pfn only);
 //! - the state at start (`perfetto/state.rs`): claims held since before the
-//!   trace and waits found at attach as slices, the rest as instants.
+//!   trace and waits found at attach as slices, the rest as instants;
+//! - one process per pinning process (`perfetto/pins.rs`): an async slice
+//!   per page owner from when it took the page to its release (or the end of
+//!   the trace), with the entry point and stack, and refused long-term pins
+//!   as instants on the asking thread.
 //!
 //! Timestamps are CLOCK_MONOTONIC microseconds with nanosecond decimals,
 //! written as exact decimal text (a float would round large uptimes).
 use crate::event::{
-    BusyPage, Claim, DaxAddHost, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
-    HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, PutStats, Release,
+    BusyPage, DaxAddHost, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
+    HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, PutStats,
     StuckWait, WaitBegin, WaitEnd,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -40,6 +44,8 @@ use super::Exporter;
 use crate::event::{Dev, Event, EventBody};
 use crate::trace::Header;
 
+mod claims;
+mod pins;
 mod state;
 
 /// The track of one kind of thing, keyed by its identity.
@@ -50,6 +56,8 @@ enum ProcessKey {
     Filesystem(Dev),
     DeviceMapper,
     Daxtrace,
+    /// A process that pinned pages (by its pid).
+    Pinner(u32),
 }
 
 /// Thread identity of the `device-mapper` track inside a dax_device process
@@ -77,6 +85,8 @@ pub struct ChromeTrace<W: Write> {
     /// The state at start was read (its `state-end` seen): later state
     /// events are updates and add no held claims.
     state_read: bool,
+    /// Pin slices open and the trace's stacks (`perfetto/pins.rs`).
+    pins: pins::PinTracks,
 }
 
 impl<W: Write> ChromeTrace<W> {
@@ -107,6 +117,7 @@ impl<W: Write> ChromeTrace<W> {
             dm_members: HashMap::new(),
             dm_pages: HashMap::new(),
             state_read: false,
+            pins: pins::PinTracks::default(),
         })
     }
 
@@ -155,6 +166,7 @@ impl<W: Write> ChromeTrace<W> {
             ProcessKey::Filesystem(dev) => format!("fs {dev}"),
             ProcessKey::DeviceMapper => "device-mapper".to_string(),
             ProcessKey::Daxtrace => "daxtrace".to_string(),
+            ProcessKey::Pinner(p) => self.pins.process_name(p),
         };
         self.emit("M", "process_name", pid, 0, None, json!({ "name": name }))?;
         Ok(pid)
@@ -258,7 +270,7 @@ fn holder_name(holder: u64) -> String {
 
 impl<W: Write> Exporter for ChromeTrace<W> {
     fn event(&mut self, e: &Event) -> std::io::Result<()> {
-        if self.state_event(e)? {
+        if self.state_event(e)? || self.pin_event(e)? {
             return Ok(());
         }
         let ts = e.ts_ns;
@@ -267,71 +279,8 @@ impl<W: Write> Exporter for ChromeTrace<W> {
             EventBody::DaxAddHost(DaxAddHost { dax_dev, disk, .. }) => {
                 self.disks.insert(*dax_dev, disk.to_string());
             }
-            EventBody::Claim(Claim {
-                dax_dev,
-                holder,
-                bdev,
-                disk,
-                granted,
-                api,
-                ..
-            }) => {
-                if !granted.get() || *dax_dev == 0 {
-                    return self.instant(
-                        ProcessKey::Filesystem(*bdev),
-                        "claim refused",
-                        ts,
-                        json!({ "disk": disk, "by": who }),
-                    );
-                }
-                self.disks
-                    .entry(*dax_dev)
-                    .or_insert_with(|| disk.to_string());
-                let pid = self.pid(ProcessKey::DaxDevice(*dax_dev))?;
-                let tid = self.tid(pid, *holder, || holder_name(*holder))?;
-                self.open_claims.entry(*dax_dev).or_default().push(*holder);
-                let args = json!({ "disk": disk, "bdev": bdev.to_string(), "api": api, "by": who });
-                self.emit("B", &format!("claim {disk}"), pid, tid, Some(ts), args)?;
-            }
-            EventBody::Release(Release {
-                dax_dev,
-                holder,
-                api,
-                ..
-            }) => {
-                let open = self.open_claims.entry(*dax_dev).or_default();
-                let released = match open.iter().rposition(|h| h == holder) {
-                    Some(i) => Some(open.remove(i)),
-                    // APIs without a holder release the latest claim.
-                    None if *holder == 0 => open.pop(),
-                    None => None,
-                };
-                let pid = self.pid(ProcessKey::DaxDevice(*dax_dev))?;
-                match released {
-                    Some(h) => {
-                        let tid = self.tid(pid, h, || holder_name(h))?;
-                        self.emit(
-                            "E",
-                            "",
-                            pid,
-                            tid,
-                            Some(ts),
-                            json!({ "release_api": api, "by": who }),
-                        )?;
-                    }
-                    None => {
-                        let tid = self.tid(pid, *holder, || holder_name(*holder))?;
-                        self.emit(
-                            "i",
-                            "release without claim",
-                            pid,
-                            tid,
-                            Some(ts),
-                            json!({ "api": api, "by": who }),
-                        )?;
-                    }
-                }
-            }
+            EventBody::Claim(c) => self.claim(e, c)?,
+            EventBody::Release(r) => self.release(e, r)?,
             EventBody::DaxKill(DaxKill {
                 dax_dev, holder, ..
             }) => {
@@ -373,17 +322,17 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                     self.busy_counter(*pgmap, ts)?;
                 }
             }
-            EventBody::WaitBegin(WaitBegin { ino, dev, api, .. }) => {
+            EventBody::WaitBegin(WaitBegin {
+                ino,
+                dev,
+                api,
+                stack,
+                ..
+            }) => {
                 let pid = self.pid(ProcessKey::Filesystem(*dev))?;
                 let tid = self.tid(pid, u64::from(e.tid), || format!("{} {}", e.comm, e.tid))?;
-                self.emit(
-                    "B",
-                    &format!("wait ino {ino}"),
-                    pid,
-                    tid,
-                    Some(ts),
-                    json!({ "api": api }),
-                )?;
+                let args = self.pins.with_stack(json!({ "api": api }), *stack);
+                self.emit("B", &format!("wait ino {ino}"), pid, tid, Some(ts), args)?;
             }
             EventBody::WaitEnd(WaitEnd {
                 dev,
@@ -498,7 +447,13 @@ impl<W: Write> Exporter for ChromeTrace<W> {
         Ok(())
     }
 
+    fn stack(&mut self, stack: &crate::trace::StackRecord) -> std::io::Result<()> {
+        self.pins.add_stack(stack);
+        Ok(())
+    }
+
     fn finish(&mut self) -> std::io::Result<()> {
+        self.end_open_pins()?;
         write!(self.out, "\n]}}\n")?;
         self.out.flush()
     }

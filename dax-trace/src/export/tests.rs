@@ -22,9 +22,14 @@ fn export_sample(format: Format) -> (String, Exported) {
 fn jsonl_golden() {
     let (out, exported) = export_sample(Format::Jsonl);
     assert_eq!(exported.end, End::Complete);
-    assert_eq!(out.lines().count() as u64, exported.events);
-    for line in out.lines() {
-        let back: Event = serde_json::from_str(line).expect("each line is an Event");
+    let (stacks, events): (Vec<&str>, Vec<&str>) = out
+        .lines()
+        .partition(|l| l.starts_with("{\"type\":\"stack\""));
+    assert_eq!(events.len() as u64, exported.events);
+    // The three stacks of the sample, each named by some event.
+    assert_eq!(stacks.len(), 3);
+    for line in events {
+        let back: Event = serde_json::from_str(line).expect("each other line is an Event");
         assert!(synthetic::scenario().contains(&back));
     }
     insta::assert_snapshot!(out);
@@ -56,6 +61,8 @@ fn perfetto_output_is_a_trace_event_document_with_balanced_slices() {
                 assert!(*d >= 0, "an end without a begin on {key:?}");
             }
             "M" => names.push(e["args"]["name"].as_str().expect("name").to_string()),
+            // Async pin slices: balanced per id (checked in pins_tests).
+            "b" | "e" => assert!(e["id"].is_string()),
             "C" | "i" => assert!(e["ts"].is_number()),
             other => panic!("unexpected phase {other}"),
         }

@@ -289,8 +289,15 @@ impl Families {
         counters(
             enc,
             "daxtrace_longterm_pins_refused",
-            "Long-term pins (FOLL_LONGTERM) of fs-dax pages refused by the kernel (0 until that probe exists).",
-            one(0u64),
+            "Long-term pins (FOLL_LONGTERM: RDMA, io_uring fixed buffers, vfio) of fs-dax memory refused by the kernel.",
+            one(s.longterm_pins_refused),
+        )?;
+        gauges(
+            enc,
+            "daxtrace_pin_owners",
+            "Tasks holding references on the device's pages now (through get_user_pages/pin_user_pages).",
+            None,
+            per_device(s, |f| f.pin_owners),
         )
     }
 

@@ -83,6 +83,9 @@ pub struct DeviceFigures {
     pub pagemap_pages: u64,
     pub dm_taken: u64,
     pub dm_dropped: u64,
+    /// Tasks holding references on the device's pages now (owners reported
+    /// by the gup entry points and not released).
+    pub pin_owners: u64,
 }
 
 /// A pagemap as an info series (no pointer: the device using it names it).
@@ -118,6 +121,8 @@ pub struct Snapshot {
     pub refused_unknown_devices: u64,
     pub unattributed_memory_failures: u64,
     pub stuck_waits_total: u64,
+    /// Long-term pins of FS-DAX memory the kernel refused.
+    pub longterm_pins_refused: u64,
     pub dm_members: BTreeSet<(String, String)>,
     pub pagemaps: BTreeSet<PagemapInfo>,
     pub probes: BTreeSet<ProbeInfo>,
@@ -174,11 +179,13 @@ impl Snapshot {
             refused_unknown_devices: c.totals().refused_unknown_devices,
             unattributed_memory_failures: c.totals().unattributed_memory_failures,
             stuck_waits_total: c.findings().stuck_waits.count,
+            longterm_pins_refused: c.pins().refused_total(),
             evicted_records: c.totals().evicted_devices + c.totals().evicted_pagemaps,
             ..Snapshot::default()
         };
         s.add_devices(c);
         s.add_pagemaps(c);
+        s.add_pin_owners(c);
         s.add_open_waits(c, now_ns(state));
         s.add_probes(state);
         s.events_by_kind = c
@@ -246,6 +253,18 @@ impl Snapshot {
                         .map_or_else(|| "unknown".to_string(), |b| b.to_string()),
                 });
             }
+        }
+    }
+
+    /// Open owners per device of their pagemap (summed: owners never
+    /// become labels).
+    fn add_pin_owners(&mut self, c: &Collector) {
+        for o in c.pins().open_owners() {
+            let label = c
+                .pagemap(o.pgmap)
+                .and_then(|p| p.devices.iter().find_map(|id| c.device(*id)))
+                .map_or_else(|| OTHER_DEVICE.to_string(), device_label);
+            self.device(label).pin_owners += 1;
         }
     }
 

@@ -1,6 +1,6 @@
 //! The exporter over a collector fed only a state at start: devices known
 //! from it are series from the first scrape, with their pages, open claims
-//! and pagemap info.
+//! and pagemap info; page owners and refused long-term pins.
 use super::exposition::{Format, render};
 use super::families::Families;
 use super::process::ProcessFigures;
@@ -48,4 +48,32 @@ fn devices_known_only_from_the_state_at_start_are_exported() {
         assert!(text.contains(&series), "no {series} in\n{text}");
     }
     assert!(!text.contains("device=\"other\""), "{text}");
+}
+
+#[test]
+fn open_page_owners_and_refused_long_term_pins_are_exported() {
+    use dax_trace_common::probe::idx::PIN_USER_PAGES_FAST;
+    let mut s = Script::default();
+    s.pagemap(PGMAP0, 0x40000, 0x60000)
+        .claim(DAX0, 0, PMEM0, "pmem0")
+        .by(700, "truncate")
+        .busy(PGMAP0, 0x40010, PMEM0, 12);
+    let since = s.ts_ns - 1_000;
+    s.by(585, "fio")
+        .pin_owner(PGMAP0, 0x40010, PIN_USER_PAGES_FAST, since, 0)
+        .by(586, "fio")
+        .pin_owner(PGMAP0, 0x40010, PIN_USER_PAGES_FAST, since, 0)
+        .by(0, "swapper/0")
+        .pin_release(0x40010, 585, since, false)
+        .by(640, "uring_fixed")
+        .refused_pin("/mnt/pmem0/ring.buf", 64, 0)
+        .refused_pin("/mnt/pmem0/ring.buf", 64, 0)
+        .refused_pin("/mnt/pmem0/other", 1, 0);
+    let text = scrape(&s.build());
+    for series in [
+        "daxtrace_pin_owners{device=\"pmem0\"} 1",
+        "daxtrace_longterm_pins_refused_total 3",
+    ] {
+        assert!(text.contains(series), "no {series} in\n{text}");
+    }
 }

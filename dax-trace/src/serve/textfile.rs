@@ -170,6 +170,7 @@ mod tests {
             }],
             notes: vec![],
             pre_existing: vec![],
+            notices: vec![],
         }
     }
 

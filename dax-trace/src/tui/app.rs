@@ -85,6 +85,9 @@ pub enum Action {
     Back,
     LogOlder,
     LogNewer,
+    /// `[` / `]`: the previous / next busy page of the detail pane.
+    BusyUp,
+    BusyDown,
     Quit,
 }
 
@@ -106,6 +109,10 @@ pub struct App {
     pub detail: bool,
     /// How many lines the event log is scrolled back from the newest.
     pub log_scroll: usize,
+    /// Index of the selected busy page in the detail pane.
+    pub busy_selected: usize,
+    /// Its pfn, so the selection follows the page as others come and go.
+    pub busy_selected_pfn: Option<u64>,
     pub quit: bool,
 }
 
@@ -150,17 +157,42 @@ impl App {
             }
             Action::LogOlder => self.log_scroll = self.log_scroll.saturating_add(LOG_PAGE),
             Action::LogNewer => self.log_scroll = self.log_scroll.saturating_sub(LOG_PAGE),
+            Action::BusyUp => self.move_busy(-1),
+            Action::BusyDown => self.move_busy(1),
             Action::Quit => self.quit = true,
         }
     }
 
+    fn move_busy(&mut self, delta: isize) {
+        self.busy_selected = self.busy_selected.saturating_add_signed(delta);
+        self.busy_selected_pfn = None;
+    }
+
+    /// Settles the busy page selection on an existing row of `pfns`: the
+    /// same page as before when it is still listed.
+    pub fn settle_busy(&mut self, pfns: &[u64]) -> usize {
+        if let Some(pos) = self
+            .busy_selected_pfn
+            .and_then(|pfn| pfns.iter().position(|p| *p == pfn))
+        {
+            self.busy_selected = pos;
+        }
+        self.busy_selected = self.busy_selected.min(pfns.len().saturating_sub(1));
+        self.busy_selected_pfn = pfns.get(self.busy_selected).copied();
+        self.busy_selected
+    }
+
     fn move_selection(&mut self, delta: isize) {
+        self.busy_selected = 0;
+        self.busy_selected_pfn = None;
         self.selected = self.selected.saturating_add_signed(delta);
         // The key is re-derived from the index on the next arrange.
         self.selected_key = None;
     }
 
     fn jump(&mut self, index: usize) {
+        self.busy_selected = 0;
+        self.busy_selected_pfn = None;
         self.selected = index;
         self.selected_key = None;
     }
@@ -187,6 +219,22 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_busy_page_selection_follows_its_page_and_resets_with_the_row() {
+        let mut app = App::default();
+        app.apply(Action::BusyDown);
+        assert_eq!(app.settle_busy(&[10, 20, 30]), 1);
+        // A page older than the selected one went idle: still page 20.
+        assert_eq!(app.settle_busy(&[20, 30]), 0);
+        // The selected page went idle: the same index, clamped.
+        assert_eq!(app.settle_busy(&[30]), 0);
+        app.apply(Action::BusyDown);
+        app.apply(Action::BusyDown);
+        assert_eq!(app.settle_busy(&[30, 40, 50]), 2);
+        app.apply(Action::Down);
+        assert_eq!(app.settle_busy(&[30, 40, 50]), 0);
+    }
 
     fn row(key: u64, device: &str, busy: u64, waits: u64) -> PagemapRow {
         PagemapRow {

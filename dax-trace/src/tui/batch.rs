@@ -110,14 +110,27 @@ pub fn write_frame(out: &mut impl Write, snap: &Snapshot) -> std::io::Result<()>
         let pgoff = oldest
             .pgoff
             .map_or_else(String::new, |p| format!(" pgoff {p}"));
+        // The owner, when the trace reports owners.
+        let owner = match oldest.owner.as_str() {
+            "" => String::new(),
+            "?" => " (owner unknown)".to_string(),
+            "at start" => " (pinned before attach)".to_string(),
+            who => format!(" by {who}"),
+        };
         writeln!(
             out,
-            "{}: oldest busy page pfn {:#x} ino {}{pgoff} pinned for {}",
+            "{}: oldest busy page pfn {:#x} ino {}{pgoff} pinned for {}{owner}",
             detail.title,
             oldest.pfn,
             oldest.ino,
             duration(oldest.age_ns)
         )?;
+        if let Some(p) = &detail.pinner
+            && p.pfn == oldest.pfn
+            && !p.frames.is_empty()
+        {
+            writeln!(out, "  stack: {}", p.frames.join(" <- "))?;
+        }
     }
     writeln!(out)?;
     out.flush()

@@ -7,8 +7,9 @@ use crate::collector::{
 use crate::event::{ClaimApi, Event, WaitApi};
 
 use super::model::DashboardModel;
+use super::owner_model::busy_rows;
 use super::state_model::{busy_at_start, start_rows, state_lines};
-use super::view::{BusyPage, Detail, Histogram, HolderEntry, PagemapRow};
+use super::view::{Detail, Histogram, HolderEntry, PagemapRow};
 
 /// Page size the pfn ranges are counted in.
 const PAGE_SIZE: u64 = 4096;
@@ -216,11 +217,13 @@ fn device_detail(c: &Collector, d: &DeviceState, now_ns: u64) -> Detail {
         title: d.identity.label(),
         topology,
         holders: holder_history(d.history.iter()),
-        busy: busy_rows(busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
+        busy: busy_rows(c, busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
         busy_total,
         busy_at_start,
         busy_at_start_total,
         histogram: histogram(&d.waits.latency),
+        selected_busy: 0,
+        pinner: None,
     }
 }
 
@@ -243,10 +246,12 @@ fn pagemap_detail(c: &Collector, p: &PagemapState, now_ns: u64) -> Detail {
         topology: vec![pagemap_line(p)],
         holders: Vec::new(),
         busy_total: busy.len(),
-        busy: busy_rows(busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
+        busy: busy_rows(c, busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
         busy_at_start,
         busy_at_start_total,
         histogram: Histogram::default(),
+        selected_busy: 0,
+        pinner: None,
     }
 }
 
@@ -292,21 +297,6 @@ fn holder_history<'a>(history: impl Iterator<Item = &'a ClaimRecord>) -> Vec<Hol
     }
     entries.sort_by_key(|e| e.at_ns);
     entries
-}
-
-fn busy_rows<'a>(
-    pages: impl Iterator<Item = &'a crate::collector::BusyPage>,
-    now_ns: u64,
-) -> Vec<BusyPage> {
-    pages
-        .map(|b| BusyPage {
-            pfn: b.pfn,
-            ino: b.ino,
-            pgoff: b.index,
-            age_ns: now_ns.saturating_sub(b.since_ns),
-            refcount: b.refcount,
-        })
-        .collect()
 }
 
 /// The collector's fine-grained buckets folded into decades.

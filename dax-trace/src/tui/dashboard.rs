@@ -11,6 +11,7 @@ use super::view::Snapshot;
 use crate::event::Event;
 use crate::session::SessionInfo;
 use crate::source::EventBatch;
+use crate::stacks::StackTable;
 
 /// Which clock "now" is on: ages and rates are measured on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +60,8 @@ pub struct Dashboard<M> {
     frame: Snapshot,
     /// Asks the source how it ended, until it has said it.
     end_note: Option<EndNote>,
+    /// The stream's kernel stacks, for the owner shown in the detail pane.
+    stacks: StackTable,
 }
 
 impl<M: DashboardModel> Dashboard<M> {
@@ -73,7 +76,13 @@ impl<M: DashboardModel> Dashboard<M> {
             captured: Snapshot::default(),
             frame: Snapshot::default(),
             end_note: None,
+            stacks: StackTable::new(),
         }
+    }
+
+    /// Resolves owner stacks from `stacks` (the source's table).
+    pub fn set_stacks(&mut self, stacks: StackTable) {
+        self.stacks = stacks;
     }
 
     /// Once the stream is over, shows what `note` returns (how the source
@@ -119,6 +128,19 @@ impl<M: DashboardModel> Dashboard<M> {
     fn rearrange(&mut self) {
         let now_ns = self.captured_now_ns();
         self.frame = arrange(&self.captured, &self.model, &mut self.app, now_ns);
+        if let Some(p) = self.frame.detail.as_mut().and_then(|d| d.pinner.as_mut())
+            && let Some(stack) = self.stacks.get(p.stack)
+        {
+            // Function and module: offsets do not fit the pane.
+            p.frames = stack
+                .frames
+                .iter()
+                .map(|f| match &f.module {
+                    Some(m) => format!("{} [{m}]", f.name()),
+                    None => f.name().to_string(),
+                })
+                .collect();
+        }
     }
 
     fn now_ns(&self) -> u64 {

@@ -2,8 +2,8 @@
 //! bounded ring so a long session never grows it.
 use crate::event::{
     BusyPage, Claim, DaxAddHost, DaxAlloc, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
-    HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, Release,
-    StuckWait, WaitBegin, WaitEnd,
+    HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, PinOwner,
+    PinRelease, RefusedPin, Release, StuckWait, WaitBegin, WaitEnd,
 };
 use std::collections::VecDeque;
 
@@ -176,6 +176,29 @@ pub fn describe(event: &Event) -> Option<String> {
             duration(event.ts_ns.saturating_sub(*wait_begin_ns))
         ),
         EventBody::Drops(Drops { point, total, .. }) => format!("point {point} total {total}"),
+        EventBody::PinOwner(PinOwner {
+            pfn,
+            since_ns,
+            refs,
+            ..
+        }) => format!(
+            "pfn {pfn:#x} held {} ({refs} ref) via {}",
+            duration(event.ts_ns.saturating_sub(*since_ns)),
+            crate::collector::entry_name(event.point)
+        ),
+        EventBody::PinRelease(PinRelease {
+            pfn,
+            owner_tid,
+            by_idle,
+            ..
+        }) => format!(
+            "pfn {pfn:#x} of tid {owner_tid}{}",
+            if by_idle.get() { " (page idle)" } else { "" }
+        ),
+        EventBody::RefusedPin(RefusedPin { nr_pages, path, .. }) => format!(
+            "{nr_pages} pages of {} (long-term pin refused)",
+            if path.is_empty() { "?" } else { path.as_str() }
+        ),
         // The state at start reads as words (`event_log_state`); a kind
         // this log has not learnt yet shows its fields, so a new kind needs
         // no line here.

@@ -9,6 +9,7 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("Up/Down j/k", "select a pagemap"),
     ("Home/End g/G", "first / last pagemap"),
     ("Enter", "open / close the detail pane"),
+    ("[ ]", "select a busy page (its owner's stack)"),
     ("s", "cycle the sort column"),
     ("/", "filter by device, type or holder"),
     ("p", "pause / resume the display"),
@@ -50,6 +51,8 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::PageUp => Action::LogOlder,
         KeyCode::PageDown => Action::LogNewer,
+        KeyCode::Char('[') => Action::BusyUp,
+        KeyCode::Char(']') => Action::BusyDown,
         _ => return None,
     })
 }
@@ -60,6 +63,19 @@ mod tests {
 
     fn press(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn brackets_select_a_busy_page() {
+        let app = App::default();
+        assert_eq!(
+            action_for(&app, press(KeyCode::Char('['))),
+            Some(Action::BusyUp)
+        );
+        assert_eq!(
+            action_for(&app, press(KeyCode::Char(']'))),
+            Some(Action::BusyDown)
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod intake;
 pub mod interactive;
 pub mod keys;
 pub mod model;
+mod owner_model;
 pub mod rate;
 pub mod snapshot;
 mod state_model;
@@ -36,6 +37,8 @@ pub enum TuiError {
     Output(#[source] std::io::Error),
 }
 
+#[cfg(test)]
+mod owner_tests;
 #[cfg(test)]
 mod state_tests;
 #[cfg(test)]

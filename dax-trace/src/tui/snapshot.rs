@@ -48,7 +48,8 @@ impl SnapshotBuilder {
 }
 
 /// The frame to draw from a captured snapshot: rows filtered and sorted as
-/// `app` says, selection settled, detail of the selected row from `model`.
+/// `app` says, selection settled, detail of the selected row from `model`
+/// with its selected busy page's owner.
 pub fn arrange<M: DashboardModel>(
     captured: &Snapshot,
     model: &M,
@@ -56,7 +57,12 @@ pub fn arrange<M: DashboardModel>(
     now_ns: u64,
 ) -> Snapshot {
     let rows = app.arrange(captured.rows.clone());
-    let detail = app.selected_key.and_then(|key| model.detail(key, now_ns));
+    let mut detail = app.selected_key.and_then(|key| model.detail(key, now_ns));
+    if let Some(d) = detail.as_mut() {
+        let pfns: Vec<u64> = d.busy.iter().map(|b| b.pfn).collect();
+        d.selected_busy = app.settle_busy(&pfns);
+        d.pinner = d.busy.get(d.selected_busy).and_then(|b| b.pinner.clone());
+    }
     Snapshot {
         header: captured.header.clone(),
         rows,

@@ -80,6 +80,9 @@ fn rows<'a>(
             // Busy at least since the reading.
             age_ns: now_ns.saturating_sub(read_ns),
             refcount: b.refcount,
+            // The pane's title says these were busy at start.
+            owner: String::new(),
+            pinner: None,
         })
         .collect()
 }

@@ -40,7 +40,7 @@ fn fleet() -> Vec<Event> {
     .events()
 }
 
-fn screen(dash: &Dashboard<Collector>) -> String {
+pub(super) fn screen(dash: &Dashboard<Collector>) -> String {
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
     terminal
         .draw(|f| ui::draw(f, dash.frame(), dash.app()))

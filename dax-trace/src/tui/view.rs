@@ -7,6 +7,8 @@
 //! `p` freeze the screen while events keep flowing into the collector.
 use std::fmt::Write as _;
 
+use dax_trace_common::field::StackId;
+
 /// Everything one frame shows.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
@@ -91,6 +93,27 @@ pub struct Detail {
     pub busy_at_start_total: u64,
     /// Wait latency histogram of this pagemap.
     pub histogram: Histogram,
+    /// Index of the selected busy page (`[` / `]`).
+    pub selected_busy: usize,
+    /// Who pins the selected busy page, and its kernel stack.
+    pub pinner: Option<Pinner>,
+}
+
+/// The owner of a busy page, for the detail pane.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pinner {
+    pub pfn: u64,
+    /// `fio[585]` (comm and tid).
+    pub who: String,
+    /// The gup entry point it pinned through.
+    pub entry: String,
+    /// How long it has held the page.
+    pub held_ns: u64,
+    pub stack: StackId,
+    /// The stack's frames (`function [module]`), innermost first; filled
+    /// from the stream's stack table when the frame is arranged (empty when
+    /// the stack is unknown).
+    pub frames: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -111,6 +134,11 @@ pub struct BusyPage {
     pub pgoff: Option<u64>,
     pub age_ns: u64,
     pub refcount: u64,
+    /// Who pins it: `fio[585]`, `at start` (busy in the state at start), `?`
+    /// (no owner reported), empty when the trace reports no owners at all.
+    pub owner: String,
+    /// Its (oldest) owner in full, when one was reported.
+    pub pinner: Option<Pinner>,
 }
 
 /// Counts per latency bucket; `bounds_ns[i]` is the upper bound of bucket i

@@ -13,12 +13,23 @@
 //! end), and the filesystem is unmounted (a release); then the same on xfs,
 //! ending with a lost wakeup (a stuck wait) as on 6.1. ext4 on dm-0 stays
 //! mounted throughout.
+//!
+//! Who pinned the pages (`pins.rs`): each O_DIRECT reader is reported as the
+//! owner of the page its truncate waits for, with its kernel stack (the
+//! direct-I/O path through ext4 or xfs, module frames named); on ext4 its
+//! reference is put before the page goes idle, on xfs the idle page closes
+//! it. The last truncate waits for a page a `fio` read held: the read ends,
+//! the page goes idle, the wakeup is lost, and the stuck wait names fio. An
+//! io_uring process has its fixed buffers on a pmem0 file refused as
+//! long-term pins (twice).
+mod pins;
 mod state;
 
 use crate::event::{
-    BusyPage, Claim, Drops, Fault, PageIdle, PutStats, Release, StuckWait, WaitBegin, WaitEnd,
+    BusyPage, Claim, Drops, Fault, PageIdle, PutStats, Release, WaitBegin, WaitEnd,
 };
 use dax_trace_common::probe::POINTS;
+pub use pins::{STACK_EXT4_DIO, STACK_URING_REGISTER, STACK_XFS_DIO, URING_BUFFER_PATH, stacks};
 pub use state::{DAX_DEV1, DAX_DM, DM0, PGMAP1, PMEM_BYTES, PMEM1};
 
 use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
@@ -115,9 +126,15 @@ impl Script {
 
     /// mount, faults, DMA vs truncate, umount: one filesystem's cycle.
     fn mount_cycle(&mut self, fs: Fs, base_pid: u32) {
-        let (holder, wait_api, wait_point, fstype) = match fs {
-            Fs::Ext4 => (EXT4_SB, WaitApi::Ext4BreakLayouts, 24, "ext4"),
-            Fs::Xfs => (XFS_MP, WaitApi::XfsBreakLayouts, 25, "xfs"),
+        let (holder, wait_api, wait_point, fstype, stack) = match fs {
+            Fs::Ext4 => (
+                EXT4_SB,
+                WaitApi::Ext4BreakLayouts,
+                24,
+                "ext4",
+                STACK_EXT4_DIO,
+            ),
+            Fs::Xfs => (XFS_MP, WaitApi::XfsBreakLayouts, 25, "xfs", STACK_XFS_DIO),
         };
         self.at(
             20_000,
@@ -187,9 +204,21 @@ impl Script {
                 ..Default::default()
             }),
         );
+        // The O_DIRECT reader holding it since before the truncate began.
+        self.pin_owner(base_pid + 1, "dma-truncate", pfn, 900, stack);
+        let pinned_ns = self.ts_ns - 900_000;
         self.stats(40, 2);
+        let idle_after_us = match fs {
+            // The read completes: its reference is put, then the page is idle.
+            Fs::Ext4 => {
+                self.pin_release(4_150, pfn, base_pid + 1, pinned_ns);
+                50
+            }
+            // Here the idle page closes it.
+            Fs::Xfs => 4_200,
+        };
         self.at(
-            4_200,
+            idle_after_us,
             base_pid + 1,
             "dma-truncate",
             19,
@@ -260,39 +289,11 @@ pub fn scenario() -> Vec<Event> {
     s.umount(8_000, 300, XFS_MP);
     s.mount_update("xfs", "/mnt/xfs", false);
     s.mount_cycle(Fs::Ext4, 310);
+    s.refused_uring_buffers(3_000);
     s.stats(96, 4);
     s.mount_cycle(Fs::Xfs, 420);
     // A last truncate that sleeps on a page nobody will wake it for.
-    let pfn = PFN_START + 0x9a0;
-    s.at(
-        5_000,
-        530,
-        "truncate",
-        24,
-        EventBody::WaitBegin(WaitBegin {
-            inode: 0xffff_8880_0c00_9000,
-            ino: 40,
-            dev: PMEM0,
-            api: WaitApi::Ext4BreakLayouts.into(),
-            ..Default::default()
-        }),
-    );
-    s.at(
-        1_000_000,
-        0,
-        "swapper/0",
-        38,
-        EventBody::StuckWait(StuckWait {
-            page: 0xffff_ea00_0100_0000 + (pfn - PFN_START) * 64,
-            pfn,
-            refcount: 1,
-            wait_begin_ns: s.ts_ns,
-            ino: 40,
-            dev: PMEM0,
-            waiter_tid: 530,
-            pgmap: PGMAP,
-        }),
-    );
+    s.lost_wakeup_behind_a_read();
     s.at(
         0,
         999,
@@ -376,6 +377,10 @@ pub fn sample_trace() -> Result<Vec<u8>, crate::trace::TraceError> {
         ..crate::trace::Header::new(session, Vec::new())
     };
     let mut w = crate::trace::Writer::new(Vec::new(), &header)?;
+    // Stack records go before the first event naming them.
+    for stack in stacks() {
+        w.write_stack(&stack)?;
+    }
     for e in &events {
         w.write_event(e)?;
     }

@@ -1,17 +1,18 @@
-//! The detail pane of the selected pagemap: dm topology, holder history and
-//! (with room) the wait histogram on the left, busy pages (longest pinned
-//! first) on the right.
+//! The detail pane of the selected pagemap: dm topology, holder history,
+//! the owner of the selected busy page with its kernel stack and (with
+//! room) the wait histogram on the left, busy pages (longest pinned first,
+//! with their owners; `[` `]` select) on the right.
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Style, Stylize};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 
 use super::histogram;
-use crate::tui::view::{BusyPage, Detail, duration};
+use crate::tui::view::{BusyPage, Detail, Pinner, duration};
 
 /// Column widths of the busy page table.
-const BUSY_COLUMNS: [u16; 5] = [10, 8, 8, 6, 3];
+const BUSY_COLUMNS: [u16; 6] = [9, 5, 5, 6, 3, 13];
 
 pub fn render(frame: &mut Frame, area: Rect, detail: Option<&Detail>) {
     let Some(detail) = detail else {
@@ -34,6 +35,19 @@ pub fn render(frame: &mut Frame, area: Rect, detail: Option<&Detail>) {
     } else {
         (left, None)
     };
+    let left = match &detail.pinner {
+        Some(p) if left.height >= 10 => {
+            let want = p.frames.len().max(1) as u16 + 3;
+            let [history, stack] = Layout::vertical([
+                Constraint::Fill(1),
+                Constraint::Length(want.min(left.height / 2)),
+            ])
+            .areas(left);
+            render_pinner(frame, stack, p);
+            history
+        }
+        _ => left,
+    };
     render_history(frame, left, detail);
     if let Some(area) = histogram_area {
         histogram::render(frame, area, Some(detail));
@@ -49,6 +63,7 @@ pub fn render(frame: &mut Frame, area: Rect, detail: Option<&Detail>) {
             at_start,
             &detail.busy_at_start,
             format!(" busy at start {} ", detail.busy_at_start_total),
+            None,
         );
     }
 }
@@ -88,11 +103,19 @@ fn render_busy(frame: &mut Frame, area: Rect, detail: &Detail) {
         area,
         &detail.busy,
         format!(" busy pages {} ", detail.busy_total),
+        Some(detail.selected_busy),
     );
 }
 
-fn render_pages(frame: &mut Frame, area: Rect, pages: &[BusyPage], title: String) {
-    let header = Row::new(["pfn", "ino", "pgoff", "age", "ref"]).style(Style::new().bold());
+fn render_pages(
+    frame: &mut Frame,
+    area: Rect,
+    pages: &[BusyPage],
+    title: String,
+    selected: Option<usize>,
+) {
+    let header =
+        Row::new(["pfn", "ino", "pgoff", "age", "ref", "owner"]).style(Style::new().bold());
     let rows = pages.iter().map(|p| {
         Row::new([
             format!("{:#x}", p.pfn),
@@ -100,10 +123,32 @@ fn render_pages(frame: &mut Frame, area: Rect, pages: &[BusyPage], title: String
             p.pgoff.map_or_else(|| "-".to_string(), |o| o.to_string()),
             duration(p.age_ns),
             p.refcount.to_string(),
+            p.owner.clone(),
         ])
     });
     let table = Table::new(rows, BUSY_COLUMNS.map(Constraint::Length))
         .header(header)
+        .row_highlight_style(Style::new().reversed())
         .block(Block::bordered().title(title));
-    frame.render_widget(table, area);
+    let selected = selected.filter(|_| !pages.is_empty());
+    let mut state = TableState::default().with_selected(selected);
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The owner of the longest-pinned page and its kernel stack, innermost
+/// frame first (module names in brackets).
+fn render_pinner(frame: &mut Frame, area: Rect, p: &Pinner) {
+    let mut lines = vec![Line::from(format!(
+        "pfn {:#x} for {}",
+        p.pfn,
+        duration(p.held_ns)
+    ))];
+    if p.frames.is_empty() {
+        lines.push(Line::from(format!(" via {} (no stack recorded)", p.entry)).italic());
+    }
+    lines.extend(p.frames.iter().map(|f| Line::from(format!(" {f}"))));
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(format!(" pinned by {} ", p.who))),
+        area,
+    );
 }

@@ -6,7 +6,9 @@ use ratatui::backend::TestBackend;
 
 use super::draw;
 use crate::tui::app::{Action, App};
-use crate::tui::view::{BusyPage, Detail, Header, Histogram, HolderEntry, PagemapRow, Snapshot};
+use crate::tui::view::{
+    BusyPage, Detail, Header, Histogram, HolderEntry, PagemapRow, Pinner, Snapshot,
+};
 
 fn render(snap: &Snapshot, app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
@@ -67,6 +69,8 @@ fn detail() -> Detail {
             pgoff: Some(3),
             age_ns: 1_500_000_000,
             refcount: 2,
+            owner: "fio[585]".into(),
+            pinner: None,
         }],
         busy_total: 1,
         busy_at_start: Vec::new(),
@@ -75,6 +79,19 @@ fn detail() -> Detail {
             bounds_ns: vec![1_000_000, 10_000_000, 100_000_000],
             counts: vec![0, 3, 1, 0],
         },
+        selected_busy: 0,
+        pinner: Some(Pinner {
+            pfn: 0x240000,
+            who: "fio[585]".into(),
+            entry: "pin_user_pages_fast".into(),
+            held_ns: 1_600_000_000,
+            stack: dax_trace_common::field::StackId(1),
+            frames: vec![
+                "pin_user_pages_fast".into(),
+                "iov_iter_extract_pages".into(),
+                "ext4_dio_read_iter [ext4]".into(),
+            ],
+        }),
     }
 }
 

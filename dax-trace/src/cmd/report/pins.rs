@@ -1,0 +1,97 @@
+//! The page owners section of the text report, and the stacks the report
+//! names (read from the trace's stack records).
+use std::fmt::Write as _;
+use std::path::Path;
+
+use dax_trace::collector::PinsSummary;
+use dax_trace::collector::human::{duration, offset as at};
+use dax_trace::collector::pins_view::{
+    busy_page_line, owner_phrase, ownership_phrase, refused_line, via,
+};
+use dax_trace::stacks::StackTable;
+use dax_trace::trace::{Reader, Record};
+
+/// Every stack record of the trace at `path`. A trace that cannot be read
+/// gives what was read before the damage (the fold reports the damage).
+pub fn stacks_of_trace(path: &Path) -> StackTable {
+    let table = StackTable::new();
+    if let Ok(reader) = Reader::open(path) {
+        for record in reader {
+            match record {
+                Ok(Record::Stack(s)) => table.insert(s),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    table
+}
+
+/// Busy pages with their owners, owners still holding pages, refused pins.
+pub(super) fn pins_text(
+    out: &mut String,
+    p: &PinsSummary,
+    stacks: &StackTable,
+    origin: u64,
+    end_ns: u64,
+) {
+    if p.is_empty() {
+        return;
+    }
+    if !p.busy_pages.is_empty() {
+        out.push_str("\nbusy at the end of the trace\n");
+        for b in &p.busy_pages {
+            let _ = writeln!(out, "  {}", busy_page_line(b, Some(stacks)));
+        }
+    }
+    if !p.open_owners.is_empty() {
+        out.push_str("\npage owners at the end of the trace\n");
+        for o in &p.open_owners {
+            let _ = writeln!(
+                out,
+                "  pfn {:#x} {}",
+                o.pfn,
+                owner_phrase(o, end_ns, Some(stacks))
+            );
+        }
+    }
+    if !p.released_owners.is_empty() {
+        out.push_str("\npage owners released during the trace\n");
+        for o in &p.released_owners {
+            let Some(r) = &o.released else { continue };
+            let _ = writeln!(
+                out,
+                "  pfn {:#x} pinned by tid {} ({}) at {} via {}, held {}, released at {}{}",
+                o.pfn,
+                o.tid,
+                o.comm,
+                at(origin, o.since_ns),
+                via(&o.entry, o.stack, Some(stacks)),
+                duration(r.ts_ns.saturating_sub(o.since_ns)),
+                at(origin, r.ts_ns),
+                if r.by_idle { " (page went idle)" } else { "" },
+            );
+        }
+    }
+    if !p.stuck_waits.is_empty() {
+        out.push_str("\nstuck waits and who pinned their page\n");
+        for s in &p.stuck_waits {
+            let comm = s.waiter_comm.map(|c| format!(" ({c})")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  tid {}{comm} on pfn {:#x} ino {} since {}: page {}",
+                s.waiter_tid,
+                s.pfn,
+                s.ino,
+                at(origin, s.wait_begin_ns),
+                ownership_phrase(&s.owners, s.reported_ns, Some(stacks)),
+            );
+        }
+    }
+    if !p.refused.is_empty() {
+        out.push_str("\nrefused long-term pins\n");
+        for r in &p.refused {
+            let _ = writeln!(out, "  {}", refused_line(r, Some(stacks)));
+        }
+    }
+}
