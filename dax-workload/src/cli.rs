@@ -51,6 +51,14 @@ pub enum Scenario {
     /// The child of `memory-failure` (maps, poisons and touches one page).
     #[command(hide = true)]
     PoisonChild(crate::hwpoison::PoisonChildArgs),
+    /// Busy DAX pages with owners to name: an O_DIRECT pin by a named thread
+    /// (beside an O_DIRECT read into anonymous memory, the control), a
+    /// vmsplice pin, two processes pinning one page, and an io_uring fixed
+    /// buffer registration (a long-term pin the kernel refuses).
+    PinOwners(PinOwnersArgs),
+    /// A child of `pin-owners` (a pin or a read in a process of its own).
+    #[command(hide = true)]
+    PinChild(crate::pin_child::PinChildArgs),
 }
 
 impl Scenario {
@@ -64,6 +72,8 @@ impl Scenario {
             Scenario::Faults(_) => "faults",
             Scenario::MemoryFailure(_) => "memory-failure",
             Scenario::PoisonChild(_) => "poison-child",
+            Scenario::PinOwners(_) => "pin-owners",
+            Scenario::PinChild(_) => "pin-child",
         }
     }
 }
@@ -194,6 +204,29 @@ pub struct FaultsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct PinOwnersArgs {
+    /// Filesystems to run the cases on.
+    #[arg(long, value_enum, default_value_t = FsChoice::Ext4)]
+    pub fs: FsChoice,
+    /// Read delay of the slow device: how long the O_DIRECT pin lasts.
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(100..=60_000))]
+    pub delay_ms: u32,
+    /// How long the vmsplice pins are held once the truncate sleeps.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    pub hold_ms: u32,
+    /// How long after a pin is dropped the truncate may take to return
+    /// before the wakeup counts as lost.
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub grace_ms: u64,
+}
+
+impl PinOwnersArgs {
+    pub fn delay(&self) -> Duration {
+        Duration::from_millis(u64::from(self.delay_ms))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct MemoryFailureArgs {
     /// Filesystems to poison a page on (each freshly made).
     #[arg(long, value_enum, default_value_t = FsChoice::All)]
@@ -276,6 +309,52 @@ mod tests {
             panic!("wrong scenario {:?}", cli.scenario)
         };
         assert!(!args.xfs_rmapbt);
+    }
+
+    #[test]
+    fn pin_owners_defaults_to_ext4_and_short_pins() {
+        let cli = parse(&["pin-owners", "--json"]).expect("parses");
+        assert_eq!(cli.scenario.name(), "pin-owners");
+        let Scenario::PinOwners(args) = cli.scenario else {
+            panic!("wrong scenario {:?}", cli.scenario)
+        };
+        assert_eq!(args.fs.kinds(), vec![FsKind::Ext4]);
+        assert_eq!(args.delay(), Duration::from_millis(1500));
+        assert_eq!((args.hold_ms, args.grace_ms), (500, 1500));
+        assert!(parse(&["pin-owners", "--delay-ms", "50"]).is_err());
+    }
+
+    #[test]
+    fn pin_child_takes_a_mode_a_path_and_a_name() {
+        let cli = parse(&[
+            "pin-child",
+            "--mode",
+            "odirect-anon",
+            "--path",
+            "/dev/dm-1",
+            "--name",
+            "anon-dio",
+        ])
+        .expect("parses");
+        let Scenario::PinChild(args) = cli.scenario else {
+            panic!("wrong scenario {:?}", cli.scenario)
+        };
+        assert_eq!(args.mode, crate::pin_child::PinChildMode::OdirectAnon);
+        assert_eq!(args.pages, 4);
+        assert!(
+            parse(&[
+                "pin-child",
+                "--mode",
+                "vmsplice",
+                "--path",
+                "/x",
+                "--name",
+                "a",
+                "--pages",
+                "17"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

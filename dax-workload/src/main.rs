@@ -16,12 +16,14 @@ mod loopdev;
 mod mapping;
 mod pagemap;
 mod pin;
+mod pin_child;
 mod progress;
 mod report;
 mod scenario;
 mod slowdev;
 mod statx;
 mod task;
+mod uring;
 mod watchdog;
 mod workdir;
 
@@ -35,6 +37,10 @@ fn main() {
     if let Scenario::PoisonChild(args) = &cli.scenario {
         // A child of `memory-failure`: no report, no watchdogs, its own lines.
         std::process::exit(hwpoison::run(args));
+    }
+    if let Scenario::PinChild(args) = &cli.scenario {
+        // A child of `pin-owners`: its own JSON lines, its own watchdogs.
+        std::process::exit(pin_child::run(args));
     }
     progress::start();
     let name = cli.scenario.name();

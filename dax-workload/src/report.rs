@@ -9,6 +9,7 @@ use crate::scenario::dma_truncate::CaseRecord;
 use crate::scenario::faults::FaultRecord;
 use crate::scenario::memory_failure::PoisonRecord;
 use crate::scenario::mount_cycles::CycleRecord;
+use crate::scenario::pin_owners::PinRecord;
 
 /// Exit status when every check held.
 pub const EXIT_OK: i32 = 0;
@@ -36,6 +37,7 @@ pub struct Report {
     pub cycles: Vec<CycleRecord>,
     pub faults: Vec<FaultRecord>,
     pub memory_failures: Vec<PoisonRecord>,
+    pub pins: Vec<PinRecord>,
 }
 
 impl Report {
@@ -48,6 +50,7 @@ impl Report {
             cycles: Vec::new(),
             faults: Vec::new(),
             memory_failures: Vec::new(),
+            pins: Vec::new(),
         }
     }
 
@@ -92,12 +95,14 @@ impl Report {
             exit_code,
             kernel: kernel_release(),
             duration_ms: millis(self.started.elapsed()),
-            lost_wakeup: self.cases.iter().any(|c| c.lost_wakeup),
+            lost_wakeup: self.cases.iter().any(|c| c.lost_wakeup)
+                || self.pins.iter().any(|p| p.lost_wakeup),
             checks: self.checks,
             cases: self.cases,
             cycles: self.cycles,
             faults: self.faults,
             memory_failures: self.memory_failures,
+            pins: self.pins,
             error: error.map(|e| format!("{e:#}")),
             stuck: None,
         }
@@ -124,6 +129,9 @@ pub struct Summary {
     /// memory-failure: one record per filesystem.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub memory_failures: Vec<PoisonRecord>,
+    /// pin-owners: one record per case (the tasks that pinned, the file, the pfn).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pins: Vec<PinRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,6 +153,7 @@ impl Summary {
             cycles: Vec::new(),
             faults: Vec::new(),
             memory_failures: Vec::new(),
+            pins: Vec::new(),
             error: None,
             stuck: Some(what.to_owned()),
         }

@@ -9,10 +9,36 @@ pub fn gettid() -> i32 {
     i32::try_from(tid).unwrap_or(-1)
 }
 
+/// The command name (`comm`) of a thread of this process, as the kernel
+/// holds it (and as tracers see it).
+pub fn comm(tid: i32) -> Option<String> {
+    let comm = fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
+    Some(comm.trim_end_matches('\n').to_owned())
+}
+
+/// Name the calling thread (`prctl(PR_SET_NAME)`; the kernel keeps at most
+/// 15 bytes). For the main thread this is the process's name too.
+pub fn set_name(name: &str) -> std::io::Result<()> {
+    let name = std::ffi::CString::new(name)
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes
+    // (longer ones are cut by the kernel); name outlives the call.
+    if unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Scheduler state letter of a thread: R running, S interruptible sleep,
 /// D uninterruptible sleep (e.g. waiting for a bio), Z, ...
 pub fn state(tid: i32) -> Option<char> {
     let stat = fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    parse_stat_state(&stat)
+}
+
+/// Scheduler state letter of a thread of any process.
+pub fn state_of(pid: u32, tid: i32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
     parse_stat_state(&stat)
 }
 
@@ -75,8 +101,27 @@ mod tests {
     }
 
     #[test]
+    fn a_named_thread_has_that_comm() {
+        let named = std::thread::spawn(|| {
+            set_name("wl-test-named").expect("prctl");
+            comm(gettid())
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(named.as_deref(), Some("wl-test-named"));
+        let cut = std::thread::spawn(|| {
+            set_name("a-name-longer-than-fifteen").expect("prctl");
+            comm(gettid())
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(cut.as_deref(), Some("a-name-longer-t"), "15 bytes kept");
+    }
+
+    #[test]
     fn own_thread_is_running() {
         assert_eq!(state(gettid()), Some('R'));
+        assert_eq!(state_of(std::process::id(), gettid()), Some('R'));
     }
 
     #[test]

@@ -50,6 +50,15 @@ echo $? >"$out/probes.rc"
 record cycles dax-workload mount-cycles --cycles 3 --json
 record dm dax-workload dm-mount-cycles --cycles 2 --json
 record dma dax-workload dma-truncate --json
+# Who pinned it (issue 12): owners of busy pages (an O_DIRECT reader, a
+# vmsplicer, two processes), a refused io_uring long-term pin, and O_DIRECT
+# into anonymous memory (no pin record). The functions this kernel has on
+# those paths, for the judge's failure details.
+record pins dax-workload pin-owners --json
+grep -E ' (__?)?(bio_iov_iter_get_pages[a-z_]*|blkdev_direct_IO|__blkdev_direct_IO[a-z_]*|__blockdev_direct_IO|do_blockdev_direct_IO|iomap_dio_[a-z_]*|__iomap_dio_rw|iov_iter_get_pages[a-z0-9_]*|iov_iter_extract[a-z_]*|iter_to_pipe|vmsplice_to_pipe|__do_sys_vmsplice|io_pin_pages|io_sqe_buffer[a-z_]*|(get|pin)_user_pages[a-z_]*)(\.[a-z]+\.[0-9]+)?( |$)' \
+    /proc/kallsyms >"$out/pins.kallsyms" 2>&1
+grep -E '^(get|pin|unpin)_user_page' /sys/kernel/tracing/available_filter_functions \
+    >"$out/pins.filter-functions" 2>&1
 
 record faults dax-workload faults --json
 

@@ -14,7 +14,9 @@
 //! observation decides, not the kernel version); `check` failing, naming
 //! pmem0, when a filesystem stays mounted past the end of a recording; and a
 //! memory failure injected on ext4 and xfs, seen at the poisoned pfn and
-//! notified to the holder on pmem0 (see `memory_failure`).
+//! notified to the holder on pmem0 (see `memory_failure`); the owners of
+//! pinned pages named, a refused long-term pin, modules in the stacks
+//! (see `pins`).
 use crate::run::workspace_root;
 use anyhow::{Context as _, bail};
 use serde_json::Value;
@@ -25,6 +27,7 @@ use std::time::Duration;
 use xtask::vm::{self, KernelGen, VmRequest};
 
 mod memory_failure;
+mod pins;
 mod state_at_start;
 
 /// Mount cycles per filesystem in the `cycles` step (must match vm-test.sh).
@@ -255,6 +258,7 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
     );
     memory_failure::judge(kernel, dir, &mut j);
     state_at_start::judge(kernel, dir, &mut j);
+    pins::judge(dir, &mut j);
     j.verdicts
 }
 

@@ -4,6 +4,7 @@ pub mod dma_truncate;
 pub mod faults;
 pub mod memory_failure;
 pub mod mount_cycles;
+pub mod pin_owners;
 pub mod smoke;
 
 use std::fs::{File, OpenOptions};
@@ -38,7 +39,9 @@ pub fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         Scenario::DmaTruncate(args) => dma_truncate::run(report, &cli.dev, &cli.workdir, args),
         Scenario::Faults(args) => faults::run(report, &cli.dev, &cli.workdir, args),
         Scenario::MemoryFailure(args) => memory_failure::run(report, &cli.dev, &cli.workdir, args),
+        Scenario::PinOwners(args) => pin_owners::run(report, &cli.dev, &cli.workdir, args),
         Scenario::PoisonChild(_) => bail!("poison-child is run by memory-failure, not on its own"),
+        Scenario::PinChild(_) => bail!("pin-child is run by pin-owners, not on its own"),
     }
 }
 

@@ -48,21 +48,24 @@ pub enum HeldPin<'scope> {
 }
 
 impl<'scope> HeldPin<'scope> {
-    /// Start the O_DIRECT read into the mapping and wait until the reader
-    /// sleeps on its bio (state D): the pages are pinned from then on.
+    /// Start the O_DIRECT read into the mapping on a thread named
+    /// `thread_name` (its comm, which tracers report as the pin's owner) and
+    /// wait until the reader sleeps on its bio (state D): the pages are
+    /// pinned from then on.
     pub fn odirect<'env>(
         scope: &'scope Scope<'scope, 'env>,
         device: &'env File,
         map: &'env Mapping,
         label: &str,
+        thread_name: &'static str,
     ) -> Result<HeldPin<'scope>> {
         let (tid_tx, tid_rx) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();
         let addr = map.addr();
         let reader = thread::Builder::new()
-            .name("odirect-read".into())
+            .name(thread_name.into())
             .spawn_scoped(scope, move || {
-                let _registered = watchdog::register_current("odirect-read");
+                let _registered = watchdog::register_current(thread_name);
                 let _ = tid_tx.send((task::gettid(), Instant::now(), clock::monotonic_ns()));
                 let result = pin::odirect_read(device, addr, PIN_LEN);
                 let _ = done_tx.send(ReadDone {

@@ -4,8 +4,8 @@
 //! must wake up when it does. On kernels that lose that wakeup (Debian 6.1)
 //! the case says so, delivers a wakeup by an extra put on the page, and goes on.
 
-mod held_pin;
-mod op_thread;
+pub(crate) mod held_pin;
+pub(crate) mod op_thread;
 
 use std::path::Path;
 use std::thread;
@@ -31,11 +31,11 @@ use op_thread::{OpDone, OpThread};
 /// The DAX file.
 const FILE_LEN: usize = 1 << 20;
 /// The pinned range at the start of the file: 16 pages, one default pipe.
-const PIN_LEN: usize = 16 * PAGE_SIZE;
+pub(crate) const PIN_LEN: usize = 16 * PAGE_SIZE;
 /// Size of the slow device.
 const SLOW_LEN: usize = 1 << 20;
 /// How long a thread may take to reach the wait it is started for (TCG is slow).
-const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
 /// How long the truncate may take once an extra put was delivered.
 const AFTER_PUT_DEADLINE: Duration = Duration::from_secs(30);
 /// Poll interval when watching another thread's scheduler state.
@@ -176,7 +176,7 @@ fn run_case(
     let _case_guard = watchdog::watch(Stage::Check, format!("case {label}"), case_deadline);
     thread::scope(|scope| -> Result<()> {
         let held = match &slow_dev {
-            Some(dev) => HeldPin::odirect(scope, dev, &map, &label)?,
+            Some(dev) => HeldPin::odirect(scope, dev, &map, &label, "odirect-read")?,
             None => HeldPin::vmsplice(&map, &label)?,
         };
         let pin_started = held.started();
