@@ -348,24 +348,41 @@ pub fn page_released(point: u16, page: u64, refs: i32, idle: bool) {
     } else {
         (0u8, refs.max(1) as u32)
     };
-    // The oldest owner of the kind put; of any kind when none (5.10 puts a
-    // pin as a plain put after subtracting the bias).
+    // Whose reference went: the putter's own when it is an owner (a process
+    // draining its pipe, exiting), else the oldest owner of the kind put, else
+    // of any kind (5.10 puts a pin as a plain put after subtracting the bias).
+    // A put does not say whose reference it drops; this is the best guess.
+    let me = (bpf_get_current_pid_tgid() >> 32) as u32;
+    let mut own = OWNER_SLOTS;
     let mut best = OWNER_SLOTS;
+    let mut best_ns = u64::MAX;
     let mut best_any = OWNER_SLOTS;
+    let mut best_any_ns = u64::MAX;
     let mut k = 0;
     while k < OWNER_SLOTS {
         let o = &po.owners[k];
         if o.tid != 0 {
-            if o.pin == pin && (best == OWNER_SLOTS || o.since_ns < po.owners[best].since_ns) {
-                best = k;
+            if o.pid == me && own == OWNER_SLOTS {
+                own = k;
             }
-            if best_any == OWNER_SLOTS || o.since_ns < po.owners[best_any].since_ns {
+            if o.pin == pin && o.since_ns < best_ns {
+                best = k;
+                best_ns = o.since_ns;
+            }
+            if o.since_ns < best_any_ns {
                 best_any = k;
+                best_any_ns = o.since_ns;
             }
         }
         k += 1;
     }
-    let k = if best < OWNER_SLOTS { best } else { best_any };
+    let k = if own < OWNER_SLOTS {
+        own
+    } else if best < OWNER_SLOTS {
+        best
+    } else {
+        best_any
+    };
     if k >= OWNER_SLOTS {
         return;
     }
