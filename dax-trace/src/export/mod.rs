@@ -10,9 +10,8 @@ pub mod perfetto;
 
 use std::io::{Read, Write};
 
-use crate::event::{Event, EventBody};
+use crate::event::Event;
 use crate::trace::{End, Header, Reader, Record, StackRecord, Summary};
-use dax_trace_common::field::StackId;
 
 /// The export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,17 +92,8 @@ pub fn export<R: Read, W: Write>(
     Ok(Exported { events, end })
 }
 
-/// The kernel stack an event names (0: none).
-pub fn stack_of(body: &EventBody) -> StackId {
-    match body {
-        EventBody::Claim(c) => c.stack,
-        EventBody::Release(r) => r.stack,
-        EventBody::WaitBegin(w) => w.stack,
-        EventBody::PinOwner(o) => o.stack,
-        EventBody::RefusedPin(r) => r.stack,
-        _ => StackId::NONE,
-    }
-}
+/// The kernel stack an event names (one definition for every reader).
+pub use crate::stacks::stack_of;
 
 #[cfg(test)]
 mod pins_tests;
