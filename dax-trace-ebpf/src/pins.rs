@@ -45,7 +45,10 @@ pub fn gup_exit(ctx: *mut core::ffi::c_void, point: u16, slot: impl Fn(usize) ->
         return;
     };
     let flags = slot(shape.flags) as u32;
-    let ret = ret as i64;
+    // The `*_fast` calls return an int, the others a long: the fexit slot's
+    // upper half is not the sign for an int (-95 reads 0xffffffa1). Counts
+    // and errnos both fit in 32 bits, so sign-extend from there.
+    let ret = ret as u32 as i32 as i64;
     if ret == EOPNOTSUPP && flags & conf!(foll_longterm) != 0 {
         refused(ctx, point, &shape, &slot, flags, ret);
         return;
