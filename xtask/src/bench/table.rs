@@ -60,6 +60,9 @@ pub struct Row {
     /// what the in-kernel programs add to each I/O or cycle.
     #[serde(default)]
     pub bpf_ns_per_op: Option<f64>,
+    /// The same for bpftrace's programs.
+    #[serde(default)]
+    pub bpftrace_bpf_ns_per_op: Option<f64>,
     /// `record --no-stacks` and `record --no-pins` (O_DIRECT workloads
     /// only, null elsewhere): median throughput, median per-round ratio to
     /// untraced, recorder CPU s per run and BPF run time per run.
@@ -233,6 +236,7 @@ impl WorkloadRuns<'_> {
             notes,
             bpf_run_ns: self.median_of(Config::Daxtrace, &bpf_run_ns),
             bpf_ns_per_op: self.median_of(Config::Daxtrace, &bpf_ns_per_op),
+            bpftrace_bpf_ns_per_op: self.median_of(Config::Bpftrace, &bpf_ns_per_op),
             daxtrace_no_stacks: variant(Config::DaxtraceNoStacks, &|r| r.value),
             daxtrace_no_stacks_ratio: ratio(Config::DaxtraceNoStacks),
             daxtrace_no_stacks_cpu_s: variant(Config::DaxtraceNoStacks, &|r| r.cpu_s),
