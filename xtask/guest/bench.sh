@@ -109,17 +109,18 @@ tracer_pid=
 start_tracer() {
     local cfg=$1 tag=$2 waited=0
     tracer_pid=
+    [ "$cfg" = untraced ] && return 0
+    # Run time per program (kernel.bpf_stats_enabled) while a tracer runs:
+    # both tracers pay for the switch, and both are profiled.
+    echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>"$runs/$tag.bpf_stats_enabled"
+    cat /proc/sys/kernel/bpf_stats_enabled >>"$runs/$tag.bpf_stats_enabled" 2>&1
     case "$cfg" in
-        untraced) return 0 ;;
         daxtrace*)
             local flags=
             case "$cfg" in
                 daxtrace-no-stacks) flags=--no-stacks ;;
                 daxtrace-no-pins) flags=--no-pins ;;
             esac
-            # Run time per program (kernel.bpf_stats_enabled), daxtrace runs only.
-            echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>"$runs/$tag.bpf_stats_enabled"
-            cat /proc/sys/kernel/bpf_stats_enabled >>"$runs/$tag.bpf_stats_enabled" 2>&1
             rm -f /tmp/bench.dxt
             # shellcheck disable=SC2086
             daxtrace record $flags -o /tmp/bench.dxt 2>"$runs/$tag.record.err" &
@@ -167,10 +168,8 @@ stop_tracer() {
     [ -n "$tracer_pid" ] || return 0
     cpu_ticks "$tracer_pid" >"$runs/$tag.cpu_ticks"
     awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$tracer_pid/status" >"$runs/$tag.max_rss_bytes"
-    if [ "${cfg#daxtrace}" != "$cfg" ]; then
-        bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats"
-        echo 0 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
-    fi
+    bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats"
+    echo 0 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
     # SIGINT (both tracers print their summary on it), then TERM, then KILL.
     local sig waited stopped_by=
     for sig in INT TERM KILL; do

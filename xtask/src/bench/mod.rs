@@ -10,6 +10,7 @@
 pub mod census;
 mod guest_script;
 pub mod pins_table;
+pub mod row;
 pub mod runs;
 pub mod smoke;
 pub mod table;

@@ -29,13 +29,13 @@ pub fn render(rows: &[Row]) -> Option<String> {
     }
     let mut out = String::from(
         "Pin tracking and stacks (full = `daxtrace record`; no-stacks = `--no-stacks`; no-pins = `--no-pins`):\n\n\
-         | kernel | workload | metric | untraced | full | no-stacks | no-pins | full/untraced | no-stacks/untraced | no-pins/untraced | BPF ns/op full | no-stacks | no-pins | recorder CPU s/run full | no-stacks | no-pins |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         | kernel | workload | metric | untraced | full | no-stacks | no-pins | full/untraced | no-stacks/untraced | no-pins/untraced | BPF ns/op full | no-stacks | no-pins | bpftrace | recorder CPU s/run full | no-stacks | no-pins |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in pinned {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.release,
             r.workload,
             r.metric,
@@ -49,6 +49,7 @@ pub fn render(rows: &[Row]) -> Option<String> {
             ns(r.bpf_ns_per_op),
             ns(r.daxtrace_no_stacks_bpf_ns_per_op),
             ns(r.daxtrace_no_pins_bpf_ns_per_op),
+            ns(r.bpftrace_bpf_ns_per_op),
             secs(r.cpu_s),
             secs(r.daxtrace_no_stacks_cpu_s),
             secs(r.daxtrace_no_pins_cpu_s),
@@ -83,7 +84,7 @@ mod tests {
                 traced(d, 100, 0),
                 &[("fexit_gup", 10, dn / 2), ("tp_x", 5, dn / 2)],
             ),
-            run(b),
+            with_bpf(run(b), &[("kprobe_get_use", 10, 700_000)]),
         );
         r[Config::DaxtraceNoStacks.index()] = with_bpf(traced(s, 100, 0), &[("fexit_gup", 10, sn)]);
         r[Config::DaxtraceNoPins.index()] = with_bpf(traced(p, 90, 0), &[("fexit_gup", 10, pn)]);
@@ -130,7 +131,7 @@ mod tests {
         let table = render(std::slice::from_ref(&row)).unwrap();
         assert!(
             table.contains(
-                "| 6.1.0-50-amd64 | dio-dax | IOPS | 1000 | 900 | 940 | 980 | 90.0% | 95.0% | 99.0% | 5000 | 2500 | 1000 |"
+                "| 6.1.0-50-amd64 | dio-dax | IOPS | 1000 | 900 | 940 | 980 | 90.0% | 95.0% | 99.0% | 5000 | 2500 | 1000 | 700 |"
             ),
             "{table}"
         );

@@ -121,7 +121,7 @@ pub struct Run {
     pub cpu_s: Option<f64>,
     pub startup_cpu_s: Option<f64>,
     pub max_rss_bytes: Option<u64>,
-    /// daxtrace only: per BPF program (kallsyms name), runs and run time
+    /// Per BPF program of the tracer (kallsyms name), runs and run time
     /// in ns while kernel.bpf_stats_enabled was on.
     pub bpf_programs: Vec<(String, u64, u64)>,
     /// Things worth saying (tracer failed to start, punch loop stuck...).
@@ -271,6 +271,11 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         }
         run.max_rss_bytes = read_trimmed(&file("max_rss_bytes")).and_then(|s| s.parse().ok());
     }
+    if config != Config::Untraced {
+        run.bpf_programs = std::fs::read_to_string(file("bpf_stats"))
+            .map(|t| parse_bpf_stats(&t))
+            .unwrap_or_default();
+    }
     if config.is_daxtrace()
         && let Some(report) = std::fs::read_to_string(file("report.json"))
             .ok()
@@ -282,9 +287,6 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         let (all, critical) = report_drops(&report);
         run.drops = Some(all);
         run.critical_drops = Some(critical);
-        run.bpf_programs = std::fs::read_to_string(file("bpf_stats"))
-            .map(|t| parse_bpf_stats(&t))
-            .unwrap_or_default();
         run.stuck_waits = report
             .pointer("/summary/stuck_waits")
             .and_then(Value::as_u64);

@@ -98,3 +98,69 @@ pub fn judge(kernel: KernelGen, release: &str, share: &Path) -> Result<String, S
         Err(problems.join("; "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::runs::Config;
+
+    /// The files bench.sh leaves for one run of `workload` under `config`.
+    fn put_run(runs: &Path, workload: &str, config: Config) {
+        let tag = format!("{workload}.r1.{}", config.as_str());
+        let put = |suffix: &str, text: &str| {
+            std::fs::write(runs.join(format!("{tag}.{suffix}")), text).unwrap()
+        };
+        if workload.ends_with("-cycles") {
+            put("cycles", "4 1000000\n");
+        } else {
+            put(
+                "fio.json",
+                r#"{"jobs": [{"read": {"iops": 500.0, "total_ios": 500}, "write": {"iops": 0.0, "total_ios": 0}}]}"#,
+            );
+        }
+        put("rc", "0\n");
+        put("wall_us", "1000000\n");
+        if config != Config::Untraced {
+            put("start_cpu_ticks", "100\n");
+            put("cpu_ticks", "110\n");
+            put("max_rss_bytes", "1048576\n");
+            put("stopped_by", "INT\n");
+        }
+        if config.is_daxtrace() {
+            put(
+                "report.json",
+                r#"{"summary": {"totals": {"events": 5}, "drops": {"per_point": {}}, "stuck_waits": 0}}"#,
+            );
+        }
+    }
+
+    fn share_with(skip: Option<(&str, Config)>) -> tempfile::TempDir {
+        let share = tempfile::tempdir().unwrap();
+        let runs = share.path().join("bench/runs");
+        std::fs::create_dir_all(&runs).unwrap();
+        std::fs::write(share.path().join("bench.rc"), "0\n").unwrap();
+        for w in SMOKE_WORKLOADS {
+            for c in Config::for_workload(w, &SMOKE_PIN_WORKLOADS) {
+                if skip != Some((w, c)) {
+                    put_run(&runs, w, c);
+                }
+            }
+        }
+        share
+    }
+
+    #[test]
+    fn a_smoke_with_every_run_passes() {
+        let share = share_with(None);
+        let verdict = judge(KernelGen::V6_1, "6.1.0-50-amd64", share.path());
+        let text = verdict.unwrap();
+        assert!(text.contains("+2 pin variants on dio-dax"), "{text}");
+    }
+
+    #[test]
+    fn a_smoke_missing_a_pin_variant_fails_and_names_it() {
+        let share = share_with(Some(("dio-dax", Config::DaxtraceNoPins)));
+        let err = judge(KernelGen::V6_1, "6.1.0-50-amd64", share.path()).unwrap_err();
+        assert_eq!(err, "dio-dax: no daxtrace-no-pins throughput");
+    }
+}
