@@ -177,7 +177,10 @@ prestate_dm_setup() {
     mkfs.ext4 -q -F -b 4096 /dev/prelin && mkdir -p /tmp/pre-dm && mount -o dax /dev/prelin /tmp/pre-dm
 }
 prestate_dm_teardown() {
-    umount /tmp/pre-dm && dmsetup remove --noudevsync prelin
+    # The recorder re-reads the dm tables once a second: give it three
+    # chances to see the removal before it is stopped (one second, the
+    # record helper's own wait, was missed once on a loaded host).
+    umount /tmp/pre-dm && dmsetup remove --noudevsync prelin && sleep 2
 }
 if prestate_dm_setup; then
     record prestate-dm prestate_dm_teardown
