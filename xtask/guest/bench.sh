@@ -6,7 +6,8 @@
 # Never judges anything: the host half parses and computes.
 #
 # Usage: bench.sh ROUNDS RUNTIME_S WORKLOAD...
-# Every workload runs untraced, under daxtrace and under bpftrace; those named
+# Every round runs every workload untraced, then all of them under one
+# daxtrace session, ..., then under one bpftrace session; those named
 # in $BENCH_PIN_WORKLOADS (default: the O_DIRECT ones) also under
 # `daxtrace record --no-stacks` and `--no-pins` (what pin tracking and
 # stacks cost).
@@ -91,24 +92,30 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $1
 # programs with the same code share a tag and are summed under it.
 # ($BENCH_PROC stands in for /proc in the harness's unit test.)
 bpf_stats() {
-    local f proc=${BENCH_PROC:-/proc}
-    for f in "$proc/$1"/fdinfo/*; do
-        awk '/^prog_tag:/ {t = $2} /^prog_id:/ {id = $2}
-             /^run_cnt:/ {c = $2; prog = 1} /^run_time_ns:/ {n = $2}
-             END {if (t != "" && prog) print id, t, c + 0, n + 0}' "$f" 2>/dev/null
-    done >/tmp/bench-progs
-    # One pass over kallsyms names them all.
+    local proc=${BENCH_PROC:-/proc} syms=${BENCH_SYMS:-/tmp/bench-bpfsyms}
+    # One awk over every fd's fdinfo (a fork per fd cost seconds under TCG
+    # per reading, and a session reads twice per workload).
+    awk 'function flush() {if (t != "" && prog) print id, t, c + 0, n + 0; t = ""; prog = 0; c = 0; n = 0; id = ""}
+         FNR == 1 {flush()}
+         /^prog_tag:/ {t = $2} /^prog_id:/ {id = $2}
+         /^run_cnt:/ {c = $2; prog = 1} /^run_time_ns:/ {n = $2}
+         END {flush()}' "$proc/$1"/fdinfo/* 2>/dev/null >/tmp/bench-progs
+    # The programs' symbols, read from kallsyms once per tracer session
+    # (bench-bpfsyms is removed when a tracer starts).
+    [ -s "$syms" ] || grep ' bpf_prog_' "$proc/kallsyms" >"$syms"
+    # One pass over those symbols names them all.
     awk 'NR == FNR {if (!($1 in seen)) {seen[$1] = 1; cnt[$2] += $3; ns[$2] += $4}; next}
          $3 ~ /^bpf_prog_/ {tag = substr($3, 10, 16); if (tag in cnt && !(tag in done)) {
              print substr($3, 27), cnt[tag], ns[tag]; done[tag] = 1}}
-         END {for (t in cnt) if (!(t in done)) print t, cnt[t], ns[t]}' /tmp/bench-progs "$proc/kallsyms"
+         END {for (t in cnt) if (!(t in done)) print t, cnt[t], ns[t]}' /tmp/bench-progs "$syms"
 }
 
-# --- Tracers. start_tracer CONFIG TAG: attaches and waits until attached.
+# --- Tracers. start_tracer CONFIG SESSION: attaches and waits until attached.
 tracer_pid=
 start_tracer() {
     local cfg=$1 tag=$2 waited=0
     tracer_pid=
+    rm -f /tmp/bench-bpfsyms
     [ "$cfg" = untraced ] && return 0
     # Run time per program (kernel.bpf_stats_enabled) while a tracer runs:
     # both tracers pay for the switch, and both are profiled.
@@ -162,13 +169,10 @@ start_tracer() {
     fi
 }
 
-# stop_tracer CONFIG TAG: reads the tracer's CPU ticks and peak RSS, stops it.
+# stop_tracer CONFIG TAG: stops the tracer (its readings are the windows').
 stop_tracer() {
     local cfg=$1 tag=$2
     [ -n "$tracer_pid" ] || return 0
-    cpu_ticks "$tracer_pid" >"$runs/$tag.cpu_ticks"
-    awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$tracer_pid/status" >"$runs/$tag.max_rss_bytes"
-    bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats"
     echo 0 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
     # SIGINT (both tracers print their summary on it), then TERM, then KILL.
     local sig waited stopped_by=
@@ -186,6 +190,8 @@ stop_tracer() {
     echo $? >"$runs/$tag.tracer.rc"
     if [ "${cfg#daxtrace}" != "$cfg" ]; then
         daxtrace report /tmp/bench.dxt --json >"$runs/$tag.report.json" 2>"$runs/$tag.report.err"
+        # The events, for the host to cut into the workloads' windows.
+        daxtrace export /tmp/bench.dxt --format jsonl -o "$runs/$tag.jsonl" 2>"$runs/$tag.export.err"
         rm -f /tmp/bench.dxt
     fi
     tracer_pid=
@@ -317,21 +323,71 @@ run_workload() {
     esac
 }
 
-for w in "$@"; do
-    configs="untraced daxtrace bpftrace"
-    case " $pin_workloads " in
-        *" $w "*) configs="untraced daxtrace daxtrace-no-stacks daxtrace-no-pins bpftrace" ;;
+# --- Sessions. A tracer is started once per round and configuration and
+# watches every workload of that round in turn (attaching costs 13-33 s
+# under TCG, bpftrace's LLVM most: per workload it was most of the VM time).
+# Each workload is a window of the session: the tracer's CPU ticks, BPF run
+# times and peak RSS (VmHWM, reset through clear_refs) are read at both of
+# its ends, and its CLOCK_MONOTONIC bounds are written down, with which the
+# host cuts the session's events and drops per workload out of its trace.
+mono_ns() { local up; read -r up _ </proc/uptime; echo "${up/./}0000000"; }
+
+# window_begin CONFIG TAG SESSION / window_end CONFIG TAG
+window_begin() {
+    local cfg=$1 tag=$2 session=$3
+    echo "$session" >"$runs/$tag.session"
+    [ -n "$tracer_pid" ] || { mono_ns >"$runs/$tag.window_begin_ns"; return 0; }
+    cat "$runs/$session.attach_ms" >"$runs/$tag.attach_ms" 2>/dev/null
+    cat "$runs/$session.start_cpu_ticks" >"$runs/$tag.attach_cpu_ticks" 2>/dev/null
+    cat "$runs/$session.bpf_stats_enabled" >"$runs/$tag.bpf_stats_enabled" 2>/dev/null
+    echo 5 >"/proc/$tracer_pid/clear_refs" 2>/dev/null
+    bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats_begin"
+    cpu_ticks "$tracer_pid" >"$runs/$tag.start_cpu_ticks"
+    mono_ns >"$runs/$tag.window_begin_ns"
+}
+window_end() {
+    local cfg=$1 tag=$2
+    mono_ns >"$runs/$tag.window_end_ns"
+    [ -n "$tracer_pid" ] || return 0
+    cpu_ticks "$tracer_pid" >"$runs/$tag.cpu_ticks"
+    awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$tracer_pid/status" >"$runs/$tag.max_rss_bytes"
+    bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats"
+}
+
+all_configs="untraced daxtrace daxtrace-no-stacks daxtrace-no-pins bpftrace"
+runs_under() {
+    case "$2" in
+        daxtrace-no-*) case " $pin_workloads " in *" $1 "*) return 0 ;; *) return 1 ;; esac ;;
+        *) return 0 ;;
     esac
-    for r in $(seq 1 "$rounds"); do
-        for cfg in $configs; do
+}
+for r in $(seq 1 "$rounds"); do
+    for cfg in $all_configs; do
+        ws=
+        for w in "$@"; do runs_under "$w" "$cfg" && ws="$ws $w"; done
+        [ -n "$ws" ] || continue
+        session="r$r.$cfg"
+        log "$session:$ws"
+        if ! start_tracer "$cfg" "$session"; then
+            log "$session: tracer did not start"
+            for w in $ws; do cp "$runs/$session.tracer_failed" "$runs/$w.r$r.$cfg.tracer_failed"; done
+            continue
+        fi
+        for w in $ws; do
             tag="$w.r$r.$cfg"
             log "$tag"
-            start_tracer "$cfg" "$tag" || { log "$tag: tracer did not start"; continue; }
+            window_begin "$cfg" "$tag" "$session"
             t0=$(now_us)
             run_workload "$w" "$tag"
             echo $? >"$runs/$tag.rc"
             echo $(( $(now_us) - t0 )) >"$runs/$tag.wall_us"
-            stop_tracer "$cfg" "$tag"
+            window_end "$cfg" "$tag"
+        done
+        stop_tracer "$cfg" "$session"
+        for w in $ws; do
+            for f in stopped_by tracer.rc; do
+                cp "$runs/$session.$f" "$runs/$w.r$r.$cfg.$f" 2>/dev/null
+            done
         done
     done
 done

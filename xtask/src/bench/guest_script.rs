@@ -55,6 +55,7 @@ fn bpf_stats_reads_program_fds_and_not_the_links_to_them() {
         .arg("-c")
         .arg(format!("{}\nbpf_stats 42", shell_function("bpf_stats")))
         .env("BENCH_PROC", proc.path())
+        .env("BENCH_SYMS", proc.path().join("bpfsyms"))
         .output()
         .unwrap();
     assert!(

@@ -14,6 +14,7 @@ pub mod row;
 pub mod runs;
 pub mod smoke;
 pub mod table;
+pub mod window;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -181,15 +182,17 @@ pub fn guest_command(rounds: u32, runtime: u32, workloads: &[&str], out_dir: &st
     command
 }
 
-/// A generous bound for one guest run: every run of every configuration
-/// with tracer start-up (bpftrace compiles with LLVM: tens of seconds under TCG).
+/// A generous bound for one guest run: every run of every configuration,
+/// and a tracer start per round and configuration (bpftrace compiles with
+/// LLVM: tens of seconds under TCG).
 pub fn guest_timeout(rounds: u32, runtime: u32, workloads: &[&str]) -> Duration {
     let per_round: usize = workloads
         .iter()
         .map(|w| Config::for_workload(w, &PIN_WORKLOADS).len())
         .sum();
     let runs = u64::from(rounds) * per_round as u64;
-    Duration::from_secs(600 + runs * (u64::from(runtime) * 3 + 90))
+    let sessions = u64::from(rounds) * Config::ALL.len() as u64;
+    Duration::from_secs(600 + runs * (u64::from(runtime) * 3 + 30) + sessions * 120)
 }
 
 /// Copies the guest script into `share` (emptied first).

@@ -6,6 +6,8 @@ use std::path::Path;
 use dax_trace_common::probe::{Family, POINTS};
 use serde_json::Value;
 
+use super::window::{self, WindowStats};
+
 /// How a workload ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Config {
@@ -188,17 +190,21 @@ pub fn report_drops(report: &Value) -> (u64, u64) {
     else {
         return (0, 0);
     };
+    split_drops(
+        per_point
+            .iter()
+            .map(|(point, n)| (point.parse().ok(), n.as_u64().unwrap_or(0))),
+    )
+}
+
+/// (all, critical) of drops per point; an unknown point counts as critical:
+/// better a false alarm than a miss.
+pub fn split_drops(per_point: impl IntoIterator<Item = (Option<usize>, u64)>) -> (u64, u64) {
     let mut all = 0;
     let mut critical = 0;
     for (point, n) in per_point {
-        let n = n.as_u64().unwrap_or(0);
         all += n;
-        let family = point
-            .parse::<usize>()
-            .ok()
-            .and_then(|i| POINTS.get(i))
-            .map(|p| p.family);
-        // An unknown point counts as critical: better a false alarm than a miss.
+        let family = point.and_then(|i| POINTS.get(i)).map(|p| p.family);
         if family.is_none_or(is_critical) {
             critical += n;
         }
@@ -250,7 +256,9 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
     if config != Config::Untraced {
         let ticks = |suffix: &str| read_trimmed(&file(suffix)).and_then(|s| s.parse::<f64>().ok());
         let (start, end) = (ticks("start_cpu_ticks"), ticks("cpu_ticks"));
-        run.startup_cpu_s = start.map(|t| t / USER_HZ);
+        // In a session the attach is the session's; before sessions it was
+        // the run's own start.
+        run.startup_cpu_s = ticks("attach_cpu_ticks").or(start).map(|t| t / USER_HZ);
         run.cpu_s = match (start, end) {
             (Some(s), Some(e)) if e >= s => Some((e - s) / USER_HZ),
             (None, Some(e)) => Some(e / USER_HZ),
@@ -272,15 +280,33 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         run.max_rss_bytes = read_trimmed(&file("max_rss_bytes")).and_then(|s| s.parse().ok());
     }
     if config != Config::Untraced {
-        run.bpf_programs = std::fs::read_to_string(file("bpf_stats"))
-            .map(|t| parse_bpf_stats(&t))
-            .unwrap_or_default();
+        let stats = |suffix: &str| {
+            std::fs::read_to_string(file(suffix))
+                .map(|t| parse_bpf_stats(&t))
+                .unwrap_or_default()
+        };
+        // A window of a session: its share of the session's run times.
+        run.bpf_programs = window::bpf_delta(&stats("bpf_stats_begin"), &stats("bpf_stats"));
     }
     if config.is_daxtrace()
+        && let Some(stats) = session_window(runs_dir, &tag, &mut run.notes)
+    {
+        run.events = Some(stats.events);
+        let (all, critical) = split_drops(
+            stats
+                .drops_per_point
+                .iter()
+                .map(|(p, n)| (Some(usize::from(*p)), *n)),
+        );
+        run.drops = Some(all);
+        run.critical_drops = Some(critical);
+        run.stuck_waits = Some(stats.stuck_waits);
+    } else if config.is_daxtrace()
         && let Some(report) = std::fs::read_to_string(file("report.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
     {
+        // Runs of the guest script before sessions: one trace per run.
         run.events = report
             .pointer("/summary/totals/events")
             .and_then(Value::as_u64);
@@ -292,6 +318,26 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
             .and_then(Value::as_u64);
     }
     run
+}
+
+/// The events and drops of the window `tag` in its session's trace, when
+/// the run was one (a note says why a window could not be read).
+fn session_window(runs_dir: &Path, tag: &str, notes: &mut Vec<String>) -> Option<WindowStats> {
+    let file = |suffix: &str| runs_dir.join(format!("{tag}.{suffix}"));
+    let session = read_trimmed(&file("session"))?;
+    let ns = |suffix: &str| read_trimmed(&file(suffix)).and_then(|s| s.parse::<u64>().ok());
+    let (Some(begin), Some(end)) = (ns("window_begin_ns"), ns("window_end_ns")) else {
+        notes.push("window bounds not written".into());
+        return None;
+    };
+    let jsonl = runs_dir.join(format!("{session}.jsonl"));
+    match window::read_window(&jsonl, begin, end) {
+        Ok(stats) => Some(stats),
+        Err(e) => {
+            notes.push(format!("{}: {e}", jsonl.display()));
+            None
+        }
+    }
 }
 
 /// Lines `NAME RUN_CNT RUN_TIME_NS` of the guest's bpf_stats.
@@ -395,5 +441,55 @@ mod tests {
         let missing = read_run(dir.path(), "dio-dax", 3, Config::Daxtrace);
         assert_eq!(missing.value, None);
         assert_eq!(missing.events, None);
+    }
+
+    #[test]
+    fn a_window_of_a_session_takes_its_events_bpf_times_and_the_sessions_attach() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        let claim = POINTS
+            .iter()
+            .position(|p| p.family == Family::Claim)
+            .unwrap();
+        let tag = "mount-cycles.r1.daxtrace";
+        put(&format!("{tag}.session"), "r1.daxtrace\n");
+        put(&format!("{tag}.window_begin_ns"), "1000\n");
+        put(&format!("{tag}.window_end_ns"), "2000\n");
+        put(&format!("{tag}.attach_cpu_ticks"), "1500\n");
+        put(&format!("{tag}.start_cpu_ticks"), "1700\n");
+        put(&format!("{tag}.cpu_ticks"), "1750\n");
+        put(&format!("{tag}.bpf_stats_begin"), "fentry_claim 10 1000\n");
+        put(&format!("{tag}.bpf_stats"), "fentry_claim 14 1800\n");
+        put(&format!("{tag}.cycles"), "10 1000000\n");
+        let ev = |ts: u64, body: String| format!(r#"{{"ts_ns":{ts},"point":3,"body":{body}}}"#);
+        put(
+            "r1.daxtrace.jsonl",
+            &[
+                ev(500, r#"{"type":"claim"}"#.into()),
+                ev(1200, r#"{"type":"claim"}"#.into()),
+                ev(1900, r#"{"type":"release"}"#.into()),
+                ev(
+                    1950,
+                    format!(r#"{{"type":"drops","point":{claim},"total":3}}"#),
+                ),
+                ev(2500, r#"{"type":"claim"}"#.into()),
+            ]
+            .join("\n"),
+        );
+        let run = read_run(dir.path(), "mount-cycles", 1, Config::Daxtrace);
+        assert_eq!(run.value, Some(10.0));
+        assert_eq!(run.events, Some(2));
+        assert_eq!((run.drops, run.critical_drops), (Some(3), Some(3)));
+        assert_eq!(run.startup_cpu_s, Some(15.0));
+        assert_eq!(run.cpu_s, Some(0.5));
+        assert_eq!(run.bpf_programs, [("fentry_claim".to_string(), 4, 800)]);
+        std::fs::remove_file(dir.path().join("r1.daxtrace.jsonl")).unwrap();
+        let lost = read_run(dir.path(), "mount-cycles", 1, Config::Daxtrace);
+        assert_eq!(lost.events, None);
+        assert!(
+            lost.notes.iter().any(|n| n.contains("r1.daxtrace.jsonl")),
+            "{:?}",
+            lost.notes
+        );
     }
 }
