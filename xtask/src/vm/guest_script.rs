@@ -70,7 +70,10 @@ else
 fi
 if [ "${DAXVM_HOST_USR:-0}" = 1 ]; then
     mkdir -p /host/usr
-    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostusr /host/usr \
+    # cache=loose: the host's /usr does not change under a boot, and without
+    # a cache every exec of fio read its 80 MB of libraries anew (3-5 s per
+    # start under TCG; 0.8 s cached, measured on 6.1).
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose hostusr /host/usr \
         || fail "mounting the host's /usr at /host/usr failed"
 fi
 report "ready $(uptime_s)"
