@@ -13,6 +13,7 @@ use dax_trace_common::{
 };
 
 use super::object::{PROBES_OBJECT, has_programs};
+use super::parallel::{self, Programs, program};
 use super::report::{AttachKind, PointReport, PointStatus};
 
 /// What the loader is asked to do for one point: the kinds to try, in order.
@@ -79,35 +80,58 @@ pub fn check_ring_buffer_bytes(bytes: u64) -> Result<u32, String> {
     }
 }
 
-/// Attaches every request, returning one report per requested point.
+/// Attaches every request, returning one report per requested point, in
+/// request order. Points whose programs are disjoint load on several
+/// threads ([`parallel`]).
 pub fn attach_all(
     ebpf: &mut Ebpf,
     requests: &[AttachRequest],
     btf: Option<&Btf>,
 ) -> Vec<PointReport> {
-    requests
+    let names: Vec<Vec<String>> = requests
         .iter()
         .map(|req| {
-            // Loading is mostly the kernel's verifier: worth knowing per
-            // point when attaching is slow (RUST_LOG=daxtrace=debug).
-            let started = std::time::Instant::now();
-            let report = attach_one(ebpf, req, btf);
-            log::debug!(
-                "{}: load and attach took {} ms",
-                POINTS[req.point as usize].target,
-                started.elapsed().as_millis()
-            );
-            report
+            let point = &POINTS[req.point as usize];
+            req.kinds
+                .iter()
+                .flat_map(|k| parallel::program_names(point, *k))
+                .collect()
         })
-        .collect()
+        .collect();
+    let pool: Programs<'_> = ebpf
+        .programs_mut()
+        .map(|(name, prog)| (name.to_string(), prog))
+        .collect();
+    let jobs = parallel::group(&names, pool);
+    let points: Vec<u16> = requests.iter().map(|r| r.point).collect();
+    let threads = parallel::threads();
+    let started = std::time::Instant::now();
+    let reports = parallel::run_jobs(jobs, &points, threads, |i, programs| {
+        // Loading is mostly the kernel's verifier: worth knowing per
+        // point when attaching is slow (RUST_LOG=dax_trace=debug).
+        let started = std::time::Instant::now();
+        let report = attach_one(programs, &requests[i], btf);
+        log::debug!(
+            "{}: load and attach took {} ms",
+            POINTS[requests[i].point as usize].target,
+            started.elapsed().as_millis()
+        );
+        report
+    });
+    log::debug!(
+        "{} points loaded and attached in {} ms on {threads} threads",
+        requests.len(),
+        started.elapsed().as_millis()
+    );
+    reports.into_iter().map(|(_, r)| r).collect()
 }
 
-fn attach_one(ebpf: &mut Ebpf, req: &AttachRequest, btf: Option<&Btf>) -> PointReport {
+fn attach_one(programs: &mut Programs<'_>, req: &AttachRequest, btf: Option<&Btf>) -> PointReport {
     let point = &POINTS[req.point as usize];
     let mut failures: Vec<String> = Vec::new();
     let mut status = None;
     for kind in &req.kinds {
-        match attach_kind(ebpf, point, *kind, btf) {
+        match attach_kind(programs, point, *kind, btf) {
             Ok(()) => {
                 let fallback_from = (!failures.is_empty()).then(|| failures.join("; "));
                 status = Some(PointStatus::Attached {
@@ -145,7 +169,7 @@ pub fn kind_name(kind: AttachKind) -> &'static str {
 }
 
 fn attach_kind(
-    ebpf: &mut Ebpf,
+    programs: &mut Programs<'_>,
     point: &Point,
     kind: AttachKind,
     btf: Option<&Btf>,
@@ -154,7 +178,7 @@ fn attach_kind(
     match kind {
         AttachKind::Fentry if point.hook == Hook::Exit => {
             let btf = btf.ok_or("the kernel has no BTF (/sys/kernel/btf/vmlinux)")?;
-            let prog: &mut FExit = program(ebpf, &format!("fexit_{}", point.stem))?;
+            let prog: &mut FExit = program(programs, &format!("fexit_{}", point.stem))?;
             prog.load(point.target, btf).map_err(describe)?;
             prog.attach().map_err(describe).map(|_| ())
         }
@@ -162,20 +186,20 @@ fn attach_kind(
             let btf = btf.ok_or("the kernel has no BTF (/sys/kernel/btf/vmlinux)")?;
             let entry = format!("fentry_{}", point.stem);
             let link = {
-                let prog: &mut FEntry = program(ebpf, &entry)?;
+                let prog: &mut FEntry = program(programs, &entry)?;
                 prog.load(point.target, btf).map_err(describe)?;
                 prog.attach().map_err(describe)?
             };
             if with_exit {
                 let exit = format!("fexit_{}", point.stem);
                 let result = (|| {
-                    let prog: &mut FExit = program(ebpf, &exit)?;
+                    let prog: &mut FExit = program(programs, &exit)?;
                     prog.load(point.target, btf).map_err(describe)?;
                     prog.attach().map_err(describe).map(|_| ())
                 })();
                 if let Err(err) = result {
                     // Do not leave a half (entry without exit) attached.
-                    if let Ok(prog) = program::<FEntry>(ebpf, &entry) {
+                    if let Ok(prog) = program::<FEntry>(programs, &entry) {
                         let _ = prog.detach(link);
                     }
                     return Err(format!("fexit: {err}"));
@@ -186,19 +210,19 @@ fn attach_kind(
         AttachKind::Kprobe => {
             let entry = format!("kprobe_{}", point.stem);
             let link = {
-                let prog: &mut KProbe = program(ebpf, &entry)?;
+                let prog: &mut KProbe = program(programs, &entry)?;
                 prog.load().map_err(describe)?;
                 prog.attach(point.target, 0).map_err(describe)?
             };
             if with_exit {
                 let exit = format!("kretprobe_{}", point.stem);
                 let result = (|| {
-                    let prog: &mut KProbe = program(ebpf, &exit)?;
+                    let prog: &mut KProbe = program(programs, &exit)?;
                     prog.load().map_err(describe)?;
                     prog.attach(point.target, 0).map_err(describe).map(|_| ())
                 })();
                 if let Err(err) = result {
-                    if let Ok(prog) = program::<KProbe>(ebpf, &entry) {
+                    if let Ok(prog) = program::<KProbe>(programs, &entry) {
                         let _ = prog.detach(link);
                     }
                     return Err(format!("kretprobe: {err}"));
@@ -212,14 +236,14 @@ fn attach_kind(
                 .split_once('/')
                 .ok_or_else(|| format!("{} is not a category/name tracepoint", point.target))?;
             let prog_name = format!("tp_{}", point.stem);
-            let prog: &mut TracePoint = program(ebpf, &prog_name)?;
+            let prog: &mut TracePoint = program(programs, &prog_name)?;
             if prog.fd().is_err() {
                 prog.load().map_err(describe)?;
             }
             prog.attach(category, name).map_err(describe).map(|_| ())
         }
         AttachKind::PerfEvent => {
-            let prog: &mut PerfEvent = program(ebpf, "timer_stuck_scan")?;
+            let prog: &mut PerfEvent = program(programs, "timer_stuck_scan")?;
             prog.load().map_err(describe)?;
             prog.attach(
                 PerfEventConfig::Software(SoftwareEvent::CpuClock),
@@ -231,16 +255,6 @@ fn attach_kind(
             .map(|_| ())
         }
     }
-}
-
-fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
-where
-    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
-{
-    let prog = ebpf
-        .program_mut(name)
-        .ok_or_else(|| format!("program {name} is missing from the eBPF object"))?;
-    prog.try_into().map_err(|e: ProgramError| e.to_string())
 }
 
 /// One line for a program error: the error chain and, for verifier

@@ -2,5 +2,6 @@
 //! attaching the eBPF programs, and turning the ring buffer into events.
 pub mod attach;
 pub mod object;
+pub mod parallel;
 pub mod render;
 pub mod report;
