@@ -226,6 +226,20 @@ dax_buffer() {
     dd if=/dev/zero of="$buf" bs=4k count=1 conv=fsync status=none
 }
 
+# children_of PID: the PIDs whose parent is PID (the guest has no pgrep,
+# and the pkill that stood here before was not there either: a stuck
+# xfs_io was never signalled).
+children_of() {
+    local stat pid rest ppid
+    for stat in /proc/[0-9]*/stat; do
+        read -r pid rest <"$stat" 2>/dev/null || continue
+        # The fields after the parenthesised comm: state, then ppid.
+        rest=${rest##*) }
+        ppid=${rest#* }; ppid=${ppid%% *}
+        [ "$ppid" = "$1" ] && echo "$pid"
+    done
+}
+
 nullb=
 fast_device() {
     [ -n "$nullb" ] && return 0
@@ -295,14 +309,14 @@ run_workload() {
             if kill -0 "$punch" 2>/dev/null; then
                 local stuck child
                 stuck="punch loop still blocked $((waited / 10)) s after its end: killed"
-                for child in $(pgrep -P "$punch"); do
+                for child in $(children_of "$punch"); do
                     cat "/proc/$child/stack" >>"$runs/$tag.punch_stack" 2>/dev/null
+                    kill -KILL "$child" 2>/dev/null
                 done
-                pkill -KILL -P "$punch" 2>/dev/null
                 kill -KILL "$punch" 2>/dev/null
                 nap 2
                 # A punch asleep uninterruptibly outlives SIGKILL: do not wait for it.
-                if pgrep -P "$punch" >/dev/null 2>&1 || kill -0 "$punch" 2>/dev/null; then
+                if [ -n "$(children_of "$punch")" ] || kill -0 "$punch" 2>/dev/null; then
                     stuck="$stuck, and still asleep 2 s after SIGKILL (kernel stack in $tag.punch_stack)"
                 else
                     wait "$punch" 2>/dev/null

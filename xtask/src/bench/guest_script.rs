@@ -73,3 +73,20 @@ fn bpf_stats_reads_program_fds_and_not_the_links_to_them() {
         ]
     );
 }
+
+#[test]
+fn children_of_finds_a_shells_children_without_pgrep() {
+    let script = format!(
+        "{}\nsleep 30 & a=$!\nsleep 30 & b=$!\ngot=$(children_of $$ | sort -n | tr '\\n' ' ')\nkill $a $b\necho \"$got|$a $b \"",
+        shell_function("children_of")
+    );
+    let out = Command::new("bash").arg("-c").arg(script).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (got, want) = text.trim_end_matches('\n').split_once('|').unwrap();
+    // Both sleeps, and nothing else but the command substitution's subshell.
+    let got: Vec<&str> = got.split_whitespace().collect();
+    for pid in want.split_whitespace() {
+        assert!(got.contains(&pid), "{pid} not in {got:?}");
+    }
+    assert!(got.len() <= 3, "{got:?}");
+}
