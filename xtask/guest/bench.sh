@@ -94,12 +94,16 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $1
 bpf_stats() {
     local proc=${BENCH_PROC:-/proc} syms=${BENCH_SYMS:-/tmp/bench-bpfsyms}
     # One awk over every fd's fdinfo (a fork per fd cost seconds under TCG
-    # per reading, and a session reads twice per workload).
-    awk 'function flush() {if (t != "" && prog) print id, t, c + 0, n + 0; t = ""; prog = 0; c = 0; n = 0; id = ""}
-         FNR == 1 {flush()}
+    # per reading, and a session reads twice per workload), fed by cat: an
+    # fd closed between the glob and its read (the recorder opens files
+    # now and then) made busybox awk stop at it, and the rest went unread.
+    # Every fdinfo starts with its "pos:" line.
+    cat "$proc/$1"/fdinfo/* 2>/dev/null | awk '
+         function flush() {if (t != "" && prog) print id, t, c + 0, n + 0; t = ""; prog = 0; c = 0; n = 0; id = ""}
+         /^pos:/ {flush()}
          /^prog_tag:/ {t = $2} /^prog_id:/ {id = $2}
          /^run_cnt:/ {c = $2; prog = 1} /^run_time_ns:/ {n = $2}
-         END {flush()}' "$proc/$1"/fdinfo/* 2>/dev/null >/tmp/bench-progs
+         END {flush()}' >/tmp/bench-progs
     # The programs' symbols, read from kallsyms once per tracer session
     # (bench-bpfsyms is removed when a tracer starts).
     [ -s "$syms" ] || grep ' bpf_prog_' "$proc/kallsyms" >"$syms"
