@@ -114,6 +114,9 @@ bpf_stats() {
          END {for (t in cnt) if (!(t in done)) print t, cnt[t], ns[t]}' /tmp/bench-progs "$syms"
 }
 
+# prog_fds PID: how many BPF program fds PID holds (a link's fdinfo has no run_cnt).
+prog_fds() { cat "/proc/$1"/fdinfo/* 2>/dev/null | grep -c '^run_cnt:'; }
+
 # --- Tracers. start_tracer CONFIG SESSION: attaches and waits until attached.
 tracer_pid=
 start_tracer() {
@@ -147,6 +150,17 @@ start_tracer() {
             tracer_pid=$!
             until grep -q '^Attaching' "$runs/$tag.bpftrace.out" 2>/dev/null || ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1800 ]; do
                 nap 0.1; waited=$((waited + 1))
+            done
+            # bpftrace says "Attaching N probes..." before it attaches them,
+            # which takes seconds under TCG (the first windows of the first
+            # sessions began with 5-9 of its 29 programs loaded): wait until
+            # its count of programs holds still for a second.
+            local progs last=-1
+            while kill -0 "$tracer_pid" 2>/dev/null && [ $waited -lt 1800 ]; do
+                progs=$(prog_fds "$tracer_pid")
+                [ "$progs" -gt 0 ] && [ "$progs" = "$last" ] && break
+                last=$progs
+                nap 1; waited=$((waited + 10))
             done ;;
     esac
     echo "$((waited * 100))" >"$runs/$tag.attach_ms"
