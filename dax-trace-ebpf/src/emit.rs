@@ -27,24 +27,6 @@ pub fn submit<P: Payload>(point: u16, payload: P) {
     submit_at(point, now(), payload);
 }
 
-/// Sends a record of a frequent kind (page faults: thousands a second on
-/// a 4 KiB-extent file) with the ring buffer's adaptive wake-up: the reader
-/// is woken only when it had read everything before this record, that is
-/// when it may be asleep. BPF_RB_FORCE_WAKEUP queues an irq_work (a
-/// self-IPI) per record: with it a pte-fault program run took 10.7-11.3 us
-/// under TCG on 6.1 at 6 000-8 000 faults a second, against 1.7-2.0 us for
-/// the dax_direct_access program of the same faults, which sends nothing.
-#[inline(always)]
-pub fn submit_frequent<P: Payload>(point: u16, payload: P) {
-    let record = Record {
-        header: header::<P>(point, now()),
-        payload,
-    };
-    if EVENTS.output::<Record<P>>(&record, 0).is_err() {
-        bump(point, |c| c.drops += 1);
-    }
-}
-
 /// Sends `payload` as an event of `point` stamped `ts_ns` (a wait's begin is
 /// sent later than it happened). A full ring buffer counts a drop for the point.
 #[inline(always)]
