@@ -37,6 +37,12 @@ fio_bin() { hostrun /host/usr/bin/fio "$@"; }
 [ -x /host/usr/bin/fio ] || { echo "no /host/usr/bin/fio (cargo xtask setup installs fio)" >&2; exit 2; }
 [ -x /host/usr/bin/bpftrace ] || { echo "no /host/usr/bin/bpftrace (cargo xtask setup installs bpftrace)" >&2; exit 2; }
 
+# bpftrace's clang needs the C headers (linux/types.h) where it parses
+# tracepoint formats without BTF for them: 5.10 (without them every script
+# failed there with "'linux/types.h' file not found"). The guest has no
+# /usr/include; the host's (linux-libc-dev, from `cargo xtask setup`) serves.
+[ -e /usr/include ] || { mkdir -p /usr && ln -s /host/usr/include /usr/include; }
+
 uname -r >"$out/kernel-release"
 nproc >"$out/nproc"
 

@@ -38,6 +38,8 @@ pub const APT_PACKAGES: &[&str] = &[
     // (both run in the guest from the host's /usr over 9p).
     "fio",
     "bpftrace",
+    // The C headers bpftrace's clang needs on 5.10 (guest: /usr/include -> the host's).
+    "linux-libc-dev",
 ];
 
 #[derive(clap::Args, Debug)]
