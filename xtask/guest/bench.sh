@@ -61,6 +61,9 @@ awk '
 # through BTF casts, or by probe when the casts do not compile).
 bpftrace_script() {
     local put_key=$1
+    # 5.10: bpftrace parses the fs_dax tracepoint formats with clang, which
+    # does not know dev_t ("unknown type name 'dev_t'") until a header says.
+    [ -e "$out/bpftrace-includes" ] && echo '#include <sys/types.h>'
     while read -r fam tgt kind; do
         case "$kind" in
             tracepoint)
@@ -179,6 +182,15 @@ start_tracer() {
         local keys next
         keys=$(cat "$out/bpftrace-keys")
         case "$keys" in pgmap) next=folio-pgmap ;; folio-pgmap) next=probe ;; *) next= ;; esac
+        if [ "$cfg" = bpftrace ] && [ ! -e "$out/bpftrace-includes" ] &&
+            grep -q "unknown type name" "$runs/$tag.bpftrace.err" 2>/dev/null; then
+            log "bpftrace lacks C types for the $keys-keyed script; again with <sys/types.h>"
+            cp "$runs/$tag.bpftrace.err" "$out/trace.bt.$keys.no-includes.err"
+            : >"$out/bpftrace-includes"
+            bpftrace_script "$keys" >"$out/trace.bt"
+            start_tracer "$cfg" "$tag"
+            return
+        fi
         if [ "$cfg" = bpftrace ] && [ -n "$next" ]; then
             log "bpftrace rejected the $keys-keyed script; $next keys instead"
             cp "$out/trace.bt" "$out/trace.bt.$keys"
