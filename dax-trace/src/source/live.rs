@@ -310,14 +310,6 @@ impl Pump {
                             return;
                         }
                     };
-                    // Readiness is cleared before the drain, not after: a
-                    // record submitted between the drain's end and the clear
-                    // would have had its wake-up cleared with it, and sat in
-                    // the ring until the next record (for good under the ring
-                    // buffer's adaptive wake-up, which wakes only a reader
-                    // that had read everything: the exporter's VM test on 7
-                    // saw a quarter of the recording's events).
-                    guard.clear_ready();
                     let ring = guard.get_inner_mut();
                     while let Some(item) = ring.next() {
                         match decode_bytes(&item) {
@@ -325,6 +317,7 @@ impl Pump {
                             Err(err) => log::warn!("undecodable event: {err}"),
                         }
                     }
+                    guard.clear_ready();
                     self.enricher.enrich(&mut batch);
                     if let Some(pause) = self.drain_pause {
                         tokio::time::sleep(pause).await;
