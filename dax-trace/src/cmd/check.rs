@@ -193,8 +193,8 @@ fn judge_live(
                 },
             }
         }
-        // Events already queued belong to the window.
-        while let Ok(batch) = stream.events.try_recv() {
+        // Events still queued or in the ring buffer belong to the window.
+        for batch in stream.finish().await {
             for ev in &batch {
                 keep(ev)?;
                 collector.ingest(ev);

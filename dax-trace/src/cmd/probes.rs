@@ -135,9 +135,8 @@ fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
                 _ = term.recv() => break,
             }
         }
-        // Let the pump move what is still in the ring buffer, then drain.
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        while let Ok(batch) = stream.events.try_recv() {
+        // What the pump still holds, the ring buffer's last records included.
+        for batch in stream.finish().await {
             for event in &batch {
                 *counts.entry(event.body.name()).or_default() += 1;
                 writeln!(out, "{}", serde_json::to_string(event)?)?;

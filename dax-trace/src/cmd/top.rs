@@ -63,6 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         info,
         events,
         stacks,
+        stop: _,
     } = stream;
     let mut dash = Dashboard::new(Collector::default(), info, clock);
     dash.set_stacks(stacks);

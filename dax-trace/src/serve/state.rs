@@ -95,6 +95,7 @@ pub fn start(
         info,
         events,
         stacks: _,
+        stop: _,
     } = stream;
     let shared = Shared::new(info, mode);
     let filling = shared.clone();

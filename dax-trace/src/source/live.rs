@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf, StackTraceMap};
 use aya::{Btf, Ebpf};
-use dax_trace_common::{Config, PgmapPuts, PointCounters, config::MAX_POINTS, probe::POINTS};
+use dax_trace_common::{Config, PgmapPuts, PointCounters, probe::POINTS};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc;
 
+use super::EventStream;
 use super::enrich::Enricher;
-use super::{BATCH_MAX, EventBatch, EventStream};
-use crate::event::{Drops, Event, EventBody, PutStats, decode_bytes};
+use super::pump::Pump;
+use crate::event::{Event, EventBody};
 use crate::probes::attach::{self, AttachRequest, LoadError};
 use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::session::{SessionInfo, SourceKind};
-use crate::state::{StateLayout, Tracker, tracker};
+use crate::state::StateLayout;
 
 /// Tunables of a live capture.
 #[derive(Clone, Debug)]
@@ -188,6 +188,7 @@ pub fn start_with(
         drain_pause: opts.drain_pause,
         tracker,
         enricher,
+        stop: stream.stop.clone(),
     };
     tokio::spawn(pump.run(opts.stats_interval, state_events));
     Ok(stream)
@@ -272,107 +273,6 @@ pub fn clock_ns(clock: libc::clockid_t) -> i128 {
         return 0;
     }
     ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
-}
-
-struct Pump {
-    /// Owns the programs and links: dropping it detaches everything.
-    _ebpf: Ebpf,
-    ring: AsyncFd<RingBuf<MapData>>,
-    counters: PerCpuArray<MapData, PointCounters>,
-    puts: PerCpuHashMap<MapData, u64, PgmapPuts>,
-    tx: mpsc::Sender<EventBatch>,
-    drops_seen: HashMap<u16, u64>,
-    puts_seen: HashMap<u64, (u64, u64)>,
-    drain_pause: Option<Duration>,
-    tracker: Option<Tracker>,
-    enricher: Enricher,
-}
-
-impl Pump {
-    async fn run(mut self, interval: Duration, first: Vec<Event>) {
-        let mut tick = tokio::time::interval(interval);
-        let mut state_tick = tokio::time::interval(tracker::TICK);
-        let mut batch = first;
-        loop {
-            while !batch.is_empty() {
-                let rest = batch.split_off(batch.len().min(BATCH_MAX));
-                let full = std::mem::replace(&mut batch, rest);
-                if self.tx.send(full).await.is_err() {
-                    return;
-                }
-            }
-            tokio::select! {
-                ready = self.ring.readable_mut() => {
-                    let mut guard = match ready {
-                        Ok(guard) => guard,
-                        Err(err) => {
-                            log::error!("ring buffer poll failed: {err}");
-                            return;
-                        }
-                    };
-                    let ring = guard.get_inner_mut();
-                    while let Some(item) = ring.next() {
-                        match decode_bytes(&item) {
-                            Ok(event) => batch.push(event),
-                            Err(err) => log::warn!("undecodable event: {err}"),
-                        }
-                    }
-                    guard.clear_ready();
-                    self.enricher.enrich(&mut batch);
-                    if let Some(pause) = self.drain_pause {
-                        tokio::time::sleep(pause).await;
-                    }
-                }
-                _ = tick.tick() => self.collect_stats(&mut batch),
-                _ = state_tick.tick() => {
-                    if let Some(t) = &mut self.tracker {
-                        t.tick(&mut batch);
-                    }
-                }
-                _ = self.tx.closed() => return,
-            }
-        }
-    }
-
-    /// Sends `Drops` for points whose drop total changed and `PutStats` for
-    /// pagemaps whose put counters changed.
-    fn collect_stats(&mut self, out: &mut Vec<Event>) {
-        let ts_ns = clock_ns(libc::CLOCK_MONOTONIC) as u64;
-        for point in 0..POINTS.len().min(MAX_POINTS) as u32 {
-            let Ok(per_cpu) = self.counters.get(&point, 0) else {
-                continue;
-            };
-            let total: u64 = per_cpu.iter().map(|c| c.drops).sum();
-            let point = point as u16;
-            if total > 0 && self.drops_seen.get(&point) != Some(&total) {
-                self.drops_seen.insert(point, total);
-                let drops = Drops {
-                    point,
-                    total,
-                    ..Drops::default()
-                };
-                out.push(userspace_event(ts_ns, drops.into()));
-            }
-        }
-        for entry in self.puts.iter() {
-            let Ok((pgmap, per_cpu)) = entry else {
-                continue;
-            };
-            let puts: u64 = per_cpu.iter().map(|c| c.puts).sum();
-            let idles: u64 = per_cpu.iter().map(|c| c.idles).sum();
-            if self.puts_seen.get(&pgmap) != Some(&(puts, idles)) {
-                self.puts_seen.insert(pgmap, (puts, idles));
-                out.push(userspace_event(
-                    ts_ns,
-                    PutStats { pgmap, puts, idles }.into(),
-                ));
-            }
-        }
-    }
-}
-
-fn userspace_event(ts_ns: u64, body: crate::event::EventBody) -> Event {
-    crate::state::events::own(ts_ns, body)
 }
 
 #[cfg(test)]

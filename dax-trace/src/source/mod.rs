@@ -8,12 +8,16 @@
 //! drain, a read buffer of a file).
 pub mod enrich;
 pub mod live;
+mod pump;
 pub mod replay;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::event::Event;
 use crate::session::SessionInfo;
 use crate::stacks::StackTable;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// Events in source order; never empty when sent.
 pub type EventBatch = Vec<Event>;
@@ -27,6 +31,11 @@ pub const BATCH_MAX: usize = 1024;
 /// buffer absorbs the burst and reports drops (live).
 pub const CHANNEL_BATCHES: usize = 64;
 
+/// How long [`EventStream::finish`] waits for the source to end the stream
+/// after asking it to: a source that does not listen (a test's channel)
+/// ends the wait here.
+pub const FINISH_GRACE: Duration = Duration::from_secs(2);
+
 /// A stream of events with what is known about where they come from.
 pub struct EventStream {
     pub info: SessionInfo,
@@ -34,17 +43,53 @@ pub struct EventStream {
     /// The kernel stacks the events name, filled by the source before it
     /// sends the first event naming each.
     pub stacks: StackTable,
+    /// Asks the source to send what it still holds and end the stream.
+    pub stop: StopRequest,
 }
 
 impl EventStream {
-    /// A stream fed through the returned sender (sources and tests).
+    /// A stream fed through the returned sender (sources and tests). The
+    /// source listens to `stream.stop` (cloned before the stream is handed
+    /// out) to know when to send its last events and drop the sender.
     pub fn channel(info: SessionInfo) -> (Self, mpsc::Sender<EventBatch>) {
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let stream = Self {
             info,
             events: rx,
             stacks: StackTable::new(),
+            stop: StopRequest::default(),
         };
         (stream, tx)
+    }
+
+    /// Ends the stream without losing what the source still holds: asks the
+    /// source to stop (live capture then drains the kernel ring buffer one
+    /// last time) and returns every batch that arrives until the source
+    /// closes the stream, or until [`FINISH_GRACE`] has passed.
+    pub async fn finish(&mut self) -> Vec<EventBatch> {
+        self.stop.request();
+        let deadline = tokio::time::Instant::now() + FINISH_GRACE;
+        let mut rest = Vec::new();
+        while let Ok(Some(batch)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            rest.push(batch);
+        }
+        rest
+    }
+}
+
+/// A consumer's request that the source end its stream. Requesting before
+/// the source listens is not lost: the request is remembered.
+#[derive(Clone, Debug, Default)]
+pub struct StopRequest(Arc<Notify>);
+
+impl StopRequest {
+    /// Asks the source to stop.
+    pub fn request(&self) {
+        self.0.notify_one();
+    }
+
+    /// Resolves once a stop was requested.
+    pub async fn requested(&self) {
+        self.0.notified().await;
     }
 }

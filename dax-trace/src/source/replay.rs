@@ -60,10 +60,16 @@ pub fn spawn<R: Read + Send + 'static>(
     };
     let (stream, tx) = EventStream::channel(info);
     let stacks = stream.stacks.clone();
+    let stop = stream.stop.clone();
     let (end_tx, end_rx) = oneshot::channel();
     let speed = opts.speed.filter(|s| *s > 0.0 && s.is_finite());
     tokio::spawn(async move {
-        let end = feed(reader, &tx, &stacks, speed).await;
+        let end = tokio::select! {
+            biased;
+            // The consumer is done: nothing of the file is owed to it.
+            () = stop.requested() => End::Complete,
+            end = feed(reader, &tx, &stacks, speed) => end,
+        };
         match &end {
             End::Complete => log::debug!("replay complete"),
             other => log::warn!("replay stopped early: the trace is {other}"),
@@ -270,6 +276,22 @@ mod tests {
         let (mut stream, _) = spawn(reader, "t.dxt", opts).expect("starts");
         assert_eq!(drain(&mut stream).await.len(), 2);
         assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_request_ends_a_paced_replay_at_once() {
+        // An hour between two events at 1x: only the stop can end it soon.
+        let mut events = synthetic::scenario()[..2].to_vec();
+        events[1].ts_ns = events[0].ts_ns + 3_600_000_000_000;
+        let reader = Reader::new(Cursor::new(trace(&events, true))).expect("opens");
+        let opts = ReplayOptions { speed: Some(1.0) };
+        let (mut stream, end) = spawn(reader, "t.dxt", opts).expect("starts");
+        let first = stream.events.recv().await.expect("the first event");
+        assert_eq!(first, events[..1]);
+        let began = tokio::time::Instant::now();
+        assert!(stream.finish().await.is_empty());
+        assert!(began.elapsed() < crate::source::FINISH_GRACE);
+        assert_eq!(end.await.expect("end reported"), End::Complete);
     }
 
     #[test]

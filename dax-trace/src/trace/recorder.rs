@@ -133,8 +133,9 @@ pub async fn record<W: Write>(
             }
         }
     };
-    // What the source already queued is part of the recording.
-    while let Ok(batch) = stream.events.try_recv() {
+    // What the source still holds (queued, or in the kernel's ring buffer)
+    // is part of the recording.
+    for batch in stream.finish().await {
         write_batch(&mut writer, &opts.filter, &mut stacks, &batch)?;
     }
     on_progress(&progress(&writer));
@@ -223,23 +224,52 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stop_signal_finishes_the_file_with_queued_events() {
+    async fn a_stop_keeps_queued_events_and_what_the_source_sends_last() {
         let (stream, tx) = stream();
         let events = synthetic::scenario();
-        for e in &events {
+        let (queued, held) = events.split_at(events.len() / 2);
+        for e in queued {
             tx.send(vec![e.clone()]).await.expect("send");
         }
-        // The sender stays open: only the stop ends the recording.
+        // Like live capture: the source holds events (the ring buffer's)
+        // until asked to stop, then sends them and ends the stream.
+        let stop = stream.stop.clone();
+        let held = held.to_vec();
+        let source = tokio::spawn(async move {
+            stop.requested().await;
+            tx.send(held).await.expect("send the last events");
+        });
         let opts = RecordOptions::default();
         let w = writer(&stream, &opts);
         let (summary, bytes) = record(stream, w, &opts, async { "interrupted" }, |_| {})
             .await
             .expect("records");
-        drop(tx);
+        source.await.expect("source task");
         assert_eq!(summary.end_reason, "interrupted");
         let (_, read_back, end) = read(bytes);
         assert_eq!(read_back, events);
         assert_eq!(end, End::Complete);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_waits_no_longer_than_the_grace_for_a_deaf_source() {
+        let (stream, tx) = stream();
+        let events = synthetic::scenario();
+        for e in &events {
+            tx.send(vec![e.clone()]).await.expect("send");
+        }
+        // The sender stays open and never hears the stop.
+        let opts = RecordOptions::default();
+        let w = writer(&stream, &opts);
+        let began = tokio::time::Instant::now();
+        let (summary, bytes) = record(stream, w, &opts, async { "interrupted" }, |_| {})
+            .await
+            .expect("records");
+        assert_eq!(began.elapsed(), crate::source::FINISH_GRACE);
+        drop(tx);
+        assert_eq!(summary.end_reason, "interrupted");
+        let (_, read_back, _) = read(bytes);
+        assert_eq!(read_back, events);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,0 +1,156 @@
+//! The pump of live capture: moves the kernel ring buffer's records and
+//! the per-CPU counters (drops per point, puts per pagemap) into the
+//! stream, until the consumer closes it or asks it to stop, when the ring
+//! buffer is drained one last time.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aya::Ebpf;
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use dax_trace_common::{PgmapPuts, PointCounters, config::MAX_POINTS, probe::POINTS};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::mpsc;
+
+use super::enrich::Enricher;
+use super::live::clock_ns;
+use super::{BATCH_MAX, EventBatch, StopRequest};
+use crate::event::{Drops, Event, PutStats, decode_bytes};
+use crate::state::{Tracker, tracker};
+
+pub(super) struct Pump {
+    /// Owns the programs and links: dropping it detaches everything.
+    pub(super) _ebpf: Ebpf,
+    pub(super) ring: AsyncFd<RingBuf<MapData>>,
+    pub(super) counters: PerCpuArray<MapData, PointCounters>,
+    pub(super) puts: PerCpuHashMap<MapData, u64, PgmapPuts>,
+    pub(super) tx: mpsc::Sender<EventBatch>,
+    pub(super) drops_seen: HashMap<u16, u64>,
+    pub(super) puts_seen: HashMap<u64, (u64, u64)>,
+    pub(super) drain_pause: Option<Duration>,
+    pub(super) tracker: Option<Tracker>,
+    pub(super) enricher: Enricher,
+    /// The consumer's request to end: the ring buffer is drained one last
+    /// time, so events still in it when recording stops are kept.
+    pub(super) stop: StopRequest,
+}
+
+impl Pump {
+    pub(super) async fn run(mut self, interval: Duration, first: Vec<Event>) {
+        let mut tick = tokio::time::interval(interval);
+        let mut state_tick = tokio::time::interval(tracker::TICK);
+        let mut batch = first;
+        loop {
+            while !batch.is_empty() {
+                let rest = batch.split_off(batch.len().min(BATCH_MAX));
+                let full = std::mem::replace(&mut batch, rest);
+                if self.tx.send(full).await.is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                ready = self.ring.readable_mut() => {
+                    let mut guard = match ready {
+                        Ok(guard) => guard,
+                        Err(err) => {
+                            log::error!("ring buffer poll failed: {err}");
+                            return;
+                        }
+                    };
+                    drain(guard.get_inner_mut(), &mut batch);
+                    // Safe after the drain: tokio clears the readiness only
+                    // if no wake-up came since the guard was taken.
+                    guard.clear_ready();
+                    self.enricher.enrich(&mut batch);
+                    if let Some(pause) = self.drain_pause {
+                        // A stop during the pause is not kept waiting.
+                        tokio::select! {
+                            () = tokio::time::sleep(pause) => {}
+                            () = self.stop.requested() => {
+                                self.finish(batch).await;
+                                return;
+                            }
+                        }
+                    }
+                }
+                () = self.stop.requested() => {
+                    self.finish(batch).await;
+                    return;
+                }
+                _ = tick.tick() => self.collect_stats(&mut batch),
+                _ = state_tick.tick() => {
+                    if let Some(t) = &mut self.tracker {
+                        t.tick(&mut batch);
+                    }
+                }
+                _ = self.tx.closed() => return,
+            }
+        }
+    }
+
+    /// The last drain: whatever the ring buffer holds now (the reader may
+    /// not have been woken for it yet) and the last counter totals are sent
+    /// before the stream ends.
+    async fn finish(mut self, mut batch: Vec<Event>) {
+        let start = batch.len();
+        drain(self.ring.get_mut(), &mut batch);
+        self.enricher.enrich(&mut batch[start..]);
+        self.collect_stats(&mut batch);
+        while !batch.is_empty() {
+            let rest = batch.split_off(batch.len().min(BATCH_MAX));
+            let full = std::mem::replace(&mut batch, rest);
+            if self.tx.send(full).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Sends `Drops` for points whose drop total changed and `PutStats` for
+    /// pagemaps whose put counters changed.
+    fn collect_stats(&mut self, out: &mut Vec<Event>) {
+        let ts_ns = clock_ns(libc::CLOCK_MONOTONIC) as u64;
+        for point in 0..POINTS.len().min(MAX_POINTS) as u32 {
+            let Ok(per_cpu) = self.counters.get(&point, 0) else {
+                continue;
+            };
+            let total: u64 = per_cpu.iter().map(|c| c.drops).sum();
+            let point = point as u16;
+            if total > 0 && self.drops_seen.get(&point) != Some(&total) {
+                self.drops_seen.insert(point, total);
+                let drops = Drops {
+                    point,
+                    total,
+                    ..Drops::default()
+                };
+                out.push(userspace_event(ts_ns, drops.into()));
+            }
+        }
+        for entry in self.puts.iter() {
+            let Ok((pgmap, per_cpu)) = entry else {
+                continue;
+            };
+            let puts: u64 = per_cpu.iter().map(|c| c.puts).sum();
+            let idles: u64 = per_cpu.iter().map(|c| c.idles).sum();
+            if self.puts_seen.get(&pgmap) != Some(&(puts, idles)) {
+                self.puts_seen.insert(pgmap, (puts, idles));
+                out.push(userspace_event(
+                    ts_ns,
+                    PutStats { pgmap, puts, idles }.into(),
+                ));
+            }
+        }
+    }
+}
+
+/// Decodes every record the ring buffer holds into `batch`.
+fn drain(ring: &mut RingBuf<MapData>, batch: &mut Vec<Event>) {
+    while let Some(item) = ring.next() {
+        match decode_bytes(&item) {
+            Ok(event) => batch.push(event),
+            Err(err) => log::warn!("undecodable event: {err}"),
+        }
+    }
+}
+
+fn userspace_event(ts_ns: u64, body: crate::event::EventBody) -> Event {
+    crate::state::events::own(ts_ns, body)
+}
