@@ -61,6 +61,9 @@ grep -E '^(get|pin|unpin)_user_page' /sys/kernel/tracing/available_filter_functi
     >"$out/pins.filter-functions" 2>&1
 
 record faults dax-workload faults --json
+# The last drain: the reader pauses 10 s after each drain, so the fault
+# records are all in the ring buffer when recording stops (xtask/src/vmtest/faults.rs).
+RECORD_ARGS="--drain-pause-ms 10000" record lastdrain dax-workload faults --fs ext4 --json
 
 # The loss test: a one-page ring buffer and fault events at full speed (40
 # passes over 256 pages, read then written: >= 20480 faults). Drops must be

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use xtask::vm::{self, KernelGen, VmRequest};
 
+mod faults;
 mod memory_failure;
 mod pins;
 mod state_at_start;
@@ -250,7 +251,7 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         dm_perfetto(dir),
     );
     j.check("dma: every case's waiter has a wait span", dma_cases(dir));
-    j.check("faults: PTE and PMD faults on pmem0", faults(dir));
+    faults::judge(dir, &mut j);
     j.check("leak: check fails naming pmem0", leak(dir));
     j.check(
         "pgmap: nd_pmem rebind destroys and creates FS_DAX pagemap",
@@ -656,17 +657,6 @@ fn dma_cases(dir: &Path) -> Result<String, String> {
     } else {
         Err(problems.join("; "))
     }
-}
-
-fn faults(dir: &Path) -> Result<String, String> {
-    let report = recorded(dir, "faults")?;
-    let dev = device(&report, "pmem0").ok_or("no device pmem0 in the report")?;
-    let pte = dev["faults"]["pte"].as_u64().unwrap_or(0);
-    let pmd = dev["faults"]["pmd"].as_u64().unwrap_or(0);
-    if pte == 0 || pmd == 0 {
-        return Err(format!("pmem0: {pte} PTE and {pmd} PMD faults"));
-    }
-    Ok(format!("pmem0: {pte} PTE, {pmd} PMD faults"))
 }
 
 fn pgmap(dir: &Path) -> Result<String, String> {
