@@ -43,6 +43,15 @@ impl Symbolizer {
         }
     }
 
+    /// A symbolizer over `path`, read now: live capture reads kallsyms on
+    /// a thread of its own while the probes load, since the first read can
+    /// take seconds under TCG.
+    pub fn loaded(path: impl AsRef<Path>) -> Self {
+        let mut s = Self::new(path);
+        s.reload();
+        s
+    }
+
     /// A symbolizer over the given kallsyms text (tests, fixtures).
     pub fn from_text(text: &str) -> Self {
         let mut s = Self::new("/nonexistent");
@@ -52,9 +61,18 @@ impl Symbolizer {
     }
 
     fn reload(&mut self) {
-        self.read_at = Some(Instant::now());
+        let began = Instant::now();
+        self.read_at = Some(began);
         match std::fs::read_to_string(&self.path) {
-            Ok(text) => self.symbols = parse(&text),
+            Ok(text) => {
+                self.symbols = parse(&text);
+                log::debug!(
+                    "read {} text symbols from {} in {:?}",
+                    self.symbols.len(),
+                    self.path.display(),
+                    began.elapsed()
+                );
+            }
             Err(err) => log::warn!("reading {}: {err}", self.path.display()),
         }
     }

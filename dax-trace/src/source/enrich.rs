@@ -28,23 +28,41 @@ pub struct Enricher {
 impl Enricher {
     /// `stacks`: the programs' stack map (`None` when it could not be
     /// opened: events keep their ids, the trace has no frames for them).
-    pub fn new(stacks: Option<StackTraceMap<MapData>>, table: StackTable) -> Self {
+    /// `symbolizer`: kallsyms, best read before the first stack comes
+    /// ([`Symbolizer::loaded`]).
+    pub fn new(
+        stacks: Option<StackTraceMap<MapData>>,
+        table: StackTable,
+        symbolizer: Symbolizer,
+    ) -> Self {
         Self {
             stacks,
-            symbolizer: Symbolizer::new("/proc/kallsyms"),
+            symbolizer,
             table,
             failed: HashSet::new(),
             proc_root: "/proc".into(),
         }
     }
 
+    /// Whether [`Self::enrich`] has anything to do for `events`: a stack not
+    /// read yet, or a refused pin without its file. Most batches (faults,
+    /// pages) have neither.
+    pub fn needs_work(&self, events: &[Event]) -> bool {
+        events.iter().any(|event| {
+            self.unread_stack(event).is_some()
+                || matches!(&event.body, EventBody::RefusedPin(r) if r.path.is_empty())
+        })
+    }
+
+    fn unread_stack(&self, event: &Event) -> Option<StackId> {
+        let id = stack_of(&event.body);
+        let n = id.get()?;
+        (!self.table.contains(n) && !self.failed.contains(&n)).then_some(id)
+    }
+
     pub fn enrich(&mut self, events: &mut [Event]) {
         for event in events {
-            let id = stack_of(&event.body);
-            if let Some(n) = id.get()
-                && !self.table.contains(n)
-                && !self.failed.contains(&n)
-            {
+            if let Some(id) = self.unread_stack(event) {
                 self.load(id);
             }
             if let EventBody::RefusedPin(r) = &mut event.body
@@ -156,8 +174,10 @@ mod tests {
             .into(),
         )];
         events[0].pid = std::process::id();
-        let mut e = Enricher::new(None, StackTable::new());
+        let mut e = Enricher::new(None, StackTable::new(), Symbolizer::from_text(""));
+        assert!(e.needs_work(&events), "a refused pin without its file");
         e.enrich(&mut events);
+        assert!(!e.needs_work(&events), "its file is filled in");
         // SAFETY: unmapping what we mapped above.
         unsafe { libc::munmap(addr, 8192) };
         let EventBody::RefusedPin(r) = &events[0].body else {

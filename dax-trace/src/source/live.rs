@@ -18,6 +18,10 @@ use crate::probes::attach::{self, AttachRequest, LoadError};
 use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::session::{SessionInfo, SourceKind};
 use crate::state::StateLayout;
+use crate::symbolize::Symbolizer;
+
+/// Where kernel symbols are read from.
+const KALLSYMS: &str = "/proc/kallsyms";
 
 /// Tunables of a live capture.
 #[derive(Clone, Debug)]
@@ -121,6 +125,11 @@ pub fn start_with(
     state: &StateLayout,
     opts: &LiveOptions,
 ) -> Result<EventStream, LiveError> {
+    // Read while the probes load (it takes seconds under TCG), not when the
+    // first stack comes and the reader should be draining.
+    let kallsyms = std::thread::Builder::new()
+        .name("daxtrace-kallsyms".into())
+        .spawn(|| Symbolizer::loaded(KALLSYMS));
     let btf = Btf::from_sys_fs().ok();
     let mut config = *config;
     config.stacks = u32::from(opts.stacks);
@@ -176,7 +185,12 @@ pub fn start_with(
         monotonic_to_realtime_ns: monotonic_to_realtime_ns(),
     };
     let (stream, tx) = EventStream::channel(info);
-    let enricher = Enricher::new(stacks, stream.stacks.clone());
+    let symbolizer = match kallsyms.map(std::thread::JoinHandle::join) {
+        Ok(Ok(symbolizer)) => symbolizer,
+        // Read lazily then, on the first stack.
+        _ => Symbolizer::new(KALLSYMS),
+    };
+    let enricher = Enricher::new(stacks, stream.stacks.clone(), symbolizer);
     let pump = Pump {
         _ebpf: ebpf,
         ring,
@@ -187,7 +201,7 @@ pub fn start_with(
         puts_seen: HashMap::new(),
         drain_pause: opts.drain_pause,
         tracker,
-        enricher,
+        enricher: Some(enricher),
         stop: stream.stop.clone(),
     };
     tokio::spawn(pump.run(opts.stats_interval, state_events));

@@ -28,7 +28,8 @@ pub(super) struct Pump {
     pub(super) puts_seen: HashMap<u64, (u64, u64)>,
     pub(super) drain_pause: Option<Duration>,
     pub(super) tracker: Option<Tracker>,
-    pub(super) enricher: Enricher,
+    /// `None` only after enriching panicked.
+    pub(super) enricher: Option<Enricher>,
     /// The consumer's request to end: the ring buffer is drained one last
     /// time, so events still in it when recording stops are kept.
     pub(super) stop: StopRequest,
@@ -49,18 +50,20 @@ impl Pump {
             }
             tokio::select! {
                 ready = self.ring.readable_mut() => {
-                    let mut guard = match ready {
-                        Ok(guard) => guard,
+                    let from = batch.len();
+                    match ready {
+                        Ok(mut guard) => {
+                            drain(guard.get_inner_mut(), &mut batch);
+                            // Safe after the drain: tokio clears the readiness
+                            // only if no wake-up came since the guard was taken.
+                            guard.clear_ready();
+                        }
                         Err(err) => {
                             log::error!("ring buffer poll failed: {err}");
                             return;
                         }
-                    };
-                    drain(guard.get_inner_mut(), &mut batch);
-                    // Safe after the drain: tokio clears the readiness only
-                    // if no wake-up came since the guard was taken.
-                    guard.clear_ready();
-                    self.enricher.enrich(&mut batch);
+                    }
+                    self.enrich(&mut batch, from).await;
                     if let Some(pause) = self.drain_pause {
                         // A stop during the pause is not kept waiting.
                         tokio::select! {
@@ -93,7 +96,7 @@ impl Pump {
     async fn finish(mut self, mut batch: Vec<Event>) {
         let start = batch.len();
         drain(self.ring.get_mut(), &mut batch);
-        self.enricher.enrich(&mut batch[start..]);
+        self.enrich(&mut batch, start).await;
         self.collect_stats(&mut batch);
         while !batch.is_empty() {
             let rest = batch.split_off(batch.len().min(BATCH_MAX));
@@ -101,6 +104,38 @@ impl Pump {
             if self.tx.send(full).await.is_err() {
                 return;
             }
+        }
+    }
+
+    /// Completes `batch[from..]` (stacks, refused pins' files). When that
+    /// means reading the stack map or re-reading kallsyms (seconds under
+    /// TCG), it runs on the blocking pool: a worker blocked here also held
+    /// up the consumer task queued behind it, and CI on 7 saw a recording
+    /// stand still for 3 s.
+    async fn enrich(&mut self, batch: &mut Vec<Event>, from: usize) {
+        let Some(enricher) = self.enricher.as_mut() else {
+            return;
+        };
+        if !enricher.needs_work(&batch[from..]) {
+            return;
+        }
+        let Some(mut enricher) = self.enricher.take() else {
+            return;
+        };
+        let mut events = batch.split_off(from);
+        let sent = events.len();
+        let done = tokio::task::spawn_blocking(move || {
+            enricher.enrich(&mut events);
+            (enricher, events)
+        })
+        .await;
+        match done {
+            Ok((enricher, events)) => {
+                self.enricher = Some(enricher);
+                batch.extend(events);
+            }
+            // Only a panic in enrich gets here; later events go unenriched.
+            Err(err) => log::error!("enriching events failed, {sent} events lost: {err}"),
         }
     }
 
