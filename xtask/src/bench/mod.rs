@@ -145,7 +145,7 @@ fn chosen_workloads(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
         .collect()
 }
 
-/// Rows of other kernels already in `path` are kept; this run's kernels replace theirs.
+/// Rows already in `path` are kept unless this run measured the same kernel and workload again.
 fn merge_rows(path: &Path, new: Vec<Row>) -> Vec<Row> {
     let old: Vec<Row> = std::fs::read_to_string(path)
         .ok()
@@ -153,7 +153,10 @@ fn merge_rows(path: &Path, new: Vec<Row>) -> Vec<Row> {
         .unwrap_or_default();
     let mut merged: Vec<Row> = old
         .into_iter()
-        .filter(|o| !new.iter().any(|n| n.kernel == o.kernel))
+        .filter(|o| {
+            !new.iter()
+                .any(|n| n.kernel == o.kernel && n.workload == o.workload)
+        })
         .collect();
     merged.extend(new);
     merged.sort_by_key(|r| {
@@ -301,7 +304,7 @@ mod tests {
     }
 
     #[test]
-    fn merging_keeps_other_kernels_and_replaces_this_ones() {
+    fn merging_replaces_only_the_rows_measured_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("overhead.json");
         let row = |kernel: &str, workload: &str, untraced: f64| Row {
@@ -312,7 +315,12 @@ mod tests {
             untraced: Some(untraced),
             ..Row::default()
         };
-        let first = vec![row("7", "dio-dax", 1.0), row("6.1", "dio-dax", 2.0)];
+        // A run of some workloads (`--workloads`) keeps the kernel's others.
+        let first = vec![
+            row("7", "dio-dax", 1.0),
+            row("7", "mount-cycles", 5.0),
+            row("6.1", "dio-dax", 2.0),
+        ];
         std::fs::write(&path, serde_json::to_string(&first).unwrap()).unwrap();
         let merged = merge_rows(
             &path,
@@ -327,7 +335,8 @@ mod tests {
             [
                 ("6.1", "dio-dax", Some(2.0)),
                 ("7", "dio-dax", Some(4.0)),
-                ("7", "dio-anon", Some(3.0))
+                ("7", "dio-anon", Some(3.0)),
+                ("7", "mount-cycles", Some(5.0))
             ]
         );
     }
