@@ -31,27 +31,15 @@ pub fn submit<P: Payload>(point: u16, payload: P) {
 /// sent later than it happened). A full ring buffer counts a drop for the point.
 #[inline(always)]
 pub fn submit_at<P: Payload>(point: u16, ts_ns: u64, payload: P) {
-    // Rare, important events: wake the reader at once rather than batching.
-    output(point, ts_ns, payload, BPF_RB_FORCE_WAKEUP as u64);
-}
-
-/// Sends a record of a frequent kind (faults: thousands a second) with the
-/// ring buffer's own wake-up rule: the reader is woken only when it had
-/// read everything before this record, so a burst costs one wake-up (an
-/// irq_work) rather than one per record. Nothing waits longer than the
-/// reader's next wake-up, and a stop drains the ring buffer anyway.
-#[inline(always)]
-pub fn submit_frequent<P: Payload>(point: u16, payload: P) {
-    output(point, now(), payload, 0);
-}
-
-#[inline(always)]
-fn output<P: Payload>(point: u16, ts_ns: u64, payload: P, flags: u64) {
     let record = Record {
         header: header::<P>(point, ts_ns),
         payload,
     };
-    if EVENTS.output::<Record<P>>(&record, flags).is_err() {
+    // Rare, important events: wake the reader at once rather than batching.
+    if EVENTS
+        .output::<Record<P>>(&record, BPF_RB_FORCE_WAKEUP as u64)
+        .is_err()
+    {
         bump(point, |c| c.drops += 1);
     }
 }

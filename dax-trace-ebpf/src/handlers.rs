@@ -13,7 +13,7 @@ use dax_trace_common::{
 };
 
 use crate::conf;
-use crate::emit::{hit, now, stack_id, submit, submit_at, submit_frequent, tid};
+use crate::emit::{hit, now, stack_id, submit, submit_at, tid};
 use crate::maps::{
     CLAIM_DEPTH, DM_CTX, DM_PAIRS, DM_TABLE_CTX, DmCtx, PGMAP_PUTS, STASH, Stash, WAITS, WATCHED,
     WaitSpan, Watch,
@@ -668,7 +668,7 @@ fn dm_fan_out(point: u16, args: &[u64; 6]) {
 pub fn on_tracepoint(point: u16, read: impl Fn(u32, u32) -> u64) {
     hit(point);
     match point {
-        idx::PTE_FAULT_DONE => submit_frequent(
+        idx::PTE_FAULT_DONE => submit(
             point,
             Fault {
                 dev: Dev(read(conf!(pte_fault_dev_off), 4) as u32),
@@ -680,7 +680,7 @@ pub fn on_tracepoint(point: u16, read: impl Fn(u32, u32) -> u64) {
                 pmd: Flag::new(false),
             },
         ),
-        idx::PMD_FAULT_DONE => submit_frequent(
+        idx::PMD_FAULT_DONE => submit(
             point,
             Fault {
                 dev: Dev(read(conf!(pmd_fault_dev_off), 4) as u32),
