@@ -22,6 +22,10 @@ pub struct Args {
     /// Run only the VM tests.
     #[arg(long)]
     pub vm_only: bool,
+    /// With --vm-only: judge what the last VM run left in target/vmtest
+    /// again, without booting (after changing a judge).
+    #[arg(long, requires = "vm_only")]
+    pub rejudge: bool,
     /// Seconds the trace reader is fuzzed for (0 skips the fuzz step).
     #[arg(long, default_value_t = 30)]
     pub fuzz_seconds: u64,
@@ -111,7 +115,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if args.no_vm {
         eprintln!("xtask test: VM tests skipped (--no-vm)");
     } else {
-        vm_steps(&args.kernels, &mut steps);
+        vm_steps(&args.kernels, args.rejudge, &mut steps);
     }
 
     eprintln!("\nxtask test summary:");
@@ -187,13 +191,18 @@ fn fuzz_reader(root: &Path, seconds: u64) -> anyhow::Result<()> {
     .context("the fuzz target found a crash, or could not be built (cargo-fuzz comes from `cargo xtask setup`)")
 }
 
-fn vm_steps(kernels: &[KernelGen], steps: &mut Steps) {
+fn vm_steps(kernels: &[KernelGen], rejudge: bool, steps: &mut Steps) {
     let mut results = Vec::new();
     for &kernel in kernels {
         let started = Instant::now();
         let name = format!("VM tests on Debian {kernel}");
         // The dashboard test needs one kernel only: 6.1, where waits are longest.
-        let result = crate::vmtest::run_generation(kernel, kernel == KernelGen::V6_1);
+        let with_top = kernel == KernelGen::V6_1;
+        let result = if rejudge {
+            crate::vmtest::rejudge_generation(kernel, with_top)
+        } else {
+            crate::vmtest::run_generation(kernel, with_top)
+        };
         match result {
             Ok(r) => {
                 let verdict = if r.ok() {

@@ -26,15 +26,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use xtask::vm::{self, KernelGen, VmRequest};
 
+mod dm;
+mod dma;
 mod faults;
 mod memory_failure;
 mod pins;
 mod state_at_start;
+mod top;
 
 /// Mount cycles per filesystem in the `cycles` step (must match vm-test.sh).
 const CYCLES: u64 = 3;
-/// Mount cycles per filesystem in the `dm` step (must match vm-test.sh).
-const DM_CYCLES: u64 = 2;
 
 /// One judged assertion.
 struct Verdict {
@@ -101,29 +102,7 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
             share.display()
         );
     }
-    let mut verdicts = judge(kernel, &share);
-    if with_top {
-        verdicts.push(judge_top(&share));
-        let smoke = crate::bench::smoke::judge(kernel, &outcome.kernel_release, &share);
-        verdicts.push(Verdict {
-            name: "bench smoke: every workload, every config".into(),
-            ok: smoke.is_ok(),
-            detail: smoke.unwrap_or_else(|e| e),
-        });
-    }
-    if with_serve {
-        for (name, result) in crate::vmtest_serve::judge(&share) {
-            let (ok, detail) = match result {
-                Ok(d) => (true, d),
-                Err(d) => (false, d),
-            };
-            verdicts.push(Verdict {
-                name: name.to_string(),
-                ok,
-                detail,
-            });
-        }
-    }
+    let mut verdicts = judge_share(kernel, &share, with_top, &outcome.kernel_release);
     for alert in &outcome.kernel_alerts {
         verdicts.push(Verdict {
             name: "kernel stays healthy".into(),
@@ -138,6 +117,55 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
         command: outcome.command_time,
         verdicts,
     })
+}
+
+/// Judges the files the last VM run on `kernel` left in its share again,
+/// without booting (`cargo xtask test --vm-only --rejudge`): for changing a
+/// judge. The console's kernel alerts are not kept, so they are not judged.
+pub fn rejudge_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenResult> {
+    let share = workspace_root().join("target/vmtest").join(kernel.as_str());
+    let release_path = share.join("kernel-release");
+    let release = std::fs::read_to_string(&release_path)
+        .with_context(|| format!("reading {} (no earlier VM run?)", release_path.display()))?
+        .trim()
+        .to_string();
+    let verdicts = judge_share(kernel, &share, with_top, &release);
+    Ok(GenResult {
+        kernel,
+        release,
+        boot: Duration::ZERO,
+        command: Duration::ZERO,
+        verdicts,
+    })
+}
+
+/// Every verdict on a share the guest script filled.
+fn judge_share(kernel: KernelGen, share: &Path, with_top: bool, release: &str) -> Vec<Verdict> {
+    let with_serve = matches!(kernel, KernelGen::V6_1 | KernelGen::V7);
+    let mut verdicts = judge(kernel, share);
+    if with_top {
+        verdicts.push(top::judge_top(share));
+        let smoke = crate::bench::smoke::judge(kernel, release, share);
+        verdicts.push(Verdict {
+            name: "bench smoke: every workload, every config".into(),
+            ok: smoke.is_ok(),
+            detail: smoke.unwrap_or_else(|e| e),
+        });
+    }
+    if with_serve {
+        for (name, result) in crate::vmtest_serve::judge(share) {
+            let (ok, detail) = match result {
+                Ok(d) => (true, d),
+                Err(d) => (false, d),
+            };
+            verdicts.push(Verdict {
+                name: name.to_string(),
+                ok,
+                detail,
+            });
+        }
+    }
+    verdicts
 }
 
 /// Renders results as the table printed at the end and written to a file.
@@ -216,17 +244,20 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         cycles(kernel, dir),
     );
     j.check("cycles: check passes", check_outcome(dir, "cycles", "pass"));
-    j.check("dm: dm device balanced, member fan-out", dm(dir));
+    j.check("dm: dm device balanced, member fan-out", dm::dm(dir));
     j.check("dm: check passes", check_outcome(dir, "dm", "pass"));
-    let lost = lost_wakeup(dir);
-    j.check("dma: wait span, busy page, idle same pfn", dma(dir));
+    let lost = dma::lost_wakeup(dir);
+    j.check("dma: wait span, busy page, idle same pfn", dma::dma(dir));
     j.check(
         "loss: tiny ring drops counted, inconclusive",
         crate::loss_test::judge(dir),
     );
     match lost {
         Ok(true) => {
-            j.check("dma: lost wakeup reported stuck", stuck_waits(dir, true));
+            j.check(
+                "dma: lost wakeup reported stuck",
+                dma::stuck_waits(dir, true),
+            );
             j.check(
                 "dma: check fails on the stuck wait",
                 check_outcome(dir, "dma", "fail"),
@@ -235,7 +266,7 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         Ok(false) => {
             j.check(
                 "dma: no stuck wait without a lost wakeup",
-                stuck_waits(dir, false),
+                dma::stuck_waits(dir, false),
             );
             j.check("dma: check passes", check_outcome(dir, "dma", "pass"));
         }
@@ -243,14 +274,17 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
     }
     j.check(
         "dma: busy pages carry their file index",
-        dma_busy_index(dir),
+        dma::dma_busy_index(dir),
     );
-    j.check("dm: member pmem0 taken and dropped", dm_member(dir));
+    j.check("dm: member pmem0 taken and dropped", dm::dm_member(dir));
     j.check(
         "dm: Perfetto shows membership and dm pages",
-        dm_perfetto(dir),
+        dm::dm_perfetto(dir),
     );
-    j.check("dma: every case's waiter has a wait span", dma_cases(dir));
+    j.check(
+        "dma: every case's waiter has a wait span",
+        dma::dma_cases(dir),
+    );
     faults::judge(dir, &mut j);
     j.check("leak: check fails naming pmem0", leak(dir));
     j.check(
@@ -414,44 +448,6 @@ fn kind_count(report: &Value, kind: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn dm(dir: &Path) -> Result<String, String> {
-    let report = recorded(dir, "dm")?;
-    let devices = report["summary"]["devices"]
-        .as_array()
-        .ok_or("no devices in the report")?;
-    let dm = devices
-        .iter()
-        .find(|d| {
-            d["identity"]["disk"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("dm-"))
-        })
-        .ok_or("no dm-* device in the report")?;
-    let (claims, releases) = balance(dm);
-    let want = 2 * DM_CYCLES;
-    if claims != want || releases != want {
-        return Err(format!(
-            "{}: {claims} claims, {releases} releases; want {want} each",
-            dm["label"]
-        ));
-    }
-    let access = kind_count(&report, "dm-access");
-    if access == 0 {
-        return Err("no dm-access event: dm -> member fan-out not seen".into());
-    }
-    Ok(format!(
-        "{}: {claims} claims, {releases} releases; {access} dm-access events",
-        dm["label"].as_str().unwrap_or("dm")
-    ))
-}
-
-fn lost_wakeup(dir: &Path) -> Result<bool, String> {
-    let v = read_json(&dir.join("dma.stdout"))?;
-    v["lost_wakeup"]
-        .as_bool()
-        .ok_or_else(|| "dma.stdout has no lost_wakeup".to_string())
-}
-
 pub(crate) fn events(dir: &Path, step: &str) -> Result<Vec<Value>, String> {
     let path = dir.join(format!("{step}.jsonl"));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -463,200 +459,6 @@ pub(crate) fn events(dir: &Path, step: &str) -> Result<Vec<Value>, String> {
 
 fn body_type(ev: &Value) -> &str {
     ev["body"]["type"].as_str().unwrap_or("")
-}
-
-fn dma(dir: &Path) -> Result<String, String> {
-    let report = recorded(dir, "dma")?;
-    let evs = events(dir, "dma")?;
-    let waits: Vec<u64> = evs
-        .iter()
-        .filter(|e| body_type(e) == "wait-end")
-        .filter_map(|e| e["body"]["latency_ns"].as_u64())
-        .collect();
-    if !waits.iter().any(|&l| l > 0) {
-        return Err(format!(
-            "no wait span with latency > 0 ({} wait-end)",
-            waits.len()
-        ));
-    }
-    let pfns = |t: &str| -> BTreeSet<u64> {
-        evs.iter()
-            .filter(|e| body_type(e) == t)
-            .filter_map(|e| e["body"]["pfn"].as_u64())
-            .collect()
-    };
-    let busy = pfns("busy-page");
-    let idle = pfns("page-idle");
-    let both = busy.intersection(&idle).count();
-    if both == 0 {
-        return Err(format!(
-            "no idle transition for a busy pfn ({} busy pfns, {} idle pfns)",
-            busy.len(),
-            idle.len()
-        ));
-    }
-    let drops = report["summary"]["drops"]["per_point"]
-        .as_object()
-        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum::<u64>());
-    if drops != 0 {
-        return Err(format!("{drops} events dropped"));
-    }
-    let max = waits.iter().max().copied().unwrap_or(0);
-    Ok(format!(
-        "{} waits (max {:.1} ms), {} busy pfns, {both} of them idled, 0 drops",
-        waits.len(),
-        max as f64 / 1e6,
-        busy.len()
-    ))
-}
-
-/// Pages dma-truncate pins at the start of each file (must match the
-/// workload's PIN_LEN / PAGE_SIZE).
-const DMA_PINNED_PAGES: u64 = 16;
-
-/// Every busy page of the DMA recording names its index in the file, and
-/// that index lies in the pinned range at the start of the file.
-fn dma_busy_index(dir: &Path) -> Result<String, String> {
-    let evs = events(dir, "dma")?;
-    let busy: Vec<&Value> = evs.iter().filter(|e| body_type(e) == "busy-page").collect();
-    if busy.is_empty() {
-        return Err("no busy-page event".into());
-    }
-    let missing = busy.iter().filter(|e| e["body"]["index"].is_null()).count();
-    if missing > 0 {
-        return Err(format!(
-            "{missing} of {} busy-page events without an index",
-            busy.len()
-        ));
-    }
-    let indexes: BTreeSet<u64> = busy
-        .iter()
-        .filter_map(|e| e["body"]["index"].as_u64())
-        .collect();
-    if let Some(bad) = indexes.iter().find(|&&i| i >= DMA_PINNED_PAGES) {
-        return Err(format!(
-            "busy page at index {bad}, outside the {DMA_PINNED_PAGES} pinned pages ({indexes:?})"
-        ));
-    }
-    Ok(format!(
-        "{} busy-page events, indexes {indexes:?}",
-        busy.len()
-    ))
-}
-
-fn dm_member(dir: &Path) -> Result<String, String> {
-    let evs = events(dir, "dm")?;
-    let members: Vec<&Value> = evs.iter().filter(|e| body_type(e) == "dm-member").collect();
-    let taken = members
-        .iter()
-        .filter(|e| e["body"]["taken"] == Value::Bool(true))
-        .filter(|e| e["body"]["disk"] == Value::String("pmem0".into()))
-        .count();
-    let dropped = members
-        .iter()
-        .filter(|e| e["body"]["taken"] == Value::Bool(false))
-        .count();
-    if taken == 0 || dropped == 0 {
-        return Err(format!(
-            "dm-member events: {taken} taken (pmem0), {dropped} dropped"
-        ));
-    }
-    Ok(format!("{taken} taken, {dropped} dropped"))
-}
-
-/// The Perfetto export of the dm recording: a closed `dm member` slice on
-/// the member's track and a `dm pages` counter on the dm device's track.
-fn dm_perfetto(dir: &Path) -> Result<String, String> {
-    let doc = read_json(&dir.join("dm.perfetto.json"))?;
-    let events = doc["traceEvents"]
-        .as_array()
-        .ok_or("dm.perfetto.json has no traceEvents")?;
-    let names: std::collections::HashMap<u64, &str> = events
-        .iter()
-        .filter(|e| e["ph"] == "M" && e["name"] == "process_name")
-        .filter_map(|e| Some((e["pid"].as_u64()?, e["args"]["name"].as_str()?)))
-        .collect();
-    let track = |e: &Value| e["pid"].as_u64().and_then(|p| names.get(&p).copied());
-    let begins: Vec<&Value> = events
-        .iter()
-        .filter(|e| {
-            e["ph"] == "B"
-                && e["name"]
-                    .as_str()
-                    .is_some_and(|n| n.starts_with("dm member"))
-        })
-        .collect();
-    let member = begins.first().ok_or("no `dm member` slice")?;
-    let closed = events
-        .iter()
-        .any(|e| e["ph"] == "E" && e["pid"] == member["pid"] && e["tid"] == member["tid"]);
-    if !closed {
-        return Err(format!("the `{}` slice never ends", member["name"]));
-    }
-    let pages = events
-        .iter()
-        .rfind(|e| e["ph"] == "C" && e["name"] == "dm pages")
-        .ok_or("no `dm pages` counter")?;
-    let dm_track = track(pages).unwrap_or("?");
-    if !dm_track.starts_with("dm-") {
-        return Err(format!("`dm pages` on track {dm_track:?}, not a dm device"));
-    }
-    let series = pages["args"]
-        .as_object()
-        .and_then(|m| m.iter().next())
-        .map(|(k, v)| format!("{k} = {v}"))
-        .ok_or("`dm pages` has no series")?;
-    Ok(format!(
-        "{} on {:?}; {dm_track}: dm pages {series}",
-        member["name"].as_str().unwrap_or("?"),
-        track(member).unwrap_or("?")
-    ))
-}
-
-/// Every dma-truncate case (each pin, each operation, each filesystem): the
-/// waiting thread the workload names has a wait span with a latency, and a
-/// stuck wait names it exactly when that case lost its wakeup.
-fn dma_cases(dir: &Path) -> Result<String, String> {
-    let summary = read_json(&dir.join("dma.stdout"))?;
-    let cases = summary["cases"]
-        .as_array()
-        .ok_or("no cases in dma.stdout")?;
-    let evs = events(dir, "dma")?;
-    let mut problems = Vec::new();
-    let mut lost = 0;
-    for case in cases {
-        let name = format!("{}/{}/{}", case["fs"], case["pin"], case["op"]).replace('"', "");
-        let Some(tid) = case["op_tid"].as_u64() else {
-            problems.push(format!("{name}: no op_tid"));
-            continue;
-        };
-        let waited = evs.iter().any(|e| {
-            body_type(e) == "wait-end"
-                && e["tid"].as_u64() == Some(tid)
-                && e["body"]["latency_ns"].as_u64().is_some_and(|l| l > 0)
-        });
-        if !waited {
-            problems.push(format!("{name}: no wait span for tid {tid}"));
-        }
-        let stuck = evs
-            .iter()
-            .any(|e| body_type(e) == "stuck-wait" && e["body"]["waiter_tid"].as_u64() == Some(tid));
-        let lost_here = case["lost_wakeup"] == Value::Bool(true);
-        lost += usize::from(lost_here);
-        if stuck != lost_here {
-            problems.push(format!(
-                "{name}: lost wakeup {lost_here}, stuck wait reported {stuck}"
-            ));
-        }
-    }
-    if problems.is_empty() {
-        Ok(format!(
-            "{} cases each with a wait span; {lost} lost wakeups, {lost} stuck waits on their waiters",
-            cases.len()
-        ))
-    } else {
-        Err(problems.join("; "))
-    }
 }
 
 fn pgmap(dir: &Path) -> Result<String, String> {
@@ -694,16 +496,6 @@ fn pgmap(dir: &Path) -> Result<String, String> {
     ))
 }
 
-fn stuck_waits(dir: &Path, want: bool) -> Result<String, String> {
-    let evs = events(dir, "dma")?;
-    let stuck = evs.iter().filter(|e| body_type(e) == "stuck-wait").count();
-    match (want, stuck) {
-        (true, 0) => Err("the workload lost a wakeup but no stuck wait was reported".into()),
-        (false, n) if n > 0 => Err(format!("{n} stuck waits reported, none expected")),
-        (_, n) => Ok(format!("{n} stuck-wait events")),
-    }
-}
-
 fn leak(dir: &Path) -> Result<String, String> {
     let rc = read_rc(dir, "leak.check")?;
     let text = std::fs::read_to_string(dir.join("leak.check.json")).map_err(|e| e.to_string())?;
@@ -716,77 +508,7 @@ fn leak(dir: &Path) -> Result<String, String> {
     Ok("check exit 1 naming pmem0".into())
 }
 
-fn judge_top(dir: &Path) -> Verdict {
-    let result = (|| {
-        let rc = read_rc(dir, "top")?;
-        let text = std::fs::read_to_string(dir.join("top.txt")).map_err(|e| e.to_string())?;
-        if rc != 0 {
-            return Err(format!("top --batch exit {rc}"));
-        }
-        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("pmem0")).collect();
-        let active = rows
-            .iter()
-            .find(|row| busy_and_waits(row).is_some_and(|(busy, waits)| busy + waits > 0))
-            .ok_or_else(|| {
-                format!(
-                    "{} pmem0 rows, none with busy pages or waits (last: {:?})",
-                    rows.len(),
-                    rows.last()
-                )
-            })?;
-        Ok(format!(
-            "row: {}",
-            active.split_whitespace().collect::<Vec<_>>().join(" ")
-        ))
-    })();
-    let (ok, detail) = match result {
-        Ok(d) => (true, d),
-        Err(d) => (false, d),
-    };
-    Verdict {
-        name: "top --batch: pmem0 busy or waiting".into(),
-        ok,
-        detail,
-    }
-}
-
-/// BUSY and WAITS of a batch-frame row: the two columns after CL/REL
-/// (`claims/releases`); a `!` marks a stuck wait.
-fn busy_and_waits(row: &str) -> Option<(u64, u64)> {
-    let mut tokens = row.split_whitespace();
-    tokens.by_ref().find(|t| {
-        t.split_once('/').is_some_and(|(a, b)| {
-            !a.is_empty()
-                && !b.is_empty()
-                && a.bytes().all(|c| c.is_ascii_digit())
-                && b.bytes().all(|c| c.is_ascii_digit())
-        })
-    })?;
-    let number = |t: &str| t.trim_end_matches('!').parse::<u64>().ok();
-    let busy = number(tokens.next()?)?;
-    let waits = number(tokens.next()?)?;
-    Some((busy, waits))
-}
-
 /// Where the VM stage writes its result table.
 pub fn results_path() -> PathBuf {
     workspace_root().join("target/vmtest/results.txt")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::busy_and_waits;
-
-    #[test]
-    fn reads_busy_and_waits_after_claims_column() {
-        assert_eq!(
-            busy_and_waits("pmem0  fsdax  512M  ext4  1/1  0  1!  3.5s  3.5s  3.5s  16"),
-            Some((0, 1))
-        );
-        assert_eq!(
-            busy_and_waits("pmem0  dax  0B  -  1/0  1  0  -  -  -  0"),
-            Some((1, 0))
-        );
-        assert_eq!(busy_and_waits("pmem0 nothing here"), None);
-    }
 }
