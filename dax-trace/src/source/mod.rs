@@ -32,9 +32,12 @@ pub const BATCH_MAX: usize = 1024;
 pub const CHANNEL_BATCHES: usize = 64;
 
 /// How long [`EventStream::finish`] waits for the source to end the stream
-/// after asking it to: a source that does not listen (a test's channel)
-/// ends the wait here.
-pub const FINISH_GRACE: Duration = Duration::from_secs(2);
+/// after asking it to. Live capture ends it as soon as its last drain is
+/// sent, which can take a while: a batch being symbolized when the stop
+/// comes finishes first (under TCG a kallsyms re-read after a module load
+/// took about 1.5 s in the VM tests). Only a source that does not listen
+/// (a test's channel) waits the whole grace.
+pub const FINISH_GRACE: Duration = Duration::from_secs(10);
 
 /// A stream of events with what is known about where they come from.
 pub struct EventStream {
