@@ -41,12 +41,8 @@ impl Pump {
         let mut state_tick = tokio::time::interval(tracker::TICK);
         let mut batch = first;
         loop {
-            while !batch.is_empty() {
-                let rest = batch.split_off(batch.len().min(BATCH_MAX));
-                let full = std::mem::replace(&mut batch, rest);
-                if self.tx.send(full).await.is_err() {
-                    return;
-                }
+            if !send_all(&self.tx, &mut batch).await {
+                return;
             }
             tokio::select! {
                 ready = self.ring.readable_mut() => {
@@ -98,20 +94,14 @@ impl Pump {
         drain(self.ring.get_mut(), &mut batch);
         self.enrich(&mut batch, start).await;
         self.collect_stats(&mut batch);
-        while !batch.is_empty() {
-            let rest = batch.split_off(batch.len().min(BATCH_MAX));
-            let full = std::mem::replace(&mut batch, rest);
-            if self.tx.send(full).await.is_err() {
-                return;
-            }
-        }
+        send_all(&self.tx, &mut batch).await;
     }
 
     /// Completes `batch[from..]` (stacks, refused pins' files). When that
     /// means reading the stack map or re-reading kallsyms (seconds under
     /// TCG), it runs on the blocking pool: a worker blocked here also held
-    /// up the consumer task queued behind it, and CI on 7 saw a recording
-    /// stand still for 3 s.
+    /// up the consumer task queued behind it, and the VM test on 7 saw a
+    /// recording stand still for 3 s.
     async fn enrich(&mut self, batch: &mut Vec<Event>, from: usize) {
         let Some(enricher) = self.enricher.as_mut() else {
             return;
@@ -174,6 +164,19 @@ impl Pump {
             }
         }
     }
+}
+
+/// Sends `batch` through `tx` in batches of at most [`BATCH_MAX`], leaving
+/// it empty; `false` when the consumer is gone.
+async fn send_all(tx: &mpsc::Sender<EventBatch>, batch: &mut Vec<Event>) -> bool {
+    while !batch.is_empty() {
+        let rest = batch.split_off(batch.len().min(BATCH_MAX));
+        let full = std::mem::replace(batch, rest);
+        if tx.send(full).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Decodes every record the ring buffer holds into `batch`.
