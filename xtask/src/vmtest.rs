@@ -442,6 +442,13 @@ fn check_outcome(dir: &Path, step: &str, want: &str) -> Result<String, String> {
     Ok(format!("{outcome}, exit {rc}"))
 }
 
+/// Ring-buffer drops over every point, from `report --json`.
+fn total_drops(report: &Value) -> u64 {
+    report["summary"]["drops"]["per_point"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+}
+
 fn kind_count(report: &Value, kind: &str) -> u64 {
     report["summary"]["totals"]["by_kind"][kind]
         .as_u64()

@@ -4,7 +4,7 @@
 //! transition on the same pfn, the file index of each busy page, a wait
 //! span for every case's waiter, and a stuck wait exactly when the
 //! workload saw the lost wakeup.
-use super::{body_type, events, read_json, recorded};
+use super::{body_type, events, read_json, recorded, total_drops};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -46,9 +46,7 @@ pub(super) fn dma(dir: &Path) -> Result<String, String> {
             idle.len()
         ));
     }
-    let drops = report["summary"]["drops"]["per_point"]
-        .as_object()
-        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum::<u64>());
+    let drops = total_drops(&report);
     if drops != 0 {
         return Err(format!("{drops} events dropped"));
     }

@@ -7,7 +7,7 @@
 //!
 //! Asserted on the trace: every PTE read, PTE write and PMD touch the
 //! workload reports is at least one fault record on pmem0.
-use super::{Judge, device, read_json, recorded};
+use super::{Judge, device, read_json, recorded, total_drops};
 use serde_json::Value;
 use std::path::Path;
 
@@ -48,9 +48,7 @@ fn faults(dir: &Path, step: &str) -> Result<String, String> {
     let dev = device(&report, "pmem0").ok_or("no device pmem0 in the report")?;
     let pte = dev["faults"]["pte"].as_u64().unwrap_or(0);
     let pmd = dev["faults"]["pmd"].as_u64().unwrap_or(0);
-    let drops = report["summary"]["drops"]["per_point"]
-        .as_object()
-        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum::<u64>());
+    let drops = total_drops(&report);
     let seen = format!(
         "pmem0: {pte} PTE, {pmd} PMD faults for {want_pte} PTE and {want_pmd} PMD touches, {drops} drops"
     );
