@@ -5,7 +5,14 @@ use std::path::Path;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Accel {
     Kvm,
+    /// Multi-threaded TCG: the fastest emulation, but guest time follows the
+    /// host's, so throughput ratios scatter with host load.
     Tcg,
+    /// QEMU's instruction clock (`-icount shift=0,sleep=off`) on
+    /// single-threaded TCG with one vCPU: guest time advances one nanosecond
+    /// per guest instruction, so a guest-measured rate counts instructions
+    /// and host load drops out. QEMU refuses icount with MTTCG.
+    Icount,
 }
 
 /// KVM is used only when the CPU has hardware virtualisation (vmx/svm) and the
@@ -42,11 +49,30 @@ pub fn detect() -> Accel {
 }
 
 impl Accel {
-    /// `-accel ... -cpu ...` for QEMU.
-    pub fn qemu_args(self) -> [&'static str; 4] {
+    /// `-accel ... -cpu ...` (and `-icount ...`) for QEMU.
+    pub fn qemu_args(self) -> &'static [&'static str] {
         match self {
-            Self::Kvm => ["-accel", "kvm", "-cpu", "host"],
-            Self::Tcg => ["-accel", "tcg,thread=multi", "-cpu", "max"],
+            Self::Kvm => &["-accel", "kvm", "-cpu", "host"],
+            Self::Tcg => &["-accel", "tcg,thread=multi", "-cpu", "max"],
+            Self::Icount => &[
+                "-accel",
+                "tcg,thread=single",
+                "-icount",
+                "shift=0,sleep=off",
+                "-cpu",
+                "max",
+            ],
+        }
+    }
+
+    /// The vCPUs a run gets when `wanted` are asked for. Under the
+    /// instruction clock one: with `-smp 2` a 6.1 guest sat at "x86: Booting
+    /// SMP configuration" for 7 minutes (../shared/toolchain.md), and one
+    /// vCPU is what makes a run's instruction count deterministic.
+    pub fn cpus(self, wanted: u32) -> u32 {
+        match self {
+            Self::Icount => 1,
+            _ => wanted,
         }
     }
 }

@@ -52,10 +52,10 @@ pub fn qemu_args(cfg: &QemuConfig<'_>) -> Vec<OsString> {
         args.push(value);
     };
     pair("-display", "none".into());
-    let [accel_flag, accel, cpu_flag, cpu] = cfg.accel.qemu_args();
-    pair(accel_flag, accel.into());
-    pair(cpu_flag, cpu.into());
-    pair("-smp", cfg.cpus.to_string().into());
+    for flag_value in cfg.accel.qemu_args().chunks(2) {
+        pair(flag_value[0], flag_value[1].into());
+    }
+    pair("-smp", cfg.accel.cpus(cfg.cpus).to_string().into());
     let (machine, memory) = match &cfg.pmem {
         Pmem::Memmap => ("pc", "2G"),
         Pmem::Nvdimm { .. } => ("pc,nvdimm=on", "2G,slots=2,maxmem=4G"),
@@ -134,6 +134,18 @@ mod tests {
             line.contains("-virtfs local,id=host,mount_tag=host,security_model=none,path=/share")
         );
         assert!(!line.contains("nvdimm"));
+        assert!(!line.contains("icount"));
+    }
+
+    #[test]
+    fn the_instruction_clock_runs_one_vcpu_on_single_threaded_tcg() {
+        let mut cfg = base(Pmem::Memmap, None);
+        cfg.accel = Accel::Icount;
+        let line = joined(&cfg);
+        assert!(
+            line.contains("-accel tcg,thread=single -icount shift=0,sleep=off -cpu max -smp 1 "),
+            "{line}"
+        );
     }
 
     #[test]
