@@ -63,7 +63,9 @@ pub struct Config {
     pub mf_pfn_off: u32,
     pub mf_type_off: u32,
     pub mf_result_off: u32,
-    pub _pad: u32,
+    /// `inode.i_flags`: a break-layouts call on an inode without `S_DAX`
+    /// is left at once (0: unknown, every inode is followed).
+    pub inode_flags_off: u32,
     /// A waiter on an idle page for longer than this is reported stuck.
     pub stuck_after_ns: u64,
     /// `FOLL_LONGTERM` and `FOLL_PIN` on this kernel (BTF enums from 6.3,
@@ -74,6 +76,11 @@ pub struct Config {
     pub track_pins: u32,
     /// Record kernel stacks on the kinds that carry one (1) or not (`--no-stacks`).
     pub stacks: u32,
+    /// The kernel has `bpf_get_func_arg` / `bpf_get_func_ret` (5.17+), which
+    /// its verifier inlines: fentry/fexit programs read their arguments
+    /// with them instead of a `bpf_probe_read_kernel` call each.
+    pub func_arg_helpers: u32,
+    pub _pad: u32,
     /// For fexit programs: index of the return value in the context (the
     /// function's argument count), per attach point.
     pub ret_index: [u8; MAX_POINTS],
@@ -120,12 +127,14 @@ impl Config {
             mf_pfn_off: 0,
             mf_type_off: 0,
             mf_result_off: 0,
-            _pad: 0,
+            inode_flags_off: 0,
             stuck_after_ns: 1_000_000_000,
             foll_longterm: 0x10000,
             foll_pin: 0x40000,
             track_pins: 1,
             stacks: 1,
+            func_arg_helpers: 0,
+            _pad: 0,
             ret_index: [0; MAX_POINTS],
         }
     }

@@ -60,16 +60,109 @@ pub struct Record<P: Payload> {
     pub payload: P,
 }
 
-/// Per-point counters kept in a per-CPU array map (`COUNTERS`), indexed by point.
+/// What a program could not keep, per attach point: a per-CPU array map
+/// (`COUNTERS`) indexed by point. Only losses are counted: a count of runs
+/// would cost every run of a hot program (the gup and put hooks) and nobody
+/// reads it; `bpf_stats` gives runs when asked.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PointCounters {
-    /// Times the program ran.
-    pub hits: u64,
     /// Ring buffer reservations that failed (events lost).
     pub drops: u64,
-    /// Kernel reads (`bpf_probe_read_kernel`) that failed.
-    pub read_errors: u64,
+    /// Map inserts that failed (a full hash map: a stash, a wait span, a
+    /// page's owners or a pagemap not kept).
+    pub map_full: u64,
+    /// Owners not kept because the page had all its owner slots taken by
+    /// live owners.
+    pub owner_overflow: u64,
+    /// Kernel stacks that could not be stored (`bpf_get_stackid` failed).
+    pub stack_lost: u64,
+}
+
+/// Why a program lost something: the `reason` of a userspace `Drops` event.
+/// Numbers are part of the trace format (0 is what traces written before
+/// reasons existed carry): append only.
+#[repr(u16)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Loss {
+    /// An event the ring buffer had no room for.
+    RingFull = 0,
+    /// A map insert that failed.
+    MapFull = 1,
+    /// An owner that found no free slot on its page.
+    OwnerOverflow = 2,
+    /// A kernel stack that was not stored.
+    StackLost = 3,
+}
+
+impl Loss {
+    pub const ALL: [Loss; 4] = [
+        Loss::RingFull,
+        Loss::MapFull,
+        Loss::OwnerOverflow,
+        Loss::StackLost,
+    ];
+
+    /// The reason of a `Drops` event; `None` for a number this build does not know.
+    pub const fn from_u16(v: u16) -> Option<Self> {
+        match v {
+            0 => Some(Self::RingFull),
+            1 => Some(Self::MapFull),
+            2 => Some(Self::OwnerOverflow),
+            3 => Some(Self::StackLost),
+            _ => None,
+        }
+    }
+
+    /// The stable kebab-case name (JSON, metrics labels).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::RingFull => "ring-full",
+            Self::MapFull => "map-full",
+            Self::OwnerOverflow => "owner-overflow",
+            Self::StackLost => "stack-lost",
+        }
+    }
+
+    /// This counter of `c`.
+    pub const fn of(self, c: &PointCounters) -> u64 {
+        match self {
+            Self::RingFull => c.drops,
+            Self::MapFull => c.map_full,
+            Self::OwnerOverflow => c.owner_overflow,
+            Self::StackLost => c.stack_lost,
+        }
+    }
+}
+
+/// The struct pages of FS-DAX memory lie in `[lo, hi)` (one entry of the
+/// array map `FSDAX_SPAN`): the pages of every FS-DAX pagemap known, and
+/// perhaps of gaps between them. A page outside is not FS-DAX, decided
+/// from its address alone before anything is read; one inside is checked
+/// against the pagemap set. `hi == 0`: no FS-DAX memory known.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageSpan {
+    pub lo: u64,
+    pub hi: u64,
+}
+
+impl PageSpan {
+    /// The span that also covers `[lo, hi)`.
+    pub const fn widened(self, lo: u64, hi: u64) -> Self {
+        if self.hi == 0 {
+            return Self { lo, hi };
+        }
+        Self {
+            lo: if lo < self.lo { lo } else { self.lo },
+            hi: if hi > self.hi { hi } else { self.hi },
+        }
+    }
+
+    /// `page` may be FS-DAX.
+    pub const fn covers(&self, page: u64) -> bool {
+        page >= self.lo && page < self.hi
+    }
 }
 
 /// Per-pagemap put statistics, a per-CPU hash map (`PGMAP_PUTS`) keyed by the
@@ -90,6 +183,8 @@ mod pod {
     // SAFETY: as above.
     unsafe impl aya::Pod for super::PgmapPuts {}
     // SAFETY: as above.
+    unsafe impl aya::Pod for super::PageSpan {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::Config {}
     // SAFETY: plain integers and bytes, repr(C), no padding.
     unsafe impl aya::Pod for super::kread::KreadRequest {}
@@ -102,6 +197,46 @@ mod pod {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_span_grows_to_cover_every_range_and_nothing_before_the_first() {
+        let none = PageSpan::default();
+        assert!(!none.covers(0x1000), "an empty span covers nothing");
+        let one = none.widened(0x2000, 0x3000);
+        assert_eq!(
+            one,
+            PageSpan {
+                lo: 0x2000,
+                hi: 0x3000
+            }
+        );
+        assert!(one.covers(0x2000) && one.covers(0x2fff));
+        assert!(!one.covers(0x3000) && !one.covers(0x1fff));
+        let two = one.widened(0x1000, 0x1800);
+        assert_eq!(
+            two,
+            PageSpan {
+                lo: 0x1000,
+                hi: 0x3000
+            }
+        );
+        assert_eq!(two.widened(0x1800, 0x2800), two);
+    }
+
+    #[test]
+    fn loss_reasons_round_trip_and_read_their_own_counter() {
+        let c = PointCounters {
+            drops: 1,
+            map_full: 2,
+            owner_overflow: 3,
+            stack_lost: 4,
+        };
+        for (i, loss) in Loss::ALL.iter().enumerate() {
+            assert_eq!(Loss::from_u16(*loss as u16), Some(*loss));
+            assert_eq!(loss.of(&c), i as u64 + 1, "{}", loss.name());
+        }
+        assert_eq!(Loss::from_u16(4), None);
+    }
 
     #[test]
     fn header_layout_is_stable() {

@@ -335,12 +335,16 @@ payloads! {
         pub idles: u64,
     }
 
-    /// Userspace, periodic: cumulative events lost at one attach point.
+    /// Userspace, periodic: what one attach point lost so far, for one
+    /// reason (cumulative).
     pub struct Drops {
         /// The attach point (index into `probe::POINTS`).
         pub point: u16,
+        /// A [`crate::Loss`]: 0, events the ring buffer had no room for,
+        /// is what every trace before reasons existed carries.
+        pub reason: u16,
         #[cfg_attr(feature = "user", serde(skip))]
-        pub _pad: [u16; 3],
+        pub _pad: [u16; 2],
         pub total: u64,
     }
 

@@ -1,7 +1,9 @@
-//! Building records and counting hits and drops.
-use aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP;
+//! Building records, waking the reader, and counting what was lost.
+use aya_ebpf::bindings::{
+    BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, BPF_RB_RING_SIZE,
+};
 use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns};
-use dax_trace_common::{EventHeader, Payload, PointCounters, Record};
+use dax_trace_common::{EventHeader, Loss, Payload, PointCounters, Record, payload::Fault};
 
 use crate::maps::{COUNTERS, EVENTS};
 
@@ -35,12 +37,27 @@ pub fn submit_at<P: Payload>(point: u16, ts_ns: u64, payload: P) {
         header: header::<P>(point, ts_ns),
         payload,
     };
-    // Rare, important events: wake the reader at once rather than batching.
-    if EVENTS
-        .output::<Record<P>>(&record, BPF_RB_FORCE_WAKEUP as u64)
-        .is_err()
-    {
-        bump(point, |c| c.drops += 1);
+    if EVENTS.output::<Record<P>>(&record, wakeup::<P>()).is_err() {
+        count(point, Loss::RingFull);
+    }
+}
+
+/// How a record of kind `P` wakes the reader. Lifecycle records (claims,
+/// waits, busy pages...) are rare and wanted at once: forced. Faults come by
+/// the thousand; a wake-up each cost the workload a reader's scheduling per
+/// fault, so they wake nobody until a quarter of the ring is filled (the
+/// reader drains on its own tick, and at once on any forced record).
+#[inline(always)]
+fn wakeup<P: Payload>() -> u64 {
+    if P::KIND != <Fault as Payload>::KIND {
+        return BPF_RB_FORCE_WAKEUP as u64;
+    }
+    let filled = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
+    let size = EVENTS.query(BPF_RB_RING_SIZE as u64);
+    if filled >= size / 4 {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
     }
 }
 
@@ -53,41 +70,54 @@ pub fn submit_as<P: Payload>(point: u16, pid: u32, tid: u32, comm: [u8; 16], pay
     header.tid = tid;
     header.comm = comm;
     let record = Record { header, payload };
-    if EVENTS
-        .output::<Record<P>>(&record, BPF_RB_FORCE_WAKEUP as u64)
-        .is_err()
-    {
-        bump(point, |c| c.drops += 1);
+    if EVENTS.output::<Record<P>>(&record, wakeup::<P>()).is_err() {
+        count(point, Loss::RingFull);
     }
 }
 
 /// The kernel stack of the running program as a trace stack id (the stack
-/// map's id + 1), or 0 when stacks are off or the map could not take it.
+/// map's id + 1), or 0 when stacks are off or the map could not take it
+/// (counted as lost at `point`).
 #[inline(always)]
 // The context pointer is never dereferenced here: the kernel helper takes it,
 // and the verifier checks it is the program's context.
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
-pub fn stack_id(ctx: *mut core::ffi::c_void) -> u32 {
+pub fn stack_id(ctx: *mut core::ffi::c_void, point: u16) -> u32 {
     if crate::conf!(stacks) == 0 {
         return 0;
     }
     let map = &raw const crate::maps::STACKS as *mut core::ffi::c_void;
     // SAFETY: ctx is the program's context; the map is a stack trace map.
     let id = unsafe { aya_ebpf::helpers::bpf_get_stackid(ctx, map, 0) };
-    if id < 0 { 0 } else { id as u32 + 1 }
+    if id < 0 {
+        count(point, Loss::StackLost);
+        0
+    } else {
+        id as u32 + 1
+    }
 }
 
-/// Counts one run of the program at `point`.
+/// Counts one thing `point` could not keep.
 #[inline(always)]
-pub fn hit(point: u16) {
-    bump(point, |c| c.hits += 1);
+pub fn count(point: u16, loss: Loss) {
+    let Some(ptr) = COUNTERS.get_ptr_mut(point as u32) else {
+        return;
+    };
+    // SAFETY: per-CPU slot of this CPU, no concurrent writer.
+    let c: &mut PointCounters = unsafe { &mut *ptr };
+    match loss {
+        Loss::RingFull => c.drops += 1,
+        Loss::MapFull => c.map_full += 1,
+        Loss::OwnerOverflow => c.owner_overflow += 1,
+        Loss::StackLost => c.stack_lost += 1,
+    }
 }
 
+/// Counts a failed map insert at `point` (`result` of the insert).
 #[inline(always)]
-fn bump(point: u16, f: impl FnOnce(&mut PointCounters)) {
-    if let Some(ptr) = COUNTERS.get_ptr_mut(point as u32) {
-        // SAFETY: per-CPU slot of this CPU, no concurrent writer.
-        f(unsafe { &mut *ptr });
+pub fn kept<E>(point: u16, result: Result<(), E>) {
+    if result.is_err() {
+        count(point, Loss::MapFull);
     }
 }
 

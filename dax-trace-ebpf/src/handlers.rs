@@ -13,15 +13,15 @@ use dax_trace_common::{
 };
 
 use crate::conf;
-use crate::emit::{hit, now, stack_id, submit, submit_at, tid};
+use crate::emit::{kept, now, stack_id, submit, submit_at, tid};
 use crate::maps::{
     CLAIM_DEPTH, DM_CTX, DM_PAIRS, DM_TABLE_CTX, DmCtx, PGMAP_PUTS, STASH, Stash, WAITS, WATCHED,
     WaitSpan, Watch,
 };
 use crate::pins;
 use crate::read::{
-    at, bdev_dev, bdev_disk_name, dax_holder, inode_ident, is_err_or_null, name_at, nargs,
-    page_index, page_pgmap, page_refcount, page_to_pfn,
+    at, bdev_dev, bdev_disk_name, dax_holder, inode_ident, inode_is_dax, is_err_or_null, name_at,
+    nargs, page_index, page_pgmap, page_refcount, page_to_pfn,
 };
 
 const DM_TABLE_OPEN: u32 = 1;
@@ -42,7 +42,6 @@ pub fn on_entry(ctx: Ctx, point: u16, args: &[u64; 6]) {
         pins::unpinned(point, args);
         return;
     }
-    hit(point);
     match point {
         // Entry-only points.
         idx::MEMUNMAP_PAGES => {
@@ -82,13 +81,22 @@ pub fn on_entry(ctx: Ctx, point: u16, args: &[u64; 6]) {
                 holder: dax_holder(args[0]),
             },
         ),
+        // Break-layouts calls run on every truncate, hole punch and
+        // fallocate of their filesystem: one on an inode without DAX can
+        // meet no busy page, and is left before anything is kept (its
+        // return then finds no stash).
+        idx::EXT4_BREAK_LAYOUTS
+        | idx::XFS_BREAK_LAYOUTS
+        | idx::DAX_BREAK_LAYOUT
+        | idx::FUSE_DAX_BREAK_LAYOUTS
+            if !inode_is_dax(args[0]) => {}
         // Entry halves of entry+exit points.
         _ => {
             let stash = Stash {
                 args: *args,
                 ts_ns: now(),
             };
-            let _ = STASH.insert(stash_key(point), stash, 0);
+            kept(point, STASH.insert(stash_key(point), stash, 0));
             entry_action(ctx, point, args);
         }
     }
@@ -103,14 +111,14 @@ fn entry_action(ctx: Ctx, point: u16, args: &[u64; 6]) {
         | idx::FS_DAX_CLAIM
         | idx::FS_DAX_CLAIM_BDEV
         | idx::DM_DAX_FS_CLAIM => {
-            depth_inc();
+            depth_inc(point);
         }
         idx::FS_PUT_DAX
         | idx::PUT_DAX
         | idx::FS_DAX_RELEASE_INNER
         | idx::FS_DAX_RELEASE
         | idx::DM_DAX_FS_RELEASE
-            if depth_inc() == 0 =>
+            if depth_inc(point) == 0 =>
         {
             release(ctx, point, args);
         }
@@ -124,13 +132,13 @@ fn entry_action(ctx: Ctx, point: u16, args: &[u64; 6]) {
                 pgoff: args[1],
                 nr_pages: args[2],
             };
-            let _ = DM_CTX.insert(tid(), ctx, 0);
+            kept(point, DM_CTX.insert(tid(), ctx, 0));
         }
         idx::DM_GET_TABLE_DEVICE => {
-            let _ = DM_TABLE_CTX.insert(tid(), DM_TABLE_OPEN, 0);
+            kept(point, DM_TABLE_CTX.insert(tid(), DM_TABLE_OPEN, 0));
         }
         idx::DM_PUT_TABLE_DEVICE => {
-            let _ = DM_TABLE_CTX.insert(tid(), DM_TABLE_CLOSE, 0);
+            kept(point, DM_TABLE_CTX.insert(tid(), DM_TABLE_CLOSE, 0));
         }
         _ => {}
     }
@@ -155,7 +163,7 @@ pub fn on_exit(ctx: Ctx, point: u16, ret: u64) {
         | idx::FS_DAX_CLAIM
         | idx::FS_DAX_CLAIM_BDEV
         | idx::DM_DAX_FS_CLAIM
-            if depth_dec() == 0 =>
+            if depth_dec(point) == 0 =>
         {
             claim(ctx, point, &args, ret);
         }
@@ -164,7 +172,7 @@ pub fn on_exit(ctx: Ctx, point: u16, ret: u64) {
         | idx::FS_DAX_RELEASE_INNER
         | idx::FS_DAX_RELEASE
         | idx::DM_DAX_FS_RELEASE => {
-            depth_dec();
+            depth_dec(point);
         }
         idx::ALLOC_DAX if !is_err_or_null(ret) => submit(
             point,
@@ -202,23 +210,23 @@ pub fn on_exit(ctx: Ctx, point: u16, ret: u64) {
 
 /// Increments this thread's claim/release nesting depth, returning the old one.
 #[inline(always)]
-fn depth_inc() -> u32 {
+fn depth_inc(point: u16) -> u32 {
     let t = tid();
     let old = unsafe { CLAIM_DEPTH.get(t) }.copied().unwrap_or(0);
-    let _ = CLAIM_DEPTH.insert(t, old + 1, 0);
+    kept(point, CLAIM_DEPTH.insert(t, old + 1, 0));
     old
 }
 
 /// Decrements the depth, returning the new one.
 #[inline(always)]
-fn depth_dec() -> u32 {
+fn depth_dec(point: u16) -> u32 {
     let t = tid();
     let old = unsafe { CLAIM_DEPTH.get(t) }.copied().unwrap_or(1);
     let new = old.saturating_sub(1);
     if new == 0 {
         let _ = CLAIM_DEPTH.remove(t);
     } else {
-        let _ = CLAIM_DEPTH.insert(t, new, 0);
+        kept(point, CLAIM_DEPTH.insert(t, new, 0));
     }
     new
 }
@@ -279,7 +287,7 @@ fn claim(ctx: Ctx, point: u16, args: &[u64; 6], ret: u64) {
     c.holder = holder;
     c.granted = Flag::new(granted);
     c.api = ClaimApiCode::new(api);
-    c.stack = StackId(stack_id(ctx));
+    c.stack = StackId(stack_id(ctx, point));
     submit(point, c);
     if granted && unsafe { DM_TABLE_CTX.get(tid()) }.copied() == Some(DM_TABLE_OPEN) {
         dm_member(point, dax_dev, true, c.bdev, c.disk);
@@ -306,7 +314,7 @@ fn release(ctx: Ctx, point: u16, args: &[u64; 6]) {
             api: ClaimApiCode::new(api),
             _pad: 0,
             holder_before: dax_holder(dax_dev),
-            stack: StackId(stack_id(ctx)),
+            stack: StackId(stack_id(ctx, point)),
             _pad_stack: 0,
         },
     );
@@ -338,7 +346,13 @@ fn pagemap_create(point: u16, pgmap: u64, ret: u64) {
     let has_nr: u32 = conf!(pgmap_has_nr_range);
     let has_owner: u32 = conf!(pgmap_has_owner);
     let fsdax: u32 = conf!(fsdax_type);
-    pins::pagemap_known(pgmap, ty == fsdax && ret < (-4095i64) as u64);
+    pins::pagemap_known(
+        point,
+        pgmap,
+        start >> 12,
+        (end + 1) >> 12,
+        ty == fsdax && ret < (-4095i64) as u64,
+    );
     submit(
         point,
         PagemapCreate {
@@ -398,7 +412,7 @@ fn page_put(point: u16, page: u64, refs: i32, at_zero: bool) {
                 puts: 1,
                 idles: idle as u64,
             };
-            let _ = PGMAP_PUTS.insert(pgmap, first, 0);
+            kept(point, PGMAP_PUTS.insert(pgmap, first, 0));
         }
     }
     if !idle {
@@ -447,7 +461,7 @@ fn busy_page(ctx: Ctx, point: u16, mapping: u64, page: u64) {
                     ino: span.ino,
                     dev: Dev(span.dev),
                     api: WaitApiCode(span.api),
-                    stack: StackId(stack_id(ctx)),
+                    stack: StackId(stack_id(ctx, point)),
                     _pad_stack: 0,
                 },
             );
@@ -521,7 +535,7 @@ fn wait_enter(point: u16, inode: u64) {
         api: wait_api(point) as u32,
         begun: 0,
     };
-    let _ = WAITS.insert(t, span, 0);
+    kept(point, WAITS.insert(t, span, 0));
 }
 
 #[inline(always)]
@@ -581,7 +595,6 @@ fn wait_exit(point: u16, ret: u64) {
 /// is idle by the kernel's rule for longer than `stuck_after_ns`.
 #[inline(always)]
 pub fn stuck_scan(point: u16) {
-    hit(point);
     let idle_rule: u32 = conf!(idle_refcount);
     let threshold: u64 = conf!(stuck_after_ns);
     let ts = now();
@@ -648,7 +661,7 @@ fn dm_fan_out(point: u16, args: &[u64; 6]) {
     if unsafe { DM_PAIRS.get(pair) }.is_some() {
         return;
     }
-    let _ = DM_PAIRS.insert(pair, 1, 0);
+    kept(point, DM_PAIRS.insert(pair, 1, 0));
     submit(
         point,
         DmAccess {
@@ -666,7 +679,6 @@ fn dm_fan_out(point: u16, args: &[u64; 6]) {
 /// `fs_dax:dax_{pte,pmd}_fault_done` and `memory_failure_event`.
 #[inline(always)]
 pub fn on_tracepoint(point: u16, read: impl Fn(u32, u32) -> u64) {
-    hit(point);
     match point {
         idx::PTE_FAULT_DONE => submit(
             point,

@@ -9,7 +9,10 @@
 
 use aya_ebpf::{
     EbpfContext as _,
-    helpers::bpf_probe_read_kernel,
+    helpers::{
+        bpf_probe_read_kernel,
+        generated::{bpf_get_func_arg, bpf_get_func_ret},
+    },
     macros::{fentry, fexit, kprobe, kretprobe, perf_event, raw_tracepoint, tracepoint},
     programs::{
         FEntryContext, FExitContext, PerfEventContext, ProbeContext, RawTracePointContext,
@@ -17,16 +20,47 @@ use aya_ebpf::{
     },
 };
 use dax_trace_common::probe::idx;
-use dax_trace_ebpf::{handlers, read::nargs};
+use dax_trace_ebpf::{conf, handlers, read::nargs};
 
 /// Slot `i` of a fentry/fexit context (arguments, then the return value),
-/// read with `bpf_probe_read_kernel`. Direct loads are not used: LLVM folds
-/// the per-count branches into `ctx + n * 8`, and the verifier (5.10, 6.1)
-/// refuses any load through a modified ctx pointer.
+/// read with `bpf_probe_read_kernel`: for kernels before 5.17, which lack
+/// `bpf_get_func_arg`. Direct loads are not used: LLVM folds the per-count
+/// branches into `ctx + n * 8`, and the verifier (5.10, 6.1) refuses any
+/// load through a modified ctx pointer, and refuses a direct load of a
+/// pointer to anything but a struct (`struct page **`).
 #[inline(always)]
 fn ctx_slot(ctx: *mut core::ffi::c_void, i: usize) -> u64 {
     let base = ctx as u64;
     unsafe { bpf_probe_read_kernel((base + (i as u64) * 8) as *const u64) }.unwrap_or(0)
+}
+
+/// Argument `i` of a fentry/fexit program. From 5.17 through
+/// `bpf_get_func_arg`, which the verifier inlines into a bounds check and a
+/// load (no helper call; the value is a plain scalar, whatever its BTF type);
+/// before, through [`ctx_slot`]. The branch is on a load-time constant, so
+/// the verifier of an older kernel never walks the helper call.
+#[inline(always)]
+fn func_arg(ctx: *mut core::ffi::c_void, i: usize) -> u64 {
+    if conf!(func_arg_helpers) == 0 {
+        return ctx_slot(ctx, i);
+    }
+    let mut v = 0u64;
+    // SAFETY: ctx is the program's context; v is a stack slot.
+    let err = unsafe { bpf_get_func_arg(ctx, i as u32, &mut v) };
+    if err < 0 { 0 } else { v }
+}
+
+/// The return value of a fexit program (it sits right after the `n`
+/// arguments), through `bpf_get_func_ret` where the kernel inlines it.
+#[inline(always)]
+fn func_ret(ctx: *mut core::ffi::c_void, n: usize) -> u64 {
+    if conf!(func_arg_helpers) == 0 {
+        return ctx_slot(ctx, n);
+    }
+    let mut v = 0u64;
+    // SAFETY: as in func_arg.
+    let err = unsafe { bpf_get_func_ret(ctx, &mut v) };
+    if err < 0 { 0 } else { v }
 }
 
 /// Arguments of a fentry program: only as many as the function has on this
@@ -39,7 +73,7 @@ fn fentry_args(ctx: &FEntryContext, point: u16) -> [u64; 6] {
     let mut i = 0;
     while i < 6 {
         if i < n {
-            a[i] = ctx_slot(p, i);
+            a[i] = func_arg(p, i);
         }
         i += 1;
     }
@@ -50,7 +84,7 @@ fn fentry_args(ctx: &FEntryContext, point: u16) -> [u64; 6] {
 #[inline(always)]
 fn fexit_ret(ctx: &FExitContext, point: u16) -> u64 {
     let n = (nargs(point) as usize).min(6);
-    ctx_slot(ctx.as_ptr(), n)
+    func_ret(ctx.as_ptr(), n)
 }
 
 #[inline(always)]
@@ -97,7 +131,8 @@ macro_rules! entry_exit {
 }
 
 /// A gup entry point's return: its arguments and return value straight from
-/// the fexit context (no stash: these run on every O_DIRECT).
+/// the fexit context (no stash: these run on every O_DIRECT and shared
+/// futex).
 macro_rules! gup_exit {
     ($fexit:ident, $point:expr) => {
         #[fexit]
@@ -106,9 +141,9 @@ macro_rules! gup_exit {
             dax_trace_ebpf::pins::gup_exit(
                 p,
                 $point,
-                |i| ctx_slot(p, i),
+                |i| func_arg(p, i),
                 // Up to 7 arguments (`_remote` before 6.5), unlike fexit_ret.
-                ctx_slot(p, (nargs($point) as usize).min(11)),
+                func_ret(p, (nargs($point) as usize).min(11)),
             );
             0
         }
@@ -385,6 +420,12 @@ pub fn timer_stuck_scan(_ctx: PerfEventContext) -> u32 {
 pub fn daxtrace_kread(_ctx: RawTracePointContext) -> i32 {
     dax_trace_ebpf::kread::read_requested()
 }
+
+/// The programs use GPL-only helpers (`bpf_probe_read_kernel`,
+/// `bpf_get_stackid`); the kernel checks this section for them.
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
 
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {

@@ -3,7 +3,7 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf, StackTrace},
 };
-use dax_trace_common::{Config, PgmapPuts, PointCounters, config::MAX_POINTS};
+use dax_trace_common::{Config, PageSpan, PgmapPuts, PointCounters, config::MAX_POINTS};
 
 /// BTF offsets and per-point argument counts, set by the loader before load.
 /// Lives in .rodata: the verifier sees its values as constants, which lets
@@ -109,6 +109,12 @@ pub static DM_PAIRS: LruHashMap<[u64; 2], u64> = LruHashMap::with_max_entries(1_
 #[map]
 pub static FSDAX_PGMAPS: HashMap<u64, u32> = HashMap::with_max_entries(256, 0);
 
+/// The struct pages of every FS-DAX pagemap known lie in this span (see
+/// [`PageSpan`]); filled like `FSDAX_PGMAPS`. The gup and unpin programs
+/// compare a page's address with it before they read anything of the page.
+#[map]
+pub static FSDAX_SPAN: Array<PageSpan> = Array::with_max_entries(1, 0);
+
 /// Owners kept per page (more are counted in `PageOwners::overflow`).
 pub const OWNER_SLOTS: usize = 4;
 
@@ -137,6 +143,8 @@ pub struct Owner {
     /// same slot at once, which must not count twice.
     pub last_slot: u64,
     pub last_ns: u64,
+    /// When `stack` was taken.
+    pub stack_ns: u64,
 }
 
 /// The owners of one FS-DAX page, keyed by its `struct page` address.
@@ -147,6 +155,11 @@ pub struct PageOwners {
     pub overflow: u32,
     pub _pad: u32,
 }
+
+/// A page with no owners: the value a page's first pin inserts (the kernel
+/// zeroes an array map's entries; nothing writes this one).
+#[map]
+pub static NO_OWNERS: Array<PageOwners> = Array::with_max_entries(1, 0);
 
 /// Bounded: the least recently used page loses its owners first.
 #[map]

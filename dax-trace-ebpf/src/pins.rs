@@ -2,18 +2,21 @@
 //! kept per page in `PAGE_OWNERS` (a pin is never streamed), sent as
 //! `PinOwner` when a busy page they hold is met and closed by the puts.
 //! Refused long-term pins are sent as they happen.
-use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid};
+use aya_ebpf::helpers::{
+    bpf_get_current_comm, bpf_get_current_pid_tgid, generated::bpf_probe_read_kernel,
+};
 use dax_trace_common::{
-    Flag,
+    Flag, Loss, PageSpan,
     field::{PathName, StackId},
     payload::{PinOwner, PinRelease, RefusedPin},
     probe::{GupShape, gup_shape, idx},
 };
 
 use crate::conf;
-use crate::emit::{now, stack_id, submit, submit_as, tid};
+use crate::emit::{count, kept, now, stack_id, submit, submit_as};
 use crate::maps::{
-    FSDAX_PGMAPS, OWNER_SLOTS, Owner, PAGE_OWNERS, PageOwners, STACK_CACHE, StackSeen,
+    FSDAX_PGMAPS, FSDAX_SPAN, NO_OWNERS, OWNER_SLOTS, Owner, PAGE_OWNERS, PageOwners, STACK_CACHE,
+    StackSeen,
 };
 use crate::read::{at, page_pgmap, page_to_pfn};
 
@@ -27,40 +30,56 @@ const PIN_BIAS: i32 = 1024;
 
 const EOPNOTSUPP: i64 = -95;
 
-/// The page belongs to an FS-DAX pagemap we know of.
+/// Where the struct pages of FS-DAX memory lie; empty when none is known.
 #[inline(always)]
-fn is_fsdax(page: u64) -> Option<u64> {
-    let pgmap = page_pgmap(page);
-    if pgmap == 0 {
-        return None;
-    }
-    unsafe { FSDAX_PGMAPS.get(pgmap) }.map(|_| pgmap)
+fn fsdax_span() -> PageSpan {
+    FSDAX_SPAN.get(0).copied().unwrap_or_default()
 }
 
-/// A gup entry point returned: `slot(i)` reads argument `i` of the call.
+/// The page belongs to an FS-DAX pagemap we know of. Only for pages inside
+/// [`fsdax_span`]: a normal page's pgmap word is an lru pointer.
 #[inline(always)]
-pub fn gup_exit(ctx: *mut core::ffi::c_void, point: u16, slot: impl Fn(usize) -> u64, ret: u64) {
-    crate::emit::hit(point);
+fn is_fsdax(page: u64) -> bool {
+    let pgmap = page_pgmap(page);
+    pgmap != 0 && unsafe { FSDAX_PGMAPS.get(pgmap) }.is_some()
+}
+
+/// A gup entry point returned: `arg(i)` gives argument `i` of the call.
+/// Runs on every gup call of the machine, DAX or not: what ordinary memory
+/// costs here is what every O_DIRECT and shared futex pays. So the order is
+/// the return value (no pages: done), the FS-DAX span (no FS-DAX memory:
+/// done), then one read of the pages array and an address compare per
+/// page; only a page inside the span is read.
+#[inline(always)]
+pub fn gup_exit(ctx: *mut core::ffi::c_void, point: u16, arg: impl Fn(usize) -> u64, ret: u64) {
     let Some(shape) = gup_shape(point) else {
         return;
     };
-    let flags = slot(shape.flags) as u32;
     // The `*_fast` calls return an int, the others a long: the fexit slot's
     // upper half is not the sign for an int (-95 reads 0xffffffa1). Counts
     // and errnos both fit in 32 bits, so sign-extend from there.
     let ret = ret as u32 as i32 as i64;
-    if ret == EOPNOTSUPP && flags & conf!(foll_longterm) != 0 {
-        refused(ctx, point, &shape, &slot, flags, ret);
+    if ret <= 0 {
+        if ret == EOPNOTSUPP {
+            let flags = arg(shape.flags) as u32;
+            if flags & conf!(foll_longterm) != 0 {
+                refused(ctx, point, &shape, &arg, flags, ret);
+            }
+        }
         return;
     }
-    if ret <= 0 || conf!(track_pins) == 0 {
+    if conf!(track_pins) == 0 {
         return;
     }
-    let pages = slot(shape.pages);
+    let span = fsdax_span();
+    if span.hi == 0 {
+        return;
+    }
+    let pages = arg(shape.pages);
     if pages == 0 {
         return;
     }
-    record_owners(ctx, point, &shape, pages, ret as u64);
+    record_owners(ctx, point, &shape, &span, pages, ret as u64);
 }
 
 #[inline(always)]
@@ -68,22 +87,48 @@ fn refused(
     ctx: *mut core::ffi::c_void,
     point: u16,
     shape: &GupShape,
-    slot: &impl Fn(usize) -> u64,
+    arg: &impl Fn(usize) -> u64,
     flags: u32,
     ret: i64,
 ) {
     submit(
         point,
         RefusedPin {
-            start: slot(shape.start),
-            nr_pages: slot(shape.nr_pages),
+            start: arg(shape.start),
+            nr_pages: arg(shape.nr_pages),
             gup_flags: flags,
             ret: ret as i32,
-            stack: StackId(stack_id(ctx)),
+            stack: StackId(stack_id(ctx, point)),
             pin: Flag::new(shape.pin || flags & conf!(foll_pin) != 0),
             path: PathName::EMPTY,
         },
     );
+}
+
+/// The pages a call referenced, read in one go: at most [`MAX_GUP_PAGES`].
+#[inline(always)]
+fn read_pages(pages: u64, count: u64, out: &mut [u64; MAX_GUP_PAGES as usize]) -> u64 {
+    let n = if count < MAX_GUP_PAGES {
+        count
+    } else {
+        MAX_GUP_PAGES
+    };
+    // Bounded for the verifier on the register it checks: 8 to 128 bytes
+    // into the 128-byte buffer.
+    let bytes = ((n as u32) & 31) * 8;
+    if bytes == 0 || bytes > MAX_GUP_PAGES as u32 * 8 {
+        return 0;
+    }
+    // SAFETY: `out` has room for `bytes`; the helper checks the source and
+    // zeroes the buffer on a fault.
+    let err = unsafe {
+        bpf_probe_read_kernel(
+            out.as_mut_ptr() as *mut core::ffi::c_void,
+            bytes,
+            pages as *const core::ffi::c_void,
+        )
+    };
+    if err < 0 { 0 } else { n }
 }
 
 /// Loop state is the index alone (whatever else a page's handling leaves
@@ -94,28 +139,26 @@ fn record_owners(
     ctx: *mut core::ffi::c_void,
     point: u16,
     shape: &GupShape,
+    span: &PageSpan,
     pages: u64,
     count: u64,
 ) {
-    let n = if count < MAX_GUP_PAGES {
-        count
-    } else {
-        MAX_GUP_PAGES
-    };
+    let mut got = [0u64; MAX_GUP_PAGES as usize];
+    let n = read_pages(pages, count, &mut got);
     // A constant per program: an unknown one doubles the paths the verifier
     // walks. 5.10's pin_user_pages_unlocked passes FOLL_PIN on to
     // get_user_pages_unlocked, whose owner then starts as a get; the outer
     // call's return marks it a pin (add_owner).
     let pin = shape.pin;
-    let mut i = 0u64;
-    while i < MAX_GUP_PAGES {
-        if i >= n {
+    let mut i = 0usize;
+    while i < MAX_GUP_PAGES as usize {
+        if i as u64 >= n {
             break;
         }
-        let slot_addr = pages + i * 8;
+        let page = got[i];
+        let slot_addr = pages + i as u64 * 8;
         i += 1;
-        let page = at::<u64>(slot_addr, 0);
-        if is_fsdax(page).is_some() {
+        if span.covers(page) && is_fsdax(page) {
             add_owner(ctx, page, slot_addr, point, pin, shape.remote);
         }
     }
@@ -123,6 +166,15 @@ fn record_owners(
 
 /// A nested call reports the same array slot this soon after its outer call.
 const NESTED_WINDOW_NS: u64 = 10_000_000;
+
+/// An owner holds references now. One whose references all went is kept
+/// *dormant* (its tid stays, refs 0): the thread's next pin of the page
+/// (an O_DIRECT loop pins its buffer page per I/O) revives it without
+/// reading the task's identity or stack again.
+#[inline(always)]
+fn live(o: &Owner) -> bool {
+    o.tid != 0 && o.refs != 0
+}
 
 #[inline(always)]
 fn add_owner(
@@ -136,12 +188,12 @@ fn add_owner(
     let po = match PAGE_OWNERS.get_ptr_mut(page) {
         Some(po) => po,
         None => {
-            let empty = PageOwners {
-                owners: [EMPTY_OWNER; OWNER_SLOTS],
-                overflow: 0,
-                _pad: 0,
+            // The empty value comes from a map: on the stack its 300 bytes
+            // and the pages array left no room for the rest.
+            let Some(empty) = NO_OWNERS.get(0) else {
+                return;
             };
-            let _ = PAGE_OWNERS.insert(page, empty, 0);
+            kept(point, PAGE_OWNERS.insert(page, empty, 0));
             let Some(po) = PAGE_OWNERS.get_ptr_mut(page) else {
                 return;
             };
@@ -151,13 +203,20 @@ fn add_owner(
     // SAFETY: a map value; concurrent updates of one page race benignly
     // (a count may be off by one, never out of bounds).
     let po = unsafe { &mut *po };
-    let t = tid();
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let t = pid_tgid as u32;
+    let pid = (pid_tgid >> 32) as u32;
     let ts = now();
     let mut free = OWNER_SLOTS;
+    let mut dormant = OWNER_SLOTS;
     let mut k = 0;
     while k < OWNER_SLOTS {
         let o = &mut po.owners[k];
-        if o.tid == t {
+        if o.tid == t && o.pid == pid {
+            if o.refs == 0 {
+                revive(ctx, o, slot_addr, point, pin, remote, ts);
+                return;
+            }
             let nested =
                 o.last_slot == slot_addr && ts.saturating_sub(o.last_ns) < NESTED_WINDOW_NS;
             if !nested {
@@ -170,23 +229,30 @@ fn add_owner(
             o.pin |= pin as u8;
             return;
         }
-        if o.tid == 0 && free == OWNER_SLOTS {
-            free = k;
+        if o.tid == 0 {
+            if free == OWNER_SLOTS {
+                free = k;
+            }
+        } else if o.refs == 0 && dormant == OWNER_SLOTS {
+            dormant = k;
         }
         k += 1;
     }
-    if free >= OWNER_SLOTS {
+    // A free slot, else the first dormant owner's.
+    let k = if free < OWNER_SLOTS { free } else { dormant };
+    if k >= OWNER_SLOTS {
         po.overflow += 1;
+        count(point, Loss::OwnerOverflow);
         return;
     }
-    let pid_tgid = bpf_get_current_pid_tgid();
-    po.owners[free] = Owner {
+    let stack = cached_stack(ctx, t, point, ts);
+    po.owners[k] = Owner {
         since_ns: ts,
         tid: t,
-        pid: (pid_tgid >> 32) as u32,
+        pid,
         comm: bpf_get_current_comm().unwrap_or([0; 16]),
         refs: 1,
-        stack: cached_stack(ctx, t, point, ts),
+        stack,
         point,
         pin: pin as u8,
         reported: 0,
@@ -194,7 +260,35 @@ fn add_owner(
         _pad: [0; 3],
         last_slot: slot_addr,
         last_ns: ts,
+        stack_ns: ts,
     };
+}
+
+/// A dormant owner pins the page again: a new holding, with the identity
+/// it had; its stack is taken again only when it is older than
+/// [`STACK_REUSE_NS`] or came through another entry point.
+#[inline(always)]
+fn revive(
+    ctx: *mut core::ffi::c_void,
+    o: &mut Owner,
+    slot_addr: u64,
+    point: u16,
+    pin: bool,
+    remote: bool,
+    ts: u64,
+) {
+    if o.point != point || o.stack == 0 || ts.saturating_sub(o.stack_ns) >= STACK_REUSE_NS {
+        o.stack = cached_stack(ctx, o.tid, point, ts);
+        o.stack_ns = ts;
+    }
+    o.since_ns = ts;
+    o.refs = 1;
+    o.point = point;
+    o.pin = pin as u8;
+    o.reported = 0;
+    o.remote = remote as u8;
+    o.last_slot = slot_addr;
+    o.last_ns = ts;
 }
 
 /// A thread's stack through one entry point is taken again only after this
@@ -214,34 +308,21 @@ fn cached_stack(ctx: *mut core::ffi::c_void, t: u32, point: u16, ts: u64) -> u32
     {
         return c.stack;
     }
-    let stack = stack_id(ctx);
-    let _ = STACK_CACHE.insert(
-        key,
-        StackSeen {
-            stack,
-            _pad: 0,
-            ts_ns: ts,
-        },
-        0,
+    let stack = stack_id(ctx, point);
+    kept(
+        point,
+        STACK_CACHE.insert(
+            key,
+            StackSeen {
+                stack,
+                _pad: 0,
+                ts_ns: ts,
+            },
+            0,
+        ),
     );
     stack
 }
-
-const EMPTY_OWNER: Owner = Owner {
-    since_ns: 0,
-    tid: 0,
-    pid: 0,
-    comm: [0; 16],
-    refs: 0,
-    stack: 0,
-    point: 0,
-    pin: 0,
-    reported: 0,
-    remote: 0,
-    _pad: [0; 3],
-    last_slot: 0,
-    last_ns: 0,
-};
 
 /// A busy page was met: its owners not yet reported are sent (once each).
 #[inline(always)]
@@ -255,7 +336,7 @@ pub fn report_owners(point: u16, page: u64, pfn: u64, pgmap: u64, refcount: i32)
     let mut k = 0;
     while k < OWNER_SLOTS {
         let o = &mut po.owners[k];
-        if o.tid != 0 && o.reported == 0 {
+        if live(o) && o.reported == 0 {
             o.reported = 1;
             submit_as(
                 o.point,
@@ -299,7 +380,7 @@ fn drop_stale(point: u16, page: u64, po: &mut PageOwners, refcount: i32) {
     let mut k = 0;
     while k < OWNER_SLOTS {
         let o = &po.owners[k];
-        if o.tid != 0 {
+        if live(o) {
             held += o.refs as i64 * if o.pin != 0 { PIN_BIAS as i64 } else { 1 };
             if o.since_ns < oldest_ns {
                 oldest_ns = o.since_ns;
@@ -324,7 +405,6 @@ fn drop_stale(point: u16, page: u64, po: &mut PageOwners, refcount: i32) {
         return;
     }
     let gone = po.owners[oldest];
-    po.owners[oldest].tid = 0;
     po.owners[oldest].refs = 0;
     if gone.reported != 0 {
         closed(point, page, &gone, false);
@@ -342,17 +422,16 @@ pub fn page_released(point: u16, page: u64, refs: i32, idle: bool) {
     // SAFETY: a map value (see add_owner).
     let po = unsafe { &mut *po };
     if idle {
-        // Slots are cleared, the entry stays: the next pin of the page (an
+        // Owners go dormant, the entry stays: the next pin of the page (an
         // O_DIRECT loop pins the same buffer page per I/O) then costs no map
-        // insert, and the LRU bounds what stays.
+        // insert and no identity read, and the LRU bounds what stays.
         let mut k = 0;
         while k < OWNER_SLOTS {
             let o = po.owners[k];
-            if o.tid != 0 {
+            if live(&o) {
                 if o.reported != 0 {
                     closed(point, page, &o, true);
                 }
-                po.owners[k].tid = 0;
                 po.owners[k].refs = 0;
             }
             k += 1;
@@ -377,7 +456,7 @@ pub fn page_released(point: u16, page: u64, refs: i32, idle: bool) {
     let mut k = 0;
     while k < OWNER_SLOTS {
         let o = &po.owners[k];
-        if o.tid != 0 {
+        if live(o) {
             if o.pid == me && own == OWNER_SLOTS {
                 own = k;
             }
@@ -408,7 +487,6 @@ pub fn page_released(point: u16, page: u64, refs: i32, idle: bool) {
         return;
     }
     let gone = *o;
-    o.tid = 0;
     o.refs = 0;
     if gone.reported != 0 {
         closed(point, page, &gone, false);
@@ -435,31 +513,52 @@ fn closed(point: u16, page: u64, o: &Owner, by_idle: bool) {
 /// puts are not hooked one by one): pin references go away.
 #[inline(always)]
 pub fn unpinned(point: u16, args: &[u64; 6]) {
-    crate::emit::hit(point);
+    let span = fsdax_span();
     if point == idx::UNPIN_USER_PAGE {
-        page_released(point, args[0], PIN_BIAS, false);
+        if span.covers(args[0]) {
+            page_released(point, args[0], PIN_BIAS, false);
+        }
         return;
     }
-    let pages = args[0];
-    let n = args[1];
-    let mut i = 0u64;
-    while i < MAX_GUP_PAGES {
-        if i >= n {
+    if span.hi == 0 {
+        return;
+    }
+    let mut got = [0u64; MAX_GUP_PAGES as usize];
+    let n = read_pages(args[0], args[1], &mut got);
+    let mut i = 0usize;
+    while i < MAX_GUP_PAGES as usize {
+        if i as u64 >= n {
             break;
         }
-        let page = at::<u64>(pages + i * 8, 0);
+        let page = got[i];
         i += 1;
-        if is_fsdax(page).is_some() {
+        if span.covers(page) && is_fsdax(page) {
             page_released(point, page, PIN_BIAS, false);
         }
     }
 }
 
-/// A pagemap came to life or went away: keep the FS-DAX set current.
+/// A pagemap came to life: an FS-DAX one joins the set, and the span of
+/// FS-DAX struct pages grows to cover its pfns `[pfn_start, pfn_end)`.
 #[inline(always)]
-pub fn pagemap_known(pgmap: u64, fs_dax: bool) {
-    if fs_dax && pgmap != 0 {
-        let _ = FSDAX_PGMAPS.insert(pgmap, 1, 0);
+pub fn pagemap_known(point: u16, pgmap: u64, pfn_start: u64, pfn_end: u64, fs_dax: bool) {
+    if !fs_dax || pgmap == 0 {
+        return;
+    }
+    kept(point, FSDAX_PGMAPS.insert(pgmap, 1, 0));
+    let size: u64 = conf!(page_size);
+    let sym: u64 = conf!(vmemmap_base_sym);
+    let base = if sym != 0 {
+        at::<u64>(sym, 0)
+    } else {
+        conf!(vmemmap_start)
+    };
+    if let Some(span) = FSDAX_SPAN.get_ptr_mut(0) {
+        // SAFETY: the one entry of an array map; pagemaps are born rarely
+        // (a race of two births at once could keep the narrower span; the
+        // pgmap set still decides, and userspace widens it too).
+        let span = unsafe { &mut *span };
+        *span = span.widened(base + pfn_start * size, base + pfn_end * size);
     }
 }
 

@@ -104,6 +104,19 @@ pub fn inode_ident(inode: u64) -> (u64, u32) {
     (ino, at::<u32>(sb, conf!(sb_dev_off)))
 }
 
+/// `S_DAX` in `inode.i_flags`: `(1 << 13)` in include/linux/fs.h from 4.x
+/// through 7.x (0 when the kernel is built without FS_DAX, where no inode is
+/// DAX and no break-layouts call waits).
+const S_DAX: u32 = 1 << 13;
+
+/// The inode has DAX on (`IS_DAX`); true when the offset of `i_flags` is
+/// unknown, so that nothing is filtered out on a kernel we cannot read.
+#[inline(always)]
+pub fn inode_is_dax(inode: u64) -> bool {
+    let off: u32 = conf!(inode_flags_off);
+    off == 0 || at::<u32>(inode, off) & S_DAX != 0
+}
+
 /// `dax_device.holder_data`, or 0 on kernels without holders.
 #[inline(always)]
 pub fn dax_holder(dax_dev: u64) -> u64 {

@@ -410,3 +410,31 @@ fn kernel_7_idles_at_zero_and_claims_through_fs_dax_get() {
         assert!(matches!(status(&r, gone), PointStatus::Skipped { .. }));
     }
 }
+
+/// The break-layouts programs test S_DAX in `inode.i_flags`. Up to 6.18
+/// `struct inode` opens with i_mode (2 bytes), i_opflags (2), i_uid (4),
+/// i_gid (4), then i_flags (include/linux/fs.h); the 7.x build recorded
+/// here has moved it to offset 4. Only BTF can say.
+#[test]
+fn i_flags_is_found_where_each_generation_keeps_it() {
+    for (kernel, offset) in [
+        ("5.10", 12),
+        ("6.1", 12),
+        ("6.12", 12),
+        ("6.18", 12),
+        ("7", 4),
+    ] {
+        let (_tmp, r) = resolve_fixture(kernel);
+        assert_eq!(r.config.inode_flags_off, offset, "{kernel}");
+    }
+}
+
+/// `bpf_get_func_arg` came in 5.17: the 5.10 programs read their arguments
+/// with a helper call, the others with the inlined helpers.
+#[test]
+fn argument_helpers_are_used_from_5_17() {
+    for (kernel, has) in [("5.10", 0), ("6.1", 1), ("6.12", 1), ("6.18", 1), ("7", 1)] {
+        let (_tmp, r) = resolve_fixture(kernel);
+        assert_eq!(r.config.func_arg_helpers, has, "{kernel}");
+    }
+}

@@ -5,6 +5,7 @@ use crate::collector::human::{duration, offset};
 use crate::collector::pins_view::{ownership_phrase, stack_summary};
 use crate::collector::{Collector, DeviceIdentity, Sampled};
 use crate::stacks::StackTable;
+use dax_trace_common::Loss;
 use dax_trace_common::probe::{Family, POINTS};
 
 /// Every assertion, in the order they are reported.
@@ -323,11 +324,25 @@ fn no_stuck_waits(c: &Collector, opts: &CheckOptions, clock: &Clock<'_>) -> Asse
 }
 
 fn no_dropped_events(c: &Collector) -> Assertion {
-    let details: Vec<String> = c
+    let mut details: Vec<String> = c
         .drops()
         .lost_at()
         .map(|(point, name, n)| format!("{n} events lost at {name} (point {point})"))
         .collect();
+    // A failed map insert outside pin tracking can lose a claim, release or
+    // wait span the verdicts count; owner slots, pin owners and stacks only
+    // cost attribution (report shows them).
+    details.extend(
+        c.drops()
+            .other_losses()
+            .filter(|(reason, point, _, _)| {
+                *reason == Loss::MapFull.name()
+                    && POINTS
+                        .get(*point as usize)
+                        .is_some_and(|p| p.family != Family::Pin)
+            })
+            .map(|(reason, point, name, n)| format!("{n} {reason} at {name} (point {point})")),
+    );
     Assertion {
         id: "no-dropped-events".to_string(),
         title: "no event was lost".to_string(),

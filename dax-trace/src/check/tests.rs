@@ -121,6 +121,39 @@ fn drops_alone_make_the_verdict_inconclusive() {
 }
 
 #[test]
+fn a_full_map_outside_pin_tracking_makes_the_verdict_inconclusive() {
+    use dax_trace_common::{Loss, probe::idx};
+    let verdict_with = |point: u16, reason: Loss| {
+        let mut events = balanced();
+        let mut s = Script {
+            ts_ns: events.last().map_or(0, |e| e.ts_ns),
+            ..Script::default()
+        };
+        s.losses(point, reason, 2);
+        events.extend(s.build());
+        verdict(&events, &CheckOptions::default())
+    };
+    // A stash insert that failed at fs_put_dax can hide a release.
+    let v = verdict_with(idx::FS_PUT_DAX, Loss::MapFull);
+    assert_eq!(v.outcome, Outcome::Inconclusive);
+    let drops = v
+        .assertions
+        .iter()
+        .find(|a| a.id == "no-dropped-events")
+        .expect("drops assertion");
+    assert_eq!(drops.details, ["2 map-full at fs_put_dax (point 9)"]);
+    // Owner slots and stacks only cost attribution.
+    for (point, reason) in [
+        (idx::GET_USER_PAGES_FAST, Loss::OwnerOverflow),
+        (idx::GET_USER_PAGES_FAST, Loss::MapFull),
+        (idx::FS_DAX_GET_BY_BDEV, Loss::StackLost),
+    ] {
+        let v = verdict_with(point, reason);
+        assert_eq!(v.outcome, Outcome::Pass, "{reason:?} at {point}");
+    }
+}
+
+#[test]
 fn max_wait_limit_is_inclusive_and_only_counts_longer_waits() {
     let events = balanced(); // one 2.5 ms wait
     let under = CheckOptions {

@@ -211,6 +211,14 @@ pub fn render_text(r: &Report) -> String {
             format!(" ({})", drops.join(", "))
         }
     );
+    let losses: Vec<String> = s
+        .drops
+        .other_losses()
+        .map(|(reason, _, name, n)| format!("{n} {reason} at {name}"))
+        .collect();
+    if !losses.is_empty() {
+        let _ = writeln!(out, "  kernel losses {}", losses.join(", "));
+    }
     out
 }
 

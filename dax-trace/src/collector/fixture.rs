@@ -202,10 +202,16 @@ impl Script {
     }
 
     pub fn drops(&mut self, point: u16, total: u64) -> &mut Self {
+        self.losses(point, dax_trace_common::Loss::RingFull, total)
+    }
+
+    /// A `Drops` event of `point` for another reason than a full ring.
+    pub fn losses(&mut self, point: u16, reason: dax_trace_common::Loss, total: u64) -> &mut Self {
         let pid = self.pid;
         self.pid = 0;
         self.push(EventBody::Drops(Drops {
             point,
+            reason: reason as u16,
             total,
             ..Default::default()
         }));

@@ -99,6 +99,7 @@ pub use state::StateAtStart;
 pub use summary::{DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Summary};
 
 use crate::event::{Dev, Event, EventBody, WaitApi};
+use dax_trace_common::Loss;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -168,13 +169,39 @@ pub struct WaitAtAttach {
     pub idle: bool,
 }
 
-/// Events lost in the kernel, per attach point (cumulative counters).
+/// What the kernel lost, per attach point (cumulative counters): events
+/// the ring buffer had no room for, and the other losses by reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DropStats {
+    /// Events lost (a full ring buffer), per point.
     pub per_point: BTreeMap<u16, u64>,
+    /// Other losses: reason name (`map-full`, `owner-overflow`,
+    /// `stack-lost`) to per-point totals.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub losses: BTreeMap<String, BTreeMap<u16, u64>>,
 }
 
 impl DropStats {
+    /// Folds in one `Drops` event (totals only grow).
+    pub fn record(&mut self, d: &crate::event::Drops) {
+        let slot = match Loss::from_u16(d.reason) {
+            Some(Loss::RingFull) => self.per_point.entry(d.point).or_default(),
+            Some(loss) => self
+                .losses
+                .entry(loss.name().to_string())
+                .or_default()
+                .entry(d.point)
+                .or_default(),
+            None => self
+                .losses
+                .entry(format!("reason-{}", d.reason))
+                .or_default()
+                .entry(d.point)
+                .or_default(),
+        };
+        *slot = (*slot).max(d.total);
+    }
+
     pub fn total(&self) -> u64 {
         self.per_point.values().sum()
     }
@@ -184,13 +211,24 @@ impl DropStats {
         self.per_point
             .iter()
             .filter(|(_, n)| **n > 0)
-            .map(|(point, n)| {
-                let target = dax_trace_common::probe::POINTS
-                    .get(usize::from(*point))
-                    .map_or("unknown point", |p| p.target);
-                (*point, target, *n)
-            })
+            .map(|(point, n)| (*point, target_of(*point), *n))
     }
+
+    /// The other losses: (reason, point, its target, count).
+    pub fn other_losses(&self) -> impl Iterator<Item = (&str, u16, &'static str, u64)> + '_ {
+        self.losses.iter().flat_map(|(reason, points)| {
+            points
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(move |(point, n)| (reason.as_str(), *point, target_of(*point), *n))
+        })
+    }
+}
+
+fn target_of(point: u16) -> &'static str {
+    dax_trace_common::probe::POINTS
+        .get(usize::from(point))
+        .map_or("unknown point", |p| p.target)
 }
 
 /// Counters over the whole stream.
@@ -313,10 +351,7 @@ impl Collector {
             EventBody::HolderNotifyFailure(h) => self.on_holder_notify_failure(ev, h),
             EventBody::StuckWait(w) => self.on_stuck_wait(ev, w),
             EventBody::PutStats(p) => self.on_put_stats(p),
-            EventBody::Drops(d) => {
-                let slot = self.drops.per_point.entry(d.point).or_default();
-                *slot = (*slot).max(d.total);
-            }
+            EventBody::Drops(d) => self.drops.record(&d),
             EventBody::StatePagemap(p) => self.on_state_pagemap(ev, p),
             EventBody::StateDaxDevice(d) => self.on_state_dax_device(ev, d),
             EventBody::StateMount(m) => self.on_state_mount(ev, m),

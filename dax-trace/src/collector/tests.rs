@@ -583,3 +583,37 @@ fn a_busy_page_keeps_its_file_index_across_reports() {
     let b = &c.pagemap(PGMAP0).expect("pagemap").busy[&0x100010];
     assert_eq!((b.index, b.hits), (Some(7), 2));
 }
+
+#[test]
+fn losses_are_kept_apart_from_dropped_events_and_only_grow() {
+    use crate::event::Drops;
+    use dax_trace_common::Loss;
+    let mut d = super::DropStats::default();
+    let ev = |point: u16, reason: Loss, total: u64| Drops {
+        point,
+        reason: reason as u16,
+        total,
+        ..Drops::default()
+    };
+    d.record(&ev(39, Loss::OwnerOverflow, 5));
+    d.record(&ev(39, Loss::OwnerOverflow, 3));
+    d.record(&ev(39, Loss::RingFull, 2));
+    d.record(&ev(9, Loss::MapFull, 1));
+    assert_eq!(d.total(), 2, "only ring drops are dropped events");
+    let mut other: Vec<_> = d.other_losses().collect();
+    other.sort();
+    assert_eq!(
+        other,
+        [
+            ("map-full", 9, "fs_put_dax", 1),
+            ("owner-overflow", 39, "get_user_pages_fast", 5)
+        ]
+    );
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["losses"]["owner-overflow"]["39"], 5);
+    let empty = serde_json::to_value(super::DropStats::default()).unwrap();
+    assert!(
+        empty.get("losses").is_none(),
+        "old reports keep their shape"
+    );
+}

@@ -173,6 +173,7 @@ pub fn resolve(paths: &KernelPaths, facilities: Facilities) -> Result<Resolution
         offsets::from_btf(b, &mut config, &mut offsets)?;
     }
     offsets::gup_flags(&paths.release, &mut config, &mut offsets);
+    offsets::func_arg_helpers(&paths.release, &mut config, &mut offsets);
 
     let tracefs = paths.tracefs.clone().map(tracefs::Tracefs::new);
     let mut traceable = None;

@@ -130,6 +130,9 @@ pub fn from_btf(btf: &KernelBtf, config: &mut Config, out: &mut Offsets) -> Resu
     if let Some(o) = l.first("inode_sb", &[("inode", "i_sb")])? {
         config.inode_sb_off = o;
     }
+    if let Some(o) = l.optional("inode_flags", "inode", "i_flags")? {
+        config.inode_flags_off = o;
+    }
     if let Some(o) = l.first("sb_dev", &[("super_block", "s_dev")])? {
         config.sb_dev_off = o;
     }
@@ -163,6 +166,16 @@ pub fn gup_flags(release: &str, config: &mut Config, out: &mut Offsets) {
     out.values
         .push(("FOLL_LONGTERM".into(), config.foll_longterm as u64));
     out.values.push(("FOLL_PIN".into(), config.foll_pin as u64));
+}
+
+/// Whether the fentry/fexit programs may read their arguments with
+/// `bpf_get_func_arg`/`bpf_get_func_ret`: helpers of 5.17, which the
+/// verifier inlines (a load each, no call). Before, a helper call per
+/// argument reads them.
+pub fn func_arg_helpers(release: &str, config: &mut Config, out: &mut Offsets) {
+    let has = super::idle::parse_release(release).is_some_and(|v| v >= (5, 17));
+    config.func_arg_helpers = u32::from(has);
+    out.values.push(("bpf_get_func_arg".into(), u64::from(has)));
 }
 
 /// A tracepoint field the programs read with a fixed width.

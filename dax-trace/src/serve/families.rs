@@ -190,6 +190,14 @@ impl Families {
         )?;
         counters(
             enc,
+            "daxtrace_probe_losses",
+            "What attach points could not keep, by reason: map-full (a full map), owner-overflow (a pinned page's owner slots were full), stack-lost (a kernel stack not stored).",
+            s.probe_losses
+                .iter()
+                .map(|((p, r), n)| (vec![("probe", p.clone()), ("reason", r.clone())], *n)),
+        )?;
+        counters(
+            enc,
             "daxtrace_events_lost",
             "Events lost in the kernel, all attach points.",
             one(s.probe_drops.values().sum::<u64>()),

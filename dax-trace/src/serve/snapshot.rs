@@ -128,6 +128,9 @@ pub struct Snapshot {
     pub probes: BTreeSet<ProbeInfo>,
     pub probe_events: BTreeMap<String, u64>,
     pub probe_drops: BTreeMap<String, u64>,
+    /// Other kernel losses by (attach point, reason): failed map inserts,
+    /// owners without a slot, stacks not stored.
+    pub probe_losses: BTreeMap<(String, String), u64>,
     pub events_by_kind: BTreeMap<String, u64>,
     pub evicted_records: u64,
 }
@@ -304,6 +307,12 @@ impl Snapshot {
         }
         for (_point, target, n) in state.collector.drops().lost_at() {
             *self.probe_drops.entry(target.to_string()).or_default() += n;
+        }
+        for (reason, _point, target, n) in state.collector.drops().other_losses() {
+            *self
+                .probe_losses
+                .entry((target.to_string(), reason.to_string()))
+                .or_default() += n;
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf, StackTraceMap};
 use aya::{Btf, Ebpf};
-use dax_trace_common::{Config, PgmapPuts, PointCounters, probe::POINTS};
+use dax_trace_common::{Config, PageSpan, PgmapPuts, PointCounters, probe::POINTS};
 use tokio::io::unix::AsyncFd;
 
 use super::EventStream;
@@ -164,14 +164,19 @@ pub fn start_with(
     // Attached first, then read: a claim in between is counted twice (one
     // stays open, held since before the trace: never a leak), a release in
     // between is not lost.
-    let (state_events, tracker) = crate::state::attach::read_at_attach(
+    let at_attach = crate::state::attach::read_at_attach(
         &mut ebpf,
         config,
         state,
         opts.census_budget,
         &mut report,
     );
+    let state_events = at_attach.events;
+    let tracker = at_attach.tracker;
     seed_fsdax_pagemaps(&mut ebpf, &state_events);
+    if let Some(span) = at_attach.fsdax_span {
+        seed_fsdax_span(&mut ebpf, span);
+    }
     let stacks = take(&mut ebpf, "STACKS")
         .ok()
         .and_then(|m| StackTraceMap::try_from(m).ok());
@@ -226,6 +231,31 @@ fn seed_fsdax_pagemaps(ebpf: &mut Ebpf, state: &[Event]) {
         {
             log::warn!("pagemap {:#x} not tracked for pins: {err}", p.pgmap);
         }
+    }
+}
+
+/// Tells the pin programs where the struct pages of the FS-DAX pagemaps at
+/// start lie (the programs widen it for pagemaps born later). Without it
+/// pins of those pagemaps are not seen, and the capture says so.
+fn seed_fsdax_span(ebpf: &mut Ebpf, span: PageSpan) {
+    let Some(map) = ebpf.map_mut("FSDAX_SPAN") else {
+        log::warn!("the eBPF object has no FSDAX_SPAN map: pins are not tracked");
+        return;
+    };
+    let mut array = match aya::maps::Array::<_, PageSpan>::try_from(map) {
+        Ok(a) => a,
+        Err(err) => {
+            log::warn!("FSDAX_SPAN is not an array: pins are not tracked ({err})");
+            return;
+        }
+    };
+    // A pagemap born between the reading and now widened it already.
+    let merged = match array.get(&0, 0) {
+        Ok(now) if now.hi != 0 => now.widened(span.lo, span.hi),
+        _ => span,
+    };
+    if let Err(err) = array.set(0, merged, 0) {
+        log::warn!("the FS-DAX page span was not set, pins are not tracked: {err}");
     }
 }
 

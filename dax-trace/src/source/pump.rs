@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aya::Ebpf;
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
-use dax_trace_common::{PgmapPuts, PointCounters, config::MAX_POINTS, probe::POINTS};
+use dax_trace_common::{Loss, PgmapPuts, PointCounters, config::MAX_POINTS, probe::POINTS};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
@@ -17,6 +17,11 @@ use super::{BATCH_MAX, EventBatch, StopRequest};
 use crate::event::{Drops, Event, PutStats, decode_bytes};
 use crate::state::{Tracker, tracker};
 
+/// How often the ring buffer is drained without a wake-up: records that
+/// do not wake the reader (faults) wait at most this long, or until a
+/// quarter of the ring is filled.
+const DRAIN_TICK: Duration = Duration::from_millis(200);
+
 pub(super) struct Pump {
     /// Owns the programs and links: dropping it detaches everything.
     pub(super) _ebpf: Ebpf,
@@ -24,7 +29,8 @@ pub(super) struct Pump {
     pub(super) counters: PerCpuArray<MapData, PointCounters>,
     pub(super) puts: PerCpuHashMap<MapData, u64, PgmapPuts>,
     pub(super) tx: mpsc::Sender<EventBatch>,
-    pub(super) drops_seen: HashMap<u16, u64>,
+    /// The last total sent per (point, loss reason).
+    pub(super) drops_seen: HashMap<(u16, u16), u64>,
     pub(super) puts_seen: HashMap<u64, (u64, u64)>,
     pub(super) drain_pause: Option<Duration>,
     pub(super) tracker: Option<Tracker>,
@@ -39,6 +45,10 @@ impl Pump {
     pub(super) async fn run(mut self, interval: Duration, first: Vec<Event>) {
         let mut tick = tokio::time::interval(interval);
         let mut state_tick = tokio::time::interval(tracker::TICK);
+        // Fault records do not wake the reader (see the eBPF `wakeup`): it
+        // drains on this tick too.
+        let mut drain_tick = tokio::time::interval(DRAIN_TICK);
+        drain_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch = first;
         loop {
             if !send_all(&self.tx, &mut batch).await {
@@ -74,6 +84,11 @@ impl Pump {
                 () = self.stop.requested() => {
                     self.finish(batch).await;
                     return;
+                }
+                _ = drain_tick.tick() => {
+                    let from = batch.len();
+                    drain(self.ring.get_mut(), &mut batch);
+                    self.enrich(&mut batch, from).await;
                 }
                 _ = tick.tick() => self.collect_stats(&mut batch),
                 _ = state_tick.tick() => {
@@ -129,24 +144,28 @@ impl Pump {
         }
     }
 
-    /// Sends `Drops` for points whose drop total changed and `PutStats` for
-    /// pagemaps whose put counters changed.
+    /// Sends `Drops` for each point and reason whose total changed and
+    /// `PutStats` for pagemaps whose put counters changed.
     fn collect_stats(&mut self, out: &mut Vec<Event>) {
         let ts_ns = clock_ns(libc::CLOCK_MONOTONIC) as u64;
         for point in 0..POINTS.len().min(MAX_POINTS) as u32 {
             let Ok(per_cpu) = self.counters.get(&point, 0) else {
                 continue;
             };
-            let total: u64 = per_cpu.iter().map(|c| c.drops).sum();
             let point = point as u16;
-            if total > 0 && self.drops_seen.get(&point) != Some(&total) {
-                self.drops_seen.insert(point, total);
-                let drops = Drops {
-                    point,
-                    total,
-                    ..Drops::default()
-                };
-                out.push(userspace_event(ts_ns, drops.into()));
+            for loss in Loss::ALL {
+                let total: u64 = per_cpu.iter().map(|c| loss.of(c)).sum();
+                let key = (point, loss as u16);
+                if total > 0 && self.drops_seen.get(&key) != Some(&total) {
+                    self.drops_seen.insert(key, total);
+                    let drops = Drops {
+                        point,
+                        reason: loss as u16,
+                        total,
+                        ..Drops::default()
+                    };
+                    out.push(userspace_event(ts_ns, drops.into()));
+                }
             }
         }
         for entry in self.puts.iter() {

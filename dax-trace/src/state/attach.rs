@@ -1,14 +1,26 @@
 //! The state at start as a live capture reads it: right after attaching,
 //! with the reader program of the loaded object, before any event is sent.
 use aya::Ebpf;
-use dax_trace_common::Config;
+use dax_trace_common::{Config, PageSpan};
 
 use super::kmem::BpfReader;
+use super::page::PageSpace;
 use super::snapshot::{self, Kernel};
 use super::sysfs::Sysfs;
 use super::{ReadOptions, StateLayout, Tracker};
-use crate::event::Event;
+use crate::event::{Event, EventBody};
 use crate::probes::report::ProbeReport;
+
+/// What a live capture learns by reading the kernel at attach.
+pub struct AtAttach {
+    /// The state at start, as events.
+    pub events: Vec<Event>,
+    /// Keeps the state current while tracing (None: the reader is missing).
+    pub tracker: Option<Tracker>,
+    /// Where the struct pages of the FS-DAX pagemaps found lie (None: no
+    /// such pagemap, or `vmemmap_base` unreadable).
+    pub fsdax_span: Option<PageSpan>,
+}
 
 /// Reads the state at start with the reader program; what cannot be read
 /// becomes a problem line of the report (a kernel without the reader's
@@ -19,14 +31,18 @@ pub fn read_at_attach(
     layout: &StateLayout,
     census_budget: std::time::Duration,
     report: &mut ProbeReport,
-) -> (Vec<Event>, Option<Tracker>) {
+) -> AtAttach {
     let reader = match BpfReader::new(ebpf) {
         Ok(r) => r,
         Err(e) => {
             report
                 .problems
                 .push(format!("state at start: not read: {e}"));
-            return (Vec::new(), None);
+            return AtAttach {
+                events: Vec::new(),
+                tracker: None,
+                fsdax_span: None,
+            };
         }
     };
     let read_opts = ReadOptions {
@@ -42,6 +58,10 @@ pub fn read_at_attach(
     report
         .problems
         .extend(snap.problems.iter().map(|p| format!("state at start: {p}")));
+    // Read before the tracker takes the reader.
+    let fsdax_span = PageSpace::read(&reader, config)
+        .ok()
+        .and_then(|space| fsdax_span(&space, &snap.events));
     let tracker = Tracker::new(
         Box::new(reader),
         layout.clone(),
@@ -49,5 +69,64 @@ pub fn read_at_attach(
         read_opts.sysfs,
         &snap,
     );
-    (snap.events, Some(tracker))
+    AtAttach {
+        events: snap.events,
+        tracker: Some(tracker),
+        fsdax_span,
+    }
+}
+
+/// The span of struct pages that covers every FS-DAX pagemap of `events`.
+pub fn fsdax_span(space: &PageSpace, events: &[Event]) -> Option<PageSpan> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::StatePagemap(p) if p.fs_dax.get() && p.pfn_end > p.pfn_start => {
+                Some((space.page_of(p.pfn_start), space.page_of(p.pfn_end)))
+            }
+            _ => None,
+        })
+        .fold(None, |span: Option<PageSpan>, (lo, hi)| {
+            Some(span.unwrap_or_default().widened(lo, hi))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, EventBody, Flag};
+    use dax_trace_common::payload::StatePagemap;
+
+    fn pagemap(fs_dax: bool, pfn_start: u64, pfn_end: u64) -> Event {
+        crate::state::events::own(
+            1,
+            EventBody::StatePagemap(StatePagemap {
+                fs_dax: Flag::new(fs_dax),
+                pfn_start,
+                pfn_end,
+                ..StatePagemap::default()
+            }),
+        )
+    }
+
+    #[test]
+    fn the_span_covers_the_struct_pages_of_fsdax_pagemaps_only() {
+        let space = PageSpace {
+            vmemmap: 0xffff_ea00_0000_0000,
+            page_size: 64,
+        };
+        assert_eq!(fsdax_span(&space, &[pagemap(false, 0, 10)]), None);
+        let span = fsdax_span(
+            &space,
+            &[
+                pagemap(true, 0x40000, 0x60000),
+                pagemap(false, 0x100000, 0x100010),
+                pagemap(true, 0x80000, 0x80100),
+            ],
+        )
+        .expect("a span");
+        assert_eq!(span.lo, space.page_of(0x40000));
+        assert_eq!(span.hi, space.page_of(0x80100));
+        assert!(!span.covers(space.page_of(0x100000)), "device-dax is out");
+    }
 }

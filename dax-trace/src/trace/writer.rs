@@ -121,7 +121,10 @@ impl<W: Write> Writer<W> {
         self.events += 1;
         self.first_ts_ns.get_or_insert(event.ts_ns);
         self.last_ts_ns = Some(event.ts_ns);
-        if let EventBody::Drops(d) = event.body {
+        // The summary counts events lost; other losses stay in the events.
+        if let EventBody::Drops(d) = event.body
+            && d.reason == dax_trace_common::Loss::RingFull as u16
+        {
             self.drops.insert(d.point, d.total);
         }
         Ok(())

@@ -49,7 +49,9 @@ impl Intake {
         self.events_total += 1;
         self.newest_ts_ns = self.newest_ts_ns.max(event.ts_ns);
         self.first_ts_ns.get_or_insert(event.ts_ns);
-        if let EventBody::Drops(d) = event.body {
+        if let EventBody::Drops(d) = event.body
+            && d.reason == dax_trace_common::Loss::RingFull as u16
+        {
             self.drops_by_point.insert(d.point, d.total);
         }
         self.log.push(event);
