@@ -5,11 +5,13 @@
 //! one stream; the collector folds them into state; front ends (top, report,
 //! check, export) render that state.
 pub mod check;
+pub mod clock;
 pub mod collector;
 pub mod comm;
 pub mod event;
 pub mod export;
 pub mod probes;
+pub mod recorder;
 pub mod resolve;
 pub mod serve;
 pub mod session;

@@ -6,12 +6,11 @@ use xtask::vm;
 
 mod bench;
 mod demo;
-mod loss_test;
+mod direction;
 mod run;
 mod setup;
 mod test;
 mod vmtest;
-mod vmtest_serve;
 
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask", about = "daxtrace developer tasks")]

@@ -20,9 +20,7 @@ pub fn render(verdict: &Verdict, format: Format) -> String {
         Format::Text => text(verdict),
         Format::Json => json(verdict),
         Format::Junit => junit(verdict),
-        Format::Prometheus => {
-            crate::serve::textfile::render(verdict, crate::serve::textfile::now_unix_seconds())
-        }
+        Format::Prometheus => super::textfile::render(verdict, super::textfile::now_unix_seconds()),
     }
 }
 

@@ -79,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let rendered = check::render::render(&verdict, args.format);
     match metrics_output {
-        Some(path) => dax_trace::serve::textfile::write_atomically(path, &rendered)
+        Some(path) => dax_trace::check::textfile::write_atomically(path, &rendered)
             .with_context(|| format!("writing {}", path.display()))?,
         None => print!("{rendered}"),
     }

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use dax_trace::event::Dev;
+use dax_trace::recorder::{self, EventFilter, Progress, RecordOptions};
 use dax_trace::source::EventStream;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
-use dax_trace::trace::recorder::{self, EventFilter, Progress, RecordOptions};
 use dax_trace::trace::{CreateOptions, Header, Writer};
 
 #[derive(clap::Args, Debug)]

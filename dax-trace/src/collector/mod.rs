@@ -395,8 +395,6 @@ impl Collector {
 }
 
 #[cfg(test)]
-mod state_props;
-#[cfg(test)]
 mod state_tests;
 #[cfg(test)]
 mod tests;

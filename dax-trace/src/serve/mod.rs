@@ -7,8 +7,7 @@
 //!   (prometheus-client), with content negotiation;
 //! - [`http`]: the bounded, read-only HTTP server;
 //! - [`privileges`]: dropping capabilities after attaching;
-//! - [`process`]: the exporter's own CPU and memory;
-//! - [`textfile`]: node_exporter textfile-collector output.
+//! - [`process`]: the exporter's own CPU and memory.
 //!
 //! The listening socket is bound before anything else starts, so a taken
 //! port is an error before any probe is attached (no half-started server).
@@ -20,7 +19,6 @@ pub mod privileges;
 pub mod process;
 pub mod snapshot;
 pub mod state;
-pub mod textfile;
 
 use std::net::{SocketAddr, TcpListener};
 

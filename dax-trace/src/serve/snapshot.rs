@@ -12,7 +12,6 @@ use dax_trace_common::probe::POINTS;
 use crate::collector::{Collector, LatencyHistogram};
 use crate::event::USERSPACE_POINT;
 use crate::probes::report::{AttachKind, PointStatus};
-use crate::source::live::clock_ns;
 
 use super::extras::{ApiOutcomeCounts, OTHER_DEVICE, device_by_bdev, device_label};
 use super::state::{Mode, ServeState};
@@ -153,7 +152,7 @@ fn kind_name(kind: &AttachKind) -> &'static str {
 /// The clock page and wait ages are measured on, in event nanoseconds.
 fn now_ns(state: &ServeState) -> u64 {
     match state.mode {
-        Mode::Live => clock_ns(libc::CLOCK_MONOTONIC).max(0) as u64,
+        Mode::Live => crate::clock::monotonic_ns(),
         Mode::Replay => state.collector.totals().last_ts_ns,
     }
 }

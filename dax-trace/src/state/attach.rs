@@ -6,9 +6,10 @@ use dax_trace_common::Config;
 use super::kmem::BpfReader;
 use super::snapshot::{self, Kernel};
 use super::sysfs::Sysfs;
-use super::{ReadOptions, StateLayout, Tracker};
+use super::{ReadOptions, Tracker};
 use crate::event::Event;
 use crate::probes::report::ProbeReport;
+use crate::resolve::state_layout::StateLayout;
 
 /// Reads the state at start with the reader program; what cannot be read
 /// becomes a problem line of the report (a kernel without the reader's

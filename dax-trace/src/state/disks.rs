@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use super::dm;
-use super::events;
 use super::mountinfo::{self, Mount};
 use super::snapshot::Snapshot;
 use super::sysfs::{BlockDevice, Sysfs};
@@ -40,7 +39,7 @@ pub fn mount_event(ts: u64, m: &Mount, disk: &str, mounted: bool) -> Event {
         disk: DiskName::from_str_lossy(disk),
         mount_point: PathName::from_str_lossy(&m.mount_point),
     };
-    events::own(ts, body.into())
+    Event::own(ts, body.into())
 }
 
 pub(super) fn read_mounts(
@@ -124,6 +123,6 @@ pub(super) fn read_dm(
     s.available |= state_bits::DM;
     s.dm_targets = dm_targets(disks, by_name, &mut s.problems);
     for t in &s.dm_targets {
-        s.events.push(events::own(ts, (*t).into()));
+        s.events.push(Event::own(ts, (*t).into()));
     }
 }

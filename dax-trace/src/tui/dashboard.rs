@@ -26,22 +26,9 @@ impl Clock {
     fn now_ns(self, newest_event_ns: u64) -> u64 {
         match self {
             Clock::Trace => newest_event_ns,
-            Clock::Monotonic => monotonic_ns().max(newest_event_ns),
+            Clock::Monotonic => crate::clock::monotonic_ns().max(newest_event_ns),
         }
     }
-}
-
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we own.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
 /// Asks a source how it ended; `None` while it has not said.
