@@ -6,6 +6,7 @@ mod assertions;
 mod pins;
 mod pre_existing;
 pub mod render;
+pub mod session;
 pub mod textfile;
 mod verdict;
 

@@ -64,7 +64,6 @@ pub(crate) mod fixture;
 #[cfg(test)]
 pub(crate) mod fixture_state;
 mod histogram;
-pub mod human;
 mod identity;
 mod kinds;
 mod pagemap;

@@ -18,6 +18,7 @@ pub mod kmem;
 pub mod mountinfo;
 pub mod page;
 pub mod pagemap;
+pub mod render;
 pub mod snapshot;
 pub mod sysfs;
 pub mod tracker;

@@ -10,7 +10,8 @@ use super::columns::{COLUMNS, cells};
 use super::dashboard::Dashboard;
 use super::intake::Drain;
 use super::model::DashboardModel;
-use super::view::{Snapshot, duration, rate};
+use super::view::Snapshot;
+use crate::human::compact::{duration, rate};
 use crate::source::EventBatch;
 use tokio::sync::mpsc;
 
