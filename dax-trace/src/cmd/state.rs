@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use dax_trace::probes::attach;
 use dax_trace::resolve;
 use dax_trace::state::kmem::BpfReader;
-use dax_trace::state::snapshot::{self, Kernel, ReadOptions};
+use dax_trace::state::reading::{self, Kernel, ReadOptions};
 
 use super::record::parse_duration;
 
@@ -49,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         census_budget: args.census_budget,
         ..ReadOptions::default()
     };
-    let snap = snapshot::read(&kernel, &opts);
+    let snap = reading::read(&kernel, &opts);
     if args.json {
         for e in &snap.events {
             println!("{}", serde_json::to_string(e)?);

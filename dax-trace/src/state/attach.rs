@@ -4,7 +4,7 @@ use aya::Ebpf;
 use dax_trace_common::Config;
 
 use super::kmem::BpfReader;
-use super::snapshot::{self, Kernel};
+use super::reading::{self, Kernel};
 use super::sysfs::Sysfs;
 use super::{ReadOptions, Tracker};
 use crate::event::Event;
@@ -39,7 +39,7 @@ pub fn read_at_attach(
         layout,
         config,
     };
-    let snap = snapshot::read(&kernel, &read_opts);
+    let snap = reading::read(&kernel, &read_opts);
     report
         .problems
         .extend(snap.problems.iter().map(|p| format!("state at start: {p}")));

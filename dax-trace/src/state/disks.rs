@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::dm;
 use super::mountinfo::{self, Mount};
-use super::snapshot::Snapshot;
+use super::reading::Reading;
 use super::sysfs::{BlockDevice, Sysfs};
 use crate::event::{DiskName, Event, Flag, PathName, ShortName, StateDmTarget, StateMount};
 use dax_trace_common::payload::state_bits;
@@ -47,7 +47,7 @@ pub(super) fn read_mounts(
     by_name: &HashMap<&str, &BlockDevice>,
     dax_disks: &[String],
     ts: u64,
-    s: &mut Snapshot,
+    s: &mut Reading,
 ) {
     match mountinfo::read() {
         Ok(all) => {
@@ -118,7 +118,7 @@ pub(super) fn read_dm(
     disks: &[BlockDevice],
     by_name: &HashMap<&str, &BlockDevice>,
     ts: u64,
-    s: &mut Snapshot,
+    s: &mut Reading,
 ) {
     s.available |= state_bits::DM;
     s.dm_targets = dm_targets(disks, by_name, &mut s.problems);

@@ -18,12 +18,12 @@ pub mod kmem;
 pub mod mountinfo;
 pub mod page;
 pub mod pagemap;
+pub mod reading;
 pub mod render;
-pub mod snapshot;
 pub mod sysfs;
 pub mod tracker;
 pub mod waits;
 pub mod xarray;
 
-pub use snapshot::{ReadOptions, Snapshot};
+pub use reading::{ReadOptions, Reading};
 pub use tracker::Tracker;

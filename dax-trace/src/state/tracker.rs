@@ -15,7 +15,7 @@ use super::kmem::KernelMemory;
 use super::mountinfo::{self, Mount};
 use super::page::PageSpace;
 use super::pagemap::PagemapFound;
-use super::snapshot::{self, Kernel, Snapshot};
+use super::reading::{self, Kernel, Reading};
 use super::sysfs::{BlockDevice, Sysfs};
 use super::waits::{self, Sleeper};
 use crate::event::{Dev, Event, StateDmTarget, StateEnd, StuckWait};
@@ -31,7 +31,7 @@ struct Watched {
     reported: bool,
 }
 
-/// Watches what a snapshot found.
+/// Watches what a reading found.
 pub struct Tracker {
     mem: Box<dyn KernelMemory + Send>,
     layout: StateLayout,
@@ -58,7 +58,7 @@ impl Tracker {
         layout: StateLayout,
         config: Config,
         sysfs: Sysfs,
-        snap: &Snapshot,
+        snap: &Reading,
     ) -> Self {
         let ts = snap
             .events
@@ -218,7 +218,7 @@ impl Tracker {
             };
             match now_on {
                 None => {
-                    out.push(snapshot::wait_event(
+                    out.push(reading::wait_event(
                         &self.kernel(),
                         now,
                         &watched.sleeper,
@@ -231,7 +231,7 @@ impl Tracker {
                         watched.sleeper = s;
                         watched.idle_since_ns = None;
                         watched.reported = false;
-                        out.push(snapshot::wait_event(
+                        out.push(reading::wait_event(
                             &self.kernel(),
                             now,
                             &watched.sleeper,
@@ -258,7 +258,7 @@ impl Tracker {
             .as_ref()
             .and_then(|p| self.mem.i32_at(page + p.mapcount as u64).ok())
             .map_or(0, |m| m as i64 + 1);
-        if !snapshot::page_is_idle(refcount as i64, mapcount, c.idle_refcount) {
+        if !reading::page_is_idle(refcount as i64, mapcount, c.idle_refcount) {
             w.idle_since_ns = None;
             return;
         }

@@ -42,7 +42,7 @@ impl Default for ReadOptions {
 
 /// A reading: its events and what later updates compare against.
 #[derive(Clone, Debug, Default)]
-pub struct Snapshot {
+pub struct Reading {
     pub events: Vec<Event>,
     pub pagemaps: Vec<PagemapFound>,
     pub sleepers: Vec<Sleeper>,
@@ -61,12 +61,12 @@ pub struct Kernel<'a> {
 }
 
 /// Reads the whole state once (reason 0: the state at start).
-pub fn read(kernel: &Kernel<'_>, opts: &ReadOptions) -> Snapshot {
+pub fn read(kernel: &Kernel<'_>, opts: &ReadOptions) -> Reading {
     let started = Instant::now();
     let ts = crate::clock::monotonic_ns();
-    let mut s = Snapshot {
+    let mut s = Reading {
         available: 0,
-        ..Snapshot::default()
+        ..Reading::default()
     };
     for (bit, why) in &kernel.layout.unavailable {
         s.problems.push(format!(
@@ -117,7 +117,7 @@ fn read_pagemaps(
     opts: &ReadOptions,
     disks: &[BlockDevice],
     ts: u64,
-    s: &mut Snapshot,
+    s: &mut Reading,
 ) {
     let (Some(array), Some(xa)) = (kernel.layout.pgmap_array_sym, &kernel.layout.xarray) else {
         return;
@@ -173,7 +173,7 @@ fn read_dax_devices(
     kernel: &Kernel<'_>,
     by_name: &HashMap<&str, &BlockDevice>,
     ts: u64,
-    s: &mut Snapshot,
+    s: &mut Reading,
 ) -> Vec<String> {
     let Some(l) = &kernel.layout.dax else {
         return Vec::new();
@@ -267,7 +267,7 @@ pub fn wait_event(kernel: &Kernel<'_>, ts: u64, w: &Sleeper, ended: bool) -> Eve
     Event::of_task(ts, w.tid, &w.comm, body.into())
 }
 
-fn read_waits(kernel: &Kernel<'_>, space: &PageSpace, ts: u64, s: &mut Snapshot) {
+fn read_waits(kernel: &Kernel<'_>, space: &PageSpace, ts: u64, s: &mut Reading) {
     let Some(w) = &kernel.layout.waits else {
         return;
     };
@@ -293,7 +293,7 @@ fn read_census(
     space: &PageSpace,
     budget: Duration,
     ts: u64,
-    s: &mut Snapshot,
+    s: &mut Reading,
 ) -> Census {
     let Some(p) = &kernel.layout.page else {
         return Census::default();
