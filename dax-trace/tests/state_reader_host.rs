@@ -3,6 +3,7 @@
 //! refuse an unmapped address with an error, never zeros. Then a whole
 //! state reading on this kernel must end with a `state-end` and name every
 //! source it could not read.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use dax_trace::event::EventBody;
 use dax_trace::probes::attach;
 use dax_trace::resolve::{self, btf::KernelBtf};

@@ -1,5 +1,6 @@
 //! `cargo xtask`: developer tasks for daxtrace: set-up of a fresh machine, the
 //! VM test bed, the test suite the README names, and the demo.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use xtask::vm;
