@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check CI runs, in the order that fails fastest.
 //!
 //! Steps: formatting, module direction (no cycle between the top-level
-//! modules of dax-trace and of xtask, see `direction.rs`), clippy
+//! modules of dax-trace and of xtask, see `direction/`), clippy
 //! (userspace and the eBPF crate for its BPF target, warnings denied), the
 //! workspace's unit and integration tests (they include the host attach
 //! test of `daxtrace probes`), a short run of the trace reader's fuzz target
