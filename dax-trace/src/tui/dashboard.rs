@@ -4,10 +4,10 @@
 use tokio::sync::mpsc;
 
 use super::app::{Action, App};
+use super::frame::{FrameBuilder, arrange};
 use super::intake::{DRAIN_BUDGET, Drain, Intake};
 use super::model::DashboardModel;
-use super::snapshot::{SnapshotBuilder, arrange};
-use super::view::Snapshot;
+use super::view::Frame;
 use crate::event::Event;
 use crate::session::SessionInfo;
 use crate::source::EventBatch;
@@ -39,12 +39,12 @@ pub struct Dashboard<M> {
     info: SessionInfo,
     clock: Clock,
     intake: Intake,
-    builder: SnapshotBuilder,
+    builder: FrameBuilder,
     app: App,
     /// The last captured state (all rows); frozen while paused.
-    captured: Snapshot,
+    captured: Frame,
     /// What is drawn: `captured` arranged for the app state.
-    frame: Snapshot,
+    frame: Frame,
     /// Asks the source how it ended, until it has said it.
     end_note: Option<EndNote>,
     /// The stream's kernel stacks, for the owner shown in the detail pane.
@@ -58,10 +58,10 @@ impl<M: DashboardModel> Dashboard<M> {
             info,
             clock,
             intake: Intake::default(),
-            builder: SnapshotBuilder::default(),
+            builder: FrameBuilder::default(),
             app: App::default(),
-            captured: Snapshot::default(),
-            frame: Snapshot::default(),
+            captured: Frame::default(),
+            frame: Frame::default(),
             end_note: None,
             stacks: StackTable::new(),
         }
@@ -143,7 +143,7 @@ impl<M: DashboardModel> Dashboard<M> {
         &self.app
     }
 
-    pub fn frame(&self) -> &Snapshot {
+    pub fn frame(&self) -> &Frame {
         &self.frame
     }
 

@@ -11,7 +11,7 @@ use crate::human::compact::duration;
 
 /// Everything one frame shows.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Snapshot {
+pub struct Frame {
     pub header: Header,
     /// Pagemaps/devices after filter and sort, in display order.
     pub rows: Vec<PagemapRow>,
