@@ -13,6 +13,7 @@
 //! for all kinds would be 136), and userspace decodes with one length check and
 //! one unaligned copy, the same code for the ring buffer and trace files.
 #![no_std]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod config;
 pub mod field;

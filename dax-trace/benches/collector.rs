@@ -3,6 +3,7 @@
 //! cycles. Not a test: prints results and writes them to
 //! `$CARGO_TARGET_DIR/collector-bench.txt` (or the path in
 //! `DAXTRACE_BENCH_OUT`). `cargo bench -p dax-trace --bench collector [-- N]`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use dax_trace::event::{Claim, Release};
 use std::time::Instant;
 

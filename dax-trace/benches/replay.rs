@@ -17,6 +17,7 @@
 //! (10 M events; set `DAXTRACE_BENCH_EVENTS` for another size). Results are
 //! also written to `<target dir>/bench/replay.txt`. The trace file (about
 //! 1.4 GiB for 10 M events) is deleted afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -9,6 +9,7 @@
 //! cargo build --release -p dax-trace
 //! cargo run --release -p dax-trace --example serve_bench [-- OUT_JSON]
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

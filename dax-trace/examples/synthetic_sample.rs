@@ -1,6 +1,7 @@
 //! Regenerates the shipped sample trace (`samples/synthetic-6.1.dxt`) from
 //! the synthetic scenario in `dax_trace::trace::synthetic`. A unit test
 //! checks the shipped file is byte-identical to what this writes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use anyhow::Context as _;
 
 fn main() -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release -p dax-trace --example top_refresh_bench [-- OUT_FILE]
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::io::Write;
 
 use anyhow::Context;

@@ -4,12 +4,17 @@
 //! [`probes`] (live capture) and trace replay both produce [`event::Event`]s into
 //! one stream; the collector folds them into state; front ends (top, report,
 //! check, export) render that state.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 pub mod check;
+pub mod clock;
 pub mod collector;
 pub mod comm;
 pub mod event;
 pub mod export;
+pub mod human;
 pub mod probes;
+pub mod recorder;
+pub mod report;
 pub mod resolve;
 pub mod serve;
 pub mod session;

@@ -1,6 +1,7 @@
 //! The `daxtrace` binary: a thin command-line layer over the `dax_trace`
 //! library. Each subcommand lives in `cmd/<name>.rs` with its clap arguments
 //! and a `run` returning the process exit code.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 

@@ -9,9 +9,34 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use dax_trace_common::field::StackId;
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::EventBody;
 
-pub use crate::trace::{StackFrame, StackRecord};
+/// One symbolized kernel stack, stored once per distinct stack; events refer
+/// to it by `id`, so a file replays with names on any machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackRecord {
+    /// Unique in the file, never 0 (0 in an event means "no stack").
+    pub id: u32,
+    /// Innermost frame first.
+    pub frames: Vec<StackFrame>,
+}
+
+/// One return address of a [`StackRecord`], symbolized at record time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackFrame {
+    pub addr: u64,
+    /// The function holding `addr`; `None` when kallsyms had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// `addr` minus the function's start.
+    #[serde(default)]
+    pub offset: u64,
+    /// The module (`ext4`, `dm_mod`); `None` for vmlinux.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+}
 
 /// Stacks by id, shared between a source and its consumers (cheap to clone).
 #[derive(Clone, Debug, Default)]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::trace::StackFrame;
+use crate::stacks::StackFrame;
 
 /// Functions larger than this are not believed: an address that far past
 /// the nearest symbol lies in something kallsyms does not list (a module

@@ -1,5 +1,6 @@
 //! End-to-end: `daxtrace check` and `daxtrace report` on trace files written
 //! with the real writer, judged by the real binary (exit codes and output).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use dax_trace::event::Release;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,6 +2,7 @@
 //! attach on the running kernel. With the eBPF object and root it must
 //! return a stream whose session names this kernel and what attached; when a
 //! facility is truly absent the error must name it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use dax_trace::source::live::{self, LiveError, LiveOptions};
 
 #[test]

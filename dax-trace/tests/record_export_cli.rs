@@ -1,6 +1,7 @@
 //! The `record` and `export` command lines, run as a user would: on the
 //! shipped sample (re-recorded with `--from`, which needs no root), with
 //! signals, without privileges, and on damaged files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! files collected by `tests/fixtures/collect.sh` on each kernel generation.
 //! The expected offsets come from the kernel sources of each release (struct
 //! page, dev_pagemap, task_struct), not from this code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::path::{Path, PathBuf};
 
 use dax_trace::probes::report::{AttachKind, PointStatus};

@@ -1,5 +1,6 @@
 //! The command line around the exporter: a taken port, bad flags,
 //! `check --format prometheus -o`, completions and the man page.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::path::Path;
 use std::process::{Command, Output};
 

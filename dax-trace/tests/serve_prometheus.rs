@@ -7,6 +7,7 @@
 //!
 //! Without the tools these tests say so and pass, except under CI (the
 //! `CI` variable set), where set-up must have provided them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -3,11 +3,12 @@
 //! refuse an unmapped address with an error, never zeros. Then a whole
 //! state reading on this kernel must end with a `state-end` and name every
 //! source it could not read.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use dax_trace::event::EventBody;
 use dax_trace::probes::attach;
 use dax_trace::resolve::{self, btf::KernelBtf};
 use dax_trace::state::kmem::{BpfReader, KernelMemory};
-use dax_trace::state::snapshot::{self, Kernel, ReadOptions};
+use dax_trace::state::reading::{self, Kernel, ReadOptions};
 
 fn setup() -> Option<(resolve::Resolution, aya::Ebpf)> {
     if !dax_trace::probes::object::has_programs() {
@@ -76,7 +77,7 @@ fn a_state_reading_here_ends_with_state_end_and_names_what_it_could_not_read() {
         layout: &r.state,
         config: &r.config,
     };
-    let snap = snapshot::read(&kernel, &ReadOptions::default());
+    let snap = reading::read(&kernel, &ReadOptions::default());
     let last = snap.events.last().expect("events");
     let EventBody::StateEnd(end) = last.body else {
         panic!("last event is {:?}", last.body)

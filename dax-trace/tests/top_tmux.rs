@@ -1,5 +1,6 @@
 //! `daxtrace top --replay` in a real terminal: tmux runs it, send-keys drives
 //! sort, filter, detail and quit, capture-pane shows what a user would see.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 

@@ -6,6 +6,7 @@
 //! v2 synthetic sample as shipped before traces had a state at start
 //! (`synthetic-6.1-v2-before-state.dxt`; the shipped sample now begins with
 //! one), give the same output.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The guest half of `cargo xtask test`'s VM stage: runs the scenarios under
 # `daxtrace record` and leaves every result in /mnt/host for the host half
-# (xtask/src/vmtest.rs) to judge. Never judges anything itself: each step
+# (xtask/src/vmtest/) to judge. Never judges anything itself: each step
 # writes its exit status to <step>.rc and its outputs next to it.
 set -u
 out=/mnt/host
@@ -67,7 +67,7 @@ RECORD_ARGS="--drain-pause-ms 10000" record lastdrain dax-workload faults --fs e
 
 # The loss test: a one-page ring buffer and fault events at full speed (40
 # passes over 256 pages, read then written: >= 20480 faults). Drops must be
-# counted per point and check must be inconclusive (judged in loss_test.rs).
+# counted per point and check must be inconclusive (judged in xtask/src/vmtest/loss.rs).
 # The consumer pauses 50 ms after each drain, so the producer outruns it on
 # any machine (without the pause a quiet host kept up on 6.1: no drops).
 RECORD_ARGS="--ring-buffer-bytes 4096 --drain-pause-ms 50" record loss dax-workload faults --fs ext4 --passes 40 --json
@@ -140,7 +140,7 @@ fi
 # A one-round smoke of the overhead benchmark (`cargo xtask bench overhead`):
 # the harness keeps working; no timing is judged. The pin variants
 # (--no-stacks, --no-pins) run on dio-dax only, to keep it short.
-# Workloads and pin workloads must match xtask/src/bench/smoke.rs.
+# Workloads and pin workloads must match xtask/src/vmtest/bench_smoke.rs.
 if [ "${DAXTRACE_VMTEST_BENCH:-0}" = 1 ]; then
     log "bench smoke"
     mkdir -p "$out/bench"

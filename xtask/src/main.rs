@@ -1,17 +1,17 @@
 //! `cargo xtask`: developer tasks for daxtrace: set-up of a fresh machine, the
 //! VM test bed, the test suite the README names, and the demo.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use xtask::vm;
 
 mod bench;
 mod demo;
-mod loss_test;
+mod direction;
 mod run;
 mod setup;
 mod test;
 mod vmtest;
-mod vmtest_serve;
 
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask", about = "daxtrace developer tasks")]

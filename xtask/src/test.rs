@@ -1,12 +1,14 @@
 //! `cargo xtask test`: every check CI runs, in the order that fails fastest.
 //!
-//! Steps: formatting, clippy (userspace and the eBPF crate for its BPF
-//! target, warnings denied), the workspace's unit and integration tests (they
-//! include the host attach test of `daxtrace probes`), a short run of the
-//! trace reader's fuzz target (`--fuzz-seconds`), and the VM tests per
-//! kernel generation (see `vmtest.rs`). The eBPF crate only builds for
-//! `bpfel-unknown-none`, so the host steps exclude it and a step of its own
-//! lints it for that target. A summary with each step's time ends the run.
+//! Steps: formatting, module direction (no cycle between the top-level
+//! modules of dax-trace and of xtask, see `direction/`), clippy
+//! (userspace and the eBPF crate for its BPF target, warnings denied), the
+//! workspace's unit and integration tests (they include the host attach
+//! test of `daxtrace probes`), a short run of the trace reader's fuzz target
+//! (`--fuzz-seconds`), and the VM tests per kernel generation (see
+//! `vmtest/`). The eBPF crate only builds for `bpfel-unknown-none`, so the
+//! host steps exclude it and a step of its own lints it for that target. A
+//! summary with each step's time ends the run.
 use crate::run::{self, workspace_root};
 use anyhow::{Context as _, anyhow, bail};
 use std::path::Path;
@@ -67,6 +69,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut steps = Steps::default();
     if !args.vm_only {
         steps.cargo("fmt", &root, &["fmt", "--all", "--", "--check"]);
+        let started = Instant::now();
+        let result = ["dax-trace/src", "xtask/src"]
+            .iter()
+            .try_for_each(|src| crate::direction::check(&root.join(src)));
+        steps.record("module direction (no cycles)", started, result);
         steps.cargo(
             "clippy (userspace)",
             &root,

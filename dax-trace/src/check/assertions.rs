@@ -1,9 +1,9 @@
 //! The assertions, each turning collector state into an [`Assertion`].
 use super::CheckOptions;
 use super::verdict::{Assertion, Status};
-use crate::collector::human::{duration, offset};
 use crate::collector::pins_view::{ownership_phrase, stack_summary};
 use crate::collector::{Collector, DeviceIdentity, Sampled};
+use crate::human::{duration, offset};
 use crate::stacks::StackTable;
 use dax_trace_common::Loss;
 use dax_trace_common::probe::{Family, POINTS};

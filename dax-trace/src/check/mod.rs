@@ -1,10 +1,13 @@
 //! `daxtrace check`: judges collector state against the assertions CI cares
 //! about (claim/release balance, waits, stuck waits, dropped events) and
-//! renders the verdict as text, JSON or JUnit XML. Documented in docs/check.md.
+//! renders the verdict as text, JSON, JUnit XML or a node_exporter textfile.
+//! Documented in docs/check.md.
 mod assertions;
 mod pins;
 mod pre_existing;
 pub mod render;
+pub mod session;
+pub mod textfile;
 mod verdict;
 
 pub use render::Format;
@@ -118,6 +121,8 @@ pub fn judge_with_stacks(
 
 #[cfg(test)]
 mod pins_tests;
+#[cfg(test)]
+mod state_props;
 #[cfg(test)]
 mod state_tests;
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! every output and never judged as something the trace did. See
 //! docs/check.md.
 use super::CheckOptions;
-use crate::collector::human::{duration, offset};
 use crate::collector::{Collector, DeviceIdentity, StateAtStart};
+use crate::human::{duration, offset};
 use dax_trace_common::payload::state_bits;
 
 fn holder(h: u64) -> String {

@@ -1,6 +1,6 @@
 //! Renderers of a [`Verdict`]: human text, JSON, and JUnit XML for CI.
 use super::verdict::{Status, Verdict};
-use crate::collector::human::duration;
+use crate::human::{duration, plural};
 use std::fmt::Write as _;
 
 /// Output format of `daxtrace check`.
@@ -20,9 +20,7 @@ pub fn render(verdict: &Verdict, format: Format) -> String {
         Format::Text => text(verdict),
         Format::Json => json(verdict),
         Format::Junit => junit(verdict),
-        Format::Prometheus => {
-            crate::serve::textfile::render(verdict, crate::serve::textfile::now_unix_seconds())
-        }
+        Format::Prometheus => super::textfile::render(verdict, super::textfile::now_unix_seconds()),
     }
 }
 
@@ -76,15 +74,6 @@ pub fn text(v: &Verdict) -> String {
         let _ = writeln!(out, "  note: {n}");
     }
     out
-}
-
-/// `1 device`, `2 devices`.
-fn plural(n: u64, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }
 
 /// The verdict as pretty JSON.

@@ -6,12 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use dax_trace::check::{self, Assertion, CheckOptions, Format, Status, Verdict};
+use dax_trace::check::{self, CheckOptions, Format, Verdict};
 use dax_trace::collector::Collector;
-use dax_trace::probes::report::ProbeReport;
 use dax_trace::source::live::{self, LiveOptions};
-use dax_trace::trace::{CreateOptions, End, Header, Writer};
-use dax_trace_common::probe::Family;
+use dax_trace::trace::{CreateOptions, Header, Writer};
 
 use super::record::parse_duration;
 use super::report::fold_trace;
@@ -70,8 +68,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 &file.display().to_string(),
                 Some(&folded.stacks),
             );
-            verdict.push(trace_complete(&folded.end));
-            verdict.push(probes_cover_claims(&folded.header.session.probes));
+            verdict.push(check::session::trace_complete(&folded.end));
+            verdict.push(check::session::probes_cover_claims(
+                &folded.header.session.probes,
+            ));
             verdict
         }
         (None, Some(duration)) => judge_live(duration, &opts, trace_output, args.force)?,
@@ -79,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let rendered = check::render::render(&verdict, args.format);
     match metrics_output {
-        Some(path) => dax_trace::serve::textfile::write_atomically(path, &rendered)
+        Some(path) => dax_trace::check::textfile::write_atomically(path, &rendered)
             .with_context(|| format!("writing {}", path.display()))?,
         None => print!("{rendered}"),
     }
@@ -91,48 +91,6 @@ fn max_wait_ns(ms: f64) -> anyhow::Result<u64> {
         bail!("--max-wait must be a non-negative number of milliseconds, not {ms}");
     }
     Ok((ms * 1e6).round() as u64)
-}
-
-/// A trace cut short may miss releases and waits that ended after the cut.
-fn trace_complete(end: &End) -> Assertion {
-    Assertion {
-        id: "trace-complete".to_string(),
-        title: "the trace file is complete".to_string(),
-        status: if end.is_complete() {
-            Status::Pass
-        } else {
-            Status::Inconclusive
-        },
-        details: if end.is_complete() {
-            Vec::new()
-        } else {
-            vec![format!("the trace is {end}; events after that are unknown")]
-        },
-    }
-}
-
-/// Without claim and release probes the balance assertions pass vacuously.
-fn probes_cover_claims(report: &ProbeReport) -> Assertion {
-    let missing: Vec<String> = [Family::Claim.name(), Family::Release.name()]
-        .into_iter()
-        .filter(|family| {
-            !report
-                .families
-                .iter()
-                .any(|f| f.family == *family && f.attached())
-        })
-        .map(|family| format!("no {family} probe was attached: claims cannot be balanced"))
-        .collect();
-    Assertion {
-        id: "probes-attached".to_string(),
-        title: "claim and release probes were attached".to_string(),
-        status: if missing.is_empty() {
-            Status::Pass
-        } else {
-            Status::Inconclusive
-        },
-        details: missing,
-    }
 }
 
 /// Captures for `duration` (or until Ctrl-C), then judges; with `output`,
@@ -209,14 +167,9 @@ fn judge_live(
             w.finish_file(reason)?;
         }
         let mut verdict = check::judge_with_stacks(&collector, opts, "live", Some(&stream.stacks));
-        verdict.push(probes_cover_claims(&stream.info.probes));
+        verdict.push(check::session::probes_cover_claims(&stream.info.probes));
         if interrupted {
-            verdict.push(Assertion {
-                id: "capture-complete".to_string(),
-                title: "the capture ran for the whole --duration".to_string(),
-                status: Status::Inconclusive,
-                details: vec!["interrupted by Ctrl-C".to_string()],
-            });
+            verdict.push(check::session::capture_interrupted());
         }
         Ok(verdict)
     })
@@ -225,59 +178,11 @@ fn judge_live(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dax_trace::probes::report::{AttachKind, FamilyReport, PointReport, PointStatus};
-
-    fn family(name: &str, attached: bool) -> FamilyReport {
-        FamilyReport {
-            family: name.to_string(),
-            points: vec![PointReport {
-                point: 0,
-                target: "x".to_string(),
-                module: None,
-                status: if attached {
-                    PointStatus::Attached {
-                        kind: AttachKind::Fentry,
-                        fallback_from: None,
-                    }
-                } else {
-                    PointStatus::Missing {
-                        reason: "absent".to_string(),
-                    }
-                },
-            }],
-        }
-    }
-
-    #[test]
-    fn missing_release_probe_is_inconclusive() {
-        let mut report = ProbeReport {
-            families: vec![family("claim", true), family("release", false)],
-            ..ProbeReport::default()
-        };
-        let a = probes_cover_claims(&report);
-        assert_eq!(a.status, Status::Inconclusive);
-        assert_eq!(a.details.len(), 1);
-        assert!(a.details[0].contains("release"));
-        report.families[1] = family("release", true);
-        assert_eq!(probes_cover_claims(&report).status, Status::Pass);
-    }
 
     #[test]
     fn max_wait_is_milliseconds() {
         assert_eq!(max_wait_ns(1.5).expect("valid"), 1_500_000);
         assert!(max_wait_ns(-1.0).is_err());
         assert!(max_wait_ns(f64::NAN).is_err());
-    }
-
-    #[test]
-    fn truncated_trace_is_inconclusive() {
-        let end = End::Truncated {
-            offset: 99,
-            reason: "cut".to_string(),
-        };
-        let a = trace_complete(&end);
-        assert_eq!(a.status, Status::Inconclusive);
-        assert!(a.details[0].contains("byte 99"), "{}", a.details[0]);
-        assert_eq!(trace_complete(&End::Complete).status, Status::Pass);
     }
 }

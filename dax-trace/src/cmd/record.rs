@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use dax_trace::event::Dev;
+use dax_trace::recorder::{self, EventFilter, Progress, RecordOptions};
 use dax_trace::source::EventStream;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
-use dax_trace::trace::recorder::{self, EventFilter, Progress, RecordOptions};
 use dax_trace::trace::{CreateOptions, Header, Writer};
 
 #[derive(clap::Args, Debug)]
@@ -163,20 +163,9 @@ fn print_progress(p: &Progress) {
         p.elapsed.as_secs_f64(),
         p.events,
         p.drops,
-        human_bytes(p.bytes)
+        dax_trace::human::bytes_one_decimal(p.bytes)
     );
     let _ = err.flush();
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
 }
 
 /// Live capture needs root, or CAP_BPF with CAP_PERFMON. Checked before
@@ -298,11 +287,5 @@ mod tests {
         assert_eq!(parse_dev("259:3").ok(), Some(Dev::new(259, 3)));
         assert!(parse_dev("259:x").is_err());
         assert!(parse_dev("/nonexistent/pmem9").is_err());
-    }
-
-    #[test]
-    fn sizes_print_in_binary_units() {
-        assert_eq!(human_bytes(512), "512.0 B");
-        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
     }
 }

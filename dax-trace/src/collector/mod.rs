@@ -40,12 +40,12 @@
 //! A live front end reads what already exists when it attaches (pagemaps,
 //! dax_devices and their claims, mounts, dm tables, waits in progress, busy
 //! pages) and sends it as `state-*` events closed by one `state-end`; updates
-//! while running use the same kinds. The `state` and `state_pages` modules
-//! apply them: records found there are marked pre-existing, claims found on
-//! a dax_device are open claims "held since before the trace" (matched by
-//! releases like any claim, never a leak), a wait found asleep is an open
-//! wait whose start is a lower bound. See docs/check.md for how check judges
-//! them.
+//! while running use the same kinds. The `at_start` and `at_start_pages`
+//! modules apply them: records found there are marked pre-existing, claims
+//! found on a dax_device are open claims "held since before the trace"
+//! (matched by releases like any claim, never a leak), a wait found asleep
+//! is an open wait whose start is a lower bound. See docs/check.md for how
+//! check judges them.
 //!
 //! # Bounded memory
 //! Everything is bounded by live objects and fixed caps
@@ -54,6 +54,8 @@
 //! finding examples, and device/pagemap tables (records with nothing live are
 //! evicted oldest first). A 24-hour trace does not grow the state.
 mod actor;
+mod at_start;
+mod at_start_pages;
 mod claims;
 mod device;
 mod dm;
@@ -64,7 +66,6 @@ pub(crate) mod fixture;
 #[cfg(test)]
 pub(crate) mod fixture_state;
 mod histogram;
-pub mod human;
 mod identity;
 mod kinds;
 mod pagemap;
@@ -72,12 +73,11 @@ mod pages;
 mod pins;
 pub mod pins_view;
 mod ring;
-mod state;
-mod state_pages;
 mod summary;
 mod waits;
 
 pub use actor::Actor;
+pub use at_start::StateAtStart;
 pub use device::{
     Balance, ClaimOutcome, ClaimRecord, DeviceId, DeviceIdentity, DeviceState, DmTarget,
     FaultCounts, Mount, OpenClaim, Presence, WaitRecord, WaitStats,
@@ -95,7 +95,6 @@ pub use pins::{
 };
 pub use pins_view::{BusyPageOwners, PinsSummary};
 pub use ring::BoundedRing;
-pub use state::StateAtStart;
 pub use summary::{DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Summary};
 
 use crate::event::{Dev, Event, EventBody, WaitApi};
@@ -286,7 +285,7 @@ pub struct Collector {
     totals: Totals,
     next_claim: u64,
     /// The state at start, once its `state-end` was seen.
-    state: Option<StateAtStart>,
+    at_start: Option<StateAtStart>,
     /// `state-end` records of updates while running.
     state_updates: u64,
 }
@@ -315,7 +314,7 @@ impl Collector {
             drops: DropStats::default(),
             totals: Totals::default(),
             next_claim: 0,
-            state: None,
+            at_start: None,
             state_updates: 0,
         }
     }
@@ -413,7 +412,7 @@ impl Collector {
 
     /// The state at start, when the trace has one (its `state-end` was seen).
     pub fn state_at_start(&self) -> Option<&StateAtStart> {
-        self.state.as_ref()
+        self.at_start.as_ref()
     }
 
     // ----- folding -----
@@ -430,8 +429,6 @@ impl Collector {
 }
 
 #[cfg(test)]
-mod state_props;
-#[cfg(test)]
-mod state_tests;
+mod at_start_tests;
 #[cfg(test)]
 mod tests;

@@ -4,10 +4,10 @@
 //! shared by report, check and top. Stacks are resolved here, at rendering,
 //! from an optional [`StackTable`]: folding never needs them.
 use super::Collector;
-use super::human::duration;
 use super::pins::{Ownership, PinOwnerRecord, RefusedPinGroup};
 use crate::comm::Comm;
 use crate::event::Dev;
+use crate::human::duration;
 use crate::stacks::StackTable;
 use dax_trace_common::field::StackId;
 use serde::{Deserialize, Serialize};

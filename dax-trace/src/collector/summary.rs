@@ -313,7 +313,7 @@ impl Collector {
             unmatched_releases: self.findings.unmatched_releases.count,
             double_claims: self.findings.double_claims.count,
             stuck_waits: self.findings.stuck_waits.count,
-            state_at_start: self.state.clone(),
+            state_at_start: self.at_start.clone(),
             held_since_start: self.held_since_start(),
             pins: self.pins_summary(),
         }

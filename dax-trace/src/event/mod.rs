@@ -41,6 +41,34 @@ pub struct Event {
 /// Attach point index used for events that userspace synthesizes (stats, drops).
 pub const USERSPACE_POINT: u16 = u16::MAX;
 
+impl Event {
+    /// An event daxtrace makes itself (stats, drops, the state readers).
+    pub fn own(ts_ns: u64, body: EventBody) -> Event {
+        Event {
+            ts_ns,
+            cpu: 0,
+            pid: std::process::id(),
+            tid: 0,
+            comm: "daxtrace".into(),
+            point: USERSPACE_POINT,
+            body,
+        }
+    }
+
+    /// An event daxtrace makes about thread `tid` (its pid is not known: 0).
+    pub fn of_task(ts_ns: u64, tid: u32, comm: &str, body: EventBody) -> Event {
+        Event {
+            ts_ns,
+            cpu: 0,
+            pid: 0,
+            tid,
+            comm: comm.into(),
+            point: USERSPACE_POINT,
+            body,
+        }
+    }
+}
+
 /// A binary record that cannot be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {

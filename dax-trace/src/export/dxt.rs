@@ -7,7 +7,8 @@ use std::io::Write;
 
 use super::Exporter;
 use crate::event::Event;
-use crate::trace::{FORMAT_VERSION, Header, StackRecord, Summary, TraceError, Writer};
+use crate::stacks::StackRecord;
+use crate::trace::{FORMAT_VERSION, Header, Summary, TraceError, Writer};
 
 /// Writes every event to a new trace file.
 pub struct TraceFile<W: Write> {

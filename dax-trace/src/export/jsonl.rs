@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{Exporter, stack_of};
 use crate::event::Event;
-use crate::trace::{StackFrame, StackRecord};
+use crate::stacks::{StackFrame, StackRecord};
 
 pub struct JsonLines<W: Write> {
     out: W,

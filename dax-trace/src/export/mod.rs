@@ -11,7 +11,8 @@ pub mod perfetto;
 use std::io::{Read, Write};
 
 use crate::event::Event;
-use crate::trace::{End, Header, Reader, Record, StackRecord, Summary};
+use crate::stacks::StackRecord;
+use crate::trace::{End, Header, Reader, Record, Summary};
 
 /// The export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -447,7 +447,7 @@ impl<W: Write> Exporter for ChromeTrace<W> {
         Ok(())
     }
 
-    fn stack(&mut self, stack: &crate::trace::StackRecord) -> std::io::Result<()> {
+    fn stack(&mut self, stack: &crate::stacks::StackRecord) -> std::io::Result<()> {
         self.pins.add_stack(stack);
         Ok(())
     }

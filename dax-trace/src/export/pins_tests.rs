@@ -172,7 +172,7 @@ fn a_trace_file_copy_keeps_the_stack_records() {
 fn a_claim_slice_carries_the_claimers_stack() {
     use crate::collector::fixture::{DAX0, PMEM0, Script};
     use crate::event::{Claim, ClaimApi, EventBody};
-    use crate::trace::StackFrame;
+    use crate::stacks::StackFrame;
     use dax_trace_common::field::StackId;
     let mut s = Script::default();
     s.by(420, "mount").push(EventBody::Claim(Claim {

@@ -1,6 +1,7 @@
 //! Resolution of daxtrace's probes on the running kernel: what exists
 //! (kallsyms, BTF, tracefs), what this process may do (capabilities), the
-//! offsets the programs need (`Config`), and the attach plan.
+//! offsets the programs need (`Config`), the attach plan, and the struct
+//! layouts the state readers walk (`state_layout`).
 //!
 //! Every input comes through [`KernelPaths`], so the same code runs on the
 //! host (`/sys/kernel/btf`, `/proc/kallsyms`, `/sys/kernel/tracing`) and on
@@ -11,6 +12,7 @@ pub mod idle;
 pub mod kallsyms;
 pub mod offsets;
 pub mod plan;
+pub mod state_layout;
 pub mod tracefs;
 
 use std::path::PathBuf;
@@ -77,7 +79,7 @@ pub struct Resolution {
     /// vmlinux BTF was read: the config's offsets are real.
     pub has_btf: bool,
     /// What the state readers can read here (`crate::state`).
-    pub state: crate::state::StateLayout,
+    pub state: state_layout::StateLayout,
 }
 
 impl Resolution {
@@ -116,7 +118,7 @@ pub fn resolve_host() -> Result<Resolution, ResolveError> {
 
 /// Every source of the state at start, with why it cannot be read here.
 fn state_sources(
-    layout: &crate::state::StateLayout,
+    layout: &state_layout::StateLayout,
 ) -> Vec<crate::probes::report::StateSourceReport> {
     dax_trace_common::payload::state_bits::NAMES
         .iter()
@@ -225,7 +227,7 @@ pub fn resolve(paths: &KernelPaths, facilities: Facilities) -> Result<Resolution
     for m in &offsets.missing {
         problems.push(format!("offset unavailable: {m}"));
     }
-    let state = crate::state::StateLayout::resolve(btf.as_ref(), kallsyms.as_ref(), &config)?;
+    let state = state_layout::StateLayout::resolve(btf.as_ref(), kallsyms.as_ref(), &config)?;
     let report = ProbeReport {
         kernel_release: paths.release.clone(),
         problems,

@@ -97,7 +97,7 @@ pub fn render(families: Families, format: Format) -> Result<String, std::fmt::Er
 mod tests {
     use super::*;
     use crate::serve::process::ProcessFigures;
-    use crate::serve::snapshot::Snapshot;
+    use crate::serve::scrape::Scrape;
 
     /// What Prometheus 2.x sends when scraping.
     const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -133,11 +133,11 @@ mod tests {
 
     fn families() -> Families {
         Families {
-            snapshot: Snapshot {
+            scrape: Scrape {
                 version: "1.2.3".into(),
                 kernel_release: "6.1.0-test".into(),
                 source: "replay".into(),
-                ..Snapshot::default()
+                ..Scrape::default()
             },
             process: ProcessFigures::default(),
         }

@@ -1,4 +1,4 @@
-//! The metric families, encoded from a [`Snapshot`] by prometheus-client's
+//! The metric families, encoded from a [`Scrape`] by prometheus-client's
 //! [`Collector`] interface at scrape time (no metric objects live between
 //! scrapes). Names follow Prometheus conventions: `daxtrace_` prefix, base
 //! units, counters end in `_total` (added by the encoder), histograms, HELP
@@ -10,15 +10,15 @@ use prometheus_client::registry::Unit;
 
 use super::extras::ApiOutcomeCounts;
 use super::process::ProcessFigures;
-use super::snapshot::{DeviceFigures, Snapshot};
+use super::scrape::{DeviceFigures, Scrape};
 
 type Labels = Vec<(&'static str, String)>;
 type Fmt = Result<(), std::fmt::Error>;
 
-/// A snapshot and the process figures, as one prometheus-client collector.
+/// A scrape and the process figures, as one prometheus-client collector.
 #[derive(Debug)]
 pub struct Families {
-    pub snapshot: Snapshot,
+    pub scrape: Scrape,
     pub process: ProcessFigures,
 }
 
@@ -64,7 +64,7 @@ fn infos(
 }
 
 fn per_device<'s, V>(
-    s: &'s Snapshot,
+    s: &'s Scrape,
     value: impl Fn(&DeviceFigures) -> V + 's,
 ) -> impl Iterator<Item = (Labels, V)> + 's {
     s.devices
@@ -95,7 +95,7 @@ fn one<V>(v: V) -> [(Labels, V); 1] {
 
 impl Families {
     fn info_families(&self, enc: &mut DescriptorEncoder) -> Fmt {
-        let s = &self.snapshot;
+        let s = &self.scrape;
         infos(
             enc,
             "daxtrace_build",
@@ -149,7 +149,7 @@ impl Families {
     }
 
     fn stream_families(&self, enc: &mut DescriptorEncoder) -> Fmt {
-        let s = &self.snapshot;
+        let s = &self.scrape;
         counters(
             enc,
             "daxtrace_events",
@@ -211,7 +211,7 @@ impl Families {
     }
 
     fn claim_families(&self, enc: &mut DescriptorEncoder) -> Fmt {
-        let s = &self.snapshot;
+        let s = &self.scrape;
         counters(
             enc,
             "daxtrace_claims",
@@ -249,7 +249,7 @@ impl Families {
     }
 
     fn page_families(&self, enc: &mut DescriptorEncoder) -> Fmt {
-        let s = &self.snapshot;
+        let s = &self.scrape;
         gauges(
             enc,
             "daxtrace_busy_pages",
@@ -310,7 +310,7 @@ impl Families {
     }
 
     fn wait_families(&self, enc: &mut DescriptorEncoder) -> Fmt {
-        let s = &self.snapshot;
+        let s = &self.scrape;
         let mut m = enc.encode_descriptor(
             "daxtrace_break_layout_wait_duration",
             "Break-layouts waits (truncate, hole punch waiting for pinned pages), by duration.",

@@ -24,8 +24,8 @@ use tokio::sync::Semaphore;
 use super::exposition::{self, Format};
 use super::families::Families;
 use super::process;
-use super::snapshot::Snapshot;
-use super::state::Shared;
+use super::scrape::Scrape;
+use super::shared::Shared;
 
 /// Limits on what clients may take.
 #[derive(Clone, Debug)]
@@ -156,9 +156,9 @@ pub fn respond<B>(shared: &Shared, req: &Request<B>) -> Response<Full<Bytes>> {
 }
 
 fn metrics(shared: &Shared, format: Format) -> Response<Full<Bytes>> {
-    let snapshot = Snapshot::take(&shared.lock());
+    let scrape = Scrape::take(&shared.lock());
     let families = Families {
-        snapshot,
+        scrape,
         process: process::read(),
     };
     match exposition::render(families, format) {
@@ -177,7 +177,7 @@ fn metrics(shared: &Shared, format: Format) -> Response<Full<Bytes>> {
 fn health(shared: &Shared) -> Response<Full<Bytes>> {
     let state = shared.lock();
     let (attached, total) = state.info.probes.attached_count();
-    let live = state.mode == super::state::Mode::Live;
+    let live = state.mode == super::shared::Mode::Live;
     let healthy = !(live && (state.source_ended || attached == 0));
     let body = serde_json::json!({
         "status": if healthy { "ok" } else { "unhealthy" },

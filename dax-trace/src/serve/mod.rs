@@ -1,14 +1,13 @@
 //! `daxtrace serve`: a Prometheus exporter over the one [`EventStream`].
 //!
-//! - [`state`]: the collector behind a briefly held lock, and the intake task;
+//! - [`shared`]: the collector behind a briefly held lock, and the intake task;
 //! - [`extras`]: split counters the collector does not keep;
-//! - [`snapshot`]: the numbers one scrape shows, with bounded labels;
+//! - [`scrape`]: the numbers one scrape shows, with bounded labels;
 //! - [`families`] / [`exposition`]: the metric families and their encoding
 //!   (prometheus-client), with content negotiation;
 //! - [`http`]: the bounded, read-only HTTP server;
 //! - [`privileges`]: dropping capabilities after attaching;
-//! - [`process`]: the exporter's own CPU and memory;
-//! - [`textfile`]: node_exporter textfile-collector output.
+//! - [`process`]: the exporter's own CPU and memory.
 //!
 //! The listening socket is bound before anything else starts, so a taken
 //! port is an error before any probe is attached (no half-started server).
@@ -18,16 +17,15 @@ pub mod families;
 pub mod http;
 pub mod privileges;
 pub mod process;
-pub mod snapshot;
-pub mod state;
-pub mod textfile;
+pub mod scrape;
+pub mod shared;
 
 use std::net::{SocketAddr, TcpListener};
 
 use crate::source::EventStream;
 
 pub use http::HttpLimits;
-pub use state::{Mode, Shared};
+pub use shared::{Mode, Shared};
 
 /// The port `serve` listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 9863;
@@ -81,12 +79,12 @@ pub fn spawn(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(Shared, tokio::task::JoinHandle<()>), ServeError> {
     let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Socket)?;
-    let (shared, _intake) = state::start(stream, mode).map_err(ServeError::Thread)?;
+    let (shared, _intake) = shared::start(stream, mode).map_err(ServeError::Thread)?;
     let server = tokio::spawn(http::serve(listener, shared.clone(), limits, shutdown));
     Ok((shared, server))
 }
 
 #[cfg(test)]
-mod state_tests;
+mod shared_tests;
 #[cfg(test)]
 mod tests;

@@ -164,7 +164,7 @@ mod tests {
             )
         };
         assert_ne!(addr, libc::MAP_FAILED);
-        let mut events = vec![crate::state::events::own(
+        let mut events = vec![Event::own(
             1,
             dax_trace_common::payload::RefusedPin {
                 start: addr as u64 + 4096,

@@ -16,8 +16,8 @@ use super::pump::Pump;
 use crate::event::{Event, EventBody};
 use crate::probes::attach::{self, AttachRequest, LoadError};
 use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
+use crate::resolve::state_layout::StateLayout;
 use crate::session::{SessionInfo, SourceKind};
-use crate::state::StateLayout;
 use crate::symbolize::Symbolizer;
 
 /// Where kernel symbols are read from.
@@ -187,7 +187,7 @@ pub fn start_with(
         source: SourceKind::Live,
         kernel_release: report.kernel_release.clone(),
         probes: report,
-        monotonic_to_realtime_ns: monotonic_to_realtime_ns(),
+        monotonic_to_realtime_ns: crate::clock::monotonic_to_realtime_ns(),
     };
     let (stream, tx) = EventStream::channel(info);
     let symbolizer = match kallsyms.map(std::thread::JoinHandle::join) {
@@ -301,24 +301,6 @@ pub fn merge_outcomes(report: &mut ProbeReport, outcomes: Vec<PointReport>) {
     }
 }
 
-/// CLOCK_REALTIME - CLOCK_MONOTONIC, in nanoseconds.
-pub fn monotonic_to_realtime_ns() -> i128 {
-    clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_MONOTONIC)
-}
-
-/// A clock's current value in nanoseconds (0 if the clock cannot be read).
-pub fn clock_ns(clock: libc::clockid_t) -> i128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out-pointer; clock_gettime only writes it.
-    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
-        return 0;
-    }
-    ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,11 +345,5 @@ mod tests {
             .expect("release family added");
         assert_eq!(release.points[0].point, 9);
         assert_eq!(report.attached_count(), (2, 2));
-    }
-
-    #[test]
-    fn realtime_offset_is_plausible() {
-        // Boot happened after 2020 and the monotonic clock is smaller than the epoch clock.
-        assert!(monotonic_to_realtime_ns() > 1_577_836_800 * 1_000_000_000);
     }
 }

@@ -12,8 +12,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
 use super::enrich::Enricher;
-use super::live::clock_ns;
 use super::{BATCH_MAX, EventBatch, StopRequest};
+use crate::clock::clock_ns;
 use crate::event::{Drops, Event, PutStats, decode_bytes};
 use crate::state::{Tracker, tracker};
 
@@ -209,5 +209,5 @@ fn drain(ring: &mut RingBuf<MapData>, batch: &mut Vec<Event>) {
 }
 
 fn userspace_event(ts_ns: u64, body: crate::event::EventBody) -> Event {
-    crate::state::events::own(ts_ns, body)
+    Event::own(ts_ns, body)
 }

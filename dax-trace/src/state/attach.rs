@@ -5,11 +5,12 @@ use dax_trace_common::{Config, PageSpan};
 
 use super::kmem::BpfReader;
 use super::page::PageSpace;
-use super::snapshot::{self, Kernel};
+use super::reading::{self, Kernel};
 use super::sysfs::Sysfs;
-use super::{ReadOptions, StateLayout, Tracker};
+use super::{ReadOptions, Tracker};
 use crate::event::{Event, EventBody};
 use crate::probes::report::ProbeReport;
+use crate::resolve::state_layout::StateLayout;
 
 /// What a live capture learns by reading the kernel at attach.
 pub struct AtAttach {
@@ -54,7 +55,7 @@ pub fn read_at_attach(
         layout,
         config,
     };
-    let snap = snapshot::read(&kernel, &read_opts);
+    let snap = reading::read(&kernel, &read_opts);
     report
         .problems
         .extend(snap.problems.iter().map(|p| format!("state at start: {p}")));
@@ -98,7 +99,7 @@ mod tests {
     use dax_trace_common::payload::StatePagemap;
 
     fn pagemap(fs_dax: bool, pfn_start: u64, pfn_end: u64) -> Event {
-        crate::state::events::own(
+        Event::own(
             1,
             EventBody::StatePagemap(StatePagemap {
                 fs_dax: Flag::new(fs_dax),

@@ -9,9 +9,9 @@ use dax_trace_common::Config;
 use dax_trace_common::kread::KREAD_CHUNK;
 
 use super::kmem::{KernelMemory, KmemError};
-use super::layout::PageLayout;
 use super::page::{PageFile, PageSpace, page_file};
 use super::pagemap::PagemapFound;
+use crate::resolve::state_layout::PageLayout;
 
 /// Most busy pages listed (the rest are only counted).
 pub const MAX_LISTED: usize = 4096;

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use super::kmem::{KernelMemory, KmemError};
-use super::layout::{DaxLayout, HostsLayout, XarrayLayout};
 use super::xarray::{self, XarrayError};
+use crate::resolve::state_layout::{DaxLayout, HostsLayout, XarrayLayout};
 
 /// Most dax devices read (a bound on a corrupt or racing list).
 pub const MAX_DAX_DEVICES: usize = 4096;

@@ -4,9 +4,8 @@
 use std::collections::HashMap;
 
 use super::dm;
-use super::events;
 use super::mountinfo::{self, Mount};
-use super::snapshot::Snapshot;
+use super::reading::Reading;
 use super::sysfs::{BlockDevice, Sysfs};
 use crate::event::{DiskName, Event, Flag, PathName, ShortName, StateDmTarget, StateMount};
 use dax_trace_common::payload::state_bits;
@@ -40,7 +39,7 @@ pub fn mount_event(ts: u64, m: &Mount, disk: &str, mounted: bool) -> Event {
         disk: DiskName::from_str_lossy(disk),
         mount_point: PathName::from_str_lossy(&m.mount_point),
     };
-    events::own(ts, body.into())
+    Event::own(ts, body.into())
 }
 
 pub(super) fn read_mounts(
@@ -48,7 +47,7 @@ pub(super) fn read_mounts(
     by_name: &HashMap<&str, &BlockDevice>,
     dax_disks: &[String],
     ts: u64,
-    s: &mut Snapshot,
+    s: &mut Reading,
 ) {
     match mountinfo::read() {
         Ok(all) => {
@@ -119,11 +118,11 @@ pub(super) fn read_dm(
     disks: &[BlockDevice],
     by_name: &HashMap<&str, &BlockDevice>,
     ts: u64,
-    s: &mut Snapshot,
+    s: &mut Reading,
 ) {
     s.available |= state_bits::DM;
     s.dm_targets = dm_targets(disks, by_name, &mut s.problems);
     for t in &s.dm_targets {
-        s.events.push(events::own(ts, (*t).into()));
+        s.events.push(Event::own(ts, (*t).into()));
     }
 }

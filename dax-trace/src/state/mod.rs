@@ -6,7 +6,7 @@
 //! recordings carry it and replays show it.
 //!
 //! Kernel objects are read with daxtrace's reader program ([`kmem`]),
-//! walking structures with offsets from BTF ([`layout`]); the rest comes
+//! walking structures with offsets from BTF (`resolve::state_layout`); the rest comes
 //! from sysfs, mountinfo and the dm ioctl. docs/probes.md lists the sources
 //! per kernel generation.
 pub mod attach;
@@ -14,18 +14,16 @@ pub mod census;
 pub mod daxdev;
 pub mod disks;
 pub mod dm;
-pub mod events;
 pub mod kmem;
-pub mod layout;
 pub mod mountinfo;
 pub mod page;
 pub mod pagemap;
-pub mod snapshot;
+pub mod reading;
+pub mod render;
 pub mod sysfs;
 pub mod tracker;
 pub mod waits;
 pub mod xarray;
 
-pub use layout::StateLayout;
-pub use snapshot::{ReadOptions, Snapshot};
+pub use reading::{ReadOptions, Reading};
 pub use tracker::Tracker;

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use dax_trace_common::Config;
 
 use super::kmem::{KernelMemory, KmemError};
-use super::layout::XarrayLayout;
 use super::xarray::{self, XarrayError};
+use crate::resolve::state_layout::XarrayLayout;
 
 /// Most ranges read per pagemap.
 const MAX_RANGES: u32 = 16;

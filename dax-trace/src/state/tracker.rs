@@ -10,16 +10,16 @@ use std::time::Duration;
 
 use dax_trace_common::Config;
 
+use super::disks;
 use super::kmem::KernelMemory;
-use super::layout::StateLayout;
 use super::mountinfo::{self, Mount};
 use super::page::PageSpace;
 use super::pagemap::PagemapFound;
-use super::snapshot::{self, Kernel, Snapshot};
+use super::reading::{self, Kernel, Reading};
 use super::sysfs::{BlockDevice, Sysfs};
 use super::waits::{self, Sleeper};
-use super::{disks, events};
 use crate::event::{Dev, Event, StateDmTarget, StateEnd, StuckWait};
+use crate::resolve::state_layout::StateLayout;
 
 /// A waiter found at attach, being watched.
 #[derive(Clone, Debug)]
@@ -31,7 +31,7 @@ struct Watched {
     reported: bool,
 }
 
-/// Watches what a snapshot found.
+/// Watches what a reading found.
 pub struct Tracker {
     mem: Box<dyn KernelMemory + Send>,
     layout: StateLayout,
@@ -58,9 +58,12 @@ impl Tracker {
         layout: StateLayout,
         config: Config,
         sysfs: Sysfs,
-        snap: &Snapshot,
+        snap: &Reading,
     ) -> Self {
-        let ts = snap.events.first().map_or_else(events::now_ns, |e| e.ts_ns);
+        let ts = snap
+            .events
+            .first()
+            .map_or_else(crate::clock::monotonic_ns, |e| e.ts_ns);
         let mut t = Self {
             mem,
             layout,
@@ -132,7 +135,7 @@ impl Tracker {
     /// Sends what changed since the last tick.
     pub fn tick(&mut self, out: &mut Vec<Event>) {
         self.ticks += 1;
-        let now = events::now_ns();
+        let now = crate::clock::monotonic_ns();
         if !self.watched.is_empty() {
             self.check_waiters(now, out);
         }
@@ -150,7 +153,7 @@ impl Tracker {
                     dm_targets,
                     ..StateEnd::default()
                 };
-                out.push(events::own(now, end.into()));
+                out.push(Event::own(now, end.into()));
             }
         }
     }
@@ -184,14 +187,14 @@ impl Tracker {
         let key = |t: &StateDmTarget| (t.dm, t.member, t.start_sector);
         for t in &current {
             if !self.dm_targets.iter().any(|o| key(o) == key(t)) {
-                out.push(events::own(now, (*t).into()));
+                out.push(Event::own(now, (*t).into()));
             }
         }
         for t in &self.dm_targets {
             if !current.iter().any(|n| key(n) == key(t)) {
                 let mut gone = *t;
                 gone.present = crate::event::Flag::new(false);
-                out.push(events::own(now, gone.into()));
+                out.push(Event::own(now, gone.into()));
             }
         }
         self.dm_targets = current;
@@ -215,7 +218,7 @@ impl Tracker {
             };
             match now_on {
                 None => {
-                    out.push(snapshot::wait_event(
+                    out.push(reading::wait_event(
                         &self.kernel(),
                         now,
                         &watched.sleeper,
@@ -228,7 +231,7 @@ impl Tracker {
                         watched.sleeper = s;
                         watched.idle_since_ns = None;
                         watched.reported = false;
-                        out.push(snapshot::wait_event(
+                        out.push(reading::wait_event(
                             &self.kernel(),
                             now,
                             &watched.sleeper,
@@ -255,7 +258,7 @@ impl Tracker {
             .as_ref()
             .and_then(|p| self.mem.i32_at(page + p.mapcount as u64).ok())
             .map_or(0, |m| m as i64 + 1);
-        if !snapshot::page_is_idle(refcount as i64, mapcount, c.idle_refcount) {
+        if !reading::page_is_idle(refcount as i64, mapcount, c.idle_refcount) {
             w.idle_since_ns = None;
             return;
         }
@@ -275,7 +278,7 @@ impl Tracker {
             waiter_tid: w.sleeper.tid,
             pgmap: w.sleeper.pgmap,
         };
-        out.push(events::of_task(
+        out.push(Event::of_task(
             now,
             w.sleeper.tid,
             &w.sleeper.comm,

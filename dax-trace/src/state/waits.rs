@@ -5,9 +5,9 @@
 //! the only var wait on the pages of an FS-DAX pagemap, so every such
 //! sleeper is a truncate, punch or reflink waiting for a busy page.
 use super::kmem::{KernelMemory, KmemError};
-use super::layout::WaitLayout;
 use super::page::PageSpace;
 use super::pagemap::PagemapFound;
+use crate::resolve::state_layout::WaitLayout;
 
 /// Heads in the table (`WAIT_TABLE_BITS` 8).
 pub const TABLE_SIZE: usize = 256;

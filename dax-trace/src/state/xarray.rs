@@ -4,7 +4,7 @@
 //! internal entry, which above 4096 is a node and below it a sibling, retry
 //! or zero marker. Only pointer entries are returned.
 use super::kmem::{KernelMemory, KmemError};
-use super::layout::XarrayLayout;
+use crate::resolve::state_layout::XarrayLayout;
 
 /// Slots per node (`XA_CHUNK_SIZE` with CONFIG_BASE_SMALL off).
 const CHUNK: usize = 64;

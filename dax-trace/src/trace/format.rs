@@ -46,8 +46,8 @@ pub enum Tag {
     /// Version 2: an event in its binary form, the 40-byte event header and
     /// its kind's payload struct (little-endian), as the ring buffer carries it.
     Event = 5,
-    /// Version 2: JSON [`StackRecord`], one per distinct kernel stack, before
-    /// the first event that names its id.
+    /// Version 2: JSON [`StackRecord`](crate::stacks::StackRecord), one per
+    /// distinct kernel stack, before the first event that names its id.
     Stack = 6,
     /// Version 2: JSON [`StateRecord`], the state of the system at the start
     /// of the trace and its later updates.
@@ -97,31 +97,6 @@ impl Header {
             session,
         }
     }
-}
-
-/// One symbolized kernel stack, stored once per distinct stack; events refer
-/// to it by `id`, so a file replays with names on any machine.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackRecord {
-    /// Unique in the file, never 0 (0 in an event means "no stack").
-    pub id: u32,
-    /// Innermost frame first.
-    pub frames: Vec<StackFrame>,
-}
-
-/// One return address of a [`StackRecord`], symbolized at record time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackFrame {
-    pub addr: u64,
-    /// The function holding `addr`; `None` when kallsyms had none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub symbol: Option<String>,
-    /// `addr` minus the function's start.
-    #[serde(default)]
-    pub offset: u64,
-    /// The module (`ext4`, `dm_mod`); `None` for vmlinux.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub module: Option<String>,
 }
 
 /// The state of the system as a front end found it, many entries in one

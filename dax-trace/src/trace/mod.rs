@@ -33,7 +33,6 @@
 //! `PutStats` once a second), so the size stays modest in practice.
 pub mod format;
 pub mod reader;
-pub mod recorder;
 pub mod synthetic;
 pub mod v1;
 pub mod writer;
@@ -43,7 +42,7 @@ mod tests;
 #[cfg(test)]
 mod version_tests;
 
-pub use format::{FORMAT_VERSION, Header, StackFrame, StackRecord, StateRecord, Summary};
+pub use format::{FORMAT_VERSION, Header, StateRecord, Summary};
 pub use reader::{End, Reader, Record};
 pub use writer::{CreateOptions, Writer, create};
 

@@ -16,10 +16,11 @@ use std::path::Path;
 
 use super::format::{
     self, FORMAT_VERSION, FRAME_LEN, Header, MAGIC, MAX_PAYLOAD, OLDEST_READABLE_VERSION,
-    PREAMBLE_LEN, StackRecord, StateRecord, Summary, Tag,
+    PREAMBLE_LEN, StateRecord, Summary, Tag,
 };
 use super::{TraceError, v1};
 use crate::event::{self, Event, MAX_EVENT_SIZE};
+use crate::stacks::StackRecord;
 
 /// Read buffer size.
 const BUFFER: usize = 256 << 10;

@@ -5,6 +5,7 @@ use std::io::Cursor;
 use super::format::{self, PREAMBLE_LEN, Tag};
 use super::*;
 use crate::event::{Event, MAX_EVENT_SIZE, PagemapDestroy};
+use crate::stacks::{StackFrame, StackRecord};
 
 fn header() -> Header {
     Header::new(synthetic::session(), Vec::new())

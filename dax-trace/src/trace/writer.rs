@@ -12,8 +12,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use super::TraceError;
-use super::format::{self, FRAME_LEN, Header, MAX_PAYLOAD, StackRecord, StateRecord, Summary, Tag};
+use super::format::{self, FRAME_LEN, Header, MAX_PAYLOAD, StateRecord, Summary, Tag};
 use crate::event::{self, Event, EventBody, MAX_EVENT_SIZE};
+use crate::stacks::StackRecord;
 
 /// Write buffer size: large enough that millions of events per second cost
 /// few system calls.

@@ -10,7 +10,8 @@ use super::columns::{COLUMNS, cells};
 use super::dashboard::Dashboard;
 use super::intake::Drain;
 use super::model::DashboardModel;
-use super::view::{Snapshot, duration, rate};
+use super::view::Frame;
+use crate::human::compact::{duration, rate};
 use crate::source::EventBatch;
 use tokio::sync::mpsc;
 
@@ -69,7 +70,7 @@ pub fn run<M: DashboardModel>(
 }
 
 /// One text frame: header lines, the table with every row, a blank line.
-pub fn write_frame(out: &mut impl Write, snap: &Snapshot) -> std::io::Result<()> {
+pub fn write_frame(out: &mut impl Write, snap: &Frame) -> std::io::Result<()> {
     let h = &snap.header;
     writeln!(
         out,

@@ -2,7 +2,8 @@
 use ratatui::layout::Constraint;
 
 use super::app::SortColumn;
-use super::view::{PagemapRow, bytes, opt_duration, rate};
+use super::view::PagemapRow;
+use crate::human::compact::{bytes, opt_duration, rate};
 
 pub struct Column {
     pub name: &'static str,

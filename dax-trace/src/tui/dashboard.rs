@@ -4,10 +4,10 @@
 use tokio::sync::mpsc;
 
 use super::app::{Action, App};
+use super::frame::{FrameBuilder, arrange};
 use super::intake::{DRAIN_BUDGET, Drain, Intake};
 use super::model::DashboardModel;
-use super::snapshot::{SnapshotBuilder, arrange};
-use super::view::Snapshot;
+use super::view::Frame;
 use crate::event::Event;
 use crate::session::SessionInfo;
 use crate::source::EventBatch;
@@ -26,22 +26,9 @@ impl Clock {
     fn now_ns(self, newest_event_ns: u64) -> u64 {
         match self {
             Clock::Trace => newest_event_ns,
-            Clock::Monotonic => monotonic_ns().max(newest_event_ns),
+            Clock::Monotonic => crate::clock::monotonic_ns().max(newest_event_ns),
         }
     }
-}
-
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we own.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
 /// Asks a source how it ended; `None` while it has not said.
@@ -52,12 +39,12 @@ pub struct Dashboard<M> {
     info: SessionInfo,
     clock: Clock,
     intake: Intake,
-    builder: SnapshotBuilder,
+    builder: FrameBuilder,
     app: App,
     /// The last captured state (all rows); frozen while paused.
-    captured: Snapshot,
+    captured: Frame,
     /// What is drawn: `captured` arranged for the app state.
-    frame: Snapshot,
+    frame: Frame,
     /// Asks the source how it ended, until it has said it.
     end_note: Option<EndNote>,
     /// The stream's kernel stacks, for the owner shown in the detail pane.
@@ -71,10 +58,10 @@ impl<M: DashboardModel> Dashboard<M> {
             info,
             clock,
             intake: Intake::default(),
-            builder: SnapshotBuilder::default(),
+            builder: FrameBuilder::default(),
             app: App::default(),
-            captured: Snapshot::default(),
-            frame: Snapshot::default(),
+            captured: Frame::default(),
+            frame: Frame::default(),
             end_note: None,
             stacks: StackTable::new(),
         }
@@ -156,7 +143,7 @@ impl<M: DashboardModel> Dashboard<M> {
         &self.app
     }
 
-    pub fn frame(&self) -> &Snapshot {
+    pub fn frame(&self) -> &Frame {
         &self.frame
     }
 

@@ -8,7 +8,7 @@ use crate::event::{
 use std::collections::VecDeque;
 
 use crate::event::{Event, EventBody};
-use crate::tui::view::duration;
+use crate::human::compact::duration;
 
 /// How many lines the log keeps (more than any screen shows, for scrolling back).
 pub const LOG_CAPACITY: usize = 500;

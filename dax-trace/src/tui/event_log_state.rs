@@ -4,7 +4,7 @@ use crate::event::{
     EventBody, StateBusyPage, StateDaxDevice, StateDmTarget, StateEnd, StateMount, StatePagemap,
     StateWait,
 };
-use crate::tui::view::{bytes, duration};
+use crate::human::compact::{bytes, duration};
 
 fn ptr(p: u64) -> String {
     format!("~{:07x}", p & 0xfff_ffff)

@@ -5,7 +5,7 @@
 //!   [`model::DashboardModel`] (the collector) with bounded work per tick;
 //! - state: [`app`] holds what the user chose (selection, sort, filter,
 //!   pause, help), [`dashboard`] ties model, intake and app together;
-//! - rendering: [`snapshot`] turns state into the [`view`] model once per
+//! - rendering: [`frame`] turns state into the [`view`] model once per
 //!   refresh, [`ui`] draws it with ratatui, [`batch`] prints it as text.
 pub mod app;
 pub mod batch;
@@ -16,13 +16,13 @@ pub mod dashboard;
 pub mod event_log;
 mod event_log_state;
 pub mod fleet;
+pub mod frame;
 pub mod intake;
 pub mod interactive;
 pub mod keys;
 pub mod model;
 mod owner_model;
 pub mod rate;
-pub mod snapshot;
 mod state_model;
 pub mod terminal;
 pub mod ui;

@@ -12,7 +12,6 @@ mod guest_script;
 pub mod pins_table;
 pub mod row;
 pub mod runs;
-pub mod smoke;
 pub mod table;
 pub mod window;
 

@@ -12,7 +12,7 @@ use super::cpio;
 use super::guest_bins::GuestBinaries;
 use super::guest_script::{self, RunConfig};
 use super::host_tools::{self, Installer};
-use super::kernel::KernelImage;
+use super::image::KernelImage;
 use super::modules;
 
 /// Bump when the image layout changes in a way the inputs do not show.

@@ -1,31 +1,14 @@
 //! Fetch a Debian kernel through apt, unpack it without installing, and find
 //! its image and modules; the result is cached per generation.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
 use super::apt::{self, AptRepo};
 use super::generation::KernelGen;
+use super::image::KernelImage;
 use super::modules;
-
-/// An unpacked kernel ready to boot.
-#[derive(Clone, Debug)]
-pub struct KernelImage {
-    pub generation: KernelGen,
-    /// `uname -r` of the kernel.
-    pub release: String,
-    /// The bzImage (`vmlinuz`) QEMU boots.
-    pub image: PathBuf,
-    /// `D` such that `D/lib/modules/<release>` holds the modules (`modprobe -d D`).
-    pub module_base: PathBuf,
-}
-
-impl KernelImage {
-    pub fn modules_dir(&self) -> PathBuf {
-        self.module_base.join("lib/modules").join(&self.release)
-    }
-}
 
 const COMPLETE_MARKER: &str = ".unpacked";
 

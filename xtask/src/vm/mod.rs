@@ -12,6 +12,7 @@ pub mod generation;
 pub mod guest_bins;
 pub mod guest_script;
 pub mod host_tools;
+pub mod image;
 pub mod initramfs;
 pub mod kernel;
 pub mod modules;

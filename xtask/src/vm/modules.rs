@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
-use super::kernel::KernelImage;
+use super::image::KernelImage;
 
 /// Modules the guest loads at boot when the kernel has them as modules:
 /// pmem (legacy e820; ACPI NFIT for the emulated NVDIMM), device-mapper with

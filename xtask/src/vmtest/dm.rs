@@ -3,7 +3,7 @@
 //! on the trace: the dm device's claims and releases balance, dm -> member
 //! accesses are seen, the member pmem0 is taken and dropped, and the
 //! Perfetto export shows the membership and the dm pages.
-use super::{balance, body_type, events, kind_count, read_json, recorded};
+use super::share::{balance, body_type, events, kind_count, read_json, recorded};
 use serde_json::Value;
 use std::path::Path;
 

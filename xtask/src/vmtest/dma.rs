@@ -4,7 +4,7 @@
 //! transition on the same pfn, the file index of each busy page, a wait
 //! span for every case's waiter, and a stuck wait exactly when the
 //! workload saw the lost wakeup.
-use super::{body_type, events, read_json, recorded, total_drops};
+use super::share::{body_type, events, read_json, recorded, total_drops};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -7,7 +7,8 @@
 //!
 //! Asserted on the trace: every PTE read, PTE write and PMD touch the
 //! workload reports is at least one fault record on pmem0.
-use super::{Judge, device, read_json, recorded, total_drops};
+use super::Judge;
+use super::share::{device, read_json, recorded, total_drops};
 use serde_json::Value;
 use std::path::Path;
 

@@ -5,7 +5,8 @@
 //! holders (6.1+), a `holder-notify-failure` per failure at the page's
 //! device offset, xfs's with its holder, ext4's without, all attributed to
 //! pmem0 in `report --json`; on 5.10 (no holders) none.
-use super::{Judge, body_type, device, events, read_json, recorded};
+use super::Judge;
+use super::share::{body_type, device, events, read_json, recorded};
 use serde_json::Value;
 use std::path::Path;
 use xtask::vm::KernelGen;

@@ -12,7 +12,8 @@
 //!   found asleep with its tid and comm; on 6.1 the wakeup is lost and a
 //!   live check started after it fails on that wait within 2 s of attach,
 //!   elsewhere the wait ends and check passes.
-use super::{Judge, body_type, check_outcome, events, read_json, read_rc, recorded};
+use super::Judge;
+use super::share::{body_type, check_outcome, events, read_json, read_rc, recorded};
 use serde_json::Value;
 use std::path::Path;
 use xtask::vm::KernelGen;

@@ -1,6 +1,7 @@
 //! The `top` step of the VM stage: `daxtrace top --batch` during the DMA
 //! scenario must show pmem0 with busy pages or waits.
-use super::{Verdict, read_rc};
+use super::Verdict;
+use super::share::read_rc;
 use std::path::Path;
 
 pub(super) fn judge_top(dir: &Path) -> Verdict {

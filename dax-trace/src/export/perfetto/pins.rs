@@ -15,7 +15,7 @@ use super::{ChromeTrace, ProcessKey};
 use crate::collector::entry_name;
 use crate::comm::Comm;
 use crate::event::{Event, EventBody, PageIdle, PinOwner, PinRelease, RefusedPin};
-use crate::trace::StackRecord;
+use crate::stacks::StackRecord;
 use dax_trace_common::field::StackId;
 
 /// Frames named in a slice's one-line summary.

@@ -8,7 +8,7 @@ use super::{PFN_START, PGMAP, PMEM0, Script};
 use crate::event::{
     BusyPage, EventBody, PageIdle, PinOwner, PinRelease, RefusedPin, StuckWait, WaitApi, WaitBegin,
 };
-use crate::trace::{StackFrame, StackRecord};
+use crate::stacks::{StackFrame, StackRecord};
 use dax_trace_common::field::StackId;
 use dax_trace_common::probe::idx;
 

@@ -9,7 +9,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 
 use super::histogram;
-use crate::tui::view::{BusyPage, Detail, Pinner, duration};
+use crate::human::compact::duration;
+use crate::tui::view::{BusyPage, Detail, Pinner};
 
 /// Column widths of the busy page table.
 const BUSY_COLUMNS: [u16; 6] = [9, 5, 5, 6, 3, 13];

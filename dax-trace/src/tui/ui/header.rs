@@ -5,7 +5,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::tui::view::{Header, rate};
+use crate::human::compact::rate;
+use crate::tui::view::Header;
 
 pub fn render(frame: &mut Frame, area: Rect, header: &Header, paused: bool) {
     let sep = || Span::raw(" | ");

@@ -1,5 +1,5 @@
-//! The screens: pure functions from a [`Snapshot`] and the [`App`] state to a
-//! ratatui frame. Layout adapts to the terminal size (80x24 and up).
+//! The screens: pure functions from a [`view::Frame`] (what to show) and the
+//! [`App`] state to a ratatui `Frame` (where it is drawn). Layout adapts to the terminal size (80x24 and up).
 mod detail;
 mod header;
 mod help;
@@ -13,10 +13,10 @@ use ratatui::style::{Style, Stylize};
 use ratatui::text::{Line, Span};
 
 use super::app::App;
-use super::view::Snapshot;
+use super::view;
 
 /// Draws one whole frame.
-pub fn draw(frame: &mut Frame, snap: &Snapshot, app: &App) {
+pub fn draw(frame: &mut Frame, snap: &view::Frame, app: &App) {
     let [header_area, body, footer_area] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Fill(1),

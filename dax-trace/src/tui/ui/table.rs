@@ -7,9 +7,9 @@ use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 
 use crate::tui::app::App;
 use crate::tui::columns::{COLUMNS, cells};
-use crate::tui::view::Snapshot;
+use crate::tui::view;
 
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, snap: &view::Frame, app: &App) {
     let header = Row::new(COLUMNS.iter().map(|c| {
         let name = c.name;
         if c.sort == Some(app.sort) {

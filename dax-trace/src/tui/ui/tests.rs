@@ -7,10 +7,10 @@ use ratatui::backend::TestBackend;
 use super::draw;
 use crate::tui::app::{Action, App};
 use crate::tui::view::{
-    BusyPage, Detail, Header, Histogram, HolderEntry, PagemapRow, Pinner, Snapshot,
+    BusyPage, Detail, Frame, Header, Histogram, HolderEntry, PagemapRow, Pinner,
 };
 
-fn render(snap: &Snapshot, app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+fn render(snap: &Frame, app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
     terminal
         .draw(|f| draw(f, snap, app))
@@ -96,8 +96,8 @@ fn detail() -> Detail {
     }
 }
 
-fn snapshot() -> Snapshot {
-    Snapshot {
+fn snapshot() -> Frame {
+    Frame {
         header: header(),
         rows: vec![pmem(0, 1, 4), pmem(1, 0, 0)],
         detail: Some(detail()),
@@ -109,7 +109,7 @@ fn snapshot() -> Snapshot {
 
 #[test]
 fn empty_state_says_it_waits_for_events() {
-    let snap = Snapshot {
+    let snap = Frame {
         header: Header {
             source: "live".into(),
             ..Default::default()
@@ -151,7 +151,7 @@ fn filter_line_while_typing() {
     let mut app = App::default();
     app.apply(Action::StartFilter);
     app.apply(Action::FilterChar('x'));
-    let snap = Snapshot {
+    let snap = Frame {
         rows: Vec::new(),
         ..snapshot()
     };

@@ -19,7 +19,8 @@ mod owners;
 mod stacks;
 mod trace;
 
-use super::{Judge, body_type, read_json, recorded};
+use super::Judge;
+use super::share::{body_type, read_json, recorded};
 use owners::{control, odirect_owner, refused_uring, two_owners, vmsplice_owner};
 use serde_json::Value;
 use stacks::{claim_modules, stuck_reader};

@@ -35,7 +35,7 @@ pub(super) struct Trace {
 
 impl Trace {
     pub(super) fn load(dir: &Path, step: &str) -> Result<Trace, String> {
-        super::super::events(dir, step).map(Trace::from_lines)
+        super::super::share::events(dir, step).map(Trace::from_lines)
     }
 
     pub(super) fn from_lines(lines: Vec<Value>) -> Trace {

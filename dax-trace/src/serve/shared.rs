@@ -1,9 +1,9 @@
-//! The exporter's state: one collector (plus [`Extras`]) behind a mutex,
+//! The exporter's shared state: one collector (plus [`Extras`]) behind a mutex,
 //! fed by the intake task and read by scrapes.
 //!
 //! Intake (a thread of its own) takes the lock once per batch of events (at most
 //! [`crate::source::BATCH_MAX`]); a scrape takes it only to copy the numbers
-//! into a [`super::snapshot::Snapshot`] (bounded by the collector's caps),
+//! into a [`super::scrape::Scrape`] (bounded by the collector's caps),
 //! never while encoding or writing to a client. A slow client therefore
 //! holds nothing the intake needs.
 use std::sync::{Arc, Mutex, MutexGuard};

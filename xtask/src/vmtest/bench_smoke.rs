@@ -7,8 +7,8 @@ use std::path::Path;
 
 use xtask::vm::KernelGen;
 
-use super::runs::metric;
-use super::{collect_rows, pins_table, table};
+use crate::bench::runs::metric;
+use crate::bench::{collect_rows, pins_table, table};
 
 /// The workloads vm-test.sh gives the smoke (must match it).
 /// One fio workload (with the pin variants) and one counted-cycles one: each
@@ -19,7 +19,7 @@ pub const SMOKE_WORKLOADS: [&str; 2] = ["dio-dax", "mount-cycles"];
 pub const SMOKE_PIN_WORKLOADS: [&str; 1] = ["dio-dax"];
 
 pub fn judge(kernel: KernelGen, release: &str, share: &Path) -> Result<String, String> {
-    let rc = crate::vmtest::read_rc(share, "bench")?;
+    let rc = super::share::read_rc(share, "bench")?;
     if rc != 0 {
         return Err(format!(
             "bench.sh exit {rc} (see {})",

@@ -1,12 +1,12 @@
 //! The page owners section of the text report.
 use std::fmt::Write as _;
 
-use dax_trace::collector::PinsSummary;
-use dax_trace::collector::human::{duration, offset as at};
-use dax_trace::collector::pins_view::{
+use crate::collector::PinsSummary;
+use crate::collector::pins_view::{
     busy_page_line, owner_phrase, ownership_phrase, refused_line, via,
 };
-use dax_trace::stacks::StackTable;
+use crate::human::{duration, offset as at};
+use crate::stacks::StackTable;
 
 /// Busy pages with their owners, owners still holding pages, refused pins.
 pub(super) fn pins_text(

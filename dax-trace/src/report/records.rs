@@ -1,8 +1,8 @@
 //! The per-pagemap and per-device sections of the text report.
 use std::fmt::Write as _;
 
-use dax_trace::collector::human::{duration, offset as at};
-use dax_trace::collector::{ClaimOutcome, DeviceSummary, PagemapSummary};
+use crate::collector::{ClaimOutcome, DeviceSummary, PagemapSummary};
+use crate::human::{bytes, duration, offset as at};
 
 use super::list;
 
@@ -25,7 +25,7 @@ pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary) {
         (Some((start, end)), Some(pages)) if p.pre_existing => {
             format!(
                 ", pfn {start:#x}-{end:#x} ({pages} pages, {})",
-                size(pages * PAGE_SIZE)
+                bytes(pages * PAGE_SIZE)
             )
         }
         (Some((start, end)), Some(pages)) => {
@@ -78,21 +78,6 @@ pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary) {
 
 /// Bytes per page in the pfn ranges.
 const PAGE_SIZE: u64 = 4096;
-
-/// `512 MiB`, `1.5 GiB`, `4 KiB`.
-pub(super) fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let (mut value, mut unit) = (bytes as f64, 0);
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value.fract() == 0.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
 
 /// A claim held since before the trace: what holds it (`xfs on /mnt/x`,
 /// `dm table of dm-0`, when the state told it) and its holder pointer.

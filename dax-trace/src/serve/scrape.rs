@@ -12,10 +12,9 @@ use dax_trace_common::probe::POINTS;
 use crate::collector::{Collector, LatencyHistogram};
 use crate::event::USERSPACE_POINT;
 use crate::probes::report::{AttachKind, PointStatus};
-use crate::source::live::clock_ns;
 
 use super::extras::{ApiOutcomeCounts, OTHER_DEVICE, device_by_bdev, device_label};
-use super::state::{Mode, ServeState};
+use super::shared::{Mode, ServeState};
 
 /// Upper bounds of the wait histogram: 2^k ns for k in this range
 /// (1.024 µs .. 68.7 s). Powers of two are bucket boundaries of the
@@ -106,7 +105,7 @@ pub struct ProbeInfo {
 
 /// Everything one scrape renders.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Snapshot {
+pub struct Scrape {
     pub version: String,
     pub kernel_release: String,
     pub source: String,
@@ -156,16 +155,16 @@ fn kind_name(kind: &AttachKind) -> &'static str {
 /// The clock page and wait ages are measured on, in event nanoseconds.
 fn now_ns(state: &ServeState) -> u64 {
     match state.mode {
-        Mode::Live => clock_ns(libc::CLOCK_MONOTONIC).max(0) as u64,
+        Mode::Live => crate::clock::monotonic_ns(),
         Mode::Replay => state.collector.totals().last_ts_ns,
     }
 }
 
-impl Snapshot {
+impl Scrape {
     /// Copies the numbers out of `state` (call with the lock held, briefly).
     pub fn take(state: &ServeState) -> Self {
         let c = &state.collector;
-        let mut s = Snapshot {
+        let mut s = Scrape {
             version: env!("CARGO_PKG_VERSION").to_string(),
             kernel_release: state.info.kernel_release.clone(),
             source: match state.mode {
@@ -184,7 +183,7 @@ impl Snapshot {
             stuck_waits_total: c.findings().stuck_waits.count,
             longterm_pins_refused: c.pins().refused_total(),
             evicted_records: c.totals().evicted_devices + c.totals().evicted_pagemaps,
-            ..Snapshot::default()
+            ..Scrape::default()
         };
         s.add_devices(c);
         s.add_pagemaps(c);

@@ -10,7 +10,7 @@ use prometheus_client::encoding::{DescriptorEncoder, prometheus_text};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::check::{Outcome, Status, Verdict};
+use super::{Outcome, Status, Verdict};
 
 /// A verdict and when it was made, as a prometheus-client collector.
 #[derive(Debug)]

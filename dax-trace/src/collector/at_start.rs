@@ -1,7 +1,7 @@
 //! The state at start: pagemaps, dax_devices (with the claims held on them),
 //! mounts and dm tables that existed before the trace, as a live front end
 //! read them at attach, and the `state-end` that closes a reading. Waits and
-//! busy pages found at attach are in `state_pages`.
+//! busy pages found at attach are in `at_start_pages`.
 //!
 //! Events before the first `state-end` belong to the state at start; later
 //! ones are updates while running (a namespace, mount or dm table that came
@@ -80,15 +80,15 @@ impl Collector {
     /// True while the events are those of the state at start (no
     /// `state-end` seen yet).
     fn reading_start(&self) -> bool {
-        self.state.is_none() && self.state_updates == 0
+        self.at_start.is_none() && self.state_updates == 0
     }
 
     pub(super) fn on_state_end(&mut self, ev: &Event, e: &StateEnd) {
         if e.reason == 0 && self.reading_start() {
-            self.state = Some(StateAtStart::from_end(ev.ts_ns, e));
+            self.at_start = Some(StateAtStart::from_end(ev.ts_ns, e));
         } else {
             self.state_updates += 1;
-            if let Some(s) = self.state.as_mut() {
+            if let Some(s) = self.at_start.as_mut() {
                 s.updates += 1;
             }
         }

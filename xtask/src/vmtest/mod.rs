@@ -19,23 +19,23 @@
 //! (see `pins`).
 use crate::run::workspace_root;
 use anyhow::{Context as _, bail};
-use serde_json::Value;
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use xtask::vm::{self, KernelGen, VmRequest};
 
+mod basics;
+mod bench_smoke;
 mod dm;
 mod dma;
 mod faults;
+mod loss;
 mod memory_failure;
 mod pins;
+mod serve;
+mod share;
 mod state_at_start;
 mod top;
-
-/// Mount cycles per filesystem in the `cycles` step (must match vm-test.sh).
-const CYCLES: u64 = 3;
 
 /// One judged assertion.
 struct Verdict {
@@ -145,7 +145,7 @@ fn judge_share(kernel: KernelGen, share: &Path, with_top: bool, release: &str) -
     let mut verdicts = judge(kernel, share);
     if with_top {
         verdicts.push(top::judge_top(share));
-        let smoke = crate::bench::smoke::judge(kernel, release, share);
+        let smoke = bench_smoke::judge(kernel, release, share);
         verdicts.push(Verdict {
             name: "bench smoke: every workload, every config".into(),
             ok: smoke.is_ok(),
@@ -153,7 +153,7 @@ fn judge_share(kernel: KernelGen, share: &Path, with_top: bool, release: &str) -
         });
     }
     if with_serve {
-        for (name, result) in crate::vmtest_serve::judge(share) {
+        for (name, result) in serve::judge(share) {
             let (ok, detail) = match result {
                 Ok(d) => (true, d),
                 Err(d) => (false, d),
@@ -194,27 +194,6 @@ pub fn render(results: &[GenResult]) -> String {
     out
 }
 
-pub(crate) fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    // A whole JSON document, or the workload's one summary line at the end.
-    serde_json::from_str(&text).or_else(|whole| {
-        text.lines()
-            .rev()
-            .find(|l| l.trim_start().starts_with('{'))
-            .ok_or_else(|| format!("{}: {whole}", path.display()))
-            .and_then(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display())))
-    })
-}
-
-pub(crate) fn read_rc(dir: &Path, step: &str) -> Result<i64, String> {
-    let path = dir.join(format!("{step}.rc"));
-    std::fs::read_to_string(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .trim()
-        .parse()
-        .map_err(|e| format!("{}: {e}", path.display()))
-}
-
 struct Judge {
     verdicts: Vec<Verdict>,
 }
@@ -237,20 +216,26 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
     let mut j = Judge {
         verdicts: Vec::new(),
     };
-    j.check("smoke: pmem0 DAX on ext4/xfs, pmem and dm", smoke(dir));
-    j.check("probes: claim and release attached", probes(dir));
+    j.check(
+        "smoke: pmem0 DAX on ext4/xfs, pmem and dm",
+        basics::smoke(dir),
+    );
+    j.check("probes: claim and release attached", basics::probes(dir));
     j.check(
         "cycles: exact claims/releases on pmem0",
-        cycles(kernel, dir),
+        basics::cycles(kernel, dir),
     );
-    j.check("cycles: check passes", check_outcome(dir, "cycles", "pass"));
+    j.check(
+        "cycles: check passes",
+        share::check_outcome(dir, "cycles", "pass"),
+    );
     j.check("dm: dm device balanced, member fan-out", dm::dm(dir));
-    j.check("dm: check passes", check_outcome(dir, "dm", "pass"));
+    j.check("dm: check passes", share::check_outcome(dir, "dm", "pass"));
     let lost = dma::lost_wakeup(dir);
     j.check("dma: wait span, busy page, idle same pfn", dma::dma(dir));
     j.check(
         "loss: tiny ring drops counted, inconclusive",
-        crate::loss_test::judge(dir),
+        loss::judge(dir),
     );
     match lost {
         Ok(true) => {
@@ -260,7 +245,7 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
             );
             j.check(
                 "dma: check fails on the stuck wait",
-                check_outcome(dir, "dma", "fail"),
+                share::check_outcome(dir, "dma", "fail"),
             );
         }
         Ok(false) => {
@@ -268,7 +253,10 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
                 "dma: no stuck wait without a lost wakeup",
                 dma::stuck_waits(dir, false),
             );
-            j.check("dma: check passes", check_outcome(dir, "dma", "pass"));
+            j.check(
+                "dma: check passes",
+                share::check_outcome(dir, "dma", "pass"),
+            );
         }
         Err(e) => j.check("dma: workload summary", Err(e)),
     }
@@ -286,233 +274,15 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         dma::dma_cases(dir),
     );
     faults::judge(dir, &mut j);
-    j.check("leak: check fails naming pmem0", leak(dir));
+    j.check("leak: check fails naming pmem0", basics::leak(dir));
     j.check(
         "pgmap: nd_pmem rebind destroys and creates FS_DAX pagemap",
-        pgmap(dir),
+        basics::pgmap(dir),
     );
     memory_failure::judge(kernel, dir, &mut j);
     state_at_start::judge(kernel, dir, &mut j);
     pins::judge(dir, &mut j);
     j.verdicts
-}
-
-fn smoke(dir: &Path) -> Result<String, String> {
-    let rc = read_rc(dir, "smoke")?;
-    let v = read_json(&dir.join("smoke.json"))?;
-    if rc != 0 || v["ok"] != Value::Bool(true) {
-        return Err(format!(
-            "dax-workload smoke exit {rc}: {}",
-            failed_checks(&v)
-        ));
-    }
-    let n = v["checks"].as_array().map_or(0, Vec::len);
-    Ok(format!("{n} checks held"))
-}
-
-fn failed_checks(v: &Value) -> String {
-    let failed: Vec<String> = v["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["ok"] != Value::Bool(true))
-        .map(|c| format!("{}: {}", c["name"], c["detail"]))
-        .collect();
-    if failed.is_empty() {
-        v["error"].to_string()
-    } else {
-        failed.join("; ")
-    }
-}
-
-fn probes(dir: &Path) -> Result<String, String> {
-    let rc = read_rc(dir, "probes")?;
-    let v = read_json(&dir.join("probes.json"))?;
-    if rc != 0 {
-        return Err(format!("daxtrace probes exit {rc}"));
-    }
-    let families = v["families"]
-        .as_array()
-        .ok_or("no families in probes.json")?;
-    let attached: BTreeSet<String> = families
-        .iter()
-        .filter(|f| {
-            f["points"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|p| p["status"]["status"] == Value::String("attached".into()))
-        })
-        .filter_map(|f| f["family"].as_str().map(str::to_string))
-        .collect();
-    for needed in ["claim", "release", "layout-wait", "fault"] {
-        if !attached.contains(needed) {
-            return Err(format!(
-                "family {needed} not attached (attached: {attached:?})"
-            ));
-        }
-    }
-    Ok(format!(
-        "{} of {} families attached",
-        attached.len(),
-        families.len()
-    ))
-}
-
-/// The report's device entry for `disk`.
-fn device<'a>(report: &'a Value, disk: &str) -> Option<&'a Value> {
-    report["summary"]["devices"]
-        .as_array()?
-        .iter()
-        .find(|d| d["identity"]["disk"] == Value::String(disk.to_string()))
-}
-
-fn balance(dev: &Value) -> (u64, u64) {
-    (
-        dev["balance"]["claims"].as_u64().unwrap_or(0),
-        dev["balance"]["releases"].as_u64().unwrap_or(0),
-    )
-}
-
-fn recorded(dir: &Path, step: &str) -> Result<Value, String> {
-    let rc = read_rc(dir, step)?;
-    if rc != 0 {
-        let err = std::fs::read_to_string(dir.join(format!("{step}.stderr"))).unwrap_or_default();
-        let tail: Vec<&str> = err.lines().rev().take(3).collect();
-        return Err(format!("workload exit {rc}: {}", tail.join(" | ")));
-    }
-    let rec_rc = read_rc(dir, &format!("{step}.record"))?;
-    if rec_rc != 0 {
-        let err =
-            std::fs::read_to_string(dir.join(format!("{step}.record.err"))).unwrap_or_default();
-        return Err(format!("daxtrace record exit {rec_rc}: {}", err.trim()));
-    }
-    read_json(&dir.join(format!("{step}.report.json")))
-}
-
-fn cycles(kernel: KernelGen, dir: &Path) -> Result<String, String> {
-    let report = recorded(dir, "cycles")?;
-    let dev = device(&report, "pmem0").ok_or("no device pmem0 in the report")?;
-    let (claims, releases) = balance(dev);
-    let want = 2 * CYCLES;
-    if claims != want || releases != want {
-        return Err(format!(
-            "pmem0: {claims} claims, {releases} releases; want {want} each (ext4 + xfs x {CYCLES})"
-        ));
-    }
-    let with_holder = dev["history"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|h| h["holder"].as_u64().is_some_and(|x| x != 0))
-        .count() as u64;
-    if kernel != KernelGen::V5_10 && with_holder < CYCLES {
-        return Err(format!(
-            "only {with_holder} claims with a holder; xfs passes one on {kernel}"
-        ));
-    }
-    Ok(format!(
-        "pmem0: {claims} claims, {releases} releases, {with_holder} with a holder"
-    ))
-}
-
-fn check_outcome(dir: &Path, step: &str, want: &str) -> Result<String, String> {
-    let v = read_json(&dir.join(format!("{step}.check.json")))?;
-    let rc = read_rc(dir, &format!("{step}.check"))?;
-    let outcome = v["outcome"].as_str().unwrap_or("?");
-    let want_rc = match want {
-        "pass" => 0,
-        "fail" => 1,
-        _ => 2,
-    };
-    if outcome != want || rc != want_rc {
-        let bad: Vec<String> = v["assertions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|a| a["status"] != Value::String("pass".into()))
-            .filter(|a| a["status"] != Value::String("skipped".into()))
-            .map(|a| format!("{} {}: {}", a["id"], a["status"], a["details"]))
-            .collect();
-        return Err(format!(
-            "outcome {outcome} (exit {rc}), want {want}: {}",
-            bad.join("; ")
-        ));
-    }
-    Ok(format!("{outcome}, exit {rc}"))
-}
-
-/// Ring-buffer drops over every point, from `report --json`.
-fn total_drops(report: &Value) -> u64 {
-    report["summary"]["drops"]["per_point"]
-        .as_object()
-        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
-}
-
-fn kind_count(report: &Value, kind: &str) -> u64 {
-    report["summary"]["totals"]["by_kind"][kind]
-        .as_u64()
-        .unwrap_or(0)
-}
-
-pub(crate) fn events(dir: &Path, step: &str) -> Result<Vec<Value>, String> {
-    let path = dir.join(format!("{step}.jsonl"));
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display())))
-        .collect()
-}
-
-fn body_type(ev: &Value) -> &str {
-    ev["body"]["type"].as_str().unwrap_or("")
-}
-
-fn pgmap(dir: &Path) -> Result<String, String> {
-    let rc = read_rc(dir, "pgmap")?;
-    if rc != 0 {
-        return Err(format!("rebinding nd_pmem failed (exit {rc})"));
-    }
-    let evs = events(dir, "pgmap")?;
-    let destroyed = evs
-        .iter()
-        .filter(|e| body_type(e) == "pagemap-destroy")
-        .count();
-    let created: Vec<&Value> = evs
-        .iter()
-        .filter(|e| body_type(e) == "pagemap-create")
-        .filter(|e| e["body"]["fs_dax"] == Value::Bool(true))
-        .collect();
-    let Some(c) = created.first() else {
-        return Err(format!(
-            "no FS_DAX pagemap-create ({destroyed} pagemap-destroy)"
-        ));
-    };
-    let (start, end) = (
-        c["body"]["pfn_start"].as_u64().unwrap_or(0),
-        c["body"]["pfn_end"].as_u64().unwrap_or(0),
-    );
-    if destroyed == 0 || end <= start {
-        return Err(format!(
-            "{destroyed} pagemap-destroy, FS_DAX pfns {start:#x}..{end:#x}"
-        ));
-    }
-    Ok(format!(
-        "{destroyed} destroyed; FS_DAX type {} pfns {start:#x}..{end:#x}",
-        c["body"]["memory_type"]
-    ))
-}
-
-fn leak(dir: &Path) -> Result<String, String> {
-    let rc = read_rc(dir, "leak.check")?;
-    let text = std::fs::read_to_string(dir.join("leak.check.json")).map_err(|e| e.to_string())?;
-    if rc != 1 {
-        return Err(format!("check exit {rc}, want 1"));
-    }
-    if !text.contains("pmem0") {
-        return Err("the failure does not name pmem0".into());
-    }
-    Ok("check exit 1 naming pmem0".into())
 }
 
 /// Where the VM stage writes its result table.

@@ -4,8 +4,8 @@
 use super::exposition::{Format, render};
 use super::families::Families;
 use super::process::ProcessFigures;
-use super::snapshot::Snapshot;
-use super::state::{Mode, Shared};
+use super::scrape::Scrape;
+use super::shared::{Mode, Shared};
 use crate::collector::fixture::{DAX0, DAXDM, DM0, PGMAP0, PMEM0, Script, XFS_MOUNT};
 use crate::collector::fixture_state::{ALL_SOURCES, PMEM0_PAGES};
 use crate::trace::synthetic;
@@ -19,10 +19,10 @@ fn scrape(events: &[crate::event::Event]) -> String {
             state.extras.ingest(&mut state.collector, e);
         }
     }
-    let snapshot = Snapshot::take(&shared.lock());
+    let scrape = Scrape::take(&shared.lock());
     render(
         Families {
-            snapshot,
+            scrape,
             process: ProcessFigures::default(),
         },
         Format::PrometheusText,

@@ -1,20 +1,21 @@
 //! Turns model state, intake counters and the user's [`App`] state into the
-//! [`Snapshot`] one frame draws. Called once per refresh, not per event.
+//! [`Frame`] (the view data one screen draws). Called once per refresh, not
+//! per event.
 use super::app::App;
 use super::intake::Intake;
 use super::model::DashboardModel;
 use super::rate::{KeyedRates, RateMeter};
-use super::view::{Header, Snapshot};
+use super::view::{Frame, Header};
 use crate::session::{SessionInfo, SourceKind};
 
 /// Rate state carried from one refresh to the next.
 #[derive(Debug, Default)]
-pub struct SnapshotBuilder {
+pub struct FrameBuilder {
     faults: KeyedRates,
     events: RateMeter,
 }
 
-impl SnapshotBuilder {
+impl FrameBuilder {
     /// Reads the model at `now_ns` (the events' clock): every row, unfiltered
     /// and unsorted, with rates filled in, and header and log. The selection
     /// and detail are settled by [`arrange`].
@@ -24,7 +25,7 @@ impl SnapshotBuilder {
         intake: &Intake,
         info: &SessionInfo,
         now_ns: u64,
-    ) -> Snapshot {
+    ) -> Frame {
         let mut rows = model.rows(now_ns);
         let counts: Vec<(u64, u64)> = rows.iter().map(|r| (r.key, r.faults_total)).collect();
         for (row, rate) in rows.iter_mut().zip(self.faults.update(now_ns, &counts)) {
@@ -38,7 +39,7 @@ impl SnapshotBuilder {
             self.events.record(first, 0);
         }
         self.events.record(now_ns, intake.events_total);
-        Snapshot {
+        Frame {
             header: header(info, intake, self.events.per_sec(), now_ns),
             rows,
             detail: None,
@@ -51,11 +52,11 @@ impl SnapshotBuilder {
 /// `app` says, selection settled, detail of the selected row from `model`
 /// with its selected busy page's owner.
 pub fn arrange<M: DashboardModel>(
-    captured: &Snapshot,
+    captured: &Frame,
     model: &M,
     app: &mut App,
     now_ns: u64,
-) -> Snapshot {
+) -> Frame {
     let rows = app.arrange(captured.rows.clone());
     let mut detail = app.selected_key.and_then(|key| model.detail(key, now_ns));
     if let Some(d) = detail.as_mut() {
@@ -63,7 +64,7 @@ pub fn arrange<M: DashboardModel>(
         d.selected_busy = app.settle_busy(&pfns);
         d.pinner = d.busy.get(d.selected_busy).and_then(|b| b.pinner.clone());
     }
-    Snapshot {
+    Frame {
         header: captured.header.clone(),
         rows,
         detail,

@@ -3,10 +3,8 @@
 //! pagemap (size, mount, holder as found, dm table, busy pages at start).
 use std::fmt::Write as _;
 
-use dax_trace::collector::human::{duration, offset as at};
-use dax_trace::collector::{DeviceSummary, PagemapSummary, StateAtStart};
-
-use super::records::size;
+use crate::collector::{DeviceSummary, PagemapSummary, StateAtStart};
+use crate::human::{bytes, duration, offset as at, plural};
 
 /// Busy pages at start listed per pagemap (the rest are counted).
 const BUSY_LISTED: usize = 16;
@@ -69,7 +67,7 @@ pub(super) fn state_text(out: &mut String, s: &StateAtStart, origin: u64) {
 /// its dm table.
 pub(super) fn device_state_text(out: &mut String, d: &DeviceSummary) {
     if d.size_bytes > 0 {
-        let _ = writeln!(out, "  size          {}", size(d.size_bytes));
+        let _ = writeln!(out, "  size          {}", bytes(d.size_bytes));
     }
     if let Some(m) = &d.mount {
         let _ = writeln!(
@@ -147,17 +145,6 @@ pub(super) fn busy_at_start_text(out: &mut String, p: &PagemapSummary) {
     let unlisted = total.saturating_sub(BUSY_LISTED.min(p.busy_at_start.len()) as u64);
     if unlisted > 0 {
         let _ = writeln!(out, "    ... and {unlisted} more");
-    }
-}
-
-/// `1 mount`, `2 mounts`; `wait in progress` becomes `waits in progress`.
-fn plural(n: u64, what: &str) -> String {
-    if n == 1 {
-        return format!("1 {what}");
-    }
-    match what.split_once(' ') {
-        Some((head, tail)) if tail == "in progress" => format!("{n} {head}s {tail}"),
-        _ => format!("{n} {what}s"),
     }
 }
 

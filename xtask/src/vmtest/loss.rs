@@ -11,7 +11,7 @@ use std::path::Path;
 use dax_trace_common::probe::{Family, POINTS};
 use serde_json::Value;
 
-use crate::vmtest::{events, read_json, read_rc};
+use super::share::{events, read_json, read_rc};
 
 /// `--passes` of the loss step (must match vm-test.sh).
 pub const LOSS_PASSES: u64 = 40;

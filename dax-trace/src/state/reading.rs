@@ -11,18 +11,18 @@ use dax_trace_common::payload::state_bits;
 
 use super::census::{self, Census};
 use super::daxdev::{self, DaxDeviceFound};
+use super::disks;
 use super::kmem::KernelMemory;
-use super::layout::StateLayout;
 use super::mountinfo::Mount;
 use super::page::{PageSpace, page_file};
 use super::pagemap::{self, PagemapFound};
 use super::sysfs::{BlockDevice, Sysfs};
 use super::waits::{self, Sleeper};
-use super::{disks, events};
 use crate::event::{
     Dev, DiskName, Event, Flag, OptU64, StateBusyPage, StateDaxDevice, StateDmTarget, StateEnd,
     StatePagemap, StateWait,
 };
+use crate::resolve::state_layout::StateLayout;
 
 /// What to read and how long the census may take.
 #[derive(Clone, Debug)]
@@ -42,7 +42,7 @@ impl Default for ReadOptions {
 
 /// A reading: its events and what later updates compare against.
 #[derive(Clone, Debug, Default)]
-pub struct Snapshot {
+pub struct Reading {
     pub events: Vec<Event>,
     pub pagemaps: Vec<PagemapFound>,
     pub sleepers: Vec<Sleeper>,
@@ -61,17 +61,17 @@ pub struct Kernel<'a> {
 }
 
 /// Reads the whole state once (reason 0: the state at start).
-pub fn read(kernel: &Kernel<'_>, opts: &ReadOptions) -> Snapshot {
+pub fn read(kernel: &Kernel<'_>, opts: &ReadOptions) -> Reading {
     let started = Instant::now();
-    let ts = events::now_ns();
-    let mut s = Snapshot {
+    let ts = crate::clock::monotonic_ns();
+    let mut s = Reading {
         available: 0,
-        ..Snapshot::default()
+        ..Reading::default()
     };
     for (bit, why) in &kernel.layout.unavailable {
         s.problems.push(format!(
             "{}: not available here: {why}",
-            super::layout::source_name(*bit)
+            crate::resolve::state_layout::source_name(*bit)
         ));
     }
     let disks = opts.sysfs.block_devices();
@@ -108,7 +108,7 @@ pub fn read(kernel: &Kernel<'_>, opts: &ReadOptions) -> Snapshot {
         pages_total: census.total,
         elapsed_ns: started.elapsed().as_nanos() as u64,
     };
-    s.events.push(events::own(ts, end.into()));
+    s.events.push(Event::own(ts, end.into()));
     s
 }
 
@@ -117,7 +117,7 @@ fn read_pagemaps(
     opts: &ReadOptions,
     disks: &[BlockDevice],
     ts: u64,
-    s: &mut Snapshot,
+    s: &mut Reading,
 ) {
     let (Some(array), Some(xa)) = (kernel.layout.pgmap_array_sym, &kernel.layout.xarray) else {
         return;
@@ -160,7 +160,7 @@ fn read_pagemaps(
                     disk: DiskName::from_str_lossy(disk.map_or("", |d| d.name.as_str())),
                     backing: DiskName::from_str_lossy(&backing),
                 };
-                s.events.push(events::own(ts, body.into()));
+                s.events.push(Event::own(ts, body.into()));
             }
             s.pagemaps = found;
         }
@@ -173,7 +173,7 @@ fn read_dax_devices(
     kernel: &Kernel<'_>,
     by_name: &HashMap<&str, &BlockDevice>,
     ts: u64,
-    s: &mut Snapshot,
+    s: &mut Reading,
 ) -> Vec<String> {
     let Some(l) = &kernel.layout.dax else {
         return Vec::new();
@@ -222,7 +222,7 @@ fn read_dax_devices(
             has_holders: Flag::new(l.holder_data.is_some()),
             size_bytes: block.map_or(0, |b| b.size_bytes),
         };
-        s.events.push(events::own(ts, body.into()));
+        s.events.push(Event::own(ts, body.into()));
     }
     names
 }
@@ -264,10 +264,10 @@ pub fn wait_event(kernel: &Kernel<'_>, ts: u64, w: &Sleeper, ended: bool) -> Eve
         idle: Flag::new(refcount >= 0 && page_is_idle(refcount, mapcount, c.idle_refcount)),
         ended: Flag::new(ended),
     };
-    events::of_task(ts, w.tid, &w.comm, body.into())
+    Event::of_task(ts, w.tid, &w.comm, body.into())
 }
 
-fn read_waits(kernel: &Kernel<'_>, space: &PageSpace, ts: u64, s: &mut Snapshot) {
+fn read_waits(kernel: &Kernel<'_>, space: &PageSpace, ts: u64, s: &mut Reading) {
     let Some(w) = &kernel.layout.waits else {
         return;
     };
@@ -293,7 +293,7 @@ fn read_census(
     space: &PageSpace,
     budget: Duration,
     ts: u64,
-    s: &mut Snapshot,
+    s: &mut Reading,
 ) -> Census {
     let Some(p) = &kernel.layout.page else {
         return Census::default();
@@ -317,7 +317,7 @@ fn read_census(
                     _pad: 0,
                     index: OptU64::new(b.file.index),
                 };
-                s.events.push(events::own(ts, body.into()));
+                s.events.push(Event::own(ts, body.into()));
             }
             if c.scanned < c.total {
                 s.problems.push(format!(

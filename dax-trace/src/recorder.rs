@@ -1,6 +1,7 @@
-//! Recording: drains an [`EventStream`] (live or replayed, the recorder does
-//! not care) into a [`Writer`] until a duration elapses, a stop signal comes
-//! or the stream ends, then writes the summary.
+//! Recording, the front end of `daxtrace record` (beside `check`, so that
+//! `trace` is the file format only): drains an [`EventStream`] (live or
+//! replayed, the recorder does not care) into a [`Writer`] until a duration
+//! elapses, a stop signal comes or the stream ends, then writes the summary.
 //!
 //! Buffered records are flushed once a second (and a progress callback runs),
 //! so a recorder killed with SIGKILL loses at most about a second of events;
@@ -10,10 +11,10 @@ use std::future::Future;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use super::{Summary, TraceError, Writer};
 use crate::event::{Dev, Event, EventBody};
 use crate::source::EventStream;
 use crate::stacks::{StackTable, stack_of};
+use crate::trace::{Summary, TraceError, Writer};
 
 /// What to record and for how long.
 #[derive(Clone, Debug)]

@@ -1,0 +1,151 @@
+//! The text form of a state reading (`daxtrace state` without `--json`):
+//! one line per entry, grouped by kind. In `state/` beside the readers, so
+//! the binary only parses arguments and wires them to it.
+use crate::event::{Event, EventBody};
+
+/// One line per entry, grouped by kind.
+pub fn render(events: &[Event]) -> String {
+    let mut out = String::new();
+    for e in events {
+        let line = match &e.body {
+            EventBody::StateDaxDevice(d) => format!(
+                "dax device {:#x}: disk {} ({}) {}, {}, {} claim(s) held{}",
+                d.dax_dev,
+                if d.disk.is_empty() {
+                    "?"
+                } else {
+                    d.disk.as_str()
+                },
+                d.bdev,
+                crate::human::whole_mib(d.size_bytes),
+                if d.alive.get() { "alive" } else { "dead" },
+                d.claims,
+                if d.holder != 0 {
+                    format!(", holder {:#x} ops {:#x}", d.holder, d.holder_ops)
+                } else {
+                    String::new()
+                }
+            ),
+            EventBody::StatePagemap(p) => format!(
+                "pagemap {:#x}: type {}{} pfns {:#x}..{:#x} ({} pages) on {} {}",
+                p.pgmap,
+                p.memory_type,
+                if p.fs_dax.get() { " (FS_DAX)" } else { "" },
+                p.pfn_start,
+                p.pfn_end,
+                p.pages,
+                if p.disk.is_empty() {
+                    "?"
+                } else {
+                    p.disk.as_str()
+                },
+                p.backing
+            ),
+            EventBody::StateMount(m) => format!(
+                "mount: {} on {} ({}, {}dax) from {}",
+                m.fstype,
+                m.mount_point,
+                m.dev,
+                if m.dax.get() { "" } else { "no " },
+                m.disk
+            ),
+            EventBody::StateDmTarget(t) => format!(
+                "dm {} ({}): {} {}+{} -> {} at sector {}",
+                t.dm_name,
+                t.dm_disk,
+                t.target,
+                t.start_sector,
+                t.sectors,
+                t.member_disk,
+                t.member_sector
+            ),
+            EventBody::StateWait(w) => format!(
+                "waiting: tid {} ({}) on pfn {:#x} (ino {}, index {}) for at least {} ms{}",
+                w.waiter_tid,
+                e.comm,
+                w.pfn,
+                w.ino,
+                w.index.get().map_or("?".into(), |i| i.to_string()),
+                w.slept_ns / 1_000_000,
+                if w.idle.get() {
+                    ", page idle: wakeup lost?"
+                } else {
+                    ""
+                }
+            ),
+            EventBody::StateBusyPage(b) => format!(
+                "busy page: pfn {:#x} refcount {} (ino {} on {}, index {})",
+                b.pfn,
+                b.refcount,
+                b.ino,
+                b.dev,
+                b.index.get().map_or("?".into(), |i| i.to_string())
+            ),
+            EventBody::StateEnd(s) => format!(
+                "read in {} ms; census {} of {} pages, {} busy",
+                s.elapsed_ns / 1_000_000,
+                s.pages_scanned,
+                s.pages_total,
+                s.busy_pages
+            ),
+            _ => continue,
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Dev, DiskName, Flag, OptU64, StateEnd, StateWait};
+
+    fn ev(body: EventBody, comm: &str) -> Event {
+        Event {
+            ts_ns: 1,
+            cpu: 0,
+            pid: 0,
+            tid: 585,
+            comm: comm.into(),
+            point: u16::MAX,
+            body,
+        }
+    }
+
+    #[test]
+    fn waits_name_the_waiter_and_flag_an_idle_page() {
+        let w = StateWait {
+            pfn: 0x48200,
+            ino: 12,
+            dev: Dev::new(259, 0),
+            waiter_tid: 585,
+            index: OptU64::new(Some(0)),
+            slept_ns: 3_200_000_000,
+            idle: Flag::new(true),
+            ..StateWait::default()
+        };
+        let d = crate::event::StateDaxDevice {
+            dax_dev: 0xffff_8880_0000_1000,
+            disk: DiskName::from_str_lossy("pmem0"),
+            bdev: Dev::new(259, 0),
+            size_bytes: 512 << 20,
+            alive: Flag::new(true),
+            claims: 1,
+            ..Default::default()
+        };
+        let text = render(&[
+            ev(d.into(), "daxtrace"),
+            ev(w.into(), "truncate"),
+            ev(StateEnd::default().into(), "daxtrace"),
+        ]);
+        assert!(
+            text.contains("disk pmem0 (259:0) 512 MiB, alive, 1 claim(s) held"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tid 585 (truncate) on pfn 0x48200 (ino 12, index 0) for at least 3200 ms, page idle"),
+            "{text}"
+        );
+    }
+}
