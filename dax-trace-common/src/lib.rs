@@ -136,11 +136,7 @@ impl Loss {
     }
 }
 
-/// The struct pages of FS-DAX memory lie in `[lo, hi)` (one entry of the
-/// array map `FSDAX_SPAN`): the pages of every FS-DAX pagemap known, and
-/// perhaps of gaps between them. A page outside is not FS-DAX, decided
-/// from its address alone before anything is read; one inside is checked
-/// against the pagemap set. `hi == 0`: no FS-DAX memory known.
+/// A span of struct page addresses, `[lo, hi)`: the pages of one pfn range.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageSpan {
@@ -149,20 +145,88 @@ pub struct PageSpan {
 }
 
 impl PageSpan {
-    /// The span that also covers `[lo, hi)`.
-    pub const fn widened(self, lo: u64, hi: u64) -> Self {
-        if self.hi == 0 {
-            return Self { lo, hi };
-        }
-        Self {
-            lo: if lo < self.lo { lo } else { self.lo },
-            hi: if hi > self.hi { hi } else { self.hi },
-        }
-    }
-
-    /// `page` may be FS-DAX.
+    /// `page` lies in the span.
     pub const fn covers(&self, page: u64) -> bool {
         page >= self.lo && page < self.hi
+    }
+}
+
+/// Ranges kept in [`FsdaxRanges`]; a pmem namespace is one.
+pub const MAX_FSDAX_RANGES: usize = 8;
+
+/// Where the struct pages of FS-DAX memory lie: one span per FS-DAX
+/// pagemap (its first range), the one entry of the array map
+/// `FSDAX_RANGES`. The gup programs decide FS-DAX or not from a page's
+/// address alone: a page outside every span is not FS-DAX, one inside is,
+/// unless `inexact` says some pagemap did not fit and the pgmap set must
+/// decide.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FsdaxRanges {
+    pub n: u32,
+    /// 1: a pagemap was not kept (all slots taken): a page inside a span
+    /// is checked against the pgmap set.
+    pub inexact: u32,
+    pub spans: [PageSpan; MAX_FSDAX_RANGES],
+}
+
+impl FsdaxRanges {
+    /// The span `page` lies in, if any.
+    #[inline(always)]
+    pub fn covers(&self, page: u64) -> bool {
+        let mut i = 0;
+        while i < MAX_FSDAX_RANGES {
+            if i as u32 >= self.n {
+                return false;
+            }
+            if self.spans[i].covers(page) {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+
+    /// Adds `span` (once); false when every slot is taken (then `inexact`).
+    pub fn add(&mut self, span: PageSpan) -> bool {
+        let mut i = 0;
+        while i < MAX_FSDAX_RANGES {
+            if i as u32 >= self.n {
+                break;
+            }
+            if self.spans[i].lo == span.lo && self.spans[i].hi == span.hi {
+                return true;
+            }
+            i += 1;
+        }
+        let n = self.n as usize;
+        if n >= MAX_FSDAX_RANGES {
+            self.inexact = 1;
+            return false;
+        }
+        self.spans[n] = span;
+        self.n += 1;
+        true
+    }
+
+    /// Removes the span that starts at `lo` (a pagemap's death).
+    pub fn remove(&mut self, lo: u64) {
+        let mut i = 0;
+        while i < MAX_FSDAX_RANGES {
+            if i as u32 >= self.n {
+                return;
+            }
+            if self.spans[i].lo == lo {
+                let last = self.n as usize - 1;
+                if last < MAX_FSDAX_RANGES {
+                    self.spans[i] = self.spans[last];
+                    self.spans[last] = PageSpan::default();
+                }
+                self.n -= 1;
+                return;
+            }
+            i += 1;
+        }
     }
 }
 
@@ -184,7 +248,7 @@ mod pod {
     // SAFETY: as above.
     unsafe impl aya::Pod for super::PgmapPuts {}
     // SAFETY: as above.
-    unsafe impl aya::Pod for super::PageSpan {}
+    unsafe impl aya::Pod for super::FsdaxRanges {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::Config {}
     // SAFETY: plain integers and bytes, repr(C), no padding.
@@ -200,28 +264,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_page_span_grows_to_cover_every_range_and_nothing_before_the_first() {
-        let none = PageSpan::default();
-        assert!(!none.covers(0x1000), "an empty span covers nothing");
-        let one = none.widened(0x2000, 0x3000);
-        assert_eq!(
-            one,
-            PageSpan {
+    fn fsdax_ranges_cover_exactly_their_spans_and_forget_a_dead_one() {
+        let mut r = FsdaxRanges::default();
+        assert!(!r.covers(0x1000), "nothing known: nothing covered");
+        assert!(r.add(PageSpan {
+            lo: 0x2000,
+            hi: 0x3000
+        }));
+        assert!(r.add(PageSpan {
+            lo: 0x8000,
+            hi: 0x9000
+        }));
+        assert!(
+            r.add(PageSpan {
                 lo: 0x2000,
                 hi: 0x3000
-            }
+            }),
+            "once"
         );
-        assert!(one.covers(0x2000) && one.covers(0x2fff));
-        assert!(!one.covers(0x3000) && !one.covers(0x1fff));
-        let two = one.widened(0x1000, 0x1800);
+        assert_eq!(r.n, 2);
+        assert!(r.covers(0x2000) && r.covers(0x2fff) && r.covers(0x8800));
+        assert!(
+            !r.covers(0x3000) && !r.covers(0x5000),
+            "not the gap between"
+        );
+        r.remove(0x2000);
+        assert_eq!(r.n, 1);
+        assert!(!r.covers(0x2800) && r.covers(0x8800));
+        for k in 0..MAX_FSDAX_RANGES as u64 {
+            r.add(PageSpan {
+                lo: 0x10000 * (k + 1),
+                hi: 0x10000 * (k + 1) + 0x100,
+            });
+        }
+        assert_eq!(r.n as usize, MAX_FSDAX_RANGES);
         assert_eq!(
-            two,
-            PageSpan {
-                lo: 0x1000,
-                hi: 0x3000
-            }
+            r.inexact, 1,
+            "a pagemap that did not fit makes the set decide"
         );
-        assert_eq!(two.widened(0x1800, 0x2800), two);
     }
 
     #[test]

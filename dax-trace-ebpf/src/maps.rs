@@ -3,7 +3,7 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf, StackTrace},
 };
-use dax_trace_common::{Config, PageSpan, PgmapPuts, PointCounters, config::MAX_POINTS};
+use dax_trace_common::{Config, FsdaxRanges, PgmapPuts, PointCounters, config::MAX_POINTS};
 
 /// BTF offsets and per-point argument counts, set by the loader before load.
 /// Lives in .rodata: the verifier sees its values as constants, which lets
@@ -109,11 +109,12 @@ pub static DM_PAIRS: LruHashMap<[u64; 2], u64> = LruHashMap::with_max_entries(1_
 #[map]
 pub static FSDAX_PGMAPS: HashMap<u64, u32> = HashMap::with_max_entries(256, 0);
 
-/// The struct pages of every FS-DAX pagemap known lie in this span (see
-/// [`PageSpan`]); filled like `FSDAX_PGMAPS`. The gup and unpin programs
-/// compare a page's address with it before they read anything of the page.
+/// Where the struct pages of every FS-DAX pagemap known lie (see
+/// [`FsdaxRanges`]); filled like `FSDAX_PGMAPS`. The gup and unpin
+/// programs decide FS-DAX or not from a page's address with it, before
+/// they read anything of the page.
 #[map]
-pub static FSDAX_SPAN: Array<PageSpan> = Array::with_max_entries(1, 0);
+pub static FSDAX_RANGES: Array<FsdaxRanges> = Array::with_max_entries(1, 0);
 
 /// Owners kept per page (more are counted in `PageOwners::overflow`).
 pub const OWNER_SLOTS: usize = 4;

@@ -6,7 +6,7 @@ use aya_ebpf::helpers::{
     bpf_get_current_comm, bpf_get_current_pid_tgid, generated::bpf_probe_read_kernel,
 };
 use dax_trace_common::{
-    Flag, Loss, PageSpan,
+    Flag, FsdaxRanges, Loss, PageSpan,
     field::{PathName, StackId},
     payload::{PinOwner, PinRelease, RefusedPin},
     probe::{GupShape, gup_shape, idx},
@@ -15,10 +15,10 @@ use dax_trace_common::{
 use crate::conf;
 use crate::emit::{count, kept, now, stack_id, submit, submit_as};
 use crate::maps::{
-    FSDAX_PGMAPS, FSDAX_SPAN, NO_OWNERS, OWNER_SLOTS, Owner, PAGE_OWNERS, PageOwners, STACK_CACHE,
-    StackSeen,
+    FSDAX_PGMAPS, FSDAX_RANGES, NO_OWNERS, OWNER_SLOTS, Owner, PAGE_OWNERS, PageOwners,
+    STACK_CACHE, StackSeen,
 };
-use crate::read::{at, page_pgmap, page_to_pfn};
+use crate::read::{at, page_of_pfn, page_pgmap, page_to_pfn};
 
 /// Pages of one gup call that are looked at (a 4 KiB O_DIRECT pins one; a
 /// 64 KiB one 16). Larger calls record their first pages only.
@@ -30,16 +30,24 @@ const PIN_BIAS: i32 = 1024;
 
 const EOPNOTSUPP: i64 = -95;
 
-/// Where the struct pages of FS-DAX memory lie; empty when none is known.
+/// Where the struct pages of FS-DAX memory lie; None when none is known.
+/// By reference: a copy of the 136 bytes is a memcpy loop in BPF.
 #[inline(always)]
-fn fsdax_span() -> PageSpan {
-    FSDAX_SPAN.get(0).copied().unwrap_or_default()
+fn fsdax_ranges() -> Option<&'static FsdaxRanges> {
+    FSDAX_RANGES.get(0).filter(|r| r.n != 0)
 }
 
-/// The page belongs to an FS-DAX pagemap we know of. Only for pages inside
-/// [`fsdax_span`]: a normal page's pgmap word is an lru pointer.
+/// An FS-DAX page, decided from its address: inside one of the ranges
+/// (and, only when some pagemap did not fit in them, in the pgmap set: a
+/// normal page's pgmap word is an lru pointer, never a key).
 #[inline(always)]
-fn is_fsdax(page: u64) -> bool {
+fn is_fsdax(ranges: &FsdaxRanges, page: u64) -> bool {
+    if !ranges.covers(page) {
+        return false;
+    }
+    if ranges.inexact == 0 {
+        return true;
+    }
     let pgmap = page_pgmap(page);
     pgmap != 0 && unsafe { FSDAX_PGMAPS.get(pgmap) }.is_some()
 }
@@ -71,15 +79,14 @@ pub fn gup_exit(ctx: *mut core::ffi::c_void, point: u16, arg: impl Fn(usize) -> 
     if conf!(track_pins) == 0 {
         return;
     }
-    let span = fsdax_span();
-    if span.hi == 0 {
+    let Some(ranges) = fsdax_ranges() else {
         return;
-    }
+    };
     let pages = arg(shape.pages);
     if pages == 0 {
         return;
     }
-    record_owners(ctx, point, &shape, &span, pages, ret as u64);
+    record_owners(ctx, point, &shape, ranges, pages, ret as u64);
 }
 
 #[inline(always)]
@@ -105,9 +112,10 @@ fn refused(
     );
 }
 
-/// The pages a call referenced, read in one go: at most [`MAX_GUP_PAGES`].
+/// The pages a call referenced, read in one go into `out`: at most
+/// [`MAX_GUP_PAGES`]; how many were read (0 on a fault).
 #[inline(always)]
-fn read_pages(pages: u64, count: u64, out: &mut [u64; MAX_GUP_PAGES as usize]) -> u64 {
+fn read_pages(pages: u64, count: u64, out: &mut PageBuf) -> u64 {
     let n = if count < MAX_GUP_PAGES {
         count
     } else {
@@ -131,6 +139,18 @@ fn read_pages(pages: u64, count: u64, out: &mut [u64; MAX_GUP_PAGES as usize]) -
     if err < 0 { 0 } else { n }
 }
 
+/// Room for the pages of one call, left uninitialized: zeroing 128 bytes
+/// is a byte-by-byte memset in BPF (about 400 instructions, a third of the
+/// program), and the helper writes what is read.
+type PageBuf = core::mem::MaybeUninit<[u64; MAX_GUP_PAGES as usize]>;
+
+/// Page `i` of a buffer [`read_pages`] filled up to at least `i + 1`.
+#[inline(always)]
+fn page_at(buf: &PageBuf, i: usize) -> u64 {
+    // SAFETY: i < 16, and read_pages wrote every slot below its count.
+    unsafe { (*buf.as_ptr())[i & (MAX_GUP_PAGES as usize - 1)] }
+}
+
 /// Loop state is the index alone (whatever else a page's handling leaves
 /// behind is dead at the loop head), so the verifier's walk of the unrolled
 /// loop stays linear in `MAX_GUP_PAGES`.
@@ -139,11 +159,11 @@ fn record_owners(
     ctx: *mut core::ffi::c_void,
     point: u16,
     shape: &GupShape,
-    span: &PageSpan,
+    ranges: &FsdaxRanges,
     pages: u64,
     count: u64,
 ) {
-    let mut got = [0u64; MAX_GUP_PAGES as usize];
+    let mut got = PageBuf::uninit();
     let n = read_pages(pages, count, &mut got);
     // A constant per program: an unknown one doubles the paths the verifier
     // walks. 5.10's pin_user_pages_unlocked passes FOLL_PIN on to
@@ -155,10 +175,10 @@ fn record_owners(
         if i as u64 >= n {
             break;
         }
-        let page = got[i];
+        let page = page_at(&got, i);
         let slot_addr = pages + i as u64 * 8;
         i += 1;
-        if span.covers(page) && is_fsdax(page) {
+        if is_fsdax(ranges, page) {
             add_owner(ctx, page, slot_addr, point, pin, shape.remote);
         }
     }
@@ -404,10 +424,10 @@ fn drop_stale(point: u16, page: u64, po: &mut PageOwners, refcount: i32) {
         o.refs -= lost as u32;
         return;
     }
-    let gone = po.owners[oldest];
-    po.owners[oldest].refs = 0;
+    let gone = &mut po.owners[oldest];
+    gone.refs = 0;
     if gone.reported != 0 {
-        closed(point, page, &gone, false);
+        closed(point, page, gone, false);
     }
 }
 
@@ -425,14 +445,16 @@ pub fn page_released(point: u16, page: u64, refs: i32, idle: bool) {
         // Owners go dormant, the entry stays: the next pin of the page (an
         // O_DIRECT loop pins the same buffer page per I/O) then costs no map
         // insert and no identity read, and the LRU bounds what stays.
+        // By reference: a copy of an owner is a 72-byte memcpy, a loop of
+        // byte moves in BPF, on the put of every O_DIRECT into DAX memory.
         let mut k = 0;
         while k < OWNER_SLOTS {
-            let o = po.owners[k];
-            if live(&o) {
+            let o = &mut po.owners[k];
+            if live(o) {
                 if o.reported != 0 {
-                    closed(point, page, &o, true);
+                    closed(point, page, o, true);
                 }
-                po.owners[k].refs = 0;
+                o.refs = 0;
             }
             k += 1;
         }
@@ -486,10 +508,9 @@ pub fn page_released(point: u16, page: u64, refs: i32, idle: bool) {
         o.refs -= n;
         return;
     }
-    let gone = *o;
     o.refs = 0;
-    if gone.reported != 0 {
-        closed(point, page, &gone, false);
+    if o.reported != 0 {
+        closed(point, page, o, false);
     }
 }
 
@@ -513,56 +534,59 @@ fn closed(point: u16, page: u64, o: &Owner, by_idle: bool) {
 /// puts are not hooked one by one): pin references go away.
 #[inline(always)]
 pub fn unpinned(point: u16, args: &[u64; 6]) {
-    let span = fsdax_span();
+    let Some(ranges) = fsdax_ranges() else {
+        return;
+    };
     if point == idx::UNPIN_USER_PAGE {
-        if span.covers(args[0]) {
+        if is_fsdax(ranges, args[0]) {
             page_released(point, args[0], PIN_BIAS, false);
         }
         return;
     }
-    if span.hi == 0 {
-        return;
-    }
-    let mut got = [0u64; MAX_GUP_PAGES as usize];
+    let mut got = PageBuf::uninit();
     let n = read_pages(args[0], args[1], &mut got);
     let mut i = 0usize;
     while i < MAX_GUP_PAGES as usize {
         if i as u64 >= n {
             break;
         }
-        let page = got[i];
+        let page = page_at(&got, i);
         i += 1;
-        if span.covers(page) && is_fsdax(page) {
+        if is_fsdax(ranges, page) {
             page_released(point, page, PIN_BIAS, false);
         }
     }
 }
 
-/// A pagemap came to life: an FS-DAX one joins the set, and the span of
-/// FS-DAX struct pages grows to cover its pfns `[pfn_start, pfn_end)`.
+/// A pagemap came to life: an FS-DAX one joins the set, and its struct
+/// pages (pfns `[pfn_start, pfn_end)`) join the ranges.
 #[inline(always)]
 pub fn pagemap_known(point: u16, pgmap: u64, pfn_start: u64, pfn_end: u64, fs_dax: bool) {
     if !fs_dax || pgmap == 0 {
         return;
     }
     kept(point, FSDAX_PGMAPS.insert(pgmap, 1, 0));
-    let size: u64 = conf!(page_size);
-    let sym: u64 = conf!(vmemmap_base_sym);
-    let base = if sym != 0 {
-        at::<u64>(sym, 0)
-    } else {
-        conf!(vmemmap_start)
+    let span = PageSpan {
+        lo: page_of_pfn(pfn_start),
+        hi: page_of_pfn(pfn_end),
     };
-    if let Some(span) = FSDAX_SPAN.get_ptr_mut(0) {
-        // SAFETY: the one entry of an array map; pagemaps are born rarely
-        // (a race of two births at once could keep the narrower span; the
-        // pgmap set still decides, and userspace widens it too).
-        let span = unsafe { &mut *span };
-        *span = span.widened(base + pfn_start * size, base + pfn_end * size);
+    if let Some(ranges) = FSDAX_RANGES.get_ptr_mut(0) {
+        // SAFETY: the one entry of an array map; pagemaps are born and die
+        // rarely (two at once could lose one: userspace adds those of the
+        // state at start, and the pgmap set stays right).
+        if !unsafe { (*ranges).add(span) } {
+            count(point, Loss::MapFull);
+        }
     }
 }
 
+/// A pagemap goes away: out of the set and out of the ranges.
 #[inline(always)]
 pub fn pagemap_gone(pgmap: u64) {
     let _ = FSDAX_PGMAPS.remove(pgmap);
+    let start: u64 = at::<u64>(pgmap, conf!(pgmap_range_off));
+    if let Some(ranges) = FSDAX_RANGES.get_ptr_mut(0) {
+        // SAFETY: as in pagemap_known.
+        unsafe { (*ranges).remove(page_of_pfn(start >> 12)) };
+    }
 }

@@ -41,6 +41,24 @@ pub fn name_at(base: u64, off: u32, out: &mut [u8; 32]) {
     let _ = unsafe { bpf_probe_read_kernel_buf((base + off as u64) as *const u8, out) };
 }
 
+/// The struct page array's base: `vmemmap_base`'s value, or the fixed base.
+#[inline(always)]
+fn vmemmap() -> u64 {
+    let sym: u64 = conf!(vmemmap_base_sym);
+    if sym != 0 {
+        at::<u64>(sym, 0)
+    } else {
+        conf!(vmemmap_start)
+    }
+}
+
+/// pfn -> `struct page *`.
+#[inline(always)]
+pub fn page_of_pfn(pfn: u64) -> u64 {
+    let size: u64 = conf!(page_size);
+    vmemmap() + pfn * size
+}
+
 /// `struct page *` (or folio) -> pfn, using `vmemmap_base` and `sizeof(struct page)`.
 #[inline(always)]
 pub fn page_to_pfn(page: u64) -> u64 {
@@ -48,12 +66,7 @@ pub fn page_to_pfn(page: u64) -> u64 {
     if page == 0 || size == 0 {
         return 0;
     }
-    let sym: u64 = conf!(vmemmap_base_sym);
-    let base: u64 = if sym != 0 {
-        at::<u64>(sym, 0)
-    } else {
-        conf!(vmemmap_start)
-    };
+    let base = vmemmap();
     if page < base {
         return 0;
     }

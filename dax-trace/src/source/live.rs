@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf, StackTraceMap};
 use aya::{Btf, Ebpf};
-use dax_trace_common::{Config, PageSpan, PgmapPuts, PointCounters, probe::POINTS};
+use dax_trace_common::{Config, FsdaxRanges, PgmapPuts, PointCounters, probe::POINTS};
 use tokio::io::unix::AsyncFd;
 
 use super::EventStream;
@@ -174,8 +174,8 @@ pub fn start_with(
     let state_events = at_attach.events;
     let tracker = at_attach.tracker;
     seed_fsdax_pagemaps(&mut ebpf, &state_events);
-    if let Some(span) = at_attach.fsdax_span {
-        seed_fsdax_span(&mut ebpf, span);
+    if let Some(ranges) = at_attach.fsdax_ranges {
+        seed_fsdax_ranges(&mut ebpf, &ranges);
     }
     let stacks = take(&mut ebpf, "STACKS")
         .ok()
@@ -235,27 +235,29 @@ fn seed_fsdax_pagemaps(ebpf: &mut Ebpf, state: &[Event]) {
 }
 
 /// Tells the pin programs where the struct pages of the FS-DAX pagemaps at
-/// start lie (the programs widen it for pagemaps born later). Without it
-/// pins of those pagemaps are not seen, and the capture says so.
-fn seed_fsdax_span(ebpf: &mut Ebpf, span: PageSpan) {
-    let Some(map) = ebpf.map_mut("FSDAX_SPAN") else {
-        log::warn!("the eBPF object has no FSDAX_SPAN map: pins are not tracked");
+/// start lie (the programs add the pagemaps born later). Without it pins
+/// of those pagemaps are not seen, and the capture says so.
+fn seed_fsdax_ranges(ebpf: &mut Ebpf, found: &FsdaxRanges) {
+    let Some(map) = ebpf.map_mut("FSDAX_RANGES") else {
+        log::warn!("the eBPF object has no FSDAX_RANGES map: pins are not tracked");
         return;
     };
-    let mut array = match aya::maps::Array::<_, PageSpan>::try_from(map) {
+    let mut array = match aya::maps::Array::<_, FsdaxRanges>::try_from(map) {
         Ok(a) => a,
         Err(err) => {
-            log::warn!("FSDAX_SPAN is not an array: pins are not tracked ({err})");
+            log::warn!("FSDAX_RANGES is not an array: pins are not tracked ({err})");
             return;
         }
     };
-    // A pagemap born between the reading and now widened it already.
-    let merged = match array.get(&0, 0) {
-        Ok(now) if now.hi != 0 => now.widened(span.lo, span.hi),
-        _ => span,
-    };
+    // A pagemap born between the reading and now was added already.
+    let mut merged = array.get(&0, 0).unwrap_or_default();
+    for span in &found.spans[..(found.n as usize).min(found.spans.len())] {
+        if !merged.add(*span) {
+            log::warn!("more FS-DAX pagemaps than ranges kept: the pgmap set decides");
+        }
+    }
     if let Err(err) = array.set(0, merged, 0) {
-        log::warn!("the FS-DAX page span was not set, pins are not tracked: {err}");
+        log::warn!("the FS-DAX page ranges were not set, pins are not tracked: {err}");
     }
 }
 

@@ -69,6 +69,7 @@ impl Pump {
                             return;
                         }
                     }
+                    self.note(&batch[from..]);
                     self.enrich(&mut batch, from).await;
                     if let Some(pause) = self.drain_pause {
                         // A stop during the pause is not kept waiting.
@@ -88,6 +89,7 @@ impl Pump {
                 _ = drain_tick.tick() => {
                     let from = batch.len();
                     drain(self.ring.get_mut(), &mut batch);
+                    self.note(&batch[from..]);
                     self.enrich(&mut batch, from).await;
                 }
                 _ = tick.tick() => self.collect_stats(&mut batch),
@@ -98,6 +100,13 @@ impl Pump {
                 }
                 _ = self.tx.closed() => return,
             }
+        }
+    }
+
+    /// Lets the state tracker see the kernel's events.
+    fn note(&mut self, events: &[Event]) {
+        if let Some(t) = &mut self.tracker {
+            t.note(events);
         }
     }
 

@@ -1,7 +1,7 @@
 //! The state at start as a live capture reads it: right after attaching,
 //! with the reader program of the loaded object, before any event is sent.
 use aya::Ebpf;
-use dax_trace_common::{Config, PageSpan};
+use dax_trace_common::{Config, FsdaxRanges, PageSpan};
 
 use super::kmem::BpfReader;
 use super::page::PageSpace;
@@ -18,9 +18,9 @@ pub struct AtAttach {
     pub events: Vec<Event>,
     /// Keeps the state current while tracing (None: the reader is missing).
     pub tracker: Option<Tracker>,
-    /// Where the struct pages of the FS-DAX pagemaps found lie (None: no
-    /// such pagemap, or `vmemmap_base` unreadable).
-    pub fsdax_span: Option<PageSpan>,
+    /// Where the struct pages of the FS-DAX pagemaps found lie (None:
+    /// `vmemmap_base` unreadable).
+    pub fsdax_ranges: Option<FsdaxRanges>,
 }
 
 /// Reads the state at start with the reader program; what cannot be read
@@ -42,7 +42,7 @@ pub fn read_at_attach(
             return AtAttach {
                 events: Vec::new(),
                 tracker: None,
-                fsdax_span: None,
+                fsdax_ranges: None,
             };
         }
     };
@@ -60,9 +60,9 @@ pub fn read_at_attach(
         .problems
         .extend(snap.problems.iter().map(|p| format!("state at start: {p}")));
     // Read before the tracker takes the reader.
-    let fsdax_span = PageSpace::read(&reader, config)
+    let fsdax_ranges = PageSpace::read(&reader, config)
         .ok()
-        .and_then(|space| fsdax_span(&space, &snap.events));
+        .map(|space| fsdax_ranges(&space, &snap.events));
     let tracker = Tracker::new(
         Box::new(reader),
         layout.clone(),
@@ -73,23 +73,25 @@ pub fn read_at_attach(
     AtAttach {
         events: snap.events,
         tracker: Some(tracker),
-        fsdax_span,
+        fsdax_ranges,
     }
 }
 
-/// The span of struct pages that covers every FS-DAX pagemap of `events`.
-pub fn fsdax_span(space: &PageSpace, events: &[Event]) -> Option<PageSpan> {
-    events
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::StatePagemap(p) if p.fs_dax.get() && p.pfn_end > p.pfn_start => {
-                Some((space.page_of(p.pfn_start), space.page_of(p.pfn_end)))
-            }
-            _ => None,
-        })
-        .fold(None, |span: Option<PageSpan>, (lo, hi)| {
-            Some(span.unwrap_or_default().widened(lo, hi))
-        })
+/// The struct pages of every FS-DAX pagemap of `events`.
+pub fn fsdax_ranges(space: &PageSpace, events: &[Event]) -> FsdaxRanges {
+    let mut ranges = FsdaxRanges::default();
+    for e in events {
+        if let EventBody::StatePagemap(p) = &e.body
+            && p.fs_dax.get()
+            && p.pfn_end > p.pfn_start
+        {
+            ranges.add(PageSpan {
+                lo: space.page_of(p.pfn_start),
+                hi: space.page_of(p.pfn_end),
+            });
+        }
+    }
+    ranges
 }
 
 #[cfg(test)]
@@ -111,23 +113,23 @@ mod tests {
     }
 
     #[test]
-    fn the_span_covers_the_struct_pages_of_fsdax_pagemaps_only() {
+    fn the_ranges_cover_the_struct_pages_of_fsdax_pagemaps_only() {
         let space = PageSpace {
             vmemmap: 0xffff_ea00_0000_0000,
             page_size: 64,
         };
-        assert_eq!(fsdax_span(&space, &[pagemap(false, 0, 10)]), None);
-        let span = fsdax_span(
+        assert_eq!(fsdax_ranges(&space, &[pagemap(false, 0, 10)]).n, 0);
+        let r = fsdax_ranges(
             &space,
             &[
                 pagemap(true, 0x40000, 0x60000),
                 pagemap(false, 0x100000, 0x100010),
                 pagemap(true, 0x80000, 0x80100),
             ],
-        )
-        .expect("a span");
-        assert_eq!(span.lo, space.page_of(0x40000));
-        assert_eq!(span.hi, space.page_of(0x80100));
-        assert!(!span.covers(space.page_of(0x100000)), "device-dax is out");
+        );
+        assert_eq!(r.n, 2);
+        assert!(r.covers(space.page_of(0x40000)) && r.covers(space.page_of(0x800ff)));
+        assert!(!r.covers(space.page_of(0x60000)), "the gap between them");
+        assert!(!r.covers(space.page_of(0x100000)), "device-dax is out");
     }
 }
