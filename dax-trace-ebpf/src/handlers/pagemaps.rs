@@ -1,0 +1,51 @@
+//! The birth of a `dev_pagemap` (memremap_pages): its type and range.
+use dax_trace_common::{Flag, payload::PagemapCreate};
+
+use crate::conf;
+use crate::emit::submit;
+use crate::pins;
+use crate::read::at;
+
+#[inline(always)]
+pub(super) fn pagemap_create(point: u16, pgmap: u64, ret: u64) {
+    let ty: u32 = at::<u32>(pgmap, conf!(pgmap_type_off));
+    let start: u64 = at::<u64>(pgmap, conf!(pgmap_range_off));
+    let end: u64 = at::<u64>(pgmap, conf!(pgmap_range_off) + 8);
+    let has_nr: u32 = conf!(pgmap_has_nr_range);
+    let has_owner: u32 = conf!(pgmap_has_owner);
+    let fsdax: u32 = conf!(fsdax_type);
+    pins::pagemap_known(
+        point,
+        pgmap,
+        start >> 12,
+        (end + 1) >> 12,
+        ty == fsdax && ret < (-4095i64) as u64,
+    );
+    submit(
+        point,
+        PagemapCreate {
+            pgmap,
+            memory_type: ty,
+            fs_dax: Flag::new(ty == fsdax),
+            pfn_start: start >> 12,
+            pfn_end: (end + 1) >> 12,
+            nr_range: if has_nr != 0 {
+                at::<i32>(pgmap, conf!(pgmap_nr_range_off)) as u32
+            } else {
+                1
+            },
+            _pad: 0,
+            owner: if has_owner != 0 {
+                at::<u64>(pgmap, conf!(pgmap_owner_off))
+            } else {
+                0
+            },
+            // memremap_pages returns the mapped address or an ERR_PTR.
+            ret: if ret >= (-4095i64) as u64 {
+                ret as i64
+            } else {
+                0
+            },
+        },
+    );
+}
