@@ -2,44 +2,65 @@
 use aya_ebpf::bindings::{
     BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, BPF_RB_RING_SIZE,
 };
-use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns};
-use dax_trace_common::{EventHeader, Loss, Payload, PointCounters, Record, payload::Fault};
+use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, generated as raw};
+use dax_trace_common::{COMM_LEN, Loss, Payload, PointCounters, Record, payload::Fault};
 
 use crate::maps::{COUNTERS, EVENTS};
 
-/// The header of a `P` record from `point`, stamped `ts_ns`, with the
-/// current task's identity.
-#[inline(always)]
-fn header<P: Payload>(point: u16, ts_ns: u64) -> EventHeader {
-    let pid_tgid = bpf_get_current_pid_tgid();
-    EventHeader {
-        ts_ns,
-        kind: P::KIND,
-        point,
-        cpu: unsafe { aya_ebpf::helpers::bpf_get_smp_processor_id() },
-        pid: (pid_tgid >> 32) as u32,
-        tid: pid_tgid as u32,
-        comm: bpf_get_current_comm().unwrap_or([0; 16]),
-    }
-}
-
 /// Sends `payload` as an event of `point` happening now.
 #[inline(always)]
-pub fn submit<P: Payload>(point: u16, payload: P) {
+pub fn submit<P: Payload + 'static>(point: u16, payload: P) {
     submit_at(point, now(), payload);
 }
 
 /// Sends `payload` as an event of `point` stamped `ts_ns` (a wait's begin is
 /// sent later than it happened). A full ring buffer counts a drop for the point.
 #[inline(always)]
-pub fn submit_at<P: Payload>(point: u16, ts_ns: u64, payload: P) {
-    let record = Record {
-        header: header::<P>(point, ts_ns),
-        payload,
-    };
-    if EVENTS.output::<Record<P>>(&record, wakeup::<P>()).is_err() {
+pub fn submit_at<P: Payload + 'static>(point: u16, ts_ns: u64, payload: P) {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    write::<P>(point, ts_ns, pid_tgid, None, payload);
+}
+
+/// Writes one record straight into the ring buffer: the header field by
+/// field and the comm by the helper, in the reserved memory. Building the
+/// record on the stack and copying it in (`bpf_ringbuf_output`) cost a
+/// stack copy and byte-by-byte memcpy loops of the comm on every fault.
+/// `comm`: another task's name (an owner recorded earlier), else the
+/// current task's.
+#[inline(always)]
+fn write<P: Payload + 'static>(
+    point: u16,
+    ts_ns: u64,
+    pid_tgid: u64,
+    comm: Option<&[u8; 16]>,
+    payload: P,
+) {
+    let Some(mut entry) = EVENTS.reserve::<Record<P>>(0) else {
         count(point, Loss::RingFull);
+        return;
+    };
+    let r = entry.as_mut_ptr();
+    // SAFETY: `r` is the reserved record, valid until submit; every field
+    // is written before it is submitted.
+    unsafe {
+        let h = &raw mut (*r).header;
+        (*h).ts_ns = ts_ns;
+        (*h).kind = P::KIND;
+        (*h).point = point;
+        (*h).cpu = aya_ebpf::helpers::bpf_get_smp_processor_id();
+        (*h).pid = (pid_tgid >> 32) as u32;
+        (*h).tid = pid_tgid as u32;
+        match comm {
+            Some(c) => (*h).comm = *c,
+            None => {
+                if raw::bpf_get_current_comm((&raw mut (*h).comm).cast(), COMM_LEN as u32) < 0 {
+                    (*h).comm = [0; COMM_LEN];
+                }
+            }
+        }
+        core::ptr::write(&raw mut (*r).payload, payload);
     }
+    entry.submit(wakeup::<P>());
 }
 
 /// How a record of kind `P` wakes the reader. Lifecycle records (claims,
@@ -64,15 +85,9 @@ fn wakeup<P: Payload>() -> u64 {
 /// Sends `payload` with a header naming another task (an owner recorded
 /// earlier): its pid, tid and comm instead of the current task's.
 #[inline(always)]
-pub fn submit_as<P: Payload>(point: u16, pid: u32, tid: u32, comm: [u8; 16], payload: P) {
-    let mut header = header::<P>(point, now());
-    header.pid = pid;
-    header.tid = tid;
-    header.comm = comm;
-    let record = Record { header, payload };
-    if EVENTS.output::<Record<P>>(&record, wakeup::<P>()).is_err() {
-        count(point, Loss::RingFull);
-    }
+pub fn submit_as<P: Payload + 'static>(point: u16, pid: u32, tid: u32, comm: [u8; 16], payload: P) {
+    let pid_tgid = ((pid as u64) << 32) | tid as u64;
+    write::<P>(point, now(), pid_tgid, Some(&comm), payload);
 }
 
 /// The kernel stack of the running program as a trace stack id (the stack
