@@ -8,8 +8,11 @@
 //! [`table`] turns them into medians, per-round ratios, the table printed
 //! here and `target/bench/overhead.json`. Nothing is asserted on timings.
 pub mod census;
+pub mod config;
+pub mod goals;
 mod guest_script;
 pub mod pins_table;
+pub mod render;
 pub mod row;
 pub mod runs;
 pub mod smoke;
@@ -20,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use xtask::vm::{self, KernelGen, VmRequest};
+use xtask::vm::{self, Accel, KernelGen, VmRequest};
 
 use crate::run::workspace_root;
 use runs::{Config, PIN_WORKLOADS, WORKLOADS};
@@ -54,6 +57,15 @@ pub struct OverheadArgs {
     /// Workloads (default: all).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
+    /// The guest's clock: `icount` (QEMU's instruction clock, one vCPU:
+    /// throughput counts instructions, repeated runs agree within 0.1%) or
+    /// `tcg` (multi-threaded TCG on host time: ratios scatter by +-30%).
+    #[arg(long, value_enum, default_value_t = Clock::Icount)]
+    pub clock: Clock,
+    /// Also run `daxtrace record --no-stacks` and `--no-pins` on the
+    /// O_DIRECT workloads (two more sessions a round).
+    #[arg(long)]
+    pub pin_variants: bool,
     /// Do not rebuild the guest binaries.
     #[arg(long)]
     pub no_build: bool,
@@ -62,6 +74,34 @@ pub struct OverheadArgs {
     /// missing.
     #[arg(long)]
     pub collect_only: bool,
+}
+
+/// What the guest's clock counts during a benchmark boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Clock {
+    /// QEMU's instruction clock (`Accel::Icount`): 1 ns per guest instruction.
+    Icount,
+    /// Multi-threaded TCG: host time.
+    Tcg,
+}
+
+impl Clock {
+    pub fn accel(self) -> Option<Accel> {
+        match self {
+            Clock::Icount => Some(Accel::Icount),
+            // As before the instruction clock: whatever the host allows.
+            Clock::Tcg => None,
+        }
+    }
+}
+
+/// The `clock` of a row for a boot under `accel`.
+pub fn clock_name(accel: Accel) -> &'static str {
+    match accel {
+        Accel::Icount => "icount",
+        Accel::Tcg => "tcg",
+        Accel::Kvm => "kvm",
+    }
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -73,26 +113,31 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 fn overhead(args: &OverheadArgs) -> anyhow::Result<()> {
     let workloads = chosen_workloads(&args.workloads)?;
+    let pin_workloads: &[&str] = if args.pin_variants {
+        &PIN_WORKLOADS
+    } else {
+        &[]
+    };
     let root = workspace_root();
     let bench_dir = root.join("target/bench");
     let mut rows = Vec::new();
     for &kernel in &args.kernels {
         let share = bench_dir.join(kernel.as_str());
-        let release = if args.collect_only {
-            let path = share.join("kernel-release");
-            std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {} (no earlier run?)", path.display()))?
-                .trim()
-                .to_string()
+        let (release, clock) = if args.collect_only {
+            // Shares from before the clock was written were measured under TCG.
+            let clock = read_share_file(&share, "clock").unwrap_or_else(|_| "tcg".into());
+            (read_share_file(&share, "kernel-release")?, clock)
         } else {
-            run_guest(
+            let guest = GuestRun {
                 kernel,
-                &share,
-                args.rounds,
-                args.runtime,
-                &workloads,
-                !args.no_build,
-            )?
+                rounds: args.rounds,
+                runtime: args.runtime,
+                workloads: &workloads,
+                pin_workloads,
+                accel: args.clock.accel(),
+                build: !args.no_build,
+            };
+            guest.run(&share)?
         };
         rows.extend(collect_rows(
             kernel,
@@ -100,7 +145,8 @@ fn overhead(args: &OverheadArgs) -> anyhow::Result<()> {
             &share,
             args.rounds,
             &workloads,
-            &PIN_WORKLOADS,
+            pin_workloads,
+            &clock,
         ));
     }
     let table = table::render(&rows);
@@ -153,6 +199,15 @@ fn merge_rows(path: &Path, new: Vec<Row>) -> Vec<Row> {
         .unwrap_or_default();
     let mut merged: Vec<Row> = old
         .into_iter()
+        .map(|mut o| {
+            // Rows from before the clock was recorded were measured under
+            // TCG, their BPF programs as (name, runs, ns) tuples.
+            if o.clock.is_empty() {
+                o.clock = "tcg".into();
+                o.bpf_programs.clear();
+            }
+            o
+        })
         .filter(|o| {
             !new.iter()
                 .any(|n| n.kernel == o.kernel && n.workload == o.workload)
@@ -169,13 +224,18 @@ fn merge_rows(path: &Path, new: Vec<Row>) -> Vec<Row> {
 }
 
 /// The guest script's command line for `rounds`, `runtime` and `workloads`,
-/// with the share at /mnt/host; the workloads in [`PIN_WORKLOADS`] also run
-/// the pin variants.
-pub fn guest_command(rounds: u32, runtime: u32, workloads: &[&str], out_dir: &str) -> Vec<String> {
+/// with the share at /mnt/host; `pin_workloads` also run the pin variants.
+pub fn guest_command(
+    rounds: u32,
+    runtime: u32,
+    workloads: &[&str],
+    pin_workloads: &[&str],
+    out_dir: &str,
+) -> Vec<String> {
     let mut command = vec![
         "env".to_string(),
         format!("BENCH_OUT={out_dir}"),
-        format!("BENCH_PIN_WORKLOADS={}", PIN_WORKLOADS.join(" ")),
+        format!("BENCH_PIN_WORKLOADS={}", pin_workloads.join(" ")),
         "bash".to_string(),
         "/mnt/host/bench.sh".to_string(),
         rounds.to_string(),
@@ -188,10 +248,15 @@ pub fn guest_command(rounds: u32, runtime: u32, workloads: &[&str], out_dir: &st
 /// A generous bound for one guest run: every run of every configuration,
 /// and a tracer start per round and configuration (bpftrace compiles with
 /// LLVM: tens of seconds under TCG).
-pub fn guest_timeout(rounds: u32, runtime: u32, workloads: &[&str]) -> Duration {
+pub fn guest_timeout(
+    rounds: u32,
+    runtime: u32,
+    workloads: &[&str],
+    pin_workloads: &[&str],
+) -> Duration {
     let per_round: usize = workloads
         .iter()
-        .map(|w| Config::for_workload(w, &PIN_WORKLOADS).len())
+        .map(|w| Config::for_workload(w, pin_workloads).len())
         .sum();
     let runs = u64::from(rounds) * per_round as u64;
     let sessions = u64::from(rounds) * Config::ALL.len() as u64;
@@ -212,37 +277,72 @@ pub fn prepare_share(share: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_guest(
+fn read_share_file(share: &Path, name: &str) -> anyhow::Result<String> {
+    let path = share.join(name);
+    Ok(std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (no earlier run?)", path.display()))?
+        .trim()
+        .to_string())
+}
+
+/// One benchmark boot.
+struct GuestRun<'a> {
     kernel: KernelGen,
-    share: &Path,
     rounds: u32,
     runtime: u32,
-    workloads: &[&str],
+    workloads: &'a [&'static str],
+    pin_workloads: &'a [&'a str],
+    /// None: as `cargo xtask vm` chooses (KVM where usable, else TCG).
+    accel: Option<Accel>,
     build: bool,
-) -> anyhow::Result<String> {
-    prepare_share(share)?;
-    let mut req = VmRequest::new(
-        kernel,
-        guest_command(rounds, runtime, workloads, "/mnt/host"),
-    );
-    req.share = Some(share.to_path_buf());
-    req.host_usr = true;
-    req.timeout = guest_timeout(rounds, runtime, workloads);
-    req.echo_output = true;
-    req.build_guest_binaries = build;
-    let outcome = vm::run(&req).with_context(|| format!("booting Debian {kernel}"))?;
-    if outcome.exit_code != 0 {
-        bail!(
-            "the bench script failed on {kernel} (exit {}); files in {}",
-            outcome.exit_code,
-            share.display()
+}
+
+impl GuestRun<'_> {
+    /// Boots, runs the guest script and gives the kernel release and the
+    /// clock (also left in the share for `--collect-only`).
+    fn run(&self, share: &Path) -> anyhow::Result<(String, String)> {
+        let kernel = self.kernel;
+        prepare_share(share)?;
+        let accel = self.accel.unwrap_or_else(vm::accel::detect);
+        let clock = clock_name(accel);
+        std::fs::write(share.join("clock"), format!("{clock}\n"))
+            .with_context(|| format!("writing {}/clock", share.display()))?;
+        let mut req = VmRequest::new(
+            kernel,
+            guest_command(
+                self.rounds,
+                self.runtime,
+                self.workloads,
+                self.pin_workloads,
+                "/mnt/host",
+            ),
         );
+        req.share = Some(share.to_path_buf());
+        req.host_usr = true;
+        req.accel = Some(accel);
+        req.timeout = guest_timeout(
+            self.rounds,
+            self.runtime,
+            self.workloads,
+            self.pin_workloads,
+        );
+        req.echo_output = true;
+        req.build_guest_binaries = self.build;
+        let outcome = vm::run(&req).with_context(|| format!("booting Debian {kernel}"))?;
+        if outcome.exit_code != 0 {
+            bail!(
+                "the bench script failed on {kernel} (exit {}); files in {}",
+                outcome.exit_code,
+                share.display()
+            );
+        }
+        Ok((outcome.kernel_release, clock.to_string()))
     }
-    Ok(outcome.kernel_release)
 }
 
 /// Reads every run of `workloads` from `share/runs` into one row each;
-/// `pin_workloads` are those that ran the pin variants too.
+/// `pin_workloads` are those that ran the pin variants too, `clock` what
+/// the guest's clock counted.
 pub fn collect_rows(
     kernel: KernelGen,
     release: &str,
@@ -250,6 +350,7 @@ pub fn collect_rows(
     rounds: u32,
     workloads: &[&str],
     pin_workloads: &[&str],
+    clock: &str,
 ) -> Vec<Row> {
     let runs_dir: PathBuf = share.join("runs");
     workloads
@@ -262,6 +363,7 @@ pub fn collect_rows(
                 kernel: kernel.as_str(),
                 release,
                 workload: w,
+                clock,
                 configs: Config::for_workload(w, pin_workloads),
                 rounds,
             }
@@ -288,7 +390,13 @@ mod tests {
     #[test]
     fn the_guest_command_names_rounds_runtime_and_workloads() {
         assert_eq!(
-            guest_command(3, 5, &["dio-dax", "dio-anon"], "/mnt/host/bench"),
+            guest_command(
+                3,
+                5,
+                &["dio-dax", "dio-anon"],
+                &PIN_WORKLOADS,
+                "/mnt/host/bench"
+            ),
             [
                 "env",
                 "BENCH_OUT=/mnt/host/bench",
