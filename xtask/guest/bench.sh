@@ -59,6 +59,8 @@ nproc >"$out/nproc"
 echo never >/sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
 cat /sys/kernel/mm/transparent_hugepage/enabled >"$out/thp" 2>&1
 echo 0 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
+# The exporter listens on loopback, which /init leaves down.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 
 # --- The bpftrace script: the functions daxtrace attached, counted per device
 # or pagemap (the least work that still answers "how many, on what").
@@ -288,7 +290,13 @@ start_tracer() {
             until wget -q -O /dev/null http://127.0.0.1:9863/healthz 2>/dev/null ||
                 ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1200 ]; do
                 nap 0.1; waited=$((waited + 1))
-            done ;;
+            done
+            if kill -0 "$tracer_pid" 2>/dev/null &&
+                ! wget -q -O /dev/null http://127.0.0.1:9863/healthz 2>"$runs/$tag.healthz.err"; then
+                log "serve did not answer /healthz in $((waited / 10)) s"
+                kill -KILL "$tracer_pid" 2>/dev/null
+                wait "$tracer_pid" 2>/dev/null
+            fi ;;
         bpftrace*|empty-fexit)
             # The loader itself in the background (not a function's subshell),
             # so that $! is bpftrace: its CPU and RSS are read, SIGINT reaches it.
