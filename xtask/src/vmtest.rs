@@ -78,8 +78,8 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
     if with_top {
         command.push("DAXTRACE_VMTEST_TOP=1".to_string());
         command.push("DAXTRACE_VMTEST_BENCH=1".to_string());
-        std::fs::copy(root.join("xtask/guest/bench.sh"), share.join("bench.sh"))
-            .context("copying the bench script into the share")?;
+        crate::bench::copy_guest_scripts(&share)
+            .context("copying the bench scripts into the share")?;
     }
     // The exporter's live step runs where the issue asks for it: 6.1 (lost
     // wakeup) and 7 (the newest generation).

@@ -50,17 +50,27 @@ pub fn guest_timeout(
     Duration::from_secs(600 + runs * (u64::from(runtime) * 3 + 30) + sessions * 120)
 }
 
-/// Copies the guest script into `share` (emptied first).
+/// The guest scripts of the benchmark, copied into its share.
+pub const GUEST_SCRIPTS: [&str; 2] = ["bench.sh", "bench-bpftrace.sh"];
+
+/// Copies the guest scripts into `share` (emptied first).
 pub fn prepare_share(share: &Path) -> anyhow::Result<()> {
     if share.exists() {
         std::fs::remove_dir_all(share).with_context(|| format!("clearing {}", share.display()))?;
     }
     std::fs::create_dir_all(share).with_context(|| format!("creating {}", share.display()))?;
-    std::fs::copy(
-        workspace_root().join("xtask/guest/bench.sh"),
-        share.join("bench.sh"),
-    )
-    .context("copying the bench script into the share")?;
+    copy_guest_scripts(share)
+}
+
+/// Copies the guest scripts into `dir` (bench.sh sources the other from its own directory).
+pub fn copy_guest_scripts(dir: &Path) -> anyhow::Result<()> {
+    for script in GUEST_SCRIPTS {
+        std::fs::copy(
+            workspace_root().join("xtask/guest").join(script),
+            dir.join(script),
+        )
+        .with_context(|| format!("copying {script} into {}", dir.display()))?;
+    }
     Ok(())
 }
 

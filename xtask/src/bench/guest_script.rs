@@ -7,11 +7,15 @@ use std::process::Command;
 
 use super::runs::parse_bpf_stats;
 
-/// The text of shell function `name` of bench.sh (from `name() {` to the
-/// first `}` alone on a line).
+/// The text of shell function `name` of bench.sh or bench-bpftrace.sh
+/// (from `name() {` to the first `}` alone on a line).
 fn shell_function(name: &str) -> String {
-    let path = crate::run::workspace_root().join("xtask/guest/bench.sh");
-    let script = std::fs::read_to_string(&path).unwrap();
+    let guest = crate::run::workspace_root().join("xtask/guest");
+    let script = ["bench.sh", "bench-bpftrace.sh"]
+        .iter()
+        .map(|f| std::fs::read_to_string(guest.join(f)).unwrap())
+        .find(|s| s.contains(&format!("\n{name}() {{\n")))
+        .unwrap_or_else(|| panic!("no shell function {name}"));
     let start = script.find(&format!("\n{name}() {{\n")).unwrap() + 1;
     let len = script[start..].find("\n}\n").unwrap() + 3;
     script[start..start + len].to_string()

@@ -26,6 +26,7 @@ use anyhow::Context as _;
 use xtask::vm::{Accel, KernelGen};
 
 use crate::run::workspace_root;
+pub use guest_run::copy_guest_scripts;
 use guest_run::{GuestRun, read_share_file};
 use runs::{Config, PIN_WORKLOADS, WORKLOADS};
 use table::{Row, WorkloadRuns};
