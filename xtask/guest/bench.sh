@@ -168,7 +168,17 @@ start_tracer() {
                 log "serve did not answer /healthz in $((waited / 10)) s"
                 kill -KILL "$tracer_pid" 2>/dev/null
                 wait "$tracer_pid" 2>/dev/null
-            fi ;;
+            fi
+            # /healthz answers before the exporter has attached (its first
+            # windows on 7 overlapped 20 CPU-s of attaching): wait until its
+            # count of BPF programs holds still for a second.
+            local held last_held=-1
+            while kill -0 "$tracer_pid" 2>/dev/null && [ $waited -lt 1800 ]; do
+                held=$(prog_fds "$tracer_pid")
+                [ "$held" -gt 0 ] && [ "$held" = "$last_held" ] && break
+                last_held=$held
+                nap 1; waited=$((waited + 10))
+            done ;;
         bpftrace*|empty-fexit)
             # The loader itself in the background (not a function's subshell),
             # so that $! is bpftrace: its CPU and RSS are read, SIGINT reaches it.
@@ -512,7 +522,9 @@ window_end() {
     return 0
 }
 
-all_configs="untraced untraced-b daxtrace bpftrace bpftrace-owners empty-fexit serve daxtrace-no-stacks daxtrace-no-pins after"
+# $BENCH_CONFIGS: a subset, for a quick look at some configurations (the
+# host half reads the others as missing).
+all_configs=${BENCH_CONFIGS:-untraced untraced-b daxtrace bpftrace bpftrace-owners empty-fexit serve daxtrace-no-stacks daxtrace-no-pins after}
 runs_under() {
     case "$2" in
         daxtrace-no-*) case " $pin_workloads " in *" $1 "*) return 0 ;; *) return 1 ;; esac ;;
