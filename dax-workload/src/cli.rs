@@ -59,6 +59,13 @@ pub enum Scenario {
     /// A child of `pin-owners` (a pin or a read in a process of its own).
     #[command(hide = true)]
     PinChild(crate::pin_child::PinChildArgs),
+    /// Two processes hand a shared futex back and forth (MAP_SHARED: every
+    /// wait and wake finds its key through get_user_pages_fast); prints
+    /// `ROUND_TRIPS ELAPSED_US` (a benchmark workload, no checks).
+    FutexPingpong(crate::loops::FutexPingpongArgs),
+    /// Write, punch and truncate one file (on a filesystem without DAX) in a
+    /// loop; prints `LOOPS ELAPSED_US` (a benchmark workload, no checks).
+    TruncateLoop(crate::loops::TruncateLoopArgs),
 }
 
 impl Scenario {
@@ -74,6 +81,8 @@ impl Scenario {
             Scenario::PoisonChild(_) => "poison-child",
             Scenario::PinOwners(_) => "pin-owners",
             Scenario::PinChild(_) => "pin-child",
+            Scenario::FutexPingpong(_) => "futex-pingpong",
+            Scenario::TruncateLoop(_) => "truncate-loop",
         }
     }
 }

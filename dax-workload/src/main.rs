@@ -14,6 +14,7 @@ mod fs;
 mod hwpoison;
 mod kmsg;
 mod loopdev;
+mod loops;
 mod mapping;
 mod pagemap;
 mod pin;
@@ -42,6 +43,13 @@ fn main() {
     if let Scenario::PinChild(args) = &cli.scenario {
         // A child of `pin-owners`: its own JSON lines, its own watchdogs.
         std::process::exit(pin_child::run(args));
+    }
+    // Benchmark loops: one line on stdout, no report.
+    if let Scenario::FutexPingpong(args) = &cli.scenario {
+        std::process::exit(loops::futex_pingpong(args));
+    }
+    if let Scenario::TruncateLoop(args) = &cli.scenario {
+        std::process::exit(loops::truncate_loop(args));
     }
     progress::start();
     let name = cli.scenario.name();

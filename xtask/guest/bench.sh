@@ -1,21 +1,30 @@
 #!/bin/bash
 # The guest half of `cargo xtask bench overhead` (xtask/src/bench/): runs each
-# workload untraced, under `daxtrace record` and under a bpftrace script on the
-# same functions, interleaved per round, and leaves the raw outputs in
-# $BENCH_OUT (fio's JSON, cycle counts, the recorder's summary, CPU and RSS).
-# Never judges anything: the host half parses and computes.
+# workload untraced and under every tracer configuration, interleaved per
+# round, and leaves the raw outputs in $BENCH_OUT (fio's JSON, operation
+# counts, the recorder's trace, CPU, RSS and BPF statistics). Never judges
+# anything: the host half parses and computes.
 #
 # Usage: bench.sh ROUNDS RUNTIME_S WORKLOAD...
-# Every round runs every workload untraced, then all of them under one
-# daxtrace session, ..., then under one bpftrace session; those named
-# in $BENCH_PIN_WORKLOADS (default: the O_DIRECT ones) also under
-# `daxtrace record --no-stacks` and `--no-pins` (what pin tracking and
-# stacks cost).
+# A round, each configuration one session over every workload in turn:
+#   untraced, untraced-b      the A/A pair (its spread is the noise floor)
+#   daxtrace                  `daxtrace record`; after its throughput windows
+#                             the same session runs every workload again with
+#                             kernel.bpf_stats_enabled on (windows
+#                             daxtrace-attr: BPF run time per program)
+#   bpftrace                  a count-only script on the functions daxtrace attached
+#   bpftrace-owners           a script doing daxtrace's pin-owner attribution
+#   empty-fexit               an empty kretfunc on each gup entry point daxtrace hooks
+#   serve                     `daxtrace serve`, scraped at the end of each window
+#   daxtrace-no-stacks/-pins  only on the workloads in $BENCH_PIN_WORKLOADS
+#   after                     untraced again once every tracer has gone
+# bpf_stats_enabled is off in every throughput window.
 # Workloads: mmap-ext4-randread mmap-ext4-randwrite mmap-xfs-randread
-#   mmap-xfs-randwrite dio-dax dio-dax-punch dio-anon mount-cycles dm-cycles
+#   mmap-xfs-randwrite dio-dax dio-dax-wide dio-dax-punch dio-anon dio-anon-1m
+#   futex-pingpong truncate-nondax mount-cycles dm-cycles
 set -u
 rounds=$1 runtime=$2
-pin_workloads=${BENCH_PIN_WORKLOADS-dio-dax dio-dax-punch dio-anon}
+pin_workloads=${BENCH_PIN_WORKLOADS-}
 shift 2
 out=${BENCH_OUT:-/mnt/host}
 runs=$out/runs
@@ -45,9 +54,16 @@ fio_bin() { hostrun /host/usr/bin/fio "$@"; }
 
 uname -r >"$out/kernel-release"
 nproc >"$out/nproc"
+# Transparent huge pages drift within a boot (whether fio's malloc'd 1 MiB
+# buffer is a huge page changes, and its throughput with it): off.
+echo never >/sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
+cat /sys/kernel/mm/transparent_hugepage/enabled >"$out/thp" 2>&1
+echo 0 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
+# The exporter listens on loopback, which /init leaves down.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 
-# --- The bpftrace script: the functions daxtrace attached, counted per device
-# or pagemap (the least work that still answers "how many, on what").
+# --- The bpftrace scripts, made from what daxtrace attaches on this kernel
+# (bench-bpftrace.sh, beside this script).
 daxtrace probes --json >"$out/probes.json" 2>"$out/probes.err"
 # family target kind, one line per attached point (pretty JSON, one field a line).
 awk '
@@ -57,38 +73,19 @@ awk '
     /"kind":/ && att { gsub(/[",]/, "", $2); print fam, tgt, $2; att = 0 }
 ' "$out/probes.json" >"$out/attached.txt"
 
-# bpftrace_script PUT_KEY: PUT_KEY is how page puts are keyed (by pagemap
-# through BTF casts, or by probe when the casts do not compile).
-bpftrace_script() {
-    local put_key=$1
-    # 5.10: bpftrace parses the fs_dax tracepoint formats with clang, which
-    # does not know dev_t ("unknown type name 'dev_t'") until a header says.
-    [ -e "$out/bpftrace-includes" ] && echo '#include <sys/types.h>'
-    while read -r fam tgt kind; do
-        case "$kind" in
-            tracepoint)
-                case "$fam" in
-                    fault) echo "tracepoint:${tgt%%/*}:${tgt#*/} { @faults[args->dev] = count(); }" ;;
-                    *) echo "tracepoint:${tgt%%/*}:${tgt#*/} { @events[probe] = count(); }" ;;
-                esac ;;
-            perf-event) ;; # daxtrace's stuck-wait scanner: no bpftrace equivalent
-            *)
-                case "$fam" in
-                    page-put-idle)
-                        # A folio's pgmap: through its page (<= 6.14) or its own field (6.15+).
-                        case "$put_key:$tgt" in
-                            pgmap:*folio*) echo "kprobe:$tgt { @puts[((struct folio *)arg0)->page.pgmap] = count(); }" ;;
-                            pgmap:*) echo "kprobe:$tgt { @puts[((struct page *)arg0)->pgmap] = count(); }" ;;
-                            folio-pgmap:*folio*) echo "kprobe:$tgt { @puts[((struct folio *)arg0)->pgmap] = count(); }" ;;
-                            *) echo "kprobe:$tgt { @puts[probe] = count(); }" ;;
-                        esac ;;
-                    *) echo "kprobe:$tgt { @calls[probe, arg0] = count(); }" ;;
-                esac ;;
-        esac
-    done <"$out/attached.txt"
-}
+. "$(dirname "$0")/bench-bpftrace.sh" || exit 2
 bpftrace_script pgmap >"$out/trace.bt"
 echo pgmap >"$out/bpftrace-keys"
+
+# The pagemaps bpftrace-owners knows as FS-DAX: those daxtrace finds at start.
+daxtrace state --json >"$out/state.json" 2>"$out/state.err"
+fsdax_pgmaps "$out/state.json" >"$out/fsdax-pgmaps"
+# One line per family and function (an entry and an exit program list it twice).
+sort -u -k1,2 "$out/attached.txt" >"$out/attached-once.txt"
+owners_script kretfunc >"$out/owners.bt"
+echo kretfunc >"$out/owners-hook"
+empty_fexit_script kretfunc >"$out/empty-fexit.bt"
+echo kretfunc >"$out/empty-fexit-hook"
 
 # cpu_ticks PID: utime + stime (fields 14 and 15, after the parenthesised comm).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
@@ -127,16 +124,23 @@ bpf_stats() {
 prog_fds() { cat "/proc/$1"/fdinfo/* 2>/dev/null | grep -c '^run_cnt:'; }
 
 # --- Tracers. start_tracer CONFIG SESSION: attaches and waits until attached.
+# kernel.bpf_stats_enabled stays off: the switch costs every program run two
+# clock reads, which no throughput window should pay. daxtrace's attribution
+# windows turn it on for themselves (run_rounds).
 tracer_pid=
+# bpftrace_script_of CONFIG: the script a bpftrace configuration runs.
+bpftrace_script_of() {
+    case "$1" in
+        bpftrace) echo "$out/trace.bt" ;;
+        bpftrace-owners) echo "$out/owners.bt" ;;
+        empty-fexit) echo "$out/empty-fexit.bt" ;;
+    esac
+}
 start_tracer() {
     local cfg=$1 tag=$2 waited=0
     tracer_pid=
     rm -f /tmp/bench-bpfsyms
-    [ "$cfg" = untraced ] && return 0
-    # Run time per program (kernel.bpf_stats_enabled) while a tracer runs:
-    # both tracers pay for the switch, and both are profiled.
-    echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>"$runs/$tag.bpf_stats_enabled"
-    cat /proc/sys/kernel/bpf_stats_enabled >>"$runs/$tag.bpf_stats_enabled" 2>&1
+    case "$cfg" in untraced* | after) return 0 ;; esac
     case "$cfg" in
         daxtrace*)
             local flags=
@@ -151,11 +155,35 @@ start_tracer() {
             until [ -s /tmp/bench.dxt ] || ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1200 ]; do
                 nap 0.1; waited=$((waited + 1))
             done ;;
-        bpftrace)
+        serve)
+            daxtrace serve --listen 127.0.0.1:9863 2>"$runs/$tag.serve.err" &
+            tracer_pid=$!
+            # /healthz answers once the exporter has attached and serves.
+            until wget -q -O /dev/null http://127.0.0.1:9863/healthz 2>/dev/null ||
+                ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1200 ]; do
+                nap 0.1; waited=$((waited + 1))
+            done
+            if kill -0 "$tracer_pid" 2>/dev/null &&
+                ! wget -q -O /dev/null http://127.0.0.1:9863/healthz 2>"$runs/$tag.healthz.err"; then
+                log "serve did not answer /healthz in $((waited / 10)) s"
+                kill -KILL "$tracer_pid" 2>/dev/null
+                wait "$tracer_pid" 2>/dev/null
+            fi
+            # /healthz answers before the exporter has attached (its first
+            # windows on 7 overlapped 20 CPU-s of attaching): wait until its
+            # count of BPF programs holds still for a second.
+            local held last_held=-1
+            while kill -0 "$tracer_pid" 2>/dev/null && [ $waited -lt 1800 ]; do
+                held=$(prog_fds "$tracer_pid")
+                [ "$held" -gt 0 ] && [ "$held" = "$last_held" ] && break
+                last_held=$held
+                nap 1; waited=$((waited + 10))
+            done ;;
+        bpftrace*|empty-fexit)
             # The loader itself in the background (not a function's subshell),
             # so that $! is bpftrace: its CPU and RSS are read, SIGINT reaches it.
             "$hostlib/ld-linux-x86-64.so.2" --library-path "$hostlibs" /host/usr/bin/bpftrace \
-                "$out/trace.bt" >"$runs/$tag.bpftrace.out" 2>"$runs/$tag.bpftrace.err" &
+                "$(bpftrace_script_of "$cfg")" >"$runs/$tag.bpftrace.out" 2>"$runs/$tag.bpftrace.err" &
             tracer_pid=$!
             until grep -q '^Attaching' "$runs/$tag.bpftrace.out" 2>/dev/null || ! kill -0 "$tracer_pid" 2>/dev/null || [ $waited -ge 1800 ]; do
                 nap 0.1; waited=$((waited + 1))
@@ -174,35 +202,56 @@ start_tracer() {
     esac
     echo "$((waited * 100))" >"$runs/$tag.attach_ms"
     [ -n "$tracer_pid" ] && cpu_ticks "$tracer_pid" >"$runs/$tag.start_cpu_ticks"
-    if ! kill -0 "$tracer_pid" 2>/dev/null; then
-        tracer_pid=
-        # The pgmap-keyed script needs BTF casts this kernel may not take:
-        # fall back to a folio's own pgmap field, then to per-probe keys
-        # (the choice and each rejection are left in the share).
-        local keys next
-        keys=$(cat "$out/bpftrace-keys")
-        case "$keys" in pgmap) next=folio-pgmap ;; folio-pgmap) next=probe ;; *) next= ;; esac
-        if [ "$cfg" = bpftrace ] && [ ! -e "$out/bpftrace-includes" ] &&
-            grep -q "unknown type name" "$runs/$tag.bpftrace.err" 2>/dev/null; then
-            log "bpftrace lacks C types for the $keys-keyed script; again with <sys/types.h>"
-            cp "$runs/$tag.bpftrace.err" "$out/trace.bt.$keys.no-includes.err"
-            : >"$out/bpftrace-includes"
-            bpftrace_script "$keys" >"$out/trace.bt"
-            start_tracer "$cfg" "$tag"
-            return
-        fi
-        if [ "$cfg" = bpftrace ] && [ -n "$next" ]; then
-            log "bpftrace rejected the $keys-keyed script; $next keys instead"
-            cp "$out/trace.bt" "$out/trace.bt.$keys"
-            cp "$runs/$tag.bpftrace.err" "$out/trace.bt.$keys.err"
-            bpftrace_script "$next" >"$out/trace.bt"
-            echo "$next" >"$out/bpftrace-keys"
-            start_tracer "$cfg" "$tag"
-            return
-        fi
-        echo "tracer $cfg did not start" >"$runs/$tag.tracer_failed"
-        return 1
+    kill -0 "$tracer_pid" 2>/dev/null && return 0
+    tracer_pid=
+    case "$cfg" in
+        bpftrace) retry_count_script "$tag" && { start_tracer "$cfg" "$tag"; return; } ;;
+        bpftrace-owners | empty-fexit)
+            # No kretfunc on this kernel for bpftrace 0.17: kprobes and
+            # kretprobes instead (said in the share: NAME-hook).
+            local name=owners
+            [ "$cfg" = empty-fexit ] && name=empty-fexit
+            if [ "$(cat "$out/$name-hook")" = kretfunc ]; then
+                log "bpftrace rejected the kretfunc $name script; kretprobes instead"
+                cp "$out/$name.bt" "$out/$name.bt.kretfunc"
+                cp "$runs/$tag.bpftrace.err" "$out/$name.bt.kretfunc.err"
+                if [ "$name" = owners ]; then
+                    owners_script kretprobe >"$out/owners.bt"
+                else
+                    empty_fexit_script kretprobe >"$out/empty-fexit.bt"
+                fi
+                echo kretprobe >"$out/$name-hook"
+                start_tracer "$cfg" "$tag"
+                return
+            fi ;;
+    esac
+    echo "tracer $cfg did not start" >"$runs/$tag.tracer_failed"
+    return 1
+}
+
+# retry_count_script TAG: after the count-only script failed to start in
+# session TAG, makes the next script to try; fails when none is left.
+# The pgmap-keyed script needs BTF casts this kernel may not take: fall
+# back to a folio's own pgmap field, then to per-probe keys (the choice
+# and each rejection are left in the share).
+retry_count_script() {
+    local tag=$1 keys next
+    keys=$(cat "$out/bpftrace-keys")
+    case "$keys" in pgmap) next=folio-pgmap ;; folio-pgmap) next=probe ;; *) next= ;; esac
+    if [ ! -e "$out/bpftrace-includes" ] &&
+        grep -q "unknown type name" "$runs/$tag.bpftrace.err" 2>/dev/null; then
+        log "bpftrace lacks C types for the $keys-keyed script; again with <sys/types.h>"
+        cp "$runs/$tag.bpftrace.err" "$out/trace.bt.$keys.no-includes.err"
+        : >"$out/bpftrace-includes"
+        bpftrace_script "$keys" >"$out/trace.bt"
+        return 0
     fi
+    [ -n "$next" ] || return 1
+    log "bpftrace rejected the $keys-keyed script; $next keys instead"
+    cp "$out/trace.bt" "$out/trace.bt.$keys"
+    cp "$runs/$tag.bpftrace.err" "$out/trace.bt.$keys.err"
+    bpftrace_script "$next" >"$out/trace.bt"
+    echo "$next" >"$out/bpftrace-keys"
 }
 
 # stop_tracer CONFIG TAG: stops the tracer (its readings are the windows').
@@ -259,7 +308,7 @@ unmount_dax() { [ -n "$mounted_fs" ] && umount "$dax"; mounted_fs=; }
 buf=
 dax_buffer() {
     buf="$dax/buf.$1"
-    dd if=/dev/zero of="$buf" bs=4k count=1 conv=fsync status=none
+    dd if=/dev/zero of="$buf" bs=4k count="${2:-1}" conv=fsync status=none
 }
 
 # children_of PID: the PIDs whose parent is PID (the guest has no pgrep,
@@ -291,6 +340,19 @@ fast_device() {
 
 fio_common() {
     echo --name=bench --time_based --runtime="$runtime" --output-format=json --numjobs=1
+}
+
+# An ext4 file system without DAX (on a loop device over a file on tmpfs),
+# for the truncate control. Sets $nondax, its mount point.
+nondax=
+nondax_fs() {
+    [ -n "$nondax" ] && return 0
+    local dev
+    dd if=/dev/zero of=/tmp/nondax.img bs=1M count=64 status=none &&
+        mkfs.ext4 -q -F -b 4096 /tmp/nondax.img >/dev/null 2>&1 &&
+        dev=$(losetup -f --show /tmp/nondax.img) &&
+        mkdir -p /tmp/nondax && mount "$dev" /tmp/nondax || { log "ext4 without DAX failed"; return 1; }
+    nondax=/tmp/nondax
 }
 
 run_workload() {
@@ -362,6 +424,34 @@ run_workload() {
                 wait "$punch" 2>/dev/null
             fi
             return $rc ;;
+        dio-dax-wide)
+            # Four jobs, 32 I/Os in flight each (libaio), into one DAX file:
+            # every job's buffers are the file's first 128 KiB (written
+            # first, 256 KiB: fio sizes the mapping a page beyond).
+            mount_dax ext4 || return 2
+            fast_device
+            dax_buffer "$tag" 64
+            # shellcheck disable=SC2046
+            fio_bin $(fio_common) --numjobs=4 --group_reporting --filename="$nullb" --direct=1 \
+                --ioengine=libaio --iodepth=32 --rw=randread --bs=4k --size=128M \
+                --iomem=mmapshared:"$buf" \
+                --output="$runs/$tag.fio.json" >/dev/null 2>"$runs/$tag.fio.err" ;;
+        dio-anon-1m)
+            # 1 MiB O_DIRECT reads into malloc'd memory: 256 pages per gup call.
+            fast_device
+            # shellcheck disable=SC2046
+            fio_bin $(fio_common) --filename="$nullb" --direct=1 --ioengine=psync \
+                --rw=randread --bs=1m --size=128M \
+                --output="$runs/$tag.fio.json" >/dev/null 2>"$runs/$tag.fio.err" ;;
+        futex-pingpong)
+            dax-workload futex-pingpong --seconds "$runtime" >"$runs/$tag.cycles" 2>"$runs/$tag.workload.err" ;;
+        truncate-nondax)
+            nondax_fs || return 2
+            dax-workload truncate-loop --file "$nondax/t.$tag" --seconds "$runtime" \
+                >"$runs/$tag.cycles" 2>"$runs/$tag.workload.err"
+            local rc=$?
+            rm -f "$nondax/t.$tag"
+            return $rc ;;
         dio-anon)
             fast_device
             # shellcheck disable=SC2046
@@ -400,38 +490,62 @@ run_workload() {
 # host cuts the session's events and drops per workload out of its trace.
 mono_ns() { local up; read -r up _ </proc/uptime; echo "${up/./}0000000"; }
 
-# window_begin CONFIG TAG SESSION / window_end CONFIG TAG
+# window_begin CONFIG TAG SESSION / window_end CONFIG TAG. BPF run times
+# are read only in daxtrace's attribution windows (daxtrace-attr), the only
+# ones with kernel.bpf_stats_enabled on.
 window_begin() {
     local cfg=$1 tag=$2 session=$3
     echo "$session" >"$runs/$tag.session"
     [ -n "$tracer_pid" ] || { mono_ns >"$runs/$tag.window_begin_ns"; return 0; }
     cat "$runs/$session.attach_ms" >"$runs/$tag.attach_ms" 2>/dev/null
     cat "$runs/$session.start_cpu_ticks" >"$runs/$tag.attach_cpu_ticks" 2>/dev/null
-    cat "$runs/$session.bpf_stats_enabled" >"$runs/$tag.bpf_stats_enabled" 2>/dev/null
     echo 5 >"/proc/$tracer_pid/clear_refs" 2>/dev/null
-    bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats_begin"
+    if [ "$cfg" = daxtrace-attr ]; then
+        cat /proc/sys/kernel/bpf_stats_enabled >"$runs/$tag.bpf_stats_enabled" 2>&1
+        bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats_begin"
+    fi
     cpu_ticks "$tracer_pid" >"$runs/$tag.start_cpu_ticks"
     mono_ns >"$runs/$tag.window_begin_ns"
 }
 window_end() {
     local cfg=$1 tag=$2
+    # serve: one scrape of /metrics per window, as Prometheus would.
+    if [ "$cfg" = serve ]; then
+        wget -q -O "$runs/$tag.metrics" http://127.0.0.1:9863/metrics 2>"$runs/$tag.scrape.err"
+        echo $? >"$runs/$tag.scrape_rc"
+    fi
     mono_ns >"$runs/$tag.window_end_ns"
     [ -n "$tracer_pid" ] || return 0
     cpu_ticks "$tracer_pid" >"$runs/$tag.cpu_ticks"
     awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$tracer_pid/status" >"$runs/$tag.max_rss_bytes"
-    bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats"
+    [ "$cfg" = daxtrace-attr ] && bpf_stats "$tracer_pid" >"$runs/$tag.bpf_stats"
+    return 0
 }
 
-all_configs="untraced daxtrace daxtrace-no-stacks daxtrace-no-pins bpftrace"
+# $BENCH_CONFIGS: a subset, for a quick look at some configurations (the
+# host half reads the others as missing).
+all_configs=${BENCH_CONFIGS:-untraced untraced-b daxtrace bpftrace bpftrace-owners empty-fexit serve daxtrace-no-stacks daxtrace-no-pins after}
 runs_under() {
     case "$2" in
         daxtrace-no-*) case " $pin_workloads " in *" $1 "*) return 0 ;; *) return 1 ;; esac ;;
         *) return 0 ;;
     esac
 }
+# run_window CONFIG WORKLOAD ROUND SESSION: one workload, one window.
+run_window() {
+    local cfg=$1 w=$2 r=$3 session=$4 tag t0
+    tag="$w.r$r.$cfg"
+    log "$tag"
+    window_begin "$cfg" "$tag" "$session"
+    t0=$(now_us)
+    run_workload "$w" "$tag"
+    echo $? >"$runs/$tag.rc"
+    echo $(( $(now_us) - t0 )) >"$runs/$tag.wall_us"
+    window_end "$cfg" "$tag"
+}
 # run_rounds WORKLOAD...: every round of every configuration, a session each.
 run_rounds() {
-    local r cfg ws w session tag t0 f
+    local r cfg ws w session f c
     for r in $(seq 1 "$rounds"); do
         for cfg in $all_configs; do
             ws=
@@ -441,23 +555,28 @@ run_rounds() {
             log "$session:$ws"
             if ! start_tracer "$cfg" "$session"; then
                 log "$session: tracer did not start"
-                for w in $ws; do cp "$runs/$session.tracer_failed" "$runs/$w.r$r.$cfg.tracer_failed"; done
+                for w in $ws; do
+                    for c in $cfg $( [ "$cfg" = daxtrace ] && echo daxtrace-attr ); do
+                        cp "$runs/$session.tracer_failed" "$runs/$w.r$r.$c.tracer_failed"
+                    done
+                done
                 continue
             fi
-            for w in $ws; do
-                tag="$w.r$r.$cfg"
-                log "$tag"
-                window_begin "$cfg" "$tag" "$session"
-                t0=$(now_us)
-                run_workload "$w" "$tag"
-                echo $? >"$runs/$tag.rc"
-                echo $(( $(now_us) - t0 )) >"$runs/$tag.wall_us"
-                window_end "$cfg" "$tag"
-            done
+            for w in $ws; do run_window "$cfg" "$w" "$r" "$session"; done
+            if [ "$cfg" = daxtrace ]; then
+                # Attribution: the same session, every workload again with
+                # BPF statistics on (run time per program: instructions
+                # under the instruction clock).
+                echo 1 >/proc/sys/kernel/bpf_stats_enabled
+                for w in $ws; do run_window daxtrace-attr "$w" "$r" "$session"; done
+                echo 0 >/proc/sys/kernel/bpf_stats_enabled
+            fi
             stop_tracer "$cfg" "$session"
             for w in $ws; do
-                for f in stopped_by tracer.rc; do
-                    cp "$runs/$session.$f" "$runs/$w.r$r.$cfg.$f" 2>/dev/null
+                for c in $cfg $( [ "$cfg" = daxtrace ] && echo daxtrace-attr ); do
+                    for f in stopped_by tracer.rc; do
+                        cp "$runs/$session.$f" "$runs/$w.r$r.$c.$f" 2>/dev/null
+                    done
                 done
             done
         done

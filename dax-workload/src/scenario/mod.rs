@@ -42,6 +42,9 @@ pub fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         Scenario::PinOwners(args) => pin_owners::run(report, &cli.dev, &cli.workdir, args),
         Scenario::PoisonChild(_) => bail!("poison-child is run by memory-failure, not on its own"),
         Scenario::PinChild(_) => bail!("pin-child is run by pin-owners, not on its own"),
+        Scenario::FutexPingpong(_) | Scenario::TruncateLoop(_) => {
+            bail!("benchmark loops run without a report")
+        }
     }
 }
 

@@ -8,20 +8,25 @@
 //! [`table`] turns them into medians, per-round ratios, the table printed
 //! here and `target/bench/overhead.json`. Nothing is asserted on timings.
 pub mod census;
+pub mod config;
+pub mod goals;
+mod guest_run;
 mod guest_script;
 pub mod pins_table;
+pub mod render;
 pub mod row;
 pub mod runs;
 pub mod table;
 pub mod window;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use anyhow::{Context as _, bail};
-use xtask::vm::{self, KernelGen, VmRequest};
+use anyhow::Context as _;
+use xtask::vm::{Accel, KernelGen};
 
 use crate::run::workspace_root;
+pub use guest_run::copy_guest_scripts;
+use guest_run::{GuestRun, read_share_file};
 use runs::{Config, PIN_WORKLOADS, WORKLOADS};
 use table::{Row, WorkloadRuns};
 
@@ -44,15 +49,26 @@ pub struct OverheadArgs {
     /// Kernel generations.
     #[arg(long, value_delimiter = ',', default_values = ["6.1", "7"])]
     pub kernels: Vec<KernelGen>,
-    /// Rounds (each runs every configuration once, interleaved).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    /// Rounds (each runs every configuration once, interleaved). Under the
+    /// instruction clock rounds repeat within 0.02%: two show that; one
+    /// round of every workload takes about 40 min of wall time per kernel.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
-    /// Seconds each workload runs.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=600))]
+    /// Seconds each workload runs (guest seconds: instructions under icount).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub runtime: u32,
     /// Workloads (default: all).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
+    /// The guest's clock: `icount` (QEMU's instruction clock, one vCPU:
+    /// throughput counts instructions, repeated runs agree within 0.1%) or
+    /// `tcg` (multi-threaded TCG on host time: ratios scatter by +-30%).
+    #[arg(long, value_enum, default_value_t = Clock::Icount)]
+    pub clock: Clock,
+    /// Also run `daxtrace record --no-stacks` and `--no-pins` on the
+    /// O_DIRECT workloads (two more sessions a round).
+    #[arg(long)]
+    pub pin_variants: bool,
     /// Do not rebuild the guest binaries.
     #[arg(long)]
     pub no_build: bool,
@@ -61,6 +77,34 @@ pub struct OverheadArgs {
     /// missing.
     #[arg(long)]
     pub collect_only: bool,
+}
+
+/// What the guest's clock counts during a benchmark boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Clock {
+    /// QEMU's instruction clock (`Accel::Icount`): 1 ns per guest instruction.
+    Icount,
+    /// Multi-threaded TCG: host time.
+    Tcg,
+}
+
+impl Clock {
+    pub fn accel(self) -> Option<Accel> {
+        match self {
+            Clock::Icount => Some(Accel::Icount),
+            // As before the instruction clock: whatever the host allows.
+            Clock::Tcg => None,
+        }
+    }
+}
+
+/// The `clock` of a row for a boot under `accel`.
+pub fn clock_name(accel: Accel) -> &'static str {
+    match accel {
+        Accel::Icount => "icount",
+        Accel::Tcg => "tcg",
+        Accel::Kvm => "kvm",
+    }
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -72,26 +116,31 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 fn overhead(args: &OverheadArgs) -> anyhow::Result<()> {
     let workloads = chosen_workloads(&args.workloads)?;
+    let pin_workloads: &[&str] = if args.pin_variants {
+        &PIN_WORKLOADS
+    } else {
+        &[]
+    };
     let root = workspace_root();
     let bench_dir = root.join("target/bench");
     let mut rows = Vec::new();
     for &kernel in &args.kernels {
         let share = bench_dir.join(kernel.as_str());
-        let release = if args.collect_only {
-            let path = share.join("kernel-release");
-            std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {} (no earlier run?)", path.display()))?
-                .trim()
-                .to_string()
+        let (release, clock) = if args.collect_only {
+            // Shares from before the clock was written were measured under TCG.
+            let clock = read_share_file(&share, "clock").unwrap_or_else(|_| "tcg".into());
+            (read_share_file(&share, "kernel-release")?, clock)
         } else {
-            run_guest(
+            let guest = GuestRun {
                 kernel,
-                &share,
-                args.rounds,
-                args.runtime,
-                &workloads,
-                !args.no_build,
-            )?
+                rounds: args.rounds,
+                runtime: args.runtime,
+                workloads: &workloads,
+                pin_workloads,
+                accel: args.clock.accel(),
+                build: !args.no_build,
+            };
+            guest.run(&share)?
         };
         rows.extend(collect_rows(
             kernel,
@@ -99,7 +148,8 @@ fn overhead(args: &OverheadArgs) -> anyhow::Result<()> {
             &share,
             args.rounds,
             &workloads,
-            &PIN_WORKLOADS,
+            pin_workloads,
+            &clock,
         ));
     }
     let table = table::render(&rows);
@@ -152,6 +202,15 @@ fn merge_rows(path: &Path, new: Vec<Row>) -> Vec<Row> {
         .unwrap_or_default();
     let mut merged: Vec<Row> = old
         .into_iter()
+        .map(|mut o| {
+            // Rows from before the clock was recorded were measured under
+            // TCG, their BPF programs as (name, runs, ns) tuples.
+            if o.clock.is_empty() {
+                o.clock = "tcg".into();
+                o.bpf_programs.clear();
+            }
+            o
+        })
         .filter(|o| {
             !new.iter()
                 .any(|n| n.kernel == o.kernel && n.workload == o.workload)
@@ -167,81 +226,9 @@ fn merge_rows(path: &Path, new: Vec<Row>) -> Vec<Row> {
     merged
 }
 
-/// The guest script's command line for `rounds`, `runtime` and `workloads`,
-/// with the share at /mnt/host; the workloads in [`PIN_WORKLOADS`] also run
-/// the pin variants.
-pub fn guest_command(rounds: u32, runtime: u32, workloads: &[&str], out_dir: &str) -> Vec<String> {
-    let mut command = vec![
-        "env".to_string(),
-        format!("BENCH_OUT={out_dir}"),
-        format!("BENCH_PIN_WORKLOADS={}", PIN_WORKLOADS.join(" ")),
-        "bash".to_string(),
-        "/mnt/host/bench.sh".to_string(),
-        rounds.to_string(),
-        runtime.to_string(),
-    ];
-    command.extend(workloads.iter().map(|w| w.to_string()));
-    command
-}
-
-/// A generous bound for one guest run: every run of every configuration,
-/// and a tracer start per round and configuration (bpftrace compiles with
-/// LLVM: tens of seconds under TCG).
-pub fn guest_timeout(rounds: u32, runtime: u32, workloads: &[&str]) -> Duration {
-    let per_round: usize = workloads
-        .iter()
-        .map(|w| Config::for_workload(w, &PIN_WORKLOADS).len())
-        .sum();
-    let runs = u64::from(rounds) * per_round as u64;
-    let sessions = u64::from(rounds) * Config::ALL.len() as u64;
-    Duration::from_secs(600 + runs * (u64::from(runtime) * 3 + 30) + sessions * 120)
-}
-
-/// Copies the guest script into `share` (emptied first).
-pub fn prepare_share(share: &Path) -> anyhow::Result<()> {
-    if share.exists() {
-        std::fs::remove_dir_all(share).with_context(|| format!("clearing {}", share.display()))?;
-    }
-    std::fs::create_dir_all(share).with_context(|| format!("creating {}", share.display()))?;
-    std::fs::copy(
-        workspace_root().join("xtask/guest/bench.sh"),
-        share.join("bench.sh"),
-    )
-    .context("copying the bench script into the share")?;
-    Ok(())
-}
-
-fn run_guest(
-    kernel: KernelGen,
-    share: &Path,
-    rounds: u32,
-    runtime: u32,
-    workloads: &[&str],
-    build: bool,
-) -> anyhow::Result<String> {
-    prepare_share(share)?;
-    let mut req = VmRequest::new(
-        kernel,
-        guest_command(rounds, runtime, workloads, "/mnt/host"),
-    );
-    req.share = Some(share.to_path_buf());
-    req.host_usr = true;
-    req.timeout = guest_timeout(rounds, runtime, workloads);
-    req.echo_output = true;
-    req.build_guest_binaries = build;
-    let outcome = vm::run(&req).with_context(|| format!("booting Debian {kernel}"))?;
-    if outcome.exit_code != 0 {
-        bail!(
-            "the bench script failed on {kernel} (exit {}); files in {}",
-            outcome.exit_code,
-            share.display()
-        );
-    }
-    Ok(outcome.kernel_release)
-}
-
 /// Reads every run of `workloads` from `share/runs` into one row each;
-/// `pin_workloads` are those that ran the pin variants too.
+/// `pin_workloads` are those that ran the pin variants too, `clock` what
+/// the guest's clock counted.
 pub fn collect_rows(
     kernel: KernelGen,
     release: &str,
@@ -249,6 +236,7 @@ pub fn collect_rows(
     rounds: u32,
     workloads: &[&str],
     pin_workloads: &[&str],
+    clock: &str,
 ) -> Vec<Row> {
     let runs_dir: PathBuf = share.join("runs");
     workloads
@@ -261,6 +249,7 @@ pub fn collect_rows(
                 kernel: kernel.as_str(),
                 release,
                 workload: w,
+                clock,
                 configs: Config::for_workload(w, pin_workloads),
                 rounds,
             }
@@ -271,6 +260,7 @@ pub fn collect_rows(
 
 #[cfg(test)]
 mod tests {
+    use super::guest_run::guest_command;
     use super::*;
 
     #[test]
@@ -287,7 +277,13 @@ mod tests {
     #[test]
     fn the_guest_command_names_rounds_runtime_and_workloads() {
         assert_eq!(
-            guest_command(3, 5, &["dio-dax", "dio-anon"], "/mnt/host/bench"),
+            guest_command(
+                3,
+                5,
+                &["dio-dax", "dio-anon"],
+                &PIN_WORKLOADS,
+                "/mnt/host/bench"
+            ),
             [
                 "env",
                 "BENCH_OUT=/mnt/host/bench",

@@ -6,96 +6,12 @@ use std::path::Path;
 use dax_trace_common::probe::{Family, POINTS};
 use serde_json::Value;
 
+pub use super::config::{Config, PIN_WORKLOADS, WORKLOADS, counts_ops};
 use super::window::{self, WindowStats};
-
-/// How a workload ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Config {
-    Untraced,
-    Daxtrace,
-    Bpftrace,
-    /// `daxtrace record --no-stacks`: pin owners kept, no kernel stacks.
-    DaxtraceNoStacks,
-    /// `daxtrace record --no-pins`: no pin-owner tracking (stacks still on).
-    DaxtraceNoPins,
-}
-
-impl Config {
-    pub const ALL: [Config; 5] = [
-        Config::Untraced,
-        Config::Daxtrace,
-        Config::Bpftrace,
-        Config::DaxtraceNoStacks,
-        Config::DaxtraceNoPins,
-    ];
-    /// What every workload runs under.
-    pub const BASE: [Config; 3] = [Config::Untraced, Config::Daxtrace, Config::Bpftrace];
-    /// The cost of pin tracking and stacks, measured only where pins happen
-    /// (O_DIRECT workloads) to keep the VM time bounded.
-    pub const PIN_VARIANTS: [Config; 2] = [Config::DaxtraceNoStacks, Config::DaxtraceNoPins];
-
-    /// The name the guest script uses in file names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Config::Untraced => "untraced",
-            Config::Daxtrace => "daxtrace",
-            Config::Bpftrace => "bpftrace",
-            Config::DaxtraceNoStacks => "daxtrace-no-stacks",
-            Config::DaxtraceNoPins => "daxtrace-no-pins",
-        }
-    }
-
-    /// Runs `daxtrace record` (a trace, a report and BPF program stats to read).
-    pub fn is_daxtrace(self) -> bool {
-        matches!(
-            self,
-            Config::Daxtrace | Config::DaxtraceNoStacks | Config::DaxtraceNoPins
-        )
-    }
-
-    /// The position of this configuration in [`Config::ALL`] (and in a round's runs).
-    pub fn index(self) -> usize {
-        match self {
-            Config::Untraced => 0,
-            Config::Daxtrace => 1,
-            Config::Bpftrace => 2,
-            Config::DaxtraceNoStacks => 3,
-            Config::DaxtraceNoPins => 4,
-        }
-    }
-
-    /// The configurations `workload` runs under when `pin_workloads` get
-    /// the pin variants, in the order the guest script runs them.
-    pub fn for_workload(workload: &str, pin_workloads: &[&str]) -> Vec<Config> {
-        let mut configs = Config::BASE.to_vec();
-        if pin_workloads.contains(&workload) {
-            configs.extend(Config::PIN_VARIANTS);
-        }
-        configs
-    }
-}
-
-/// The workloads that also run under the pin variants by default: the
-/// O_DIRECT ones (into DAX memory, into DAX memory being punched, and the
-/// non-DAX control).
-pub const PIN_WORKLOADS: [&str; 3] = ["dio-dax", "dio-dax-punch", "dio-anon"];
-
-/// The workloads of the guest script, in the order they run.
-pub const WORKLOADS: [&str; 9] = [
-    "mmap-ext4-randread",
-    "mmap-ext4-randwrite",
-    "mmap-xfs-randread",
-    "mmap-xfs-randwrite",
-    "dio-dax",
-    "dio-dax-punch",
-    "dio-anon",
-    "mount-cycles",
-    "dm-cycles",
-];
 
 /// What a workload's throughput is counted in.
 pub fn metric(workload: &str) -> &'static str {
-    if workload.ends_with("-cycles") {
+    if counts_ops(workload) {
         "ops/s"
     } else {
         "IOPS"
@@ -223,7 +139,7 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
             .map(|us| us / 1e6),
         ..Run::default()
     };
-    run.value = if workload.ends_with("-cycles") {
+    run.value = if counts_ops(workload) {
         let cycles = read_trimmed(&file("cycles"));
         run.ops = cycles
             .as_deref()
@@ -250,10 +166,14 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
     if let Some(stuck) = read_trimmed(&file("punch_stuck")) {
         run.notes.push(stuck);
     }
+    if let Some(rc) = read_trimmed(&file("scrape_rc")).filter(|rc| rc != "0") {
+        run.notes
+            .push(format!("scrape of /metrics failed (wget exit {rc})"));
+    }
     if let Some(n) = read_trimmed(&file("punches")) {
         run.notes.push(format!("{n} punches"));
     }
-    if config != Config::Untraced {
+    if !config.is_untraced() {
         let ticks = |suffix: &str| read_trimmed(&file(suffix)).and_then(|s| s.parse::<f64>().ok());
         let (start, end) = (ticks("start_cpu_ticks"), ticks("cpu_ticks"));
         // In a session the attach is the session's; before sessions it was
@@ -279,7 +199,7 @@ pub fn read_run(runs_dir: &Path, workload: &str, round: u32, config: Config) -> 
         }
         run.max_rss_bytes = read_trimmed(&file("max_rss_bytes")).and_then(|s| s.parse().ok());
     }
-    if config != Config::Untraced {
+    if !config.is_untraced() {
         let stats = |suffix: &str| {
             std::fs::read_to_string(file(suffix))
                 .map(|t| parse_bpf_stats(&t))

@@ -147,3 +147,44 @@ fn a_window_of_a_session_takes_its_events_bpf_times_and_the_sessions_attach() {
         lost.notes
     );
 }
+
+#[test]
+fn an_attribution_window_reads_its_sessions_trace_and_a_failed_scrape_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    let tag = "futex-pingpong.r1.daxtrace-attr";
+    put(&format!("{tag}.session"), "r1.daxtrace\n");
+    put(&format!("{tag}.window_begin_ns"), "1000\n");
+    put(&format!("{tag}.window_end_ns"), "2000\n");
+    put(&format!("{tag}.cycles"), "5000 2000000\n");
+    put(&format!("{tag}.bpf_stats_begin"), "fexit_get_user_ 0 0\n");
+    put(
+        &format!("{tag}.bpf_stats"),
+        "fexit_get_user_ 20000 900000\n",
+    );
+    put(
+        "r1.daxtrace.jsonl",
+        r#"{"ts_ns":1500,"point":3,"body":{"type":"claim"}}"#,
+    );
+    let run = read_run(dir.path(), "futex-pingpong", 1, Config::DaxtraceAttribution);
+    assert_eq!(run.value, Some(2500.0));
+    assert_eq!(run.ops, Some(5000));
+    assert_eq!(run.events, Some(1));
+    assert_eq!(
+        run.bpf_programs,
+        [("fexit_get_user_".to_string(), 20000, 900000)]
+    );
+    let serve = "futex-pingpong.r1.serve";
+    put(&format!("{serve}.cycles"), "4000 2000000\n");
+    put(&format!("{serve}.scrape_rc"), "1\n");
+    let run = read_run(dir.path(), "futex-pingpong", 1, Config::Serve);
+    assert_eq!(run.value, Some(2000.0));
+    assert_eq!(run.notes, ["scrape of /metrics failed (wget exit 1)"]);
+    assert!(run.bpf_programs.is_empty());
+    put(&format!("{serve}.scrape_rc"), "0\n");
+    assert!(
+        read_run(dir.path(), "futex-pingpong", 1, Config::Serve)
+            .notes
+            .is_empty()
+    );
+}

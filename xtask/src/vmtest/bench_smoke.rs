@@ -1,14 +1,17 @@
 //! The benchmark harness smoke of `cargo xtask test` (one round, 1 s runs,
-//! a few workloads, in the 6.1 boot of the VM stage): every workload ran in
-//! every configuration and gave a throughput (the pin variants `--no-stacks`
-//! and `--no-pins` on dio-dax only), daxtrace recorded its events and its
-//! CPU/RSS were read. Timings are printed, never judged.
+//! a few workloads, in the 6.1 boot of the VM stage, on that boot's clock):
+//! every workload ran in every configuration and gave a throughput (the
+//! untraced A/A pair and the run after the tracers, daxtrace, both bpftrace
+//! scripts, the empty fexit, serve; the pin variants `--no-stacks` and
+//! `--no-pins` on dio-dax only), daxtrace recorded its events, its
+//! attribution windows read BPF run times, and the tracers' CPU/RSS were
+//! read. Timings are printed, never judged.
 use std::path::Path;
 
 use xtask::vm::KernelGen;
 
 use crate::bench::runs::metric;
-use crate::bench::{collect_rows, pins_table, table};
+use crate::bench::{clock_name, collect_rows, pins_table, table};
 
 /// The workloads vm-test.sh gives the smoke (must match it).
 /// One fio workload (with the pin variants) and one counted-cycles one: each
@@ -27,6 +30,8 @@ pub fn judge(kernel: KernelGen, release: &str, share: &Path) -> Result<String, S
         ));
     }
     let dir = share.join("bench");
+    // The test boot runs on the accelerator `cargo xtask vm` picks.
+    let clock = clock_name(xtask::vm::accel::detect());
     let rows = collect_rows(
         kernel,
         release,
@@ -34,6 +39,7 @@ pub fn judge(kernel: KernelGen, release: &str, share: &Path) -> Result<String, S
         1,
         &SMOKE_WORKLOADS,
         &SMOKE_PIN_WORKLOADS,
+        clock,
     );
     eprintln!("bench smoke on {release}:\n{}", table::render(&rows));
     if let Some(pins) = pins_table::render(&rows) {
@@ -43,8 +49,13 @@ pub fn judge(kernel: KernelGen, release: &str, share: &Path) -> Result<String, S
     for r in &rows {
         let mut expected = vec![
             ("untraced", r.untraced),
+            ("untraced A/A", r.aa_spread.map(|_| 1.0)),
             ("daxtrace", r.daxtrace),
             ("bpftrace", r.bpftrace),
+            ("bpftrace-owners", r.owners_bpftrace),
+            ("empty-fexit", r.empty_fexit),
+            ("serve", r.serve),
+            ("after", r.after),
         ];
         if SMOKE_PIN_WORKLOADS.contains(&r.workload.as_str()) {
             expected.push(("daxtrace-no-stacks", r.daxtrace_no_stacks));
@@ -74,6 +85,14 @@ pub fn judge(kernel: KernelGen, release: &str, share: &Path) -> Result<String, S
         if r.drops.is_none() {
             problems.push(format!("{}: no daxtrace report", r.workload));
         }
+        // The attribution windows ran with BPF statistics on (the O_DIRECT
+        // workload runs a gup program per I/O).
+        if r.workload == "dio-dax" && r.bpf_insns_per_op.or(r.bpf_ns_per_op).is_none() {
+            problems.push(format!(
+                "{}: no BPF run time in the attribution window",
+                r.workload
+            ));
+        }
         // Claims and releases (mounts) and pins/puts (DAX buffers) reach the trace.
         if r.workload != "dio-anon" && r.events_per_s.is_none_or(|e| e <= 0.0) {
             problems.push(format!("{}: daxtrace saw no event", r.workload));
@@ -81,7 +100,7 @@ pub fn judge(kernel: KernelGen, release: &str, share: &Path) -> Result<String, S
     }
     if problems.is_empty() {
         Ok(format!(
-            "{} workloads x 3 configs (+2 pin variants on {}) ran; ratios {}",
+            "{} workloads x 9 configs (+2 pin variants on {}) ran; ratios daxtrace/bpftrace {}",
             rows.len(),
             SMOKE_PIN_WORKLOADS.join(", "),
             rows.iter()
@@ -110,7 +129,7 @@ mod tests {
         let put = |suffix: &str, text: &str| {
             std::fs::write(runs.join(format!("{tag}.{suffix}")), text).unwrap()
         };
-        if workload.ends_with("-cycles") {
+        if crate::bench::config::counts_ops(workload) {
             put("cycles", "4 1000000\n");
         } else {
             put(
@@ -120,7 +139,11 @@ mod tests {
         }
         put("rc", "0\n");
         put("wall_us", "1000000\n");
-        if config != Config::Untraced {
+        if config == Config::DaxtraceAttribution {
+            put("bpf_stats_begin", "fexit_get_user_ 10 1000\n");
+            put("bpf_stats", "fexit_get_user_ 510 51000\n");
+        }
+        if !config.is_untraced() {
             put("start_cpu_ticks", "100\n");
             put("cpu_ticks", "110\n");
             put("max_rss_bytes", "1048576\n");

@@ -78,8 +78,8 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
     if with_top {
         command.push("DAXTRACE_VMTEST_TOP=1".to_string());
         command.push("DAXTRACE_VMTEST_BENCH=1".to_string());
-        std::fs::copy(root.join("xtask/guest/bench.sh"), share.join("bench.sh"))
-            .context("copying the bench script into the share")?;
+        crate::bench::copy_guest_scripts(&share)
+            .context("copying the bench scripts into the share")?;
     }
     // The exporter's live step runs where the issue asks for it: 6.1 (lost
     // wakeup) and 7 (the newest generation).
@@ -92,7 +92,9 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
     req.share = Some(share.clone());
     // fio and bpftrace of the bench smoke run from the host's /usr.
     req.host_usr = with_top;
-    req.timeout = Duration::from_secs(1800);
+    // The bench smoke of the 6.1 boot runs nine configurations a round
+    // (three bpftrace sessions among them): give that boot more time.
+    req.timeout = Duration::from_secs(if with_top { 2400 } else { 1800 });
     req.echo_output = true;
     let outcome = vm::run(&req).with_context(|| format!("booting Debian {kernel}"))?;
     if outcome.exit_code != 0 {
