@@ -151,8 +151,10 @@ impl PageSpan {
     }
 }
 
-/// Ranges kept in [`FsdaxRanges`]; a pmem namespace is one.
+/// Ranges kept in [`FsdaxRanges`]; a pmem namespace is one. A power of two
+/// (indexes are masked with it for the verifier).
 pub const MAX_FSDAX_RANGES: usize = 8;
+const _: () = assert!(MAX_FSDAX_RANGES.is_power_of_two());
 
 /// Where the struct pages of FS-DAX memory lie: one span per FS-DAX
 /// pagemap (its first range), the one entry of the array map
@@ -217,11 +219,13 @@ impl FsdaxRanges {
                 return;
             }
             if self.spans[i].lo == lo {
-                let last = self.n as usize - 1;
-                if last < MAX_FSDAX_RANGES {
-                    self.spans[i] = self.spans[last];
-                    self.spans[last] = PageSpan::default();
-                }
+                // n >= 1 here (i < n). The mask keeps the index provably in
+                // bounds for the verifier: without it 5.10's refused the
+                // program ("R1 min value is outside of the allowed memory
+                // range", from n - 1 read as possibly -1).
+                let last = (self.n as usize).wrapping_sub(1) & (MAX_FSDAX_RANGES - 1);
+                self.spans[i] = self.spans[last];
+                self.spans[last] = PageSpan::default();
                 self.n -= 1;
                 return;
             }
