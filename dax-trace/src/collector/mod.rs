@@ -350,7 +350,7 @@ impl Collector {
             EventBody::HolderNotifyFailure(h) => self.on_holder_notify_failure(ev, h),
             EventBody::StuckWait(w) => self.on_stuck_wait(ev, w),
             EventBody::PutStats(p) => self.on_put_stats(p),
-            EventBody::Drops(d) => self.drops.record(&d),
+            EventBody::Drops(d) => self.drops.record(d),
             EventBody::StatePagemap(p) => self.on_state_pagemap(ev, p),
             EventBody::StateDaxDevice(d) => self.on_state_dax_device(ev, d),
             EventBody::StateMount(m) => self.on_state_mount(ev, m),
