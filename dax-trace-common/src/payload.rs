@@ -342,6 +342,7 @@ payloads! {
         pub point: u16,
         /// A [`crate::Loss`]: 0, events the ring buffer had no room for,
         /// is what every trace before reasons existed carries.
+        #[cfg_attr(feature = "user", serde(default))]
         pub reason: u16,
         #[cfg_attr(feature = "user", serde(skip))]
         pub _pad: [u16; 2],
