@@ -439,10 +439,9 @@ run_workload() {
         dio-anon-1m)
             # 1 MiB O_DIRECT reads into ordinary memory: 256 pages per gup
             # call. The buffer is a tmpfs file kept for the whole boot, so
-            # every run reads into the same pages: into malloc'd memory the
-            # rate moved between three levels (8560, 7930, 7430 IOPS on 6.1)
-            # from one untraced run to the next, tracer or not, with where
-            # the buffer landed.
+            # every run reads into the same pages: into malloc'd memory
+            # untraced runs of one 6.1 boot ran at 8560 or 7430 IOPS,
+            # whichever tracer (or none) ran before them.
             fast_device
             [ -e /dev/shm/dio-1m.buf ] ||
                 dd if=/dev/zero of=/dev/shm/dio-1m.buf bs=1M count=1 status=none
