@@ -109,7 +109,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fresh_watch_sees_no_change_and_a_new_mount_namespace_is_not_needed() {
+    fn an_unchanged_mount_table_reads_as_unchanged() {
         // Mounting needs privileges this test may not have; what it can
         // check everywhere is that an unchanged table reads as unchanged,
         // twice (the VM tests see real mounts change).
