@@ -1,7 +1,8 @@
 //! daxtrace's eBPF programs. Every attach point of
-//! `dax_trace_common::probe::POINTS` gets a fentry (+fexit) and a kprobe
-//! (+kretprobe) variant, or a tracepoint program; the loader picks the kind
-//! the running kernel supports. All variants call the same handlers.
+//! `dax_trace_common::for_each_point!` gets a fentry (+fexit) and a kprobe
+//! (+kretprobe) variant, or a tracepoint, fexit-only or timer program, all
+//! generated from that one list; the loader picks the kind the running
+//! kernel supports. All variants call the same handlers.
 #![no_std]
 #![no_main]
 // The program names are kernel function names.
@@ -166,253 +167,56 @@ macro_rules! tracepoint {
     };
 }
 
-entry_exit!(
-    fentry_memremap_pages,
-    fexit_memremap_pages,
-    kprobe_memremap_pages,
-    kretprobe_memremap_pages,
-    idx::MEMREMAP_PAGES
-);
-entry_exit!(
-    fentry_devm_memremap_pages,
-    fexit_devm_memremap_pages,
-    kprobe_devm_memremap_pages,
-    kretprobe_devm_memremap_pages,
-    idx::DEVM_MEMREMAP_PAGES
-);
-entry!(
-    fentry_memunmap_pages,
-    kprobe_memunmap_pages,
-    idx::MEMUNMAP_PAGES
-);
-entry_exit!(
-    fentry_fs_dax_get_by_bdev,
-    fexit_fs_dax_get_by_bdev,
-    kprobe_fs_dax_get_by_bdev,
-    kretprobe_fs_dax_get_by_bdev,
-    idx::FS_DAX_GET_BY_BDEV
-);
-entry_exit!(
-    fentry_dax_get_by_host,
-    fexit_dax_get_by_host,
-    kprobe_dax_get_by_host,
-    kretprobe_dax_get_by_host,
-    idx::DAX_GET_BY_HOST
-);
-entry_exit!(
-    fentry_fs_dax_get,
-    fexit_fs_dax_get,
-    kprobe_fs_dax_get,
-    kretprobe_fs_dax_get,
-    idx::FS_DAX_GET
-);
-entry_exit!(
-    fentry_fs_dax_claim,
-    fexit_fs_dax_claim,
-    kprobe_fs_dax_claim,
-    kretprobe_fs_dax_claim,
-    idx::FS_DAX_CLAIM
-);
-entry_exit!(
-    fentry_fs_dax_claim_bdev,
-    fexit_fs_dax_claim_bdev,
-    kprobe_fs_dax_claim_bdev,
-    kretprobe_fs_dax_claim_bdev,
-    idx::FS_DAX_CLAIM_BDEV
-);
-entry_exit!(
-    fentry_dm_dax_fs_claim,
-    fexit_dm_dax_fs_claim,
-    kprobe_dm_dax_fs_claim,
-    kretprobe_dm_dax_fs_claim,
-    idx::DM_DAX_FS_CLAIM
-);
-entry_exit!(
-    fentry_fs_put_dax,
-    fexit_fs_put_dax,
-    kprobe_fs_put_dax,
-    kretprobe_fs_put_dax,
-    idx::FS_PUT_DAX
-);
-entry_exit!(
-    fentry_put_dax,
-    fexit_put_dax,
-    kprobe_put_dax,
-    kretprobe_put_dax,
-    idx::PUT_DAX
-);
-entry_exit!(
-    fentry___fs_dax_release,
-    fexit___fs_dax_release,
-    kprobe___fs_dax_release,
-    kretprobe___fs_dax_release,
-    idx::FS_DAX_RELEASE_INNER
-);
-entry_exit!(
-    fentry_fs_dax_release,
-    fexit_fs_dax_release,
-    kprobe_fs_dax_release,
-    kretprobe_fs_dax_release,
-    idx::FS_DAX_RELEASE
-);
-entry_exit!(
-    fentry_dm_dax_fs_release,
-    fexit_dm_dax_fs_release,
-    kprobe_dm_dax_fs_release,
-    kretprobe_dm_dax_fs_release,
-    idx::DM_DAX_FS_RELEASE
-);
-entry_exit!(
-    fentry_alloc_dax,
-    fexit_alloc_dax,
-    kprobe_alloc_dax,
-    kretprobe_alloc_dax,
-    idx::ALLOC_DAX
-);
-entry!(fentry_kill_dax, kprobe_kill_dax, idx::KILL_DAX);
-entry!(fentry_dax_add_host, kprobe_dax_add_host, idx::DAX_ADD_HOST);
-entry!(
-    fentry_free_zone_device_folio,
-    kprobe_free_zone_device_folio,
-    idx::FREE_ZONE_DEVICE_FOLIO
-);
-entry!(
-    fentry_put_devmap_folio_refs,
-    kprobe_put_devmap_folio_refs,
-    idx::PUT_DEVMAP_FOLIO_REFS
-);
-entry!(
-    fentry_put_devmap_page_refs,
-    kprobe_put_devmap_page_refs,
-    idx::PUT_DEVMAP_PAGE_REFS
-);
-entry!(
-    fentry_put_devmap_managed_page,
-    kprobe_put_devmap_managed_page,
-    idx::PUT_DEVMAP_MANAGED_PAGE
-);
-entry!(
-    fentry_put_devmap_managed_page_old,
-    kprobe_put_devmap_managed_page_old,
-    idx::PUT_DEVMAP_MANAGED_PAGE_OLD
-);
-entry_exit!(
-    fentry_dax_layout_busy_page_range,
-    fexit_dax_layout_busy_page_range,
-    kprobe_dax_layout_busy_page_range,
-    kretprobe_dax_layout_busy_page_range,
-    idx::DAX_LAYOUT_BUSY_PAGE_RANGE
-);
-entry_exit!(
-    fentry_dax_layout_busy_page,
-    fexit_dax_layout_busy_page,
-    kprobe_dax_layout_busy_page,
-    kretprobe_dax_layout_busy_page,
-    idx::DAX_LAYOUT_BUSY_PAGE
-);
-entry_exit!(
-    fentry_ext4_break_layouts,
-    fexit_ext4_break_layouts,
-    kprobe_ext4_break_layouts,
-    kretprobe_ext4_break_layouts,
-    idx::EXT4_BREAK_LAYOUTS
-);
-entry_exit!(
-    fentry_xfs_break_layouts,
-    fexit_xfs_break_layouts,
-    kprobe_xfs_break_layouts,
-    kretprobe_xfs_break_layouts,
-    idx::XFS_BREAK_LAYOUTS
-);
-entry_exit!(
-    fentry_dax_break_layout,
-    fexit_dax_break_layout,
-    kprobe_dax_break_layout,
-    kretprobe_dax_break_layout,
-    idx::DAX_BREAK_LAYOUT
-);
-entry_exit!(
-    fentry_fuse_dax_break_layouts,
-    fexit_fuse_dax_break_layouts,
-    kprobe_fuse_dax_break_layouts,
-    kretprobe_fuse_dax_break_layouts,
-    idx::FUSE_DAX_BREAK_LAYOUTS
-);
-entry_exit!(
-    fentry_dm_dax_direct_access,
-    fexit_dm_dax_direct_access,
-    kprobe_dm_dax_direct_access,
-    kretprobe_dm_dax_direct_access,
-    idx::DM_DAX_DIRECT_ACCESS
-);
-entry!(
-    fentry_dax_direct_access,
-    kprobe_dax_direct_access,
-    idx::DAX_DIRECT_ACCESS
-);
-entry_exit!(
-    fentry_dm_table_supports_dax,
-    fexit_dm_table_supports_dax,
-    kprobe_dm_table_supports_dax,
-    kretprobe_dm_table_supports_dax,
-    idx::DM_TABLE_SUPPORTS_DAX
-);
-entry_exit!(
-    fentry_dm_get_table_device,
-    fexit_dm_get_table_device,
-    kprobe_dm_get_table_device,
-    kretprobe_dm_get_table_device,
-    idx::DM_GET_TABLE_DEVICE
-);
-entry_exit!(
-    fentry_dm_put_table_device,
-    fexit_dm_put_table_device,
-    kprobe_dm_put_table_device,
-    kretprobe_dm_put_table_device,
-    idx::DM_PUT_TABLE_DEVICE
-);
-tracepoint!(tp_dax_pte_fault_done, idx::PTE_FAULT_DONE);
-tracepoint!(tp_dax_pmd_fault_done, idx::PMD_FAULT_DONE);
-tracepoint!(tp_memory_failure_event, idx::RAS_MEMORY_FAILURE);
-entry!(
-    fentry_dax_holder_notify_failure,
-    kprobe_dax_holder_notify_failure,
-    idx::DAX_HOLDER_NOTIFY_FAILURE
-);
-
-gup_exit!(fexit_get_user_pages_fast, idx::GET_USER_PAGES_FAST);
-gup_exit!(fexit_pin_user_pages_fast, idx::PIN_USER_PAGES_FAST);
-gup_exit!(
-    fexit_get_user_pages_fast_only,
-    idx::GET_USER_PAGES_FAST_ONLY
-);
-gup_exit!(
-    fexit_pin_user_pages_fast_only,
-    idx::PIN_USER_PAGES_FAST_ONLY
-);
-gup_exit!(fexit_get_user_pages_remote, idx::GET_USER_PAGES_REMOTE);
-gup_exit!(fexit_pin_user_pages_remote, idx::PIN_USER_PAGES_REMOTE);
-gup_exit!(fexit_get_user_pages_unlocked, idx::GET_USER_PAGES_UNLOCKED);
-gup_exit!(fexit_pin_user_pages_unlocked, idx::PIN_USER_PAGES_UNLOCKED);
-gup_exit!(fexit_get_user_pages, idx::GET_USER_PAGES);
-gup_exit!(fexit_pin_user_pages, idx::PIN_USER_PAGES);
-entry!(
-    fentry_unpin_user_page,
-    kprobe_unpin_user_page,
-    idx::UNPIN_USER_PAGE
-);
-entry!(
-    fentry_unpin_user_pages,
-    kprobe_unpin_user_pages,
-    idx::UNPIN_USER_PAGES
-);
-
-/// The stuck-wait scanner, run by a software clock perf event.
-#[perf_event]
-pub fn timer_stuck_scan(_ctx: PerfEventContext) -> u32 {
-    handlers::stuck_scan(idx::STUCK_SCAN);
-    0
+/// One program (or an entry/exit pair of each kind) per point of
+/// [`for_each_point!`](dax_trace_common::for_each_point), named
+/// `<kind>_<stem>`: the loader finds them by those names.
+macro_rules! programs {
+    ($($konst:ident = $index:literal, $target:literal, $family:ident, $hook:ident, $group:literal, $stem:ident $(, $shared:ident)?;)*) => {
+        $(program!($hook, $stem, idx::$konst $(, $shared)?);)*
+    };
 }
+
+/// The programs of one point, by its hook.
+macro_rules! program {
+    ($hook:ident, $stem:ident, $point:expr, shared) => {};
+    (Entry, $stem:ident, $point:expr) => {
+        pastey::paste! { entry!([<fentry_ $stem>], [<kprobe_ $stem>], $point); }
+    };
+    (EntryExit, $stem:ident, $point:expr) => {
+        pastey::paste! {
+            entry_exit!(
+                [<fentry_ $stem>],
+                [<fexit_ $stem>],
+                [<kprobe_ $stem>],
+                [<kretprobe_ $stem>],
+                $point
+            );
+        }
+    };
+    (Exit, $stem:ident, $point:expr) => {
+        pastey::paste! { gup_exit!([<fexit_ $stem>], $point); }
+    };
+    (Tracepoint, $stem:ident, $point:expr) => {
+        pastey::paste! { tracepoint!([<tp_ $stem>], $point); }
+    };
+    (Timer, $stem:ident, $point:expr) => {
+        pastey::paste! { timer!([<timer_ $stem>], $point); }
+    };
+}
+
+/// A periodic program, run by a software clock perf event (the
+/// stuck-wait scanner).
+macro_rules! timer {
+    ($name:ident, $point:expr) => {
+        #[perf_event]
+        pub fn $name(_ctx: PerfEventContext) -> u32 {
+            handlers::stuck_scan($point);
+            0
+        }
+    };
+}
+
+dax_trace_common::for_each_point!(programs);
 
 #[cfg(not(test))]
 /// The kernel-memory reader, run on demand by userspace (never attached).
