@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use dax_trace::collector::Collector;
 use dax_trace::event::{ClaimApi, Event, EventBody};
-use dax_trace::trace::synthetic;
+use dax_trace::testkit::synthetic;
 
 /// Peak resident set size of this process, from /proc (Linux only).
 fn peak_rss_kib() -> Option<u64> {

@@ -26,7 +26,8 @@ use anyhow::Context as _;
 use dax_trace::collector::{Collector, CollectorConfig};
 use dax_trace::source::EventStream;
 use dax_trace::source::replay::{self, ReplayOptions};
-use dax_trace::trace::{CreateOptions, End, Header, Reader, Record, Writer, create, synthetic};
+use dax_trace::testkit::synthetic;
+use dax_trace::trace::{CreateOptions, End, Header, Reader, Record, Writer, create};
 
 /// One timed run: wall and CPU seconds.
 #[derive(Clone, Copy)]

@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use dax_trace::trace::{self, Header, Writer, synthetic};
+use dax_trace::testkit::synthetic;
+use dax_trace::trace::{self, Header, Writer};
 
 const SCRAPERS: usize = 50;
 const SECONDS: u64 = 30;

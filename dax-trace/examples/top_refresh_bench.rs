@@ -8,7 +8,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use dax_trace::tui::bench::refresh_cost;
+use dax_trace::testkit::refresh_bench::refresh_cost;
 
 fn main() -> anyhow::Result<()> {
     let out = std::env::args()

@@ -22,5 +22,7 @@ pub mod source;
 pub mod stacks;
 pub mod state;
 pub mod symbolize;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod trace;
 pub mod tui;

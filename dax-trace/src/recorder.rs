@@ -176,7 +176,8 @@ fn write_batch<W: Write>(
 mod tests {
     use super::*;
     use crate::source::EventBatch;
-    use crate::trace::{End, Header, Reader, Record, synthetic};
+    use crate::testkit::synthetic;
+    use crate::trace::{End, Header, Reader, Record};
     use std::io::Cursor;
     use tokio::sync::mpsc;
 

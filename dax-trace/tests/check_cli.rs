@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use dax_trace::event::{Event, EventBody};
-use dax_trace::trace::{Header, Writer, synthetic};
+use dax_trace::testkit::synthetic;
+use dax_trace::trace::{Header, Writer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_daxtrace");
 

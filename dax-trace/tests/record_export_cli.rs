@@ -9,7 +9,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use dax_trace::event::Event;
-use dax_trace::trace::{End, Reader, Record, Summary, synthetic};
+use dax_trace::testkit::synthetic;
+use dax_trace::trace::{End, Reader, Record, Summary};
 
 fn daxtrace() -> Command {
     Command::new(env!("CARGO_BIN_EXE_daxtrace"))

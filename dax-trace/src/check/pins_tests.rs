@@ -1,8 +1,8 @@
 //! check names page owners in its failure lines and reports refused
 //! long-term pins as notices, never as failures.
 use super::*;
-use crate::collector::fixture::*;
 use crate::stacks::{StackFrame, StackRecord, StackTable};
+use crate::testkit::fixture::*;
 use dax_trace_common::probe::idx::PIN_USER_PAGES_FAST;
 
 const PFN: u64 = 0x240020;

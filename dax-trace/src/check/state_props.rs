@@ -1,10 +1,10 @@
 //! Property tests of claims held at start: any interleaving of their
 //! releases with claims made during the trace balances.
 use crate::check::{CheckOptions, Status, Verdict};
-use crate::collector::fixture::*;
-use crate::collector::fixture_state::*;
 use crate::collector::*;
 use crate::event::Event;
+use crate::testkit::fixture::*;
+use crate::testkit::fixture_state::*;
 use proptest::prelude::*;
 
 fn judge(c: &Collector) -> Verdict {

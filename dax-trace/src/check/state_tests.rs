@@ -1,9 +1,9 @@
 //! check on traces that begin with a state at start: pre-existing claims and
 //! waits are named as such and never judged as the trace's doing.
 use super::*;
-use crate::collector::fixture::*;
-use crate::collector::fixture_state::*;
 use crate::event::{Dev, Event};
+use crate::testkit::fixture::*;
+use crate::testkit::fixture_state::*;
 
 fn verdict(events: &[Event], opts: &CheckOptions) -> Verdict {
     let mut c = Collector::new(opts.collector_config());

@@ -1,6 +1,6 @@
 use super::*;
-use crate::collector::fixture::*;
 use crate::event::Event;
+use crate::testkit::fixture::*;
 
 fn fold(events: &[Event], opts: &CheckOptions) -> Collector {
     let mut c = Collector::new(opts.collector_config());

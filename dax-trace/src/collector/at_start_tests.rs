@@ -1,8 +1,8 @@
 //! The collector fed a state at start: pre-existing pagemaps, devices,
 //! claims, mounts, dm tables, waits and busy pages.
-use super::fixture::*;
-use super::fixture_state::*;
 use super::*;
+use crate::testkit::fixture::*;
+use crate::testkit::fixture_state::*;
 
 fn fold(events: &[Event]) -> Collector {
     fold_with(CollectorConfig::default(), events)

@@ -61,10 +61,6 @@ mod device;
 mod dm;
 mod faults;
 mod findings;
-#[cfg(test)]
-pub(crate) mod fixture;
-#[cfg(test)]
-pub(crate) mod fixture_state;
 mod histogram;
 mod identity;
 mod kinds;

@@ -1,9 +1,9 @@
 //! Page owners through the collector: fixture event sequences, then the
 //! owners model and the phrases that name them.
-use super::super::fixture::{PGMAP0, PMEM0, Script};
 use super::super::pins_view::{busy_page_line, ownership_phrase, refused_line};
 use super::super::{Collector, CollectorConfig, Ownership};
 use crate::stacks::{StackFrame, StackRecord, StackTable};
+use crate::testkit::fixture::{PGMAP0, PMEM0, Script};
 use dax_trace_common::probe::idx::PIN_USER_PAGES_FAST;
 
 const PFN: u64 = 0x48200;
@@ -157,7 +157,7 @@ fn a_release_by_idle_closes_every_owner_of_the_page() {
 fn a_page_busy_at_start_with_no_owner_was_pinned_before_attach() {
     let mut s = Script::xfs_mounted_at_start();
     s.state_busy(PGMAP0, 0x40010, PMEM0, 77, 0, 3)
-        .state_end(0, super::super::fixture_state::ALL_SOURCES);
+        .state_end(0, crate::testkit::fixture_state::ALL_SOURCES);
     s.by(700, "truncate").busy(PGMAP0, 0x40010, PMEM0, 77);
     s.busy(PGMAP0, 0x40020, PMEM0, 78);
     // Before any owner report, a page with none is not known to be unpinned.

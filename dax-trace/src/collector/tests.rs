@@ -1,9 +1,9 @@
-use super::fixture::*;
 use super::*;
 use crate::event::{
     BusyPage, Claim, ClaimApi, DaxAddHost, DaxAlloc, DaxKill, DmAccess, DmMember, MemoryFailure,
     Release,
 };
+use crate::testkit::fixture::*;
 
 fn fold(events: &[Event]) -> Collector {
     let mut c = Collector::default();

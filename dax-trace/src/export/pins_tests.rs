@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use super::*;
-use crate::trace::synthetic;
+use crate::testkit::synthetic;
 
 fn export_sample(format: Format) -> String {
     let bytes = synthetic::sample_trace().expect("sample");
@@ -119,7 +119,7 @@ fn perfetto_draws_each_owner_as_a_pin_slice_from_since_to_its_release() {
 
 #[test]
 fn a_pin_never_released_runs_to_the_end_of_the_trace() {
-    use crate::collector::fixture::{PGMAP0, PMEM0, Script};
+    use crate::testkit::fixture::{PGMAP0, PMEM0, Script};
     let mut s = Script::default();
     s.by(700, "truncate").busy(PGMAP0, 0x40010, PMEM0, 12);
     let since = s.ts_ns - 1_000;
@@ -170,9 +170,9 @@ fn a_trace_file_copy_keeps_the_stack_records() {
 
 #[test]
 fn a_claim_slice_carries_the_claimers_stack() {
-    use crate::collector::fixture::{DAX0, PMEM0, Script};
     use crate::event::{Claim, ClaimApi, EventBody};
     use crate::stacks::StackFrame;
+    use crate::testkit::fixture::{DAX0, PMEM0, Script};
     use dax_trace_common::field::StackId;
     let mut s = Script::default();
     s.by(420, "mount").push(EventBody::Claim(Claim {

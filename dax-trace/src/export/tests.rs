@@ -8,7 +8,7 @@ use std::io::Cursor;
 
 use super::*;
 use crate::event::EventBody;
-use crate::trace::synthetic;
+use crate::testkit::synthetic;
 
 fn export_sample(format: Format) -> (String, Exported) {
     let bytes = synthetic::sample_trace().expect("sample");
@@ -131,7 +131,7 @@ fn process_names(events: &[serde_json::Value]) -> HashMap<u64, String> {
 
 #[test]
 fn perfetto_shows_dm_members_dm_pages_tables_and_holder_notices() {
-    use crate::collector::fixture::{DAX0, DAXDM, DM0, PGMAP0, PMEM0, Script, XFS_MOUNT};
+    use crate::testkit::fixture::{DAX0, DAXDM, DM0, PGMAP0, PMEM0, Script, XFS_MOUNT};
     let mut s = Script::default();
     s.push(EventBody::DaxAddHost(DaxAddHost {
         dax_dev: DAX0,
@@ -234,7 +234,7 @@ fn perfetto_shows_dm_members_dm_pages_tables_and_holder_notices() {
 
 #[test]
 fn a_dm_member_dropped_without_being_seen_taken_is_an_instant_not_an_unmatched_end() {
-    use crate::collector::fixture::{DAX0, PMEM0, Script};
+    use crate::testkit::fixture::{DAX0, PMEM0, Script};
     let mut s = Script::default();
     s.push(EventBody::DmMember(DmMember {
         member_dax_dev: DAX0,

@@ -108,7 +108,7 @@ pub fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::synthetic;
+    use crate::testkit::synthetic;
 
     #[test]
     fn intake_folds_every_event_and_marks_the_end() {

@@ -6,9 +6,9 @@ use super::families::Families;
 use super::process::ProcessFigures;
 use super::scrape::Scrape;
 use super::shared::{Mode, Shared};
-use crate::collector::fixture::{DAX0, DAXDM, DM0, PGMAP0, PMEM0, Script, XFS_MOUNT};
-use crate::collector::fixture_state::{ALL_SOURCES, PMEM0_PAGES};
-use crate::trace::synthetic;
+use crate::testkit::fixture::{DAX0, DAXDM, DM0, PGMAP0, PMEM0, Script, XFS_MOUNT};
+use crate::testkit::fixture_state::{ALL_SOURCES, PMEM0_PAGES};
+use crate::testkit::synthetic;
 
 fn scrape(events: &[crate::event::Event]) -> String {
     let shared = Shared::new(synthetic::session(), Mode::Replay);

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::*;
 use crate::source::EventBatch;
-use crate::trace::synthetic;
+use crate::testkit::synthetic;
 
 /// Guard so a broken server fails the test instead of hanging it.
 const GUARD: Duration = Duration::from_secs(20);

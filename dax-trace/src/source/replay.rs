@@ -204,7 +204,8 @@ impl Pacer {
 mod tests {
     use super::*;
     use crate::event::Event;
-    use crate::trace::{Header, Writer, synthetic};
+    use crate::testkit::synthetic;
+    use crate::trace::{Header, Writer};
     use std::io::Cursor;
 
     fn trace(events: &[Event], finish: bool) -> Vec<u8> {

@@ -33,7 +33,6 @@
 //! `PutStats` once a second), so the size stays modest in practice.
 pub mod format;
 pub mod reader;
-pub mod synthetic;
 pub mod v1;
 pub mod writer;
 

@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use super::format::{FRAME_LEN, PREAMBLE_LEN};
 use super::*;
 use crate::event::{Event, EventBody};
+use crate::testkit::synthetic;
 
 fn header() -> Header {
     let mut h = Header::new(synthetic::session(), vec!["dev=259:0".into()]);

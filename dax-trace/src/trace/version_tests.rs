@@ -6,6 +6,7 @@ use super::format::{self, PREAMBLE_LEN, Tag};
 use super::*;
 use crate::event::{Event, MAX_EVENT_SIZE, PagemapDestroy};
 use crate::stacks::{StackFrame, StackRecord};
+use crate::testkit::synthetic;
 
 fn header() -> Header {
     Header::new(synthetic::session(), Vec::new())

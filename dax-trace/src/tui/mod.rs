@@ -9,13 +9,11 @@
 //!   refresh, [`ui`] draws it with ratatui, [`batch`] prints it as text.
 pub mod app;
 pub mod batch;
-pub mod bench;
 pub mod collector_model;
 pub mod columns;
 pub mod dashboard;
 pub mod event_log;
 mod event_log_state;
-pub mod fleet;
 pub mod frame;
 pub mod intake;
 pub mod interactive;

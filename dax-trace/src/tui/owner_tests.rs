@@ -7,12 +7,12 @@ use super::dashboard::{Clock, Dashboard};
 use super::tests::screen;
 use crate::collector::Collector;
 use crate::session::SourceKind;
-use crate::trace::synthetic;
+use crate::testkit::synthetic;
 
 #[test]
 fn detail_names_who_pins_the_selected_busy_page_with_its_stack() {
-    use crate::collector::fixture::{PGMAP0, PMEM0, Script};
     use crate::stacks::{StackFrame, StackRecord, StackTable};
+    use crate::testkit::fixture::{PGMAP0, PMEM0, Script};
     let mut s = Script {
         ts_ns: 10_000_000_000,
         ..Script::default()
@@ -115,7 +115,7 @@ fn detail_names_who_pins_the_selected_busy_page_with_its_stack() {
 
 #[test]
 fn an_owner_that_released_a_page_still_busy_is_shown_in_parentheses() {
-    use crate::collector::fixture::{PGMAP0, PMEM0, Script};
+    use crate::testkit::fixture::{PGMAP0, PMEM0, Script};
     let mut s = Script {
         ts_ns: 10_000_000_000,
         ..Script::default()

@@ -8,11 +8,11 @@ use super::app::Action;
 use super::dashboard::{Clock, Dashboard};
 use super::ui;
 use crate::collector::Collector;
-use crate::collector::fixture::{PGMAP0, PMEM0, Script};
-use crate::collector::fixture_state::ALL_SOURCES;
 use crate::event::Event;
 use crate::session::SourceKind;
-use crate::trace::synthetic;
+use crate::testkit::fixture::{PGMAP0, PMEM0, Script};
+use crate::testkit::fixture_state::ALL_SOURCES;
+use crate::testkit::synthetic;
 
 fn dashboard(events: &[Event]) -> Dashboard<Collector> {
     let mut info = synthetic::session();

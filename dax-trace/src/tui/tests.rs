@@ -9,13 +9,13 @@ use tokio::sync::mpsc;
 use super::app::Action;
 use super::batch::write_frame;
 use super::dashboard::{Clock, Dashboard};
-use super::fleet::Fleet;
 use super::intake::{Drain, Intake};
 use super::ui;
 use crate::collector::Collector;
 use crate::event::Event;
 use crate::session::SourceKind;
-use crate::trace::synthetic;
+use crate::testkit::fleet::Fleet;
+use crate::testkit::synthetic;
 
 fn dashboard(events: &[Event]) -> Dashboard<Collector> {
     let mut info = synthetic::session();

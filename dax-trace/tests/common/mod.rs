@@ -1,7 +1,8 @@
 //! Helpers shared by the `daxtrace top` integration tests.
 use std::path::{Path, PathBuf};
 
-use dax_trace::trace::{self, Header, Writer, synthetic};
+use dax_trace::testkit::synthetic;
+use dax_trace::trace::{self, Header, Writer};
 
 /// The shipped sample when there is one, else the same synthetic scenario
 /// written to `dir`.

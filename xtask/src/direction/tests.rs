@@ -44,6 +44,32 @@ fn a_layered_tree_has_no_cycle() {
 }
 
 #[test]
+fn tests_may_use_the_testkit_which_uses_everything() {
+    let files = tree(&[
+        ("lib.rs", "pub mod collector;\npub mod testkit;\n"),
+        (
+            "collector/tests.rs",
+            "use crate::testkit::fixture::Script;\n",
+        ),
+        ("testkit/fixture.rs", "use crate::collector::Collector;\n"),
+    ]);
+    let e = edges(&files);
+    assert_eq!(e["testkit"].keys().collect::<Vec<_>>(), ["collector"]);
+    assert!(
+        !e.contains_key("collector"),
+        "no edge into the testkit: {e:?}"
+    );
+    assert!(cycles(&e).is_empty());
+    // Any other module in its place makes the cycle.
+    let files = tree(&[
+        ("lib.rs", "pub mod collector;\npub mod fixtures;\n"),
+        ("collector/tests.rs", "use crate::fixtures::Script;\n"),
+        ("fixtures/mod.rs", "use crate::collector::Collector;\n"),
+    ]);
+    assert_eq!(cycles(&edges(&files)).len(), 1);
+}
+
+#[test]
 fn a_cycle_is_named_with_its_files() {
     let files = tree(&[
         (

@@ -7,12 +7,12 @@ use std::time::Duration;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::app::Action;
-use super::dashboard::{Clock, Dashboard};
 use super::fleet::Fleet;
-use super::ui;
+use super::synthetic;
 use crate::collector::Collector;
-use crate::trace::synthetic;
+use crate::tui::app::Action;
+use crate::tui::dashboard::{Clock, Dashboard};
+use crate::tui::ui;
 
 /// What one run measured.
 #[derive(Clone, Debug)]
