@@ -23,54 +23,95 @@ pub struct Config {
     pub vmemmap_base_sym: u64,
     /// Fixed vmemmap base for kernels without `vmemmap_base` (no KASLR of it).
     pub vmemmap_start: u64,
+    /// Offset of `page.pgmap` (ZONE_DEVICE union, up to 6.14) or `folio.pgmap`
+    /// (6.15+): the page's `struct dev_pagemap *`.
     pub page_pgmap_off: u32,
+    /// Offset of `page._refcount` (or `folio._refcount`), an `atomic_t` read as i32.
     pub page_refcount_off: u32,
+    /// Offset of `page.mapping` (or `folio.mapping`): the file's `address_space`;
+    /// read by the userspace state readers only.
     pub page_mapping_off: u32,
+    /// Offset of `page.index` (or `folio.index`, `page.__folio_index`): the page's
+    /// offset in its file, in pages; 0 when not found (indexes are left unknown).
     pub page_index_off: u32,
     /// Refcount of an idle FS-DAX page: 1 before 6.15, 0 from 6.15.
     pub idle_refcount: u32,
     // struct dev_pagemap
+    /// Offset of `dev_pagemap.type` (`enum memory_type`).
     pub pgmap_type_off: u32,
+    /// Offset of `dev_pagemap.range.start` (5.10+) or `res.start` (older): the first
+    /// byte of the first range; its inclusive end is the u64 right after it.
     pub pgmap_range_off: u32,
+    /// Offset of `dev_pagemap.nr_range`; meaningful only when `pgmap_has_nr_range` is 1.
     pub pgmap_nr_range_off: u32,
+    /// Offset of `dev_pagemap.owner`; meaningful only when `pgmap_has_owner` is 1.
     pub pgmap_owner_off: u32,
+    /// 1 when BTF has `dev_pagemap.nr_range`; 0: one range is assumed.
     pub pgmap_has_nr_range: u32,
+    /// 1 when BTF has `dev_pagemap.owner`; 0: owners are reported as 0.
     pub pgmap_has_owner: u32,
+    /// Value of `MEMORY_DEVICE_FS_DAX` in this kernel's `enum memory_type` (BTF):
+    /// a pagemap whose type equals it is FS-DAX.
     pub fsdax_type: u32,
     // struct dax_device
+    /// Offset of `dax_device.holder_data`; meaningful only when `dax_has_holder` is 1.
     pub dax_holder_data_off: u32,
+    /// 1 when BTF has `dax_device.holder_data` (kernels with dax holders);
+    /// 0: holders are reported as 0.
     pub dax_has_holder: u32,
     // struct block_device / gendisk
+    /// Offset of `block_device.bd_dev` (the `dev_t`).
     pub bdev_dev_off: u32,
+    /// Offset of `block_device.bd_disk` (the `struct gendisk *`).
     pub bdev_disk_off: u32,
+    /// Offset of `gendisk.disk_name` (`char[DISK_NAME_LEN]`).
     pub disk_name_off: u32,
     // struct inode / super_block / address_space
+    /// Offset of `inode.i_ino` (the inode number).
     pub inode_ino_off: u32,
+    /// Offset of `inode.i_sb` (the `struct super_block *`).
     pub inode_sb_off: u32,
+    /// Offset of `super_block.s_dev` (the filesystem's `dev_t`).
     pub sb_dev_off: u32,
+    /// Offset of `address_space.host` (the file's `struct inode *`).
     pub mapping_host_off: u32,
     // tracepoint record layouts (from tracefs format files)
+    /// Offset of `dev` (u32) in the `fs_dax/dax_pte_fault_done` record (tracefs format).
     pub pte_fault_dev_off: u32,
+    /// Offset of `ino` (u64) in the `fs_dax/dax_pte_fault_done` record (tracefs format).
     pub pte_fault_ino_off: u32,
+    /// Offset of `address` (u64) in the `fs_dax/dax_pte_fault_done` record (tracefs format).
     pub pte_fault_address_off: u32,
+    /// Offset of `pgoff` (u64) in the `fs_dax/dax_pte_fault_done` record (tracefs format).
     pub pte_fault_pgoff_off: u32,
+    /// Offset of `result` (u32) in the `fs_dax/dax_pte_fault_done` record (tracefs format).
     pub pte_fault_result_off: u32,
+    /// Offset of `dev` (u32) in the `fs_dax/dax_pmd_fault_done` record (tracefs format).
     pub pmd_fault_dev_off: u32,
+    /// Offset of `ino` (u64) in the `fs_dax/dax_pmd_fault_done` record (tracefs format).
     pub pmd_fault_ino_off: u32,
+    /// Offset of `address` (u64) in the `fs_dax/dax_pmd_fault_done` record (tracefs format).
     pub pmd_fault_address_off: u32,
+    /// Offset of `pgoff` (u64) in the `fs_dax/dax_pmd_fault_done` record (tracefs format).
     pub pmd_fault_pgoff_off: u32,
+    /// Offset of `result` (u32) in the `fs_dax/dax_pmd_fault_done` record (tracefs format).
     pub pmd_fault_result_off: u32,
+    /// Offset of `pfn` (u64) in the `ras/` or `memory_failure/` `memory_failure_event` record.
     pub mf_pfn_off: u32,
+    /// Offset of `type` (u32) in the `ras/` or `memory_failure/` `memory_failure_event` record.
     pub mf_type_off: u32,
+    /// Offset of `result` (u32) in the `ras/` or `memory_failure/` `memory_failure_event` record.
     pub mf_result_off: u32,
     /// `inode.i_flags`: a break-layouts call on an inode without `S_DAX`
     /// is left at once (0: unknown, every inode is followed).
     pub inode_flags_off: u32,
     /// A waiter on an idle page for longer than this is reported stuck.
     pub stuck_after_ns: u64,
-    /// `FOLL_LONGTERM` and `FOLL_PIN` on this kernel (BTF enums from 6.3,
-    /// the historical defines before).
+    /// `FOLL_LONGTERM` on this kernel, by release: `1 << 8` from 6.3, `0x10000`
+    /// before. A gup call refused with this flag set is a `RefusedPin`.
     pub foll_longterm: u32,
+    /// `FOLL_PIN` on this kernel, by release: 0 from 6.3 (internal there, never
+    /// passed by callers), `0x40000` before.
     pub foll_pin: u32,
     /// Record owners of FS-DAX pages at the gup entry points (1) or not.
     pub track_pins: u32,
@@ -80,6 +121,7 @@ pub struct Config {
     /// its verifier inlines: fentry/fexit programs read their arguments
     /// with them instead of a `bpf_probe_read_kernel` call each.
     pub func_arg_helpers: u32,
+    /// Explicit padding (no implicit hole in the layout); always 0.
     pub _pad: u32,
     /// For fexit programs: index of the return value in the context (the
     /// function's argument count), per attach point.

@@ -24,9 +24,11 @@ use crate::probe::{ClaimApi, WaitApi};
 pub struct Dev(pub u32);
 
 impl Dev {
+    /// The major number (the top 12 bits).
     pub const fn major(self) -> u32 {
         self.0 >> 20
     }
+    /// The minor number (the low 20 bits).
     pub const fn minor(self) -> u32 {
         self.0 & 0xfffff
     }
@@ -49,9 +51,11 @@ impl fmt::Display for Dev {
 pub struct Flag(pub u32);
 
 impl Flag {
+    /// 1 for true, 0 for false.
     pub const fn new(v: bool) -> Self {
         Flag(v as u32)
     }
+    /// True for any non-zero value.
     pub const fn get(self) -> bool {
         self.0 != 0
     }
@@ -70,6 +74,7 @@ impl From<bool> for Flag {
 pub struct OptU64(pub u64);
 
 impl OptU64 {
+    /// The "none" value, `u64::MAX`.
     pub const NONE: OptU64 = OptU64(u64::MAX);
 
     /// `Some(v)` keeps `v` unless it is the sentinel `u64::MAX` itself.
@@ -79,6 +84,7 @@ impl OptU64 {
             None => Self::NONE,
         }
     }
+    /// `None` for `u64::MAX`, else the number.
     pub const fn get(self) -> Option<u64> {
         if self.0 == u64::MAX {
             None
@@ -86,6 +92,7 @@ impl OptU64 {
             Some(self.0)
         }
     }
+    /// The value is unknown (`u64::MAX`).
     pub const fn is_none(&self) -> bool {
         self.0 == u64::MAX
     }
@@ -121,12 +128,14 @@ impl Default for OptU64 {
 pub struct StackId(pub u32);
 
 impl StackId {
+    /// No stack (id 0).
     pub const NONE: StackId = StackId(0);
 
     /// The id, or `None` for "no stack".
     pub const fn get(self) -> Option<u32> {
         if self.0 == 0 { None } else { Some(self.0) }
     }
+    /// No stack was recorded (id 0).
     pub const fn is_none(&self) -> bool {
         self.0 == 0
     }
@@ -154,6 +163,7 @@ macro_rules! fixed_name {
         pub struct $name(pub [u8; $len]);
 
         impl $name {
+            /// All NULs: the empty string.
             pub const EMPTY: $name = $name([0; $len]);
 
             /// The text up to its first NUL; text that is not UTF-8 is cut at
@@ -167,6 +177,7 @@ macro_rules! fixed_name {
                 }
             }
 
+            /// The text is empty (the first byte is NUL).
             pub fn is_empty(&self) -> bool {
                 self.0[0] == 0
             }
@@ -264,9 +275,16 @@ macro_rules! api_code {
         pub struct $code(pub u32);
 
         impl $code {
+            #[doc = concat!(
+                "The ABI number of `api` (its [`", stringify!($api), "`] discriminant)."
+            )]
             pub const fn new(api: $api) -> Self {
                 $code(api as u32)
             }
+            #[doc = concat!(
+                "The [`", stringify!($api), "`] of the number; `Unknown` for one this build ",
+                "does not know."
+            )]
             pub const fn get(self) -> $api {
                 $api::from_u64(self.0 as u64)
             }

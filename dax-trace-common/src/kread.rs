@@ -15,6 +15,7 @@ pub struct KreadRequest {
     pub addr: u64,
     /// Bytes to copy, at most [`KREAD_CHUNK`].
     pub len: u32,
+    /// Explicit padding (no implicit hole in the layout); always 0.
     pub _pad: u32,
 }
 
@@ -34,5 +35,7 @@ pub struct KreadResult {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct KreadBuffer {
+    /// The kernel memory copied from [`KreadRequest::addr`]: the first
+    /// [`KreadRequest::len`] bytes are valid when [`KreadResult::ret`] is 0.
     pub bytes: [u8; KREAD_CHUNK],
 }

@@ -14,6 +14,7 @@
 //! one unaligned copy, the same code for the ring buffer and trace files.
 #![no_std]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![deny(missing_docs)]
 
 pub mod config;
 pub mod field;
@@ -57,7 +58,9 @@ pub const HEADER_SIZE: usize = core::mem::size_of::<EventHeader>();
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record<P: Payload> {
+    /// When, on which CPU, by which task, and `P::KIND`.
     pub header: EventHeader,
+    /// The kind's payload, filled by the handler of the attach point.
     pub payload: P,
 }
 
@@ -97,6 +100,7 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// Every reason, in number order (what userspace turns into `Drops`).
     pub const ALL: [Loss; 4] = [
         Loss::RingFull,
         Loss::MapFull,
@@ -140,7 +144,9 @@ impl Loss {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageSpan {
+    /// Address of the `struct page` of the range's first pfn.
     pub lo: u64,
+    /// Address of the `struct page` just past the range's last pfn (exclusive).
     pub hi: u64,
 }
 
@@ -165,10 +171,13 @@ const _: () = assert!(MAX_FSDAX_RANGES.is_power_of_two());
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FsdaxRanges {
+    /// Spans in use: `spans[..n]`; 0 means no FS-DAX pagemap is known yet.
     pub n: u32,
     /// 1: a pagemap was not kept (all slots taken): a page inside a span
     /// is checked against the pgmap set.
     pub inexact: u32,
+    /// One span per FS-DAX pagemap, added at its `memremap_pages` return (or
+    /// from the state at start) and removed at its `memunmap_pages`.
     pub spans: [PageSpan; MAX_FSDAX_RANGES],
 }
 

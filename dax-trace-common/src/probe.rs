@@ -2,9 +2,10 @@
 //! own point index) and the loader (which resolves each point on the running
 //! kernel and groups them into logical probes).
 //!
-//! The points themselves are one list, in [`points`]; this module holds
-//! what describes a point (its [`Hook`], [`Family`], argument shapes) and
-//! the ABI numbers of the APIs a claim, release or wait went through.
+//! The points themselves are one list,
+//! [`for_each_point!`](crate::for_each_point); this module holds what
+//! describes a point (its [`Hook`], [`Family`], argument shapes) and the ABI
+//! numbers of the APIs a claim, release or wait went through.
 
 mod points;
 pub use points::{POINTS, idx};
@@ -30,21 +31,42 @@ pub enum Hook {
 /// The logical probes users see in `daxtrace probes`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Family {
+    /// `memremap_pages` / `devm_memremap_pages` returns and `memunmap_pages`:
+    /// `PagemapCreate` and `PagemapDestroy`.
     PagemapLifetime,
+    /// `fs_dax_get_by_bdev`, `dax_get_by_host`, `fs_dax_get` and the seed
+    /// claims: `Claim` (and `DmMember` taken inside a dm table open).
     Claim,
+    /// `fs_put_dax`, `put_dax` and the seed releases: `Release` (and
+    /// `DmMember` dropped inside a dm table close).
     Release,
+    /// `alloc_dax`, `kill_dax`, `dax_add_host`: `DaxAlloc`, `DaxKill`, `DaxAddHost`.
     DaxDevice,
+    /// The ZONE_DEVICE put function of the kernel's generation: per-pagemap
+    /// put counts (`PutStats`) and `PageIdle` for watched pages.
     PagePut,
+    /// `dax_layout_busy_page(_range)` returns: `BusyPage` (and `WaitBegin`).
     LayoutBusy,
+    /// The filesystems' break-layouts calls: `WaitBegin` / `WaitEnd`.
     LayoutWait,
+    /// dm dax access fan-out, table dax checks and table device open/close:
+    /// `DmAccess`, `DmTableDax`, `DmMember`.
     DeviceMapper,
+    /// The `fs_dax` PTE and PMD fault-done tracepoints: `Fault`.
     Fault,
+    /// The `memory_failure_event` tracepoint and `dax_holder_notify_failure`:
+    /// `MemoryFailure`, `HolderNotifyFailure`.
     MemoryFailure,
+    /// The periodic scan of watched pages for waiters asleep on an idle
+    /// page: `StuckWait`.
     StuckWait,
+    /// get_user_pages / pin_user_pages returns and unpins: `PinOwner`,
+    /// `PinRelease`, `RefusedPin`.
     Pin,
 }
 
 impl Family {
+    /// Every family, in the order the probe report lists them.
     pub const ALL: [Family; 12] = [
         Family::PagemapLifetime,
         Family::Claim,
@@ -60,6 +82,7 @@ impl Family {
         Family::Pin,
     ];
 
+    /// The stable kebab-case name users see (`daxtrace probes`, JSON).
     pub const fn name(self) -> &'static str {
         match self {
             Family::PagemapLifetime => "pagemap-lifetime",
@@ -132,9 +155,16 @@ impl ClaimApi {
 pub enum WaitApi {
     /// A number this build does not know (a newer recorder).
     Unknown = 0,
+    /// `ext4_break_layouts(inode)`: ext4 truncate, hole punch, collapse,
+    /// insert and zero range.
     Ext4BreakLayouts = 1,
+    /// `xfs_break_layouts(inode, iolock, reason)`: xfs truncate and fallocate
+    /// modes.
     XfsBreakLayouts = 2,
+    /// `dax_break_layout(inode, start, end, cb)`, the fs-generic wait (6.15+),
+    /// when no filesystem's own break-layouts call encloses it.
     DaxBreakLayout = 3,
+    /// `fuse_dax_break_layouts(inode, start, end)`: virtiofs with DAX.
     FuseDaxBreakLayouts = 4,
 }
 
@@ -156,7 +186,9 @@ impl WaitApi {
 pub struct Point {
     /// Kernel function name, or `category/name` for tracepoints.
     pub target: &'static str,
+    /// The logical probe the point reports under in `daxtrace probes`.
     pub family: Family,
+    /// How it is attached: which halves of the call its programs see.
     pub hook: Hook,
     /// Points of one family sharing a `group` are alternatives: the first one
     /// found on the running kernel is attached and the rest are skipped (they
@@ -171,9 +203,14 @@ pub struct Point {
 /// argument list), and what it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GupShape {
+    /// Argument index of `start`, the first user address asked for.
     pub start: usize,
+    /// Argument index of `nr_pages`, how many pages were asked for.
     pub nr_pages: usize,
+    /// Argument index of `gup_flags` (FOLL_* bits).
     pub flags: usize,
+    /// Argument index of `pages`, the `struct page **` array the call fills
+    /// (its return value says how many entries).
     pub pages: usize,
     /// A `pin_*` function: FOLL_PIN references.
     pub pin: bool,

@@ -105,7 +105,10 @@ macro_rules! point_table {
         /// [`for_each_point!`](crate::for_each_point).
         pub mod idx {
             $(
-                #[doc = concat!("`", $target, "`")]
+                #[doc = concat!(
+                    "Index in [`POINTS`](super::POINTS) of `", $target, "` (",
+                    stringify!($family), ", ", stringify!($hook), ")."
+                )]
                 pub const $konst: u16 = $index;
             )*
         }
