@@ -1,4 +1,4 @@
-//! The state at start (issue 11): what already exists when a live front end
+//! The state at start: what already exists when a live front end
 //! attaches — dev_pagemaps, dax_devices and their claims, the filesystems
 //! mounted on them, dm tables over them, threads already waiting for a busy
 //! page, and the pages busy now — read once at attach and kept true while

@@ -1,4 +1,4 @@
-//! The `prestate-*` steps of the VM stage (issue 11): what existed before
+//! The `prestate-*` steps of the VM stage: what existed before
 //! daxtrace attached must be in the trace's state at start, and `check`
 //! must judge only what happened during the trace.
 //! - ext4 mounted before, unmounted during: pmem0 named with its 512 MiB

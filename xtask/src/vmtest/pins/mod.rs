@@ -1,4 +1,4 @@
-//! The `pins` step of the VM stage (issue 12, "who pinned it"):
+//! The `pins` step of the VM stage ("who pinned it"):
 //! `dax-workload pin-owners` under `daxtrace record`, judged from its JSONL
 //! export and the workload's own record of each case (pids, tids, comms,
 //! inode, pfn):
