@@ -12,9 +12,9 @@ use dax_trace::source::EventStream;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
 use dax_trace::trace::End;
-use dax_trace::tui::batch::{self, BatchOptions};
-use dax_trace::tui::dashboard::{Clock, Dashboard};
-use dax_trace::tui::interactive;
+use dax_trace::tui::run::dashboard::{Clock, Dashboard};
+use dax_trace::tui::run::interactive;
+use dax_trace::tui::ui::batch::{self, BatchOptions};
 
 use dax_trace::collector::Collector;
 use tokio::sync::oneshot;

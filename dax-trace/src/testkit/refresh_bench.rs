@@ -10,8 +10,8 @@ use ratatui::backend::TestBackend;
 use super::fleet::Fleet;
 use super::synthetic;
 use crate::collector::Collector;
-use crate::tui::app::Action;
-use crate::tui::dashboard::{Clock, Dashboard};
+use crate::tui::model::app::Action;
+use crate::tui::run::dashboard::{Clock, Dashboard};
 use crate::tui::ui;
 
 /// What one run measured.

@@ -1,30 +1,18 @@
 //! `daxtrace top`: the dashboard over the event stream, live or replayed.
 //!
-//! Split the way bottom and gitui split a TUI:
-//! - collection: [`intake`] drains the [`crate::source::EventStream`] into the
-//!   [`model::DashboardModel`] (the collector) with bounded work per tick;
-//! - state: [`app`] holds what the user chose (selection, sort, filter,
-//!   pause, help), [`dashboard`] ties model, intake and app together;
-//! - rendering: [`frame`] turns state into the [`view`] model once per
-//!   refresh, [`ui`] draws it with ratatui, [`batch`] prints it as text.
-pub mod app;
-pub mod batch;
-pub mod collector_model;
-pub mod columns;
-pub mod dashboard;
-pub mod event_log;
-mod event_log_state;
-pub mod frame;
-pub mod intake;
-pub mod interactive;
-pub mod keys;
+//! Split the way bottom and gitui split a TUI, one folder each:
+//! - [`model`]: the data. The collector as the [`model::DashboardModel`],
+//!   what the user chose ([`model::app`]: selection, sort, filter, pause,
+//!   help), the event log, rates, and the plain [`model::view`] data;
+//! - [`run`]: collection and the loop. [`run::intake`] drains the
+//!   [`crate::source::EventStream`] into the model with bounded work per
+//!   tick, [`run::dashboard`] ties model, intake and app together,
+//!   [`run::interactive`] reacts to keys and redraws;
+//! - [`ui`]: rendering. [`ui::frame`] turns state into the view once per
+//!   refresh, [`ui`] draws it with ratatui, [`ui::batch`] prints it as text.
 pub mod model;
-mod owner_model;
-pub mod rate;
-mod state_model;
-pub mod terminal;
+pub mod run;
 pub mod ui;
-pub mod view;
 
 /// The dashboard could not run.
 #[derive(Debug, thiserror::Error)]

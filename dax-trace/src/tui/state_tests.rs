@@ -4,15 +4,15 @@
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::app::Action;
-use super::dashboard::{Clock, Dashboard};
-use super::ui;
 use crate::collector::Collector;
 use crate::event::Event;
 use crate::session::SourceKind;
 use crate::testkit::fixture::{PGMAP0, PMEM0, Script};
 use crate::testkit::fixture_state::ALL_SOURCES;
 use crate::testkit::synthetic;
+use crate::tui::model::app::Action;
+use crate::tui::run::dashboard::{Clock, Dashboard};
+use crate::tui::ui;
 
 fn dashboard(events: &[Event]) -> Dashboard<Collector> {
     let mut info = synthetic::session();

@@ -6,16 +6,16 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
-use super::app::Action;
-use super::batch::write_frame;
-use super::dashboard::{Clock, Dashboard};
-use super::intake::{Drain, Intake};
-use super::ui;
 use crate::collector::Collector;
 use crate::event::Event;
 use crate::session::SourceKind;
 use crate::testkit::fleet::Fleet;
 use crate::testkit::synthetic;
+use crate::tui::model::app::Action;
+use crate::tui::run::dashboard::{Clock, Dashboard};
+use crate::tui::run::intake::{Drain, Intake};
+use crate::tui::ui;
+use crate::tui::ui::batch::write_frame;
 
 fn dashboard(events: &[Event]) -> Dashboard<Collector> {
     let mut info = synthetic::session();
@@ -88,7 +88,7 @@ fn many_pagemaps_sorted_by_busy_pages() {
 #[test]
 fn sorting_by_device_then_by_max_wait() {
     let mut dash = dashboard(&fleet());
-    while dash.app().sort != super::app::SortColumn::Device {
+    while dash.app().sort != crate::tui::model::app::SortColumn::Device {
         dash.apply(Action::CycleSort);
     }
     let names: Vec<&str> = dash
@@ -98,7 +98,7 @@ fn sorting_by_device_then_by_max_wait() {
         .map(|r| r.device.as_str())
         .collect();
     assert_eq!(&names[..3], ["pmem0", "pmem1", "pmem10"]);
-    while dash.app().sort != super::app::SortColumn::MaxWait {
+    while dash.app().sort != crate::tui::model::app::SortColumn::MaxWait {
         dash.apply(Action::CycleSort);
     }
     assert_eq!(dash.frame().rows[0].device, "pmem11");

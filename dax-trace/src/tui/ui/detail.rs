@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 
 use super::histogram;
 use crate::human::compact::duration;
-use crate::tui::view::{BusyPage, Detail, Pinner};
+use crate::tui::model::view::{BusyPage, Detail, Pinner};
 
 /// Column widths of the busy page table.
 const BUSY_COLUMNS: [u16; 6] = [9, 5, 5, 6, 3, 13];

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::human::compact::rate;
-use crate::tui::view::Header;
+use crate::tui::model::view::Header;
 
 pub fn render(frame: &mut Frame, area: Rect, header: &Header, paused: bool) {
     let sep = || Span::raw(" | ");

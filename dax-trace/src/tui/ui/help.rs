@@ -5,7 +5,7 @@ use ratatui::style::{Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use crate::tui::keys::BINDINGS;
+use crate::tui::run::keys::BINDINGS;
 
 const COLUMNS: &[(&str, &str)] = &[
     ("cl/rel", "dax_device claims / releases"),

@@ -5,7 +5,7 @@ use ratatui::style::{Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use crate::tui::view::{Detail, Histogram};
+use crate::tui::model::view::{Detail, Histogram};
 
 pub fn render(frame: &mut Frame, area: Rect, detail: Option<&Detail>) {
     let (title, lines) = match detail {

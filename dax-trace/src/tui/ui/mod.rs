@@ -1,6 +1,9 @@
 //! The screens: pure functions from a [`view::Frame`] (what to show) and the
 //! [`App`] state to a ratatui `Frame` (where it is drawn). Layout adapts to the terminal size (80x24 and up).
+pub mod batch;
+pub mod columns;
 mod detail;
+pub mod frame;
 mod header;
 mod help;
 mod histogram;
@@ -12,8 +15,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Style, Stylize};
 use ratatui::text::{Line, Span};
 
-use super::app::App;
-use super::view;
+use super::model::app::App;
+use super::model::view;
 
 /// Draws one whole frame.
 pub fn draw(frame: &mut Frame, snap: &view::Frame, app: &App) {

@@ -5,9 +5,9 @@ use ratatui::style::{Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 
-use crate::tui::app::App;
-use crate::tui::columns::{COLUMNS, cells};
-use crate::tui::view;
+use crate::tui::model::app::App;
+use crate::tui::model::view;
+use crate::tui::ui::columns::{COLUMNS, cells};
 
 pub fn render(frame: &mut Frame, area: Rect, snap: &view::Frame, app: &App) {
     let header = Row::new(COLUMNS.iter().map(|c| {

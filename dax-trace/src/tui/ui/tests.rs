@@ -5,8 +5,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::draw;
-use crate::tui::app::{Action, App};
-use crate::tui::view::{
+use crate::tui::model::app::{Action, App};
+use crate::tui::model::view::{
     BusyPage, Detail, Frame, Header, Histogram, HolderEntry, PagemapRow, Pinner,
 };
 
@@ -132,7 +132,7 @@ fn help_overlay_lists_every_binding() {
     app.apply(Action::ToggleHelp);
     let t = render(&snapshot(), &app, 80, 24);
     let text = t.backend().to_string();
-    for (keys, _) in crate::tui::keys::BINDINGS {
+    for (keys, _) in crate::tui::run::keys::BINDINGS {
         assert!(text.contains(keys), "help lacks {keys}");
     }
     insta::assert_snapshot!(t.backend());

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
-use super::event_log::EventLog;
-use super::model::DashboardModel;
 use crate::event::{Event, EventBody};
 use crate::source::EventBatch;
+use crate::tui::model::DashboardModel;
+use crate::tui::model::event_log::EventLog;
 
 /// Default events folded per drain call (rounded up to whole batches): at
 /// 20 calls per second this is 2 M events/s before intake falls behind.

@@ -203,7 +203,7 @@ pub fn describe(event: &Event) -> Option<String> {
         // this log has not learnt yet shows its fields, so a new kind needs
         // no line here.
         #[allow(unreachable_patterns)]
-        other => super::event_log_state::line(other).unwrap_or_else(|| fields(other)),
+        other => crate::tui::model::event_log_state::line(other).unwrap_or_else(|| fields(other)),
     };
     let secs = event.ts_ns / 1_000_000_000;
     let micros = (event.ts_ns % 1_000_000_000) / 1_000;

@@ -2,7 +2,7 @@
 //! the dax_device as found, the dm table, and the pages busy at start.
 use crate::collector::{Collector, DeviceState, PagemapState, StartBusyPage};
 
-use super::view::BusyPage;
+use crate::tui::model::view::BusyPage;
 
 /// Pages busy at start listed in the detail pane (the count is complete).
 const DETAIL_START_PAGES: usize = 64;

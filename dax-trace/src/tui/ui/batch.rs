@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::TuiError;
-use super::columns::{COLUMNS, cells};
-use super::dashboard::Dashboard;
-use super::intake::Drain;
-use super::model::DashboardModel;
-use super::view::Frame;
 use crate::human::compact::{duration, rate};
 use crate::source::EventBatch;
+use crate::tui::TuiError;
+use crate::tui::model::DashboardModel;
+use crate::tui::model::view::Frame;
+use crate::tui::run::dashboard::Dashboard;
+use crate::tui::run::intake::Drain;
+use crate::tui::ui::columns::{COLUMNS, cells};
 use tokio::sync::mpsc;
 
 /// Pause between drains while waiting for the next frame.

@@ -2,7 +2,7 @@
 //! the same bindings from [`BINDINGS`].
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::{Action, App};
+use crate::tui::model::app::{Action, App};
 
 /// (keys, what they do), as the help overlay shows them.
 pub const BINDINGS: &[(&str, &str)] = &[

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use crossterm::event::{self, Event as TermEvent};
 use tokio::sync::mpsc;
 
-use super::TuiError;
-use super::dashboard::Dashboard;
-use super::intake::Drain;
-use super::keys::action_for;
-use super::model::DashboardModel;
-use super::terminal::TerminalGuard;
-use super::ui;
 use crate::source::EventBatch;
+use crate::tui::TuiError;
+use crate::tui::model::DashboardModel;
+use crate::tui::run::dashboard::Dashboard;
+use crate::tui::run::intake::Drain;
+use crate::tui::run::keys::action_for;
+use crate::tui::run::terminal::TerminalGuard;
+use crate::tui::ui;
 
 /// Longest time spent waiting for a key before events are drained again.
 const INPUT_POLL: Duration = Duration::from_millis(50);

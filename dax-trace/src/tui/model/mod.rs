@@ -1,8 +1,19 @@
-//! The seam between collector state and the dashboard: what the screens need
-//! to know about pagemaps, asked once per refresh.
+//! The dashboard's data: the seam between collector state and the screens
+//! ([`DashboardModel`], asked once per refresh), the collector as that
+//! model, the user's choices ([`app`]), the event log, rates, and the plain
+//! view data ([`view`]) every screen draws from.
+pub mod app;
+mod at_start;
+pub mod collector;
+pub mod event_log;
+mod event_log_state;
+mod owners;
+pub mod rate;
+pub mod view;
+
 use crate::event::Event;
 
-use super::view::{Detail, PagemapRow};
+use crate::tui::model::view::{Detail, PagemapRow};
 
 /// State the dashboard can feed events into and draw from.
 pub trait DashboardModel {

@@ -1,12 +1,12 @@
 //! Turns model state, intake counters and the user's [`App`] state into the
 //! [`Frame`] (the view data one screen draws). Called once per refresh, not
 //! per event.
-use super::app::App;
-use super::intake::Intake;
-use super::model::DashboardModel;
-use super::rate::{KeyedRates, RateMeter};
-use super::view::{Frame, Header};
 use crate::session::{SessionInfo, SourceKind};
+use crate::tui::model::DashboardModel;
+use crate::tui::model::app::App;
+use crate::tui::model::rate::{KeyedRates, RateMeter};
+use crate::tui::model::view::{Frame, Header};
+use crate::tui::run::intake::Intake;
 
 /// Rate state carried from one refresh to the next.
 #[derive(Debug, Default)]

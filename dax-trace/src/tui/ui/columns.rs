@@ -1,9 +1,9 @@
 //! The pagemap table's columns, shared by the screen and the batch output.
 use ratatui::layout::Constraint;
 
-use super::app::SortColumn;
-use super::view::PagemapRow;
 use crate::human::compact::{bytes, opt_duration, rate};
+use crate::tui::model::app::SortColumn;
+use crate::tui::model::view::PagemapRow;
 
 pub struct Column {
     pub name: &'static str,

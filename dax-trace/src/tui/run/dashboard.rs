@@ -3,15 +3,15 @@
 //! Pure state, no terminal: tests drive it with events and actions.
 use tokio::sync::mpsc;
 
-use super::app::{Action, App};
-use super::frame::{FrameBuilder, arrange};
-use super::intake::{DRAIN_BUDGET, Drain, Intake};
-use super::model::DashboardModel;
-use super::view::Frame;
 use crate::event::Event;
 use crate::session::SessionInfo;
 use crate::source::EventBatch;
 use crate::stacks::StackTable;
+use crate::tui::model::DashboardModel;
+use crate::tui::model::app::{Action, App};
+use crate::tui::model::view::Frame;
+use crate::tui::run::intake::{DRAIN_BUDGET, Drain, Intake};
+use crate::tui::ui::frame::{FrameBuilder, arrange};
 
 /// Which clock "now" is on: ages and rates are measured on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

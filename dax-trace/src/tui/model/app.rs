@@ -1,10 +1,10 @@
 //! Dashboard state that belongs to the user, not to the data: selection, sort
 //! column, filter, pause, help and detail toggles. Changed only by
-//! [`App::apply`] with an [`Action`] (keys map to actions in [`super::keys`]),
+//! [`App::apply`] with an [`Action`] (keys map to actions in [`crate::tui::run::keys`]),
 //! so every behaviour is testable without a terminal.
 use std::cmp::Ordering;
 
-use super::view::PagemapRow;
+use crate::tui::model::view::PagemapRow;
 
 /// The column the table is sorted by; `s` cycles through them in this order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

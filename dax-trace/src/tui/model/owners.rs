@@ -3,7 +3,7 @@
 //! stack box when that page is selected.
 use crate::collector::{Collector, Ownership, PinOwnerRecord};
 
-use super::view::{BusyPage, Pinner};
+use crate::tui::model::view::{BusyPage, Pinner};
 
 /// `fio[585]`, `+N` when more tasks hold the page, in parentheses when
 /// they no longer do (the page is still busy: references from elsewhere).

@@ -2,7 +2,7 @@
 //!
 //! Collection (events folded into collector state) and rendering are kept
 //! apart the way bottom and gitui do it: once per refresh the dashboard turns
-//! collector state into these structs (see [`super::model`]), and every widget
+//! collector state into these structs (see [`crate::tui::model`]), and every widget
 //! only ever sees them. That keeps rendering pure (snapshot-testable) and lets
 //! `p` freeze the screen while events keep flowing into the collector.
 use dax_trace_common::field::StackId;

@@ -6,10 +6,10 @@ use crate::collector::{
 };
 use crate::event::{ClaimApi, Event, WaitApi};
 
-use super::model::DashboardModel;
-use super::owner_model::busy_rows;
-use super::state_model::{busy_at_start, start_rows, state_lines};
-use super::view::{Detail, Histogram, HolderEntry, PagemapRow};
+use crate::tui::model::DashboardModel;
+use crate::tui::model::at_start::{busy_at_start, start_rows, state_lines};
+use crate::tui::model::owners::busy_rows;
+use crate::tui::model::view::{Detail, Histogram, HolderEntry, PagemapRow};
 
 /// Page size the pfn ranges are counted in.
 const PAGE_SIZE: u64 = 4096;
