@@ -120,10 +120,4 @@ pub fn judge_with_stacks(
 }
 
 #[cfg(test)]
-mod pins_tests;
-#[cfg(test)]
-mod state_props;
-#[cfg(test)]
-mod state_tests;
-#[cfg(test)]
 mod tests;

@@ -425,6 +425,4 @@ impl Collector {
 }
 
 #[cfg(test)]
-mod at_start_tests;
-#[cfg(test)]
 mod tests;

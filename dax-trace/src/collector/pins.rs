@@ -387,7 +387,3 @@ impl Collector {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "pins_tests.rs"]
-mod tests;

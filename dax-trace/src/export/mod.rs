@@ -97,6 +97,4 @@ pub fn export<R: Read, W: Write>(
 pub use crate::stacks::stack_of;
 
 #[cfg(test)]
-mod pins_tests;
-#[cfg(test)]
 mod tests;

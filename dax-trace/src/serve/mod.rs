@@ -85,6 +85,4 @@ pub fn spawn(
 }
 
 #[cfg(test)]
-mod shared_tests;
-#[cfg(test)]
 mod tests;

@@ -38,8 +38,6 @@ pub mod writer;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod version_tests;
 
 pub use format::{FORMAT_VERSION, Header, StateRecord, Summary};
 pub use reader::{End, Reader, Record};

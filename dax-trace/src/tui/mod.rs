@@ -24,8 +24,4 @@ pub enum TuiError {
 }
 
 #[cfg(test)]
-mod owner_tests;
-#[cfg(test)]
-mod state_tests;
-#[cfg(test)]
 mod tests;

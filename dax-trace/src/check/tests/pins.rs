@@ -1,6 +1,6 @@
 //! check names page owners in its failure lines and reports refused
 //! long-term pins as notices, never as failures.
-use super::*;
+use super::super::*;
 use crate::stacks::{StackFrame, StackRecord, StackTable};
 use crate::testkit::fixture::*;
 use dax_trace_common::probe::idx::PIN_USER_PAGES_FAST;

@@ -1,3 +1,5 @@
+mod at_start;
+mod pins;
 use super::*;
 use crate::event::{
     BusyPage, Claim, ClaimApi, DaxAddHost, DaxAlloc, DaxKill, DmAccess, DmMember, MemoryFailure,

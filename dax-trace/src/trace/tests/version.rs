@@ -2,8 +2,8 @@
 //! version may hold.
 use std::io::Cursor;
 
-use super::format::{self, PREAMBLE_LEN, Tag};
-use super::*;
+use super::super::format::{self, PREAMBLE_LEN, Tag};
+use super::super::*;
 use crate::event::{Event, MAX_EVENT_SIZE, PagemapDestroy};
 use crate::stacks::{StackFrame, StackRecord};
 use crate::testkit::synthetic;

@@ -1,6 +1,8 @@
 //! Every screen from fixture events through the collector, as a user sees it
 //! at 80x24: snapshots of the rendered terminal, plus the behaviour behind
 //! them (pause, intake budget, batch frames).
+mod at_start;
+mod owners;
 use crate::event::{DaxAddHost, DmAccess, PagemapCreate};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 
-use super::*;
+use super::super::*;
 use crate::testkit::synthetic;
 
 fn export_sample(format: Format) -> String {

@@ -1,4 +1,5 @@
 //! Round trips, cut files, flipped bytes and file creation rules.
+mod version;
 use crate::event::{
     Claim, ClaimApiCode, DaxAddHost, Dev, DiskName, Drops, Flag, OptU64, WaitApiCode, WaitEnd,
 };

@@ -1,3 +1,6 @@
+mod at_start;
+mod pins;
+mod state_props;
 use super::*;
 use crate::event::Event;
 use crate::testkit::fixture::*;

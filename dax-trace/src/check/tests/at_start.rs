@@ -1,6 +1,6 @@
 //! check on traces that begin with a state at start: pre-existing claims and
 //! waits are named as such and never judged as the trace's doing.
-use super::*;
+use super::super::*;
 use crate::event::{Dev, Event};
 use crate::testkit::fixture::*;
 use crate::testkit::fixture_state::*;

@@ -1,5 +1,6 @@
 //! Golden exports of the synthetic scenario, and structural checks of the
 //! Perfetto output.
+mod pins;
 use crate::event::{
     DaxAddHost, DiskName, DmAccess, DmMember, DmTableDax, HolderNotifyFailure, PutStats,
 };

@@ -1,11 +1,11 @@
 //! The exporter over a collector fed only a state at start: devices known
 //! from it are series from the first scrape, with their pages, open claims
 //! and pagemap info; page owners and refused long-term pins.
-use super::exposition::{Format, render};
-use super::families::Families;
-use super::process::ProcessFigures;
-use super::scrape::Scrape;
-use super::shared::{Mode, Shared};
+use super::super::exposition::{Format, render};
+use super::super::families::Families;
+use super::super::process::ProcessFigures;
+use super::super::scrape::Scrape;
+use super::super::shared::{Mode, Shared};
 use crate::testkit::fixture::{DAX0, DAXDM, DM0, PGMAP0, PMEM0, Script, XFS_MOUNT};
 use crate::testkit::fixture_state::{ALL_SOURCES, PMEM0_PAGES};
 use crate::testkit::synthetic;

@@ -1,12 +1,12 @@
 //! The owners of busy pages in `top`: the owner column, the selected page's
 //! owner and kernel stack in the detail pane, and the batch line, from
 //! fixture events through the collector.
+use super::screen;
 use crate::collector::Collector;
 use crate::session::SourceKind;
 use crate::testkit::synthetic;
 use crate::tui::model::app::Action;
 use crate::tui::run::dashboard::{Clock, Dashboard};
-use crate::tui::tests::screen;
 use crate::tui::ui::batch::write_frame;
 
 #[test]

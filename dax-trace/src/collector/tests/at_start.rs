@@ -1,6 +1,6 @@
 //! The collector fed a state at start: pre-existing pagemaps, devices,
 //! claims, mounts, dm tables, waits and busy pages.
-use super::*;
+use super::super::*;
 use crate::testkit::fixture::*;
 use crate::testkit::fixture_state::*;
 
