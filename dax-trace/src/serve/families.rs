@@ -8,7 +8,7 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use super::extras::ApiOutcomeCounts;
+use super::outcomes::ApiOutcomeCounts;
 use super::process::ProcessFigures;
 use super::scrape::{DeviceFigures, Scrape};
 

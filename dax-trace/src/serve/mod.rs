@@ -1,7 +1,7 @@
 //! `daxtrace serve`: a Prometheus exporter over the one [`EventStream`].
 //!
 //! - [`shared`]: the collector behind a briefly held lock, and the intake task;
-//! - [`extras`]: split counters the collector does not keep;
+//! - [`outcomes`]: claims, releases and faults by API and outcome, events per point (counters the collector does not keep);
 //! - [`scrape`]: the numbers one scrape shows, with bounded labels;
 //! - [`families`] / [`exposition`]: the metric families and their encoding
 //!   (prometheus-client), with content negotiation;
@@ -12,9 +12,9 @@
 //! The listening socket is bound before anything else starts, so a taken
 //! port is an error before any probe is attached (no half-started server).
 pub mod exposition;
-pub mod extras;
 pub mod families;
 pub mod http;
+pub mod outcomes;
 pub mod privileges;
 pub mod process;
 pub mod scrape;

@@ -13,7 +13,7 @@ use crate::collector::{Collector, LatencyHistogram};
 use crate::event::USERSPACE_POINT;
 use crate::probes::report::{AttachKind, PointStatus};
 
-use super::extras::{ApiOutcomeCounts, OTHER_DEVICE, device_by_bdev, device_label};
+use super::outcomes::{ApiOutcomeCounts, OTHER_DEVICE, device_by_bdev, device_label};
 use super::shared::{Mode, ServeState};
 
 /// Upper bounds of the wait histogram: 2^k ns for k in this range
@@ -175,9 +175,9 @@ impl Scrape {
             source_ended: state.source_ended,
             events: c.totals().events,
             last_event_age_seconds: state.last_event_at.map(|t| t.elapsed().as_secs_f64()),
-            claims: state.extras.claims.clone(),
-            releases: state.extras.releases.clone(),
-            faults: state.extras.faults.clone(),
+            claims: state.outcomes.claims.clone(),
+            releases: state.outcomes.releases.clone(),
+            faults: state.outcomes.faults.clone(),
             refused_unknown_devices: c.totals().refused_unknown_devices,
             unattributed_memory_failures: c.totals().unattributed_memory_failures,
             stuck_waits_total: c.findings().stuck_waits.count,
@@ -301,7 +301,7 @@ impl Scrape {
                 }
             }
         }
-        for (point, n) in &state.extras.events_by_point {
+        for (point, n) in &state.outcomes.events_by_point {
             *self.probe_events.entry(probe_name(*point)).or_default() += n;
         }
         for (_point, target, n) in state.collector.drops().lost_at() {

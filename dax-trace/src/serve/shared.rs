@@ -1,4 +1,4 @@
-//! The exporter's shared state: one collector (plus [`Extras`]) behind a mutex,
+//! The exporter's shared state: one collector (plus [`OutcomeCounts`]) behind a mutex,
 //! fed by the intake task and read by scrapes.
 //!
 //! Intake (a thread of its own) takes the lock once per batch of events (at most
@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::source::{EventBatch, EventStream};
 
-use super::extras::Extras;
+use super::outcomes::OutcomeCounts;
 
 /// Where the events come from, for clocks and `/healthz`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub enum Mode {
 #[derive(Debug)]
 pub struct ServeState {
     pub collector: Collector,
-    pub extras: Extras,
+    pub outcomes: OutcomeCounts,
     pub info: SessionInfo,
     pub mode: Mode,
     /// When the intake last folded an event (process clock).
@@ -49,7 +49,7 @@ impl Shared {
     pub fn new(info: SessionInfo, mode: Mode) -> Self {
         Self(Arc::new(Mutex::new(ServeState {
             collector: Collector::default(),
-            extras: Extras::default(),
+            outcomes: OutcomeCounts::default(),
             info,
             mode,
             last_event_at: None,
@@ -74,10 +74,12 @@ pub fn intake(shared: &Shared, mut events: mpsc::Receiver<EventBatch>) {
     while let Some(batch) = events.blocking_recv() {
         let mut state = shared.lock();
         let ServeState {
-            collector, extras, ..
+            collector,
+            outcomes,
+            ..
         } = &mut *state;
         for event in &batch {
-            extras.ingest(collector, event);
+            outcomes.ingest(collector, event);
         }
         state.batches += 1;
         state.last_event_at = Some(Instant::now());
@@ -121,7 +123,7 @@ mod tests {
         let state = shared.lock();
         assert!(state.source_ended);
         assert_eq!(state.collector.totals().events, events.len() as u64);
-        let by_point: u64 = state.extras.events_by_point.values().sum();
+        let by_point: u64 = state.outcomes.events_by_point.values().sum();
         assert_eq!(by_point, events.len() as u64);
     }
 }

@@ -16,7 +16,7 @@ fn scrape(events: &[crate::event::Event]) -> String {
         let mut state = shared.lock();
         let state = &mut *state;
         for e in events {
-            state.extras.ingest(&mut state.collector, e);
+            state.outcomes.ingest(&mut state.collector, e);
         }
     }
     let scrape = Scrape::take(&shared.lock());

@@ -21,9 +21,10 @@ pub const OTHER_DEVICE: &str = "other";
 /// (device, api, outcome) -> count.
 pub type ApiOutcomeCounts = BTreeMap<(String, &'static str, &'static str), u64>;
 
-/// Counters kept beside the collector; see the module docs.
+/// Claims, releases and faults by device, API and outcome, and events per
+/// attach point: counted beside the collector; see the module docs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Extras {
+pub struct OutcomeCounts {
     /// Claims by device, API and outcome (`granted`, `refused`).
     pub claims: ApiOutcomeCounts,
     /// Releases by device, API and outcome (`matched`, `unmatched`, `owner-put`).
@@ -164,7 +165,7 @@ fn bump(map: &mut ApiOutcomeCounts, device: String, a: &'static str, b: &'static
     *map.entry((device, a, b)).or_default() += 1;
 }
 
-impl Extras {
+impl OutcomeCounts {
     /// Folds `ev` into `collector` and learns the split counters from it.
     pub fn ingest(&mut self, collector: &mut Collector, ev: &Event) {
         if self.events_by_point.len() < MAX_SERIES || self.events_by_point.contains_key(&ev.point) {
