@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::path::{Path, PathBuf};
 
-use dax_trace::probes::report::{AttachKind, PointStatus};
+use dax_trace::session::probe_report::{AttachKind, PointStatus};
 use dax_trace::resolve::{self, Facilities, KernelPaths, Resolution, btf::KernelBtf};
 use dax_trace_common::probe::{POINTS, idx};
 

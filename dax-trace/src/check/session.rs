@@ -5,7 +5,7 @@
 use dax_trace_common::probe::Family;
 
 use super::{Assertion, Status};
-use crate::probes::report::ProbeReport;
+use crate::session::probe_report::ProbeReport;
 use crate::trace::End;
 
 /// A trace cut short may miss releases and waits that ended after the cut.
@@ -63,7 +63,7 @@ pub fn capture_interrupted() -> Assertion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probes::report::{AttachKind, FamilyReport, PointReport, PointStatus};
+    use crate::session::probe_report::{AttachKind, FamilyReport, PointReport, PointStatus};
 
     fn family(name: &str, attached: bool) -> FamilyReport {
         FamilyReport {

@@ -4,7 +4,8 @@
 //! `--plan-only` shows the resolution without touching the kernel.
 use std::process::ExitCode;
 
-use dax_trace::probes::{attach, render::render_text, report::ProbeReport};
+use dax_trace::probes::{attach, render::render_text};
+use dax_trace::session::probe_report::ProbeReport;
 use dax_trace::resolve::{self, Resolution};
 use dax_trace::source::live::merge_outcomes;
 use serde::Serialize;

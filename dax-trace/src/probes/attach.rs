@@ -14,7 +14,7 @@ use dax_trace_common::{
 
 use super::object::{PROBES_OBJECT, has_programs};
 use super::parallel::{self, Programs, program};
-use super::report::{AttachKind, PointReport, PointStatus};
+use crate::session::probe_report::{AttachKind, PointReport, PointStatus};
 
 /// What the loader is asked to do for one point: the kinds to try, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]

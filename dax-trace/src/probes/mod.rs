@@ -1,7 +1,10 @@
-//! Kernel side: resolving attach points on the running kernel, loading and
-//! attaching the eBPF programs, and turning the ring buffer into events.
+//! The aya-facing side: loading the eBPF object, attaching its programs to
+//! the points the resolver planned for the running kernel (in parallel),
+//! and rendering what attached. What attached is plain session data
+//! ([`crate::session::probe_report`]); the ring buffer is read by
+//! [`crate::source::live`].
 pub mod attach;
 pub mod object;
 pub mod parallel;
 pub mod render;
-pub mod report;
+

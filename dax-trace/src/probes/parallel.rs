@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use aya::programs::{Program, ProgramError};
 use dax_trace_common::probe::{Family, Hook, POINTS, Point};
 
-use super::report::AttachKind;
+use crate::session::probe_report::AttachKind;
 
 /// The programs of a job, by name.
 pub type Programs<'p> = HashMap<String, &'p mut Program>;

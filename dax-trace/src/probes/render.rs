@@ -2,7 +2,7 @@
 use std::fmt::Write as _;
 
 use super::attach::kind_name;
-use super::report::{AttachKind, FamilyReport, PointReport, PointStatus, ProbeReport};
+use crate::session::probe_report::{AttachKind, FamilyReport, PointReport, PointStatus, ProbeReport};
 
 fn kinds_text(kinds: &[AttachKind]) -> String {
     kinds
@@ -108,7 +108,7 @@ pub fn render_text(report: &ProbeReport, mode: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probes::report::StateSourceReport;
+    use crate::session::probe_report::StateSourceReport;
 
     fn report() -> ProbeReport {
         ProbeReport {

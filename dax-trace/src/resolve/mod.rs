@@ -21,7 +21,7 @@ use dax_trace_common::Config;
 use dax_trace_common::config::MAX_POINTS;
 
 use crate::probes::attach::AttachRequest;
-use crate::probes::report::ProbeReport;
+use crate::session::probe_report::ProbeReport;
 
 pub use facilities::Facilities;
 pub use idle::IdleRule;
@@ -119,10 +119,10 @@ pub fn resolve_host() -> Result<Resolution, ResolveError> {
 /// Every source of the state at start, with why it cannot be read here.
 fn state_sources(
     layout: &state_layout::StateLayout,
-) -> Vec<crate::probes::report::StateSourceReport> {
+) -> Vec<crate::session::probe_report::StateSourceReport> {
     dax_trace_common::payload::state_bits::NAMES
         .iter()
-        .map(|(bit, name)| crate::probes::report::StateSourceReport {
+        .map(|(bit, name)| crate::session::probe_report::StateSourceReport {
             source: name.to_string(),
             unavailable: {
                 let why: Vec<&str> = layout

@@ -20,7 +20,7 @@ use super::facilities::Facilities;
 use super::kallsyms::Kallsyms;
 use super::tracefs::Tracefs;
 use crate::probes::attach::AttachRequest;
-use crate::probes::report::{AttachKind, FamilyReport, PointReport, PointStatus};
+use crate::session::probe_report::{AttachKind, FamilyReport, PointReport, PointStatus};
 
 /// What the planner knows about the kernel.
 pub struct Inputs<'a> {

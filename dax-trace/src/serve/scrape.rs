@@ -11,7 +11,7 @@ use dax_trace_common::probe::POINTS;
 
 use crate::collector::{Collector, LatencyHistogram};
 use crate::event::USERSPACE_POINT;
-use crate::probes::report::{AttachKind, PointStatus};
+use crate::session::probe_report::{AttachKind, PointStatus};
 
 use super::outcomes::{ApiOutcomeCounts, OTHER_DEVICE, device_by_bdev, device_label};
 use super::shared::{Mode, ServeState};

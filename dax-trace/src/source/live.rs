@@ -15,7 +15,7 @@ use super::enrich::Enricher;
 use super::pump::Pump;
 use crate::event::{Event, EventBody};
 use crate::probes::attach::{self, AttachRequest, LoadError};
-use crate::probes::report::{FamilyReport, PointReport, PointStatus, ProbeReport};
+use crate::session::probe_report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::resolve::state_layout::StateLayout;
 use crate::session::{SessionInfo, SourceKind};
 use crate::symbolize::Symbolizer;
@@ -140,7 +140,7 @@ pub fn start_with(
     merge_outcomes(&mut report, outcomes);
     if report.attached_count().0 == 0 {
         return Err(LiveError::NothingAttached(
-            crate::probes::report::render_reasons(&report),
+            crate::session::probe_report::render_reasons(&report),
         ));
     }
     let ring = RingBuf::try_from(take(&mut ebpf, attach::RING_BUFFER_MAP)?).map_err(|source| {
@@ -306,7 +306,7 @@ pub fn merge_outcomes(report: &mut ProbeReport, outcomes: Vec<PointReport>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probes::report::AttachKind;
+    use crate::session::probe_report::AttachKind;
 
     fn point(point: u16, status: PointStatus) -> PointReport {
         PointReport {

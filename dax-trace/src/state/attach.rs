@@ -9,7 +9,7 @@ use super::reading::{self, Kernel};
 use super::sysfs::Sysfs;
 use super::{ReadOptions, Tracker};
 use crate::event::{Event, EventBody};
-use crate::probes::report::ProbeReport;
+use crate::session::probe_report::ProbeReport;
 use crate::resolve::state_layout::StateLayout;
 
 /// What a live capture learns by reading the kernel at attach.

@@ -1,5 +1,7 @@
 //! Where a stream of events comes from, for headers and trace files.
-use crate::probes::report::ProbeReport;
+pub mod probe_report;
+
+use probe_report::ProbeReport;
 use serde::{Deserialize, Serialize};
 
 /// The source of an event stream: live capture or a trace file.
