@@ -1,9 +1,11 @@
 //! daxtrace: observe the Linux filesystem-DAX page lifecycle with eBPF.
 //!
 //! The crate is split the way the data flows (see docs/architecture.md):
-//! [`probes`] (live capture) and trace replay both produce [`event::Event`]s into
-//! one stream; the collector folds them into state; front ends (top, report,
-//! check, export) render that state.
+//! live capture ([`source::live`], over the programs [`probes`] attaches) and
+//! trace replay ([`source::replay`]) both produce [`event::Event`]s into one
+//! [`source::EventStream`]; the [`collector`] folds them into state; the front
+//! ends ([`check`], [`report`], [`recorder`], [`export`], [`serve`], [`tui`])
+//! judge, render, record or serve it.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 pub mod check;
 pub mod clock;
