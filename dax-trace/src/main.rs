@@ -67,6 +67,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of stdout stopped early (`| head`): not a failure.
+        Err(err) if cmd::stdout::reader_gone(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("daxtrace: {err:#}");
             // 3 is "usage or input error" in the documented exit codes.

@@ -81,7 +81,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match metrics_output {
         Some(path) => dax_trace::check::textfile::write_atomically(path, &rendered)
             .with_context(|| format!("writing {}", path.display()))?,
-        None => print!("{rendered}"),
+        // A reader that stops early keeps the verdict's exit code.
+        None => super::stdout::print(&rendered)?,
     }
     Ok(ExitCode::from(verdict.outcome.exit_code()))
 }

@@ -1,7 +1,6 @@
 //! `daxtrace completions SHELL` and `daxtrace man`: shell completions and a
 //! man page, generated from the clap definitions (so they never drift from
 //! the real flags).
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -33,10 +32,7 @@ pub fn completions(args: CompletionArgs, mut command: clap::Command) -> anyhow::
     };
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, "daxtrace", &mut out);
-    std::io::stdout()
-        .lock()
-        .write_all(&out)
-        .context("writing the completions")?;
+    super::stdout::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -46,9 +42,6 @@ pub fn man(_args: ManArgs, command: clap::Command) -> anyhow::Result<ExitCode> {
     clap_mangen::Man::new(command)
         .render(&mut out)
         .context("rendering the man page")?;
-    std::io::stdout()
-        .lock()
-        .write_all(&out)
-        .context("writing the man page")?;
+    super::stdout::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut reader =
         Reader::open(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let out: Box<dyn Write> = if args.output.as_os_str() == "-" {
-        Box::new(std::io::stdout().lock())
+        Box::new(super::stdout::Stdout::lock())
     } else {
         let file = dax_trace::trace::create(&args.output, CreateOptions { force: args.force })?;
         Box::new(file)

@@ -7,4 +7,5 @@ pub mod record;
 pub mod report;
 pub mod serve;
 pub mod state;
+pub mod stdout;
 pub mod top;

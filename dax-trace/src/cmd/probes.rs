@@ -46,6 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let resolution = resolve::resolve_host()?;
     let (mode, report, why) = attach_or_plan(&resolution, args.plan_only);
     let (attached, total) = report.attached_count();
+    let mut text = String::new();
     if args.json {
         let out = Output {
             mode,
@@ -56,20 +57,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             total,
             report: &report,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        text += &serde_json::to_string_pretty(&out)?;
+        text.push('\n');
     } else {
-        print!("{}", render_text(&report, mode));
-        println!(
-            "idle refcount: {} ({})",
+        text += &render_text(&report, mode);
+        text += &format!(
+            "idle refcount: {} ({})\n",
             resolution.idle.refcount, resolution.idle.reason
         );
         if !why.is_empty() {
-            println!("not attached (plan only) because:");
+            text += "not attached (plan only) because:\n";
             for w in &why {
-                println!("  - {w}");
+                text += &format!("  - {w}\n");
             }
         }
     }
+    super::stdout::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -117,8 +120,7 @@ fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
         let deadline = tokio::time::sleep(duration);
         tokio::pin!(deadline);
         let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
+        let mut out = super::stdout::Stdout::lock();
         loop {
             tokio::select! {
                 batch = stream.events.recv() => match batch {

@@ -50,16 +50,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..ReadOptions::default()
     };
     let snap = reading::read(&kernel, &opts);
+    let mut out = String::new();
     if args.json {
         for e in &snap.events {
-            println!("{}", serde_json::to_string(e)?);
+            out += &serde_json::to_string(e)?;
+            out.push('\n');
         }
-        println!("{}", serde_json::json!({ "problems": snap.problems }));
+        out += &format!("{}\n", serde_json::json!({ "problems": snap.problems }));
     } else {
-        print!("{}", dax_trace::state::render::render(&snap.events));
+        out += &dax_trace::state::render::render(&snap.events);
         for p in &snap.problems {
-            println!("note: {p}");
+            out += &format!("note: {p}\n");
         }
     }
+    super::stdout::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
