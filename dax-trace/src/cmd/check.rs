@@ -11,7 +11,6 @@ use dax_trace::collector::Collector;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::trace::{CreateOptions, Header, Writer};
 
-use super::record::parse_duration;
 use super::report::fold_trace;
 
 #[derive(clap::Args, Debug)]
@@ -20,12 +19,14 @@ pub struct Args {
     /// The trace file to judge (from `daxtrace record`).
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
-    /// Capture live for this long (30s, 5m, 250ms), then judge (needs root).
-    #[arg(long, value_name = "D", value_parser = parse_duration, conflicts_with = "file")]
+    /// Capture live for this long (30s, 5m, 250ms; a bare number is
+    /// seconds), then judge (needs root).
+    #[arg(long, value_name = "D", value_parser = super::flags::capture, conflicts_with = "file")]
     duration: Option<Duration>,
-    /// Fail on any busy-page wait of at least MS milliseconds.
-    #[arg(long, value_name = "MS")]
-    max_wait: Option<f64>,
+    /// Fail on any busy-page wait at least this long (100ms, 2s; the unit
+    /// is required).
+    #[arg(long, value_name = "D", value_parser = super::flags::max_wait)]
+    max_wait: Option<Duration>,
     /// Judge only this device: a disk name (pmem0, /dev/pmem0) or MAJ:MIN.
     /// Repeat for several.
     #[arg(long = "dev", value_name = "NAME|MAJ:MIN")]
@@ -45,7 +46,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = CheckOptions {
-        max_wait_ns: args.max_wait.map(max_wait_ns).transpose()?,
+        // At most 7 days (the flag's range): fits in u64 nanoseconds.
+        max_wait_ns: args.max_wait.map(|d| d.as_nanos() as u64),
         devices: args
             .devices
             .iter()
@@ -85,13 +87,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => super::stdout::print(&rendered)?,
     }
     Ok(ExitCode::from(verdict.outcome.exit_code()))
-}
-
-fn max_wait_ns(ms: f64) -> anyhow::Result<u64> {
-    if !ms.is_finite() || ms < 0.0 {
-        bail!("--max-wait must be a non-negative number of milliseconds, not {ms}");
-    }
-    Ok((ms * 1e6).round() as u64)
 }
 
 /// Captures for `duration` (or until Ctrl-C), then judges; with `output`,
@@ -174,16 +169,4 @@ fn judge_live(
         }
         Ok(verdict)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn max_wait_is_milliseconds() {
-        assert_eq!(max_wait_ns(1.5).expect("valid"), 1_500_000);
-        assert!(max_wait_ns(-1.0).is_err());
-        assert!(max_wait_ns(f64::NAN).is_err());
-    }
 }

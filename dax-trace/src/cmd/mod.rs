@@ -2,6 +2,7 @@
 pub mod check;
 pub mod completions;
 pub mod export;
+pub mod flags;
 pub mod probes;
 pub mod record;
 pub mod report;

@@ -18,10 +18,10 @@ pub struct Args {
     #[arg(long)]
     pub plan_only: bool,
     /// Check that events arrive: after attaching, print every event as a
-    /// JSON line for SECONDS (or until SIGINT/SIGTERM), then the count per
-    /// event type on stderr.
-    #[arg(long, value_name = "SECONDS", conflicts_with = "plan_only")]
-    pub listen: Option<u64>,
+    /// JSON line for D (30s, 5m; a bare number is seconds) or until
+    /// SIGINT/SIGTERM, then the count per event type on stderr.
+    #[arg(long, value_name = "D", conflicts_with = "plan_only", value_parser = super::flags::capture)]
+    pub listen: Option<std::time::Duration>,
 }
 
 /// The JSON document.
@@ -40,8 +40,8 @@ struct Output<'a> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(secs) = args.listen {
-        return listen(std::time::Duration::from_secs(secs));
+    if let Some(duration) = args.listen {
+        return listen(duration);
     }
     let resolution = resolve::resolve_host()?;
     let (mode, report, why) = attach_or_plan(&resolution, args.plan_only);
@@ -114,7 +114,10 @@ fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let mut stream = dax_trace::source::live::start(&Default::default())?;
         eprint!("{}", render_text(&stream.info.probes, "attached"));
-        eprintln!("listening for {} s", duration.as_secs());
+        eprintln!(
+            "listening for {}",
+            dax_trace::human::duration(duration.as_nanos() as u64)
+        );
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
         let deadline = tokio::time::sleep(duration);

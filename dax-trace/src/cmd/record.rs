@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
     /// Stop after this long: 30s, 5m, 1h, 250ms (default: until Ctrl-C).
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", value_parser = super::flags::capture)]
     duration: Option<Duration>,
     /// Overwrite FILE if it exists.
     #[arg(long)]
@@ -32,8 +32,9 @@ pub struct Args {
     /// Read events from this trace file instead of the kernel (no root needed).
     #[arg(long, value_name = "TRACE")]
     from: Option<PathBuf>,
-    /// With --from: replay at this multiple of the recorded pace (default: as fast as possible).
-    #[arg(long, requires = "from", value_parser = parse_speed)]
+    /// With --from: replay at this multiple of the recorded pace, 0.001 to
+    /// 1000000 (default: as fast as possible).
+    #[arg(long, requires = "from", value_parser = super::flags::speed)]
     speed: Option<f64>,
     /// Expert: the kernel ring buffer's size in bytes (a power of two, at
     /// least 4096; default 4 MiB). A tiny buffer makes the kernel drop events,
@@ -213,61 +214,9 @@ fn parse_dev(s: &str) -> anyhow::Result<Dev> {
     Ok(Dev::new(libc::major(rdev), libc::minor(rdev)))
 }
 
-/// A positive, finite replay speed factor.
-fn parse_speed(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!(
-            "{s:?} is not a positive speed factor (e.g. 1, 10, 0.5)"
-        )),
-    }
-}
-
-/// `250ms`, `30s`, `5m`, `2h`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30s, 5m, 1h or 250ms"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {s:?} (use ms, s, m or h)"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("").is_err());
-    }
-
-    #[test]
-    fn speeds_must_be_positive() {
-        assert_eq!(parse_speed("2.5"), Ok(2.5));
-        assert!(parse_speed("0").is_err());
-        assert!(parse_speed("-1").is_err());
-        assert!(parse_speed("inf").is_err());
-    }
 
     #[test]
     fn ring_buffer_sizes_are_powers_of_two_from_a_page() {

@@ -22,8 +22,10 @@ pub struct Args {
     /// is served after the end of the file until stopped.
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
-    /// Replay speed: 1 is the recorded pace, 0 as fast as possible.
-    #[arg(long, value_name = "X", default_value_t = 0.0, requires = "replay")]
+    /// Replay speed: 1 is the recorded pace (0.001 to 1000000), 0 as fast
+    /// as possible.
+    #[arg(long, value_name = "X", default_value = "0", requires = "replay",
+          value_parser = super::flags::speed_or_zero)]
     speed: f64,
     /// Most HTTP connections served at once (more are closed on accept).
     #[arg(long, value_name = "N", default_value_t = HttpLimits::default().max_connections)]
@@ -34,9 +36,6 @@ pub struct Args {
 const WORKERS: usize = 2;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !(args.speed.is_finite() && args.speed >= 0.0) {
-        bail!("--speed must be 0 (as fast as possible) or a positive factor");
-    }
     if args.max_connections == 0 {
         bail!("--max-connections must be at least 1");
     }

@@ -24,8 +24,10 @@ pub struct Args {
     /// Replay a trace file instead of attaching the probes (no root needed).
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
-    /// Replay speed: 1 is the recorded pace, 10 ten times faster, 0 as fast as possible.
-    #[arg(long, value_name = "X", default_value_t = 1.0, requires = "replay")]
+    /// Replay speed: 1 is the recorded pace, 10 ten times faster (0.001 to
+    /// 1000000), 0 as fast as possible.
+    #[arg(long, value_name = "X", default_value = "1", requires = "replay",
+          value_parser = super::flags::speed_or_zero)]
     speed: f64,
     /// Print plain text frames on stdout (like `top -b`) instead of the screen.
     #[arg(long)]
@@ -33,18 +35,13 @@ pub struct Args {
     /// With --batch: stop after N frames (default: until the source ends or Ctrl-C).
     #[arg(long, value_name = "N", requires = "batch")]
     iterations: Option<u64>,
-    /// Seconds between screen refreshes or batch frames.
-    #[arg(long, value_name = "S", default_value_t = 1.0)]
-    interval: f64,
+    /// Time between screen refreshes or batch frames (200ms, 2s; a bare
+    /// number is seconds), from 10ms to 1h.
+    #[arg(long, value_name = "D", default_value = "1s", value_parser = super::flags::interval)]
+    interval: Duration,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !(args.interval.is_finite() && args.interval > 0.0) {
-        bail!("--interval must be a positive number of seconds");
-    }
-    if !(args.speed.is_finite() && args.speed >= 0.0) {
-        bail!("--speed must be 0 (as fast as possible) or a positive factor");
-    }
     if !args.batch && !std::io::stdout().is_terminal() {
         bail!("stdout is not a terminal: use --batch for text output");
     }
@@ -70,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(mut end) = end {
         dash.set_end_note(move || end.try_recv().ok().map(|end| end.to_string()));
     }
-    let interval = Duration::from_secs_f64(args.interval);
+    let interval = args.interval;
     if args.batch {
         let opts = BatchOptions {
             iterations: args.iterations,
