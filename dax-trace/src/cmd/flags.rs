@@ -43,9 +43,9 @@ fn duration_within(s: &str, min: Duration, max: Duration) -> Result<Duration, St
 /// A bound as the user would type it.
 fn show(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 3_600_000 == 0 && ms > 0 {
+    if ms.is_multiple_of(3_600_000) && ms > 0 {
         format!("{}h", ms / 3_600_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
@@ -99,7 +99,7 @@ pub fn speed(s: &str) -> Result<f64, String> {
 /// [`speed`], or 0 for as fast as possible (`top --speed`, `serve --speed`).
 pub fn speed_or_zero(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(v) if v == 0.0 => Ok(0.0),
+        Ok(0.0) => Ok(0.0),
         _ => speed(s).map_err(|e| format!("{e}, or 0 for as fast as possible")),
     }
 }
