@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::event::{Dev, Event, EventBody};
 use crate::source::EventStream;
+use crate::source::drive::{DriveOptions, Sink, Stopped, drive};
 use crate::stacks::{StackTable, stack_of};
 use crate::trace::{Summary, TraceError, Writer};
 
@@ -85,62 +86,90 @@ pub struct Progress {
     pub elapsed: Duration,
 }
 
+/// How a recording ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recorded {
+    /// The file holds its closing summary.
+    Finished(Summary),
+    /// The source failed: the file holds the `events` written before, and
+    /// no summary, so it reads as truncated (never as complete).
+    SourceFailed { reason: String, events: u64 },
+}
+
 /// Records `stream` into `writer` until `opts.duration` elapses, `stop`
-/// resolves (to the end reason, e.g. `"interrupted"`) or the stream ends.
-/// Events already queued when stopping are still written. Returns the summary
-/// and the inner writer (flushed, not synced).
+/// resolves (to the end reason, e.g. `"interrupted"`) or the stream ends
+/// (see [`drive`]). Events already queued when stopping are still written.
+/// Returns how it ended and the inner writer (flushed, not synced).
 pub async fn record<W: Write>(
     mut stream: EventStream,
-    mut writer: Writer<W>,
+    writer: Writer<W>,
     opts: &RecordOptions,
     stop: impl Future<Output = &'static str>,
-    mut on_progress: impl FnMut(&Progress),
-) -> Result<(Summary, W), TraceError> {
-    let started = Instant::now();
-    let progress = |w: &Writer<W>| Progress {
-        events: w.events(),
-        drops: w.drops(),
-        bytes: w.bytes(),
-        elapsed: started.elapsed(),
+    on_progress: impl FnMut(&Progress),
+) -> Result<(Recorded, W), TraceError> {
+    let mut sink = RecordSink {
+        stacks: StacksWritten {
+            table: stream.stacks.clone(),
+            written: HashSet::new(),
+        },
+        writer,
+        filter: &opts.filter,
+        started: Instant::now(),
+        on_progress,
     };
-    let deadline = async {
-        match opts.duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
+    let drive_opts = DriveOptions {
+        duration: opts.duration,
+        tick: Some(opts.flush_every),
+    };
+    let stopped = drive(&mut stream, &drive_opts, stop, &mut sink).await?;
+    sink.progress();
+    let RecordSink { writer, .. } = sink;
+    match stopped {
+        Stopped::SourceFailed(reason) => {
+            let events = writer.events();
+            let out = writer.abandon()?;
+            Ok((Recorded::SourceFailed { reason, events }, out))
         }
-    };
-    tokio::pin!(stop, deadline);
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + opts.flush_every,
-        opts.flush_every,
-    );
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut stacks = StacksWritten {
-        table: stream.stacks.clone(),
-        written: HashSet::new(),
-    };
-    let reason = loop {
-        tokio::select! {
-            biased;
-            reason = &mut stop => break reason,
-            () = &mut deadline => break "duration",
-            _ = tick.tick() => {
-                writer.flush()?;
-                on_progress(&progress(&writer));
-            }
-            batch = stream.events.recv() => match batch {
-                Some(batch) => write_batch(&mut writer, &opts.filter, &mut stacks, &batch)?,
-                None => break "source-ended",
-            }
+        other => {
+            let (summary, out) = writer.finish(other.reason())?;
+            Ok((Recorded::Finished(summary), out))
         }
-    };
-    // What the source still holds (queued, or in the kernel's ring buffer)
-    // is part of the recording.
-    for batch in stream.finish().await {
-        write_batch(&mut writer, &opts.filter, &mut stacks, &batch)?;
     }
-    on_progress(&progress(&writer));
-    writer.finish(reason)
+}
+
+/// The recorder's side of [`drive`]: filters and writes each batch,
+/// flushes and reports progress on each tick.
+struct RecordSink<'a, W: Write, P: FnMut(&Progress)> {
+    writer: Writer<W>,
+    filter: &'a EventFilter,
+    stacks: StacksWritten,
+    started: Instant,
+    on_progress: P,
+}
+
+impl<W: Write, P: FnMut(&Progress)> RecordSink<'_, W, P> {
+    fn progress(&mut self) {
+        (self.on_progress)(&Progress {
+            events: self.writer.events(),
+            drops: self.writer.drops(),
+            bytes: self.writer.bytes(),
+            elapsed: self.started.elapsed(),
+        });
+    }
+}
+
+impl<W: Write, P: FnMut(&Progress)> Sink for RecordSink<'_, W, P> {
+    type Error = TraceError;
+
+    fn batch(&mut self, events: &[Event]) -> Result<(), TraceError> {
+        write_batch(&mut self.writer, self.filter, &mut self.stacks, events)
+    }
+
+    fn tick(&mut self) -> Result<(), TraceError> {
+        self.writer.flush()?;
+        self.progress();
+        Ok(())
+    }
 }
 
 /// The stream's stacks and which of them the file already holds: each is
@@ -175,18 +204,50 @@ fn write_batch<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::EventBatch;
+    use crate::source::Feed;
     use crate::trace::{End, Header, Reader, Record, synthetic};
     use std::io::Cursor;
-    use tokio::sync::mpsc;
 
-    fn stream() -> (EventStream, mpsc::Sender<EventBatch>) {
+    fn stream() -> (EventStream, Feed) {
         EventStream::channel(synthetic::session())
     }
 
     fn writer(stream: &EventStream, opts: &RecordOptions) -> Writer<Vec<u8>> {
         let header = Header::new(stream.info.clone(), opts.filter.describe());
         Writer::new(Vec::new(), &header).expect("header")
+    }
+
+    fn finished(recorded: Recorded) -> Summary {
+        match recorded {
+            Recorded::Finished(summary) => summary,
+            other => panic!("not finished: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_source_leaves_the_file_without_its_summary() {
+        let (stream, tx) = stream();
+        let events = synthetic::scenario();
+        let sent = events.clone();
+        // A source that dies after its first events, like a replay thread
+        // that panicked.
+        let source = tokio::spawn(async move {
+            tx.send(sent).await.expect("send");
+            panic!("the source broke");
+        });
+        let opts = RecordOptions::default();
+        let w = writer(&stream, &opts);
+        let (recorded, bytes) = record(stream, w, &opts, std::future::pending(), |_| {})
+            .await
+            .expect("records");
+        assert!(source.await.is_err());
+        match recorded {
+            Recorded::SourceFailed { events: n, .. } => assert_eq!(n, events.len() as u64),
+            other => panic!("a dead source is no end of trace: {other:?}"),
+        }
+        let (_, read_back, end) = read(bytes);
+        assert_eq!(read_back, events, "what came before the failure is kept");
+        assert!(matches!(end, End::Truncated { .. }), "{end:?}");
     }
 
     fn read(bytes: Vec<u8>) -> (Header, Vec<Event>, End) {
@@ -208,13 +269,15 @@ mod tests {
         for e in &events {
             tx.send(vec![e.clone()]).await.expect("send");
         }
-        drop(tx);
+        tx.end();
         let opts = RecordOptions::default();
         let w = writer(&stream, &opts);
         let mut ticks = Vec::new();
-        let (summary, bytes) = record(stream, w, &opts, std::future::pending(), |p| ticks.push(*p))
-            .await
-            .expect("records");
+        let (recorded, bytes) =
+            record(stream, w, &opts, std::future::pending(), |p| ticks.push(*p))
+                .await
+                .expect("records");
+        let summary = finished(recorded);
         assert_eq!(summary.end_reason, "source-ended");
         assert_eq!(summary.events, events.len() as u64);
         assert_eq!(ticks.last().map(|p| p.events), Some(events.len() as u64));
@@ -239,12 +302,14 @@ mod tests {
         let source = tokio::spawn(async move {
             stop.requested().await;
             tx.send(held).await.expect("send the last events");
+            tx.end();
         });
         let opts = RecordOptions::default();
         let w = writer(&stream, &opts);
-        let (summary, bytes) = record(stream, w, &opts, async { "interrupted" }, |_| {})
+        let (recorded, bytes) = record(stream, w, &opts, async { "interrupted" }, |_| {})
             .await
             .expect("records");
+        let summary = finished(recorded);
         source.await.expect("source task");
         assert_eq!(summary.end_reason, "interrupted");
         let (_, read_back, end) = read(bytes);
@@ -263,9 +328,10 @@ mod tests {
         let opts = RecordOptions::default();
         let w = writer(&stream, &opts);
         let began = tokio::time::Instant::now();
-        let (summary, bytes) = record(stream, w, &opts, async { "interrupted" }, |_| {})
+        let (recorded, bytes) = record(stream, w, &opts, async { "interrupted" }, |_| {})
             .await
             .expect("records");
+        let summary = finished(recorded);
         assert_eq!(began.elapsed(), crate::source::FINISH_GRACE);
         drop(tx);
         assert_eq!(summary.end_reason, "interrupted");
@@ -282,9 +348,10 @@ mod tests {
         };
         let w = writer(&stream, &opts);
         let mut ticks = 0;
-        let (summary, _) = record(stream, w, &opts, std::future::pending(), |_| ticks += 1)
+        let (recorded, _) = record(stream, w, &opts, std::future::pending(), |_| ticks += 1)
             .await
             .expect("records");
+        let summary = finished(recorded);
         drop(tx);
         assert_eq!(summary.end_reason, "duration");
         // Three periodic ticks and the final one.
@@ -307,7 +374,7 @@ mod tests {
         for e in &events {
             tx.send(vec![e.clone()]).await.expect("send");
         }
-        drop(tx);
+        tx.end();
         let opts = RecordOptions {
             filter: EventFilter {
                 dev: Some(synthetic::PMEM0),

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use dax_trace::event::Dev;
-use dax_trace::recorder::{self, EventFilter, Progress, RecordOptions};
+use dax_trace::human::plural;
+use dax_trace::recorder::{self, EventFilter, Progress, RecordOptions, Recorded};
 use dax_trace::source::EventStream;
+use dax_trace::source::drive::stop_signals;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
 use dax_trace::trace::{CreateOptions, Header, Writer};
@@ -116,21 +118,34 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
         filter,
         ..RecordOptions::default()
     };
-    let stop = stop_signal()?;
-    let (summary, out) = recorder::record(stream, writer, &opts, stop, print_progress).await?;
+    let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
+    let (recorded, out) = recorder::record(stream, writer, &opts, stop, print_progress).await?;
     let file = out
         .into_inner()
         .map_err(|e| e.into_error())
         .context("flushing the trace")?;
     file.sync_all().context("syncing the trace to disk")?;
-    eprintln!(
-        "\nwrote {} events ({} dropped in the kernel) to {} ({})",
-        summary.events,
-        summary.drops,
-        args.output.display(),
-        summary.end_reason
-    );
-    Ok(())
+    match recorded {
+        Recorded::Finished(summary) => {
+            eprintln!(
+                "\nwrote {} ({} dropped in the kernel) to {} ({})",
+                plural(summary.events, "event"),
+                summary.drops,
+                args.output.display(),
+                summary.end_reason
+            );
+            Ok(())
+        }
+        Recorded::SourceFailed { reason, events } => {
+            eprintln!();
+            bail!(
+                "the event source failed: {reason}; {} holds the {} before it \
+                 and no closing summary, so it reads as truncated",
+                args.output.display(),
+                plural(events, "event")
+            )
+        }
+    }
 }
 
 /// The live capture stream: probes resolved for the running kernel, loaded
@@ -140,19 +155,6 @@ fn start_live(opts: LiveOptions) -> anyhow::Result<EventStream> {
     let (attached, total) = stream.info.probes.attached_count();
     eprintln!("daxtrace record: {attached} of {total} probe families attached");
     Ok(stream)
-}
-
-/// Resolves to the end reason on the first SIGINT or SIGTERM.
-fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    Ok(async move {
-        tokio::select! {
-            _ = int.recv() => "interrupted",
-            _ = term.recv() => "terminated",
-        }
-    })
 }
 
 fn print_progress(p: &Progress) {

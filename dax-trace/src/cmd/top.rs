@@ -61,12 +61,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         events,
         stacks,
         stop: _,
+        ended,
     } = stream;
     let mut dash = Dashboard::new(Collector::default(), info, clock);
     dash.set_stacks(stacks);
-    if let Some(mut end) = end {
-        dash.set_end_note(move || end.try_recv().ok().map(|end| end.to_string()));
-    }
+    // Asked once the stream is closed: a failed source says why, a replay
+    // how its file ended.
+    let mut end = end;
+    dash.set_end_note(move || match ended.failure() {
+        Some(reason) => Some(format!("source failed: {reason}")),
+        None => end.as_mut()?.try_recv().ok().map(|end| end.to_string()),
+    });
     let interval = args.interval;
     if args.batch {
         let opts = BatchOptions {
