@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use dax_trace::check::{self, CheckOptions, Format, Verdict};
 use dax_trace::collector::Collector;
+use dax_trace::event::Event;
+use dax_trace::source::drive::{DriveOptions, Sink, Stopped, drive, stop_signals};
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::trace::{CreateOptions, Header, Writer};
 
@@ -89,8 +91,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(verdict.outcome.exit_code()))
 }
 
-/// Captures for `duration` (or until Ctrl-C), then judges; with `output`,
-/// every event is also written to that trace file.
+/// Captures for `duration` (or until SIGINT or SIGTERM, or until the
+/// source fails), then judges; with `output`, every event is also written
+/// to that trace file.
 fn judge_live(
     duration: Duration,
     opts: &CheckOptions,
@@ -113,8 +116,16 @@ fn judge_live(
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
+        // Installed before the (long) attach, so a SIGTERM during it is
+        // not lost either.
+        let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
         let mut stream = live::start(&LiveOptions::default()).context("starting live capture")?;
-        let mut writer = match output {
+        let (attached, total) = stream.info.probes.attached_count();
+        eprintln!(
+            "daxtrace check: capturing for {} ({attached} of {total} probe families attached)",
+            dax_trace::human::duration(duration.as_nanos() as u64)
+        );
+        let writer = match output {
             Some(path) => {
                 let header = Header::new(stream.info.clone(), Vec::new());
                 let file = dax_trace::trace::create(path, CreateOptions { force })?;
@@ -122,51 +133,56 @@ fn judge_live(
             }
             None => None,
         };
-        let mut keep = |ev: &dax_trace::event::Event| -> anyhow::Result<()> {
-            if let Some(w) = writer.as_mut() {
-                w.write_event(ev)?;
-            }
-            Ok(())
+        let mut sink = Judging {
+            collector: Collector::new(opts.collector_config()),
+            writer,
         };
-        let mut collector = Collector::new(opts.collector_config());
-        let deadline = tokio::time::sleep(duration);
-        tokio::pin!(deadline);
-        let mut interrupted = false;
-        loop {
-            tokio::select! {
-                _ = &mut deadline => break,
-                _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
-                batch = stream.events.recv() => match batch {
-                    Some(batch) => {
-                        for ev in &batch {
-                            keep(ev)?;
-                            collector.ingest(ev);
-                        }
-                    }
-                    None => break,
-                },
-            }
-        }
-        // Events still queued or in the ring buffer belong to the window.
-        for batch in stream.finish().await {
-            for ev in &batch {
-                keep(ev)?;
-                collector.ingest(ev);
-            }
-        }
+        let drive_opts = DriveOptions {
+            duration: Some(duration),
+            tick: None,
+        };
+        let stopped = drive(&mut stream, &drive_opts, stop, &mut sink).await?;
+        let Judging { collector, writer } = sink;
         if let Some(w) = writer {
-            let reason = if interrupted {
-                "interrupted"
-            } else {
-                "duration"
-            };
-            w.finish_file(reason)?;
+            match &stopped {
+                // Without its summary the file reads as truncated.
+                Stopped::SourceFailed(_) => drop(w.abandon()?),
+                other => drop(w.finish_file(other.reason())?),
+            }
         }
         let mut verdict = check::judge_with_stacks(&collector, opts, "live", Some(&stream.stacks));
         verdict.push(check::session::probes_cover_claims(&stream.info.probes));
-        if interrupted {
-            verdict.push(check::session::capture_interrupted());
+        let cut_short = match &stopped {
+            Stopped::Duration => None,
+            Stopped::Signal("interrupted") => Some("interrupted by SIGINT (Ctrl-C)".to_string()),
+            Stopped::Signal(_) => Some("stopped by SIGTERM".to_string()),
+            Stopped::SourceEnded => Some("the event source ended before the duration".to_string()),
+            Stopped::SourceFailed(reason) => Some(format!("the event source failed: {reason}")),
+        };
+        if let Some(why) = cut_short {
+            verdict.push(check::session::capture_cut_short(why));
         }
         Ok(verdict)
     })
+}
+
+/// `check --duration`'s side of [`drive`]: folds every event, and keeps it
+/// in the trace file when there is one.
+struct Judging {
+    collector: Collector,
+    writer: Option<Writer<std::io::BufWriter<std::fs::File>>>,
+}
+
+impl Sink for Judging {
+    type Error = dax_trace::trace::TraceError;
+
+    fn batch(&mut self, events: &[Event]) -> Result<(), Self::Error> {
+        for ev in events {
+            if let Some(w) = self.writer.as_mut() {
+                w.write_event(ev)?;
+            }
+            self.collector.ingest(ev);
+        }
+        Ok(())
+    }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use dax_trace::serve::{self, HttpLimits, Mode, privileges};
+use dax_trace::source::drive::stop_signals;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
 
@@ -107,7 +108,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let server = {
         let _entered = runtime.enter();
-        let (_shared, server) = serve::spawn(listener, stream, mode, limits, stop_signal())?;
+        let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
+        let stop = async move {
+            stop.await;
+        };
+        let (_shared, server) = serve::spawn(listener, stream, mode, limits, stop)?;
         server
     };
     runtime
@@ -115,24 +120,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("the HTTP server task failed")?;
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(ExitCode::SUCCESS)
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut int), Ok(mut term)) => {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        }
-        _ => {
-            log::warn!("cannot catch SIGINT/SIGTERM; stop serve with SIGKILL");
-            std::future::pending::<()>().await;
-        }
-    }
 }

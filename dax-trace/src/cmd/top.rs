@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use dax_trace::source::EventStream;
+use dax_trace::source::drive::stop_signals;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
 use dax_trace::trace::End;
@@ -117,17 +118,13 @@ fn start_source(
 /// Sets `stop` on SIGINT or SIGTERM, so the dashboard restores the terminal
 /// and batch mode ends after its current frame.
 async fn stop_on_signals(stop: Arc<AtomicBool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        log::warn!("cannot catch SIGINT/SIGTERM; Ctrl-C will not restore the terminal");
-        return;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    match stop_signals() {
+        Ok(signals) => {
+            signals.await;
+            stop.store(true, Ordering::Relaxed);
+        }
+        Err(err) => {
+            log::warn!("cannot catch SIGINT/SIGTERM ({err}); Ctrl-C will not restore the terminal");
+        }
     }
-    stop.store(true, Ordering::Relaxed);
 }
