@@ -43,7 +43,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    cmd::diagnostic::init_logger();
     // Usage errors exit 3, not clap's 2: 2 means "inconclusive" for `check`.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
         // The reader of stdout stopped early (`| head`): not a failure.
         Err(err) if cmd::stdout::reader_gone(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("daxtrace: {err:#}");
+            eprintln!("daxtrace: {}", cmd::diagnostic::error_line(&err));
             // 3 is "usage or input error" in the documented exit codes.
             ExitCode::from(3)
         }

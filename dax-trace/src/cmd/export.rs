@@ -53,19 +53,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         End::Complete => Ok(ExitCode::SUCCESS),
         End::Truncated { .. } => {
             eprintln!(
-                "daxtrace: warning: {} is {}; exported the {} events before it",
+                "daxtrace: warning: {} is {}; exported the {} before it",
                 args.file.display(),
                 exported.end,
-                exported.events
+                dax_trace::human::plural(exported.events, "event")
             );
             Ok(ExitCode::SUCCESS)
         }
         End::Corrupt { .. } | End::Unreadable { .. } => {
             eprintln!(
-                "daxtrace: {} is {}; exported the {} events before it",
+                "daxtrace: {} is {}; exported the {} before it",
                 args.file.display(),
                 exported.end,
-                exported.events
+                dax_trace::human::plural(exported.events, "event")
             );
             Ok(ExitCode::from(3))
         }

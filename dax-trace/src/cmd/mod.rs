@@ -1,6 +1,7 @@
 //! One module per subcommand.
 pub mod check;
 pub mod completions;
+pub mod diagnostic;
 pub mod export;
 pub mod flags;
 pub mod probes;

@@ -2,19 +2,18 @@
 //! with `--from`, e.g. to keep one device), with progress on stderr once a
 //! second. SIGINT and SIGTERM finish the file properly and exit 0.
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use dax_trace::event::Dev;
 use dax_trace::human::plural;
 use dax_trace::recorder::{self, EventFilter, Progress, RecordOptions, Recorded};
 use dax_trace::source::EventStream;
 use dax_trace::source::drive::stop_signals;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
-use dax_trace::trace::{CreateOptions, Header, Writer};
+use dax_trace::trace::{CreateOptions, Header, Reserved, Writer};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,9 +26,11 @@ pub struct Args {
     /// Overwrite FILE if it exists.
     #[arg(long)]
     force: bool,
-    /// Keep only events about this block device: MAJOR:MINOR or a device path
-    /// such as /dev/pmem0. Events that name no device are always kept.
-    #[arg(long, value_name = "DEV")]
+    /// Keep only events about this block device, the state at start
+    /// included: a disk name (pmem0, /dev/pmem0) or MAJ:MIN, as `check
+    /// --dev` takes it (with --from, looked up in that trace). Events that
+    /// name no device are always kept.
+    #[arg(long, value_name = "NAME|MAJ:MIN")]
     dev: Option<String>,
     /// Read events from this trace file instead of the kernel (no root needed).
     #[arg(long, value_name = "TRACE")]
@@ -68,15 +69,12 @@ fn parse_ring_buffer_bytes(s: &str) -> Result<u32, String> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let filter = EventFilter {
-        dev: args.dev.as_deref().map(parse_dev).transpose()?,
+        dev: args
+            .dev
+            .as_deref()
+            .map(|spec| recorder::device::resolve(spec, args.from.as_deref()))
+            .transpose()?,
     };
-    // Refuse early, before loading any probe, when the file is in the way.
-    if !args.force && std::fs::symlink_metadata(&args.output).is_ok() {
-        bail!(
-            "{} already exists (pass --force to overwrite it)",
-            args.output.display()
-        );
-    }
     match &args.from {
         Some(from) => {
             // --force would truncate the very file being read.
@@ -89,16 +87,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => require_capture_privileges()?,
     }
+    // Opened before any probe is loaded: a bad path fails in milliseconds,
+    // not after the attach; nothing is emptied until recording starts.
+    let output = dax_trace::trace::reserve(&args.output, CreateOptions { force: args.force })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(record(args, filter))?;
+    runtime.block_on(record(args, filter, output))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
+async fn record(args: Args, filter: EventFilter, output: Reserved) -> anyhow::Result<()> {
     let stream = match &args.from {
         Some(path) => replay::start(path, ReplayOptions { speed: args.speed })
             .with_context(|| format!("reading {}", path.display()))?,
@@ -111,8 +112,7 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
         })?,
     };
     let header = Header::new(stream.info.clone(), filter.describe());
-    let file = dax_trace::trace::create(&args.output, CreateOptions { force: args.force })?;
-    let writer = Writer::to_file(file, &header)?;
+    let writer = Writer::to_file(output.take()?, &header)?;
     let opts = RecordOptions {
         duration: args.duration,
         filter,
@@ -194,28 +194,6 @@ fn require_capture_privileges() -> anyhow::Result<()> {
     )
 }
 
-/// A device as MAJOR:MINOR or the path of a block device node.
-fn parse_dev(s: &str) -> anyhow::Result<Dev> {
-    if let Some((major, minor)) = s.split_once(':') {
-        let major = major
-            .parse()
-            .with_context(|| format!("bad major number in {s:?}"))?;
-        let minor = minor
-            .parse()
-            .with_context(|| format!("bad minor number in {s:?}"))?;
-        return Ok(Dev::new(major, minor));
-    }
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let path = Path::new(s);
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("--dev {s}: expected MAJOR:MINOR or a block device path"))?;
-    if !meta.file_type().is_block_device() {
-        bail!("--dev {s}: not a block device");
-    }
-    let rdev = meta.rdev();
-    Ok(Dev::new(libc::major(rdev), libc::minor(rdev)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,12 +209,5 @@ mod tests {
         );
         assert!(parse_ring_buffer_bytes("4294967296").is_err(), "beyond u32");
         assert!(parse_ring_buffer_bytes("4k").is_err());
-    }
-
-    #[test]
-    fn devices_parse_as_numbers() {
-        assert_eq!(parse_dev("259:3").ok(), Some(Dev::new(259, 3)));
-        assert!(parse_dev("259:x").is_err());
-        assert!(parse_dev("/nonexistent/pmem9").is_err());
     }
 }

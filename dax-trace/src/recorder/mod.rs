@@ -6,12 +6,13 @@
 //! Buffered records are flushed once a second (and a progress callback runs),
 //! so a recorder killed with SIGKILL loses at most about a second of events;
 //! the file then reads as truncated with every flushed record intact.
+pub mod device;
 use std::collections::HashSet;
 use std::future::Future;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::event::{Dev, Event, EventBody};
+use crate::event::{Dev, Event};
 use crate::source::EventStream;
 use crate::source::drive::{DriveOptions, Sink, Stopped, drive};
 use crate::stacks::{StackTable, stack_of};
@@ -40,40 +41,29 @@ impl Default for RecordOptions {
 /// Which events to keep.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EventFilter {
-    /// Keep only events about this block device. Events that name no device
-    /// (pagemap, dax_device, idle and stats events) are always kept: which
-    /// device they belong to is only known by following the whole stream.
-    /// So is the state at start (`state-*`): it describes the whole system
-    /// (a dm device and its members, a pagemap and its disk).
+    /// Keep only events about this block device, the state at start
+    /// included (a dm target is kept when the device is its dm device or a
+    /// member). Events that name no device (pagemap, dax_device, idle and
+    /// stats events) are always kept: which device they belong to is only
+    /// known by following the whole stream.
     pub dev: Option<Dev>,
 }
 
 impl EventFilter {
     /// True when `event` passes the filter.
     pub fn keeps(&self, event: &Event) -> bool {
-        match (self.dev, event_dev(&event.body)) {
-            (Some(want), Some(dev)) => dev == want,
-            _ => true,
+        match self.dev {
+            Some(want) => {
+                let devs = event.body.devices();
+                devs.is_empty() || devs.contains(&want)
+            }
+            None => true,
         }
     }
 
     /// The filter as header strings (`dev=259:0`).
     pub fn describe(&self) -> Vec<String> {
         self.dev.iter().map(|d| format!("dev={d}")).collect()
-    }
-}
-
-/// The block device an event names, if any.
-fn event_dev(body: &EventBody) -> Option<Dev> {
-    match body {
-        EventBody::Claim(c) => Some(c.bdev),
-        EventBody::DmMember(m) => Some(m.bdev),
-        EventBody::BusyPage(b) => Some(b.dev),
-        EventBody::WaitBegin(w) => Some(w.dev),
-        EventBody::WaitEnd(w) => Some(w.dev),
-        EventBody::Fault(f) => Some(f.dev),
-        EventBody::StuckWait(s) => Some(s.dev),
-        _ => None,
     }
 }
 
@@ -204,6 +194,7 @@ fn write_batch<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{EventBody, StateDaxDevice};
     use crate::source::Feed;
     use crate::trace::{End, Header, Reader, Record, synthetic};
     use std::io::Cursor;
@@ -387,6 +378,51 @@ mod tests {
             .expect("records");
         let (header, read_back, _) = read(bytes);
         assert_eq!(header.filters, vec!["dev=259:0".to_string()]);
-        assert_eq!(read_back, events[..events.len() - 1]);
+        assert!(
+            !read_back.contains(&events[events.len() - 1]),
+            "pmem1's claim"
+        );
+        // The state at start is filtered too: pmem0's dax_device only, and
+        // not the dm target over pmem1.
+        let dax_devices: Vec<&str> = read_back
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::StateDaxDevice(d) => Some(d.disk.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dax_devices, vec!["pmem0"]);
+        assert!(
+            !read_back
+                .iter()
+                .any(|e| matches!(e.body, EventBody::StateDmTarget(_)))
+        );
+        // Everything about pmem0, and everything about no device, is kept.
+        let about_pmem0_or_none = |e: &&Event| {
+            e.body.devices().is_empty() || e.body.devices().contains(&synthetic::PMEM0)
+        };
+        let kept: Vec<&Event> = events.iter().filter(about_pmem0_or_none).collect();
+        assert_eq!(read_back.iter().collect::<Vec<_>>(), kept);
+    }
+
+    #[test]
+    fn the_device_filter_covers_the_state_at_start() {
+        let state = |bdev| {
+            Event::own(
+                1,
+                StateDaxDevice {
+                    bdev,
+                    ..StateDaxDevice::default()
+                }
+                .into(),
+            )
+        };
+        let filter = EventFilter {
+            dev: Some(synthetic::PMEM0),
+        };
+        assert!(filter.keeps(&state(synthetic::PMEM0)));
+        assert!(!filter.keeps(&state(Dev::new(259, 1))));
+        // An unknown dev_t names no device: kept.
+        assert!(filter.keeps(&state(Dev(0))));
     }
 }
