@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use dax_trace::source::EventStream;
 use dax_trace::source::drive::stop_signals;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
+use dax_trace::source::{EventStream, SourceEnd};
 use dax_trace::trace::End;
 use dax_trace::tui::batch::{self, BatchOptions};
 use dax_trace::tui::dashboard::{Clock, Dashboard};
@@ -66,13 +66,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } = stream;
     let mut dash = Dashboard::new(Collector::default(), info, clock);
     dash.set_stacks(stacks);
-    // Asked once the stream is closed: a failed source says why, a replay
-    // how its file ended.
     let mut end = end;
-    dash.set_end_note(move || match ended.failure() {
-        Some(reason) => Some(format!("source failed: {reason}")),
-        None => end.as_mut()?.try_recv().ok().map(|end| end.to_string()),
-    });
+    dash.set_end_note(move || end_note(&ended, &mut end));
     let interval = args.interval;
     if args.batch {
         let opts = BatchOptions {
@@ -115,6 +110,23 @@ fn start_source(
     }
 }
 
+/// What the header says once the stream is closed (`None`: not known yet,
+/// ask again): how a replayed file ended (`truncated at byte ...`), or why
+/// a source failed when there is no file to say it (live capture, or a
+/// replay task that died).
+fn end_note(ended: &SourceEnd, end: &mut Option<oneshot::Receiver<End>>) -> Option<String> {
+    if let Some(rx) = end.as_mut() {
+        match rx.try_recv() {
+            Ok(end) => return Some(end.to_string()),
+            Err(oneshot::error::TryRecvError::Empty) => return None,
+            Err(oneshot::error::TryRecvError::Closed) => {}
+        }
+    }
+    ended
+        .failure()
+        .map(|reason| format!("source failed: {reason}"))
+}
+
 /// Sets `stop` on SIGINT or SIGTERM, so the dashboard restores the terminal
 /// and batch mode ends after its current frame.
 async fn stop_on_signals(stop: Arc<AtomicBool>) {
@@ -126,5 +138,42 @@ async fn stop_on_signals(stop: Arc<AtomicBool>) {
         Err(err) => {
             log::warn!("cannot catch SIGINT/SIGTERM ({err}); Ctrl-C will not restore the terminal");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dax_trace::trace::synthetic;
+
+    #[test]
+    fn a_failed_live_source_is_named_in_the_header() {
+        let (stream, feed) = EventStream::channel(synthetic::session());
+        assert_eq!(end_note(&stream.ended, &mut None), None);
+        feed.fail("polling the ring buffer failed: EIO");
+        assert_eq!(
+            end_note(&stream.ended, &mut None).as_deref(),
+            Some("source failed: polling the ring buffer failed: EIO")
+        );
+    }
+
+    #[test]
+    fn a_replay_says_how_its_file_ended_or_that_its_reader_died() {
+        let (stream, feed) = EventStream::channel(synthetic::session());
+        let (tx, rx) = oneshot::channel();
+        let mut end = Some(rx);
+        assert_eq!(end_note(&stream.ended, &mut end), None, "not ended yet");
+        tx.send(End::Complete).expect("send");
+        assert_eq!(
+            end_note(&stream.ended, &mut end).as_deref(),
+            Some("complete")
+        );
+
+        // The reading task died (a panic): no End comes, the failure shows.
+        let (tx, rx) = oneshot::channel::<End>();
+        drop(tx);
+        drop(feed);
+        let note = end_note(&stream.ended, &mut Some(rx)).expect("a note");
+        assert!(note.starts_with("source failed: "), "{note}");
     }
 }
