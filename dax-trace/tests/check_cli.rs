@@ -105,7 +105,8 @@ fn drops_or_a_cut_file_make_it_inconclusive() {
 #[test]
 fn usage_and_input_errors_exit_3() {
     assert_eq!(run(&["check"]).0, 3);
-    // -o only goes with a live capture.
+    // -o writes the report: a trace name there is the old way of keeping
+    // a capture (now --save-trace), refused.
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/synthetic-6.1.dxt");
     assert_eq!(run(&["check", sample, "-o", "/tmp/never.dxt"]).0, 3);
     assert_eq!(run(&["check", "/nonexistent/trace.dxt"]).0, 3);

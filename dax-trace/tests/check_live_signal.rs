@@ -1,7 +1,7 @@
 //! `daxtrace check --duration` on the machine running the tests, stopped
 //! by SIGTERM (what `timeout`, systemd and Kubernetes send): it must still
 //! print its verdict, inconclusive (exit 2) because the window was cut
-//! short, finish its `-o` trace with a summary, and not die of the signal.
+//! short, finish its `--save-trace` file with a summary, and not die of the signal.
 //! Where live capture cannot start (no root, no BTF), there is nothing to
 //! stop: the test says so and returns.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -17,7 +17,7 @@ fn sigterm_ends_a_live_check_with_a_verdict_and_a_finished_trace() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = dir.path().join("live.dxt");
     let mut child = Command::new(env!("CARGO_BIN_EXE_daxtrace"))
-        .args(["check", "--duration", "30s", "-o"])
+        .args(["check", "--duration", "30s", "--save-trace"])
         .arg(&trace)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

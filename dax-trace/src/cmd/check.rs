@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use dax_trace::check::textfile::write_atomically;
 use dax_trace::check::{self, CheckOptions, Format, Verdict};
 use dax_trace::collector::Collector;
 use dax_trace::event::Event;
@@ -36,13 +37,20 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// With --format prometheus: the node_exporter textfile (*.prom) to write,
-    /// atomically (temporary file, then rename). Otherwise, with --duration:
-    /// also keep the capture as a trace file (created 0600).
+    /// Write the report (in --format) to FILE instead of stdout, atomically
+    /// (temporary file, then rename): `--format junit -o report.xml`.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Overwrite --output if it exists.
-    #[arg(long, requires = "output")]
+    /// Also write the verdict as a node_exporter textfile (*.prom),
+    /// atomically, whatever --format says.
+    #[arg(long, value_name = "FILE")]
+    metrics_textfile: Option<PathBuf>,
+    /// With --duration: also keep the capture as a trace file (created
+    /// 0600, opened before the probes attach).
+    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    save_trace: Option<PathBuf>,
+    /// Overwrite the --save-trace FILE if it exists.
+    #[arg(long, requires = "save_trace")]
     force: bool,
 }
 
@@ -56,12 +64,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map(|d| d.strip_prefix("/dev/").unwrap_or(d).to_string())
             .collect(),
     };
-    let (trace_output, metrics_output) = match args.format {
-        Format::Prometheus => (None, args.output.as_deref()),
-        _ => (args.output.as_deref(), None),
-    };
-    if args.file.is_some() && trace_output.is_some() {
-        bail!("-o with a trace FILE writes metrics: add --format prometheus");
+    if let Some(path) = &args.output
+        && path.extension().is_some_and(|e| e == "dxt")
+    {
+        // -o used to keep a live capture; it now writes the report.
+        bail!(
+            "-o writes the report; keep the capture with --save-trace {}",
+            path.display()
+        );
+    }
+    // Where the report and metrics go must exist before a long capture.
+    for path in [&args.output, &args.metrics_textfile].into_iter().flatten() {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            bail!("{}: no such directory", dir.display());
+        }
     }
     let verdict = match (&args.file, args.duration) {
         (Some(file), _) => {
@@ -78,12 +98,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
             verdict
         }
-        (None, Some(duration)) => judge_live(duration, &opts, trace_output, args.force)?,
+        (None, Some(duration)) => {
+            judge_live(duration, &opts, args.save_trace.as_deref(), args.force)?
+        }
         (None, None) => bail!("give a trace FILE or --duration D"),
     };
+    if let Some(path) = &args.metrics_textfile {
+        let metrics = check::render::render(&verdict, Format::Prometheus);
+        write_atomically(path, &metrics).with_context(|| format!("writing {}", path.display()))?;
+    }
     let rendered = check::render::render(&verdict, args.format);
-    match metrics_output {
-        Some(path) => dax_trace::check::textfile::write_atomically(path, &rendered)
+    match &args.output {
+        Some(path) => write_atomically(path, &rendered)
             .with_context(|| format!("writing {}", path.display()))?,
         // A reader that stops early keeps the verdict's exit code.
         None => super::stdout::print(&rendered)?,
@@ -100,16 +126,11 @@ fn judge_live(
     output: Option<&Path>,
     force: bool,
 ) -> anyhow::Result<Verdict> {
-    // Refuse before loading any probe when the file is in the way.
-    if let Some(path) = output
-        && !force
-        && std::fs::symlink_metadata(path).is_ok()
-    {
-        bail!(
-            "{} already exists (pass --force to overwrite it)",
-            path.display()
-        );
-    }
+    // Opened before any probe is loaded: a bad path or a file in the way
+    // fails at once.
+    let reserved = output
+        .map(|path| dax_trace::trace::reserve(path, CreateOptions { force }))
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -125,11 +146,10 @@ fn judge_live(
             "daxtrace check: capturing for {} ({attached} of {total} probe families attached)",
             dax_trace::human::duration(duration.as_nanos() as u64)
         );
-        let writer = match output {
-            Some(path) => {
+        let writer = match reserved {
+            Some(reserved) => {
                 let header = Header::new(stream.info.clone(), Vec::new());
-                let file = dax_trace::trace::create(path, CreateOptions { force })?;
-                Some(Writer::to_file(file, &header)?)
+                Some(Writer::to_file(reserved.take()?, &header)?)
             }
             None => None,
         };
