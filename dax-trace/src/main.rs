@@ -38,8 +38,9 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Print shell completions (bash, zsh, fish).
     Completions(cmd::completions::CompletionArgs),
-    /// Print the man page daxtrace(1) in roff.
-    Man(cmd::completions::ManArgs),
+    /// Print the man page daxtrace(1), or a subcommand's daxtrace-SUB(1),
+    /// in roff; or write them all into a directory.
+    Man(cmd::man::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,7 +64,7 @@ fn main() -> ExitCode {
         Command::Top(args) => cmd::top::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Completions(args) => cmd::completions::completions(args, Cli::command()),
-        Command::Man(args) => cmd::completions::man(args, Cli::command()),
+        Command::Man(args) => cmd::man::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

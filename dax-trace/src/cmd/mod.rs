@@ -4,6 +4,7 @@ pub mod completions;
 pub mod diagnostic;
 pub mod export;
 pub mod flags;
+pub mod man;
 pub mod probes;
 pub mod record;
 pub mod report;
