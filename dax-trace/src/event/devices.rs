@@ -49,30 +49,3 @@ impl EventBody {
             .collect()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::event::EventBody;
-    use crate::trace::synthetic;
-
-    #[test]
-    fn the_scenario_names_pmem0_by_name_and_number() {
-        let events = synthetic::scenario();
-        let claim = events
-            .iter()
-            .find(|e| matches!(e.body, EventBody::Claim(_)))
-            .expect("a claim");
-        assert_eq!(claim.body.devices(), vec![synthetic::PMEM0]);
-        assert!(
-            claim
-                .body
-                .disk_names()
-                .contains(&("pmem0", synthetic::PMEM0))
-        );
-        let idle = events
-            .iter()
-            .find(|e| matches!(e.body, EventBody::PageIdle(_)))
-            .expect("an idle");
-        assert!(idle.body.devices().is_empty());
-    }
-}

@@ -91,6 +91,28 @@ mod tests {
     use crate::trace::{Header, Writer, synthetic};
 
     #[test]
+    fn events_name_pmem0_by_name_and_number() {
+        use crate::event::EventBody;
+        let events = synthetic::scenario();
+        let claim = events
+            .iter()
+            .find(|e| matches!(e.body, EventBody::Claim(_)))
+            .expect("a claim");
+        assert_eq!(claim.body.devices(), vec![synthetic::PMEM0]);
+        assert!(
+            claim
+                .body
+                .disk_names()
+                .contains(&("pmem0", synthetic::PMEM0))
+        );
+        let idle = events
+            .iter()
+            .find(|e| matches!(e.body, EventBody::PageIdle(_)))
+            .expect("an idle");
+        assert!(idle.body.devices().is_empty());
+    }
+
+    #[test]
     fn numbers_need_no_lookup() {
         assert_eq!(resolve("259:3", None).ok(), Some(Dev::new(259, 3)));
         assert!(matches!(
