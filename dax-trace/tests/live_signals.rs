@@ -2,8 +2,9 @@
 //! by SIGTERM (what `timeout`, systemd and Kubernetes send): it must still
 //! print its verdict, inconclusive (exit 2) because the window was cut
 //! short, finish its `--save-trace` file with a summary, and not die of the signal.
-//! Where live capture cannot start (no root, no BTF), there is nothing to
-//! stop: the test says so and returns.
+//! `probes --listen` runs on the same driver: SIGTERM ends it with its
+//! event counts and exit 0. Where live capture cannot start (no root, no
+//! BTF), there is nothing to stop: the tests say so and return.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -86,4 +87,50 @@ fn sigterm_ends_a_live_check_with_a_verdict_and_a_finished_trace() {
     }
     assert_eq!(reader.end(), Some(&End::Complete));
     assert_eq!(summary.map(|s| s.end_reason).as_deref(), Some("terminated"));
+}
+
+#[test]
+fn sigterm_ends_probes_listen_with_its_counts() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_daxtrace"))
+        .args(["probes", "--listen", "30s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(90)) {
+            Ok(line) if line.starts_with("listening for") => break,
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                let status = child.wait().expect("waits");
+                assert_eq!(
+                    status.code(),
+                    Some(3),
+                    "neither listening nor refused: {seen:?}"
+                );
+                println!("skipping: live capture cannot start here: {seen:?}");
+                return;
+            }
+        }
+    }
+    // SAFETY: kill only sends a signal to the child we spawned.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let status = child.wait().expect("waits");
+    let rest: Vec<String> = rx.iter().collect();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("event counts: ")),
+        "{rest:?}"
+    );
 }
