@@ -97,23 +97,33 @@ fn warnings_have_one_style_and_counts_their_number() {
     assert!(text.starts_with("daxtrace: warning: "), "{text}");
     assert!(text.contains("exported the 1 event before it"), "{text}");
 
-    // The library's own warning (a replay that stops early) alike.
-    let o = run(&[
-        "top",
-        "--batch",
-        "--replay",
-        &cut,
-        "--speed",
-        "0",
-        "--iterations",
-        "3",
-    ]);
+    // The library's log in the same voice (its warnings are unit-tested
+    // in cmd/diagnostic.rs); a cut replay is said once, by the command.
+    let o = Command::new(BIN)
+        .args([
+            "top",
+            "--batch",
+            "--replay",
+            &cut,
+            "--speed",
+            "0",
+            "--iterations",
+            "3",
+        ])
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("runs");
     let text = stderr(&o);
     assert!(
-        text.contains("daxtrace: warning: replay stopped early"),
+        text.contains("daxtrace: info dax_trace::source::replay: replay stopped early"),
         "{text}"
     );
-    assert!(!text.contains(" WARN "), "{text}");
+    assert!(!text.contains(" INFO "), "{text}");
+    let out = dir.path().join("cut-copy.dxt").display().to_string();
+    let o = run(&["record", "--from", &cut, "-o", &out]);
+    let text = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert_eq!(text.matches("truncated at byte").count(), 1, "{text}");
 
     let whole = write_trace(dir.path(), "one.dxt", one, false);
     let out = dir.path().join("copy.dxt").display().to_string();

@@ -38,18 +38,26 @@ pub fn error_line(err: &anyhow::Error) -> String {
 /// with its level and module.
 pub fn init_logger() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .format(|out, record| match record.level() {
-            log::Level::Warn => writeln!(out, "daxtrace: warning: {}", record.args()),
-            log::Level::Error => writeln!(out, "daxtrace: error: {}", record.args()),
-            level => writeln!(
+        .format(|out, record| {
+            writeln!(
                 out,
-                "daxtrace: {} {}: {}",
-                level.as_str().to_lowercase(),
-                record.target(),
-                record.args()
-            ),
+                "{}",
+                log_line(record.level(), record.target(), record.args())
+            )
         })
         .init();
+}
+
+/// One log record as the binary prints it.
+fn log_line(level: log::Level, target: &str, text: impl std::fmt::Display) -> String {
+    match level {
+        log::Level::Warn => format!("daxtrace: warning: {text}"),
+        log::Level::Error => format!("daxtrace: error: {text}"),
+        level => format!(
+            "daxtrace: {} {target}: {text}",
+            level.as_str().to_lowercase()
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -76,6 +84,22 @@ mod tests {
         let line = error_line(&err);
         assert_eq!(line, format!("reading /x/t.dxt: {text}"));
         assert_eq!(line.matches("No such file").count(), 1);
+    }
+
+    #[test]
+    fn log_warnings_look_like_the_binarys_own() {
+        assert_eq!(
+            log_line(log::Level::Warn, "dax_trace::symbolize", "reading x: gone"),
+            "daxtrace: warning: reading x: gone"
+        );
+        assert_eq!(
+            log_line(log::Level::Error, "dax_trace::serve", "event source failed"),
+            "daxtrace: error: event source failed"
+        );
+        assert_eq!(
+            log_line(log::Level::Debug, "dax_trace::probes", "loaded"),
+            "daxtrace: debug dax_trace::probes: loaded"
+        );
     }
 
     #[test]

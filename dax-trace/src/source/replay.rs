@@ -77,9 +77,11 @@ pub fn spawn<R: Read + Send + 'static>(
                 tx.end();
             }
             // The events after the damage are unknown: a consumer must not
-            // take this for the end of the trace.
+            // take this for the end of the trace. It tells the user (record's
+            // error, check's verdict, report's and top's header): logged
+            // here only for detail.
             other => {
-                log::warn!("replay stopped early: the trace is {other}");
+                log::info!("replay stopped early: the trace is {other}");
                 tx.fail(format!("{path} is {other}"));
             }
         }
