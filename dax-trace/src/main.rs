@@ -38,12 +38,13 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Print shell completions (bash, zsh, fish).
     Completions(cmd::completions::CompletionArgs),
-    /// Print the man page daxtrace(1) in roff.
-    Man(cmd::completions::ManArgs),
+    /// Print the man page daxtrace(1), or a subcommand's daxtrace-SUB(1),
+    /// in roff; or write them all into a directory.
+    Man(cmd::man::Args),
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    cmd::diagnostic::init_logger();
     // Usage errors exit 3, not clap's 2: 2 means "inconclusive" for `check`.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -63,12 +64,14 @@ fn main() -> ExitCode {
         Command::Top(args) => cmd::top::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Completions(args) => cmd::completions::completions(args, Cli::command()),
-        Command::Man(args) => cmd::completions::man(args, Cli::command()),
+        Command::Man(args) => cmd::man::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,
+        // The reader of stdout stopped early (`| head`): not a failure.
+        Err(err) if cmd::stdout::reader_gone(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("daxtrace: {err:#}");
+            eprintln!("daxtrace: {}", cmd::diagnostic::error_line(&err));
             // 3 is "usage or input error" in the documented exit codes.
             ExitCode::from(3)
         }

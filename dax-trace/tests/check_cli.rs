@@ -106,7 +106,8 @@ fn drops_or_a_cut_file_make_it_inconclusive() {
 #[test]
 fn usage_and_input_errors_exit_3() {
     assert_eq!(run(&["check"]).0, 3);
-    // -o only goes with a live capture.
+    // -o writes the report: a trace name there is the old way of keeping
+    // a capture (now --save-trace), refused.
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/synthetic-6.1.dxt");
     assert_eq!(run(&["check", sample, "-o", "/tmp/never.dxt"]).0, 3);
     assert_eq!(run(&["check", "/nonexistent/trace.dxt"]).0, 3);
@@ -124,11 +125,11 @@ fn dev_filter_and_max_wait_from_the_command_line() {
     let p = ok.to_str().expect("utf8");
     // The scenario's waits last about 4.3 ms, and the one found at attach
     // at least 1.25 s (a lower bound, still judged).
-    assert_eq!(run(&["check", p, "--max-wait", "2000"]).0, 0);
-    let (code, out) = run(&["check", p, "--max-wait", "100"]);
+    assert_eq!(run(&["check", p, "--max-wait", "2000ms"]).0, 0);
+    let (code, out) = run(&["check", p, "--max-wait", "100ms"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("waited at least 1.254 s on inode 77"), "{out}");
-    let (code, out) = run(&["check", p, "--max-wait", "1", "--dev", "/dev/pmem0"]);
+    let (code, out) = run(&["check", p, "--max-wait", "1ms", "--dev", "/dev/pmem0"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL         max-wait"), "{out}");
     assert_eq!(run(&["check", p, "--dev", "259:0"]).0, 0);
@@ -198,7 +199,10 @@ fn golden_unbalanced_report_and_check() {
     let (code, report) = run_in(dir.path(), &["report", "unbalanced.dxt"]);
     assert_eq!(code, 0);
     insta::assert_snapshot!("unbalanced_report", report);
-    let (code, check) = run_in(dir.path(), &["check", "unbalanced.dxt", "--max-wait", "4"]);
+    let (code, check) = run_in(
+        dir.path(),
+        &["check", "unbalanced.dxt", "--max-wait", "4ms"],
+    );
     assert_eq!(code, 1);
     insta::assert_snapshot!("unbalanced_check", check);
 }

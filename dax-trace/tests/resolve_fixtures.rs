@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::path::{Path, PathBuf};
 
-use dax_trace::session::probe_report::{AttachKind, PointStatus};
 use dax_trace::resolve::{self, Facilities, KernelPaths, Resolution, btf::KernelBtf};
+use dax_trace::session::probe_report::{AttachKind, PointStatus};
 use dax_trace_common::probe::{POINTS, idx};
 
 fn fixture_dir(kernel: &str) -> PathBuf {

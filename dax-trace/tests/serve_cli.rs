@@ -94,8 +94,11 @@ fn check_writes_a_textfile_collector_file() {
     );
     let entries = std::fs::read_dir(dir.path()).expect("lists").count();
     assert_eq!(entries, 1, "no temporary file left behind");
-    let refused = daxtrace(&["check", &sample(), "-o", path.to_str().expect("utf-8")]);
-    assert_eq!(refused.status.code(), Some(3));
+    // Without --format prometheus, -o writes the report in its format.
+    let text_report = daxtrace(&["check", &sample(), "-o", path.to_str().expect("utf-8")]);
+    assert_eq!(text_report.status.code(), Some(1));
+    let text = std::fs::read_to_string(&path).expect("written");
+    assert!(text.starts_with("daxtrace check: FAIL"), "{text}");
 }
 
 #[test]

@@ -50,13 +50,15 @@ pub fn probes_cover_claims(report: &ProbeReport) -> Assertion {
     }
 }
 
-/// A live `check --duration` stopped by Ctrl-C judged a shorter window.
-pub fn capture_interrupted() -> Assertion {
+/// A live `check --duration` that did not run its whole window (a signal
+/// stopped it, or its event source failed or ended) judged less than it
+/// was asked to; `why` says what cut it short.
+pub fn capture_cut_short(why: impl Into<String>) -> Assertion {
     Assertion {
         id: "capture-complete".to_string(),
         title: "the capture ran for the whole --duration".to_string(),
         status: Status::Inconclusive,
-        details: vec!["interrupted by Ctrl-C".to_string()],
+        details: vec![why.into()],
     }
 }
 

@@ -6,12 +6,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use dax_trace::check::textfile::write_atomically;
 use dax_trace::check::{self, CheckOptions, Format, Verdict};
 use dax_trace::collector::Collector;
+use dax_trace::event::Event;
+use dax_trace::source::drive::{DriveOptions, Sink, Stopped, drive, stop_signals};
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::trace::{CreateOptions, Header, Writer};
 
-use super::record::parse_duration;
 use super::report::fold_trace;
 
 #[derive(clap::Args, Debug)]
@@ -20,12 +22,14 @@ pub struct Args {
     /// The trace file to judge (from `daxtrace record`).
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
-    /// Capture live for this long (30s, 5m, 250ms), then judge (needs root).
-    #[arg(long, value_name = "D", value_parser = parse_duration, conflicts_with = "file")]
+    /// Capture live for this long (30s, 5m, 250ms; a bare number is
+    /// seconds), then judge (needs root).
+    #[arg(long, value_name = "D", value_parser = super::flags::capture, conflicts_with = "file")]
     duration: Option<Duration>,
-    /// Fail on any busy-page wait of at least MS milliseconds.
-    #[arg(long, value_name = "MS")]
-    max_wait: Option<f64>,
+    /// Fail on any busy-page wait at least this long (100ms, 2s; the unit
+    /// is required).
+    #[arg(long, value_name = "D", value_parser = super::flags::max_wait)]
+    max_wait: Option<Duration>,
     /// Judge only this device: a disk name (pmem0, /dev/pmem0) or MAJ:MIN.
     /// Repeat for several.
     #[arg(long = "dev", value_name = "NAME|MAJ:MIN")]
@@ -33,31 +37,51 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// With --format prometheus: the node_exporter textfile (*.prom) to write,
-    /// atomically (temporary file, then rename). Otherwise, with --duration:
-    /// also keep the capture as a trace file (created 0600).
+    /// Write the report (in --format) to FILE instead of stdout, atomically
+    /// (temporary file, then rename): `--format junit -o report.xml`.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Overwrite --output if it exists.
-    #[arg(long, requires = "output")]
+    /// Also write the verdict as a node_exporter textfile (*.prom),
+    /// atomically, whatever --format says.
+    #[arg(long, value_name = "FILE")]
+    metrics_textfile: Option<PathBuf>,
+    /// With --duration: also keep the capture as a trace file (created
+    /// 0600, opened before the probes attach).
+    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    save_trace: Option<PathBuf>,
+    /// Overwrite the --save-trace FILE if it exists.
+    #[arg(long, requires = "save_trace")]
     force: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = CheckOptions {
-        max_wait_ns: args.max_wait.map(max_wait_ns).transpose()?,
+        // At most 7 days (the flag's range): fits in u64 nanoseconds.
+        max_wait_ns: args.max_wait.map(|d| d.as_nanos() as u64),
         devices: args
             .devices
             .iter()
             .map(|d| d.strip_prefix("/dev/").unwrap_or(d).to_string())
             .collect(),
     };
-    let (trace_output, metrics_output) = match args.format {
-        Format::Prometheus => (None, args.output.as_deref()),
-        _ => (args.output.as_deref(), None),
-    };
-    if args.file.is_some() && trace_output.is_some() {
-        bail!("-o with a trace FILE writes metrics: add --format prometheus");
+    if let Some(path) = &args.output
+        && path.extension().is_some_and(|e| e == "dxt")
+    {
+        // -o used to keep a live capture; it now writes the report.
+        bail!(
+            "-o writes the report; keep the capture with --save-trace {}",
+            path.display()
+        );
+    }
+    // Where the report and metrics go must exist before a long capture.
+    for path in [&args.output, &args.metrics_textfile].into_iter().flatten() {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            bail!("{}: no such directory", dir.display());
+        }
     }
     let verdict = match (&args.file, args.duration) {
         (Some(file), _) => {
@@ -74,115 +98,111 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
             verdict
         }
-        (None, Some(duration)) => judge_live(duration, &opts, trace_output, args.force)?,
+        (None, Some(duration)) => {
+            judge_live(duration, &opts, args.save_trace.as_deref(), args.force)?
+        }
         (None, None) => bail!("give a trace FILE or --duration D"),
     };
+    if let Some(path) = &args.metrics_textfile {
+        let metrics = check::render::render(&verdict, Format::Prometheus);
+        write_atomically(path, &metrics).with_context(|| format!("writing {}", path.display()))?;
+    }
     let rendered = check::render::render(&verdict, args.format);
-    match metrics_output {
-        Some(path) => dax_trace::check::textfile::write_atomically(path, &rendered)
+    match &args.output {
+        Some(path) => write_atomically(path, &rendered)
             .with_context(|| format!("writing {}", path.display()))?,
-        None => print!("{rendered}"),
+        // A reader that stops early keeps the verdict's exit code.
+        None => super::stdout::print(&rendered)?,
     }
     Ok(ExitCode::from(verdict.outcome.exit_code()))
 }
 
-fn max_wait_ns(ms: f64) -> anyhow::Result<u64> {
-    if !ms.is_finite() || ms < 0.0 {
-        bail!("--max-wait must be a non-negative number of milliseconds, not {ms}");
-    }
-    Ok((ms * 1e6).round() as u64)
-}
-
-/// Captures for `duration` (or until Ctrl-C), then judges; with `output`,
-/// every event is also written to that trace file.
+/// Captures for `duration` (or until SIGINT or SIGTERM, or until the
+/// source fails), then judges; with `output`, every event is also written
+/// to that trace file.
 fn judge_live(
     duration: Duration,
     opts: &CheckOptions,
     output: Option<&Path>,
     force: bool,
 ) -> anyhow::Result<Verdict> {
-    // Refuse before loading any probe when the file is in the way.
-    if let Some(path) = output
-        && !force
-        && std::fs::symlink_metadata(path).is_ok()
-    {
-        bail!(
-            "{} already exists (pass --force to overwrite it)",
-            path.display()
-        );
-    }
+    // Opened before any probe is loaded: a bad path or a file in the way
+    // fails at once.
+    let reserved = output
+        .map(|path| dax_trace::trace::reserve(path, CreateOptions { force }))
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
+        // Installed before the (long) attach, so a SIGTERM during it is
+        // not lost either.
+        let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
         let mut stream = live::start(&LiveOptions::default()).context("starting live capture")?;
-        let mut writer = match output {
-            Some(path) => {
+        let (attached, total) = stream.info.probes.attached_count();
+        eprintln!(
+            "daxtrace check: capturing for {} ({attached} of {total} probe families attached)",
+            dax_trace::human::duration(duration.as_nanos() as u64)
+        );
+        let writer = match reserved {
+            Some(reserved) => {
                 let header = Header::new(stream.info.clone(), Vec::new());
-                let file = dax_trace::trace::create(path, CreateOptions { force })?;
-                Some(Writer::to_file(file, &header)?)
+                Some(Writer::to_file(reserved.take()?, &header)?)
             }
             None => None,
         };
-        let mut keep = |ev: &dax_trace::event::Event| -> anyhow::Result<()> {
-            if let Some(w) = writer.as_mut() {
-                w.write_event(ev)?;
-            }
-            Ok(())
+        let mut sink = Judging {
+            collector: Collector::new(opts.collector_config()),
+            writer,
         };
-        let mut collector = Collector::new(opts.collector_config());
-        let deadline = tokio::time::sleep(duration);
-        tokio::pin!(deadline);
-        let mut interrupted = false;
-        loop {
-            tokio::select! {
-                _ = &mut deadline => break,
-                _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
-                batch = stream.events.recv() => match batch {
-                    Some(batch) => {
-                        for ev in &batch {
-                            keep(ev)?;
-                            collector.ingest(ev);
-                        }
-                    }
-                    None => break,
-                },
-            }
-        }
-        // Events still queued or in the ring buffer belong to the window.
-        for batch in stream.finish().await {
-            for ev in &batch {
-                keep(ev)?;
-                collector.ingest(ev);
-            }
-        }
+        let drive_opts = DriveOptions {
+            duration: Some(duration),
+            tick: None,
+        };
+        let stopped = drive(&mut stream, &drive_opts, stop, &mut sink).await?;
+        let Judging { collector, writer } = sink;
         if let Some(w) = writer {
-            let reason = if interrupted {
-                "interrupted"
-            } else {
-                "duration"
-            };
-            w.finish_file(reason)?;
+            match &stopped {
+                // Without its summary the file reads as truncated.
+                Stopped::SourceFailed(_) => drop(w.abandon()?),
+                other => drop(w.finish_file(other.reason())?),
+            }
         }
         let mut verdict = check::judge_with_stacks(&collector, opts, "live", Some(&stream.stacks));
         verdict.push(check::session::probes_cover_claims(&stream.info.probes));
-        if interrupted {
-            verdict.push(check::session::capture_interrupted());
+        let cut_short = match &stopped {
+            Stopped::Duration => None,
+            Stopped::Signal("interrupted") => Some("interrupted by SIGINT (Ctrl-C)".to_string()),
+            Stopped::Signal(_) => Some("stopped by SIGTERM".to_string()),
+            Stopped::SourceEnded => Some("the event source ended before the duration".to_string()),
+            Stopped::SourceFailed(reason) => Some(format!("the event source failed: {reason}")),
+        };
+        if let Some(why) = cut_short {
+            verdict.push(check::session::capture_cut_short(why));
         }
         Ok(verdict)
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `check --duration`'s side of [`drive`]: folds every event, and keeps it
+/// in the trace file when there is one.
+struct Judging {
+    collector: Collector,
+    writer: Option<Writer<std::io::BufWriter<std::fs::File>>>,
+}
 
-    #[test]
-    fn max_wait_is_milliseconds() {
-        assert_eq!(max_wait_ns(1.5).expect("valid"), 1_500_000);
-        assert!(max_wait_ns(-1.0).is_err());
-        assert!(max_wait_ns(f64::NAN).is_err());
+impl Sink for Judging {
+    type Error = dax_trace::trace::TraceError;
+
+    fn batch(&mut self, events: &[Event]) -> Result<(), Self::Error> {
+        for ev in events {
+            if let Some(w) = self.writer.as_mut() {
+                w.write_event(ev)?;
+            }
+            self.collector.ingest(ev);
+        }
+        Ok(())
     }
 }

@@ -1,10 +1,6 @@
-//! `daxtrace completions SHELL` and `daxtrace man`: shell completions and a
-//! man page, generated from the clap definitions (so they never drift from
-//! the real flags).
-use std::io::Write as _;
+//! `daxtrace completions SHELL`: shell completions, generated from the clap
+//! definitions (so they never drift from the real flags).
 use std::process::ExitCode;
-
-use anyhow::Context as _;
 
 /// Shells completions are generated for.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -21,9 +17,6 @@ pub struct CompletionArgs {
     shell: Shell,
 }
 
-#[derive(clap::Args, Debug)]
-pub struct ManArgs {}
-
 /// Writes the completion script for `args.shell` to stdout.
 pub fn completions(args: CompletionArgs, mut command: clap::Command) -> anyhow::Result<ExitCode> {
     let shell = match args.shell {
@@ -33,22 +26,6 @@ pub fn completions(args: CompletionArgs, mut command: clap::Command) -> anyhow::
     };
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, "daxtrace", &mut out);
-    std::io::stdout()
-        .lock()
-        .write_all(&out)
-        .context("writing the completions")?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Writes the man page daxtrace(1) (roff) to stdout.
-pub fn man(_args: ManArgs, command: clap::Command) -> anyhow::Result<ExitCode> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(command)
-        .render(&mut out)
-        .context("rendering the man page")?;
-    std::io::stdout()
-        .lock()
-        .write_all(&out)
-        .context("writing the man page")?;
+    super::stdout::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut reader =
         Reader::open(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let out: Box<dyn Write> = if args.output.as_os_str() == "-" {
-        Box::new(std::io::stdout().lock())
+        Box::new(super::stdout::Stdout::lock())
     } else {
         let file = dax_trace::trace::create(&args.output, CreateOptions { force: args.force })?;
         Box::new(file)
@@ -53,19 +53,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         End::Complete => Ok(ExitCode::SUCCESS),
         End::Truncated { .. } => {
             eprintln!(
-                "daxtrace: warning: {} is {}; exported the {} events before it",
+                "daxtrace: warning: {} is {}; exported the {} before it",
                 args.file.display(),
                 exported.end,
-                exported.events
+                dax_trace::human::plural(exported.events, "event")
             );
             Ok(ExitCode::SUCCESS)
         }
         End::Corrupt { .. } | End::Unreadable { .. } => {
             eprintln!(
-                "daxtrace: {} is {}; exported the {} events before it",
+                "daxtrace: {} is {}; exported the {} before it",
                 args.file.display(),
                 exported.end,
-                exported.events
+                dax_trace::human::plural(exported.events, "event")
             );
             Ok(ExitCode::from(3))
         }

@@ -4,9 +4,15 @@
 //! `--plan-only` shows the resolution without touching the kernel.
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use dax_trace::event::Event;
 use dax_trace::probes::{attach, render::render_text};
-use dax_trace::session::probe_report::ProbeReport;
 use dax_trace::resolve::{self, Resolution};
+use dax_trace::session::probe_report::ProbeReport;
+use dax_trace::source::drive::{DriveOptions, Sink, Stopped, drive, stop_signals};
 use dax_trace::source::live::merge_outcomes;
 use serde::Serialize;
 
@@ -19,10 +25,10 @@ pub struct Args {
     #[arg(long)]
     pub plan_only: bool,
     /// Check that events arrive: after attaching, print every event as a
-    /// JSON line for SECONDS (or until SIGINT/SIGTERM), then the count per
-    /// event type on stderr.
-    #[arg(long, value_name = "SECONDS", conflicts_with = "plan_only")]
-    pub listen: Option<u64>,
+    /// JSON line for D (30s, 5m; a bare number is seconds) or until
+    /// SIGINT/SIGTERM, then the count per event type on stderr.
+    #[arg(long, value_name = "D", conflicts_with = "plan_only", value_parser = super::flags::capture)]
+    pub listen: Option<std::time::Duration>,
 }
 
 /// The JSON document.
@@ -41,12 +47,13 @@ struct Output<'a> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(secs) = args.listen {
-        return listen(std::time::Duration::from_secs(secs));
+    if let Some(duration) = args.listen {
+        return listen(duration);
     }
     let resolution = resolve::resolve_host()?;
     let (mode, report, why) = attach_or_plan(&resolution, args.plan_only);
     let (attached, total) = report.attached_count();
+    let mut text = String::new();
     if args.json {
         let out = Output {
             mode,
@@ -57,20 +64,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             total,
             report: &report,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        text += &serde_json::to_string_pretty(&out)?;
+        text.push('\n');
     } else {
-        print!("{}", render_text(&report, mode));
-        println!(
-            "idle refcount: {} ({})",
+        text += &render_text(&report, mode);
+        text += &format!(
+            "idle refcount: {} ({})\n",
             resolution.idle.refcount, resolution.idle.reason
         );
         if !why.is_empty() {
-            println!("not attached (plan only) because:");
+            text += "not attached (plan only) because:\n";
             for w in &why {
-                println!("  - {w}");
+                text += &format!("  - {w}\n");
             }
         }
     }
+    super::stdout::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -99,52 +108,53 @@ fn attach_or_plan(
     ("attached", report, Vec::new())
 }
 
-/// `--listen`: live capture for `duration`, events to stdout as JSON lines.
+/// `--listen`: live capture for `duration` (or until SIGINT or SIGTERM),
+/// events to stdout as JSON lines, their count per type to stderr.
 fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
-    use std::collections::BTreeMap;
-    use std::io::Write as _;
-    use tokio::signal::unix::{SignalKind, signal};
-
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
         let mut stream = dax_trace::source::live::start(&Default::default())?;
         eprint!("{}", render_text(&stream.info.probes, "attached"));
-        eprintln!("listening for {} s", duration.as_secs());
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let deadline = tokio::time::sleep(duration);
-        tokio::pin!(deadline);
-        let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        loop {
-            tokio::select! {
-                batch = stream.events.recv() => match batch {
-                    Some(batch) => {
-                        for event in &batch {
-                            *counts.entry(event.body.name()).or_default() += 1;
-                            writeln!(out, "{}", serde_json::to_string(event)?)?;
-                        }
-                    }
-                    None => break,
-                },
-                _ = &mut deadline => break,
-                _ = int.recv() => break,
-                _ = term.recv() => break,
-            }
+        eprintln!(
+            "listening for {}",
+            dax_trace::human::duration(duration.as_nanos() as u64)
+        );
+        let mut sink = Listening {
+            out: super::stdout::Stdout::lock(),
+            counts: BTreeMap::new(),
+        };
+        let opts = DriveOptions {
+            duration: Some(duration),
+            tick: None,
+        };
+        let stopped = drive(&mut stream, &opts, stop, &mut sink).await?;
+        sink.out.flush()?;
+        eprintln!("event counts: {}", serde_json::to_string(&sink.counts)?);
+        if let Stopped::SourceFailed(reason) = stopped {
+            anyhow::bail!("the event source failed: {reason}");
         }
-        // What the pump still holds, the ring buffer's last records included.
-        for batch in stream.finish().await {
-            for event in &batch {
-                *counts.entry(event.body.name()).or_default() += 1;
-                writeln!(out, "{}", serde_json::to_string(event)?)?;
-            }
-        }
-        out.flush()?;
-        eprintln!("event counts: {}", serde_json::to_string(&counts)?);
         Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
     })
+}
+
+/// `--listen`'s side of [`drive`]: each event as a JSON line, counted.
+struct Listening {
+    out: super::stdout::Stdout,
+    counts: BTreeMap<&'static str, u64>,
+}
+
+impl Sink for Listening {
+    type Error = anyhow::Error;
+
+    fn batch(&mut self, events: &[Event]) -> anyhow::Result<()> {
+        for event in events {
+            *self.counts.entry(event.body.name()).or_default() += 1;
+            writeln!(self.out, "{}", serde_json::to_string(event)?)?;
+        }
+        Ok(())
+    }
 }

@@ -28,7 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         render_text(&report)
     };
-    print!("{out}");
+    super::stdout::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 

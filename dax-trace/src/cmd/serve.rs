@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use dax_trace::serve::{self, HttpLimits, Mode, privileges};
+use dax_trace::source::drive::stop_signals;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
 
@@ -22,8 +23,10 @@ pub struct Args {
     /// is served after the end of the file until stopped.
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
-    /// Replay speed: 1 is the recorded pace, 0 as fast as possible.
-    #[arg(long, value_name = "X", default_value_t = 0.0, requires = "replay")]
+    /// Replay speed: 1 is the recorded pace (0.001 to 1000000), 0 as fast
+    /// as possible.
+    #[arg(long, value_name = "X", default_value = "0", requires = "replay",
+          value_parser = super::flags::speed_or_zero)]
     speed: f64,
     /// Most HTTP connections served at once (more are closed on accept).
     #[arg(long, value_name = "N", default_value_t = HttpLimits::default().max_connections)]
@@ -34,9 +37,6 @@ pub struct Args {
 const WORKERS: usize = 2;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !(args.speed.is_finite() && args.speed >= 0.0) {
-        bail!("--speed must be 0 (as fast as possible) or a positive factor");
-    }
     if args.max_connections == 0 {
         bail!("--max-connections must be at least 1");
     }
@@ -108,7 +108,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let server = {
         let _entered = runtime.enter();
-        let (_shared, server) = serve::spawn(listener, stream, mode, limits, stop_signal())?;
+        let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
+        let stop = async move {
+            stop.await;
+        };
+        let (_shared, server) = serve::spawn(listener, stream, mode, limits, stop)?;
         server
     };
     runtime
@@ -116,24 +120,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("the HTTP server task failed")?;
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(ExitCode::SUCCESS)
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut int), Ok(mut term)) => {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        }
-        _ => {
-            log::warn!("cannot catch SIGINT/SIGTERM; stop serve with SIGKILL");
-            std::future::pending::<()>().await;
-        }
-    }
 }

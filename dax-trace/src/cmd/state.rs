@@ -12,8 +12,6 @@ use dax_trace::resolve;
 use dax_trace::state::kmem::BpfReader;
 use dax_trace::state::reading::{self, Kernel, ReadOptions};
 
-use super::record::parse_duration;
-
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Print the state's events as JSON lines (the trace's `state-*` events),
@@ -21,7 +19,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// How long the census of busy pages may take.
-    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "1s")]
+    #[arg(long, value_name = "D", value_parser = super::flags::budget, default_value = "1s")]
     pub census_budget: Duration,
 }
 
@@ -50,16 +48,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..ReadOptions::default()
     };
     let snap = reading::read(&kernel, &opts);
+    let mut out = String::new();
     if args.json {
         for e in &snap.events {
-            println!("{}", serde_json::to_string(e)?);
+            out += &serde_json::to_string(e)?;
+            out.push('\n');
         }
-        println!("{}", serde_json::json!({ "problems": snap.problems }));
+        out += &format!("{}\n", serde_json::json!({ "problems": snap.problems }));
     } else {
-        print!("{}", dax_trace::state::render::render(&snap.events));
+        out += &dax_trace::state::render::render(&snap.events);
         for p in &snap.problems {
-            println!("note: {p}");
+            out += &format!("note: {p}\n");
         }
     }
+    super::stdout::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use dax_trace::source::EventStream;
+use dax_trace::source::drive::stop_signals;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
+use dax_trace::source::{EventStream, SourceEnd};
 use dax_trace::trace::End;
 use dax_trace::tui::run::dashboard::{Clock, Dashboard};
 use dax_trace::tui::run::interactive;
@@ -24,8 +25,10 @@ pub struct Args {
     /// Replay a trace file instead of attaching the probes (no root needed).
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
-    /// Replay speed: 1 is the recorded pace, 10 ten times faster, 0 as fast as possible.
-    #[arg(long, value_name = "X", default_value_t = 1.0, requires = "replay")]
+    /// Replay speed: 1 is the recorded pace, 10 ten times faster (0.001 to
+    /// 1000000), 0 as fast as possible.
+    #[arg(long, value_name = "X", default_value = "1", requires = "replay",
+          value_parser = super::flags::speed_or_zero)]
     speed: f64,
     /// Print plain text frames on stdout (like `top -b`) instead of the screen.
     #[arg(long)]
@@ -33,18 +36,13 @@ pub struct Args {
     /// With --batch: stop after N frames (default: until the source ends or Ctrl-C).
     #[arg(long, value_name = "N", requires = "batch")]
     iterations: Option<u64>,
-    /// Seconds between screen refreshes or batch frames.
-    #[arg(long, value_name = "S", default_value_t = 1.0)]
-    interval: f64,
+    /// Time between screen refreshes or batch frames (200ms, 2s; a bare
+    /// number is seconds), from 10ms to 1h.
+    #[arg(long, value_name = "D", default_value = "1s", value_parser = super::flags::interval)]
+    interval: Duration,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !(args.interval.is_finite() && args.interval > 0.0) {
-        bail!("--interval must be a positive number of seconds");
-    }
-    if !(args.speed.is_finite() && args.speed >= 0.0) {
-        bail!("--speed must be 0 (as fast as possible) or a positive factor");
-    }
     if !args.batch && !std::io::stdout().is_terminal() {
         bail!("stdout is not a terminal: use --batch for text output");
     }
@@ -64,13 +62,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         events,
         stacks,
         stop: _,
+        ended,
     } = stream;
     let mut dash = Dashboard::new(Collector::default(), info, clock);
     dash.set_stacks(stacks);
-    if let Some(mut end) = end {
-        dash.set_end_note(move || end.try_recv().ok().map(|end| end.to_string()));
-    }
-    let interval = Duration::from_secs_f64(args.interval);
+    let mut end = end;
+    dash.set_end_note(move || end_note(&ended, &mut end));
+    let interval = args.interval;
     if args.batch {
         let opts = BatchOptions {
             iterations: args.iterations,
@@ -112,20 +110,70 @@ fn start_source(
     }
 }
 
+/// What the header says once the stream is closed (`None`: not known yet,
+/// ask again): how a replayed file ended (`truncated at byte ...`), or why
+/// a source failed when there is no file to say it (live capture, or a
+/// replay task that died).
+fn end_note(ended: &SourceEnd, end: &mut Option<oneshot::Receiver<End>>) -> Option<String> {
+    if let Some(rx) = end.as_mut() {
+        match rx.try_recv() {
+            Ok(end) => return Some(end.to_string()),
+            Err(oneshot::error::TryRecvError::Empty) => return None,
+            Err(oneshot::error::TryRecvError::Closed) => {}
+        }
+    }
+    ended
+        .failure()
+        .map(|reason| format!("source failed: {reason}"))
+}
+
 /// Sets `stop` on SIGINT or SIGTERM, so the dashboard restores the terminal
 /// and batch mode ends after its current frame.
 async fn stop_on_signals(stop: Arc<AtomicBool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        log::warn!("cannot catch SIGINT/SIGTERM; Ctrl-C will not restore the terminal");
-        return;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    match stop_signals() {
+        Ok(signals) => {
+            signals.await;
+            stop.store(true, Ordering::Relaxed);
+        }
+        Err(err) => {
+            log::warn!("cannot catch SIGINT/SIGTERM ({err}); Ctrl-C will not restore the terminal");
+        }
     }
-    stop.store(true, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dax_trace::testkit::synthetic;
+
+    #[test]
+    fn a_failed_live_source_is_named_in_the_header() {
+        let (stream, feed) = EventStream::channel(synthetic::session());
+        assert_eq!(end_note(&stream.ended, &mut None), None);
+        feed.fail("polling the ring buffer failed: EIO");
+        assert_eq!(
+            end_note(&stream.ended, &mut None).as_deref(),
+            Some("source failed: polling the ring buffer failed: EIO")
+        );
+    }
+
+    #[test]
+    fn a_replay_says_how_its_file_ended_or_that_its_reader_died() {
+        let (stream, feed) = EventStream::channel(synthetic::session());
+        let (tx, rx) = oneshot::channel();
+        let mut end = Some(rx);
+        assert_eq!(end_note(&stream.ended, &mut end), None, "not ended yet");
+        tx.send(End::Complete).expect("send");
+        assert_eq!(
+            end_note(&stream.ended, &mut end).as_deref(),
+            Some("complete")
+        );
+
+        // The reading task died (a panic): no End comes, the failure shows.
+        let (tx, rx) = oneshot::channel::<End>();
+        drop(tx);
+        drop(feed);
+        let note = end_note(&stream.ended, &mut Some(rx)).expect("a note");
+        assert!(note.starts_with("source failed: "), "{note}");
+    }
 }

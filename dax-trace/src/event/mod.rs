@@ -9,6 +9,8 @@
 //! version-2 trace file stores) is the 40-byte [`EventHeader`] followed by the
 //! payload struct's bytes; [`decode_bytes`] reads it with one length check and
 //! one unaligned copy.
+mod devices;
+
 use crate::comm::Comm;
 use dax_trace_common::{EventHeader, HEADER_SIZE, Payload};
 use serde::{Deserialize, Serialize};

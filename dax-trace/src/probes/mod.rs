@@ -7,4 +7,3 @@ pub mod attach;
 pub mod object;
 pub mod parallel;
 pub mod render;
-

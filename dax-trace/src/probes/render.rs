@@ -2,7 +2,9 @@
 use std::fmt::Write as _;
 
 use super::attach::kind_name;
-use crate::session::probe_report::{AttachKind, FamilyReport, PointReport, PointStatus, ProbeReport};
+use crate::session::probe_report::{
+    AttachKind, FamilyReport, PointReport, PointStatus, ProbeReport,
+};
 
 fn kinds_text(kinds: &[AttachKind]) -> String {
     kinds

@@ -122,18 +122,20 @@ fn state_sources(
 ) -> Vec<crate::session::probe_report::StateSourceReport> {
     dax_trace_common::payload::state_bits::NAMES
         .iter()
-        .map(|(bit, name)| crate::session::probe_report::StateSourceReport {
-            source: name.to_string(),
-            unavailable: {
-                let why: Vec<&str> = layout
-                    .unavailable
-                    .iter()
-                    .filter(|(b, _)| b == bit)
-                    .map(|(_, w)| w.as_str())
-                    .collect();
-                (!why.is_empty()).then(|| why.join("; "))
+        .map(
+            |(bit, name)| crate::session::probe_report::StateSourceReport {
+                source: name.to_string(),
+                unavailable: {
+                    let why: Vec<&str> = layout
+                        .unavailable
+                        .iter()
+                        .filter(|(b, _)| b == bit)
+                        .map(|(_, w)| w.as_str())
+                        .collect();
+                    (!why.is_empty()).then(|| why.join("; "))
+                },
             },
-        })
+        )
         .collect()
 }
 

@@ -173,12 +173,13 @@ fn metrics(shared: &Shared, format: Format) -> Response<Full<Bytes>> {
 
 /// `/healthz`: JSON with the probes attached and the age of the last event.
 /// 200 while probes are attached (live) or the replay has not failed; 503
-/// when a live source has stopped.
+/// when a live source has stopped, or when any source failed.
 fn health(shared: &Shared) -> Response<Full<Bytes>> {
     let state = shared.lock();
     let (attached, total) = state.info.probes.attached_count();
     let live = state.mode == super::shared::Mode::Live;
-    let healthy = !(live && (state.source_ended || attached == 0));
+    let failed = state.source_failure.is_some();
+    let healthy = !(failed || (live && (state.source_ended || attached == 0)));
     let body = serde_json::json!({
         "status": if healthy { "ok" } else { "unhealthy" },
         "source": if live { "live" } else { "replay" },
@@ -187,6 +188,7 @@ fn health(shared: &Shared) -> Response<Full<Bytes>> {
         "events": state.collector.totals().events,
         "last_event_age_seconds": state.last_event_at.map(|t| t.elapsed().as_secs_f64()),
         "source_ended": state.source_ended,
+        "source_failure": state.source_failure,
     });
     drop(state);
     let status = if healthy {

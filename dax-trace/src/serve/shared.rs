@@ -13,7 +13,7 @@ use crate::collector::Collector;
 use crate::session::SessionInfo;
 use tokio::sync::mpsc;
 
-use crate::source::{EventBatch, EventStream};
+use crate::source::{EventBatch, EventStream, SourceEnd};
 
 use super::outcomes::OutcomeCounts;
 
@@ -37,6 +37,9 @@ pub struct ServeState {
     pub last_event_at: Option<Instant>,
     /// The source ended (end of the replayed file, or the live pump stopped).
     pub source_ended: bool,
+    /// Why the source failed, when it did (then the served state is
+    /// incomplete and /healthz says so).
+    pub source_failure: Option<String>,
     /// Batches folded, for the intake's own health.
     pub batches: u64,
 }
@@ -54,6 +57,7 @@ impl Shared {
             mode,
             last_event_at: None,
             source_ended: false,
+            source_failure: None,
             batches: 0,
         })))
     }
@@ -70,7 +74,7 @@ impl Shared {
 /// Folds every batch of `events` into `shared` until the source ends, then
 /// marks it ended (the final state keeps being served). Runs on a thread of
 /// its own, so no amount of HTTP work on the runtime can delay it.
-pub fn intake(shared: &Shared, mut events: mpsc::Receiver<EventBatch>) {
+pub fn intake(shared: &Shared, mut events: mpsc::Receiver<EventBatch>, ended: &SourceEnd) {
     while let Some(batch) = events.blocking_recv() {
         let mut state = shared.lock();
         let ServeState {
@@ -84,8 +88,14 @@ pub fn intake(shared: &Shared, mut events: mpsc::Receiver<EventBatch>) {
         state.batches += 1;
         state.last_event_at = Some(Instant::now());
     }
-    shared.lock().source_ended = true;
-    log::info!("event source ended; serving the final state");
+    let failure = ended.failure();
+    match &failure {
+        Some(reason) => log::error!("event source failed: {reason}; serving what came before"),
+        None => log::info!("event source ended; serving the final state"),
+    }
+    let mut state = shared.lock();
+    state.source_ended = true;
+    state.source_failure = failure;
 }
 
 /// Starts the intake thread for `stream`; returns the state it fills.
@@ -98,12 +108,13 @@ pub fn start(
         events,
         stacks: _,
         stop: _,
+        ended,
     } = stream;
     let shared = Shared::new(info, mode);
     let filling = shared.clone();
     let thread = std::thread::Builder::new()
         .name("daxtrace-intake".into())
-        .spawn(move || intake(&filling, events))?;
+        .spawn(move || intake(&filling, events, &ended))?;
     Ok((shared, thread))
 }
 
@@ -118,12 +129,27 @@ mod tests {
         let (shared, thread) = start(stream, Mode::Replay).expect("starts");
         let events = synthetic::scenario();
         tx.blocking_send(events.clone()).expect("send");
-        drop(tx);
+        tx.end();
         thread.join().expect("intake ends");
         let state = shared.lock();
         assert!(state.source_ended);
+        assert_eq!(state.source_failure, None);
         assert_eq!(state.collector.totals().events, events.len() as u64);
         let by_point: u64 = state.outcomes.events_by_point.values().sum();
         assert_eq!(by_point, events.len() as u64);
+    }
+
+    #[test]
+    fn intake_records_a_failed_source() {
+        let (stream, tx) = EventStream::channel(synthetic::session());
+        let (shared, thread) = start(stream, Mode::Replay).expect("starts");
+        tx.fail("reading the trace failed");
+        thread.join().expect("intake ends");
+        let state = shared.lock();
+        assert!(state.source_ended);
+        assert_eq!(
+            state.source_failure.as_deref(),
+            Some("reading the trace failed")
+        );
     }
 }

@@ -15,8 +15,8 @@ use super::enrich::Enricher;
 use super::pump::Pump;
 use crate::event::{Event, EventBody};
 use crate::probes::attach::{self, AttachRequest, LoadError};
-use crate::session::probe_report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::resolve::state_layout::StateLayout;
+use crate::session::probe_report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::session::{SessionInfo, SourceKind};
 use crate::symbolize::Symbolizer;
 

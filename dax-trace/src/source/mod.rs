@@ -6,7 +6,9 @@
 //! made a replay into a consumer on another thread slower than reading the
 //! file on one. Both sources produce events in bursts anyway (a ring buffer
 //! drain, a read buffer of a file).
+pub mod drive;
 pub mod enrich;
+pub mod feed;
 pub mod live;
 mod pump;
 pub mod replay;
@@ -18,6 +20,8 @@ use crate::event::Event;
 use crate::session::SessionInfo;
 use crate::stacks::StackTable;
 use tokio::sync::{Notify, mpsc};
+
+pub use feed::{Feed, SourceEnd};
 
 /// Events in source order; never empty when sent.
 pub type EventBatch = Vec<Event>;
@@ -48,21 +52,26 @@ pub struct EventStream {
     pub stacks: StackTable,
     /// Asks the source to send what it still holds and end the stream.
     pub stop: StopRequest,
+    /// Whether the source failed, once the events channel is closed: a
+    /// failed source is not the end of a trace.
+    pub ended: SourceEnd,
 }
 
 impl EventStream {
-    /// A stream fed through the returned sender (sources and tests). The
+    /// A stream fed through the returned [`Feed`] (sources and tests). The
     /// source listens to `stream.stop` (cloned before the stream is handed
-    /// out) to know when to send its last events and drop the sender.
-    pub fn channel(info: SessionInfo) -> (Self, mpsc::Sender<EventBatch>) {
+    /// out) to know when to send its last events and end the feed.
+    pub fn channel(info: SessionInfo) -> (Self, Feed) {
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        let ended = SourceEnd::default();
         let stream = Self {
             info,
             events: rx,
             stacks: StackTable::new(),
             stop: StopRequest::default(),
+            ended: ended.clone(),
         };
-        (stream, tx)
+        (stream, Feed::new(tx, ended))
     }
 
     /// Ends the stream without losing what the source still holds: asks the

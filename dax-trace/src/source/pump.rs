@@ -12,7 +12,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
 use super::enrich::Enricher;
-use super::{BATCH_MAX, EventBatch, StopRequest};
+use super::{BATCH_MAX, EventBatch, Feed, StopRequest};
 use crate::clock::clock_ns;
 use crate::event::{Drops, Event, PutStats, decode_bytes};
 use crate::state::{Tracker, tracker};
@@ -28,7 +28,7 @@ pub(super) struct Pump {
     pub(super) ring: AsyncFd<RingBuf<MapData>>,
     pub(super) counters: PerCpuArray<MapData, PointCounters>,
     pub(super) puts: PerCpuHashMap<MapData, u64, PgmapPuts>,
-    pub(super) tx: mpsc::Sender<EventBatch>,
+    pub(super) tx: Feed,
     /// The last total sent per (point, loss reason).
     pub(super) drops_seen: HashMap<(u16, u16), u64>,
     pub(super) puts_seen: HashMap<u64, (u64, u64)>,
@@ -52,6 +52,8 @@ impl Pump {
         let mut batch = first;
         loop {
             if !send_all(&self.tx, &mut batch).await {
+                // The consumer is gone: nobody is owed anything more.
+                self.tx.end();
                 return;
             }
             tokio::select! {
@@ -66,6 +68,7 @@ impl Pump {
                         }
                         Err(err) => {
                             log::error!("ring buffer poll failed: {err}");
+                            self.tx.fail(format!("polling the ring buffer failed: {err}"));
                             return;
                         }
                     }
@@ -98,7 +101,10 @@ impl Pump {
                         t.tick(&mut batch);
                     }
                 }
-                _ = self.tx.closed() => return,
+                _ = self.tx.closed() => {
+                    self.tx.end();
+                    return;
+                }
             }
         }
     }
@@ -119,6 +125,7 @@ impl Pump {
         self.enrich(&mut batch, start).await;
         self.collect_stats(&mut batch);
         send_all(&self.tx, &mut batch).await;
+        self.tx.end();
     }
 
     /// Completes `batch[from..]` (stacks, refused pins' files). When that

@@ -13,9 +13,9 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use super::{BATCH_MAX, EventBatch, EventStream};
+use super::{BATCH_MAX, EventStream, Feed};
 use crate::collector::{Collector, CollectorConfig};
 use crate::session::SourceKind;
 use crate::stacks::StackTable;
@@ -63,6 +63,7 @@ pub fn spawn<R: Read + Send + 'static>(
     let stop = stream.stop.clone();
     let (end_tx, end_rx) = oneshot::channel();
     let speed = opts.speed.filter(|s| *s > 0.0 && s.is_finite());
+    let path = path.to_string();
     tokio::spawn(async move {
         let end = tokio::select! {
             biased;
@@ -71,8 +72,18 @@ pub fn spawn<R: Read + Send + 'static>(
             end = feed(reader, &tx, &stacks, speed) => end,
         };
         match &end {
-            End::Complete => log::debug!("replay complete"),
-            other => log::warn!("replay stopped early: the trace is {other}"),
+            End::Complete => {
+                log::debug!("replay complete");
+                tx.end();
+            }
+            // The events after the damage are unknown: a consumer must not
+            // take this for the end of the trace. It tells the user (record's
+            // error, check's verdict, report's and top's header): logged
+            // here only for detail.
+            other => {
+                log::info!("replay stopped early: the trace is {other}");
+                tx.fail(format!("{path} is {other}"));
+            }
         }
         // The receiver may be gone; nobody then wants to know.
         let _ = end_tx.send(end);
@@ -138,7 +149,7 @@ pub fn fold(path: impl AsRef<Path>, config: CollectorConfig) -> Result<Folded, T
 /// at a time, each when it is due.
 async fn feed<R: Read>(
     mut reader: Reader<R>,
-    tx: &mpsc::Sender<EventBatch>,
+    tx: &Feed,
     stacks: &StackTable,
     speed: Option<f64>,
 ) -> End {
@@ -193,9 +204,17 @@ impl Pacer {
 
     async fn wait_for(&mut self, ts_ns: u64) {
         let first = *self.first_ts_ns.get_or_insert(ts_ns);
-        let due = Duration::from_secs_f64(ts_ns.saturating_sub(first) as f64 / 1e9 / self.speed);
-        if due > self.start.elapsed() {
-            tokio::time::sleep_until(self.start + due).await;
+        let secs = ts_ns.saturating_sub(first) as f64 / 1e9 / self.speed;
+        // Due beyond what a clock can say (a speed near 0): only a stop
+        // ends the wait.
+        let Some(at) = Duration::try_from_secs_f64(secs)
+            .ok()
+            .and_then(|due| self.start.checked_add(due))
+        else {
+            return std::future::pending().await;
+        };
+        if at > tokio::time::Instant::now() {
+            tokio::time::sleep_until(at).await;
         }
     }
 }
@@ -245,6 +264,7 @@ mod tests {
         assert_eq!(stream.info.kernel_release, synthetic::KERNEL_RELEASE);
         assert_eq!(drain(&mut stream).await, events);
         assert_eq!(end.await.expect("end reported"), End::Complete);
+        assert_eq!(stream.ended.failure(), None);
     }
 
     #[tokio::test]
@@ -263,6 +283,27 @@ mod tests {
         let (mut stream, end) = spawn(reader, "t.dxt", ReplayOptions::default()).expect("starts");
         assert_eq!(drain(&mut stream).await, events);
         assert!(matches!(end.await.expect("end"), End::Truncated { .. }));
+        // A cut file is no end of trace for the consumer either.
+        let failure = stream.ended.failure().expect("the source failed");
+        assert!(failure.contains("t.dxt is truncated"), "{failure}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_speed_near_zero_waits_instead_of_panicking() {
+        let mut events = synthetic::scenario()[..2].to_vec();
+        events[1].ts_ns = events[0].ts_ns + 1;
+        let reader = Reader::new(Cursor::new(trace(&events, true))).expect("opens");
+        let opts = ReplayOptions {
+            speed: Some(1e-300),
+        };
+        let (mut stream, end) = spawn(reader, "t.dxt", opts).expect("starts");
+        assert_eq!(
+            stream.events.recv().await.expect("the first event"),
+            events[..1]
+        );
+        assert!(stream.finish().await.is_empty());
+        assert_eq!(end.await.expect("end reported"), End::Complete);
+        assert_eq!(stream.ended.failure(), None);
     }
 
     #[tokio::test]

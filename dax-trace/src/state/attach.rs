@@ -9,8 +9,8 @@ use super::reading::{self, Kernel};
 use super::sysfs::Sysfs;
 use super::{ReadOptions, Tracker};
 use crate::event::{Event, EventBody};
-use crate::session::probe_report::ProbeReport;
 use crate::resolve::state_layout::StateLayout;
+use crate::session::probe_report::ProbeReport;
 
 /// What a live capture learns by reading the kernel at attach.
 pub struct AtAttach {

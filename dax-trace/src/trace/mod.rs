@@ -33,6 +33,7 @@
 //! `PutStats` once a second), so the size stays modest in practice.
 pub mod format;
 pub mod reader;
+pub mod reserve;
 pub mod v1;
 pub mod writer;
 
@@ -41,6 +42,7 @@ mod tests;
 
 pub use format::{FORMAT_VERSION, Header, StateRecord, Summary};
 pub use reader::{End, Reader, Record};
+pub use reserve::{Reserved, reserve};
 pub use writer::{CreateOptions, Writer, create};
 
 /// A trace file that cannot be read or written.

@@ -148,6 +148,14 @@ impl<W: Write> Writer<W> {
         self.out.flush().map_err(TraceError::Write)
     }
 
+    /// Flushes and returns the inner writer without a summary, so the file
+    /// reads as truncated: for a recording whose source failed, which must
+    /// not look complete.
+    pub fn abandon(mut self) -> Result<W, TraceError> {
+        self.flush()?;
+        Ok(self.out)
+    }
+
     /// The inner writer (for tests and callers that inspect the output).
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.out

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::*;
-use crate::source::EventBatch;
+use crate::source::{EventBatch, Feed};
 use crate::testkit::synthetic;
 
 /// Guard so a broken server fails the test instead of hanging it.
@@ -18,7 +18,7 @@ const GUARD: Duration = Duration::from_secs(20);
 struct Running {
     addr: SocketAddr,
     shared: Shared,
-    events: mpsc::Sender<EventBatch>,
+    events: Feed,
     _stop: oneshot::Sender<()>,
 }
 
@@ -142,6 +142,33 @@ async fn endpoints_are_read_only() {
     .await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert_eq!(body(&head), "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_source_makes_it_unhealthy() {
+    let r = start(HttpLimits::default());
+    let healthy = get(r.addr, "/healthz", None).await;
+    assert!(healthy.starts_with("HTTP/1.1 200"), "{healthy}");
+    let Running {
+        addr,
+        shared,
+        events,
+        _stop,
+    } = r;
+    events.fail("the trace is corrupt at byte 900");
+    let ended = async {
+        while !shared.lock().source_ended {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(GUARD, ended)
+        .await
+        .expect("intake ends");
+    let health = get(addr, "/healthz", None).await;
+    assert!(health.starts_with("HTTP/1.1 503"), "{health}");
+    let json: serde_json::Value = serde_json::from_str(body(&health)).expect("json");
+    assert_eq!(json["status"], "unhealthy");
+    assert_eq!(json["source_failure"], "the trace is corrupt at byte 900");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

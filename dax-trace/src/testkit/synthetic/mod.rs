@@ -33,7 +33,9 @@ pub use pins::{STACK_EXT4_DIO, STACK_URING_REGISTER, STACK_XFS_DIO, URING_BUFFER
 pub use state::{DAX_DEV1, DAX_DM, DM0, PGMAP1, PMEM_BYTES, PMEM1};
 
 use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
-use crate::session::probe_report::{AttachKind, FamilyReport, PointReport, PointStatus, ProbeReport};
+use crate::session::probe_report::{
+    AttachKind, FamilyReport, PointReport, PointStatus, ProbeReport,
+};
 use crate::session::{SessionInfo, SourceKind};
 
 /// Kernel release the synthetic session claims.
