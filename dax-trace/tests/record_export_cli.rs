@@ -199,3 +199,70 @@ fn export_says_where_a_damaged_trace_stops() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("still a valid document");
     assert!(doc["traceEvents"].is_array());
 }
+
+/// A trace of the sample's session whose only events are `bodies`, stamped
+/// one millisecond apart.
+fn crafted_trace(path: &Path, bodies: Vec<dax_trace::event::EventBody>) {
+    let header = dax_trace::trace::Header::new(synthetic::session(), Vec::new());
+    let mut w = dax_trace::trace::Writer::new(Vec::new(), &header).expect("header");
+    for (i, body) in bodies.into_iter().enumerate() {
+        w.write_event(&Event::own(1_000_000_000 + i as u64 * 1_000_000, body))
+            .expect("event");
+    }
+    let (_, bytes) = w.finish("source-ended").expect("finish");
+    std::fs::write(path, bytes).expect("write");
+}
+
+#[test]
+fn a_huge_claim_count_in_a_trace_is_capped_in_every_export() {
+    use dax_trace::event::{EventBody, StateDaxDevice, StateEnd};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("huge.dxt");
+    crafted_trace(
+        &trace,
+        vec![
+            EventBody::StateDaxDevice(StateDaxDevice {
+                dax_dev: 0xffff_8880_0000_1000,
+                disk: "pmem0".into(),
+                alive: true.into(),
+                claims: 0xFF00_0001,
+                ..Default::default()
+            }),
+            EventBody::StateEnd(StateEnd::default()),
+        ],
+    );
+    for format in ["perfetto", "jsonl"] {
+        // Read at most 4 MiB: an unbounded export would write hundreds of GB.
+        let mut child = daxtrace()
+            .arg("export")
+            .arg(&trace)
+            .args(["--format", format, "-o", "-"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawns");
+        let mut out = Vec::new();
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::Read::read_to_end(&mut std::io::Read::take(stdout, 4 << 20), &mut out)
+            .expect("reads");
+        let _ = child.kill();
+        let status = child.wait().expect("waits");
+        assert!(
+            out.len() < 4 << 20,
+            "{format}: at least {} bytes for a 2-event trace",
+            out.len()
+        );
+        assert!(status.success(), "{format}: {status}");
+        if format == "perfetto" {
+            let doc: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+            let events = doc["traceEvents"].as_array().expect("events");
+            let held = events.iter().filter(|e| e["ph"] == "B").count();
+            assert_eq!(held, 1024);
+            let note = events
+                .iter()
+                .find(|e| e["name"] == "held claims capped at 1024")
+                .expect("the output says it was capped");
+            assert_eq!(note["args"]["claims_in_trace"], 0xFF00_0001_u64);
+        }
+    }
+}

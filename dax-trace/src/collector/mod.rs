@@ -102,6 +102,11 @@ use dax_trace_common::Loss;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
+/// Open claims remembered per device: what a count field of a trace (a
+/// dax_device's claims at start) may make any reader of it (report, check,
+/// top, every exporter) hold or write.
+pub const MAX_OPEN_CLAIMS: usize = 1024;
+
 /// Caps that keep the collector's memory bounded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CollectorConfig {
@@ -128,7 +133,7 @@ impl Default for CollectorConfig {
         Self {
             history: 16,
             max_busy_pages: 1024,
-            max_open_claims: 1024,
+            max_open_claims: MAX_OPEN_CLAIMS,
             max_devices: 256,
             max_pagemaps: 256,
             max_open_waits: 4096,

@@ -3,7 +3,11 @@
 //! trace file of the current format version ([`dxt`]) to upgrade old ones.
 //!
 //! Both are streaming: memory stays bounded by what is open (claims, waits,
-//! busy pages), not by the length of the trace.
+//! busy pages), not by the length of the trace. Output is bounded by the
+//! trace's records too: a count field read from the file (a dax_device's
+//! claims at start) is drawn at most `collector::MAX_OPEN_CLAIMS` times, the
+//! cap report, check and top use, and the output says when it capped.
+//! JSON lines write each record once, so a count there is just a number.
 pub mod dxt;
 pub mod jsonl;
 pub mod perfetto;
