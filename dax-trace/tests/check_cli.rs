@@ -201,3 +201,29 @@ fn golden_unbalanced_report_and_check() {
     assert_eq!(code, 1);
     insta::assert_snapshot!("unbalanced_check", check);
 }
+
+#[test]
+fn a_skipped_max_wait_is_no_violation_in_the_textfile() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(synthetic::SAMPLE_PATH);
+    let (code, out) = run(&[
+        "check",
+        sample.to_str().expect("utf8"),
+        "--format",
+        "prometheus",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("daxtrace_check_violations{assertion=\"max-wait\"} 0\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("daxtrace_check_assertion{assertion=\"max-wait\",status=\"skipped\"} 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("daxtrace_check_assertion{assertion=\"max-wait\",status=\"fail\"} 0\n"),
+        "{out}"
+    );
+}
