@@ -227,3 +227,25 @@ fn a_skipped_max_wait_is_no_violation_in_the_textfile() {
         "{out}"
     );
 }
+
+#[test]
+fn a_claim_released_after_the_cut_of_a_file_is_inconclusive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The healthy run without its last release, cut before its summary:
+    // the release may be in what was lost.
+    let mut events = healthy();
+    let last_release = events
+        .iter()
+        .rposition(|e| matches!(e.body, EventBody::Release(_)))
+        .expect("scenario releases");
+    events.truncate(last_release);
+    let path = write_trace(dir.path(), "cut.dxt", &events);
+    let (code, out) = run(&["check", path.to_str().expect("utf8")]);
+    assert_eq!(code, 1, "complete, it is a leak: {out}");
+    let bytes = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).expect("cut");
+    let (code, out) = run(&["check", path.to_str().expect("utf8")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("INCONCLUSIVE claims-released"), "{out}");
+    assert!(out.contains("releases may lie after it"), "{out}");
+}

@@ -337,3 +337,37 @@ fn a_leak_that_a_lost_release_could_explain_is_inconclusive() {
         Status::Fail
     );
 }
+
+#[test]
+fn a_claim_open_where_the_trace_was_cut_is_inconclusive() {
+    use crate::trace::End;
+    let opts = CheckOptions::default();
+    let mut s = Script::default();
+    s.pagemap(PGMAP0, 0x240000, 0x280000)
+        .by(321, "mount")
+        .claim(DAX0, XFS_MOUNT, PMEM0, "pmem0");
+    let mut complete = verdict(&s.build(), &opts);
+    complete.push(super::session::trace_complete(&End::Complete));
+    assert_eq!(status(&complete, "claims-released"), Status::Fail);
+    assert_eq!(complete.outcome, Outcome::Fail);
+
+    for cut in [
+        super::session::trace_complete(&End::Truncated {
+            offset: 4096,
+            reason: "cut".into(),
+        }),
+        super::session::capture_interrupted(),
+    ] {
+        let mut v = verdict(&s.build(), &opts);
+        v.push(cut);
+        assert_eq!(status(&v, "claims-released"), Status::Inconclusive);
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        let details = &v.assertions[0].details;
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("releases may lie after it")),
+            "{details:?}"
+        );
+    }
+}
