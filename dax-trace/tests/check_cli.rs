@@ -249,3 +249,25 @@ fn a_claim_released_after_the_cut_of_a_file_is_inconclusive() {
     assert!(out.contains("INCONCLUSIVE claims-released"), "{out}");
     assert!(out.contains("releases may lie after it"), "{out}");
 }
+
+#[test]
+fn report_prints_exact_wait_percentiles_of_the_shipped_dma_sample() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
+    let sample = sample.to_str().expect("utf8");
+    // Its 8 waits took 1.999-2.004 s and 3.515-3.548 s: the median is one of them.
+    let (code, out) = run(&["report", sample]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("p50 2.004 s, p99 3.548 s"), "{out}");
+    let (code, out) = run(&["report", sample, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let pmem0 = json["summary"]["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .find(|d| d["waits"] == 8)
+        .expect("the device that waited");
+    let p50 = pmem0["wait_p50_ns"].as_u64().expect("p50");
+    assert!((1_999_000_000..=2_004_999_999).contains(&p50), "{p50}");
+    assert_eq!(pmem0["wait_percentiles"], "exact");
+}

@@ -85,7 +85,7 @@ pub use device::{
 pub use findings::{
     DoubleClaim, EndedAttachWait, Findings, Sampled, SlowWait, StuckWaitRecord, UnmatchedRelease,
 };
-pub use histogram::LatencyHistogram;
+pub use histogram::{EXACT_CAP, LatencyHistogram, Quantile};
 pub use kinds::KindCounts;
 pub use pagemap::{
     BusyPage, BusyPages, MemoryFailureRecord, PagemapIdentity, PagemapState, StartBusyPage,
@@ -95,7 +95,9 @@ pub use pins::{
 };
 pub use pins_view::{BusyPageOwners, PinsSummary};
 pub use ring::BoundedRing;
-pub use summary::{DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Summary};
+pub use summary::{
+    DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Precision, Summary,
+};
 
 use crate::event::{Dev, Event, EventBody, WaitApi};
 use dax_trace_common::Loss;

@@ -167,11 +167,13 @@ pub(super) fn device_text(out: &mut String, d: &DeviceSummary, origin: u64) {
     if d.waits > 0 || d.stuck_waits > 0 || d.busy_pages_seen > 0 {
         let _ = writeln!(
             out,
-            "  waits         {} (total {}, max {}, p50 {}, p99 {}, {} errors); {} busy-page reports; {} stuck",
+            "  waits         {} (total {}, max {}, p50 {}{}, p99 {}{}, {} errors); {} busy-page reports; {} stuck",
             d.waits,
             duration(d.wait_total_ns),
             duration(d.wait_max_ns),
+            d.wait_percentiles.mark(),
             duration(d.wait_p50_ns),
+            d.wait_percentiles.mark(),
             duration(d.wait_p99_ns),
             d.wait_errors,
             d.busy_pages_seen,

@@ -43,3 +43,5 @@ mod owner_tests;
 mod state_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wait_tests;

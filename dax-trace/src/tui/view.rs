@@ -56,6 +56,8 @@ pub struct PagemapRow {
     pub waits: u64,
     pub wait_p50_ns: Option<u64>,
     pub wait_p99_ns: Option<u64>,
+    /// p50 and p99 are bucket upper bounds (too many waits to keep them all).
+    pub wait_percentiles_bound: bool,
     pub wait_max_ns: Option<u64>,
     /// Cumulative DAX faults; the dashboard turns it into `faults_per_sec`.
     pub faults_total: u64,

@@ -45,6 +45,7 @@ fn pmem(key: u64, busy: u64, waits: u64) -> PagemapRow {
         waits,
         wait_p50_ns: (waits > 0).then_some(2_000_000),
         wait_p99_ns: (waits > 0).then_some(9_000_000),
+        wait_percentiles_bound: false,
         wait_max_ns: (waits > 0).then_some(12_000_000),
         faults_total: 40,
         faults_per_sec: 4.0,

@@ -1,0 +1,42 @@
+//! Waits on the dashboard: the detail pane's histogram, the waits it lists
+//! (finished, in progress, stuck) and the busy pages they wait on.
+use super::app::Action;
+use super::dashboard::{Clock, Dashboard};
+use crate::collector::Collector;
+use crate::collector::fixture::{DAX0, PMEM0, Script, XFS_MOUNT};
+use crate::event::Event;
+use crate::trace::synthetic;
+
+fn dashboard(events: &[Event]) -> Dashboard<Collector> {
+    let mut dash = Dashboard::new(Collector::default(), synthetic::session(), Clock::Trace);
+    for event in events {
+        dash.ingest(event);
+    }
+    dash.refresh();
+    dash.apply(Action::ToggleDetail);
+    dash
+}
+
+/// pmem0 claimed by xfs.
+fn mounted() -> Script {
+    let mut s = Script::default();
+    s.claim(DAX0, XFS_MOUNT, PMEM0, "pmem0");
+    s
+}
+
+#[test]
+fn the_histogram_tells_waits_a_decade_would_lump_together() {
+    let mut s = mounted();
+    s.by(530, "truncate");
+    for latency in [1_200_000, 3_000_000, 7_000_000] {
+        s.wait_begin(PMEM0, 12).wait_end(PMEM0, 12, latency, None);
+    }
+    let dash = dashboard(&s.build());
+    let detail = dash.frame().detail.as_ref().expect("pmem0 is selected");
+    let h = &detail.histogram;
+    let filled: Vec<String> = (0..h.counts.len())
+        .filter(|&i| h.counts[i] > 0)
+        .map(|i| format!("{} {}", h.label(i), h.counts[i]))
+        .collect();
+    assert_eq!(filled, ["<2.0ms 1", "<5.0ms 1", "<10ms 1"]);
+}
