@@ -271,3 +271,69 @@ fn report_prints_exact_wait_percentiles_of_the_shipped_dma_sample() {
     assert!((1_999_000_000..=2_004_999_999).contains(&p50), "{p50}");
     assert_eq!(pmem0["wait_percentiles"], "exact");
 }
+
+/// Every integer in `v` is one a double (jq, JavaScript) holds exactly.
+fn assert_exact(what: &str, v: &serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => assert!(
+            n.as_u64().is_none_or(|u| u < 1 << 53),
+            "{what}: {n} is rounded by jq"
+        ),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| assert_exact(what, i)),
+        serde_json::Value::Object(map) => map.values().for_each(|i| assert_exact(what, i)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_json_output_reads_exactly_in_jq_with_addresses_and_devices_as_strings() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
+    let sample = sample.to_str().expect("utf8");
+    let (_, report) = run(&["report", sample, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&report).expect("report JSON");
+    assert_exact("report", &report);
+    assert_eq!(report["schema"], 2);
+    let pagemap = &report["summary"]["pagemaps"][0]["identity"];
+    assert_eq!(pagemap["pgmap"], "0xffff88807e410eb0");
+    let pmem0 = report["summary"]["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .find(|d| d["identity"]["disk"] == "pmem0")
+        .expect("pmem0");
+    assert_eq!(pmem0["identity"]["bdev"], "259:0");
+    assert_eq!(pmem0["pagemaps"][0], "0xffff88807e410eb0");
+
+    let (_, check) = run(&["check", sample, "--format", "json"]);
+    let check: serde_json::Value = serde_json::from_str(&check).expect("check JSON");
+    assert_exact("check", &check);
+    assert_eq!(check["schema"], 2);
+
+    let out = std::process::Command::new(BIN)
+        .args(["export", sample, "--format", "jsonl", "-o", "-"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    lines.iter().for_each(|l| assert_exact("export", l));
+    let header = &lines[0];
+    assert_eq!(header["type"], "header");
+    assert_eq!(header["schema"], 2);
+    assert_eq!(header["kernel_release"], "6.1.0-50-amd64");
+    assert!(header["probes"]["families"].is_array());
+    let offset: i128 = header["monotonic_to_realtime_ns"]
+        .as_str()
+        .expect("a decimal string")
+        .parse()
+        .expect("a number");
+    assert!(offset > 1_600_000_000_000_000_000, "{offset}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["body"]["pgmap"] == "0xffff88807e410eb0"),
+        "the pagemap's events name it in hex"
+    );
+}

@@ -181,8 +181,10 @@ fn export_says_where_a_damaged_trace_stops() {
             .lines()
             .filter(|l| !l.starts_with("{\"type\":\"stack\""))
             .count(),
-        synthetic::scenario().len()
+        synthetic::scenario().len() + 1,
+        "the header line and every event"
     );
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("{\"type\":\"header\""),);
     assert!(String::from_utf8_lossy(&o.stderr).contains("truncated at byte"));
 
     let mut bad = bytes.clone();

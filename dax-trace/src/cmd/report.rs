@@ -22,9 +22,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let folded = fold_trace(&args.file, CollectorConfig::default())?;
     let report = Report::new(&args.file, &folded, &folded.stacks);
     let out = if args.json {
-        let mut s = serde_json::to_string_pretty(&report).context("encoding the report")?;
-        s.push('\n');
-        s
+        dax_trace::report::render_json(&report).context("encoding the report")?
     } else {
         render_text(&report)
     };

@@ -52,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let snap = reading::read(&kernel, &opts);
     if args.json {
         for e in &snap.events {
-            println!("{}", serde_json::to_string(e)?);
+            println!("{}", dax_trace::json::to_string(e)?);
         }
         println!("{}", serde_json::json!({ "problems": snap.problems }));
     } else {

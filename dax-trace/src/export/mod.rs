@@ -64,7 +64,7 @@ pub fn exporter<'a, W: Write + 'a>(
     out: W,
 ) -> std::io::Result<Box<dyn Exporter + 'a>> {
     Ok(match format {
-        Format::Jsonl => Box::new(jsonl::JsonLines::new(out)),
+        Format::Jsonl => Box::new(jsonl::JsonLines::new(out, header)?),
         Format::Perfetto => Box::new(perfetto::ChromeTrace::new(out, header)?),
         Format::Dxt => Box::new(dxt::TraceFile::new(out, header)?),
     })

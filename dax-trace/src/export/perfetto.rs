@@ -29,7 +29,8 @@
 //!   as instants on the asking thread.
 //!
 //! Timestamps are CLOCK_MONOTONIC microseconds with nanosecond decimals,
-//! written as exact decimal text (a float would round large uptimes).
+//! written as exact decimal text (a float would round large uptimes); in
+//! `args`, addresses and devices are strings ([`crate::json`]).
 use crate::event::{
     BusyPage, DaxAddHost, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
     HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, PutStats,
@@ -145,6 +146,7 @@ impl<W: Write> ChromeTrace<W> {
             write!(self.out, ",\"s\":\"t\"")?;
         }
         if !args.is_null() {
+            let args = crate::json::exact(args);
             write!(self.out, ",\"args\":{args}")?;
         }
         write!(self.out, "}}")

@@ -20,6 +20,8 @@ use records::{device_text, pagemap_text};
 /// What `report` prints, text or JSON.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The JSON schema's version (docs/json.md).
+    pub schema: u32,
     pub file: String,
     pub kernel_release: String,
     pub tool_version: String,
@@ -46,6 +48,7 @@ impl Report {
             .map(|s| (*s).clone())
             .collect();
         Self {
+            schema: crate::json::SCHEMA_VERSION,
             file: path.display().to_string(),
             kernel_release: folded.header.session.kernel_release.clone(),
             tool_version: folded.header.tool_version.clone(),
@@ -63,6 +66,14 @@ fn list(items: &[String]) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// The report as indented JSON (addresses and devices as strings, see
+/// [`crate::json`]), ending in a newline.
+pub fn render_json(r: &Report) -> Result<String, serde_json::Error> {
+    let mut s = crate::json::to_string_pretty(r)?;
+    s.push('\n');
+    Ok(s)
 }
 
 /// The human report.

@@ -25,7 +25,7 @@ fn sample_report_text() {
 
 #[test]
 fn sample_report_json() {
-    let json = serde_json::to_string_pretty(&sample_report()).expect("encodes");
+    let json = super::render_json(&sample_report()).expect("encodes");
     insta::assert_snapshot!(json);
 }
 
