@@ -337,3 +337,32 @@ fn every_json_output_reads_exactly_in_jq_with_addresses_and_devices_as_strings()
         "the pagemap's events name it in hex"
     );
 }
+
+#[test]
+fn report_and_check_print_one_event_in_the_time_base_asked_for() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
+    let sample = sample.to_str().expect("utf8");
+    // The first claim, in each base; the trace maps CLOCK_MONOTONIC to wall time.
+    for (base, claim) in [
+        ("rel", "+2.686s claim by dax-workload[566]"),
+        ("mono", "62.708798s claim by dax-workload[566]"),
+        (
+            "wall",
+            "2026-12-01T14:08:15.839621Z claim by dax-workload[566]",
+        ),
+    ] {
+        let (code, out) = run(&["report", sample, "--time", base]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(claim), "--time {base}: {out}");
+    }
+    // check names the stuck waiter the same way, at the same instants.
+    let (_, rel) = run(&["check", sample]);
+    assert!(
+        rel.contains("truncate[566/583] sleeps on idle pfn"),
+        "{rel}"
+    );
+    let (_, wall) = run(&["check", sample, "--time", "wall"]);
+    assert!(wall.contains("since 2026-12-01T14:08:"), "{wall}");
+    let (code, _) = run(&["report", sample, "--time", "utc"]);
+    assert_eq!(code, 3, "an unknown base is a usage error");
+}

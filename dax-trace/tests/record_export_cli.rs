@@ -268,3 +268,33 @@ fn a_huge_claim_count_in_a_trace_is_capped_in_every_export() {
         }
     }
 }
+
+#[test]
+fn export_writes_event_times_in_the_base_asked_for() {
+    let o = run(daxtrace()
+        .arg("export")
+        .arg(sample())
+        .args(["--format", "jsonl", "--time", "wall", "-o", "-"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).expect("utf-8");
+    let first_event: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .find(|l| l["ts_ns"].is_u64())
+        .expect("an event");
+    // The synthetic sample maps CLOCK_MONOTONIC 5 s to 2025-11-24T16:00:05 UTC.
+    assert_eq!(first_event["time"], "2025-11-24T16:00:05.000000Z");
+
+    let o = run(daxtrace()
+        .arg("export")
+        .arg(sample())
+        .args(["--format", "perfetto", "--time", "rel", "-o", "-"]));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let first_ts = doc["traceEvents"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["ts"].as_f64())
+        .fold(f64::MAX, f64::min);
+    assert_eq!(first_ts, 0.0, "relative time starts at the first event");
+}

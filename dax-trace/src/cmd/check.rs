@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use dax_trace::check::{self, CheckOptions, Format, Verdict};
 use dax_trace::collector::Collector;
+use dax_trace::human::time::TimeBase;
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::trace::{CreateOptions, Header, Writer};
 
@@ -33,6 +34,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Event times: rel (since the first event), mono (since boot), wall (UTC).
+    #[arg(long, value_enum, default_value_t = TimeBase::Rel)]
+    time: TimeBase,
     /// With --format prometheus: the node_exporter textfile (*.prom) to write,
     /// atomically (temporary file, then rename). Otherwise, with --duration:
     /// also keep the capture as a trace file (created 0600).
@@ -51,6 +55,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|d| d.strip_prefix("/dev/").unwrap_or(d).to_string())
             .collect(),
+        time: args.time,
+        mono_to_wall_ns: 0,
     };
     let (trace_output, metrics_output) = match args.format {
         Format::Prometheus => (None, args.output.as_deref()),
@@ -62,6 +68,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let verdict = match (&args.file, args.duration) {
         (Some(file), _) => {
             let folded = fold_trace(file, opts.collector_config())?;
+            let opts = CheckOptions {
+                mono_to_wall_ns: folded.header.session.monotonic_to_realtime_ns,
+                ..opts.clone()
+            };
             let mut verdict = check::judge_with_stacks(
                 &folded.collector,
                 &opts,
@@ -166,6 +176,10 @@ fn judge_live(
             };
             w.finish_file(reason)?;
         }
+        let opts = &CheckOptions {
+            mono_to_wall_ns: stream.info.monotonic_to_realtime_ns,
+            ..opts.clone()
+        };
         let mut verdict = check::judge_with_stacks(&collector, opts, "live", Some(&stream.stacks));
         verdict.push(check::session::probes_cover_claims(&stream.info.probes));
         if interrupted {

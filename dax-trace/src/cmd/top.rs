@@ -36,6 +36,9 @@ pub struct Args {
     /// Seconds between screen refreshes or batch frames.
     #[arg(long, value_name = "S", default_value_t = 1.0)]
     interval: f64,
+    /// Event times: rel (since the first event), mono (since boot), wall (UTC).
+    #[arg(long, value_enum, default_value_t = dax_trace::human::time::TimeBase::Rel)]
+    time: dax_trace::human::time::TimeBase,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -66,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         stop: _,
     } = stream;
     let mut dash = Dashboard::new(Collector::default(), info, clock);
+    dash.set_time(args.time);
     dash.set_stacks(stacks);
     if let Some(mut end) = end {
         dash.set_end_note(move || end.try_recv().ok().map(|end| end.to_string()));

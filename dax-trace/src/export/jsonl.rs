@@ -1,7 +1,8 @@
 //! JSON lines: a header line first (`{"type":"header","schema":N,...}`:
 //! the kernel, the probe table, the clock and its offset to wall time),
 //! then one event per line, the serde form of [`Event`] with addresses and
-//! devices as strings ([`crate::json`], docs/json.md). A kernel stack an
+//! devices as strings ([`crate::json`], docs/json.md); with `--time`, a
+//! `"time"` field too, in the base asked for. A kernel stack an
 //! event names is written once, as a `{"type":"stack","id":N,"frames":[...]}`
 //! line just before the first event naming it, so a script reading line by
 //! line always knows the frames.
@@ -12,12 +13,18 @@ use serde::Serialize;
 
 use super::{Exporter, stack_of};
 use crate::event::Event;
+use crate::human::time::{TimeBase, Timeline};
 use crate::probes::report::ProbeReport;
 use crate::stacks::{StackFrame, StackRecord};
 use crate::trace::Header;
 
 pub struct JsonLines<W: Write> {
     out: W,
+    /// With `export --time`: each event line also gets `"time"`, its
+    /// `ts_ns` in that base (counted from the first event when relative).
+    time: Option<TimeBase>,
+    origin_ns: Option<u64>,
+    mono_to_wall_ns: i128,
     /// Stacks read but not named by an event yet.
     pending: HashMap<u32, StackRecord>,
     /// Stack ids already written.
@@ -58,9 +65,12 @@ struct HeaderLine<'a> {
 
 impl<W: Write> JsonLines<W> {
     /// Starts the export with its header line.
-    pub fn new(out: W, header: &Header) -> std::io::Result<Self> {
+    pub fn new(out: W, header: &Header, time: Option<TimeBase>) -> std::io::Result<Self> {
         let mut lines = Self {
             out,
+            time,
+            origin_ns: None,
+            mono_to_wall_ns: header.session.monotonic_to_realtime_ns,
             pending: HashMap::new(),
             written: HashSet::new(),
         };
@@ -100,7 +110,16 @@ impl<W: Write> Exporter for JsonLines<W> {
             })?;
             self.written.insert(id);
         }
-        self.write_line(event)
+        let Some(base) = self.time else {
+            return self.write_line(event);
+        };
+        let origin_ns = *self.origin_ns.get_or_insert(event.ts_ns);
+        let time = Timeline::new(base, origin_ns, self.mono_to_wall_ns).at(event.ts_ns);
+        let mut line = crate::json::to_value(event)?;
+        if let serde_json::Value::Object(map) = &mut line {
+            map.insert("time".into(), time.into());
+        }
+        self.write_line(&line)
     }
 
     fn stack(&mut self, stack: &StackRecord) -> std::io::Result<()> {

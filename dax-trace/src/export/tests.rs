@@ -117,7 +117,7 @@ fn perfetto_of(events: &[Event]) -> Vec<serde_json::Value> {
     let header = crate::trace::Header::new(synthetic::session(), Vec::new());
     let mut out = Vec::new();
     {
-        let mut exporter = exporter(Format::Perfetto, &header, &mut out).expect("starts");
+        let mut exporter = exporter(Format::Perfetto, &header, None, &mut out).expect("starts");
         for e in events {
             exporter.event(e).expect("writes");
         }

@@ -12,7 +12,8 @@ mod state;
 use serde::Serialize;
 
 use crate::collector::Summary;
-use crate::human::{duration, offset as at};
+use crate::human::duration;
+use crate::human::time::{TimeBase, Timeline};
 use crate::source::replay::Folded;
 use crate::stacks::{StackRecord, StackTable};
 use records::{device_text, pagemap_text};
@@ -35,6 +36,11 @@ pub struct Report {
     /// For the text form only: every stack of the trace.
     #[serde(skip)]
     table: StackTable,
+    /// For the text form only: the clock event times are printed in.
+    #[serde(skip)]
+    pub time: TimeBase,
+    #[serde(skip)]
+    mono_to_wall_ns: i128,
 }
 
 impl Report {
@@ -56,6 +62,8 @@ impl Report {
             summary,
             stacks: named,
             table: stacks.clone(),
+            time: TimeBase::Rel,
+            mono_to_wall_ns: folded.header.session.monotonic_to_realtime_ns,
         }
     }
 }
@@ -80,7 +88,7 @@ pub fn render_json(r: &Report) -> Result<String, serde_json::Error> {
 pub fn render_text(r: &Report) -> String {
     let s = &r.summary;
     let t = &s.totals;
-    let origin = t.first_ts_ns.unwrap_or(0);
+    let origin = Timeline::new(r.time, t.first_ts_ns.unwrap_or(0), r.mono_to_wall_ns);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -123,7 +131,7 @@ pub fn render_text(r: &Report) -> String {
                 h.recent_claims,
                 h.last_claim
                     .as_ref()
-                    .map(|a| format!(", last by {a} at {}", at(origin, a.ts_ns)))
+                    .map(|a| format!(", last by {a} at {}", origin.at(a.ts_ns)))
                     .unwrap_or_default(),
             );
         }
@@ -140,15 +148,14 @@ pub fn render_text(r: &Report) -> String {
                         w.ino,
                         w.dev,
                         duration(w.waited_ns),
-                        at(origin, w.begin.ts_ns)
+                        origin.at(w.begin.ts_ns)
                     );
                 }
                 Some(a) => {
                     let _ = writeln!(
                         out,
-                        "  {} tid {} on pfn {:#x} of inode {} of {} for at least {} (in progress at attach)",
+                        "  {} on pfn {:#x} of inode {} of {} for at least {} (in progress at attach)",
                         w.begin,
-                        w.begin.tid,
                         a.pfn,
                         w.ino,
                         w.dev,

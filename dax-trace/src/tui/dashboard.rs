@@ -67,6 +67,12 @@ impl<M: DashboardModel> Dashboard<M> {
         }
     }
 
+    /// Prints event times in `base` (`top --time`).
+    pub fn set_time(&mut self, base: crate::human::time::TimeBase) {
+        let offset = self.info.monotonic_to_realtime_ns;
+        self.intake.log.set_time(base, offset);
+    }
+
     /// Resolves owner stacks from `stacks` (the source's table).
     pub fn set_stacks(&mut self, stacks: StackTable) {
         self.stacks = stacks;
