@@ -40,3 +40,25 @@ fn the_histogram_tells_waits_a_decade_would_lump_together() {
         .collect();
     assert_eq!(filled, ["<2.0ms 1", "<5.0ms 1", "<10ms 1"]);
 }
+
+#[test]
+fn a_page_busy_at_start_leaves_the_busy_pane_once_it_goes_idle() {
+    use crate::collector::fixture::PGMAP0;
+    let mut s = Script::xfs_mounted_at_start();
+    s.state_busy(PGMAP0, 0x40010, PMEM0, 12, 0, 2)
+        .state_busy(PGMAP0, 0x40011, PMEM0, 12, 1, 2)
+        .state_end(0, crate::collector::fixture_state::ALL_SOURCES);
+    let busy = |events: &[Event]| {
+        let dash = dashboard(events);
+        let d = dash.frame().detail.clone().expect("pmem0 is selected");
+        let pfns: Vec<(u64, u64)> = d
+            .busy_at_start
+            .iter()
+            .map(|b| (b.pfn, b.refcount))
+            .collect();
+        (pfns, d.busy_at_start_total)
+    };
+    assert_eq!(busy(&s.build()), (vec![(0x40010, 2), (0x40011, 2)], 2));
+    s.idle(PGMAP0, 0x40010);
+    assert_eq!(busy(&s.build()), (vec![(0x40011, 2)], 1));
+}
