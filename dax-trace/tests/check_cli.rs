@@ -366,3 +366,23 @@ fn report_and_check_print_one_event_in_the_time_base_asked_for() {
     let (code, _) = run(&["report", sample, "--time", "utc"]);
     assert_eq!(code, 3, "an unknown base is a usage error");
 }
+
+#[test]
+fn report_lists_the_stuck_waits_it_counts() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
+    let (code, out) = run(&["report", sample.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("stuck waits 4"), "{out}");
+    let listed: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(" on pfn ") && l.contains("when reported at"))
+        .collect();
+    assert_eq!(listed.len(), 4, "{out}");
+    assert!(
+        listed[0].contains(
+            "pmem0 (259:0): truncate[566/583] on pfn 0x48200 of pagemap 0xffff88807e410eb0 (inode 12, refcount 1) since +2.748s, asleep 3.042 s"
+        ),
+        "{}",
+        listed[0]
+    );
+}

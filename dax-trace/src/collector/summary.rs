@@ -152,6 +152,10 @@ pub struct Summary {
     pub unmatched_releases: u64,
     pub double_claims: u64,
     pub stuck_waits: u64,
+    /// The stuck waits counted, as many as the collector kept
+    /// (`CollectorConfig::examples`), in the order they were reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stuck_wait_list: Vec<super::StuckWaitRecord>,
     /// The state at start, when the trace has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_at_start: Option<StateAtStart>,
@@ -342,6 +346,7 @@ impl Collector {
             unmatched_releases: self.findings.unmatched_releases.count,
             double_claims: self.findings.double_claims.count,
             stuck_waits: self.findings.stuck_waits.count,
+            stuck_wait_list: self.findings.stuck_waits.examples.clone(),
             state_at_start: self.at_start.clone(),
             held_since_start: self.held_since_start(),
             pins: self.pins_summary(),

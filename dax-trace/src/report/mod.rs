@@ -8,6 +8,7 @@ use std::path::Path;
 mod pins;
 mod records;
 mod state;
+mod stuck;
 
 use serde::Serialize;
 
@@ -165,6 +166,7 @@ pub fn render_text(r: &Report) -> String {
             }
         }
     }
+    stuck::stuck_text(&mut out, s, &r.table, origin);
     pins::pins_text(&mut out, &s.pins, &r.table, origin, t.last_ts_ns);
     out.push_str("\nfindings\n");
     let _ = writeln!(

@@ -2,9 +2,7 @@
 use std::fmt::Write as _;
 
 use crate::collector::PinsSummary;
-use crate::collector::pins_view::{
-    busy_page_line, owner_phrase, ownership_phrase, refused_line, via,
-};
+use crate::collector::pins_view::{busy_page_line, owner_phrase, refused_line, via};
 use crate::human::duration;
 use crate::human::time::Timeline;
 use crate::stacks::StackTable;
@@ -51,23 +49,6 @@ pub(super) fn pins_text(
                 duration(r.ts_ns.saturating_sub(o.since_ns)),
                 origin.at(r.ts_ns),
                 if r.by_idle { " (page went idle)" } else { "" },
-            );
-        }
-    }
-    if !p.stuck_waits.is_empty() {
-        out.push_str("\nstuck waits and who pinned their page\n");
-        for s in &p.stuck_waits {
-            let waiter = match (s.waiter_comm, s.waiter_pid) {
-                (Some(c), Some(pid)) => crate::human::time::task(c, pid, s.waiter_tid),
-                _ => format!("?[?/{}]", s.waiter_tid),
-            };
-            let _ = writeln!(
-                out,
-                "  {waiter} on pfn {:#x} ino {} since {}: page {}",
-                s.pfn,
-                s.ino,
-                origin.at(s.wait_begin_ns),
-                ownership_phrase(&s.owners, s.reported_ns, Some(stacks)),
             );
         }
     }
