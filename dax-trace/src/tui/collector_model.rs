@@ -236,6 +236,7 @@ fn device_detail(c: &Collector, d: &DeviceState, now_ns: u64) -> Detail {
         busy_at_start,
         busy_at_start_total,
         histogram: histogram(&d.waits.latency),
+        waits: super::wait_model::waits_of(c, d, now_ns),
         selected_busy: 0,
         pinner: None,
     }
@@ -264,6 +265,7 @@ fn pagemap_detail(c: &Collector, p: &PagemapState, now_ns: u64) -> Detail {
         busy_at_start,
         busy_at_start_total,
         histogram: Histogram::default(),
+        waits: Vec::new(),
         selected_busy: 0,
         pinner: None,
     }

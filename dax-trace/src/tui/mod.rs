@@ -27,6 +27,7 @@ mod state_model;
 pub mod terminal;
 pub mod ui;
 pub mod view;
+mod wait_model;
 
 /// The dashboard could not run.
 #[derive(Debug, thiserror::Error)]

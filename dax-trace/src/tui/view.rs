@@ -95,6 +95,8 @@ pub struct Detail {
     pub busy_at_start_total: u64,
     /// Wait latency histogram of this pagemap.
     pub histogram: Histogram,
+    /// Waits in progress on the device's filesystem, longest first.
+    pub waits: Vec<WaitRow>,
     /// Index of the selected busy page (`[` / `]`).
     pub selected_busy: usize,
     /// Who pins the selected busy page, and its kernel stack.
@@ -119,6 +121,19 @@ pub struct Pinner {
     /// from the stream's stack table when the frame is arranged (empty when
     /// the stack is unknown).
     pub frames: Vec<String>,
+}
+
+/// A wait in progress, for the detail pane.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WaitRow {
+    /// `truncate[566/583]`.
+    pub who: String,
+    pub ino: u64,
+    /// Asleep so far (at least this, when found at attach).
+    pub waited_ns: u64,
+    pub at_attach: bool,
+    /// The stuck detector reported it (asleep on an idle page).
+    pub stuck: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -62,3 +62,38 @@ fn a_page_busy_at_start_leaves_the_busy_pane_once_it_goes_idle() {
     s.idle(PGMAP0, 0x40010);
     assert_eq!(busy(&s.build()), (vec![(0x40011, 2)], 1));
 }
+
+#[test]
+fn the_detail_pane_shows_a_wait_in_progress_before_and_after_it_is_stuck() {
+    let mut s = mounted();
+    s.by(583, "truncate").wait_begin(PMEM0, 12);
+    // Half a second later: still waiting, nothing stuck yet.
+    s.ts_ns += 500_000_000;
+    s.by(1, "swapper/0").fault(PMEM0, false);
+    let dash = dashboard(&s.build());
+    let waits = &dash.frame().detail.as_ref().expect("pmem0").waits;
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert_eq!(waits[0].who, "truncate[583]");
+    assert_eq!(waits[0].ino, 12);
+    assert_eq!(waits[0].waited_ns, 501_000_000);
+    assert!(!waits[0].stuck);
+    insta::assert_snapshot!("wait_in_progress", super::tests::screen(&dash));
+
+    s.stuck(0, 0x40010, PMEM0, 12, 583);
+    let dash = dashboard(&s.build());
+    let waits = &dash.frame().detail.as_ref().expect("pmem0").waits;
+    assert!(waits[0].stuck, "{waits:?}");
+    insta::assert_snapshot!("wait_stuck", super::tests::screen(&dash));
+
+    s.by(583, "truncate")
+        .wait_end(PMEM0, 12, 1_503_000_000, None);
+    let dash = dashboard(&s.build());
+    assert!(
+        dash.frame()
+            .detail
+            .as_ref()
+            .expect("pmem0")
+            .waits
+            .is_empty()
+    );
+}

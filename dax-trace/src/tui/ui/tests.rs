@@ -7,7 +7,7 @@ use ratatui::backend::TestBackend;
 use super::draw;
 use crate::tui::app::{Action, App};
 use crate::tui::view::{
-    BusyPage, Detail, Frame, Header, Histogram, HolderEntry, PagemapRow, Pinner,
+    BusyPage, Detail, Frame, Header, Histogram, HolderEntry, PagemapRow, Pinner, WaitRow,
 };
 
 fn render(snap: &Frame, app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
@@ -80,6 +80,22 @@ fn detail() -> Detail {
             bounds_ns: vec![1_000_000, 10_000_000, 100_000_000],
             counts: vec![0, 3, 1, 0],
         },
+        waits: vec![
+            WaitRow {
+                who: "truncate[77/78]".into(),
+                ino: 12,
+                waited_ns: 3_042_000_000,
+                at_attach: false,
+                stuck: true,
+            },
+            WaitRow {
+                who: "punch[77/80]".into(),
+                ino: 13,
+                waited_ns: 250_000_000,
+                at_attach: false,
+                stuck: false,
+            },
+        ],
         selected_busy: 0,
         pinner: Some(Pinner {
             pfn: 0x240000,
