@@ -237,6 +237,7 @@ fn device_detail(c: &Collector, d: &DeviceState, now_ns: u64) -> Detail {
         busy_at_start_total,
         histogram: histogram(&d.waits.latency),
         waits: super::wait_model::waits_of(c, d, now_ns),
+        time: crate::human::time::Timeline::default(),
         selected_busy: 0,
         pinner: None,
     }
@@ -266,6 +267,7 @@ fn pagemap_detail(c: &Collector, p: &PagemapState, now_ns: u64) -> Detail {
         busy_at_start_total,
         histogram: Histogram::default(),
         waits: Vec::new(),
+        time: crate::human::time::Timeline::default(),
         selected_busy: 0,
         pinner: None,
     }

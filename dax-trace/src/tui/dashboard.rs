@@ -121,6 +121,10 @@ impl<M: DashboardModel> Dashboard<M> {
     fn rearrange(&mut self) {
         let now_ns = self.captured_now_ns();
         self.frame = arrange(&self.captured, &self.model, &mut self.app, now_ns);
+        let timeline = self.intake.log.timeline();
+        if let Some(d) = self.frame.detail.as_mut() {
+            d.time = timeline;
+        }
         if let Some(p) = self.frame.detail.as_mut().and_then(|d| d.pinner.as_mut())
             && let Some(stack) = self.stacks.get(p.stack)
         {

@@ -32,6 +32,12 @@ impl EventLog {
         self.mono_to_wall_ns = mono_to_wall_ns;
     }
 
+    /// How this log prints times, from its first event on (the detail pane
+    /// prints its times the same way).
+    pub fn timeline(&self) -> Timeline {
+        Timeline::new(self.time, self.origin_ns.unwrap_or(0), self.mono_to_wall_ns)
+    }
+
     /// Adds `event` unless it is periodic bookkeeping (put counters).
     pub fn push(&mut self, event: &Event) {
         let origin_ns = *self.origin_ns.get_or_insert(event.ts_ns);

@@ -97,6 +97,8 @@ pub struct Detail {
     pub histogram: Histogram,
     /// Waits in progress on the device's filesystem, longest first.
     pub waits: Vec<WaitRow>,
+    /// How the holder history prints its times (`top --time`).
+    pub time: crate::human::time::Timeline,
     /// Index of the selected busy page (`[` / `]`).
     pub selected_busy: usize,
     /// Who pins the selected busy page, and its kernel stack.

@@ -109,8 +109,8 @@ fn render_history(frame: &mut Frame, area: Rect, detail: &Detail) {
     let skip = detail.holders.len().saturating_sub(room);
     lines.extend(detail.holders.iter().skip(skip).map(|h| {
         Line::from(format!(
-            " {:.3}s {:<7} {} {}[{}]",
-            h.at_ns as f64 / 1e9,
+            " {} {:<7} {} {}[{}]",
+            detail.time.at(h.at_ns),
             h.action,
             h.holder,
             h.comm,

@@ -96,6 +96,7 @@ fn detail() -> Detail {
                 stuck: false,
             },
         ],
+        time: crate::human::time::Timeline::default(),
         selected_busy: 0,
         pinner: Some(Pinner {
             pfn: 0x240000,
