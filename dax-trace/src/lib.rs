@@ -14,6 +14,7 @@ pub mod comm;
 pub mod event;
 pub mod export;
 pub mod human;
+pub mod json;
 pub mod probes;
 pub mod recorder;
 pub mod report;

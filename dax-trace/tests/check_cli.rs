@@ -206,3 +206,188 @@ fn golden_unbalanced_report_and_check() {
     assert_eq!(code, 1);
     insta::assert_snapshot!("unbalanced_check", check);
 }
+
+#[test]
+fn a_skipped_max_wait_is_no_violation_in_the_textfile() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(synthetic::SAMPLE_PATH);
+    let (code, out) = run(&[
+        "check",
+        sample.to_str().expect("utf8"),
+        "--format",
+        "prometheus",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("daxtrace_check_violations{assertion=\"max-wait\"} 0\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("daxtrace_check_assertion{assertion=\"max-wait\",status=\"skipped\"} 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("daxtrace_check_assertion{assertion=\"max-wait\",status=\"fail\"} 0\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_claim_released_after_the_cut_of_a_file_is_inconclusive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The healthy run without its last release, cut before its summary:
+    // the release may be in what was lost.
+    let mut events = healthy();
+    let last_release = events
+        .iter()
+        .rposition(|e| matches!(e.body, EventBody::Release(_)))
+        .expect("scenario releases");
+    events.truncate(last_release);
+    let path = write_trace(dir.path(), "cut.dxt", &events);
+    let (code, out) = run(&["check", path.to_str().expect("utf8")]);
+    assert_eq!(code, 1, "complete, it is a leak: {out}");
+    let bytes = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).expect("cut");
+    let (code, out) = run(&["check", path.to_str().expect("utf8")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("INCONCLUSIVE claims-released"), "{out}");
+    assert!(out.contains("releases may lie after it"), "{out}");
+}
+
+#[test]
+fn report_prints_exact_wait_percentiles_of_the_shipped_dma_sample() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
+    let sample = sample.to_str().expect("utf8");
+    // Its 8 waits took 1.999-2.004 s and 3.515-3.548 s: the median is one of them.
+    let (code, out) = run(&["report", sample]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("p50 2.004 s, p99 3.548 s"), "{out}");
+    let (code, out) = run(&["report", sample, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let pmem0 = json["summary"]["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .find(|d| d["waits"] == 8)
+        .expect("the device that waited");
+    let p50 = pmem0["wait_p50_ns"].as_u64().expect("p50");
+    assert!((1_999_000_000..=2_004_999_999).contains(&p50), "{p50}");
+    assert_eq!(pmem0["wait_percentiles"], "exact");
+}
+
+/// Every integer in `v` is one a double (jq, JavaScript) holds exactly.
+fn assert_exact(what: &str, v: &serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => assert!(
+            n.as_u64().is_none_or(|u| u < 1 << 53),
+            "{what}: {n} is rounded by jq"
+        ),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| assert_exact(what, i)),
+        serde_json::Value::Object(map) => map.values().for_each(|i| assert_exact(what, i)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_json_output_reads_exactly_in_jq_with_addresses_and_devices_as_strings() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
+    let sample = sample.to_str().expect("utf8");
+    let (_, report) = run(&["report", sample, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&report).expect("report JSON");
+    assert_exact("report", &report);
+    assert_eq!(report["schema"], 2);
+    let pagemap = &report["summary"]["pagemaps"][0]["identity"];
+    assert_eq!(pagemap["pgmap"], "0xffff88807e410eb0");
+    let pmem0 = report["summary"]["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .find(|d| d["identity"]["disk"] == "pmem0")
+        .expect("pmem0");
+    assert_eq!(pmem0["identity"]["bdev"], "259:0");
+    assert_eq!(pmem0["pagemaps"][0], "0xffff88807e410eb0");
+
+    let (_, check) = run(&["check", sample, "--format", "json"]);
+    let check: serde_json::Value = serde_json::from_str(&check).expect("check JSON");
+    assert_exact("check", &check);
+    assert_eq!(check["schema"], 2);
+
+    let out = std::process::Command::new(BIN)
+        .args(["export", sample, "--format", "jsonl", "-o", "-"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    lines.iter().for_each(|l| assert_exact("export", l));
+    let header = &lines[0];
+    assert_eq!(header["type"], "header");
+    assert_eq!(header["schema"], 2);
+    assert_eq!(header["kernel_release"], "6.1.0-50-amd64");
+    assert!(header["probes"]["families"].is_array());
+    let offset: i128 = header["monotonic_to_realtime_ns"]
+        .as_str()
+        .expect("a decimal string")
+        .parse()
+        .expect("a number");
+    assert!(offset > 1_600_000_000_000_000_000, "{offset}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["body"]["pgmap"] == "0xffff88807e410eb0"),
+        "the pagemap's events name it in hex"
+    );
+}
+
+#[test]
+fn report_and_check_print_one_event_in_the_time_base_asked_for() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
+    let sample = sample.to_str().expect("utf8");
+    // The first claim, in each base; the trace maps CLOCK_MONOTONIC to wall time.
+    for (base, claim) in [
+        ("rel", "+2.686s claim by dax-workload[566]"),
+        ("mono", "62.708798s claim by dax-workload[566]"),
+        (
+            "wall",
+            "2026-12-01T14:08:15.839621Z claim by dax-workload[566]",
+        ),
+    ] {
+        let (code, out) = run(&["report", sample, "--time", base]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(claim), "--time {base}: {out}");
+    }
+    // check names the stuck waiter the same way, at the same instants.
+    let (_, rel) = run(&["check", sample]);
+    assert!(
+        rel.contains("truncate[566/583] sleeps on idle pfn"),
+        "{rel}"
+    );
+    let (_, wall) = run(&["check", sample, "--time", "wall"]);
+    assert!(wall.contains("since 2026-12-01T14:08:"), "{wall}");
+    let (code, _) = run(&["report", sample, "--time", "utc"]);
+    assert_eq!(code, 3, "an unknown base is a usage error");
+}
+
+#[test]
+fn report_lists_the_stuck_waits_it_counts() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/dma-truncate-6.1.dxt");
+    let (code, out) = run(&["report", sample.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("stuck waits 4"), "{out}");
+    let listed: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(" on pfn ") && l.contains("when reported at"))
+        .collect();
+    assert_eq!(listed.len(), 4, "{out}");
+    assert!(
+        listed[0].contains(
+            "pmem0 (259:0): truncate[566/583] on pfn 0x48200 of pagemap 0xffff88807e410eb0 (inode 12, refcount 1) since +2.748s, asleep 3.042 s"
+        ),
+        "{}",
+        listed[0]
+    );
+}

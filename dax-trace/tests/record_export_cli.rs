@@ -182,8 +182,10 @@ fn export_says_where_a_damaged_trace_stops() {
             .lines()
             .filter(|l| !l.starts_with("{\"type\":\"stack\""))
             .count(),
-        synthetic::scenario().len()
+        synthetic::scenario().len() + 1,
+        "the header line and every event"
     );
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("{\"type\":\"header\""),);
     assert!(String::from_utf8_lossy(&o.stderr).contains("truncated at byte"));
 
     let mut bad = bytes.clone();
@@ -199,4 +201,101 @@ fn export_says_where_a_damaged_trace_stops() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt at byte"));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("still a valid document");
     assert!(doc["traceEvents"].is_array());
+}
+
+/// A trace of the sample's session whose only events are `bodies`, stamped
+/// one millisecond apart.
+fn crafted_trace(path: &Path, bodies: Vec<dax_trace::event::EventBody>) {
+    let header = dax_trace::trace::Header::new(synthetic::session(), Vec::new());
+    let mut w = dax_trace::trace::Writer::new(Vec::new(), &header).expect("header");
+    for (i, body) in bodies.into_iter().enumerate() {
+        w.write_event(&Event::own(1_000_000_000 + i as u64 * 1_000_000, body))
+            .expect("event");
+    }
+    let (_, bytes) = w.finish("source-ended").expect("finish");
+    std::fs::write(path, bytes).expect("write");
+}
+
+#[test]
+fn a_huge_claim_count_in_a_trace_is_capped_in_every_export() {
+    use dax_trace::event::{EventBody, StateDaxDevice, StateEnd};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("huge.dxt");
+    crafted_trace(
+        &trace,
+        vec![
+            EventBody::StateDaxDevice(StateDaxDevice {
+                dax_dev: 0xffff_8880_0000_1000,
+                disk: "pmem0".into(),
+                alive: true.into(),
+                claims: 0xFF00_0001,
+                ..Default::default()
+            }),
+            EventBody::StateEnd(StateEnd::default()),
+        ],
+    );
+    for format in ["perfetto", "jsonl"] {
+        // Read at most 4 MiB: an unbounded export would write hundreds of GB.
+        let mut child = daxtrace()
+            .arg("export")
+            .arg(&trace)
+            .args(["--format", format, "-o", "-"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawns");
+        let mut out = Vec::new();
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::Read::read_to_end(&mut std::io::Read::take(stdout, 4 << 20), &mut out)
+            .expect("reads");
+        let _ = child.kill();
+        let status = child.wait().expect("waits");
+        assert!(
+            out.len() < 4 << 20,
+            "{format}: at least {} bytes for a 2-event trace",
+            out.len()
+        );
+        assert!(status.success(), "{format}: {status}");
+        if format == "perfetto" {
+            let doc: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+            let events = doc["traceEvents"].as_array().expect("events");
+            let held = events.iter().filter(|e| e["ph"] == "B").count();
+            assert_eq!(held, 1024);
+            let note = events
+                .iter()
+                .find(|e| e["name"] == "held claims capped at 1024")
+                .expect("the output says it was capped");
+            assert_eq!(note["args"]["claims_in_trace"], 0xFF00_0001_u64);
+        }
+    }
+}
+
+#[test]
+fn export_writes_event_times_in_the_base_asked_for() {
+    let o = run(daxtrace()
+        .arg("export")
+        .arg(sample())
+        .args(["--format", "jsonl", "--time", "wall", "-o", "-"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).expect("utf-8");
+    let first_event: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .find(|l| l["ts_ns"].is_u64())
+        .expect("an event");
+    // The synthetic sample maps CLOCK_MONOTONIC 5 s to 2025-11-24T16:00:05 UTC.
+    assert_eq!(first_event["time"], "2025-11-24T16:00:05.000000Z");
+
+    let o = run(daxtrace()
+        .arg("export")
+        .arg(sample())
+        .args(["--format", "perfetto", "--time", "rel", "-o", "-"]));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let first_ts = doc["traceEvents"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["ts"].as_f64())
+        .fold(f64::MAX, f64::min);
+    assert_eq!(first_ts, 0.0, "relative time starts at the first event");
 }

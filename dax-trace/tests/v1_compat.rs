@@ -1,7 +1,11 @@
 //! Version-1 trace files read exactly as before the typed event ABI: the
 //! `report` and `check` output (text, JSON, JUnit) and exit codes of both
 //! shipped samples in their v1 form and of a cut v1 file are pinned in
-//! `tests/fixtures/v1-pinned/`, taken with the code before version 2 existed.
+//! `tests/fixtures/v1-pinned/`, taken with the code before version 2 existed
+//! and since changed only on purpose where the output changed for every
+//! trace: JSON schema 2 (addresses as hex strings, devices as `maj:min`,
+//! exact wait percentiles), tasks as `comm[pid/tid]`, the listed stuck
+//! waits, and a claim open at a cut being inconclusive.
 //! The same files upgraded to version 2 (`export --format dxt`), and the
 //! v2 synthetic sample as shipped before traces had a state at start
 //! (`synthetic-6.1-v2-before-state.dxt`; the shipped sample now begins with

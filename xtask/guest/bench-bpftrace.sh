@@ -48,12 +48,13 @@ bpftrace_script() {
 # Raw reads at fixed offsets (pgmap at 8, _refcount at 52 on x86-64 from
 # 5.10 to 7.x) rather than BTF casts, which bpftrace 0.17 refuses on 7.x.
 # The FS-DAX pagemaps' addresses in hex, one a line ($1: the JSON lines of
-# `daxtrace state --json`, a state-pagemap body per pagemap).
+# `daxtrace state --json`, a state-pagemap body per pagemap; the address a
+# hex string, or a number from daxtrace before JSON schema 2).
 fsdax_pgmaps() {
     local pg
     grep '"type":"state-pagemap"' "$1" | grep '"fs_dax":true' |
-        sed 's/.*"pgmap":\([0-9]*\).*/\1/' | sort -u |
-        while read -r pg; do printf '0x%x\n' "$pg"; done
+        sed 's/.*"pgmap":"\{0,1\}\(0x[0-9a-f]*\|[0-9]*\)"\{0,1\}.*/\1/' |
+        while read -r pg; do printf '0x%x\n' "$pg"; done | sort -u
 }
 # gup_targets: the gup entry points daxtrace attached (its pin-owner family
 # less the 6.15+ unpin hooks), one a line.

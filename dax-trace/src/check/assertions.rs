@@ -3,7 +3,7 @@ use super::CheckOptions;
 use super::verdict::{Assertion, Status};
 use crate::collector::pins_view::{ownership_phrase, stack_summary};
 use crate::collector::{Collector, DeviceIdentity, Sampled};
-use crate::human::{duration, offset};
+use crate::human::duration;
 use crate::stacks::StackTable;
 use dax_trace_common::Loss;
 use dax_trace_common::probe::{Family, POINTS};
@@ -14,7 +14,7 @@ pub(super) fn all(
     opts: &CheckOptions,
     stacks: Option<&StackTable>,
 ) -> Vec<Assertion> {
-    let clock = Clock::of(c, stacks);
+    let clock = Clock::of(c, opts, stacks);
     vec![
         claims_released(c, opts, &clock),
         no_release_without_claim(c, opts, &clock),
@@ -25,23 +25,26 @@ pub(super) fn all(
     ]
 }
 
-/// Prints event times relative to the first event of the trace (and
+/// Prints event times in the chosen base (`--time`; by default relative
+/// to the first event of the trace) (and
 /// resolves the stacks that name page owners).
 struct Clock<'a> {
     origin: u64,
+    timeline: crate::human::time::Timeline,
     stacks: Option<&'a StackTable>,
 }
 
 impl<'a> Clock<'a> {
-    fn of(c: &Collector, stacks: Option<&'a StackTable>) -> Self {
+    fn of(c: &Collector, opts: &CheckOptions, stacks: Option<&'a StackTable>) -> Self {
         Self {
             origin: c.totals().first_ts_ns.unwrap_or(0),
+            timeline: opts.timeline(c),
             stacks,
         }
     }
 
     fn at(&self, ts_ns: u64) -> String {
-        offset(self.origin, ts_ns)
+        self.timeline.at(ts_ns)
     }
 
     /// `; stack a <- b <- c ... [ext4]` when the trace has the stack.
@@ -281,8 +284,8 @@ fn no_stuck_waits(c: &Collector, opts: &CheckOptions, clock: &Clock<'_>) -> Asse
         .filter(|s| opts.selects(s.identity.as_ref(), Some(s.dev)))
         .map(|s| {
             let waiter = match &s.waiter {
-                Some(a) => format!("tid {} ({})", s.waiter_tid, a.comm),
-                None => format!("tid {}", s.waiter_tid),
+                Some(a) => crate::human::time::task(a.comm, a.pid, s.waiter_tid),
+                None => format!("?[?/{}]", s.waiter_tid),
             };
             // A wait found at attach began before the trace: its start is
             // a lower bound.

@@ -15,6 +15,7 @@ pub use verdict::{Assertion, Outcome, Scope, Status, Verdict};
 
 use crate::collector::{Collector, CollectorConfig, DeviceIdentity};
 use crate::event::Dev;
+use crate::human::time::{TimeBase, Timeline};
 use crate::stacks::StackTable;
 
 /// What to assert, from the command line.
@@ -24,6 +25,10 @@ pub struct CheckOptions {
     pub max_wait_ns: Option<u64>,
     /// Judge only these devices: disk names (`pmem0`) or `MAJ:MIN` (`--dev`).
     pub devices: Vec<String>,
+    /// The clock event times are printed in (`--time`).
+    pub time: TimeBase,
+    /// CLOCK_REALTIME - CLOCK_MONOTONIC of the trace (for `--time wall`).
+    pub mono_to_wall_ns: i128,
 }
 
 impl CheckOptions {
@@ -35,6 +40,15 @@ impl CheckOptions {
             examples: 1024,
             ..CollectorConfig::default()
         }
+    }
+
+    /// How event times of `collector`'s trace are printed.
+    fn timeline(&self, collector: &Collector) -> Timeline {
+        Timeline::new(
+            self.time,
+            collector.totals().first_ts_ns.unwrap_or(0),
+            self.mono_to_wall_ns,
+        )
     }
 
     /// True when a finding about this device (or, with no record, this

@@ -4,7 +4,7 @@
 //! docs/check.md.
 use super::CheckOptions;
 use crate::collector::{Collector, DeviceIdentity, StateAtStart};
-use crate::human::{duration, offset};
+use crate::human::duration;
 use dax_trace_common::payload::state_bits;
 
 fn holder(h: u64) -> String {
@@ -30,8 +30,8 @@ pub(super) fn lines(c: &Collector, opts: &CheckOptions) -> Vec<String> {
     if c.state_at_start().is_none() {
         return Vec::new();
     }
-    let origin = c.totals().first_ts_ns.unwrap_or(0);
-    let at = |ts| offset(origin, ts);
+    let timeline = opts.timeline(c);
+    let at = |ts| timeline.at(ts);
     let mut out = Vec::new();
     for d in c.devices() {
         if !opts.selects(Some(&d.identity), Some(d.identity.bdev)) {
@@ -65,10 +65,9 @@ pub(super) fn lines(c: &Collector, opts: &CheckOptions) -> Vec<String> {
             continue;
         }
         out.push(format!(
-            "{}: tid {} ({}) was waiting on pfn {:#x} (inode {}) at attach, asleep at least {} then; still waiting at the end, at least {}",
+            "{}: {} was waiting on pfn {:#x} (inode {}) at attach, asleep at least {} then; still waiting at the end, at least {}",
             label(identity, w.dev),
-            w.begin.tid,
-            w.begin.comm,
+            w.begin,
             a.pfn,
             w.ino,
             duration(a.slept_ns),
@@ -82,10 +81,9 @@ pub(super) fn lines(c: &Collector, opts: &CheckOptions) -> Vec<String> {
         }
         let w = &e.record;
         out.push(format!(
-            "{}: tid {} ({}) waiting on inode {} since before the trace stopped waiting at {}, after at least {}",
+            "{}: {} waiting on inode {} since before the trace stopped waiting at {}, after at least {}",
             label(e.identity.as_ref(), w.dev),
-            w.waiter.tid,
-            w.waiter.comm,
+            w.waiter,
             w.ino,
             at(w.waiter.ts_ns),
             duration(w.latency_ns),

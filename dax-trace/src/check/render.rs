@@ -76,11 +76,22 @@ pub fn text(v: &Verdict) -> String {
     out
 }
 
-/// The verdict as pretty JSON.
+/// The verdict as pretty JSON, led by its schema version (addresses and
+/// devices as strings, see [`crate::json`]).
 pub fn json(v: &Verdict) -> String {
+    let versioned = crate::json::to_value(v).map(|mut value| {
+        if let serde_json::Value::Object(map) = &mut value {
+            let mut with = serde_json::Map::new();
+            with.insert("schema".into(), crate::json::SCHEMA_VERSION.into());
+            with.extend(std::mem::take(map));
+            *map = with;
+        }
+        value
+    });
     // Serializing plain data with string keys cannot fail.
-    let mut s =
-        serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut s = versioned
+        .and_then(|value| serde_json::to_string_pretty(&value))
+        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
     s
 }

@@ -10,7 +10,7 @@ use prometheus_client::encoding::{DescriptorEncoder, prometheus_text};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::{Outcome, Status, Verdict};
+use super::{Assertion, Outcome, Status, Verdict};
 
 /// A verdict and when it was made, as a prometheus-client collector.
 #[derive(Debug)]
@@ -25,6 +25,24 @@ fn status_name(s: Status) -> &'static str {
         Status::Fail => "fail",
         Status::Inconclusive => "inconclusive",
         Status::Skipped => "skipped",
+    }
+}
+
+/// Every status an assertion can have, each a series of its own.
+const STATUSES: [Status; 4] = [
+    Status::Pass,
+    Status::Fail,
+    Status::Inconclusive,
+    Status::Skipped,
+];
+
+/// The violations an assertion found: its details only when it failed
+/// (otherwise they say why it was skipped or inconclusive).
+fn violations(a: &Assertion) -> u64 {
+    if a.status == Status::Fail {
+        a.details.len() as u64
+    } else {
+        0
     }
 }
 
@@ -48,27 +66,27 @@ impl Collector for VerdictFamilies {
         }
         let mut m = enc.encode_descriptor(
             "daxtrace_check_assertion",
-            "Status of each assertion of the last check (1 for its status).",
+            "Status of each assertion of the last check: 1 for the status it had, 0 for the others.",
             None,
             MetricType::Gauge,
         )?;
         for a in &v.assertions {
-            let labels = [
-                ("assertion", a.id.as_str()),
-                ("status", status_name(a.status)),
-            ];
-            m.encode_family(&labels)?.encode_gauge(&1u64)?;
+            for s in STATUSES {
+                let labels = [("assertion", a.id.as_str()), ("status", status_name(s))];
+                m.encode_family(&labels)?
+                    .encode_gauge(&u64::from(a.status == s))?;
+            }
         }
         let mut m = enc.encode_descriptor(
             "daxtrace_check_violations",
-            "Violations listed per assertion of the last check.",
+            "Violations found per assertion of the last check (0 unless it failed: \
+             a skipped or inconclusive assertion's details are reasons, not violations).",
             None,
             MetricType::Gauge,
         )?;
         for a in &v.assertions {
             let labels = [("assertion", a.id.as_str())];
-            m.encode_family(&labels)?
-                .encode_gauge(&(a.details.len() as u64))?;
+            m.encode_family(&labels)?.encode_gauge(&violations(a))?;
         }
         let mut m = enc.encode_descriptor(
             "daxtrace_check_events",
@@ -149,7 +167,7 @@ pub fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Assertion, Scope};
+    use crate::check::Scope;
 
     fn verdict() -> Verdict {
         Verdict {
@@ -197,6 +215,45 @@ mod tests {
         );
         assert!(text.contains("daxtrace_check_events 42\n"), "{text}");
         assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn a_skipped_or_inconclusive_assertion_counts_no_violation() {
+        let mut v = verdict();
+        v.assertions = vec![
+            Assertion {
+                id: "max-wait".into(),
+                title: "t".into(),
+                status: Status::Skipped,
+                details: vec!["no --max-wait given".into()],
+            },
+            Assertion {
+                id: "claims-released".into(),
+                title: "t".into(),
+                status: Status::Inconclusive,
+                details: vec!["the trace was cut".into()],
+            },
+        ];
+        let text = render(&v, 1_700_000_000.0);
+        for id in ["max-wait", "claims-released"] {
+            assert!(
+                text.contains(&format!(
+                    "daxtrace_check_violations{{assertion=\"{id}\"}} 0\n"
+                )),
+                "{text}"
+            );
+        }
+        for (id, status, value) in [
+            ("max-wait", "skipped", 1),
+            ("max-wait", "fail", 0),
+            ("claims-released", "inconclusive", 1),
+            ("claims-released", "pass", 0),
+        ] {
+            let series = format!(
+                "daxtrace_check_assertion{{assertion=\"{id}\",status=\"{status}\"}} {value}\n"
+            );
+            assert!(text.contains(&series), "{series} in {text}");
+        }
     }
 
     #[test]

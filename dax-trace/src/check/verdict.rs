@@ -99,11 +99,19 @@ pub struct Verdict {
     pub notices: Vec<String>,
 }
 
+/// Assertions whose inconclusive status says the trace stops before what it
+/// watched did (a file cut short, a capture stopped by a signal): what
+/// happened after that point is unknown.
+const CUT_BY: [&str; 2] = ["trace-complete", "capture-complete"];
+
+/// The assertion a release after the cut would have satisfied.
+const RELEASED: &str = "claims-released";
+
 impl Verdict {
     /// Recomputes `outcome` from the assertions: any failure fails; otherwise
     /// any inconclusive assertion makes the whole inconclusive.
     fn settle(&mut self) {
-        let worst = self
+        self.outcome = self
             .assertions
             .iter()
             .map(|a| match a.status {
@@ -113,13 +121,29 @@ impl Verdict {
             })
             .max()
             .unwrap_or(Outcome::Pass);
-        self.outcome = self.outcome.max(worst);
     }
 
     /// Adds an assertion made outside [`super::judge`] (e.g. whether the
-    /// trace file was complete) and settles the outcome again.
+    /// trace file was complete) and settles the outcome again. One saying
+    /// the trace was cut makes the claims still open at the cut
+    /// inconclusive: their releases may lie after it.
     pub fn push(&mut self, assertion: Assertion) {
+        if assertion.status == Status::Inconclusive && CUT_BY.contains(&assertion.id.as_str()) {
+            self.open_at_cut(&assertion);
+        }
         self.assertions.push(assertion);
         self.settle();
+    }
+
+    fn open_at_cut(&mut self, cut: &Assertion) {
+        let why = cut.details.join("; ");
+        for a in &mut self.assertions {
+            if a.id == RELEASED && a.status == Status::Fail {
+                a.status = Status::Inconclusive;
+                a.details.push(format!(
+                    "the claims above were open where the trace was cut ({why}): their releases may lie after it"
+                ));
+            }
+        }
     }
 }

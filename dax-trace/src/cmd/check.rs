@@ -10,6 +10,7 @@ use dax_trace::check::textfile::write_atomically;
 use dax_trace::check::{self, CheckOptions, Format, Verdict};
 use dax_trace::collector::Collector;
 use dax_trace::event::Event;
+use dax_trace::human::time::TimeBase;
 use dax_trace::source::drive::{DriveOptions, Sink, Stopped, drive, stop_signals};
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::trace::{CreateOptions, Header, Writer};
@@ -37,6 +38,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Event times: rel (since the first event), mono (since boot), wall (UTC).
+    #[arg(long, value_enum, default_value_t = TimeBase::Rel)]
+    time: TimeBase,
     /// Write the report (in --format) to FILE instead of stdout, atomically
     /// (temporary file, then rename): `--format junit -o report.xml`.
     #[arg(short, long, value_name = "FILE")]
@@ -63,6 +67,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|d| d.strip_prefix("/dev/").unwrap_or(d).to_string())
             .collect(),
+        time: args.time,
+        mono_to_wall_ns: 0,
     };
     if let Some(path) = &args.output
         && path.extension().is_some_and(|e| e == "dxt")
@@ -86,6 +92,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let verdict = match (&args.file, args.duration) {
         (Some(file), _) => {
             let folded = fold_trace(file, opts.collector_config())?;
+            let opts = CheckOptions {
+                mono_to_wall_ns: folded.header.session.monotonic_to_realtime_ns,
+                ..opts.clone()
+            };
             let mut verdict = check::judge_with_stacks(
                 &folded.collector,
                 &opts,
@@ -170,6 +180,10 @@ fn judge_live(
                 other => drop(w.finish_file(other.reason())?),
             }
         }
+        let opts = &CheckOptions {
+            mono_to_wall_ns: stream.info.monotonic_to_realtime_ns,
+            ..opts.clone()
+        };
         let mut verdict = check::judge_with_stacks(&collector, opts, "live", Some(&stream.stacks));
         verdict.push(check::session::probes_cover_claims(&stream.info.probes));
         let cut_short = match &stopped {

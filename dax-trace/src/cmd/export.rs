@@ -32,6 +32,10 @@ pub struct Args {
     /// Overwrite OUT if it exists.
     #[arg(long)]
     force: bool,
+    /// Event times: jsonl adds a "time" field in this base; perfetto's ts
+    /// counts it (default: since boot). rel, mono or wall (UTC).
+    #[arg(long, value_enum)]
+    time: Option<dax_trace::human::time::TimeBase>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -48,7 +52,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let file = dax_trace::trace::create(&args.output, CreateOptions { force: args.force })?;
         Box::new(file)
     };
-    let exported = export::export(&mut reader, format, BufWriter::with_capacity(1 << 20, out))?;
+    let exported = export::export_on(
+        &mut reader,
+        format,
+        args.time,
+        BufWriter::with_capacity(1 << 20, out),
+    )?;
     match &exported.end {
         End::Complete => Ok(ExitCode::SUCCESS),
         End::Truncated { .. } => {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use dax_trace::collector::CollectorConfig;
+use dax_trace::human::time::TimeBase;
 use dax_trace::report::{Report, render_text};
 use dax_trace::source::replay::{self, Folded};
 
@@ -16,15 +17,17 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Event times: rel (since the first event), mono (since boot), wall (UTC).
+    #[arg(long, value_enum, default_value_t = TimeBase::Rel)]
+    time: TimeBase,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let folded = fold_trace(&args.file, CollectorConfig::default())?;
-    let report = Report::new(&args.file, &folded, &folded.stacks);
+    let mut report = Report::new(&args.file, &folded, &folded.stacks);
+    report.time = args.time;
     let out = if args.json {
-        let mut s = serde_json::to_string_pretty(&report).context("encoding the report")?;
-        s.push('\n');
-        s
+        dax_trace::report::render_json(&report).context("encoding the report")?
     } else {
         render_text(&report)
     };

@@ -51,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = String::new();
     if args.json {
         for e in &snap.events {
-            out += &serde_json::to_string(e)?;
+            out += &dax_trace::json::to_string(e)?;
             out.push('\n');
         }
         out += &format!("{}\n", serde_json::json!({ "problems": snap.problems }));

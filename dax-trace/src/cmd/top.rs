@@ -40,6 +40,9 @@ pub struct Args {
     /// number is seconds), from 10ms to 1h.
     #[arg(long, value_name = "D", default_value = "1s", value_parser = super::flags::interval)]
     interval: Duration,
+    /// Event times: rel (since the first event), mono (since boot), wall (UTC).
+    #[arg(long, value_enum, default_value_t = dax_trace::human::time::TimeBase::Rel)]
+    time: dax_trace::human::time::TimeBase,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -65,6 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ended,
     } = stream;
     let mut dash = Dashboard::new(Collector::default(), info, clock);
+    dash.set_time(args.time);
     dash.set_stacks(stacks);
     let mut end = end;
     dash.set_end_note(move || end_note(&ended, &mut end));

@@ -24,6 +24,6 @@ impl Actor {
 
 impl std::fmt::Display for Actor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "pid {} ({})", self.pid, self.comm)
+        f.write_str(&crate::human::time::task(self.comm, self.pid, self.tid))
     }
 }

@@ -130,6 +130,7 @@ impl Collector {
                     ino: b.ino,
                     dev: b.dev,
                     index: b.index.get(),
+                    idle_ns: None,
                 },
                 cap,
             );

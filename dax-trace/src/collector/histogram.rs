@@ -1,6 +1,7 @@
-//! A fixed-size latency histogram: log2 buckets split into four linear
-//! sub-buckets (HDR-like, at most 25 % relative error), so memory never grows
-//! with the number of samples.
+//! A latency histogram: log2 buckets split into four linear sub-buckets
+//! (HDR-like, at most 25 % relative error), plus the first `EXACT_CAP`
+//! samples themselves, so percentiles are exact while the samples fit and a
+//! bucket's upper bound (a "≤" figure) beyond. Memory stays bounded.
 use serde::{Deserialize, Serialize};
 
 /// Sub-buckets per power of two (must be a power of two).
@@ -10,11 +11,26 @@ const SUB_BITS: u32 = SUB.trailing_zeros();
 /// gets `SUB` buckets, up to 2^63.
 pub const BUCKETS: usize = (SUB as usize) * 63;
 
+/// Samples kept exactly; beyond this many, percentiles are bucket bounds.
+pub const EXACT_CAP: usize = 4096;
+
+/// A percentile: the sample of its rank, or (`exact` false) the upper
+/// bound of the bucket holding it, which the sample does not exceed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quantile {
+    pub ns: u64,
+    pub exact: bool,
+}
+
 /// Counts of nanosecond latencies in bounded buckets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LatencyHistogram {
     #[serde(with = "serde_buckets")]
     buckets: Box<[u64; BUCKETS]>,
+    /// Every sample while there are at most `EXACT_CAP` of them (emptied
+    /// for good once there are more).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    exact: Vec<u64>,
     count: u64,
     total_ns: u64,
     max_ns: u64,
@@ -25,6 +41,7 @@ impl Default for LatencyHistogram {
     fn default() -> Self {
         Self {
             buckets: Box::new([0; BUCKETS]),
+            exact: Vec::new(),
             count: 0,
             total_ns: 0,
             max_ns: 0,
@@ -59,12 +76,27 @@ fn bucket_range(i: usize) -> (u64, u64) {
 impl LatencyHistogram {
     pub fn record(&mut self, ns: u64) {
         self.buckets[bucket_of(ns)] += 1;
+        self.keep_exact(std::iter::once(ns), 1);
         if self.count == 0 || ns < self.min_ns {
             self.min_ns = ns;
         }
         self.count += 1;
         self.total_ns = self.total_ns.saturating_add(ns);
         self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// Keeps `more` samples (`n` of them) exactly while all samples fit.
+    fn keep_exact(&mut self, more: impl Iterator<Item = u64>, n: u64) {
+        if self.exact.len() as u64 == self.count && self.count + n <= EXACT_CAP as u64 {
+            self.exact.extend(more);
+        } else {
+            self.exact = Vec::new();
+        }
+    }
+
+    /// Every sample, when all are kept (at most `EXACT_CAP`).
+    pub fn samples(&self) -> Option<&[u64]> {
+        (self.exact.len() as u64 == self.count).then_some(&self.exact[..])
     }
 
     pub fn count(&self) -> u64 {
@@ -83,14 +115,32 @@ impl LatencyHistogram {
         self.total_ns.checked_div(self.count).unwrap_or(0)
     }
 
-    /// The `q` quantile (0.0..=1.0): the upper bound of the bucket holding the
-    /// sample of that rank, clamped to the observed min and max. 0 when empty.
-    pub fn quantile_ns(&self, q: f64) -> u64 {
-        if self.count == 0 {
-            return 0;
-        }
+    /// The `q` quantile (0.0..=1.0), nearest rank: the sample of that rank
+    /// while every sample is kept, else the upper bound of the bucket holding
+    /// it, clamped to the observed min and max. 0 (exact) when empty.
+    pub fn quantile(&self, q: f64) -> Quantile {
         let q = q.clamp(0.0, 1.0);
         let rank = ((q * self.count as f64).ceil() as u64).max(1);
+        match self.samples() {
+            Some([]) => Quantile { ns: 0, exact: true },
+            Some(samples) => {
+                let mut sorted = samples.to_vec();
+                sorted.sort_unstable();
+                let i = (rank as usize).min(sorted.len()) - 1;
+                Quantile {
+                    ns: sorted[i],
+                    exact: true,
+                }
+            }
+            None => Quantile {
+                ns: self.bucket_quantile_ns(rank),
+                exact: false,
+            },
+        }
+    }
+
+    /// The upper bound of the bucket holding the sample of `rank`.
+    fn bucket_quantile_ns(&self, rank: u64) -> u64 {
         let mut seen = 0;
         for (i, &n) in self.buckets.iter().enumerate() {
             seen += n;
@@ -101,11 +151,23 @@ impl LatencyHistogram {
         self.max_ns
     }
 
+    /// The `q` quantile's nanoseconds (see [`Self::quantile`] for whether
+    /// it is exact).
+    pub fn quantile_ns(&self, q: f64) -> u64 {
+        self.quantile(q).ns
+    }
+
+    pub fn p50(&self) -> Quantile {
+        self.quantile(0.50)
+    }
+    pub fn p99(&self) -> Quantile {
+        self.quantile(0.99)
+    }
     pub fn p50_ns(&self) -> u64 {
-        self.quantile_ns(0.50)
+        self.p50().ns
     }
     pub fn p99_ns(&self) -> u64 {
-        self.quantile_ns(0.99)
+        self.p99().ns
     }
 
     /// Non-empty buckets as (low, high inclusive, count), for renderers.
@@ -128,6 +190,10 @@ impl LatencyHistogram {
         }
         for (a, b) in self.buckets.iter_mut().zip(other.buckets.iter()) {
             *a += b;
+        }
+        match other.samples() {
+            Some(theirs) => self.keep_exact(theirs.iter().copied(), other.count),
+            None => self.exact = Vec::new(),
         }
         self.min_ns = if self.count == 0 {
             other.min_ns
@@ -202,6 +268,49 @@ mod tests {
     }
 
     #[test]
+    fn percentiles_are_the_samples_while_they_fit_then_marked_bounds() {
+        // The shipped sample's waits: 1.999-2.004 s and 3.515-3.548 s.
+        let waits = [
+            1_999_100_000,
+            2_000_200_000,
+            2_001_300_000,
+            2_004_000_000,
+            3_515_000_000,
+            3_530_000_000,
+            3_540_000_000,
+            3_548_000_000u64,
+        ];
+        let mut h = LatencyHistogram::default();
+        for w in waits {
+            h.record(w);
+        }
+        assert_eq!(
+            h.p50(),
+            Quantile {
+                ns: 2_004_000_000,
+                exact: true
+            }
+        );
+        assert_eq!(h.p99().ns, 3_548_000_000);
+        let mut merged = LatencyHistogram::default();
+        merged.merge(&h);
+        merged.merge(&h);
+        assert_eq!(merged.p50().ns, 2_004_000_000);
+        assert!(merged.p50().exact);
+
+        let mut big = LatencyHistogram::default();
+        for i in 0..=EXACT_CAP as u64 {
+            big.record(1_000_000 + i);
+        }
+        let p50 = big.p50();
+        assert!(!p50.exact);
+        assert!(p50.ns >= 1_000_000 + EXACT_CAP as u64 / 2, "{p50:?}");
+        assert!(big.samples().is_none());
+        big.record(5);
+        assert!(!big.p50().exact, "never exact again");
+    }
+
+    #[test]
     fn empty_histogram_reports_zero() {
         let h = LatencyHistogram::default();
         assert_eq!((h.p50_ns(), h.p99_ns(), h.mean_ns()), (0, 0, 0));
@@ -227,13 +336,14 @@ mod tests {
         }
 
         #[test]
-        fn quantile_is_within_a_bucket_of_the_exact_one(mut vs in proptest::collection::vec(0u64..10_000_000_000, 1..200), q in 0.0f64..=1.0) {
+        fn quantile_is_exact_while_kept_and_within_a_bucket_beyond(mut vs in proptest::collection::vec(0u64..10_000_000_000, 1..200), q in 0.0f64..=1.0) {
             let mut h = LatencyHistogram::default();
             for &v in &vs { h.record(v); }
             vs.sort_unstable();
             let rank = ((q * vs.len() as f64).ceil() as usize).max(1);
             let exact = vs[rank - 1];
-            let got = h.quantile_ns(q);
+            prop_assert_eq!(h.quantile(q), Quantile { ns: exact, exact: true });
+            let got = h.bucket_quantile_ns(rank as u64);
             let (lo, hi) = bucket_range(bucket_of(exact));
             prop_assert!(got >= lo.max(h.min_ns()) && got <= hi.min(h.max_ns()), "exact {} got {}", exact, got);
         }

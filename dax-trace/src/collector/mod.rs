@@ -81,7 +81,7 @@ pub use device::{
 pub use findings::{
     DoubleClaim, EndedAttachWait, Findings, Sampled, SlowWait, StuckWaitRecord, UnmatchedRelease,
 };
-pub use histogram::LatencyHistogram;
+pub use histogram::{EXACT_CAP, LatencyHistogram, Quantile};
 pub use kinds::KindCounts;
 pub use pagemap::{
     BusyPage, BusyPages, MemoryFailureRecord, PagemapIdentity, PagemapState, StartBusyPage,
@@ -91,12 +91,19 @@ pub use pins::{
 };
 pub use pins_view::{BusyPageOwners, PinsSummary};
 pub use ring::BoundedRing;
-pub use summary::{DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Summary};
+pub use summary::{
+    DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Precision, Summary,
+};
 
 use crate::event::{Dev, Event, EventBody, WaitApi};
 use dax_trace_common::Loss;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+
+/// Open claims remembered per device: what a count field of a trace (a
+/// dax_device's claims at start) may make any reader of it (report, check,
+/// top, every exporter) hold or write.
+pub const MAX_OPEN_CLAIMS: usize = 1024;
 
 /// Caps that keep the collector's memory bounded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,7 +131,7 @@ impl Default for CollectorConfig {
         Self {
             history: 16,
             max_busy_pages: 1024,
-            max_open_claims: 1024,
+            max_open_claims: MAX_OPEN_CLAIMS,
             max_devices: 256,
             max_pagemaps: 256,
             max_open_waits: 4096,

@@ -53,6 +53,10 @@ pub struct StartBusyPage {
     pub dev: Dev,
     /// The page's index in its file.
     pub index: Option<u64>,
+    /// When it went idle during the trace (kept: a stuck wait on it was
+    /// made by a reference taken before attach); `None` while busy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_ns: Option<u64>,
 }
 
 /// Busy pages by pfn. The hasher is fast and fixed-seed: pfns come from the
@@ -181,8 +185,12 @@ impl PagemapState {
             .is_some_and(|(start, end)| (start..end).contains(&pfn))
     }
 
-    /// Marks a busy page idle at `ts_ns`; returns whether it was busy.
+    /// Marks a busy page idle at `ts_ns`, busy at start or since; returns
+    /// whether it was busy since the trace began.
     pub(super) fn clear_busy(&mut self, pfn: u64, ts_ns: u64) -> bool {
+        if let Ok(i) = self.busy_at_start.binary_search_by_key(&pfn, |b| b.pfn) {
+            self.busy_at_start[i].idle_ns.get_or_insert(ts_ns);
+        }
         match self.busy.remove(&pfn) {
             Some(b) => {
                 self.busy_cleared += 1;

@@ -40,6 +40,9 @@ pub struct StuckWaitOwners {
     pub waiter_tid: u32,
     /// The waiter's comm, when known.
     pub waiter_comm: Option<Comm>,
+    /// The waiter's process, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiter_pid: Option<u32>,
     pub wait_begin_ns: u64,
     pub reported_ns: u64,
     pub owners: Ownership,
@@ -140,6 +143,7 @@ impl Collector {
                 ino: s.ino,
                 waiter_tid: s.waiter_tid,
                 waiter_comm: s.waiter.as_ref().map(|a| a.comm),
+                waiter_pid: s.waiter.as_ref().map(|a| a.pid),
                 wait_begin_ns: s.wait_begin_ns,
                 reported_ns: s.reported_ns,
                 owners: s.owners.clone(),
@@ -196,13 +200,13 @@ pub fn stack_summary(stack: StackId, stacks: Option<&StackTable>) -> Option<Stri
     Some(out)
 }
 
-/// One owner as of `at_ns`: `pinned 3.200 s by tid 585 (fio) via ...` when
-/// it holds the page, `pinned by tid 585 (fio) via ..., released 1.000 s
+/// One owner as of `at_ns`: `pinned 3.200 s by fio[580/585] via ...` when
+/// it holds the page, `pinned by fio[580/585] via ..., released 1.000 s
 /// before` when it no longer does.
 pub fn owner_phrase(o: &PinOwnerRecord, at_ns: u64, stacks: Option<&StackTable>) -> String {
     // "pinned" for FOLL_GET references too: either keeps the page busy.
     let how = "pinned";
-    let who = format!("tid {} ({})", o.tid, o.comm);
+    let who = crate::human::time::task(o.comm, o.pid, o.tid);
     let via = via(&o.entry, o.stack, stacks);
     match &o.released {
         Some(r) if r.ts_ns <= at_ns => format!(
@@ -271,9 +275,8 @@ pub fn refused_line(r: &RefusedPinGroup, stacks: Option<&StackTable>) -> String 
         format!("error {}", r.ret)
     };
     format!(
-        "pid {} ({}) asked {times} to pin {} page{} of {file} long term via {}: refused ({errno}, FS-DAX memory cannot be pinned long term)",
-        r.pid,
-        r.comm,
+        "{} asked {times} to pin {} page{} of {file} long term via {}: refused ({errno}, FS-DAX memory cannot be pinned long term)",
+        crate::human::time::task(r.comm, r.pid, r.pid),
         r.nr_pages,
         if r.nr_pages == 1 { "" } else { "s" },
         via(&r.entry, r.stack, stacks),

@@ -46,6 +46,30 @@ pub struct OpenWaitView {
     pub at_attach: Option<WaitAtAttach>,
 }
 
+/// Whether a figure is a measured value or a bucket's upper bound.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    #[default]
+    Exact,
+    /// At most this much: the bucket's upper bound.
+    Bound,
+}
+
+impl Precision {
+    pub fn of(exact: bool) -> Self {
+        if exact { Self::Exact } else { Self::Bound }
+    }
+
+    /// What precedes the figure in text: nothing, or `≤ `.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Self::Exact => "",
+            Self::Bound => "≤ ",
+        }
+    }
+}
+
 /// One device, with derived figures.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceSummary {
@@ -63,6 +87,10 @@ pub struct DeviceSummary {
     pub wait_max_ns: u64,
     pub wait_p50_ns: u64,
     pub wait_p99_ns: u64,
+    /// `exact`: p50 and p99 are samples; `bound`: the samples were too many
+    /// to keep, and they are the upper bounds of the buckets holding them.
+    #[serde(default)]
+    pub wait_percentiles: Precision,
     pub wait_errors: u64,
     pub stuck_waits: u64,
     pub busy_pages_seen: u64,
@@ -124,6 +152,10 @@ pub struct Summary {
     pub unmatched_releases: u64,
     pub double_claims: u64,
     pub stuck_waits: u64,
+    /// The stuck waits counted, as many as the collector kept
+    /// (`CollectorConfig::examples`), in the order they were reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stuck_wait_list: Vec<super::StuckWaitRecord>,
     /// The state at start, when the trace has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_at_start: Option<StateAtStart>,
@@ -249,6 +281,7 @@ impl Collector {
             wait_max_ns: lat.max_ns(),
             wait_p50_ns: lat.p50_ns(),
             wait_p99_ns: lat.p99_ns(),
+            wait_percentiles: Precision::of(lat.p50().exact),
             wait_errors: d.waits.errors,
             stuck_waits: d.stuck_waits,
             busy_pages_seen: d.busy_pages_seen,
@@ -313,6 +346,7 @@ impl Collector {
             unmatched_releases: self.findings.unmatched_releases.count,
             double_claims: self.findings.double_claims.count,
             stuck_waits: self.findings.stuck_waits.count,
+            stuck_wait_list: self.findings.stuck_waits.examples.clone(),
             state_at_start: self.at_start.clone(),
             held_since_start: self.held_since_start(),
             pins: self.pins_summary(),

@@ -3,7 +3,11 @@
 //! trace file of the current format version ([`dxt`]) to upgrade old ones.
 //!
 //! Both are streaming: memory stays bounded by what is open (claims, waits,
-//! busy pages), not by the length of the trace.
+//! busy pages), not by the length of the trace. Output is bounded by the
+//! trace's records too: a count field read from the file (a dax_device's
+//! claims at start) is drawn at most `collector::MAX_OPEN_CLAIMS` times, the
+//! cap report, check and top use, and the output says when it capped.
+//! JSON lines write each record once, so a count there is just a number.
 pub mod dxt;
 pub mod jsonl;
 pub mod perfetto;
@@ -11,6 +15,7 @@ pub mod perfetto;
 use std::io::{Read, Write};
 
 use crate::event::Event;
+use crate::human::time::TimeBase;
 use crate::stacks::StackRecord;
 use crate::trace::{End, Header, Reader, Record, Summary};
 
@@ -53,15 +58,22 @@ pub struct Exported {
     pub end: End,
 }
 
-/// An exporter for `format` writing to `out`.
+/// An exporter for `format` writing to `out`; `time` is `export --time`
+/// (JSON lines: a `"time"` field; Perfetto: what `ts` counts, since boot
+/// when `None`; a trace file keeps CLOCK_MONOTONIC).
 pub fn exporter<'a, W: Write + 'a>(
     format: Format,
     header: &Header,
+    time: Option<TimeBase>,
     out: W,
 ) -> std::io::Result<Box<dyn Exporter + 'a>> {
     Ok(match format {
-        Format::Jsonl => Box::new(jsonl::JsonLines::new(out)),
-        Format::Perfetto => Box::new(perfetto::ChromeTrace::new(out, header)?),
+        Format::Jsonl => Box::new(jsonl::JsonLines::new(out, header, time)?),
+        Format::Perfetto => Box::new(perfetto::ChromeTrace::new(
+            out,
+            header,
+            time.unwrap_or(TimeBase::Mono),
+        )?),
         Format::Dxt => Box::new(dxt::TraceFile::new(out, header)?),
     })
 }
@@ -73,8 +85,18 @@ pub fn export<R: Read, W: Write>(
     format: Format,
     out: W,
 ) -> Result<Exported, ExportError> {
+    export_on(reader, format, None, out)
+}
+
+/// [`export`] with event times in `time` (`export --time`).
+pub fn export_on<R: Read, W: Write>(
+    reader: &mut Reader<R>,
+    format: Format,
+    time: Option<TimeBase>,
+    out: W,
+) -> Result<Exported, ExportError> {
     let header = reader.header().clone();
-    let mut exporter = exporter(format, &header, out)?;
+    let mut exporter = exporter(format, &header, time, out)?;
     let mut events = 0;
     for record in reader.by_ref() {
         match record {

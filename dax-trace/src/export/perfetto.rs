@@ -28,8 +28,10 @@
 //!   the trace), with the entry point and stack, and refused long-term pins
 //!   as instants on the asking thread.
 //!
-//! Timestamps are CLOCK_MONOTONIC microseconds with nanosecond decimals,
-//! written as exact decimal text (a float would round large uptimes).
+//! Timestamps are CLOCK_MONOTONIC microseconds (or, with `--time`, since
+//! the first event or the Unix epoch) with nanosecond decimals,
+//! written as exact decimal text (a float would round large uptimes); in
+//! `args`, addresses and devices are strings ([`crate::json`]).
 use crate::event::{
     BusyPage, DaxAddHost, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
     HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, PutStats,
@@ -42,6 +44,7 @@ use serde_json::{Value, json};
 
 use super::Exporter;
 use crate::event::{Dev, Event, EventBody};
+use crate::human::time::TimeBase;
 use crate::trace::Header;
 
 mod claims;
@@ -87,17 +90,29 @@ pub struct ChromeTrace<W: Write> {
     state_read: bool,
     /// Pin slices open and the trace's stacks (`perfetto/pins.rs`).
     pins: pins::PinTracks,
+    /// The clock `ts` counts (`export --time`): since boot by default.
+    time: TimeBase,
+    /// The first event's time (where `--time rel` starts).
+    origin_ns: Option<u64>,
+    mono_to_wall_ns: i128,
 }
 
 impl<W: Write> ChromeTrace<W> {
-    /// Starts the JSON document; `header` goes into `otherData`.
-    pub fn new(mut out: W, header: &Header) -> std::io::Result<Self> {
+    /// Starts the JSON document; `header` goes into `otherData`. `ts`
+    /// counts `time` (CLOCK_MONOTONIC, since the first event, or since the
+    /// Unix epoch).
+    pub fn new(mut out: W, header: &Header, time: TimeBase) -> std::io::Result<Self> {
+        let clock = match time {
+            TimeBase::Mono => "CLOCK_MONOTONIC",
+            TimeBase::Rel => "CLOCK_MONOTONIC since the first event",
+            TimeBase::Wall => "CLOCK_REALTIME (Unix epoch)",
+        };
         let other = json!({
             "tool": "daxtrace",
             "tool_version": header.tool_version,
             "kernel_release": header.session.kernel_release,
             "command_line": header.command_line.join(" "),
-            "clock": "CLOCK_MONOTONIC",
+            "clock": clock,
             "monotonic_to_realtime_ns": header.session.monotonic_to_realtime_ns.to_string(),
         });
         writeln!(
@@ -118,6 +133,9 @@ impl<W: Write> ChromeTrace<W> {
             dm_pages: HashMap::new(),
             state_read: false,
             pins: pins::PinTracks::default(),
+            time,
+            origin_ns: None,
+            mono_to_wall_ns: header.session.monotonic_to_realtime_ns,
         })
     }
 
@@ -139,15 +157,26 @@ impl<W: Write> ChromeTrace<W> {
             "{sep}{{\"ph\":\"{ph}\",\"name\":{name},\"pid\":{pid},\"tid\":{tid}"
         )?;
         if let Some(ts) = ts_ns {
+            let ts = self.on_clock(ts);
             write!(self.out, ",\"ts\":{}.{:03}", ts / 1000, ts % 1000)?;
         }
         if ph == "i" {
             write!(self.out, ",\"s\":\"t\"")?;
         }
         if !args.is_null() {
+            let args = crate::json::exact(args);
             write!(self.out, ",\"args\":{args}")?;
         }
         write!(self.out, "}}")
+    }
+
+    /// `ts_ns` (CLOCK_MONOTONIC) on the output's clock, in nanoseconds.
+    fn on_clock(&self, ts_ns: u64) -> i128 {
+        match self.time {
+            TimeBase::Mono => i128::from(ts_ns),
+            TimeBase::Rel => i128::from(ts_ns.saturating_sub(self.origin_ns.unwrap_or(ts_ns))),
+            TimeBase::Wall => i128::from(ts_ns) + self.mono_to_wall_ns,
+        }
     }
 
     /// The pid of a process track, naming it on first use.
@@ -270,6 +299,7 @@ fn holder_name(holder: u64) -> String {
 
 impl<W: Write> Exporter for ChromeTrace<W> {
     fn event(&mut self, e: &Event) -> std::io::Result<()> {
+        self.origin_ns.get_or_insert(e.ts_ns);
         if self.state_event(e)? || self.pin_event(e)? {
             return Ok(());
         }

@@ -5,6 +5,7 @@
 //! `bytes_one_decimal` and `whole_mib` are older spellings of a size kept
 //! as they print today (their output is pinned); new text uses [`bytes`].
 pub mod compact;
+pub mod time;
 
 /// `870 ns`, `12.345 us`, `12.345 ms`, `1.500 s`.
 pub fn duration(ns: u64) -> String {

@@ -8,11 +8,13 @@ use std::path::Path;
 mod pins;
 mod records;
 mod state;
+mod stuck;
 
 use serde::Serialize;
 
 use crate::collector::Summary;
-use crate::human::{duration, offset as at};
+use crate::human::duration;
+use crate::human::time::{TimeBase, Timeline};
 use crate::source::replay::Folded;
 use crate::stacks::{StackRecord, StackTable};
 use records::{device_text, pagemap_text};
@@ -20,6 +22,8 @@ use records::{device_text, pagemap_text};
 /// What `report` prints, text or JSON.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The JSON schema's version (docs/json.md).
+    pub schema: u32,
     pub file: String,
     pub kernel_release: String,
     pub tool_version: String,
@@ -33,6 +37,11 @@ pub struct Report {
     /// For the text form only: every stack of the trace.
     #[serde(skip)]
     table: StackTable,
+    /// For the text form only: the clock event times are printed in.
+    #[serde(skip)]
+    pub time: TimeBase,
+    #[serde(skip)]
+    mono_to_wall_ns: i128,
 }
 
 impl Report {
@@ -46,6 +55,7 @@ impl Report {
             .map(|s| (*s).clone())
             .collect();
         Self {
+            schema: crate::json::SCHEMA_VERSION,
             file: path.display().to_string(),
             kernel_release: folded.header.session.kernel_release.clone(),
             tool_version: folded.header.tool_version.clone(),
@@ -53,6 +63,8 @@ impl Report {
             summary,
             stacks: named,
             table: stacks.clone(),
+            time: TimeBase::Rel,
+            mono_to_wall_ns: folded.header.session.monotonic_to_realtime_ns,
         }
     }
 }
@@ -65,11 +77,19 @@ fn list(items: &[String]) -> String {
     }
 }
 
+/// The report as indented JSON (addresses and devices as strings, see
+/// [`crate::json`]), ending in a newline.
+pub fn render_json(r: &Report) -> Result<String, serde_json::Error> {
+    let mut s = crate::json::to_string_pretty(r)?;
+    s.push('\n');
+    Ok(s)
+}
+
 /// The human report.
 pub fn render_text(r: &Report) -> String {
     let s = &r.summary;
     let t = &s.totals;
-    let origin = t.first_ts_ns.unwrap_or(0);
+    let origin = Timeline::new(r.time, t.first_ts_ns.unwrap_or(0), r.mono_to_wall_ns);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -112,7 +132,7 @@ pub fn render_text(r: &Report) -> String {
                 h.recent_claims,
                 h.last_claim
                     .as_ref()
-                    .map(|a| format!(", last by {a} at {}", at(origin, a.ts_ns)))
+                    .map(|a| format!(", last by {a} at {}", origin.at(a.ts_ns)))
                     .unwrap_or_default(),
             );
         }
@@ -129,15 +149,14 @@ pub fn render_text(r: &Report) -> String {
                         w.ino,
                         w.dev,
                         duration(w.waited_ns),
-                        at(origin, w.begin.ts_ns)
+                        origin.at(w.begin.ts_ns)
                     );
                 }
                 Some(a) => {
                     let _ = writeln!(
                         out,
-                        "  {} tid {} on pfn {:#x} of inode {} of {} for at least {} (in progress at attach)",
+                        "  {} on pfn {:#x} of inode {} of {} for at least {} (in progress at attach)",
                         w.begin,
-                        w.begin.tid,
                         a.pfn,
                         w.ino,
                         w.dev,
@@ -147,6 +166,7 @@ pub fn render_text(r: &Report) -> String {
             }
         }
     }
+    stuck::stuck_text(&mut out, s, &r.table, origin);
     pins::pins_text(&mut out, &s.pins, &r.table, origin, t.last_ts_ns);
     out.push_str("\nfindings\n");
     let _ = writeln!(

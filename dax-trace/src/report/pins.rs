@@ -2,10 +2,9 @@
 use std::fmt::Write as _;
 
 use crate::collector::PinsSummary;
-use crate::collector::pins_view::{
-    busy_page_line, owner_phrase, ownership_phrase, refused_line, via,
-};
-use crate::human::{duration, offset as at};
+use crate::collector::pins_view::{busy_page_line, owner_phrase, refused_line, via};
+use crate::human::duration;
+use crate::human::time::Timeline;
 use crate::stacks::StackTable;
 
 /// Busy pages with their owners, owners still holding pages, refused pins.
@@ -13,7 +12,7 @@ pub(super) fn pins_text(
     out: &mut String,
     p: &PinsSummary,
     stacks: &StackTable,
-    origin: u64,
+    origin: Timeline,
     end_ns: u64,
 ) {
     if p.is_empty() {
@@ -42,30 +41,14 @@ pub(super) fn pins_text(
             let Some(r) = &o.released else { continue };
             let _ = writeln!(
                 out,
-                "  pfn {:#x} pinned by tid {} ({}) at {} via {}, held {}, released at {}{}",
+                "  pfn {:#x} pinned by {} at {} via {}, held {}, released at {}{}",
                 o.pfn,
-                o.tid,
-                o.comm,
-                at(origin, o.since_ns),
+                crate::human::time::task(o.comm, o.pid, o.tid),
+                origin.at(o.since_ns),
                 via(&o.entry, o.stack, Some(stacks)),
                 duration(r.ts_ns.saturating_sub(o.since_ns)),
-                at(origin, r.ts_ns),
+                origin.at(r.ts_ns),
                 if r.by_idle { " (page went idle)" } else { "" },
-            );
-        }
-    }
-    if !p.stuck_waits.is_empty() {
-        out.push_str("\nstuck waits and who pinned their page\n");
-        for s in &p.stuck_waits {
-            let comm = s.waiter_comm.map(|c| format!(" ({c})")).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  tid {}{comm} on pfn {:#x} ino {} since {}: page {}",
-                s.waiter_tid,
-                s.pfn,
-                s.ino,
-                at(origin, s.wait_begin_ns),
-                ownership_phrase(&s.owners, s.reported_ns, Some(stacks)),
             );
         }
     }

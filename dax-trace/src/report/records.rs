@@ -2,7 +2,8 @@
 use std::fmt::Write as _;
 
 use crate::collector::{ClaimOutcome, DeviceSummary, PagemapSummary};
-use crate::human::{bytes, duration, offset as at};
+use crate::human::time::Timeline;
+use crate::human::{bytes, duration};
 
 use super::list;
 
@@ -94,7 +95,7 @@ fn held(holder: u64, what: &str) -> String {
     }
 }
 
-pub(super) fn device_text(out: &mut String, d: &DeviceSummary, origin: u64) {
+pub(super) fn device_text(out: &mut String, d: &DeviceSummary, origin: Timeline) {
     let _ = writeln!(
         out,
         "\ndevice {}{}{}",
@@ -133,7 +134,7 @@ pub(super) fn device_text(out: &mut String, d: &DeviceSummary, origin: u64) {
                 out,
                 "  held by       holder {} since {}, claimed by {}",
                 holder(h.holder),
-                at(origin, h.by.ts_ns),
+                origin.at(h.by.ts_ns),
                 h.by
             );
         }
@@ -142,7 +143,7 @@ pub(super) fn device_text(out: &mut String, d: &DeviceSummary, origin: u64) {
         let outcome = match (c.outcome, &c.released) {
             (ClaimOutcome::Refused, _) => "refused".to_string(),
             (ClaimOutcome::Granted, Some(r)) => {
-                format!("released {} by {r}", at(origin, r.ts_ns))
+                format!("released {} by {r}", origin.at(r.ts_ns))
             }
             (ClaimOutcome::Granted, None) => "open".to_string(),
         };
@@ -158,7 +159,7 @@ pub(super) fn device_text(out: &mut String, d: &DeviceSummary, origin: u64) {
         let _ = writeln!(
             out,
             "    {} claim by {} holder {} -> {}",
-            at(origin, c.claimed.ts_ns),
+            origin.at(c.claimed.ts_ns),
             c.claimed,
             holder(c.holder),
             outcome
@@ -167,11 +168,13 @@ pub(super) fn device_text(out: &mut String, d: &DeviceSummary, origin: u64) {
     if d.waits > 0 || d.stuck_waits > 0 || d.busy_pages_seen > 0 {
         let _ = writeln!(
             out,
-            "  waits         {} (total {}, max {}, p50 {}, p99 {}, {} errors); {} busy-page reports; {} stuck",
+            "  waits         {} (total {}, max {}, p50 {}{}, p99 {}{}, {} errors); {} busy-page reports; {} stuck",
             d.waits,
             duration(d.wait_total_ns),
             duration(d.wait_max_ns),
+            d.wait_percentiles.mark(),
             duration(d.wait_p50_ns),
+            d.wait_percentiles.mark(),
             duration(d.wait_p99_ns),
             d.wait_errors,
             d.busy_pages_seen,

@@ -4,16 +4,17 @@
 use std::fmt::Write as _;
 
 use crate::collector::{DeviceSummary, PagemapSummary, StateAtStart};
-use crate::human::{bytes, duration, offset as at, plural};
+use crate::human::time::Timeline;
+use crate::human::{bytes, duration, plural};
 
 /// Busy pages at start listed per pagemap (the rest are counted).
 const BUSY_LISTED: usize = 16;
 
-pub(super) fn state_text(out: &mut String, s: &StateAtStart, origin: u64) {
+pub(super) fn state_text(out: &mut String, s: &StateAtStart, origin: Timeline) {
     let _ = writeln!(
         out,
         "\nState at start (read by {}, in {})",
-        at(origin, s.ts_ns),
+        origin.at(s.ts_ns),
         duration(s.elapsed_ns)
     );
     let _ = writeln!(
@@ -166,7 +167,7 @@ mod tests {
             ..StateAtStart::default()
         };
         let mut out = String::new();
-        state_text(&mut out, &s, 1_000_000_000);
+        state_text(&mut out, &s, Timeline::relative(1_000_000_000));
         assert_eq!(
             out,
             "\nState at start (read by +0.004s, in 4.000 ms)\n\

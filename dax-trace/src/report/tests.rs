@@ -25,7 +25,7 @@ fn sample_report_text() {
 
 #[test]
 fn sample_report_json() {
-    let json = serde_json::to_string_pretty(&sample_report()).expect("encodes");
+    let json = super::render_json(&sample_report()).expect("encodes");
     insta::assert_snapshot!(json);
 }
 
@@ -37,7 +37,7 @@ fn sample_report_names_the_state_at_start() {
         "pagemap 0xffff888004200000: fs-dax, pfn 0x40000-0x60000 (131072 pages, 512 MiB), existed before the trace",
         "  backed by     pmem0 on namespace0.0",
         "device pmem0 (259:0), dax_dev 0xffff888004310000\n  size          512 MiB",
-        "before the trace: held by xfs on /mnt/xfs (holder 0xffff88800b200000) -> released +0.013s by pid 300 (umount)",
+        "before the trace: held by xfs on /mnt/xfs (holder 0xffff88800b200000) -> released +0.013s by umount[300]",
         "  mounted       ext4 on /mnt/ext4 (since before the trace)",
         "  dm table      daxlin 0+1048576 linear -> pmem1 at sector 0 (since before the trace)",
         "  busy at start 3 pages\n    pfn 0x60200 inode 77 index 0 refcount 3 on 253:0",

@@ -60,9 +60,8 @@ pub fn render(events: &[Event]) -> String {
                 t.member_sector
             ),
             EventBody::StateWait(w) => format!(
-                "waiting: tid {} ({}) on pfn {:#x} (ino {}, index {}) for at least {} ms{}",
-                w.waiter_tid,
-                e.comm,
+                "waiting: {} on pfn {:#x} (ino {}, index {}) for at least {} ms{}",
+                crate::human::time::task(e.comm, e.pid, w.waiter_tid),
                 w.pfn,
                 w.ino,
                 w.index.get().map_or("?".into(), |i| i.to_string()),
@@ -144,7 +143,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("tid 585 (truncate) on pfn 0x48200 (ino 12, index 0) for at least 3200 ms, page idle"),
+            text.contains(
+                "truncate[?/585] on pfn 0x48200 (ino 12, index 0) for at least 3200 ms, page idle"
+            ),
             "{text}"
         );
     }

@@ -116,8 +116,10 @@ fn run_functions(names: &[&str], out: &Path, call: &str) -> String {
 fn fsdax_pgmaps_lists_only_fs_dax_pagemaps_in_hex() {
     let out = tempfile::tempdir().unwrap();
     let state = [
+        r#"{"ts_ns":1,"body":{"type":"state-pagemap","pgmap":"0xffff88807f6520b0","memory_type":3,"fs_dax":true,"pfn_start":262144}}"#,
+        // What daxtrace printed before addresses were hex strings.
         r#"{"ts_ns":1,"body":{"type":"state-pagemap","pgmap":18446612684207366320,"memory_type":3,"fs_dax":true,"pfn_start":262144}}"#,
-        r#"{"ts_ns":1,"body":{"type":"state-pagemap","pgmap":18446612684207366400,"memory_type":1,"fs_dax":false}}"#,
+        r#"{"ts_ns":1,"body":{"type":"state-pagemap","pgmap":"0xffff88807f652100","memory_type":1,"fs_dax":false}}"#,
         r#"{"ts_ns":1,"body":{"type":"state-dax-device","dax_dev":5,"fs_dax":true}}"#,
         r#"{"problems":[]}"#,
     ]

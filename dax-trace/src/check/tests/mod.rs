@@ -83,6 +83,7 @@ fn unbalanced_trace_fails_every_assertion() {
     let opts = CheckOptions {
         max_wait_ns: Some(10_000_000),
         devices: Vec::new(),
+        ..CheckOptions::default()
     };
     let v = verdict(&unbalanced(), &opts);
     assert_eq!(v.outcome, Outcome::Fail);
@@ -100,7 +101,7 @@ fn unbalanced_trace_fails_every_assertion() {
     let leaks = &v.assertions[0].details;
     assert_eq!(leaks.len(), 2, "both claims of the doubled holder are open");
     assert!(leaks[0].contains("pmem0 (259:0)"), "{}", leaks[0]);
-    assert!(leaks[0].contains("pid 321 (mount)"), "{}", leaks[0]);
+    assert!(leaks[0].contains("mount[321]"), "{}", leaks[0]);
 }
 
 #[test]
@@ -257,7 +258,7 @@ fn junit_escapes_markup() {
     s.by(1, "<a&b>").claim(DAX0, 0, PMEM0, "pmem0");
     let v = verdict(&s.build(), &CheckOptions::default());
     let xml = render::junit(&v);
-    assert!(xml.contains("(&lt;a&amp;b&gt;)"), "{xml}");
+    assert!(xml.contains("&lt;a&amp;b&gt;[1]"), "{xml}");
     assert!(!xml.contains("<a&b>"));
 }
 
@@ -282,6 +283,7 @@ mod golden {
         CheckOptions {
             max_wait_ns: Some(10_000_000),
             devices: Vec::new(),
+            ..CheckOptions::default()
         }
     }
 
@@ -339,4 +341,38 @@ fn a_leak_that_a_lost_release_could_explain_is_inconclusive() {
         status(&verdict(&f.build(), &opts), "claims-released"),
         Status::Fail
     );
+}
+
+#[test]
+fn a_claim_open_where_the_trace_was_cut_is_inconclusive() {
+    use crate::trace::End;
+    let opts = CheckOptions::default();
+    let mut s = Script::default();
+    s.pagemap(PGMAP0, 0x240000, 0x280000)
+        .by(321, "mount")
+        .claim(DAX0, XFS_MOUNT, PMEM0, "pmem0");
+    let mut complete = verdict(&s.build(), &opts);
+    complete.push(super::session::trace_complete(&End::Complete));
+    assert_eq!(status(&complete, "claims-released"), Status::Fail);
+    assert_eq!(complete.outcome, Outcome::Fail);
+
+    for cut in [
+        super::session::trace_complete(&End::Truncated {
+            offset: 4096,
+            reason: "cut".into(),
+        }),
+        super::session::capture_cut_short("interrupted by SIGINT"),
+    ] {
+        let mut v = verdict(&s.build(), &opts);
+        v.push(cut);
+        assert_eq!(status(&v, "claims-released"), Status::Inconclusive);
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        let details = &v.assertions[0].details;
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("releases may lie after it")),
+            "{details:?}"
+        );
+    }
 }

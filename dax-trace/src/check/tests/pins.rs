@@ -65,7 +65,7 @@ fn a_stuck_wait_names_the_thread_whose_pin_made_it_wait() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
         lines[0].ends_with(
-            "; page pinned by tid 585 (fio) via pin_user_pages_fast <- iov_iter_extract_pages <- ext4_dio_read_iter for 502.000 ms, released 2.001 s before (page went idle)"
+            "; page pinned by fio[585] via pin_user_pages_fast <- iov_iter_extract_pages <- ext4_dio_read_iter for 502.000 ms, released 2.001 s before (page went idle)"
         ),
         "{}",
         lines[0]
@@ -92,9 +92,7 @@ fn a_slow_wait_names_the_owner_of_its_busy_page() {
     let lines = details(&v, "max-wait");
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
-        lines[0].ends_with(
-            "busy pfn 0x240020 pinned 2.000 ms by tid 585 (fio) via pin_user_pages_fast"
-        ),
+        lines[0].ends_with("busy pfn 0x240020 pinned 2.000 ms by fio[585] via pin_user_pages_fast"),
         "{}",
         lines[0]
     );
@@ -110,16 +108,18 @@ fn refused_long_term_pins_are_notices_and_the_run_still_passes() {
     let v = judge_script(&s, &CheckOptions::default(), None);
     assert_eq!(v.outcome, Outcome::Pass);
     assert_eq!(v.notices.len(), 1);
-    assert!(v.notices[0].starts_with(
-        "pid 612 (fio_uring) asked 2 times to pin 16 pages of /mnt/pmem0/buf long term"
-    ));
+    assert!(
+        v.notices[0].starts_with(
+            "fio_uring[612] asked 2 times to pin 16 pages of /mnt/pmem0/buf long term"
+        )
+    );
     let text = render::text(&v);
     assert!(
-        text.contains("  notices (not failures)\n      - pid 612 (fio_uring)"),
+        text.contains("  notices (not failures)\n      - fio_uring[612]"),
         "{text}"
     );
     let junit = render::junit(&v);
-    assert!(junit.contains("notice: pid 612 (fio_uring)"), "{junit}");
+    assert!(junit.contains("notice: fio_uring[612]"), "{junit}");
     let json: serde_json::Value = serde_json::from_str(&render::json(&v)).expect("json");
     assert_eq!(json["notices"].as_array().map(Vec::len), Some(1));
 }

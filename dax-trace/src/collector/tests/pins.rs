@@ -74,12 +74,12 @@ fn a_busy_page_names_its_owner_with_age_entry_point_and_stack() {
     let stacks = dio_stack();
     assert_eq!(
         busy_page_line(&summary.busy_pages[0], Some(&stacks)),
-        "pfn 0x48200 ino 12 pinned 3.200 s by tid 585 (fio) via pin_user_pages_fast <- iov_iter_extract_pages <- bio_iov_iter_get_pages <- iomap_dio_bio_iter ... [ext4]"
+        "pfn 0x48200 ino 12 pinned 3.200 s by fio[585] via pin_user_pages_fast <- iov_iter_extract_pages <- bio_iov_iter_get_pages <- iomap_dio_bio_iter ... [ext4]"
     );
     // Without the table, the entry point alone.
     assert_eq!(
         busy_page_line(&summary.busy_pages[0], None),
-        "pfn 0x48200 ino 12 pinned 3.200 s by tid 585 (fio) via pin_user_pages_fast"
+        "pfn 0x48200 ino 12 pinned 3.200 s by fio[585] via pin_user_pages_fast"
     );
     assert_eq!(
         summary.stack_ids(),
@@ -133,7 +133,7 @@ fn a_stuck_wait_names_the_owner_whose_pin_was_dropped() {
     let phrase = ownership_phrase(&stuck.owners, stuck.reported_ns, Some(&dio_stack()));
     assert!(
         phrase.starts_with(
-            "pinned by tid 587 (fio) via pin_user_pages_fast for 1.204 s, released 1.000 s before (page went idle); pinned by tid 585 (fio) via pin_user_pages_fast <- iov_iter_extract_pages"
+            "pinned by fio[587] via pin_user_pages_fast for 1.204 s, released 1.000 s before (page went idle); pinned by fio[585] via pin_user_pages_fast <- iov_iter_extract_pages"
         ),
         "{phrase}"
     );
@@ -214,7 +214,7 @@ fn refused_long_term_pins_are_counted_per_process_and_file() {
     assert_eq!(c.pins().refused_total(), 4);
     assert_eq!(
         refused_line(&refused[0], None),
-        "pid 612 (fio_uring) asked 2 times to pin 16 pages of /mnt/pmem0/buf long term via pin_user_pages_fast: refused (EOPNOTSUPP, FS-DAX memory cannot be pinned long term)"
+        "fio_uring[612] asked 2 times to pin 16 pages of /mnt/pmem0/buf long term via pin_user_pages_fast: refused (EOPNOTSUPP, FS-DAX memory cannot be pinned long term)"
     );
     assert!(refused_line(&refused[2], None).contains("256 pages of memory of an unknown file"));
 }

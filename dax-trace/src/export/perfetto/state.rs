@@ -2,13 +2,16 @@
 //! trace open a slice on their holder's thread (a later release ends it, one
 //! still open at the end runs to the end), a wait found at attach is a slice
 //! from (found - slept) on its waiter, and the reading itself an instant with
-//! its counts. Mounts, dm targets, pagemaps and busy pages found at attach
+//! its counts. A device's claim count comes from the file, so at most
+//! `MAX_OPEN_CLAIMS` of them are drawn (as in report, check and top) and an
+//! instant says how many the trace claimed beyond. Mounts, dm targets, pagemaps and busy pages found at attach
 //! are instants with their fields (the exporter's default for a kind).
 use std::io::Write;
 
 use serde_json::json;
 
 use super::{ChromeTrace, ProcessKey, holder_name};
+use crate::collector::MAX_OPEN_CLAIMS;
 use crate::event::{Event, EventBody, StateDaxDevice, StateWait};
 
 impl<W: Write> ChromeTrace<W> {
@@ -42,9 +45,21 @@ impl<W: Write> ChromeTrace<W> {
             self.disks.entry(d.dax_dev).or_insert_with(|| disk.clone());
         }
         let holder = if d.has_holders.get() { d.holder } else { 0 };
-        let held = d.claims.max(u32::from(holder != 0));
+        let held = u64::from(d.claims.max(u32::from(holder != 0)));
         let pid = self.pid(ProcessKey::DaxDevice(d.dax_dev))?;
-        for i in 0..held {
+        let open = self.open_claims.get(&d.dax_dev).map_or(0, Vec::len);
+        let room = MAX_OPEN_CLAIMS.saturating_sub(open) as u64;
+        let drawn = held.min(room);
+        if drawn < held {
+            let args = json!({ "disk": disk, "claims_in_trace": held, "drawn": drawn, "cap": MAX_OPEN_CLAIMS });
+            self.instant(
+                ProcessKey::DaxDevice(d.dax_dev),
+                &format!("held claims capped at {MAX_OPEN_CLAIMS}"),
+                ts,
+                args,
+            )?;
+        }
+        for i in 0..drawn {
             let h = if i == 0 { holder } else { 0 };
             let tid = self.tid(pid, h, || holder_name(h))?;
             self.open_claims.entry(d.dax_dev).or_default().push(h);

@@ -23,14 +23,24 @@ fn export_sample(format: Format) -> (String, Exported) {
 fn jsonl_golden() {
     let (out, exported) = export_sample(Format::Jsonl);
     assert_eq!(exported.end, End::Complete);
-    let (stacks, events): (Vec<&str>, Vec<&str>) = out
-        .lines()
-        .partition(|l| l.starts_with("{\"type\":\"stack\""));
+    let mut lines = out.lines();
+    let header: serde_json::Value =
+        serde_json::from_str(lines.next().expect("a header line")).expect("JSON");
+    assert_eq!(header["type"], "header");
+    assert_eq!(header["schema"], crate::json::SCHEMA_VERSION);
+    assert_eq!(header["kernel_release"], synthetic::KERNEL_RELEASE);
+    assert_eq!(header["monotonic_to_realtime_ns"], "1764000000000000000");
+    assert_eq!(header["probes"]["families"][1]["family"], "claim");
+    let (stacks, events): (Vec<&str>, Vec<&str>) =
+        lines.partition(|l| l.starts_with("{\"type\":\"stack\""));
     assert_eq!(events.len() as u64, exported.events);
     // The three stacks of the sample, each named by some event.
     assert_eq!(stacks.len(), 3);
     for line in events {
-        let back: Event = serde_json::from_str(line).expect("each other line is an Event");
+        let value: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        assert!(crate::json::is_exact(&value), "{line}");
+        let back: Event = serde_json::from_value(crate::json::restore(value))
+            .expect("each other line is an Event");
         assert!(synthetic::scenario().contains(&back));
     }
     insta::assert_snapshot!(out);
@@ -108,7 +118,7 @@ fn perfetto_of(events: &[Event]) -> Vec<serde_json::Value> {
     let header = crate::trace::Header::new(synthetic::session(), Vec::new());
     let mut out = Vec::new();
     {
-        let mut exporter = exporter(Format::Perfetto, &header, &mut out).expect("starts");
+        let mut exporter = exporter(Format::Perfetto, &header, None, &mut out).expect("starts");
         for e in events {
             exporter.event(e).expect("writes");
         }

@@ -135,7 +135,7 @@ fn a_pin_never_released_runs_to_the_end_of_the_trace() {
     let header = crate::trace::Header::new(synthetic::session(), Vec::new());
     let mut out = Vec::new();
     {
-        let mut exporter = exporter(Format::Perfetto, &header, &mut out).expect("starts");
+        let mut exporter = exporter(Format::Perfetto, &header, None, &mut out).expect("starts");
         for e in s.build() {
             exporter.event(&e).expect("writes");
         }
@@ -199,7 +199,7 @@ fn a_claim_slice_carries_the_claimers_stack() {
     let header = crate::trace::Header::new(synthetic::session(), Vec::new());
     let mut out = Vec::new();
     {
-        let mut exporter = exporter(Format::Perfetto, &header, &mut out).expect("starts");
+        let mut exporter = exporter(Format::Perfetto, &header, None, &mut out).expect("starts");
         exporter.stack(&stack).expect("keeps the stack");
         for e in s.build() {
             exporter.event(&e).expect("writes");

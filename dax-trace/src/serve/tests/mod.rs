@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::*;
-use crate::source::{EventBatch, Feed};
+use crate::source::Feed;
 use crate::testkit::synthetic;
 
 /// Guard so a broken server fails the test instead of hanging it.

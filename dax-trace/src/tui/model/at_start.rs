@@ -39,13 +39,16 @@ pub(super) fn state_lines(d: &DeviceState) -> Vec<String> {
 }
 
 /// The pages busy at start on `d`'s pagemaps (those reported on its block
-/// device, or all when it is not known), and how many in all.
+/// device, or all when it is not known) and not idle since, and how many in
+/// all.
 pub(super) fn busy_at_start(
     c: &Collector,
     d: &DeviceState,
     pagemaps: &[&PagemapState],
 ) -> (Vec<BusyPage>, u64) {
-    let mine = |b: &&StartBusyPage| d.identity.bdev.0 == 0 || b.dev == d.identity.bdev;
+    let mine = |b: &&StartBusyPage| {
+        b.idle_ns.is_none() && (d.identity.bdev.0 == 0 || b.dev == d.identity.bdev)
+    };
     let pages = pagemaps
         .iter()
         .flat_map(|p| p.busy_at_start.iter().filter(mine));
@@ -61,9 +64,10 @@ pub(super) fn busy_at_start(
 
 /// The rows of a pagemap's busy pages at start, and how many in all.
 pub(super) fn start_rows(c: &Collector, p: &PagemapState) -> (Vec<BusyPage>, u64) {
-    let total = p.busy_at_start.len() as u64 + p.busy_at_start_more;
+    let still = p.busy_at_start.iter().filter(|b| b.idle_ns.is_none());
+    let total = still.clone().count() as u64 + p.busy_at_start_more;
     let read = c.state_at_start().map_or(0, |s| s.ts_ns);
-    let pages = p.busy_at_start.iter().take(DETAIL_START_PAGES);
+    let pages = still.take(DETAIL_START_PAGES);
     (rows(pages, c.totals().last_ts_ns, read), total)
 }
 

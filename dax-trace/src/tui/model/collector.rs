@@ -15,14 +15,27 @@ use crate::tui::model::view::{Detail, Histogram, HolderEntry, PagemapRow};
 const PAGE_SIZE: u64 = 4096;
 /// Busy pages listed in the detail pane (the oldest; the count is complete).
 const DETAIL_BUSY_PAGES: usize = 256;
-/// Upper bounds of the latency histogram buckets shown: decades from 10us to 10s.
-const BUCKET_BOUNDS_NS: [u64; 7] = [
+/// Upper bounds of the latency histogram buckets shown: 1-2-5 steps per
+/// decade (three buckets a decade, at most 2.5x apart) from 10us to 10s.
+const BUCKET_BOUNDS_NS: [u64; 19] = [
     10_000,
+    20_000,
+    50_000,
     100_000,
+    200_000,
+    500_000,
     1_000_000,
+    2_000_000,
+    5_000_000,
     10_000_000,
+    20_000_000,
+    50_000_000,
     100_000_000,
+    200_000_000,
+    500_000_000,
     1_000_000_000,
+    2_000_000_000,
+    5_000_000_000,
     10_000_000_000,
 ];
 /// Row keys of devices have this bit set; pagemap rows use the pagemap
@@ -97,6 +110,7 @@ fn device_row(c: &Collector, d: &DeviceState) -> PagemapRow {
         waits: lat.count(),
         wait_p50_ns: waited.then(|| lat.p50_ns()),
         wait_p99_ns: waited.then(|| lat.p99_ns()),
+        wait_percentiles_bound: !lat.p50().exact,
         wait_max_ns: waited.then(|| lat.max_ns()),
         faults_total: d.faults.pte + d.faults.pmd,
         faults_per_sec: 0.0,
@@ -222,6 +236,8 @@ fn device_detail(c: &Collector, d: &DeviceState, now_ns: u64) -> Detail {
         busy_at_start,
         busy_at_start_total,
         histogram: histogram(&d.waits.latency),
+        waits: super::waits::waits_of(c, d, now_ns),
+        time: crate::human::time::Timeline::default(),
         selected_busy: 0,
         pinner: None,
     }
@@ -250,6 +266,8 @@ fn pagemap_detail(c: &Collector, p: &PagemapState, now_ns: u64) -> Detail {
         busy_at_start,
         busy_at_start_total,
         histogram: Histogram::default(),
+        waits: Vec::new(),
+        time: crate::human::time::Timeline::default(),
         selected_busy: 0,
         pinner: None,
     }
@@ -299,15 +317,27 @@ fn holder_history<'a>(history: impl Iterator<Item = &'a ClaimRecord>) -> Vec<Hol
     entries
 }
 
-/// The collector's fine-grained buckets folded into decades.
+/// The waits in the shown buckets: each sample while the collector keeps
+/// them all, else its fine buckets by their lower bound.
 fn histogram(lat: &LatencyHistogram) -> Histogram {
     let mut counts = vec![0u64; BUCKET_BOUNDS_NS.len() + 1];
-    for (lo, _hi, n) in lat.nonzero_buckets() {
-        let i = BUCKET_BOUNDS_NS
+    let slot = |ns: u64| {
+        BUCKET_BOUNDS_NS
             .iter()
-            .position(|&bound| lo < bound)
-            .unwrap_or(BUCKET_BOUNDS_NS.len());
-        counts[i] += n;
+            .position(|&bound| ns < bound)
+            .unwrap_or(BUCKET_BOUNDS_NS.len())
+    };
+    match lat.samples() {
+        Some(samples) => {
+            for &ns in samples {
+                counts[slot(ns)] += 1;
+            }
+        }
+        None => {
+            for (lo, _hi, n) in lat.nonzero_buckets() {
+                counts[slot(lo)] += n;
+            }
+        }
     }
     Histogram {
         bounds_ns: BUCKET_BOUNDS_NS.to_vec(),

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 
 use crate::event::{Event, EventBody};
 use crate::human::compact::duration;
+use crate::human::time::{TimeBase, Timeline, task};
 
 /// How many lines the log keeps (more than any screen shows, for scrolling back).
 pub const LOG_CAPACITY: usize = 500;
@@ -17,12 +18,33 @@ pub const LOG_CAPACITY: usize = 500;
 #[derive(Clone, Debug, Default)]
 pub struct EventLog {
     lines: VecDeque<String>,
+    /// How event times are printed (`top --time`; since boot by default),
+    /// counted from the first event pushed when relative.
+    time: TimeBase,
+    mono_to_wall_ns: i128,
+    origin_ns: Option<u64>,
 }
 
 impl EventLog {
+    /// Prints times in `base` (`mono_to_wall_ns` maps them to wall time).
+    pub fn set_time(&mut self, base: TimeBase, mono_to_wall_ns: i128) {
+        self.time = base;
+        self.mono_to_wall_ns = mono_to_wall_ns;
+    }
+
+    /// How this log prints times, from its first event on (the detail pane
+    /// prints its times the same way).
+    pub fn timeline(&self) -> Timeline {
+        Timeline::new(self.time, self.origin_ns.unwrap_or(0), self.mono_to_wall_ns)
+    }
+
     /// Adds `event` unless it is periodic bookkeeping (put counters).
     pub fn push(&mut self, event: &Event) {
-        let Some(line) = describe(event) else { return };
+        let origin_ns = *self.origin_ns.get_or_insert(event.ts_ns);
+        let timeline = Timeline::new(self.time, origin_ns, self.mono_to_wall_ns);
+        let Some(line) = describe(event, &timeline) else {
+            return;
+        };
         if self.lines.len() == LOG_CAPACITY {
             self.lines.pop_front();
         }
@@ -55,7 +77,7 @@ fn fields(body: &EventBody) -> String {
 
 /// One log line: `secs-since-boot comm[pid] kind details`. `None` for
 /// events that are not worth a line (periodic put counters).
-pub fn describe(event: &Event) -> Option<String> {
+pub fn describe(event: &Event, timeline: &Timeline) -> Option<String> {
     let what = match &event.body {
         EventBody::PutStats(_) => return None,
         EventBody::PagemapCreate(PagemapCreate {
@@ -205,12 +227,10 @@ pub fn describe(event: &Event) -> Option<String> {
         #[allow(unreachable_patterns)]
         other => crate::tui::model::event_log_state::line(other).unwrap_or_else(|| fields(other)),
     };
-    let secs = event.ts_ns / 1_000_000_000;
-    let micros = (event.ts_ns % 1_000_000_000) / 1_000;
     Some(format!(
-        "{secs}.{micros:06} {}[{}] {} {what}",
-        event.comm,
-        event.pid,
+        "{} {} {} {what}",
+        timeline.at(event.ts_ns),
+        task(event.comm, event.pid, event.tid),
         event.body.name()
     ))
 }
@@ -234,22 +254,25 @@ mod tests {
 
     #[test]
     fn a_wait_end_line_names_time_process_inode_and_latency() {
-        let line = describe(&event(
-            12_000_345_678,
-            EventBody::WaitEnd(WaitEnd {
-                inode: 1,
-                ino: 13,
-                dev: Dev::new(259, 0),
-                api: WaitApi::Ext4BreakLayouts.into(),
-                latency_ns: 3_400_000,
-                ret: 0,
-                busy_pfn: None.into(),
-                busy_hits: 0,
-            }),
-        ));
+        let line = describe(
+            &event(
+                12_000_345_678,
+                EventBody::WaitEnd(WaitEnd {
+                    inode: 1,
+                    ino: 13,
+                    dev: Dev::new(259, 0),
+                    api: WaitApi::Ext4BreakLayouts.into(),
+                    latency_ns: 3_400_000,
+                    ret: 0,
+                    busy_pfn: None.into(),
+                    busy_hits: 0,
+                }),
+            ),
+            &Timeline::new(TimeBase::Mono, 0, 0),
+        );
         assert_eq!(
             line.as_deref(),
-            Some("12.000345 truncate[42] wait-end ino 13 on 259:0 after 3.4ms")
+            Some("12.000345s truncate[42] wait-end ino 13 on 259:0 after 3.4ms")
         );
     }
 

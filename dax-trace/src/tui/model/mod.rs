@@ -10,6 +10,7 @@ mod event_log_state;
 mod owners;
 pub mod rate;
 pub mod view;
+mod waits;
 
 use crate::event::Event;
 

@@ -56,6 +56,8 @@ pub struct PagemapRow {
     pub waits: u64,
     pub wait_p50_ns: Option<u64>,
     pub wait_p99_ns: Option<u64>,
+    /// p50 and p99 are bucket upper bounds (too many waits to keep them all).
+    pub wait_percentiles_bound: bool,
     pub wait_max_ns: Option<u64>,
     /// Cumulative DAX faults; the dashboard turns it into `faults_per_sec`.
     pub faults_total: u64,
@@ -93,6 +95,10 @@ pub struct Detail {
     pub busy_at_start_total: u64,
     /// Wait latency histogram of this pagemap.
     pub histogram: Histogram,
+    /// Waits in progress on the device's filesystem, longest first.
+    pub waits: Vec<WaitRow>,
+    /// How the holder history prints its times (`top --time`).
+    pub time: crate::human::time::Timeline,
     /// Index of the selected busy page (`[` / `]`).
     pub selected_busy: usize,
     /// Who pins the selected busy page, and its kernel stack.
@@ -117,6 +123,19 @@ pub struct Pinner {
     /// from the stream's stack table when the frame is arranged (empty when
     /// the stack is unknown).
     pub frames: Vec<String>,
+}
+
+/// A wait in progress, for the detail pane.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WaitRow {
+    /// `truncate[566/583]`.
+    pub who: String,
+    pub ino: u64,
+    /// Asleep so far (at least this, when found at attach).
+    pub waited_ns: u64,
+    pub at_attach: bool,
+    /// The stuck detector reported it (asleep on an idle page).
+    pub stuck: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

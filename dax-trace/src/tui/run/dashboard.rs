@@ -67,6 +67,12 @@ impl<M: DashboardModel> Dashboard<M> {
         }
     }
 
+    /// Prints event times in `base` (`top --time`).
+    pub fn set_time(&mut self, base: crate::human::time::TimeBase) {
+        let offset = self.info.monotonic_to_realtime_ns;
+        self.intake.log.set_time(base, offset);
+    }
+
     /// Resolves owner stacks from `stacks` (the source's table).
     pub fn set_stacks(&mut self, stacks: StackTable) {
         self.stacks = stacks;
@@ -115,6 +121,10 @@ impl<M: DashboardModel> Dashboard<M> {
     fn rearrange(&mut self) {
         let now_ns = self.captured_now_ns();
         self.frame = arrange(&self.captured, &self.model, &mut self.app, now_ns);
+        let timeline = self.intake.log.timeline();
+        if let Some(d) = self.frame.detail.as_mut() {
+            d.time = timeline;
+        }
         if let Some(p) = self.frame.detail.as_mut().and_then(|d| d.pinner.as_mut())
             && let Some(stack) = self.stacks.get(p.stack)
         {

@@ -3,6 +3,7 @@
 //! them (pause, intake budget, batch frames).
 mod at_start;
 mod owners;
+mod waits;
 use crate::event::{DaxAddHost, DmAccess, PagemapCreate};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -46,9 +46,17 @@ pub fn cells(row: &PagemapRow) -> [String; 11] {
         } else {
             row.waits.to_string()
         },
-        opt_duration(row.wait_p50_ns),
-        opt_duration(row.wait_p99_ns),
+        percentile(row.wait_p50_ns, row.wait_percentiles_bound),
+        percentile(row.wait_p99_ns, row.wait_percentiles_bound),
         opt_duration(row.wait_max_ns),
         rate(row.faults_per_sec),
     ]
+}
+
+/// A percentile cell: `≤` before a bucket's upper bound.
+fn percentile(ns: Option<u64>, bound: bool) -> String {
+    match ns {
+        Some(ns) if bound => format!("≤{}", opt_duration(Some(ns))),
+        _ => opt_duration(ns),
+    }
 }

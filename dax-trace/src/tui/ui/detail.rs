@@ -1,4 +1,5 @@
-//! The detail pane of the selected pagemap: dm topology, holder history,
+//! The detail pane of the selected pagemap: dm topology, the waits in
+//! progress (stuck ones flagged), holder history,
 //! the owner of the selected busy page with its kernel stack and (with
 //! room) the wait histogram on the left, busy pages (longest pinned first,
 //! with their owners; `[` `]` select) on the right.
@@ -75,6 +76,30 @@ fn render_history(frame: &mut Frame, area: Rect, detail: &Detail) {
         lines.push(Line::from(" (no device-mapper above or below)"));
     }
     lines.extend(detail.topology.iter().map(|t| Line::from(format!(" {t}"))));
+    if !detail.waits.is_empty() {
+        lines.push(Line::from("waits in progress").bold());
+    }
+    // Waits get at most half of what is left, so the holders still show.
+    let left = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len() + 1);
+    let shown = detail.waits.len().min((left / 2).max(1));
+    lines.extend(detail.waits.iter().take(shown).map(|w| {
+        // Stuck first: the pane is narrow and that is what matters.
+        let line = Line::from(format!(
+            " {}{}{} {} ino {}",
+            if w.stuck { "STUCK " } else { "" },
+            if w.at_attach { ">=" } else { "" },
+            duration(w.waited_ns),
+            w.who,
+            w.ino,
+        ));
+        if w.stuck { line.red() } else { line }
+    }));
+    if shown < detail.waits.len() {
+        lines.push(Line::from(format!(
+            " ... {} more",
+            detail.waits.len() - shown
+        )));
+    }
     lines.push(Line::from("holders").bold());
     if detail.holders.is_empty() {
         lines.push(Line::from(" (never claimed)"));
@@ -84,8 +109,8 @@ fn render_history(frame: &mut Frame, area: Rect, detail: &Detail) {
     let skip = detail.holders.len().saturating_sub(room);
     lines.extend(detail.holders.iter().skip(skip).map(|h| {
         Line::from(format!(
-            " {:.3}s {:<7} {} {}[{}]",
-            h.at_ns as f64 / 1e9,
+            " {} {:<7} {} {}[{}]",
+            detail.time.at(h.at_ns),
             h.action,
             h.holder,
             h.comm,

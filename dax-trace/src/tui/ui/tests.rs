@@ -7,7 +7,7 @@ use ratatui::backend::TestBackend;
 use super::draw;
 use crate::tui::model::app::{Action, App};
 use crate::tui::model::view::{
-    BusyPage, Detail, Frame, Header, Histogram, HolderEntry, PagemapRow, Pinner,
+    BusyPage, Detail, Frame, Header, Histogram, HolderEntry, PagemapRow, Pinner, WaitRow,
 };
 
 fn render(snap: &Frame, app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
@@ -45,6 +45,7 @@ fn pmem(key: u64, busy: u64, waits: u64) -> PagemapRow {
         waits,
         wait_p50_ns: (waits > 0).then_some(2_000_000),
         wait_p99_ns: (waits > 0).then_some(9_000_000),
+        wait_percentiles_bound: false,
         wait_max_ns: (waits > 0).then_some(12_000_000),
         faults_total: 40,
         faults_per_sec: 4.0,
@@ -79,6 +80,23 @@ fn detail() -> Detail {
             bounds_ns: vec![1_000_000, 10_000_000, 100_000_000],
             counts: vec![0, 3, 1, 0],
         },
+        waits: vec![
+            WaitRow {
+                who: "truncate[77/78]".into(),
+                ino: 12,
+                waited_ns: 3_042_000_000,
+                at_attach: false,
+                stuck: true,
+            },
+            WaitRow {
+                who: "punch[77/80]".into(),
+                ino: 13,
+                waited_ns: 250_000_000,
+                at_attach: false,
+                stuck: false,
+            },
+        ],
+        time: crate::human::time::Timeline::default(),
         selected_busy: 0,
         pinner: Some(Pinner {
             pfn: 0x240000,
