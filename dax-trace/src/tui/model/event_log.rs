@@ -35,7 +35,12 @@ impl EventLog {
     /// How this log prints times, from its first event on (the detail pane
     /// prints its times the same way).
     pub fn timeline(&self) -> Timeline {
-        Timeline::new(self.time, self.origin_ns.unwrap_or(0), self.mono_to_wall_ns)
+        // Before the first event, relative times read +0.
+        Timeline::new(
+            self.time,
+            self.origin_ns.unwrap_or(u64::MAX),
+            self.mono_to_wall_ns,
+        )
     }
 
     /// Adds `event` unless it is periodic bookkeeping (put counters).

@@ -37,6 +37,8 @@ pub struct Header {
     pub now_ns: u64,
     /// Set when the source has no more events (end of trace, capture stopped).
     pub ended: Option<String>,
+    /// How `now_ns` is printed (`top --time`).
+    pub time: crate::human::time::Timeline,
 }
 
 /// One pagemap (or a dax device without a known pagemap) in the table.

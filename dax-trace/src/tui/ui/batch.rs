@@ -74,12 +74,12 @@ pub fn write_frame(out: &mut impl Write, snap: &Frame) -> std::io::Result<()> {
     let h = &snap.header;
     writeln!(
         out,
-        "daxtrace top - {} - kernel {} - probes {}/{} - t {:.3}s{}",
+        "daxtrace top - {} - kernel {} - probes {}/{} - t {}{}",
         h.source,
         if h.kernel.is_empty() { "?" } else { &h.kernel },
         h.probes_attached,
         h.probes_total,
-        h.now_ns as f64 / 1e9,
+        h.time.at(h.now_ns),
         h.ended
             .as_ref()
             .map(|e| format!(" - {e}"))

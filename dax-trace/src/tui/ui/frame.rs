@@ -86,6 +86,7 @@ fn header(info: &SessionInfo, intake: &Intake, events_per_sec: f64, now_ns: u64)
         events_per_sec,
         drops: intake.drops(),
         now_ns,
+        time: intake.log.timeline(),
         ended: intake
             .closed
             .then(|| match (&info.source, intake.end_note.as_deref()) {

@@ -42,7 +42,7 @@ pub fn render(frame: &mut Frame, area: Rect, header: &Header, paused: bool) {
             Span::raw(drops)
         },
         sep(),
-        Span::raw(format!("t {:.3}s", header.now_ns as f64 / 1e9)),
+        Span::raw(format!("t {}", header.time.at(header.now_ns))),
     ];
     if paused {
         second.push(sep());

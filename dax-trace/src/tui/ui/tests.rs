@@ -29,6 +29,7 @@ fn header() -> Header {
         drops: 0,
         now_ns: 12_345_000_000,
         ended: None,
+        time: crate::human::time::Timeline::new(crate::human::time::TimeBase::Mono, 0, 0),
     }
 }
 
