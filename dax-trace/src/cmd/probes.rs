@@ -153,7 +153,7 @@ impl Sink for Listening {
     fn batch(&mut self, events: &[Event]) -> anyhow::Result<()> {
         for event in events {
             *self.counts.entry(event.body.name()).or_default() += 1;
-            writeln!(self.out, "{}", serde_json::to_string(event)?)?;
+            writeln!(self.out, "{}", dax_trace::json::to_string(event)?)?;
         }
         Ok(())
     }
