@@ -41,6 +41,8 @@ pub struct Args {
     /// Overwrite --output if it exists.
     #[arg(long, requires = "output")]
     force: bool,
+    #[command(flatten)]
+    require: super::require::Require,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -62,6 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let verdict = match (&args.file, args.duration) {
         (Some(file), _) => {
             let folded = fold_trace(file, opts.collector_config())?;
+            args.require.check(&folded.header.session.probes)?;
             let mut verdict = check::judge_with_stacks(
                 &folded.collector,
                 &opts,
@@ -74,7 +77,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
             verdict
         }
-        (None, Some(duration)) => judge_live(duration, &opts, trace_output, args.force)?,
+        (None, Some(duration)) => {
+            judge_live(duration, &opts, trace_output, args.force, &args.require)?
+        }
         (None, None) => bail!("give a trace FILE or --duration D"),
     };
     let rendered = check::render::render(&verdict, args.format);
@@ -100,6 +105,7 @@ fn judge_live(
     opts: &CheckOptions,
     output: Option<&Path>,
     force: bool,
+    require: &super::require::Require,
 ) -> anyhow::Result<Verdict> {
     // Refuse before loading any probe when the file is in the way.
     if let Some(path) = output
@@ -118,6 +124,7 @@ fn judge_live(
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let mut stream = live::start(&LiveOptions::default()).context("starting live capture")?;
+        require.check(&stream.info.probes)?;
         let mut writer = match output {
             Some(path) => {
                 let header = Header::new(stream.info.clone(), Vec::new());

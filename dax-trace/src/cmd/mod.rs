@@ -5,6 +5,7 @@ pub mod export;
 pub mod probes;
 pub mod record;
 pub mod report;
+pub mod require;
 pub mod serve;
 pub mod state;
 pub mod top;

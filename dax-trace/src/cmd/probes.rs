@@ -4,7 +4,8 @@
 //! `--plan-only` shows the resolution without touching the kernel.
 use std::process::ExitCode;
 
-use dax_trace::probes::{attach, render::render_text, report::ProbeReport};
+use dax_trace::probes::report::{CORE_FAMILIES, ProbeReport};
+use dax_trace::probes::{attach, render::render_text};
 use dax_trace::resolve::{self, Resolution};
 use dax_trace::source::live::merge_outcomes;
 use serde::Serialize;
@@ -22,6 +23,10 @@ pub struct Args {
     /// event type on stderr.
     #[arg(long, value_name = "SECONDS", conflicts_with = "plan_only")]
     pub listen: Option<u64>,
+    /// Exit status 3 when one of these families is missing (default, once
+    /// attached: claim,release). With --plan-only, planned counts.
+    #[command(flatten)]
+    pub require: super::require::Require,
 }
 
 /// The JSON document.
@@ -35,17 +40,21 @@ struct Output<'a> {
     idle_rule: &'a str,
     attached: usize,
     total: usize,
+    /// The required families (--require, else claim and release once
+    /// attached) that are missing: the exit status is 3 when not empty.
+    missing_required: Vec<&'a str>,
     #[serde(flatten)]
     report: &'a ProbeReport,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(secs) = args.listen {
-        return listen(std::time::Duration::from_secs(secs));
+        return listen(std::time::Duration::from_secs(secs), &args.require);
     }
     let resolution = resolve::resolve_host()?;
     let (mode, report, why) = attach_or_plan(&resolution, args.plan_only);
     let (attached, total) = report.attached_count();
+    let missing = missing_required(&args, mode, &report);
     if args.json {
         let out = Output {
             mode,
@@ -54,6 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             idle_rule: &resolution.idle.reason,
             attached,
             total,
+            missing_required: missing.clone(),
             report: &report,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -69,8 +79,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("  - {w}");
             }
         }
+        if !missing.is_empty() {
+            println!("missing required families: {}", missing.join(", "));
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if missing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+/// The required families missing from `report`: those of --require, else
+/// claim and release once attached. A plan that could not attach (no
+/// privileges, no BTF) has none of the --require ones.
+fn missing_required<'a>(args: &'a Args, mode: &str, report: &ProbeReport) -> Vec<&'a str> {
+    let wanted: Vec<&'a str> = if args.require.require.is_empty() {
+        if mode != "attached" {
+            return Vec::new();
+        }
+        CORE_FAMILIES.to_vec()
+    } else {
+        args.require.require.iter().map(String::as_str).collect()
+    };
+    if mode != "attached" && !args.plan_only {
+        return wanted;
+    }
+    wanted
+        .into_iter()
+        .filter(|family| !report.family_present(family))
+        .collect()
 }
 
 /// Attaches when possible; returns the mode, the report, and why not attached.
@@ -99,7 +137,10 @@ fn attach_or_plan(
 }
 
 /// `--listen`: live capture for `duration`, events to stdout as JSON lines.
-fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
+fn listen(
+    duration: std::time::Duration,
+    require: &super::require::Require,
+) -> anyhow::Result<ExitCode> {
     use std::collections::BTreeMap;
     use std::io::Write as _;
     use tokio::signal::unix::{SignalKind, signal};
@@ -111,6 +152,7 @@ fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let mut stream = dax_trace::source::live::start(&Default::default())?;
         eprint!("{}", render_text(&stream.info.probes, "attached"));
+        require.check(&stream.info.probes)?;
         eprintln!("listening for {} s", duration.as_secs());
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;

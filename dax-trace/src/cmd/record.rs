@@ -53,6 +53,8 @@ pub struct Args {
     /// report refused long-term pins): for measuring what tracking costs.
     #[arg(long, conflicts_with = "from")]
     no_pins: bool,
+    #[command(flatten)]
+    require: super::require::Require,
 }
 
 fn parse_ring_buffer_bytes(s: &str) -> Result<u32, String> {
@@ -107,6 +109,7 @@ async fn record(args: Args, filter: EventFilter) -> anyhow::Result<()> {
             ..LiveOptions::default()
         })?,
     };
+    args.require.check(&stream.info.probes)?;
     let header = Header::new(stream.info.clone(), filter.describe());
     let file = dax_trace::trace::create(&args.output, CreateOptions { force: args.force })?;
     let writer = Writer::to_file(file, &header)?;

@@ -36,6 +36,8 @@ pub struct Args {
     /// Seconds between screen refreshes or batch frames.
     #[arg(long, value_name = "S", default_value_t = 1.0)]
     interval: f64,
+    #[command(flatten)]
+    require: super::require::Require,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -107,6 +109,7 @@ fn start_source(
         None => {
             let stream = live::start(&LiveOptions::default())
                 .context("starting live capture (or use --replay FILE)")?;
+            args.require.check(&stream.info.probes)?;
             Ok((stream, Clock::Monotonic, None))
         }
     }

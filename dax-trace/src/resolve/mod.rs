@@ -14,6 +14,7 @@ pub mod offsets;
 pub mod plan;
 pub mod state_layout;
 pub mod tracefs;
+pub mod trampolines;
 
 use std::path::PathBuf;
 

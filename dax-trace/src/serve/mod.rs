@@ -85,6 +85,8 @@ pub fn spawn(
 }
 
 #[cfg(test)]
+mod health_tests;
+#[cfg(test)]
 mod shared_tests;
 #[cfg(test)]
 mod tests;
