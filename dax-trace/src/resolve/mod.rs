@@ -15,6 +15,7 @@ pub mod plan;
 pub mod state_layout;
 pub mod tracefs;
 pub mod trampolines;
+pub mod trial_load;
 
 use std::path::PathBuf;
 

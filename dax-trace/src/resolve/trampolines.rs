@@ -26,8 +26,8 @@ pub struct TrampolineHost {
     pub kallsyms: PathBuf,
     /// Whether a raw tracepoint program loads here (`None`: not tried).
     pub raw_tracepoint_loads: Option<bool>,
-    /// Whether a BTF tracing program (the class of tp_btf) loads here.
-    pub btf_tracing_loads: Option<bool>,
+    /// Whether a trivial tp_btf program loads here.
+    pub tp_btf_loads: Option<bool>,
 }
 
 /// Loads a trivial program of `kind`: `Some(false)` when refused.
@@ -44,8 +44,8 @@ fn loads(kind: aya::programs::ProgramType) -> Option<bool> {
 }
 
 impl TrampolineHost {
-    /// The running system; tries loading trivial raw tracepoint and BTF
-    /// tracing programs.
+    /// The running system; tries loading trivial raw tracepoint and tp_btf
+    /// programs.
     pub fn detect(tracefs: Option<PathBuf>) -> Self {
         use aya::programs::ProgramType;
         Self {
@@ -55,7 +55,9 @@ impl TrampolineHost {
             kprobe_pmu: PathBuf::from(super::facilities::KPROBE_PMU),
             kallsyms: PathBuf::from("/proc/kallsyms"),
             raw_tracepoint_loads: loads(ProgramType::RawTracePoint),
-            btf_tracing_loads: loads(ProgramType::Tracing),
+            tp_btf_loads: super::trial_load::tp_btf_loads(Path::new(
+                super::facilities::VMLINUX_BTF,
+            )),
         }
     }
 }
@@ -235,9 +237,9 @@ fn fallbacks(host: &TrampolineHost) -> Vec<String> {
         Some(false) => "raw tracepoints no (a trivial program does not load)".to_string(),
         None => "raw tracepoints untried".to_string(),
     });
-    out.push(match host.btf_tracing_loads {
+    out.push(match host.tp_btf_loads {
         Some(true) => "tp_btf yes".to_string(),
-        Some(false) => "tp_btf no (BTF tracing programs are refused like fentry)".to_string(),
+        Some(false) => "tp_btf no (a trivial program does not load)".to_string(),
         None => "tp_btf untried".to_string(),
     });
     out.push(if kallsyms_has(&host.kallsyms, "register_fprobe") {

@@ -39,7 +39,7 @@ impl Fake {
             kprobe_pmu: root.join("kprobe_type"),
             kallsyms: root.join("kallsyms"),
             raw_tracepoint_loads: Some(true),
-            btf_tracing_loads: Some(false),
+            tp_btf_loads: Some(false),
         }
     }
 }
@@ -134,7 +134,7 @@ fn fallbacks_follow_the_kernel() {
     );
     assert!(
         line.ends_with(
-            "fallbacks here: tracepoints yes, raw tracepoints yes, tp_btf no (BTF tracing programs are refused like fentry), kprobe-multi yes, kprobes yes"
+            "fallbacks here: tracepoints yes, raw tracepoints yes, tp_btf no (a trivial program does not load), kprobe-multi yes, kprobes yes"
         ),
         "{line}"
     );
