@@ -206,6 +206,7 @@ fn health(shared: &Shared) -> Response<Full<Bytes>> {
         "probes_attached": attached,
         "probes_total": total,
         "families_missing": missing,
+        "problems": &probes.problems,
         "degraded_because": core_missing
             .iter()
             .map(|f| format!("probe family {f} not attached"))
