@@ -77,12 +77,13 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
         "--type",
         "image",
         "--format",
-        "{{json .OCIv1.Config.Entrypoint}}",
+        "{{.OCIv1.Config.Entrypoint}}",
         &local,
     ]))
     .context("buildah inspect of the image failed")?;
-    if entrypoint.trim() != r#"["/daxtrace"]"# {
-        bail!("the image's entrypoint is {entrypoint}, not [\"/daxtrace\"]");
+    // buildah 1.28 prints the list Go's way.
+    if entrypoint.trim() != "[/daxtrace]" {
+        bail!("the image's entrypoint is {entrypoint}, not [/daxtrace]");
     }
     let out = archive(root);
     if let Some(dir) = out.parent() {
@@ -103,7 +104,8 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
             .arg("manifest.json"),
     )
     .context("reading manifest.json of the tarball")?;
-    if !manifest.contains(&format!("\"{}\"", tag())) {
+    // What `image: daxtrace:VERSION` resolves to on a node.
+    if !manifest.contains(&format!("\"docker.io/library/{}\"", tag())) {
         bail!("the tarball is not tagged {}: {manifest}", tag());
     }
     eprintln!(
