@@ -126,7 +126,7 @@ fn probes_exit_status_follows_the_required_families() {
 }
 
 #[test]
-fn a_live_command_requiring_a_missing_family_ends_at_once_with_3() {
+fn every_live_command_requiring_a_missing_family_ends_at_once_with_3() {
     let Some(doc) = attached_table() else { return };
     let Some((missing, _)) = families(&doc).into_iter().find(|(_, a)| !a) else {
         println!("every family attaches here");
@@ -134,25 +134,29 @@ fn a_live_command_requiring_a_missing_family_ends_at_once_with_3() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("t.dxt");
-    let started = Instant::now();
-    let (code, _, stderr) = daxtrace(&[
-        "check",
-        "--duration",
-        "600",
-        "--require",
-        &missing,
-        "-o",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(code, 3, "{stderr}");
-    assert!(
-        stderr.contains(&format!("required probe family not attached: {missing}")),
-        "{stderr}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(300),
-        "ended after attaching, not after the 600 s window"
-    );
+    let out = out.to_str().expect("utf-8");
+    let commands: [&[&str]; 5] = [
+        &["check", "--duration", "600", "-o", out],
+        &["record", "--duration", "600", "-o", out],
+        &["top", "--batch", "--iterations", "600"],
+        &["serve", "--listen", "127.0.0.1:0"],
+        &["probes", "--listen", "600"],
+    ];
+    for command in commands {
+        let started = Instant::now();
+        let mut args = command.to_vec();
+        args.extend(["--require", &missing]);
+        let (code, _, stderr) = daxtrace(&args);
+        assert_eq!(code, 3, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("required probe family not attached: {missing}")),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "{args:?} ended after attaching, not after its 600 s"
+        );
+    }
 }
 
 /// One GET over a plain socket: (status, body).
