@@ -146,7 +146,8 @@ fi
 # before it starts, so the state at start must read its table through
 # /dev/mapper/control (xtask/src/vmtest/serve_unit.rs judges).
 serve_unit() {
-    local unit=$out/daxtrace.service cg=/sys/fs/cgroup/devices
+    # Its own mount point: no directory can be made under sysfs's /sys/fs/cgroup.
+    local unit=$out/daxtrace.service cg=/tmp/devices-cgroup
     local caps c bound=-all closed=0 spec perms dev maj min sectors
     caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")
     for c in $caps; do c=${c#CAP_}; bound="$bound,+${c,,}"; done
