@@ -5,7 +5,7 @@
 //! (so the test means something) yet lets /dev/mapper/control through;
 //! serve attached the claim and release families (`/healthz` ok, the family
 //! gauges at 1) with the unit's bounding set; the state at start read the
-//! dm table (no `dm:` problem, the dm device's member in the metrics).
+//! dm table (no `dm:` problem; `daxtrace state`, confined alike, shows it).
 use std::path::Path;
 
 fn read(dir: &Path, name: &str) -> Result<String, String> {
@@ -69,8 +69,9 @@ fn attached(dir: &Path) -> Result<String, String> {
     ))
 }
 
-/// The state at start read the dm table: no `dm:` problem, and the dm
-/// device maps onto pmem0 in the metrics.
+/// The dm table was read under the unit's set: serve's `/healthz` lists no
+/// `dm:` problem of the state at start, and `daxtrace state`, confined
+/// alike, shows the linear target over pmem0 made before serve started.
 fn dm_tables(dir: &Path) -> Result<String, String> {
     let response = read(dir, "serve-unit.healthz")?;
     let health: serde_json::Value =
@@ -82,17 +83,24 @@ fn dm_tables(dir: &Path) -> Result<String, String> {
         .filter_map(serde_json::Value::as_str)
         .collect();
     if let Some(p) = problems.iter().find(|p| p.contains("dm:")) {
-        return Err(format!("the dm table was not read: {p}"));
+        return Err(format!("serve did not read the dm table: {p}"));
     }
-    let metrics = read(dir, "serve-unit.metrics")?;
-    let member = metrics
+    let state = read(dir, "serve-unit.state.json")?;
+    if let Some(p) = state
         .lines()
-        .find(|l| l.starts_with("daxtrace_dm_member_info{") && l.contains("member=\"pmem0\""));
-    match member {
-        Some(line) => Ok(line.to_string()),
+        .find(|l| l.starts_with("{\"problems\"") && l.contains("dm:"))
+    {
+        return Err(format!("state did not read the dm table: {p}"));
+    }
+    let target = state
+        .lines()
+        .find(|l| l.contains("state-dm-target") && l.contains("\"linear\"") && l.contains("pmem0"));
+    match target {
+        Some(line) => Ok(format!("no dm problem; state: {line}")),
         None => Err(format!(
-            "no dm member pmem0 in the metrics (dmsetup: {})",
-            read(dir, "serve-unit.dmsetup.err").unwrap_or_default()
+            "no linear target over pmem0 in the state (dmsetup: {}; state: {})",
+            read(dir, "serve-unit.dmsetup.err").unwrap_or_default(),
+            read(dir, "serve-unit.state.err").unwrap_or_default()
         )),
     }
 }
@@ -138,5 +146,28 @@ mod tests {
         assert!(devices(dir.path()).unwrap_err().contains("10:236"));
         write("c 1:3 rwm\nc 10:236 rw\n");
         assert!(devices(dir.path()).is_ok());
+    }
+
+    /// What the guest left on 6.1 when the unit's DeviceAllow was not
+    /// applied (ProtectClock's closed cgroup alone): serve attached, but
+    /// the dm table could not be read.
+    #[test]
+    fn a_closed_cgroup_without_mapper_control_fails_the_dm_assertion() {
+        let dir = tempfile::tempdir().unwrap();
+        let healthz = "HTTP/1.0 200 OK\r\ncontent-type: application/json\r\n\r\n{\"problems\":[\"state at start: dm: opening /dev/mapper/control: Operation not permitted (os error 1): members from sysfs only\"],\"status\":\"ok\"}";
+        std::fs::write(dir.path().join("serve-unit.healthz"), healthz).unwrap();
+        let err = dm_tables(dir.path()).unwrap_err();
+        assert!(err.contains("/dev/mapper/control"), "{err}");
+        std::fs::write(
+            dir.path().join("serve-unit.healthz"),
+            "HTTP/1.0 200 OK\r\n\r\n{\"problems\":[],\"status\":\"ok\"}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("serve-unit.state.json"),
+            "{\"kind\":\"state-dm-target\",\"target\":\"linear\",\"member_disk\":\"pmem0\"}\n{\"problems\":[]}\n",
+        )
+        .unwrap();
+        assert!(dm_tables(dir.path()).is_ok());
     }
 }
