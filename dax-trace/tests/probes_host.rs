@@ -45,8 +45,13 @@ fn tracefs_event(target: &str) -> bool {
 #[test]
 fn probes_reports_every_family_and_why_points_are_missing() {
     let (code, stdout, stderr) = daxtrace(&["probes", "--json"]);
-    assert_eq!(code, 0, "stderr: {stderr}");
     let doc: Value = serde_json::from_str(&stdout).expect("JSON report");
+    // 3 exactly when claim or release is missing once attached (see
+    // coverage_host.rs for what this host lacks).
+    let degraded = doc["missing_required"]
+        .as_array()
+        .is_some_and(|m| !m.is_empty());
+    assert_eq!(code, if degraded { 3 } else { 0 }, "stderr: {stderr}");
     let families = doc["families"].as_array().expect("families");
     assert_eq!(
         families.len(),

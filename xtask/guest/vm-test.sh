@@ -137,6 +137,93 @@ if [ "${DAXTRACE_VMTEST_SERVE:-0}" = 1 ]; then
     daxtrace report "$out/serve.dxt" --json >"$out/serve.report.json" 2>"$out/serve.report.err"
     log "serve: done (scrape rc $(cat "$out/serve.scrape.rc"), serve rc $(cat "$out/serve.rc"))"
 fi
+# serve under the systemd unit's own capability and device set
+# (deploy/systemd/daxtrace.service, copied into the share by the host): its
+# CapabilityBoundingSet through setpriv, NoNewPrivileges, LimitMEMLOCK, and
+# the device cgroup systemd builds from ProtectClock/DevicePolicy/DeviceAllow
+# (v1 devices controller: the pseudo devices systemd always allows, the RTC
+# for ProtectClock, then each DeviceAllow=). A dm-linear device exists
+# before it starts, so the state at start must read its table through
+# /dev/mapper/control (xtask/src/vmtest/serve_unit.rs judges).
+serve_unit() {
+    # Its own mount point: no directory can be made under sysfs's /sys/fs/cgroup.
+    local unit=$out/daxtrace.service cg=/tmp/devices-cgroup
+    local caps c bound=-all closed=0 spec perms dev maj min sectors
+    caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")
+    for c in $caps; do c=${c#CAP_}; bound="$bound,+${c,,}"; done
+    echo "$bound" >"$out/serve-unit.bounding"
+    mkdir -p "$cg"
+    if ! grep -q " $cg cgroup " /proc/mounts && ! mount -t cgroup -o devices devices "$cg"; then
+        echo "no cgroup v1 devices controller" >"$out/serve-unit.devices"
+        return
+    fi
+    mkdir -p "$cg/daxtrace"
+    grep -qE '^(ProtectClock=yes|PrivateDevices=yes|DevicePolicy=(closed|strict)|DeviceAllow=)' "$unit" && closed=1
+    if [ $closed = 0 ]; then
+        echo a >"$cg/daxtrace/devices.allow"
+    else
+        echo a >"$cg/daxtrace/devices.deny"
+        for spec in 1:3 1:5 1:7 1:8 1:9 5:0 5:2 '136:*'; do
+            echo "c $spec rwm" >"$cg/daxtrace/devices.allow"
+        done
+        if grep -q '^ProtectClock=yes' "$unit"; then
+            maj=$(awk '/^Character/{c=1} /^Block/{c=0} c && $2=="rtc"{print $1}' /proc/devices)
+            [ -n "$maj" ] && echo "c $maj:* r" >"$cg/daxtrace/devices.allow"
+        fi
+        while read -r spec perms; do
+            case $spec in
+            /dev/*)
+                [ -e "$spec" ] || continue
+                dev=$(stat -L -c '%F %t %T' "$spec")
+                maj=$((16#$(echo "$dev" | awk '{print $(NF-1)}')))
+                min=$((16#$(echo "$dev" | awk '{print $NF}')))
+                case $dev in block*) c=b ;; *) c=c ;; esac
+                echo "$c $maj:$min ${perms:-rwm}" >"$cg/daxtrace/devices.allow"
+                ;;
+            esac
+        done <<<"$(sed -n 's/^DeviceAllow=//p' "$unit")"
+    fi
+    cat "$cg/daxtrace/devices.list" >"$out/serve-unit.devices"
+    sectors=$(cat /sys/block/pmem0/size)
+    dmsetup create --noudevsync unitlin --table "0 $sectors linear /dev/pmem0 0" \
+        2>"$out/serve-unit.dmsetup.err"
+    (
+        echo $BASHPID >"$cg/daxtrace/tasks"
+        ulimit -l unlimited
+        exec setpriv --bounding-set "$bound" --inh-caps=-all --no-new-privs -- \
+            env RUST_LOG=info daxtrace serve --listen 127.0.0.1:9864
+    ) 2>"$out/serve-unit.err" &
+    local srv=$! waited=0
+    until wget -q -O "$out/serve-unit.metrics" http://127.0.0.1:9864/metrics 2>/dev/null ||
+        ! kill -0 "$srv" 2>/dev/null || [ $waited -ge 600 ]; do
+        sleep 0.1; waited=$((waited + 1))
+    done
+    # The state at start is folded by then; scrape again past the first tick.
+    sleep 2
+    wget -q -O "$out/serve-unit.metrics" http://127.0.0.1:9864/metrics
+    # A 503 (degraded) body is kept too: wget -S would drop it.
+    exec 3<>/dev/tcp/127.0.0.1/9864 &&
+        printf 'GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n' >&3 &&
+        cat <&3 >"$out/serve-unit.healthz"
+    exec 3<&-
+    grep -E '^(Cap|NoNewPrivs)' /proc/"$srv"/status >"$out/serve-unit.status" 2>&1
+    cat /proc/"$srv"/cgroup >"$out/serve-unit.cgroup" 2>&1
+    kill -TERM "$srv" 2>/dev/null
+    wait "$srv"
+    echo $? >"$out/serve-unit.rc"
+    # The same reader on its own, confined alike: the table it read.
+    (
+        echo $BASHPID >"$cg/daxtrace/tasks"
+        exec setpriv --bounding-set "$bound" --inh-caps=-all --no-new-privs -- \
+            daxtrace state --json
+    ) >"$out/serve-unit.state.json" 2>"$out/serve-unit.state.err"
+    dmsetup remove --noudevsync unitlin 2>/dev/null
+    log "serve under the unit: done (serve rc $(cat "$out/serve-unit.rc"))"
+}
+if [ "${DAXTRACE_VMTEST_SERVE:-0}" = 1 ]; then
+    log "serve under the systemd unit's capabilities and devices"
+    serve_unit
+fi
 # A one-round smoke of the overhead benchmark (`cargo xtask bench overhead`):
 # the harness keeps working; no timing is judged. The pin variants
 # (--no-stacks, --no-pins) run on dio-dax only, to keep it short.

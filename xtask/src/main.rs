@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use xtask::vm;
 
 mod bench;
+mod container;
 mod demo;
 mod direction;
 mod run;
@@ -34,6 +35,9 @@ enum Command {
     Bench(bench::Args),
     /// Replay the shipped sample trace in the dashboard (batch frames without a terminal).
     Demo(demo::Args),
+    /// Build the container image the DaemonSet runs (deploy/container/Dockerfile,
+    /// with buildah) and save it to target/image/daxtrace-VERSION.tar.
+    Image(container::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test::run(&args).map(|()| 0),
         Command::Demo(args) => demo::run(&args).map(|()| 0),
         Command::Bench(args) => bench::run(&args).map(|()| 0),
+        Command::Image(args) => container::run(&args).map(|()| 0),
     };
     match result {
         // The guest command's exit status becomes ours (`cargo xtask vm`).

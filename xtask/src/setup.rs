@@ -40,6 +40,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "bpftrace",
     // The C headers bpftrace's clang needs on 5.10 (guest: /usr/include -> the host's).
     "linux-libc-dev",
+    // `cargo xtask image`: the DaemonSet's image without a container daemon.
+    "buildah",
 ];
 
 #[derive(clap::Args, Debug)]

@@ -125,6 +125,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         vm_steps(&args.kernels, args.rejudge, &mut steps);
     }
 
+    // The DaemonSet's image, from the musl binary the VM stage built (or an
+    // earlier one).
+    let musl = xtask::vm::guest_bins::locate(&root).daxtrace;
+    if crate::container::available() && musl.is_file() {
+        let started = Instant::now();
+        let result = crate::container::build(&root);
+        steps.record("container image (buildah)", started, result);
+    } else {
+        eprintln!(
+            "xtask test: container image skipped (needs buildah and {})",
+            musl.display()
+        );
+    }
     eprintln!("\nxtask test summary:");
     for step in &steps.0 {
         eprintln!(

@@ -56,6 +56,8 @@ pub struct Args {
     /// Overwrite the --save-trace FILE if it exists.
     #[arg(long, requires = "save_trace")]
     force: bool,
+    #[command(flatten)]
+    require: super::require::Require,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -92,6 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let verdict = match (&args.file, args.duration) {
         (Some(file), _) => {
             let folded = fold_trace(file, opts.collector_config())?;
+            args.require.check(&folded.header.session.probes)?;
             let opts = CheckOptions {
                 mono_to_wall_ns: folded.header.session.monotonic_to_realtime_ns,
                 ..opts.clone()
@@ -108,9 +111,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
             verdict
         }
-        (None, Some(duration)) => {
-            judge_live(duration, &opts, args.save_trace.as_deref(), args.force)?
-        }
+        (None, Some(duration)) => judge_live(
+            duration,
+            &opts,
+            args.save_trace.as_deref(),
+            args.force,
+            &args.require,
+        )?,
         (None, None) => bail!("give a trace FILE or --duration D"),
     };
     if let Some(path) = &args.metrics_textfile {
@@ -135,6 +142,7 @@ fn judge_live(
     opts: &CheckOptions,
     output: Option<&Path>,
     force: bool,
+    require: &super::require::Require,
 ) -> anyhow::Result<Verdict> {
     // Opened before any probe is loaded: a bad path or a file in the way
     // fails at once.
@@ -151,6 +159,7 @@ fn judge_live(
         // not lost either.
         let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
         let mut stream = live::start(&LiveOptions::default()).context("starting live capture")?;
+        require.check(&stream.info.probes)?;
         let (attached, total) = stream.info.probes.attached_count();
         eprintln!(
             "daxtrace check: capturing for {} ({attached} of {total} probe families attached)",

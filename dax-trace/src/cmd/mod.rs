@@ -8,6 +8,7 @@ pub mod man;
 pub mod probes;
 pub mod record;
 pub mod report;
+pub mod require;
 pub mod serve;
 pub mod state;
 pub mod stdout;

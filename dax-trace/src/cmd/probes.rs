@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use dax_trace::event::Event;
 use dax_trace::probes::{attach, render::render_text};
 use dax_trace::resolve::{self, Resolution};
-use dax_trace::session::probe_report::ProbeReport;
+use dax_trace::session::probe_report::{CORE_FAMILIES, ProbeReport};
 use dax_trace::source::drive::{DriveOptions, Sink, Stopped, drive, stop_signals};
 use dax_trace::source::live::merge_outcomes;
 use serde::Serialize;
@@ -29,6 +29,10 @@ pub struct Args {
     /// SIGINT/SIGTERM, then the count per event type on stderr.
     #[arg(long, value_name = "D", conflicts_with = "plan_only", value_parser = super::flags::capture)]
     pub listen: Option<std::time::Duration>,
+    /// Exit status 3 when one of these families is missing (default, once
+    /// attached: claim,release). With --plan-only, planned counts.
+    #[command(flatten)]
+    pub require: super::require::Require,
 }
 
 /// The JSON document.
@@ -42,17 +46,21 @@ struct Output<'a> {
     idle_rule: &'a str,
     attached: usize,
     total: usize,
+    /// The required families (--require, else claim and release once
+    /// attached) that are missing: the exit status is 3 when not empty.
+    missing_required: Vec<&'a str>,
     #[serde(flatten)]
     report: &'a ProbeReport,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(duration) = args.listen {
-        return listen(duration);
+        return listen(duration, &args.require);
     }
     let resolution = resolve::resolve_host()?;
     let (mode, report, why) = attach_or_plan(&resolution, args.plan_only);
     let (attached, total) = report.attached_count();
+    let missing = missing_required(&args, mode, &report);
     let mut text = String::new();
     if args.json {
         let out = Output {
@@ -62,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             idle_rule: &resolution.idle.reason,
             attached,
             total,
+            missing_required: missing.clone(),
             report: &report,
         };
         text += &serde_json::to_string_pretty(&out)?;
@@ -78,9 +87,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 text += &format!("  - {w}\n");
             }
         }
+        if !missing.is_empty() {
+            text += &format!("missing required families: {}\n", missing.join(", "));
+        }
     }
     super::stdout::print(&text)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if missing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+/// The required families missing from `report`: those of --require, else
+/// claim and release once attached. A plan that could not attach (no
+/// privileges, no BTF) has none of the --require ones.
+fn missing_required<'a>(args: &'a Args, mode: &str, report: &ProbeReport) -> Vec<&'a str> {
+    let wanted: Vec<&'a str> = if args.require.require.is_empty() {
+        if mode != "attached" {
+            return Vec::new();
+        }
+        CORE_FAMILIES.to_vec()
+    } else {
+        args.require.require.iter().map(String::as_str).collect()
+    };
+    if mode != "attached" && !args.plan_only {
+        return wanted;
+    }
+    wanted
+        .into_iter()
+        .filter(|family| !report.family_present(family))
+        .collect()
 }
 
 /// Attaches when possible; returns the mode, the report, and why not attached.
@@ -110,7 +147,10 @@ fn attach_or_plan(
 
 /// `--listen`: live capture for `duration` (or until SIGINT or SIGTERM),
 /// events to stdout as JSON lines, their count per type to stderr.
-fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
+fn listen(
+    duration: std::time::Duration,
+    require: &super::require::Require,
+) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -119,6 +159,7 @@ fn listen(duration: std::time::Duration) -> anyhow::Result<ExitCode> {
         let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
         let mut stream = dax_trace::source::live::start(&Default::default())?;
         eprint!("{}", render_text(&stream.info.probes, "attached"));
+        require.check(&stream.info.probes)?;
         eprintln!(
             "listening for {}",
             dax_trace::human::duration(duration.as_nanos() as u64)

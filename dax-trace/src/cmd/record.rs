@@ -57,6 +57,8 @@ pub struct Args {
     /// report refused long-term pins): for measuring what tracking costs.
     #[arg(long, conflicts_with = "from")]
     no_pins: bool,
+    #[command(flatten)]
+    require: super::require::Require,
 }
 
 fn parse_ring_buffer_bytes(s: &str) -> Result<u32, String> {
@@ -111,6 +113,7 @@ async fn record(args: Args, filter: EventFilter, output: Reserved) -> anyhow::Re
             ..LiveOptions::default()
         })?,
     };
+    args.require.check(&stream.info.probes)?;
     let header = Header::new(stream.info.clone(), filter.describe());
     let writer = Writer::to_file(output.take()?, &header)?;
     let opts = RecordOptions {

@@ -31,6 +31,8 @@ pub struct Args {
     /// Most HTTP connections served at once (more are closed on accept).
     #[arg(long, value_name = "N", default_value_t = HttpLimits::default().max_connections)]
     max_connections: usize,
+    #[command(flatten)]
+    require: super::require::Require,
 }
 
 /// Runtime worker threads.
@@ -87,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => {
                 let stream = live::start(&LiveOptions::default())
                     .context("starting live capture (or use --replay FILE)")?;
+                args.require.check(&stream.info.probes)?;
                 (stream, Mode::Live)
             }
         }

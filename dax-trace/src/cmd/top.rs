@@ -43,6 +43,8 @@ pub struct Args {
     /// Event times: rel (since the first event), mono (since boot), wall (UTC).
     #[arg(long, value_enum, default_value_t = dax_trace::human::time::TimeBase::Rel)]
     time: dax_trace::human::time::TimeBase,
+    #[command(flatten)]
+    require: super::require::Require,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -109,6 +111,7 @@ fn start_source(
         None => {
             let stream = live::start(&LiveOptions::default())
                 .context("starting live capture (or use --replay FILE)")?;
+            args.require.check(&stream.info.probes)?;
             Ok((stream, Clock::Monotonic, None))
         }
     }

@@ -14,6 +14,8 @@ pub mod offsets;
 pub mod plan;
 pub mod state_layout;
 pub mod tracefs;
+pub mod trampolines;
+pub mod trial_load;
 
 use std::path::PathBuf;
 

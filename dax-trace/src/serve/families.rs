@@ -126,6 +126,15 @@ impl Families {
                 ]
             }),
         )?;
+        gauges(
+            enc,
+            "daxtrace_probe_family_attached",
+            "1 when a point of the probe family is attached, 0 when the family is missing on this kernel.",
+            None,
+            s.families_attached
+                .iter()
+                .map(|(f, attached)| (vec![("family", f.clone())], i64::from(*attached))),
+        )?;
         infos(
             enc,
             "daxtrace_dm_member",

@@ -26,6 +26,7 @@ use super::families::Families;
 use super::process;
 use super::scrape::Scrape;
 use super::shared::Shared;
+use crate::session::probe_report::CORE_FAMILIES;
 
 /// Limits on what clients may take.
 #[derive(Clone, Debug)]
@@ -128,7 +129,7 @@ fn response(
 const INDEX: &str = "<html><head><title>daxtrace exporter</title></head><body>\
 <h1>daxtrace exporter</h1><ul>\
 <li><a href=\"/metrics\">/metrics</a>: Prometheus metrics (OpenMetrics or text 0.0.4)</li>\
-<li><a href=\"/healthz\">/healthz</a>: probes attached, age of the last event</li>\
+<li><a href=\"/healthz\">/healthz</a>: probes attached (503 degraded without claim or release), age of the last event</li>\
 </ul></body></html>\n";
 
 /// Answers one request (read-only: no endpoint changes anything).
@@ -172,26 +173,52 @@ fn metrics(shared: &Shared, format: Format) -> Response<Full<Bytes>> {
 }
 
 /// `/healthz`: JSON with the probes attached and the age of the last event.
-/// 200 while probes are attached (live) or the replay has not failed; 503
-/// when a live source has stopped, or when any source failed.
+/// 200 "ok" while probes are attached (live) or the replay has not failed;
+/// 503 "unhealthy" when a live source has stopped or nothing is attached, or
+/// when any source failed; 503 "degraded" when a live capture lacks a core
+/// family (claim or release: no claim or release would ever be counted).
 fn health(shared: &Shared) -> Response<Full<Bytes>> {
     let state = shared.lock();
-    let (attached, total) = state.info.probes.attached_count();
+    let probes = &state.info.probes;
+    let (attached, total) = probes.attached_count();
     let live = state.mode == super::shared::Mode::Live;
+    let missing: Vec<&str> = probes
+        .families
+        .iter()
+        .filter(|f| !f.attached())
+        .map(|f| f.family.as_str())
+        .collect();
+    let core_missing = if live {
+        probes.missing_of(&CORE_FAMILIES)
+    } else {
+        Vec::new()
+    };
     let failed = state.source_failure.is_some();
-    let healthy = !(failed || (live && (state.source_ended || attached == 0)));
+    let status = if failed || (live && (state.source_ended || attached == 0)) {
+        "unhealthy"
+    } else if !core_missing.is_empty() {
+        "degraded"
+    } else {
+        "ok"
+    };
     let body = serde_json::json!({
-        "status": if healthy { "ok" } else { "unhealthy" },
+        "status": status,
         "source": if live { "live" } else { "replay" },
         "probes_attached": attached,
         "probes_total": total,
+        "families_missing": missing,
+        "problems": &probes.problems,
+        "degraded_because": core_missing
+            .iter()
+            .map(|f| format!("probe family {f} not attached"))
+            .collect::<Vec<_>>(),
         "events": state.collector.totals().events,
         "last_event_age_seconds": state.last_event_at.map(|t| t.elapsed().as_secs_f64()),
         "source_ended": state.source_ended,
         "source_failure": state.source_failure,
     });
     drop(state);
-    let status = if healthy {
+    let status = if status == "ok" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -125,6 +125,8 @@ pub struct Scrape {
     pub dm_members: BTreeSet<(String, String)>,
     pub pagemaps: BTreeSet<PagemapInfo>,
     pub probes: BTreeSet<ProbeInfo>,
+    /// Every probe family and whether a point of it is attached.
+    pub families_attached: BTreeMap<String, bool>,
     pub probe_events: BTreeMap<String, u64>,
     pub probe_drops: BTreeMap<String, u64>,
     /// Other kernel losses by (attach point, reason): failed map inserts,
@@ -291,6 +293,8 @@ impl Scrape {
 
     fn add_probes(&mut self, state: &ServeState) {
         for family in &state.info.probes.families {
+            self.families_attached
+                .insert(family.family.clone(), family.attached());
             for point in &family.points {
                 if let PointStatus::Attached { kind, .. } = &point.status {
                     self.probes.insert(ProbeInfo {

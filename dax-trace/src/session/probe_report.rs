@@ -85,11 +85,37 @@ pub struct StateSourceReport {
     pub unavailable: Option<String>,
 }
 
+/// The families without which no claim or release is seen: a capture
+/// missing one of them is degraded (serve's `/healthz`, `probes`' exit status).
+pub const CORE_FAMILIES: [&str; 2] = ["claim", "release"];
+
 impl ProbeReport {
     /// (attached, total) logical probes, for headers like "probes 9/11".
     pub fn attached_count(&self) -> (usize, usize) {
         let attached = self.families.iter().filter(|f| f.attached()).count();
         (attached, self.families.len())
+    }
+
+    /// Whether `family` has a point attached, or planned in a dry plan.
+    pub fn family_present(&self, family: &str) -> bool {
+        self.families.iter().any(|f| {
+            f.family == family
+                && f.points.iter().any(|p| {
+                    matches!(
+                        p.status,
+                        PointStatus::Attached { .. } | PointStatus::Planned { .. }
+                    )
+                })
+        })
+    }
+
+    /// The names of `wanted` that are not present, in the order given.
+    pub fn missing_of<'a, S: AsRef<str>>(&self, wanted: &'a [S]) -> Vec<&'a str> {
+        wanted
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|name| !self.family_present(name))
+            .collect()
     }
 }
 
@@ -112,4 +138,61 @@ pub fn render_reasons(report: &ProbeReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn family(name: &str, status: PointStatus) -> FamilyReport {
+        FamilyReport {
+            family: name.into(),
+            points: vec![PointReport {
+                point: 0,
+                target: "t".into(),
+                module: None,
+                status,
+            }],
+        }
+    }
+
+    #[test]
+    fn missing_families_are_those_with_nothing_attached_or_planned() {
+        let report = ProbeReport {
+            families: vec![
+                family(
+                    "claim",
+                    PointStatus::Missing {
+                        reason: "EPERM".into(),
+                    },
+                ),
+                family(
+                    "release",
+                    PointStatus::Skipped {
+                        reason: "alternative".into(),
+                    },
+                ),
+                family(
+                    "fault",
+                    PointStatus::Attached {
+                        kind: AttachKind::Tracepoint,
+                        fallback_from: None,
+                    },
+                ),
+                family(
+                    "pin-owner",
+                    PointStatus::Planned {
+                        kinds: vec![AttachKind::Fentry],
+                        notes: Vec::new(),
+                    },
+                ),
+            ],
+            ..ProbeReport::default()
+        };
+        assert_eq!(
+            report.missing_of(&["fault", "claim", "pin-owner", "release", "layout-wait"]),
+            ["claim", "release", "layout-wait"]
+        );
+        assert_eq!(report.missing_of(&CORE_FAMILIES), ["claim", "release"]);
+    }
 }

@@ -265,7 +265,8 @@ fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveError
     ebpf.take_map(name).ok_or(LiveError::MissingMap(name))
 }
 
-/// Replaces the dry entries of `report` with what attaching really did.
+/// Replaces the dry entries of `report` with what attaching really did, and
+/// adds the diagnosis of refused trampolines to its problems.
 pub fn merge_outcomes(report: &mut ProbeReport, outcomes: Vec<PointReport>) {
     for outcome in outcomes {
         let family = POINTS[outcome.point as usize].family.name();
@@ -301,6 +302,10 @@ pub fn merge_outcomes(report: &mut ProbeReport, outcomes: Vec<PointReport>) {
             },
         }
     }
+    // Refused trampolines: why, and what this kernel allows instead.
+    crate::resolve::trampolines::annotate(report, || {
+        crate::resolve::trampolines::TrampolineHost::detect(crate::resolve::tracefs::find_mount())
+    });
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ pub(super) fn read_mounts(
         }
         Err(e) => s
             .problems
-            .push(format!("mounts: /proc/self/mountinfo: {e}")),
+            .push(format!("mounts: {}: {e}", mountinfo::path().display())),
     }
 }
 

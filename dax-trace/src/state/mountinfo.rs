@@ -5,6 +5,21 @@ use crate::event::Dev;
 
 use super::sysfs::parse_dev;
 
+/// Names another mount table to read than `/proc/self/mountinfo`: in a
+/// container sharing the host's PID namespace, `/proc/1/mountinfo` is the
+/// host's (deploy/kubernetes sets it).
+pub const PATH_ENV: &str = "DAXTRACE_MOUNTINFO";
+
+/// The mount table read: [`PATH_ENV`] when set and not empty, else ours.
+pub fn path() -> std::path::PathBuf {
+    path_from(std::env::var_os(PATH_ENV))
+}
+
+fn path_from(var: Option<std::ffi::OsString>) -> std::path::PathBuf {
+    var.filter(|v| !v.is_empty())
+        .map_or_else(|| "/proc/self/mountinfo".into(), std::path::PathBuf::from)
+}
+
 /// A mounted superblock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mount {
@@ -79,9 +94,9 @@ pub struct ChangeWatch {
 }
 
 impl ChangeWatch {
-    /// Opens `/proc/self/mountinfo` (changes count from now).
+    /// Opens the mount table ([`path`]; changes count from now).
     pub fn open() -> std::io::Result<Self> {
-        std::fs::File::open("/proc/self/mountinfo").map(|file| Self { file })
+        std::fs::File::open(path()).map(|file| Self { file })
     }
 
     /// The mount table changed since the last call (or the open). A poll
@@ -99,14 +114,29 @@ impl ChangeWatch {
     }
 }
 
-/// Reads and parses `/proc/self/mountinfo`.
+/// Reads and parses the mount table ([`path`]).
 pub fn read() -> std::io::Result<Vec<Mount>> {
-    std::fs::read_to_string("/proc/self/mountinfo").map(|t| parse(&t))
+    std::fs::read_to_string(path()).map(|t| parse(&t))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+
+    #[test]
+    fn the_environment_names_another_mount_table() {
+        assert_eq!(path_from(None), Path::new("/proc/self/mountinfo"));
+        assert_eq!(
+            path_from(Some("".into())),
+            Path::new("/proc/self/mountinfo")
+        );
+        assert_eq!(
+            path_from(Some("/proc/1/mountinfo".into())),
+            Path::new("/proc/1/mountinfo")
+        );
+    }
 
     #[test]
     fn an_unchanged_mount_table_reads_as_unchanged() {

@@ -32,6 +32,8 @@ pub const OPTIONAL: &[&str] = &[
     "fsck.ext4",
     "xfs_repair",
     "strace",
+    // Starts serve under the systemd unit's capability bounding set.
+    "setpriv",
 ];
 
 const SEARCH_DIRS: &[&str] = &["/usr/sbin", "/usr/bin", "/sbin", "/bin"];

@@ -33,6 +33,7 @@ mod loss;
 mod memory_failure;
 mod pins;
 mod serve;
+mod serve_unit;
 mod share;
 mod state_at_start;
 mod top;
@@ -86,6 +87,12 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
     let with_serve = matches!(kernel, KernelGen::V6_1 | KernelGen::V7);
     if with_serve {
         command.push("DAXTRACE_VMTEST_SERVE=1".to_string());
+        // The unit whose capability and device set the guest starts serve under.
+        std::fs::copy(
+            root.join("deploy/systemd/daxtrace.service"),
+            share.join("daxtrace.service"),
+        )
+        .context("copying the systemd unit into the share")?;
     }
     command.extend(["bash".to_string(), "/mnt/host/vm-test.sh".to_string()]);
     let mut req = VmRequest::new(kernel, command);
@@ -155,7 +162,10 @@ fn judge_share(kernel: KernelGen, share: &Path, with_top: bool, release: &str) -
         });
     }
     if with_serve {
-        for (name, result) in serve::judge(share) {
+        for (name, result) in serve::judge(share)
+            .into_iter()
+            .chain(serve_unit::judge(share))
+        {
             let (ok, detail) = match result {
                 Ok(d) => (true, d),
                 Err(d) => (false, d),
