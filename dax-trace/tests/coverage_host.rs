@@ -136,7 +136,7 @@ fn every_live_command_requiring_a_missing_family_ends_at_once_with_3() {
     let out = dir.path().join("t.dxt");
     let out = out.to_str().expect("utf-8");
     let commands: [&[&str]; 5] = [
-        &["check", "--duration", "600", "-o", out],
+        &["check", "--duration", "600", "--save-trace", out],
         &["record", "--duration", "600", "-o", out],
         &["top", "--batch", "--iterations", "600"],
         &["serve", "--listen", "127.0.0.1:0"],
