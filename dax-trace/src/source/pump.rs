@@ -73,7 +73,10 @@ impl Pump {
                         }
                     }
                     self.note(&batch[from..]);
-                    self.enrich(&mut batch, from).await;
+                    if let Err(reason) = self.enrich(&mut batch, from).await {
+                        self.fail(batch, reason).await;
+                        return;
+                    }
                     if let Some(pause) = self.drain_pause {
                         // A stop during the pause is not kept waiting.
                         tokio::select! {
@@ -93,7 +96,10 @@ impl Pump {
                     let from = batch.len();
                     drain(self.ring.get_mut(), &mut batch);
                     self.note(&batch[from..]);
-                    self.enrich(&mut batch, from).await;
+                    if let Err(reason) = self.enrich(&mut batch, from).await {
+                        self.fail(batch, reason).await;
+                        return;
+                    }
                 }
                 _ = tick.tick() => self.collect_stats(&mut batch),
                 _ = state_tick.tick() => {
@@ -122,7 +128,10 @@ impl Pump {
     async fn finish(mut self, mut batch: Vec<Event>) {
         let start = batch.len();
         drain(self.ring.get_mut(), &mut batch);
-        self.enrich(&mut batch, start).await;
+        if let Err(reason) = self.enrich(&mut batch, start).await {
+            self.fail(batch, reason).await;
+            return;
+        }
         self.collect_stats(&mut batch);
         send_all(&self.tx, &mut batch).await;
         self.tx.end();
@@ -132,16 +141,18 @@ impl Pump {
     /// means reading the stack map or re-reading kallsyms (seconds under
     /// TCG), it runs on the blocking pool: a worker blocked here also held
     /// up the consumer task queued behind it, and the VM test on 7 saw a
-    /// recording stand still for 3 s.
-    async fn enrich(&mut self, batch: &mut Vec<Event>, from: usize) {
+    /// recording stand still for 3 s. A panic there loses `batch[from..]`
+    /// and is the source's failure (`Err` with the reason): the stream must
+    /// not look complete.
+    async fn enrich(&mut self, batch: &mut Vec<Event>, from: usize) -> Result<(), String> {
         let Some(enricher) = self.enricher.as_mut() else {
-            return;
+            return Ok(());
         };
         if !enricher.needs_work(&batch[from..]) {
-            return;
+            return Ok(());
         }
         let Some(mut enricher) = self.enricher.take() else {
-            return;
+            return Ok(());
         };
         let mut events = batch.split_off(from);
         let sent = events.len();
@@ -150,14 +161,17 @@ impl Pump {
             (enricher, events)
         })
         .await;
-        match done {
-            Ok((enricher, events)) => {
-                self.enricher = Some(enricher);
-                batch.extend(events);
-            }
-            // Only a panic in enrich gets here; later events go unenriched.
-            Err(err) => log::error!("enriching events failed, {sent} events lost: {err}"),
-        }
+        let (enricher, events) = done.map_err(|err| enrich_failure(sent, &err))?;
+        self.enricher = Some(enricher);
+        batch.extend(events);
+        Ok(())
+    }
+
+    /// Sends what `batch` holds, then ends the stream as failed.
+    async fn fail(self, mut batch: Vec<Event>, reason: String) {
+        log::error!("{reason}");
+        send_all(&self.tx, &mut batch).await;
+        self.tx.fail(reason);
     }
 
     /// Sends `Drops` for each point and reason whose total changed and
@@ -226,4 +240,35 @@ fn drain(ring: &mut RingBuf<MapData>, batch: &mut Vec<Event>) {
 
 fn userspace_event(ts_ns: u64, body: crate::event::EventBody) -> Event {
     Event::own(ts_ns, body)
+}
+
+/// Why the stream fails when completing `lost` events panicked (or was
+/// cancelled) on the blocking pool.
+fn enrich_failure(lost: usize, err: &tokio::task::JoinError) -> String {
+    let what = if err.is_panic() {
+        "panicked"
+    } else {
+        "was cancelled"
+    };
+    let events = crate::human::plural(lost as u64, "event");
+    format!("completing events (stacks, file names) {what}: {events} lost")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enrich_failure;
+
+    #[tokio::test]
+    async fn a_panic_while_completing_events_is_a_failure_naming_the_loss() {
+        let err = tokio::task::spawn_blocking(|| panic!("a symbolizer bug"))
+            .await
+            .expect_err("the task panicked");
+        let reason = enrich_failure(3, &err);
+        assert!(reason.contains("panicked"), "{reason}");
+        assert!(reason.contains("3 events lost"), "{reason}");
+        assert_eq!(
+            enrich_failure(1, &err),
+            "completing events (stacks, file names) panicked: 1 event lost"
+        );
+    }
 }
