@@ -13,17 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn daxtrace(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_daxtrace"))
-        .args(args)
-        .output()
-        .expect("run daxtrace");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod binary;
+use binary::daxtrace;
 
 /// The attached probe table, or `None` when this machine cannot attach
 /// (not root, no BTF): then there is nothing live to test.

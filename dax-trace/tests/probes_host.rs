@@ -5,21 +5,11 @@
 //! attached must say why.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-fn daxtrace(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_daxtrace"))
-        .args(args)
-        .output()
-        .expect("run daxtrace");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod binary;
+use binary::daxtrace;
 
 fn points(doc: &Value) -> Vec<&Value> {
     doc["families"]
