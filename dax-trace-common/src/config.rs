@@ -7,6 +7,8 @@
 
 /// Slots in the table of pages that waiters sleep on (`WATCHED` map).
 pub const MAX_WATCHED_PAGES: u32 = 64;
+/// Slots in the table of orphaned pages not yet idle (`ORPHANS` map).
+pub const MAX_ORPHANED_PAGES: u32 = 64;
 /// Size of the per-point tables below; must be >= `probe::POINTS.len()`.
 pub const MAX_POINTS: usize = 64;
 

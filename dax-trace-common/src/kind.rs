@@ -42,6 +42,9 @@ macro_rules! for_each_kind {
             PIN_OWNER = 19, PinOwner, "pin-owner", kernel;
             PIN_RELEASE = 20, PinRelease, "pin-release", kernel;
             REFUSED_PIN = 21, RefusedPin, "refused-pin", kernel;
+            PAGE_ORPHANED = 22, PageOrphaned, "page-orphaned", kernel;
+            ORPHAN_IDLE = 23, OrphanIdle, "orphan-idle", kernel;
+            BLOCKED_WAIT = 24, BlockedWait, "blocked-wait", kernel;
             PUT_STATS = 100, PutStats, "put-stats", userspace;
             DROPS = 101, Drops, "drops", userspace;
             STATE_PAGEMAP = 102, StatePagemap, "state-pagemap", userspace;

@@ -23,7 +23,7 @@ pub mod kread;
 pub mod payload;
 pub mod probe;
 
-pub use config::{Config, MAX_WATCHED_PAGES};
+pub use config::{Config, MAX_ORPHANED_PAGES, MAX_WATCHED_PAGES};
 pub use field::{Dev, DiskName, Flag, NAME_LEN, OptU64};
 pub use kind::Payload;
 

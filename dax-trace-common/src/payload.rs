@@ -403,6 +403,86 @@ payloads! {
         pub path: PathName,
     }
 
+    /// A DAX page left its file for good (`dax_disassociate_entry` with
+    /// `trunc`: truncate, hole punch, eviction, unmount) while still
+    /// referenced beyond the kernel's idle rule: the file gives the block
+    /// back while DMA (or a pipe) may still target the page. The header is
+    /// the thread that dropped the entry (the unlinker, the unmounter, the
+    /// truncater).
+    pub struct PageOrphaned {
+        /// The first busy `struct page *` of the entry.
+        pub page: u64,
+        /// Its pfn.
+        pub pfn: u64,
+        /// `page->pgmap`: the page's `struct dev_pagemap *`.
+        pub pgmap: u64,
+        /// The file's `address_space` (the entry's mapping).
+        pub mapping: u64,
+        /// Inode number of the file (`mapping->host->i_ino`).
+        pub ino: u64,
+        /// The file's filesystem device (`mapping->host->i_sb->s_dev`).
+        pub dev: Dev,
+        /// Pages of the entry found busy (a PMD entry has 512).
+        pub busy_pages: u32,
+        /// The page's index in the file, in pages, read before the kernel
+        /// clears it (none when unknown).
+        #[cfg_attr(feature = "user", serde(default, skip_serializing_if = "OptU64::is_none"))]
+        pub index: OptU64,
+        /// `page->_refcount` of that page when its entry was dropped.
+        pub refcount: u64,
+        /// Pages the entry covers: 1, or 512 for a PMD entry.
+        pub entry_pages: u32,
+        /// The kernel stack of the thread that dropped the entry (0: none).
+        #[cfg_attr(feature = "user", serde(default, skip_serializing_if = "StackId::is_none"))]
+        pub stack: StackId,
+    }
+
+    /// An orphaned page (see [`PageOrphaned`]) went idle: whatever kept it
+    /// busy after its file let it go has let it go too. The header is the
+    /// task that put it, or the scanner's.
+    pub struct OrphanIdle {
+        /// The `struct page *`.
+        pub page: u64,
+        /// Its pfn.
+        pub pfn: u64,
+        /// When its entry was dropped (CLOCK_MONOTONIC ns): the header's
+        /// time minus this is how long the page stayed busy after.
+        pub orphaned_ns: u64,
+        /// `page->_refcount` when seen idle.
+        pub refcount: u64,
+        /// Inode number of the file it left.
+        pub ino: u64,
+        /// That file's filesystem device.
+        pub dev: Dev,
+        /// The thread that dropped the entry.
+        pub orphaner_tid: u32,
+    }
+
+    /// A waiter in an uninterruptible wait for idle pages (eviction or
+    /// unmount, 6.15+) has slept longer than the stuck threshold on a page
+    /// that is still busy: it hangs until whoever holds the page lets go
+    /// (a pipe's vmsplice, a DMA that never completes). Sent once per
+    /// waiter and page.
+    pub struct BlockedWait {
+        /// The busy `struct page *` the waiter sleeps on.
+        pub page: u64,
+        /// Its pfn.
+        pub pfn: u64,
+        /// `page->_refcount` at the scan (above the kernel's idle count).
+        pub refcount: u64,
+        /// When the waiter first met the page busy (CLOCK_MONOTONIC ns).
+        pub wait_begin_ns: u64,
+        /// Inode number of the file being evicted.
+        pub ino: u64,
+        /// That file's filesystem device.
+        pub dev: Dev,
+        /// The sleeping thread (the header is whichever task the scan's
+        /// timer interrupted).
+        pub waiter_tid: u32,
+        /// `page->pgmap`: the page's `struct dev_pagemap *`.
+        pub pgmap: u64,
+    }
+
     /// Userspace, periodic: cumulative put counters of one pagemap, summed
     /// over CPUs (puts are counted in a kernel map, never streamed).
     pub struct PutStats {

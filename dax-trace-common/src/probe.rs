@@ -63,11 +63,15 @@ pub enum Family {
     /// get_user_pages / pin_user_pages returns and unpins: `PinOwner`,
     /// `PinRelease`, `RefusedPin`.
     Pin,
+    /// `dax_disassociate_entry`: a DAX page leaves its file for good while
+    /// still referenced (`PageOrphaned`; `OrphanIdle` when it goes idle).
+    /// Before 6.15 eviction and unmount never wait for busy pages.
+    Orphan,
 }
 
 impl Family {
     /// Every family, in the order the probe report lists them.
-    pub const ALL: [Family; 12] = [
+    pub const ALL: [Family; 13] = [
         Family::PagemapLifetime,
         Family::Claim,
         Family::Release,
@@ -80,6 +84,7 @@ impl Family {
         Family::MemoryFailure,
         Family::StuckWait,
         Family::Pin,
+        Family::Orphan,
     ];
 
     /// The stable kebab-case name users see (`daxtrace probes`, JSON).
@@ -97,6 +102,7 @@ impl Family {
             Family::MemoryFailure => "memory-failure",
             Family::StuckWait => "stuck-wait",
             Family::Pin => "pin-owner",
+            Family::Orphan => "orphaned-page",
         }
     }
 }
@@ -166,6 +172,10 @@ pub enum WaitApi {
     DaxBreakLayout = 3,
     /// `fuse_dax_break_layouts(inode, start, end)`: virtiofs with DAX.
     FuseDaxBreakLayouts = 4,
+    /// `dax_break_layout_final(inode)` (6.15+): eviction (the last `iput`
+    /// after unlink, unmount's `evict_inodes`) waits for the file's pages
+    /// to go idle, in TASK_UNINTERRUPTIBLE: a pin never released hangs it.
+    DaxBreakLayoutFinal = 5,
 }
 
 impl WaitApi {
@@ -176,8 +186,15 @@ impl WaitApi {
             2 => Self::XfsBreakLayouts,
             3 => Self::DaxBreakLayout,
             4 => Self::FuseDaxBreakLayouts,
+            5 => Self::DaxBreakLayoutFinal,
             _ => Self::Unknown,
         }
+    }
+
+    /// The wait sleeps in TASK_UNINTERRUPTIBLE (no signal ends it): what
+    /// hangs unmount. The break-layouts waits sleep interruptibly.
+    pub const fn uninterruptible(self) -> bool {
+        matches!(self, Self::DaxBreakLayoutFinal)
     }
 }
 

@@ -82,6 +82,27 @@ pub struct Watch {
 #[map]
 pub static WATCHED: Array<Watch> = Array::with_max_entries(dax_trace_common::MAX_WATCHED_PAGES, 0);
 
+/// A page its file let go while still busy, until it goes idle.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Orphan {
+    /// The `struct page *`; 0: a free slot.
+    pub page: u64,
+    pub pfn: u64,
+    /// When its entry was dropped.
+    pub orphaned_ns: u64,
+    pub ino: u64,
+    pub dev: u32,
+    /// The thread that dropped the entry.
+    pub tid: u32,
+}
+
+/// Orphaned pages watched until idle. Slot index: `(page >> 6) %
+/// MAX_ORPHANED_PAGES`; a slot held by another page counts a loss.
+#[map]
+pub static ORPHANS: Array<Orphan> =
+    Array::with_max_entries(dax_trace_common::MAX_ORPHANED_PAGES, 0);
+
 /// Device-mapper context of a thread inside `dm_dax_direct_access`.
 #[repr(C)]
 #[derive(Clone, Copy)]

@@ -84,6 +84,11 @@ macro_rules! for_each_point {
             // 49..: unpins (6.15+, where puts of FS-DAX pages are not hooked one by one)
             UNPIN_USER_PAGE = 49, "unpin_user_page", Pin, Entry, 0, unpin_user_page;
             UNPIN_USER_PAGES = 50, "unpin_user_pages", Pin, Entry, 0, unpin_user_pages;
+            // 51: a DAX entry leaves its file (truncate, punch, evict, unmount);
+            // before 6.15 nothing waits for its pages first
+            DAX_DISASSOCIATE_ENTRY = 51, "dax_disassociate_entry", Orphan, Entry, 0, dax_disassociate_entry;
+            // 52: the evict and unmount wait for idle pages (6.15+, uninterruptible)
+            DAX_BREAK_LAYOUT_FINAL = 52, "dax_break_layout_final", LayoutWait, EntryExit, 0, dax_break_layout_final;
         }
     };
 }

@@ -4,10 +4,12 @@
 //!
 //! One file per concern: [`claims`] (claims, releases, dm members),
 //! [`pagemaps`], [`pages`] (puts, idle pages, busy pages), [`waits`]
-//! (break-layouts spans and the stuck-wait scan), [`dm`] (device-mapper
-//! fan-out) and [`tracepoints`] (faults, memory failures).
+//! (break-layouts spans and the stuck-wait scan), [`orphans`] (busy pages
+//! their file let go), [`dm`] (device-mapper fan-out) and [`tracepoints`]
+//! (faults, memory failures).
 mod claims;
 mod dm;
+mod orphans;
 mod pagemaps;
 mod pages;
 mod tracepoints;
@@ -81,6 +83,9 @@ pub fn on_entry(ctx: Ctx, point: u16, args: &[u64; 6]) {
             page_put(point, args[0], 1, false)
         }
         idx::DAX_DIRECT_ACCESS => dm_fan_out(point, args),
+        idx::DAX_DISASSOCIATE_ENTRY => {
+            orphans::entry_dropped(ctx, point, args[0], args[1], args[2])
+        }
         idx::DAX_HOLDER_NOTIFY_FAILURE => submit(
             point,
             HolderNotifyFailure {
@@ -95,10 +100,12 @@ pub fn on_entry(ctx: Ctx, point: u16, args: &[u64; 6]) {
         // fallocate of their filesystem: one on an inode without DAX can
         // meet no busy page, and is left before anything is kept (its
         // return then finds no stash).
+        // ext4 calls dax_break_layout_final on every inode it evicts.
         idx::EXT4_BREAK_LAYOUTS
         | idx::XFS_BREAK_LAYOUTS
         | idx::DAX_BREAK_LAYOUT
         | idx::FUSE_DAX_BREAK_LAYOUTS
+        | idx::DAX_BREAK_LAYOUT_FINAL
             if !inode_is_dax(args[0]) => {}
         // Entry halves of entry+exit points.
         _ => {
@@ -135,7 +142,8 @@ fn entry_action(ctx: Ctx, point: u16, args: &[u64; 6]) {
         idx::EXT4_BREAK_LAYOUTS
         | idx::XFS_BREAK_LAYOUTS
         | idx::DAX_BREAK_LAYOUT
-        | idx::FUSE_DAX_BREAK_LAYOUTS => wait_enter(point, args[0]),
+        | idx::FUSE_DAX_BREAK_LAYOUTS
+        | idx::DAX_BREAK_LAYOUT_FINAL => wait_enter(point, args[0]),
         idx::DM_DAX_DIRECT_ACCESS => {
             let ctx = DmCtx {
                 dm_dax_dev: args[0],
@@ -198,6 +206,8 @@ pub fn on_exit(ctx: Ctx, point: u16, ret: u64) {
         | idx::XFS_BREAK_LAYOUTS
         | idx::DAX_BREAK_LAYOUT
         | idx::FUSE_DAX_BREAK_LAYOUTS => wait_exit(point, ret),
+        // Returns void: whatever the return register holds is not a result.
+        idx::DAX_BREAK_LAYOUT_FINAL => wait_exit(point, 0),
         idx::DM_DAX_DIRECT_ACCESS => {
             let _ = DM_CTX.remove(tid());
         }

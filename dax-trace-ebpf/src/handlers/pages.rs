@@ -30,6 +30,9 @@ pub(super) fn page_put(point: u16, page: u64, refs: i32, at_zero: bool) {
     };
     let idle = at_zero || after == idle_rule as i32;
     pins::page_released(point, page, refs, idle);
+    if idle {
+        super::orphans::orphan_check(point, page, after);
+    }
     match PGMAP_PUTS.get_ptr_mut(pgmap) {
         Some(p) => {
             // SAFETY: this CPU's slot.

@@ -3,7 +3,7 @@
 use dax_trace_common::{
     Dev, MAX_WATCHED_PAGES, OptU64,
     field::WaitApiCode,
-    payload::{StuckWait, WaitEnd},
+    payload::{BlockedWait, StuckWait, WaitEnd},
     probe::{WaitApi, idx},
 };
 
@@ -13,12 +13,17 @@ use crate::maps::{WAITS, WATCHED, WaitSpan};
 use crate::pins;
 use crate::read::{inode_ident, page_refcount};
 
+/// `Watch::reported` bits: the lost wakeup was sent, the blocked wait was sent.
+const REPORTED_STUCK: u32 = 1;
+const REPORTED_BLOCKED: u32 = 2;
+
 #[inline(always)]
 pub(super) fn wait_api(point: u16) -> WaitApi {
     match point {
         idx::EXT4_BREAK_LAYOUTS => WaitApi::Ext4BreakLayouts,
         idx::XFS_BREAK_LAYOUTS => WaitApi::XfsBreakLayouts,
         idx::DAX_BREAK_LAYOUT => WaitApi::DaxBreakLayout,
+        idx::DAX_BREAK_LAYOUT_FINAL => WaitApi::DaxBreakLayoutFinal,
         _ => WaitApi::FuseDaxBreakLayouts,
     }
 }
@@ -101,7 +106,9 @@ pub(super) fn wait_exit(point: u16, ret: u64) {
 }
 
 /// The periodic scan for lost wakeups: a waiter still sleeps on a page that
-/// is idle by the kernel's rule for longer than `stuck_after_ns`.
+/// is idle by the kernel's rule for longer than `stuck_after_ns`. Also:
+/// an uninterruptible (eviction) waiter on a page still busy that long is
+/// blocked; and orphaned pages that went idle unseen are closed.
 #[inline(always)]
 pub fn stuck_scan(point: u16) {
     let idle_rule: u32 = conf!(idle_refcount);
@@ -116,16 +123,37 @@ pub fn stuck_scan(point: u16) {
         if let Some(w) = WATCHED.get_ptr_mut(i) {
             // SAFETY: array slot.
             let w = unsafe { &mut *w };
-            if w.page != 0 && w.reported == 0 {
-                let waiting = unsafe { WAITS.get(w.tid) }.is_some();
+            if w.page != 0 && w.reported & REPORTED_STUCK == 0 {
+                let api = unsafe { WAITS.get(w.tid) }.map(|s| s.api);
                 let count = page_refcount(w.page);
-                if !waiting {
+                if api.is_none() {
                     w.page = 0;
-                } else if count == idle_rule as i32 {
+                } else if count != idle_rule as i32 {
+                    w.idle_since_ns = 0;
+                    if api == Some(WaitApi::DaxBreakLayoutFinal as u32)
+                        && w.reported & REPORTED_BLOCKED == 0
+                        && ts - w.since_ns >= threshold
+                    {
+                        w.reported |= REPORTED_BLOCKED;
+                        submit(
+                            point,
+                            BlockedWait {
+                                page: w.page,
+                                pfn: w.pfn,
+                                refcount: count as u64,
+                                wait_begin_ns: w.since_ns,
+                                ino: w.ino,
+                                dev: Dev(w.dev),
+                                waiter_tid: w.tid,
+                                pgmap: w.pgmap,
+                            },
+                        );
+                    }
+                } else {
                     if w.idle_since_ns == 0 {
                         w.idle_since_ns = ts;
                     } else if ts - w.idle_since_ns >= threshold {
-                        w.reported = 1;
+                        w.reported |= REPORTED_STUCK;
                         submit(
                             point,
                             StuckWait {
@@ -143,8 +171,6 @@ pub fn stuck_scan(point: u16) {
                             close = w.page;
                         }
                     }
-                } else {
-                    w.idle_since_ns = 0;
                 }
             }
         }
@@ -153,4 +179,5 @@ pub fn stuck_scan(point: u16) {
     if close != 0 {
         pins::page_released(point, close, 0, true);
     }
+    super::orphans::orphan_scan(point);
 }

@@ -21,6 +21,7 @@ pub(super) fn all(
         no_double_claim(c, opts, &clock),
         max_wait(c, opts, &clock),
         no_stuck_waits(c, opts, &clock),
+        super::orphans::no_orphaned_busy_pages(c, opts, &clock),
         no_dropped_events(c),
     ]
 }
@@ -28,10 +29,10 @@ pub(super) fn all(
 /// Prints event times in the chosen base (`--time`; by default relative
 /// to the first event of the trace) (and
 /// resolves the stacks that name page owners).
-struct Clock<'a> {
+pub(super) struct Clock<'a> {
     origin: u64,
     timeline: crate::human::time::Timeline,
-    stacks: Option<&'a StackTable>,
+    pub(super) stacks: Option<&'a StackTable>,
 }
 
 impl<'a> Clock<'a> {
@@ -43,12 +44,12 @@ impl<'a> Clock<'a> {
         }
     }
 
-    fn at(&self, ts_ns: u64) -> String {
+    pub(super) fn at(&self, ts_ns: u64) -> String {
         self.timeline.at(ts_ns)
     }
 
     /// `; stack a <- b <- c ... [ext4]` when the trace has the stack.
-    fn stack(&self, stack: dax_trace_common::field::StackId) -> String {
+    pub(super) fn stack(&self, stack: dax_trace_common::field::StackId) -> String {
         stack_summary(stack, self.stacks)
             .map(|s| format!("; stack {s}"))
             .unwrap_or_default()
@@ -63,7 +64,7 @@ fn holder(h: u64) -> String {
     }
 }
 
-fn label(identity: Option<&DeviceIdentity>, dev: crate::event::Dev) -> String {
+pub(super) fn label(identity: Option<&DeviceIdentity>, dev: crate::event::Dev) -> String {
     match identity {
         Some(i) => i.label(),
         None if dev.0 != 0 => dev.to_string(),
@@ -71,7 +72,7 @@ fn label(identity: Option<&DeviceIdentity>, dev: crate::event::Dev) -> String {
     }
 }
 
-fn assertion(id: &str, title: &str, details: Vec<String>) -> Assertion {
+pub(super) fn assertion(id: &str, title: &str, details: Vec<String>) -> Assertion {
     Assertion {
         id: id.to_string(),
         title: title.to_string(),
@@ -85,7 +86,7 @@ fn assertion(id: &str, title: &str, details: Vec<String>) -> Assertion {
 }
 
 /// Notes how many violations the collector counted but did not keep.
-fn note_unlisted<T>(details: &mut Vec<String>, sampled: &Sampled<T>, filtered: bool) {
+pub(super) fn note_unlisted<T>(details: &mut Vec<String>, sampled: &Sampled<T>, filtered: bool) {
     let unlisted = sampled.count.saturating_sub(sampled.examples.len() as u64);
     if unlisted > 0 {
         let qualifier = if filtered { "up to " } else { "" };
@@ -117,20 +118,16 @@ fn claims_released(c: &Collector, opts: &CheckOptions, clock: &Clock<'_>) -> Ass
 /// A failure that lost events of `family` could explain is inconclusive,
 /// not a failure: the kernel dropped them (a full ring buffer), so what the
 /// trace lacks may have happened (a release of the "leaked" claim).
-fn unless_lost(c: &Collector, mut a: Assertion, family: Family, what: &str) -> Assertion {
+pub(super) fn unless_lost(
+    c: &Collector,
+    mut a: Assertion,
+    family: Family,
+    what: &str,
+) -> Assertion {
     if a.status != Status::Fail {
         return a;
     }
-    let lost: u64 = c
-        .drops()
-        .lost_at()
-        .filter(|(point, _, _)| {
-            POINTS
-                .get(*point as usize)
-                .is_some_and(|p| p.family == family)
-        })
-        .map(|(_, _, n)| n)
-        .sum();
+    let lost = lost_at_family(c, family);
     if lost > 0 {
         a.status = Status::Inconclusive;
         a.details.push(format!(
@@ -356,6 +353,29 @@ fn no_dropped_events(c: &Collector) -> Assertion {
         },
         details,
     }
+}
+
+/// Events lost by the kernel (ring buffer full) at the points of `family`,
+/// and inserts refused by its full tables.
+pub(super) fn lost_at_family(c: &Collector, family: Family) -> u64 {
+    let of_family = |point: u16| {
+        POINTS
+            .get(point as usize)
+            .is_some_and(|p| p.family == family)
+    };
+    let ring: u64 = c
+        .drops()
+        .lost_at()
+        .filter(|(point, _, _)| of_family(*point))
+        .map(|(_, _, n)| n)
+        .sum();
+    let tables: u64 = c
+        .drops()
+        .other_losses()
+        .filter(|(reason, point, _, _)| *reason == Loss::MapFull.name() && of_family(*point))
+        .map(|(_, _, _, n)| n)
+        .sum();
+    ring + tables
 }
 
 /// The kebab-case name an API enum serializes to (`fs-put-dax`).

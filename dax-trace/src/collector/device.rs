@@ -196,6 +196,12 @@ pub struct DeviceState {
     pub faults: FaultCounts,
     /// Stuck waits reported on this device.
     pub stuck_waits: u64,
+    /// Pages its files let go while still busy (`page-orphaned`).
+    #[serde(default)]
+    pub orphaned_pages: u64,
+    /// Uninterruptible waits found blocked on a busy page (`blocked-wait`).
+    #[serde(default)]
+    pub blocked_waits: u64,
     /// `busy-page` events on this device's filesystem.
     pub busy_pages_seen: u64,
     /// dm: member devices this (dm) device maps to.
@@ -299,6 +305,8 @@ impl DeviceState {
             waits: WaitStats::default(),
             faults: FaultCounts::default(),
             stuck_waits: 0,
+            orphaned_pages: 0,
+            blocked_waits: 0,
             busy_pages_seen: 0,
             members: BTreeSet::new(),
             parents: BTreeSet::new(),
@@ -353,6 +361,8 @@ impl DeviceState {
         self.faults.pte += other.faults.pte;
         self.faults.pmd += other.faults.pmd;
         self.stuck_waits += other.stuck_waits;
+        self.orphaned_pages += other.orphaned_pages;
+        self.blocked_waits += other.blocked_waits;
         self.busy_pages_seen += other.busy_pages_seen;
         self.dm_taken += other.dm_taken;
         self.dm_dropped += other.dm_dropped;

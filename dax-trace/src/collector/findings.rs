@@ -33,7 +33,9 @@ pub struct DoubleClaim {
     pub granted: bool,
 }
 
-/// A waiter asleep on a page that is already idle (a lost wakeup).
+/// A waiter the scanner reported: asleep on a page that is already idle (a
+/// lost wakeup, `stuck_waits`), or asleep uninterruptibly on a page still
+/// busy past the threshold (`blocked_waits`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StuckWaitRecord {
     pub device: Option<DeviceId>,
@@ -116,6 +118,12 @@ pub struct Findings {
     pub unmatched_releases: Sampled<UnmatchedRelease>,
     pub double_claims: Sampled<DoubleClaim>,
     pub stuck_waits: Sampled<StuckWaitRecord>,
+    /// Pages their file let go while still busy (the hazard before 6.15).
+    #[serde(default = "no_examples")]
+    pub orphaned_pages: Sampled<super::OrphanedPage>,
+    /// Uninterruptible waits blocked on a busy page past the stuck threshold.
+    #[serde(default = "no_examples")]
+    pub blocked_waits: Sampled<super::BlockedWaitRecord>,
     pub slow_waits: Sampled<SlowWait>,
     /// Waits found at attach that ended during the trace.
     #[serde(default = "no_examples", skip_serializing_if = "Sampled::is_empty")]
@@ -135,6 +143,8 @@ impl Findings {
             unmatched_releases: Sampled::new(cap),
             double_claims: Sampled::new(cap),
             stuck_waits: Sampled::new(cap),
+            orphaned_pages: Sampled::new(cap),
+            blocked_waits: Sampled::new(cap),
             slow_waits: Sampled::new(cap),
             attach_waits_ended: Sampled::new(cap),
             open_claims_overflow: 0,

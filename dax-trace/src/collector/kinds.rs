@@ -5,8 +5,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 /// Events seen per kind.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KindCounts([u64; KIND_COUNT]);
+
+impl Default for KindCounts {
+    fn default() -> Self {
+        Self([0; KIND_COUNT])
+    }
+}
 
 impl KindCounts {
     pub(super) fn add(&mut self, body: &EventBody) {

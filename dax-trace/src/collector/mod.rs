@@ -64,6 +64,7 @@ mod findings;
 mod histogram;
 mod identity;
 mod kinds;
+mod orphans;
 mod pagemap;
 mod pages;
 mod pins;
@@ -83,6 +84,7 @@ pub use findings::{
 };
 pub use histogram::{EXACT_CAP, LatencyHistogram, Quantile};
 pub use kinds::KindCounts;
+pub use orphans::{BlockedWaitRecord, OpenOrphan, OrphanedPage};
 pub use pagemap::{
     BusyPage, BusyPages, MemoryFailureRecord, PagemapIdentity, PagemapState, StartBusyPage,
 };
@@ -281,6 +283,8 @@ pub struct Collector {
     last_dev: Option<(Dev, DeviceId)>,
     pagemaps: BTreeMap<u64, PagemapState>,
     open_waits: HashMap<u32, OpenWait>,
+    /// Orphaned pages not yet idle, by `struct page *`.
+    open_orphans: HashMap<u64, OpenOrphan>,
     findings: Findings,
     /// Page owners and refused long-term pins.
     pins: Pins,
@@ -312,6 +316,7 @@ impl Collector {
             last_dev: None,
             pagemaps: BTreeMap::new(),
             open_waits: HashMap::new(),
+            open_orphans: HashMap::new(),
             findings,
             pins: Pins::default(),
             drops: DropStats::default(),
@@ -352,6 +357,9 @@ impl Collector {
             EventBody::RefusedPin(r) => self.on_refused_pin(ev, r),
             EventBody::HolderNotifyFailure(h) => self.on_holder_notify_failure(ev, h),
             EventBody::StuckWait(w) => self.on_stuck_wait(ev, w),
+            EventBody::PageOrphaned(o) => self.on_page_orphaned(ev, o),
+            EventBody::OrphanIdle(i) => self.on_orphan_idle(ev, i),
+            EventBody::BlockedWait(b) => self.on_blocked_wait(ev, b),
             EventBody::PutStats(p) => self.on_put_stats(p),
             EventBody::Drops(d) => self.drops.record(d),
             EventBody::StatePagemap(p) => self.on_state_pagemap(ev, p),

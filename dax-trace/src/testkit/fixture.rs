@@ -1,9 +1,10 @@
 //! Event builders for tests: short readable scenarios instead of raw structs.
 use crate::event::{
-    BusyPage, Claim, Drops, Fault, PageIdle, PagemapCreate, PinOwner, PinRelease, RefusedPin,
-    Release, StuckWait, WaitBegin, WaitEnd,
+    BlockedWait, BusyPage, Claim, Drops, Fault, OrphanIdle, PageIdle, PageOrphaned, PagemapCreate,
+    PinOwner, PinRelease, RefusedPin, Release, StuckWait, WaitBegin, WaitEnd,
 };
 use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
+use dax_trace_common::field::OptU64;
 use dax_trace_common::field::StackId;
 
 pub const PMEM0: Dev = Dev::new(259, 0);
@@ -178,6 +179,58 @@ impl Script {
             .find(|e| e.tid == waiter_tid && matches!(e.body, EventBody::WaitBegin(_)))
             .map_or(self.ts_ns.saturating_sub(1_000_000_000), |e| e.ts_ns);
         self.push(EventBody::StuckWait(StuckWait {
+            page: 0xffff_ea00_0000_0000 + pfn * 64,
+            pfn,
+            refcount: 1,
+            wait_begin_ns,
+            ino,
+            dev,
+            waiter_tid,
+            pgmap,
+        }))
+    }
+
+    /// The current task lets `pfn` (index 0 of inode `ino`) go while busy.
+    pub fn orphaned(&mut self, pgmap: u64, pfn: u64, dev: Dev, ino: u64) -> &mut Self {
+        self.push(EventBody::PageOrphaned(PageOrphaned {
+            page: 0xffff_ea00_0000_0000 + pfn * 64,
+            pfn,
+            pgmap,
+            mapping: 0xffff_8880_0c00_0000 + ino,
+            ino,
+            dev,
+            busy_pages: 1,
+            index: OptU64(0),
+            refcount: 2,
+            entry_pages: 1,
+            stack: StackId::NONE,
+        }))
+    }
+
+    /// The orphaned `pfn` went idle; `orphaned_ns` is when it was let go.
+    pub fn orphan_idle(&mut self, pfn: u64, dev: Dev, ino: u64, orphaned_ns: u64) -> &mut Self {
+        self.push(EventBody::OrphanIdle(OrphanIdle {
+            page: 0xffff_ea00_0000_0000 + pfn * 64,
+            pfn,
+            orphaned_ns,
+            refcount: 1,
+            ino,
+            dev,
+            orphaner_tid: 0,
+        }))
+    }
+
+    /// An eviction wait of `waiter_tid` still blocked on busy `pfn`.
+    pub fn blocked(
+        &mut self,
+        pgmap: u64,
+        pfn: u64,
+        dev: Dev,
+        ino: u64,
+        waiter_tid: u32,
+    ) -> &mut Self {
+        let wait_begin_ns = self.ts_ns.saturating_sub(1_000_000_000);
+        self.push(EventBody::BlockedWait(BlockedWait {
             page: 0xffff_ea00_0000_0000 + pfn * 64,
             pfn,
             refcount: 1,

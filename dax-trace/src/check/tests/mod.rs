@@ -1,4 +1,5 @@
 mod at_start;
+mod orphans;
 mod pins;
 mod state_props;
 use super::*;

@@ -141,7 +141,7 @@ fn filesystem(d: &DeviceState) -> Option<&'static str> {
         WaitApi::Ext4BreakLayouts => Some("ext4"),
         WaitApi::XfsBreakLayouts => Some("xfs"),
         WaitApi::FuseDaxBreakLayouts => Some("fuse"),
-        WaitApi::DaxBreakLayout | WaitApi::Unknown => None,
+        WaitApi::DaxBreakLayout | WaitApi::DaxBreakLayoutFinal | WaitApi::Unknown => None,
     }
 }
 
