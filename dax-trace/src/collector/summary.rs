@@ -93,6 +93,12 @@ pub struct DeviceSummary {
     pub wait_percentiles: Precision,
     pub wait_errors: u64,
     pub stuck_waits: u64,
+    /// Pages its files let go while busy.
+    #[serde(default)]
+    pub orphaned_pages: u64,
+    /// Uninterruptible waits found blocked on a busy page.
+    #[serde(default)]
+    pub blocked_waits: u64,
     pub busy_pages_seen: u64,
     pub faults: FaultCounts,
     pub dm_members: Vec<String>,
@@ -156,6 +162,17 @@ pub struct Summary {
     /// (`CollectorConfig::examples`), in the order they were reported.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stuck_wait_list: Vec<super::StuckWaitRecord>,
+    /// Pages their file let go while busy, and as many as were kept.
+    #[serde(default)]
+    pub orphaned_pages: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orphaned_page_list: Vec<super::OrphanedPage>,
+    /// Uninterruptible (eviction) waits blocked on a busy page past the
+    /// stuck threshold, and as many as were kept.
+    #[serde(default)]
+    pub blocked_waits: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_wait_list: Vec<super::BlockedWaitRecord>,
     /// The state at start, when the trace has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_at_start: Option<StateAtStart>,
@@ -284,6 +301,8 @@ impl Collector {
             wait_percentiles: Precision::of(lat.p50().exact),
             wait_errors: d.waits.errors,
             stuck_waits: d.stuck_waits,
+            orphaned_pages: d.orphaned_pages,
+            blocked_waits: d.blocked_waits,
             busy_pages_seen: d.busy_pages_seen,
             faults: d.faults,
             dm_members: d.members.iter().map(label).collect(),
@@ -347,6 +366,10 @@ impl Collector {
             double_claims: self.findings.double_claims.count,
             stuck_waits: self.findings.stuck_waits.count,
             stuck_wait_list: self.findings.stuck_waits.examples.clone(),
+            orphaned_pages: self.findings.orphaned_pages.count,
+            orphaned_page_list: self.findings.orphaned_pages.examples.clone(),
+            blocked_waits: self.findings.blocked_waits.count,
+            blocked_wait_list: self.findings.blocked_waits.examples.clone(),
             state_at_start: self.at_start.clone(),
             held_since_start: self.held_since_start(),
             pins: self.pins_summary(),

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+mod orphans;
 mod pins;
 mod records;
 mod state;
@@ -144,12 +145,17 @@ pub fn render_text(r: &Report) -> String {
                 None => {
                     let _ = writeln!(
                         out,
-                        "  {} on inode {} of {} for {} (since {})",
+                        "  {} on inode {} of {} for {} (since {}){}",
                         w.begin,
                         w.ino,
                         w.dev,
                         duration(w.waited_ns),
-                        origin.at(w.begin.ts_ns)
+                        origin.at(w.begin.ts_ns),
+                        if w.api.uninterruptible() {
+                            ", uninterruptible (eviction)"
+                        } else {
+                            ""
+                        }
                     );
                 }
                 Some(a) => {
@@ -167,12 +173,13 @@ pub fn render_text(r: &Report) -> String {
         }
     }
     stuck::stuck_text(&mut out, s, &r.table, origin);
+    orphans::orphans_text(&mut out, s, &r.table, origin);
     pins::pins_text(&mut out, &s.pins, &r.table, origin, t.last_ts_ns);
     out.push_str("\nfindings\n");
     let _ = writeln!(
         out,
-        "  unmatched releases {}, double claims {}, stuck waits {}",
-        s.unmatched_releases, s.double_claims, s.stuck_waits
+        "  unmatched releases {}, double claims {}, stuck waits {}, orphaned pages {}, blocked waits {}",
+        s.unmatched_releases, s.double_claims, s.stuck_waits, s.orphaned_pages, s.blocked_waits
     );
     if s.pins.refused_total > 0 {
         let _ = writeln!(

@@ -54,3 +54,60 @@ fn sample_report_names_the_state_at_start() {
         Some(2)
     );
 }
+
+#[test]
+fn orphaned_pages_and_blocked_waits_have_their_sections() {
+    use crate::collector::Collector;
+    use crate::human::time::Timeline;
+    use crate::stacks::StackTable;
+    use crate::testkit::fixture::*;
+    use dax_trace_common::probe::idx::PIN_USER_PAGES_FAST;
+
+    let mut s = Script::default();
+    s.pagemap(PGMAP0, 0x240000, 0x280000);
+    let since = s.ts_ns;
+    s.by(585, "odirect-read")
+        .pin_owner(PGMAP0, 0x240030, PIN_USER_PAGES_FAST, since, 0)
+        .by(160, "rm")
+        .orphaned(PGMAP0, 0x240030, PMEM0, 14);
+    let orphaned_ns = s.ts_ns;
+    s.ts_ns += 1_200_000_000;
+    s.by(0, "swapper/0")
+        .orphan_idle(0x240030, PMEM0, 14, orphaned_ns)
+        .by(170, "umount")
+        .wait_begin(PMEM0, 15)
+        .blocked(PGMAP0, 0x240040, PMEM0, 15, 170);
+    let mut c = Collector::default();
+    for e in s.build() {
+        c.ingest(&e);
+    }
+    let summary = c.summary();
+    assert_eq!((summary.orphaned_pages, summary.blocked_waits), (1, 1));
+    let mut out = String::new();
+    let time = Timeline::relative(summary.totals.first_ts_ns.unwrap_or(0));
+    orphans::orphans_text(&mut out, &summary, &StackTable::new(), time);
+    assert!(
+        out.contains("orphaned pages (let go by their file while still busy)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("pfn 0x240030 (inode 14 pgoff 0, refcount 2) let go by rm[160]"),
+        "{out}"
+    );
+    assert!(out.contains("busy 1.201 s after"), "{out}");
+    assert!(out.contains("odirect-read[585]"), "{out}");
+    assert!(
+        out.contains("blocked waits (uninterruptible, on a page still busy)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("umount[170] evicting inode 15 waits on busy pfn 0x240040"),
+        "{out}"
+    );
+    let json = serde_json::to_value(&summary).expect("encodes");
+    assert_eq!(
+        json["orphaned_page_list"][0]["busy_after_ns"],
+        1_201_000_000u64
+    );
+    assert_eq!(json["blocked_wait_list"][0]["waiter_tid"], 170);
+}
