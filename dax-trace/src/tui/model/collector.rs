@@ -115,6 +115,8 @@ fn device_row(c: &Collector, d: &DeviceState) -> PagemapRow {
         faults_total: d.faults.pte + d.faults.pmd,
         faults_per_sec: 0.0,
         stuck_waits: d.stuck_waits,
+        orphaned_pages: d.orphaned_pages,
+        blocked_waits: d.blocked_waits,
     }
 }
 

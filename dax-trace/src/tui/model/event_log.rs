@@ -1,9 +1,10 @@
 //! The scrolling event log: the newest events, one line each, kept in a
 //! bounded ring so a long session never grows it.
 use crate::event::{
-    BusyPage, Claim, DaxAddHost, DaxAlloc, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
-    HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, PinOwner,
-    PinRelease, RefusedPin, Release, StuckWait, WaitBegin, WaitEnd,
+    BlockedWait, BusyPage, Claim, DaxAddHost, DaxAlloc, DaxKill, DmAccess, DmMember, DmTableDax,
+    Drops, Fault, HolderNotifyFailure, MemoryFailure, OrphanIdle, PageIdle, PageOrphaned,
+    PagemapCreate, PagemapDestroy, PinOwner, PinRelease, RefusedPin, Release, StuckWait, WaitBegin,
+    WaitEnd,
 };
 use std::collections::VecDeque;
 
@@ -201,6 +202,25 @@ pub fn describe(event: &Event, timeline: &Timeline) -> Option<String> {
         }) => format!(
             "pfn {pfn:#x} ino {ino} tid {waiter_tid} waiting for {}",
             duration(event.ts_ns.saturating_sub(*wait_begin_ns))
+        ),
+        EventBody::BlockedWait(BlockedWait {
+            pfn,
+            ino,
+            waiter_tid,
+            wait_begin_ns,
+            ..
+        }) => format!(
+            "pfn {pfn:#x} ino {ino} tid {waiter_tid} evicting, blocked for {} on a busy page",
+            duration(event.ts_ns.saturating_sub(*wait_begin_ns))
+        ),
+        EventBody::PageOrphaned(PageOrphaned {
+            pfn, ino, refcount, ..
+        }) => format!("pfn {pfn:#x} ino {ino} let go while busy (refcount {refcount})"),
+        EventBody::OrphanIdle(OrphanIdle {
+            pfn, orphaned_ns, ..
+        }) => format!(
+            "pfn {pfn:#x} idle {} after its file let it go",
+            duration(event.ts_ns.saturating_sub(*orphaned_ns))
         ),
         EventBody::Drops(Drops { point, total, .. }) => format!("point {point} total {total}"),
         EventBody::PinOwner(PinOwner {

@@ -66,6 +66,18 @@ pub struct PagemapRow {
     pub faults_per_sec: f64,
     /// Waits on pages that are already idle (lost wakeups).
     pub stuck_waits: u64,
+    /// Pages its files let go while still busy.
+    pub orphaned_pages: u64,
+    /// Eviction waits blocked on a busy page.
+    pub blocked_waits: u64,
+}
+
+impl PagemapRow {
+    /// Something on this device needs a look now: a lost wakeup, a page
+    /// let go under DMA, an eviction that cannot finish.
+    pub fn alarming(&self) -> bool {
+        self.stuck_waits + self.orphaned_pages + self.blocked_waits > 0
+    }
 }
 
 impl PagemapRow {
@@ -138,6 +150,10 @@ pub struct WaitRow {
     pub at_attach: bool,
     /// The stuck detector reported it (asleep on an idle page).
     pub stuck: bool,
+    /// The scanner reported it blocked (uninterruptible, on a busy page).
+    pub blocked: bool,
+    /// Uninterruptible (eviction or unmount): no signal ends it.
+    pub uninterruptible: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

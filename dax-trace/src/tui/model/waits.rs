@@ -18,6 +18,7 @@ pub(super) fn waits_of(c: &Collector, d: &DeviceState, now_ns: u64) -> Vec<WaitR
         return Vec::new();
     }
     let stuck = &c.findings().stuck_waits.examples;
+    let blocked = &c.findings().blocked_waits.examples;
     let mut rows: Vec<WaitRow> = c
         .open_wait_views()
         .into_iter()
@@ -30,6 +31,10 @@ pub(super) fn waits_of(c: &Collector, d: &DeviceState, now_ns: u64) -> Vec<WaitR
             stuck: stuck
                 .iter()
                 .any(|s| s.waiter_tid == w.begin.tid && s.reported_ns >= w.begin.ts_ns),
+            blocked: blocked
+                .iter()
+                .any(|s| s.waiter_tid == w.begin.tid && s.reported_ns >= w.begin.ts_ns),
+            uninterruptible: w.api.uninterruptible(),
         })
         .collect();
     rows.sort_by(|a, b| b.waited_ns.cmp(&a.waited_ns).then(a.who.cmp(&b.who)));

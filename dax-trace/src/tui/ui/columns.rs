@@ -32,7 +32,9 @@ pub const COLUMNS: [Column; 11] = [
 ];
 
 /// The cell texts of `row`, in [`COLUMNS`] order. Waits end in `!` when some
-/// of them are stuck (a waiter on an already idle page).
+/// of them are stuck (a waiter on an already idle page) or blocked (an
+/// eviction on a page still held); busy pages when a file let one go while
+/// busy.
 pub fn cells(row: &PagemapRow) -> [String; 11] {
     [
         row.device.clone(),
@@ -40,8 +42,12 @@ pub fn cells(row: &PagemapRow) -> [String; 11] {
         bytes(row.size_bytes),
         row.holder.clone(),
         format!("{}/{}", row.claims, row.releases),
-        row.busy_pages.to_string(),
-        if row.stuck_waits > 0 {
+        if row.orphaned_pages > 0 {
+            format!("{}!", row.busy_pages)
+        } else {
+            row.busy_pages.to_string()
+        },
+        if row.stuck_waits + row.blocked_waits > 0 {
             format!("{}!", row.waits)
         } else {
             row.waits.to_string()

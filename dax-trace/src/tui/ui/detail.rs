@@ -85,14 +85,25 @@ fn render_history(frame: &mut Frame, area: Rect, detail: &Detail) {
     lines.extend(detail.waits.iter().take(shown).map(|w| {
         // Stuck first: the pane is narrow and that is what matters.
         let line = Line::from(format!(
-            " {}{}{} {} ino {}",
-            if w.stuck { "STUCK " } else { "" },
+            " {}{}{}{} {} ino {}",
+            if w.stuck {
+                "STUCK "
+            } else if w.blocked {
+                "BLOCKED "
+            } else {
+                ""
+            },
+            if w.uninterruptible { "D " } else { "" },
             if w.at_attach { ">=" } else { "" },
             duration(w.waited_ns),
             w.who,
             w.ino,
         ));
-        if w.stuck { line.red() } else { line }
+        if w.stuck || w.blocked {
+            line.red()
+        } else {
+            line
+        }
     }));
     if shown < detail.waits.len() {
         lines.push(Line::from(format!(

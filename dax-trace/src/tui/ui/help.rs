@@ -9,8 +9,8 @@ use crate::tui::run::keys::BINDINGS;
 
 const COLUMNS: &[(&str, &str)] = &[
     ("cl/rel", "dax_device claims / releases"),
-    ("busy", "pages pinned (DMA) now"),
-    ("waits", "truncate/punch waits; ! = stuck"),
+    ("busy", "pinned (DMA) now; ! = let go busy"),
+    ("waits", "truncate/punch/evict; ! = stuck/blocked"),
     ("p50 p99", "wait latency percentiles"),
     ("flt/s", "DAX faults per second"),
 ];

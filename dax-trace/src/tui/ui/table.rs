@@ -19,7 +19,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &view::Frame, app: &App) {
         }
     }));
     let rows = snap.rows.iter().map(|row| {
-        let style = if row.stuck_waits > 0 {
+        let style = if row.alarming() {
             Style::new().red()
         } else if row.busy_pages > 0 {
             Style::new().yellow()

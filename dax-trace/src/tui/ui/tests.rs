@@ -51,6 +51,8 @@ fn pmem(key: u64, busy: u64, waits: u64) -> PagemapRow {
         faults_total: 40,
         faults_per_sec: 4.0,
         stuck_waits: 0,
+        orphaned_pages: 0,
+        blocked_waits: 0,
     }
 }
 
@@ -88,6 +90,17 @@ fn detail() -> Detail {
                 waited_ns: 3_042_000_000,
                 at_attach: false,
                 stuck: true,
+                blocked: false,
+                uninterruptible: false,
+            },
+            WaitRow {
+                who: "rm[90]".into(),
+                ino: 14,
+                waited_ns: 1_500_000_000,
+                at_attach: false,
+                stuck: false,
+                blocked: true,
+                uninterruptible: true,
             },
             WaitRow {
                 who: "punch[77/80]".into(),
@@ -95,6 +108,8 @@ fn detail() -> Detail {
                 waited_ns: 250_000_000,
                 at_attach: false,
                 stuck: false,
+                blocked: false,
+                uninterruptible: false,
             },
         ],
         time: crate::human::time::Timeline::default(),
@@ -202,4 +217,30 @@ fn scrolling_back_shows_older_log_lines() {
     let older = render(&snapshot(), &app, 80, 24).backend().to_string();
     assert!(!older.contains("12.000029"), "{older}");
     assert!(older.contains("events (-10)"), "{older}");
+}
+
+#[test]
+fn a_page_let_go_while_busy_marks_the_busy_cell_and_the_row() {
+    let mut row = pmem(3, 2, 0);
+    assert!(!row.alarming());
+    assert_eq!(super::columns::cells(&row)[5], "2");
+    row.orphaned_pages = 1;
+    assert!(row.alarming());
+    assert_eq!(super::columns::cells(&row)[5], "2!");
+    row.orphaned_pages = 0;
+    row.blocked_waits = 1;
+    row.waits = 0;
+    assert_eq!(super::columns::cells(&row)[6], "0!");
+}
+
+#[test]
+fn a_blocked_eviction_wait_is_marked_in_the_detail_pane() {
+    let mut app = App::default();
+    app.apply(Action::ToggleDetail);
+    let mut snap = snapshot();
+    if let Some(d) = snap.detail.as_mut() {
+        d.waits.retain(|w| w.blocked);
+    }
+    let text = render(&snap, &app, 120, 40).backend().to_string();
+    assert!(text.contains("BLOCKED D 1.5s rm[90]"), "{text}");
 }
