@@ -48,6 +48,7 @@ use crate::human::time::TimeBase;
 use crate::trace::Header;
 
 mod claims;
+mod orphans;
 mod pins;
 mod state;
 
@@ -310,6 +311,9 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                 self.disks.insert(*dax_dev, disk.to_string());
             }
             EventBody::Claim(c) => self.claim(e, c)?,
+            EventBody::PageOrphaned(o) => self.page_orphaned(e, o)?,
+            EventBody::OrphanIdle(i) => self.orphan_idle(e, i)?,
+            EventBody::BlockedWait(b) => self.blocked_wait(e, b)?,
             EventBody::Release(r) => self.release(e, r)?,
             EventBody::DaxKill(DaxKill {
                 dax_dev, holder, ..

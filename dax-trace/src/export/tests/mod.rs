@@ -1,5 +1,6 @@
 //! Golden exports of the synthetic scenario, and structural checks of the
 //! Perfetto output.
+mod orphans;
 mod pins;
 use crate::event::{
     DaxAddHost, DiskName, DmAccess, DmMember, DmTableDax, HolderNotifyFailure, PutStats,
@@ -114,7 +115,7 @@ fn a_truncated_trace_exports_what_it_has() {
 }
 
 /// Exports `events` (as if read from a finished trace) to Perfetto JSON.
-fn perfetto_of(events: &[Event]) -> Vec<serde_json::Value> {
+pub(super) fn perfetto_of(events: &[Event]) -> Vec<serde_json::Value> {
     let header = crate::trace::Header::new(synthetic::session(), Vec::new());
     let mut out = Vec::new();
     {
