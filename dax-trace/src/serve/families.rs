@@ -22,7 +22,7 @@ pub struct Families {
     pub process: ProcessFigures,
 }
 
-fn counters(
+pub(super) fn counters(
     enc: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -36,7 +36,7 @@ fn counters(
     Ok(())
 }
 
-fn gauges<V: prometheus_client::encoding::EncodeGaugeValue>(
+pub(super) fn gauges<V: prometheus_client::encoding::EncodeGaugeValue>(
     enc: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -63,7 +63,7 @@ fn infos(
     Ok(())
 }
 
-fn per_device<'s, V>(
+pub(super) fn per_device<'s, V>(
     s: &'s Scrape,
     value: impl Fn(&DeviceFigures) -> V + 's,
 ) -> impl Iterator<Item = (Labels, V)> + 's {
@@ -424,6 +424,7 @@ impl Collector for Families {
         self.claim_families(&mut enc)?;
         self.page_families(&mut enc)?;
         self.wait_families(&mut enc)?;
+        self.orphan_families(&mut enc)?;
         self.process_families(&mut enc)
     }
 }

@@ -14,6 +14,7 @@
 pub mod exposition;
 pub mod families;
 pub mod http;
+mod orphan_families;
 pub mod outcomes;
 pub mod privileges;
 pub mod process;

@@ -75,6 +75,11 @@ pub struct DeviceFigures {
     pub oldest_wait_seconds: f64,
     pub stuck_waits_total: u64,
     pub stuck_waits_now: u64,
+    /// Pages its files let go while busy, and those of them still busy.
+    pub orphaned_pages_total: u64,
+    pub orphaned_pages_busy: u64,
+    /// Eviction waits found blocked on a busy page.
+    pub blocked_waits_total: u64,
     pub page_puts: u64,
     pub page_idles: u64,
     pub idle_transitions: u64,
@@ -190,6 +195,7 @@ impl Scrape {
         s.add_devices(c);
         s.add_pagemaps(c);
         s.add_pin_owners(c);
+        s.add_open_orphans(c);
         s.add_open_waits(c, now_ns(state));
         s.add_probes(state);
         s.events_by_kind = c
@@ -214,6 +220,8 @@ impl Scrape {
             f.waits.add(&waits);
             f.wait_errors += d.waits.errors;
             f.stuck_waits_total += d.stuck_waits;
+            f.orphaned_pages_total += d.orphaned_pages;
+            f.blocked_waits_total += d.blocked_waits;
             f.dm_taken += d.dm_taken;
             f.dm_dropped += d.dm_dropped;
             for member in d.members.iter().filter_map(|id| c.device(*id)) {
@@ -257,6 +265,17 @@ impl Scrape {
                         .map_or_else(|| "unknown".to_string(), |b| b.to_string()),
                 });
             }
+        }
+    }
+
+    /// Orphaned pages still busy, per device.
+    fn add_open_orphans(&mut self, c: &Collector) {
+        for o in c.open_orphans() {
+            let label = o
+                .device
+                .and_then(|id| c.device(id))
+                .map_or_else(|| OTHER_DEVICE.to_string(), device_label);
+            self.device(label).orphaned_pages_busy += 1;
         }
     }
 

@@ -1,6 +1,7 @@
 //! In-process tests of the exporter over real sockets: negotiation, the
 //! read-only endpoints, bounds against hostile clients, and a taken port.
 mod health;
+mod orphans;
 mod shared;
 use std::net::SocketAddr;
 use std::time::Duration;
