@@ -45,26 +45,6 @@ fn family_summary(family: &FamilyReport) -> String {
     "MISSING: no attach point on this kernel".to_string()
 }
 
-/// A family with nothing attached whose hazard the kernel itself prevents:
-/// from 6.15, eviction and unmount wait for idle pages
-/// (`dax_break_layout_final`) instead of dropping busy ones.
-fn superseded(report: &ProbeReport, family: &FamilyReport) -> String {
-    if family.family != dax_trace_common::probe::Family::Orphan.name() || family.attached() {
-        return String::new();
-    }
-    let kernel_waits = report.families.iter().flat_map(|f| &f.points).any(|p| {
-        p.target == "dax_break_layout_final"
-            && !matches!(&p.status, PointStatus::Missing { reason } if reason.contains("not in /proc/kallsyms"))
-    });
-    if kernel_waits {
-        " (not needed here: this kernel waits for busy pages before it drops them, \
-         see dax_break_layout_final under layout-wait)"
-            .to_string()
-    } else {
-        String::new()
-    }
-}
-
 fn point_line(p: &PointReport) -> String {
     let place = match &p.module {
         Some(m) => format!(" [{m}]"),
@@ -106,13 +86,11 @@ pub fn render_text(report: &ProbeReport, mode: &str) -> String {
         }
     }
     for family in &report.families {
-        let _ = writeln!(
-            out,
-            "{}: {}{}",
-            family.family,
-            family_summary(family),
-            superseded(report, family)
-        );
+        let summary = match report.superseded(family) {
+            Some(why) => why.to_string(),
+            None => family_summary(family),
+        };
+        let _ = writeln!(out, "{}: {summary}", family.family);
         for p in &family.points {
             let _ = writeln!(out, "{}", point_line(p));
         }

@@ -93,7 +93,30 @@ impl ProbeReport {
     /// (attached, total) logical probes, for headers like "probes 9/11".
     pub fn attached_count(&self) -> (usize, usize) {
         let attached = self.families.iter().filter(|f| f.attached()).count();
-        (attached, self.families.len())
+        let needed = self
+            .families
+            .iter()
+            .filter(|f| self.superseded(f).is_none())
+            .count();
+        (attached, needed.max(attached))
+    }
+
+    /// Why a family with nothing attached is not needed on this kernel, if
+    /// it is not: from 6.15 eviction and unmount wait for busy pages
+    /// (`dax_break_layout_final`) instead of dropping them, so there is no
+    /// orphaned page to see. Such a family is neither missing nor counted.
+    pub fn superseded(&self, family: &FamilyReport) -> Option<&'static str> {
+        if family.family != dax_trace_common::probe::Family::Orphan.name() || family.attached() {
+            return None;
+        }
+        let kernel_waits = self.families.iter().flat_map(|f| &f.points).any(|p| {
+            p.target == "dax_break_layout_final"
+                && !matches!(&p.status, PointStatus::Missing { reason } if reason.contains("not in /proc/kallsyms"))
+        });
+        kernel_waits.then_some(
+            "not needed here: this kernel waits for busy pages before it drops them, \
+             see dax_break_layout_final under layout-wait",
+        )
     }
 
     /// Whether `family` has a point attached, or planned in a dry plan.
@@ -194,5 +217,49 @@ mod tests {
             ["claim", "release", "layout-wait"]
         );
         assert_eq!(report.missing_of(&CORE_FAMILIES), ["claim", "release"]);
+    }
+
+    #[test]
+    fn the_orphan_family_is_not_needed_where_the_kernel_waits_at_eviction() {
+        let orphan = || {
+            let mut f = family(
+                "orphaned-page",
+                PointStatus::Missing {
+                    reason: "dax_disassociate_entry is not in /proc/kallsyms (absent or inlined)"
+                        .into(),
+                },
+            );
+            f.points[0].target = "dax_disassociate_entry".into();
+            f
+        };
+        let final_wait = |status: PointStatus| {
+            let mut f = family("layout-wait", status);
+            f.points[0].target = "dax_break_layout_final".into();
+            f
+        };
+        let attached = PointStatus::Attached {
+            kind: AttachKind::Fentry,
+            fallback_from: None,
+        };
+        // 6.15+: the final wait exists, the orphan family is not needed.
+        let new = ProbeReport {
+            families: vec![final_wait(attached.clone()), orphan()],
+            ..ProbeReport::default()
+        };
+        assert!(new.superseded(&new.families[1]).is_some());
+        assert_eq!(new.attached_count(), (1, 1));
+        // Before 6.15: no final wait; a missing orphan family is missing.
+        let old = ProbeReport {
+            families: vec![
+                final_wait(PointStatus::Missing {
+                    reason: "dax_break_layout_final is not in /proc/kallsyms (absent or inlined)"
+                        .into(),
+                }),
+                orphan(),
+            ],
+            ..ProbeReport::default()
+        };
+        assert!(old.superseded(&old.families[1]).is_none());
+        assert_eq!(old.attached_count(), (0, 2));
     }
 }
