@@ -645,6 +645,14 @@ payloads! {
         pub idle: Flag,
         /// The waiter no longer sleeps on the page.
         pub ended: Flag,
+        /// It sleeps in TASK_UNINTERRUPTIBLE: the eviction and unmount wait
+        /// (`dax_break_layout_final`, 6.15+), which no signal ends; the
+        /// break-layouts waits sleep interruptibly. Appended in format
+        /// version 4: older records read as false.
+        pub uninterruptible: Flag,
+        /// Explicit padding (no implicit hole in the layout); always 0.
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad: u32,
     }
 
     /// A page of an FS-DAX pagemap referenced beyond the kernel's idle rule

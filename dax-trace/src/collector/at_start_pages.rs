@@ -44,7 +44,13 @@ impl Collector {
                 inode: 0,
                 ino: w.ino,
                 dev: w.dev,
-                api: WaitApi::Unknown,
+                // The only uninterruptible wait for idle FS-DAX pages is
+                // the eviction's (dax_break_layout_final, 6.15+).
+                api: if w.uninterruptible.get() {
+                    WaitApi::DaxBreakLayoutFinal
+                } else {
+                    WaitApi::Unknown
+                },
                 begin: begin.clone(),
                 at_attach: Some(at_attach),
             },

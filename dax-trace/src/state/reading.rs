@@ -263,6 +263,8 @@ pub fn wait_event(kernel: &Kernel<'_>, ts: u64, w: &Sleeper, ended: bool) -> Eve
         slept_ns: w.slept_ns.unwrap_or(0),
         idle: Flag::new(refcount >= 0 && page_is_idle(refcount, mapcount, c.idle_refcount)),
         ended: Flag::new(ended),
+        uninterruptible: Flag::new(w.uninterruptible),
+        _pad: 0,
     };
     Event::of_task(ts, w.tid, &w.comm, body.into())
 }

@@ -60,12 +60,17 @@ pub fn render(events: &[Event]) -> String {
                 t.member_sector
             ),
             EventBody::StateWait(w) => format!(
-                "waiting: {} on pfn {:#x} (ino {}, index {}) for at least {} ms{}",
+                "waiting: {} on pfn {:#x} (ino {}, index {}) for at least {} ms{}{}",
                 crate::human::time::task(e.comm, e.pid, w.waiter_tid),
                 w.pfn,
                 w.ino,
                 w.index.get().map_or("?".into(), |i| i.to_string()),
                 w.slept_ns / 1_000_000,
+                if w.uninterruptible.get() {
+                    ", uninterruptible (eviction: hangs until the page is idle)"
+                } else {
+                    ""
+                },
                 if w.idle.get() {
                     ", page idle: wakeup lost?"
                 } else {

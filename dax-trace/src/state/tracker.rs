@@ -18,7 +18,7 @@ use super::pagemap::PagemapFound;
 use super::reading::{self, Kernel, Reading};
 use super::sysfs::{BlockDevice, Sysfs};
 use super::waits::{self, Sleeper};
-use crate::event::{Dev, Event, StateDmTarget, StateEnd, StuckWait};
+use crate::event::{BlockedWait, Dev, Event, StateDmTarget, StateEnd, StuckWait};
 use crate::resolve::state_layout::StateLayout;
 
 /// A waiter found at attach, being watched.
@@ -29,6 +29,8 @@ struct Watched {
     began_ns: u64,
     idle_since_ns: Option<u64>,
     reported: bool,
+    /// A `BlockedWait` was sent (uninterruptible, page still busy).
+    blocked_reported: bool,
 }
 
 /// Watches what a reading found.
@@ -113,6 +115,7 @@ impl Tracker {
                         began_ns: ts.saturating_sub(w.slept_ns),
                         idle_since_ns: w.idle.get().then_some(ts),
                         reported: false,
+                        blocked_reported: false,
                     },
                 );
             }
@@ -287,6 +290,36 @@ impl Tracker {
         }
     }
 
+    /// Reports an uninterruptible (eviction) waiter whose page is still
+    /// busy past the threshold: it hangs until the holder lets go.
+    fn judge_blocked(&self, w: &mut Watched, refcount: i32, now: u64, out: &mut Vec<Event>) {
+        if !w.sleeper.uninterruptible
+            || w.blocked_reported
+            || now.saturating_sub(w.began_ns) < self.stuck_after_ns
+        {
+            return;
+        }
+        w.blocked_reported = true;
+        let c = &self.config;
+        let file = super::page::page_file(self.mem.as_ref(), w.sleeper.page, c).unwrap_or_default();
+        let body = BlockedWait {
+            page: w.sleeper.page,
+            pfn: w.sleeper.pfn,
+            refcount: refcount.max(0) as u64,
+            wait_begin_ns: w.began_ns,
+            ino: file.ino,
+            dev: file.dev,
+            waiter_tid: w.sleeper.tid,
+            pgmap: w.sleeper.pgmap,
+        };
+        out.push(Event::of_task(
+            now,
+            w.sleeper.tid,
+            &w.sleeper.comm,
+            body.into(),
+        ));
+    }
+
     /// Reports a waiter whose page stayed idle past the threshold.
     fn judge(&self, w: &mut Watched, now: u64, out: &mut Vec<Event>) {
         let c = &self.config;
@@ -302,6 +335,7 @@ impl Tracker {
             .map_or(0, |m| m as i64 + 1);
         if !reading::page_is_idle(refcount as i64, mapcount, c.idle_refcount) {
             w.idle_since_ns = None;
+            self.judge_blocked(w, refcount, now, out);
             return;
         }
         let since = *w.idle_since_ns.get_or_insert(now);

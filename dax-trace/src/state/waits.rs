@@ -25,7 +25,12 @@ pub struct Sleeper {
     pub pgmap: u64,
     /// Asleep at least this long (the task's last run against ours).
     pub slept_ns: Option<u64>,
+    /// In TASK_UNINTERRUPTIBLE (the eviction wait, 6.15+).
+    pub uninterruptible: bool,
 }
+
+/// `TASK_UNINTERRUPTIBLE` in `task_struct.__state` (`state` before 5.14).
+const TASK_UNINTERRUPTIBLE: u32 = 0x2;
 
 /// Every sleeper on a page of the FS-DAX pagemaps in `pagemaps`.
 pub fn scan(
@@ -85,6 +90,7 @@ fn sleeper(
 ) -> Result<Sleeper, KmemError> {
     let tid = mem.u32_at(task + w.task_pid as u64)?;
     let comm = mem.cstr_at(task + w.task_comm as u64, 16)?;
+    let state = mem.u32_at(task + w.task_state as u64)?;
     let theirs = mem.u64_at(task + w.task_exec_start as u64)?;
     let ours = match mem.current_task() {
         Some(me) => Some(mem.u64_at(me + w.task_exec_start as u64)?),
@@ -98,6 +104,7 @@ fn sleeper(
         pfn,
         pgmap,
         slept_ns: ours.and_then(|o| o.checked_sub(theirs)),
+        uninterruptible: state & TASK_UNINTERRUPTIBLE != 0,
     })
 }
 
@@ -160,6 +167,7 @@ mod tests {
         m.poke_u32(0x50_0010, 585);
         m.poke(0x50_0020, b"truncate\0");
         m.poke_u64(0x50_0040, 1_000);
+        m.poke_u32(0x50_0008, 0x1);
         m.put(0x60_0000, vec![0; 0x80]);
         m.poke_u64(0x60_0040, 3_500_000_000);
         m.task = Some(0x60_0000);
@@ -169,5 +177,6 @@ mod tests {
         assert_eq!((s.tid, s.comm.as_str(), s.pfn), (585, "truncate", 0x48200));
         assert_eq!(s.page, space.page_of(0x48200));
         assert_eq!(s.slept_ns, Some(3_499_999_000));
+        assert!(!s.uninterruptible, "state 0x1 is TASK_INTERRUPTIBLE");
     }
 }

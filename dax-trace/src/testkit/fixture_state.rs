@@ -188,6 +188,7 @@ impl Script {
                 slept_ns,
                 idle: false.into(),
                 ended: ended.into(),
+                ..StateWait::default()
             }),
         )
     }

@@ -166,6 +166,7 @@ impl Script {
             slept_ns: if ended { 0 } else { 1_250_000_000 },
             idle: false.into(),
             ended: ended.into(),
+            ..StateWait::default()
         }
     }
 

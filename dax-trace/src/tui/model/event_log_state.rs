@@ -84,10 +84,16 @@ pub(super) fn line(body: &EventBody) -> Option<String> {
             ino,
             dev,
             slept_ns,
+            uninterruptible,
             ..
         }) => format!(
-            "pfn {pfn:#x} ino {ino} on {dev}: waiting for at least {}",
-            duration(*slept_ns)
+            "pfn {pfn:#x} ino {ino} on {dev}: waiting for at least {}{}",
+            duration(*slept_ns),
+            if uninterruptible.get() {
+                ", uninterruptible (eviction)"
+            } else {
+                ""
+            }
         ),
         EventBody::StateBusyPage(StateBusyPage {
             pfn,
