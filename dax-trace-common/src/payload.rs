@@ -422,8 +422,9 @@ payloads! {
         pub ino: u64,
         /// The file's filesystem device (`mapping->host->i_sb->s_dev`).
         pub dev: Dev,
-        /// Pages of the entry found busy (a PMD entry has 512).
-        pub busy_pages: u32,
+        /// The page's place in the entry (0 for a PTE entry; up to 511 in a
+        /// PMD entry): the entry's pages before it were idle.
+        pub first_busy: u32,
         /// The page's index in the file, in pages, read before the kernel
         /// clears it (none when unknown).
         #[cfg_attr(feature = "user", serde(default, skip_serializing_if = "OptU64::is_none"))]

@@ -47,31 +47,26 @@ pub(super) fn entry_dropped(ctx: Ctx, point: u16, entry: u64, mapping: u64, trun
     let first_pfn = entry >> ENTRY_PFN_SHIFT;
     let pages = if flags & DAX_PMD != 0 { PMD_PAGES } else { 1 };
     let idle_rule = conf!(idle_refcount) as i32;
-    let mut busy = 0u32;
+    // The first busy page only: the loop leaves at once, so the verifier
+    // walks the rest of the program once, not once per page a counter
+    // would tell apart (512 of them overran 5.10's budget).
     let mut first = 0u64;
-    let mut first_i = 0u64;
     let mut first_count = 0i32;
     let mut i = 0u32;
-    while i < PMD_PAGES {
-        if i >= pages {
-            break;
-        }
+    while i < PMD_PAGES && i < pages {
         let page = page_of_pfn(first_pfn + i as u64);
         let count = page_refcount(page);
         if count > idle_rule {
-            if busy == 0 {
-                first = page;
-                first_i = i as u64;
-                first_count = count;
-            }
-            busy += 1;
+            first = page;
+            first_count = count;
+            break;
         }
         i += 1;
     }
-    if busy == 0 {
+    if first == 0 {
         return;
     }
-    let pfn = first_pfn + first_i;
+    let pfn = first_pfn + i as u64;
     let pgmap = page_pgmap(first);
     let host = at::<u64>(mapping, conf!(mapping_host_off));
     let (ino, dev) = inode_ident(host);
@@ -88,7 +83,7 @@ pub(super) fn entry_dropped(ctx: Ctx, point: u16, entry: u64, mapping: u64, trun
             mapping,
             ino,
             dev: Dev(dev),
-            busy_pages: busy,
+            first_busy: i,
             index: page_index(first),
             refcount: first_count as u64,
             entry_pages: pages,

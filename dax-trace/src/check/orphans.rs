@@ -24,7 +24,7 @@ pub(super) fn no_orphaned_busy_pages(
         .map(|o| {
             let index = o.index.map(|i| format!(" pgoff {i}")).unwrap_or_default();
             let pages = if o.entry_pages > 1 {
-                format!(", {} of its {} pages busy", o.busy_pages, o.entry_pages)
+                format!(", page {} of a {}-page entry", o.first_busy, o.entry_pages)
             } else {
                 String::new()
             };

@@ -26,8 +26,9 @@ pub struct OrphanedPage {
     pub index: Option<u64>,
     /// `_refcount` when the entry was dropped.
     pub refcount: u64,
-    /// Busy pages of the entry (of `entry_pages`).
-    pub busy_pages: u32,
+    /// The page's place in its entry (of `entry_pages`): the pages before
+    /// it were idle.
+    pub first_busy: u32,
     pub entry_pages: u32,
     /// The thread that dropped the entry (unlink, umount, truncate), and when.
     pub by: Actor,
@@ -73,7 +74,7 @@ impl Collector {
             ino: o.ino,
             index: o.index.get(),
             refcount: o.refcount,
-            busy_pages: o.busy_pages,
+            first_busy: o.first_busy,
             entry_pages: o.entry_pages,
             by: Actor::of(ev),
             stack: o.stack,

@@ -199,7 +199,7 @@ impl Script {
             mapping: 0xffff_8880_0c00_0000 + ino,
             ino,
             dev,
-            busy_pages: 1,
+            first_busy: 0,
             index: OptU64(0),
             refcount: 2,
             entry_pages: 1,

@@ -20,7 +20,7 @@ impl<W: Write> ChromeTrace<W> {
             "ino": o.ino,
             "index": o.index.get(),
             "refcount": o.refcount,
-            "busy_pages": o.busy_pages,
+            "first_busy": o.first_busy,
             "entry_pages": o.entry_pages,
         });
         let args = self.pins.with_stack(args, o.stack);
