@@ -155,6 +155,20 @@ impl Mount {
         &self.target
     }
 
+    /// umount(2) with no watchdog of its own, for a caller that watches the
+    /// step itself (a umount expected to wait for busy pages). On failure
+    /// the drop tries once more.
+    pub fn unmount_unwatched(mut self) -> std::io::Result<()> {
+        let c_target = path_cstring(&self.target)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e:#}")))?;
+        // SAFETY: c_target is a valid NUL-terminated path.
+        if unsafe { libc::umount2(c_target.as_ptr(), 0) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        self.mounted = false;
+        Ok(())
+    }
+
     /// umount(2), reporting failure (the drop path only logs).
     pub fn unmount(mut self) -> Result<()> {
         self.mounted = false;

@@ -1,5 +1,6 @@
 //! Kernel log lines written after a point in time, from `/dev/kmsg` (root):
-//! what the kernel itself says about an injected memory failure.
+//! what the kernel itself says about an injected memory failure, or the
+//! warning it prints when a DAX page leaves its file while still busy.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Seek, SeekFrom};
@@ -63,6 +64,38 @@ pub fn injected_pfn(messages: &[String]) -> Option<u64> {
     })
 }
 
+/// A `WARNING:` line the kernel printed from fs/dax.c (before 6.15:
+/// `dax_disassociate_entry`, a page released from its file while busy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaxWarning {
+    /// The line, as logged.
+    pub line: String,
+    /// The `PID:` it names: the kernel thread id of the task that warned.
+    pub tid: Option<i32>,
+}
+
+/// The first fs-DAX warning among `messages`: a line starting `WARNING:`
+/// that names `fs/dax.c` or `dax_disassociate_entry`, e.g.
+/// `WARNING: CPU: 1 PID: 245 at fs/dax.c:398 dax_disassociate_entry+0x9c/0xb0`.
+pub fn dax_warning(messages: &[String]) -> Option<DaxWarning> {
+    messages
+        .iter()
+        .find(|m| {
+            m.starts_with("WARNING:")
+                && (m.contains("fs/dax.c") || m.contains("dax_disassociate_entry"))
+        })
+        .map(|m| DaxWarning {
+            line: m.clone(),
+            tid: warning_pid(m),
+        })
+}
+
+fn warning_pid(line: &str) -> Option<i32> {
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == "PID:")?;
+    words.next()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +124,22 @@ mod tests {
             injected_pfn(&["Injecting memory failure for pfn zz".to_owned()]),
             None
         );
+    }
+
+    #[test]
+    fn the_dax_warning_and_its_thread_are_found() {
+        let lines = vec![
+            "------------[ cut here ]------------".to_owned(),
+            "WARNING: CPU: 0 PID: 77 at mm/gup.c:1 other+0x1/0x2".to_owned(),
+            "WARNING: CPU: 1 PID: 245 at fs/dax.c:398 dax_disassociate_entry+0x9c/0xb0".to_owned(),
+        ];
+        let found = dax_warning(&lines).expect("found");
+        assert_eq!(found.tid, Some(245));
+        assert!(found.line.contains("fs/dax.c:398"));
+        assert_eq!(dax_warning(&lines[..2]), None, "not a DAX warning");
+        let no_pid = vec!["WARNING: at fs/dax.c:452 dax_folio_put".to_owned()];
+        assert_eq!(dax_warning(&no_pid).expect("found").tid, None);
+        let not_a_warning = vec!["ext4: fs/dax.c is mentioned".to_owned()];
+        assert_eq!(dax_warning(&not_a_warning), None);
     }
 }

@@ -136,6 +136,17 @@ impl Mapping {
         unsafe { ptr::read_volatile((self.addr + offset) as *const u8) }
     }
 
+    /// munmap now, reporting failure (dropping ignores it).
+    pub fn unmap(self) -> io::Result<()> {
+        let (addr, len) = (self.addr, self.len);
+        std::mem::forget(self);
+        // SAFETY: we owned this mapping; `self` is gone, so nothing uses it after.
+        if unsafe { libc::munmap(addr as *mut libc::c_void, len) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Write-touch every page of `[0, len)`; returns the number of pages touched.
     pub fn write_pages(&self, len: usize, value: u8) -> usize {
         let mut touched = 0;
@@ -219,6 +230,23 @@ mod tests {
         map.write_byte(0, 9);
         assert_eq!(map.read_byte(0), 9);
         assert_eq!(map.write_pages(2 * PAGE_SIZE, 1), 2);
+    }
+
+    #[test]
+    fn unmap_unmaps() {
+        let file = scratch_file(PAGE_SIZE);
+        let map = Mapping::new(&file, PAGE_SIZE, Sharing::Shared).expect("mmap");
+        let addr = map.addr();
+        map.unmap().expect("munmap");
+        // mincore fails with ENOMEM on an address that is not mapped.
+        let mut vec = [0u8; 1];
+        // SAFETY: mincore only writes one byte into vec.
+        let rc = unsafe { libc::mincore(addr as *mut libc::c_void, PAGE_SIZE, vec.as_mut_ptr()) };
+        assert_eq!(rc, -1);
+        assert_eq!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::ENOMEM)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::progress;
 use crate::scenario::dma_truncate::CaseRecord;
+use crate::scenario::evict_dma::record::EvictRecord;
 use crate::scenario::faults::FaultRecord;
 use crate::scenario::memory_failure::PoisonRecord;
 use crate::scenario::mount_cycles::CycleRecord;
@@ -34,6 +35,9 @@ pub struct Report {
     started: Instant,
     checks: Vec<Check>,
     pub cases: Vec<CaseRecord>,
+    pub evictions: Vec<EvictRecord>,
+    /// evict-dma: whether this kernel's eviction waits for busy DAX pages.
+    pub waits_on_evict: Option<bool>,
     pub cycles: Vec<CycleRecord>,
     pub faults: Vec<FaultRecord>,
     pub memory_failures: Vec<PoisonRecord>,
@@ -47,6 +51,8 @@ impl Report {
             started: Instant::now(),
             checks: Vec::new(),
             cases: Vec::new(),
+            evictions: Vec::new(),
+            waits_on_evict: None,
             cycles: Vec::new(),
             faults: Vec::new(),
             memory_failures: Vec::new(),
@@ -99,6 +105,8 @@ impl Report {
                 || self.pins.iter().any(|p| p.lost_wakeup),
             checks: self.checks,
             cases: self.cases,
+            evictions: self.evictions,
+            waits_on_evict: self.waits_on_evict,
             cycles: self.cycles,
             faults: self.faults,
             memory_failures: self.memory_failures,
@@ -122,6 +130,13 @@ pub struct Summary {
     pub checks: Vec<Check>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cases: Vec<CaseRecord>,
+    /// evict-dma: one record per case.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evictions: Vec<EvictRecord>,
+    /// evict-dma: the kernel is 6.15 or later, where eviction and unmount
+    /// wait for busy DAX pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_on_evict: Option<bool>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cycles: Vec<CycleRecord>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -150,6 +165,8 @@ impl Summary {
             lost_wakeup: false,
             checks: Vec::new(),
             cases: Vec::new(),
+            evictions: Vec::new(),
+            waits_on_evict: None,
             cycles: Vec::new(),
             faults: Vec::new(),
             memory_failures: Vec::new(),
@@ -212,6 +229,29 @@ mod tests {
         assert_eq!(json["checks"][0]["name"], "ext4/pmem statx DAX");
         assert!(json.get("error").is_none());
         assert!(json.get("cases").is_none(), "empty lists are left out");
+    }
+
+    #[test]
+    fn evictions_and_the_kernel_generation_are_reported() {
+        use crate::cli::{EvictOp, EvictWhen, PinKind};
+        use crate::fs::FsKind;
+        let mut report = Report::new("evict-dma");
+        let json = parse(&Report::new("evict-dma").finish(None));
+        assert!(json.get("waits_on_evict").is_none(), "only when set");
+        assert!(json.get("evictions").is_none());
+        report.check("ext4/odirect/unlink/during: unlink succeeded", true, "");
+        report.waits_on_evict = Some(false);
+        report.evictions.push(EvictRecord::new(
+            FsKind::Ext4,
+            PinKind::Odirect,
+            EvictOp::Unlink,
+            EvictWhen::During,
+        ));
+        let json = parse(&report.finish(None));
+        assert_eq!(json["waits_on_evict"], false);
+        assert_eq!(json["evictions"][0]["op"], "unlink");
+        assert_eq!(json["evictions"][0]["when"], "during");
+        assert!(json.get("cases").is_none());
     }
 
     #[test]

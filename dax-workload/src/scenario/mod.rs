@@ -1,6 +1,7 @@
 //! The scenarios, and what they share: the device check, DAX files, the DAX check.
 
 pub mod dma_truncate;
+pub mod evict_dma;
 pub mod faults;
 pub mod memory_failure;
 pub mod mount_cycles;
@@ -37,6 +38,7 @@ pub fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         Scenario::MountCycles(args) => mount_cycles::run_pmem(report, &cli.dev, &cli.workdir, args),
         Scenario::DmMountCycles(args) => mount_cycles::run_dm(report, &cli.dev, &cli.workdir, args),
         Scenario::DmaTruncate(args) => dma_truncate::run(report, &cli.dev, &cli.workdir, args),
+        Scenario::EvictDma(args) => evict_dma::run(report, &cli.dev, &cli.workdir, args),
         Scenario::Faults(args) => faults::run(report, &cli.dev, &cli.workdir, args),
         Scenario::MemoryFailure(args) => memory_failure::run(report, &cli.dev, &cli.workdir, args),
         Scenario::PinOwners(args) => pin_owners::run(report, &cli.dev, &cli.workdir, args),

@@ -55,7 +55,7 @@ impl<'scope> HeldPin<'scope> {
     pub fn odirect<'env>(
         scope: &'scope Scope<'scope, 'env>,
         device: &'env File,
-        map: &'env Mapping,
+        map: &Mapping,
         label: &str,
         thread_name: &'static str,
     ) -> Result<HeldPin<'scope>> {

@@ -305,7 +305,7 @@ fn judge(report: &mut Report, label: &str, record: &CaseRecord, outcome: &OpDone
     waited && returned
 }
 
-fn pin_name(pin: PinKind) -> &'static str {
+pub(crate) fn pin_name(pin: PinKind) -> &'static str {
     match pin {
         PinKind::Odirect => "odirect",
         PinKind::Vmsplice => "vmsplice",

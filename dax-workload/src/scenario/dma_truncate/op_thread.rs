@@ -1,10 +1,12 @@
-//! The thread that truncates or punches the DAX file while its pages are pinned.
+//! The thread that truncates or punches the DAX file while its pages are
+//! pinned (or, for `evict-dma`, gives the file up), and how the main thread
+//! watches it sleep and return.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::{self, Receiver};
 use std::thread::{self, Scope};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
@@ -35,23 +37,33 @@ impl OpThread {
         op: OpKind,
         file: &'env File,
     ) -> Result<OpThread> {
+        OpThread::spawn(scope, op_name(op), move || run_op(op, file))
+    }
+
+    /// Run `work` on a thread named `name` (its comm, which tracers report
+    /// as the waiter) and registered with the watchdogs under that name.
+    pub fn spawn<'scope, 'env>(
+        scope: &'scope Scope<'scope, 'env>,
+        name: &'static str,
+        work: impl FnOnce() -> std::io::Result<()> + Send + 'scope,
+    ) -> Result<OpThread> {
         let (tid_tx, tid_rx) = mpsc::channel();
         let (done_tx, outcome) = mpsc::channel();
         thread::Builder::new()
-            .name(op_name(op).into())
+            .name(name.into())
             .spawn_scoped(scope, move || {
-                let _registered = watchdog::register_current(op_name(op));
+                let _registered = watchdog::register_current(name);
                 let _ = tid_tx.send((task::gettid(), Instant::now()));
-                let result = run_op(op, file);
+                let result = work();
                 let _ = done_tx.send(OpDone {
                     ended: Instant::now(),
                     result,
                 });
             })
-            .context("spawning the truncate thread")?;
+            .with_context(|| format!("spawning the {name} thread"))?;
         let (tid, started) = tid_rx
             .recv_timeout(SETTLE_DEADLINE)
-            .map_err(|_| anyhow!("the {} thread did not start", op_name(op)))?;
+            .map_err(|_| anyhow!("the {name} thread did not start"))?;
         Ok(OpThread {
             tid,
             started,
@@ -85,6 +97,48 @@ impl OpThread {
             thread::sleep(POLL);
         }
         progress!("{label}: operation neither slept nor returned in {SETTLE_DEADLINE:?}");
+        None
+    }
+
+    /// Wait until the operation has been in uninterruptible sleep (D) for
+    /// `confirm` without a break (Some(where)), or returns, or `deadline`
+    /// passes (None). A short D sleep on I/O (a journal commit) is not
+    /// taken for a wait.
+    pub fn wait_uninterruptible(
+        &mut self,
+        label: &str,
+        confirm: Duration,
+        deadline: Instant,
+    ) -> Option<Option<String>> {
+        let mut asleep_since: Option<Instant> = None;
+        while Instant::now() < deadline {
+            if self.early.is_none()
+                && let Ok(done) = self.outcome.try_recv()
+            {
+                self.early = Some(done);
+            }
+            if self.early.is_some() {
+                return None;
+            }
+            match task::state(self.tid) {
+                Some('D') => {
+                    let since = *asleep_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= confirm {
+                        let where_ = task::blocked_in(self.tid);
+                        progress!(
+                            "{label}: operation in D for {} ms, in {}",
+                            since.elapsed().as_millis(),
+                            where_.as_deref().unwrap_or("?")
+                        );
+                        return Some(where_);
+                    }
+                }
+                Some(_) => asleep_since = None,
+                // A thread that is gone has returned.
+                None => return None,
+            }
+            thread::sleep(POLL);
+        }
         None
     }
 
@@ -139,5 +193,48 @@ mod tests {
         run_op(OpKind::Truncate, &file).expect("truncate");
         assert_eq!(file.metadata().expect("stat").len(), 0);
         std::fs::remove_file(&path).expect("cleanup");
+    }
+
+    #[test]
+    fn an_interruptible_sleep_is_not_taken_for_a_d_wait() {
+        thread::scope(|scope| {
+            let mut op = OpThread::spawn(scope, "wl-test-sleep", || {
+                thread::sleep(Duration::from_millis(400));
+                Ok(())
+            })
+            .expect("spawn");
+            let seen = op.wait_uninterruptible(
+                "test",
+                Duration::from_millis(20),
+                Instant::now() + Duration::from_millis(150),
+            );
+            assert_eq!(seen, None, "nanosleep is S, never D");
+            let done = op
+                .wait_until(Instant::now() + Duration::from_secs(10))
+                .expect("returns");
+            assert!(done.result.is_ok());
+            assert!(done.ended >= op.started + Duration::from_millis(400));
+        });
+    }
+
+    #[test]
+    fn a_return_seen_while_watching_is_kept_for_wait_until() {
+        thread::scope(|scope| {
+            let mut op = OpThread::spawn(scope, "wl-test-fail", || {
+                Err(std::io::Error::from_raw_os_error(libc::EBUSY))
+            })
+            .expect("spawn");
+            let seen = op.wait_uninterruptible(
+                "test",
+                Duration::from_millis(20),
+                Instant::now() + Duration::from_secs(10),
+            );
+            assert_eq!(seen, None);
+            let done = op.wait_until(Instant::now()).expect("kept from the watch");
+            assert_eq!(
+                done.result.expect_err("the work's error").raw_os_error(),
+                Some(libc::EBUSY)
+            );
+        });
     }
 }

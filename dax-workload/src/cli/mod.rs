@@ -7,6 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::fs::FsKind;
 
+mod evict;
+
+pub use evict::{EvictDmaArgs, EvictOp, EvictWhen};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dax-workload",
@@ -42,6 +46,10 @@ pub enum Scenario {
     DmMountCycles(CyclesArgs),
     /// A pinned DAX page (O_DIRECT DMA or vmsplice) against truncate / hole punch.
     DmaTruncate(DmaTruncateArgs),
+    /// A pinned DAX page (O_DIRECT DMA or vmsplice) whose file is unlinked or
+    /// whose filesystem is unmounted: before 6.15 the page is released under
+    /// the DMA, from 6.15 the eviction waits for it.
+    EvictDma(EvictDmaArgs),
     /// PTE faults, and PMD faults on a 2 MiB aligned mapping.
     Faults(FaultsArgs),
     /// madvise(MADV_HWPOISON) on a page of a DAX mmap in a child process, on
@@ -76,6 +84,7 @@ impl Scenario {
             Scenario::MountCycles(_) => "mount-cycles",
             Scenario::DmMountCycles(_) => "dm-mount-cycles",
             Scenario::DmaTruncate(_) => "dma-truncate",
+            Scenario::EvictDma(_) => "evict-dma",
             Scenario::Faults(_) => "faults",
             Scenario::MemoryFailure(_) => "memory-failure",
             Scenario::PoisonChild(_) => "poison-child",
