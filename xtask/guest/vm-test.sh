@@ -50,6 +50,10 @@ echo $? >"$out/probes.rc"
 record cycles dax-workload mount-cycles --cycles 3 --json
 record dm dax-workload dm-mount-cycles --cycles 2 --json
 record dma dax-workload dma-truncate --json
+# Files evicted (unlink, umount) while DMA or a pipe holds their pages, and
+# the controls after the pin ended (xtask/src/vmtest/evict.rs). 2 s pins: the
+# eviction waits of 6.15+ outlast the 1 s blocked threshold.
+record evict dax-workload evict-dma --delay-ms 2000 --json
 # Who pinned it (issue 12): owners of busy pages (an O_DIRECT reader, a
 # vmsplicer, two processes), a refused io_uring long-term pin, and O_DIRECT
 # into anonymous memory (no pin record). The functions this kernel has on
@@ -291,6 +295,30 @@ wait_for_line() { # FILE TEXT SECONDS
     done
     grep -q "$2" "$1" 2>/dev/null
 }
+# 6.15+: an unlink already asleep in its eviction wait (behind a vmsplice
+# pipe held 60 s) when daxtrace attaches: found by the state at start as
+# uninterruptible, reported blocked, and its end seen.
+if [ "$(uname -r | cut -d. -f1)" -ge 7 ]; then
+    log "prestate-evict: workload first"
+    dax-workload evict-dma --pin vmsplice --op unlink --fs ext4 --when during --delay-ms 60000 --json \
+        >"$out/prestate-evict.stdout" 2>"$out/prestate-evict.stderr" &
+    wl=$!
+    if wait_for_line "$out/prestate-evict.stderr" "operation in D for" 120; then
+        daxtrace record -o "$out/prestate-evict.dxt" 2>"$out/prestate-evict.record.err" &
+        rec=$!
+        wait_for_line "$out/prestate-evict.stderr" "pin dropped" 180
+        sleep 2
+        kill -INT "$rec" 2>/dev/null
+        wait "$rec"
+        echo $? >"$out/prestate-evict.record.rc"
+        daxtrace report "$out/prestate-evict.dxt" --json >"$out/prestate-evict.report.json" 2>"$out/prestate-evict.report.err"
+        daxtrace export "$out/prestate-evict.dxt" --format jsonl -o "$out/prestate-evict.jsonl" 2>"$out/prestate-evict.export.err"
+    fi
+    wait "$wl"
+    echo $? >"$out/prestate-evict.rc"
+    log "prestate-evict: done (workload rc $(cat "$out/prestate-evict.rc"))"
+fi
+
 log "prestate-dma: workload first"
 dax-workload dma-truncate --pin odirect --op truncate --fs ext4 --delay-ms 45000 --grace-ms 60000 --json \
     >"$out/prestate-dma.stdout" 2>"$out/prestate-dma.stderr" &

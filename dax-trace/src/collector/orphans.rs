@@ -112,7 +112,13 @@ impl Collector {
             Some(d.identity.clone())
         });
         let open = self.open_waits.get(&b.waiter_tid);
-        let owners = self.ownership(b.pfn);
+        let mut owners = self.ownership(b.pfn);
+        // A wait found asleep at attach on this page: it was busy before.
+        if matches!(owners, Ownership::Unknown | Ownership::NotTraced)
+            && open.is_some_and(|w| w.at_attach.as_ref().is_some_and(|a| a.pfn == b.pfn))
+        {
+            owners = Ownership::PinnedBeforeAttach;
+        }
         self.findings.blocked_waits.push(BlockedWaitRecord {
             device,
             identity,

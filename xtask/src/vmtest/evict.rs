@@ -33,14 +33,16 @@ impl Case<'_> {
     /// The event concerns this case's file: its inode on its device.
     fn file_of(&self, ev: &Value) -> bool {
         ev["body"]["ino"].as_u64() == self.u64("file_ino")
-            && self.dev().is_none_or(|d| ev["body"]["dev"].as_str() == Some(d))
+            && self
+                .dev()
+                .is_none_or(|d| ev["body"]["dev"].as_str() == Some(d))
     }
 }
 
 fn cases(summary: &Value) -> Result<Vec<Case<'_>>, String> {
-    let cases = summary["cases"]
+    let cases = summary["evictions"]
         .as_array()
-        .ok_or("no cases in evict.stdout")?;
+        .ok_or("no evictions in the workload's summary")?;
     Ok(cases
         .iter()
         .map(|c| Case {
@@ -73,13 +75,21 @@ pub(super) fn orphaned(dir: &Path) -> Result<String, String> {
             .collect();
         if !case.during() {
             if !orphans.is_empty() {
-                problems.push(format!("{}: {} orphaned pages in the control", case.name, orphans.len()));
+                problems.push(format!(
+                    "{}: {} orphaned pages in the control",
+                    case.name,
+                    orphans.len()
+                ));
             }
             continue;
         }
         let evictor = case.u64("evictor_tid");
         let Some(first) = orphans.first() else {
-            problems.push(format!("{}: no page-orphaned for inode {:?}", case.name, case.u64("file_ino")));
+            problems.push(format!(
+                "{}: no page-orphaned for inode {:?}",
+                case.name,
+                case.u64("file_ino")
+            ));
             continue;
         };
         if first["tid"].as_u64() != evictor {
@@ -107,11 +117,22 @@ pub(super) fn orphaned(dir: &Path) -> Result<String, String> {
                 && e["body"]["orphaned_ns"] == first["ts_ns"]
         });
         let after_ms = idle.and_then(|i| {
-            Some((i["ts_ns"].as_u64()?.saturating_sub(first["ts_ns"].as_u64()?)) / 1_000_000)
+            Some(
+                (i["ts_ns"]
+                    .as_u64()?
+                    .saturating_sub(first["ts_ns"].as_u64()?))
+                    / 1_000_000,
+            )
         });
         match after_ms {
-            Some(ms) => lines.push(format!("{} orphaned by tid {evictor:?}, busy {ms} ms after", case.name)),
-            None => problems.push(format!("{}: pfn {pfn:?} never went idle in the trace", case.name)),
+            Some(ms) => lines.push(format!(
+                "{} orphaned by tid {evictor:?}, busy {ms} ms after",
+                case.name
+            )),
+            None => problems.push(format!(
+                "{}: pfn {pfn:?} never went idle in the trace",
+                case.name
+            )),
         }
     }
     if problems.is_empty() {
@@ -137,7 +158,9 @@ pub(super) fn check_fails_naming_both(dir: &Path) -> Result<String, String> {
         .filter_map(|a| a["id"].as_str())
         .collect();
     if failing != ["no-orphaned-busy-pages"] {
-        return Err(format!("failing assertions {failing:?}, want only no-orphaned-busy-pages"));
+        return Err(format!(
+            "failing assertions {failing:?}, want only no-orphaned-busy-pages"
+        ));
     }
     let details: Vec<&str> = v["assertions"]
         .as_array()
@@ -151,12 +174,12 @@ pub(super) fn check_fails_naming_both(dir: &Path) -> Result<String, String> {
         let (Some(evictor), Some(pinner)) = (case.u64("evictor_tid"), case.u64("pin_tid")) else {
             return Err(format!("{}: no evictor_tid or pin_tid", case.name));
         };
-        let named = details.iter().any(|d| {
-            d.contains(&format!("/{evictor}]")) || d.contains(&format!("[{evictor}]"))
-        });
-        let pinned = details.iter().any(|d| {
-            d.contains(&format!("/{pinner}]")) || d.contains(&format!("[{pinner}]"))
-        });
+        let named = details
+            .iter()
+            .any(|d| d.contains(&format!("/{evictor}]")) || d.contains(&format!("[{evictor}]")));
+        let pinned = details
+            .iter()
+            .any(|d| d.contains(&format!("/{pinner}]")) || d.contains(&format!("[{pinner}]")));
         if !named || !pinned {
             return Err(format!(
                 "{}: no line names evictor {evictor} ({named}) and pinner {pinner} ({pinned}): {details:?}",
@@ -164,7 +187,11 @@ pub(super) fn check_fails_naming_both(dir: &Path) -> Result<String, String> {
             ));
         }
     }
-    Ok(format!("{} lines; e.g. {}", details.len(), details.first().unwrap_or(&"")))
+    Ok(format!(
+        "{} lines; e.g. {}",
+        details.len(),
+        details.first().unwrap_or(&"")
+    ))
 }
 
 /// From 6.15: every pinned case's evicting thread has a wait span of the
@@ -174,10 +201,15 @@ pub(super) fn evict_waits(dir: &Path) -> Result<String, String> {
     recorded(dir, "evict")?;
     let summary = read_json(&dir.join("evict.stdout"))?;
     let evs = events(dir, "evict")?;
-    let orphans = evs.iter().filter(|e| body_type(e) == "page-orphaned").count();
+    let orphans = evs
+        .iter()
+        .filter(|e| body_type(e) == "page-orphaned")
+        .count();
     let mut problems = Vec::new();
     if orphans > 0 {
-        problems.push(format!("{orphans} page-orphaned events on a kernel that waits"));
+        problems.push(format!(
+            "{orphans} page-orphaned events on a kernel that waits"
+        ));
     }
     let mut lines = Vec::new();
     for case in cases(&summary)? {
@@ -191,7 +223,10 @@ pub(super) fn evict_waits(dir: &Path) -> Result<String, String> {
             })
             .collect();
         match (case.during(), waits.first()) {
-            (true, None) => problems.push(format!("{}: no eviction wait by tid {evictor:?}", case.name)),
+            (true, None) => problems.push(format!(
+                "{}: no eviction wait by tid {evictor:?}",
+                case.name
+            )),
             (true, Some(w)) => lines.push(format!(
                 "{} waited {} ms",
                 case.name,
@@ -230,7 +265,10 @@ pub(super) fn blocked_by_pipe(dir: &Path) -> Result<String, String> {
             .iter()
             .any(|e| body_type(e) == "blocked-wait" && e["body"]["waiter_tid"].as_u64() == evictor)
         {
-            return Err(format!("{}: no blocked-wait for the evictor {evictor:?}", case.name));
+            return Err(format!(
+                "{}: no blocked-wait for the evictor {evictor:?}",
+                case.name
+            ));
         }
         let named = blocked.iter().any(|b| {
             b["waiter_tid"].as_u64() == evictor
@@ -246,10 +284,67 @@ pub(super) fn blocked_by_pipe(dir: &Path) -> Result<String, String> {
                 case.name
             ));
         }
-        lines.push(format!("{}: evictor {evictor:?} blocked, pipe owner {pinner:?} named", case.name));
+        lines.push(format!(
+            "{}: evictor {evictor:?} blocked, pipe owner {pinner:?} named",
+            case.name
+        ));
     }
     if lines.is_empty() {
         return Err("no vmsplice case during the pin".into());
     }
     Ok(lines.join("; "))
+}
+
+/// The kernel's own warning of the hazard (`WARN_ON_ONCE` in
+/// `dax_disassociate_entry`, before 6.15): expected once per boot from this
+/// step, so not a sign of a sick kernel.
+pub(super) fn is_expected_warning(console_line: &str) -> bool {
+    console_line.contains("WARNING:") && console_line.contains("dax_disassociate_entry")
+}
+
+/// From 6.15: an unlink asleep in its eviction wait before daxtrace
+/// attached is found by the state at start as uninterruptible, reported
+/// blocked on its busy page, and seen to end when the pipe is drained.
+pub(super) fn prestate_evict(dir: &Path) -> Result<String, String> {
+    let rc = super::share::read_rc(dir, "prestate-evict")?;
+    if rc != 0 {
+        return Err(format!("workload exit {rc}"));
+    }
+    let summary = read_json(&dir.join("prestate-evict.stdout"))?;
+    let case = cases(&summary)?
+        .into_iter()
+        .next()
+        .ok_or("no eviction case")?;
+    let evictor = case.u64("evictor_tid");
+    let evs = events(dir, "prestate-evict")?;
+    let found = evs
+        .iter()
+        .find(|e| {
+            body_type(e) == "state-wait"
+                && e["body"]["waiter_tid"].as_u64() == evictor
+                && e["body"]["ended"] == false
+        })
+        .ok_or_else(|| format!("no state-wait for the evictor {evictor:?}"))?;
+    if found["body"]["uninterruptible"] != true {
+        return Err(format!(
+            "the evictor's state-wait is not uninterruptible: {found}"
+        ));
+    }
+    let blocked = evs
+        .iter()
+        .find(|e| body_type(e) == "blocked-wait" && e["body"]["waiter_tid"].as_u64() == evictor)
+        .ok_or_else(|| format!("no blocked-wait for the evictor {evictor:?}"))?;
+    let ended = evs.iter().any(|e| {
+        body_type(e) == "state-wait"
+            && e["body"]["waiter_tid"].as_u64() == evictor
+            && e["body"]["ended"] == true
+    });
+    if !ended {
+        return Err("the evictor's wait was not seen to end".into());
+    }
+    Ok(format!(
+        "evictor {evictor:?} found asleep {} ms (uninterruptible), blocked on pfn {}, end seen",
+        found["body"]["slept_ns"].as_u64().unwrap_or(0) / 1_000_000,
+        blocked["body"]["pfn"]
+    ))
 }
