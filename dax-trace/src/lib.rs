@@ -29,3 +29,4 @@ pub mod symbolize;
 pub mod testkit;
 pub mod trace;
 pub mod tui;
+pub mod why;

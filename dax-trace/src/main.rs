@@ -36,6 +36,9 @@ enum Command {
     Top(cmd::top::Args),
     /// Prometheus exporter: serve /metrics from live probes or a replay.
     Serve(cmd::serve::Args),
+    /// Why is this thread, process, file or mount stuck? Attach, watch a
+    /// few seconds, and name the page it waits for and who holds it.
+    Why(cmd::why::Args),
     /// Print shell completions (bash, zsh, fish).
     Completions(cmd::completions::CompletionArgs),
     /// Print the man page daxtrace(1), or a subcommand's daxtrace-SUB(1),
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Top(args) => cmd::top::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Why(args) => cmd::why::run(args),
         Command::Completions(args) => cmd::completions::completions(args, Cli::command()),
         Command::Man(args) => cmd::man::run(args, Cli::command()),
     };

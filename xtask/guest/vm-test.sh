@@ -300,12 +300,15 @@ wait_for_line() { # FILE TEXT SECONDS
 # uninterruptible, reported blocked, and its end seen.
 if [ "$(uname -r | cut -d. -f1)" -ge 7 ]; then
     log "prestate-evict: workload first"
-    dax-workload evict-dma --pin vmsplice --op unlink --fs ext4 --when during --delay-ms 60000 --json \
+    dax-workload evict-dma --pin vmsplice --op unlink --fs ext4 --when during --delay-ms 90000 --json \
         >"$out/prestate-evict.stdout" 2>"$out/prestate-evict.stderr" &
     wl=$!
     if wait_for_line "$out/prestate-evict.stderr" "operation in D for" 120; then
         daxtrace record -o "$out/prestate-evict.dxt" 2>"$out/prestate-evict.record.err" &
         rec=$!
+        log "prestate-evict: why $wl"
+        daxtrace why "$wl" --watch 3s >"$out/why-evict.txt" 2>"$out/why-evict.err"
+        echo $? >"$out/why-evict.rc"
         wait_for_line "$out/prestate-evict.stderr" "pin dropped" 180
         sleep 2
         kill -INT "$rec" 2>/dev/null
@@ -339,6 +342,10 @@ if wait_for_line "$out/prestate-dma.stderr" "operation asleep in" 120; then
             wait "$lrec"
             daxtrace export "$out/prestate-live.dxt" --format jsonl -o "$out/prestate-live.jsonl" \
                 2>"$out/prestate-live.export.err"
+            # "Why is it stuck?" without a recording: the truncate's process.
+            log "prestate-dma: why $wl"
+            daxtrace why "$wl" --watch 3s >"$out/why-lost.txt" 2>"$out/why-lost.err"
+            echo $? >"$out/why-lost.rc"
         fi
     fi
     wait "$wl"

@@ -13,3 +13,4 @@ pub mod serve;
 pub mod state;
 pub mod stdout;
 pub mod top;
+pub mod why;

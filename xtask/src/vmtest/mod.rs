@@ -320,6 +320,14 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
                 "prestate-evict: an eviction asleep at attach is found",
                 evict::prestate_evict(dir),
             );
+            j.check(
+                "why: an eviction behind a pipe is stuck, uninterruptible",
+                evict::why_stuck(
+                    dir,
+                    "why-evict",
+                    &["STUCK: the page stayed busy", "uninterruptible", "busy)"],
+                ),
+            );
         }
         Err(e) => j.check("evict: workload summary", Err(e)),
     }

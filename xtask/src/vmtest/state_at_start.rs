@@ -51,6 +51,18 @@ pub(super) fn judge(kernel: KernelGen, dir: &Path, j: &mut Judge) {
             "prestate: live check fails on the stuck wait",
             live_stuck(dir),
         );
+        j.check(
+            "why: the lost wakeup is stuck, on an idle page",
+            super::evict::why_stuck(
+                dir,
+                "why-lost",
+                &[
+                    "STUCK: asleep on a page that is idle",
+                    "idle at 1: idle",
+                    "interruptible",
+                ],
+            ),
+        );
     } else {
         j.check("prestate: the wait found at attach ends", wait_ended(dir));
         j.check(
