@@ -31,13 +31,19 @@ fn attached_table() -> Option<Value> {
     Some(doc)
 }
 
-/// (family, attached) for every family of the table.
+/// (family, attached) for every family of the table that this kernel
+/// needs (a family the kernel makes unnecessary is neither missing nor
+/// exported: `ProbeReport::superseded`).
 fn families(doc: &Value) -> Vec<(String, bool)> {
+    let report: dax_trace::session::probe_report::ProbeReport =
+        serde_json::from_value(doc.clone()).expect("a probe report");
     doc["families"]
         .as_array()
         .expect("families")
         .iter()
-        .map(|f| {
+        .zip(&report.families)
+        .filter(|(_, f)| report.superseded(f).is_none())
+        .map(|(f, _)| {
             let attached = f["points"]
                 .as_array()
                 .expect("points")
