@@ -12,6 +12,8 @@ use std::process::Command;
 pub const SAMPLE_TRACE: &str = "samples/dma-truncate-6.1.dxt";
 /// The synthetic sample, which begins with a state at start.
 pub const STATE_SAMPLE: &str = "samples/synthetic-6.1.dxt";
+/// Files evicted while DMA targets their pages, recorded on Debian 6.1.
+pub const EVICT_SAMPLE: &str = "samples/evict-under-dma-6.1.dxt";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -54,6 +56,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "xtask demo: a trace that begins on a machine already in use, naming who pinned the pages"
         );
         run::status(&mut daxtrace(&["report", path]))?;
+    }
+    // Before 6.15 an unlink or umount gives a file's blocks back while DMA
+    // still writes into its pages: check fails on every such page.
+    let evict_sample = root.join(EVICT_SAMPLE);
+    if let Some(path) = evict_sample.to_str().filter(|_| evict_sample.exists()) {
+        eprintln!(
+            "xtask demo: files unlinked and unmounted while DMA targets their pages (Debian 6.1)"
+        );
+        run::status(&mut daxtrace(&["check", path])).or_else(|err| {
+            eprintln!("xtask demo: check reported: {err:#}");
+            Ok::<(), anyhow::Error>(())
+        })?;
     }
     if args.batch || !std::io::stdout().is_terminal() {
         // Ten times the recorded pace: a frame a second until the trace ends,

@@ -10,7 +10,7 @@ use dax_trace_common::{
 };
 
 use crate::conf;
-use crate::emit::{count, now, stack_id, submit, tid};
+use crate::emit::{count, now, stack_id, submit, submit_at, tid};
 use crate::maps::{ORPHANS, Orphan};
 use crate::pins;
 use crate::read::{at, inode_ident, page_index, page_of_pfn, page_pgmap, page_refcount};
@@ -53,7 +53,12 @@ pub(super) fn entry_dropped(ctx: Ctx, point: u16, entry: u64, mapping: u64, trun
     let mut first = 0u64;
     let mut first_count = 0i32;
     let mut i = 0u32;
-    while i < PMD_PAGES && i < pages {
+    // One bound in the loop condition, the other a break: 5.10's CFG check
+    // refuses the fall-through back edge LLVM makes of `a && b` here.
+    while i < PMD_PAGES {
+        if i >= pages {
+            break;
+        }
         let page = page_of_pfn(first_pfn + i as u64);
         let count = page_refcount(page);
         if count > idle_rule {
@@ -72,10 +77,12 @@ pub(super) fn entry_dropped(ctx: Ctx, point: u16, entry: u64, mapping: u64, trun
     let (ino, dev) = inode_ident(host);
     // Owners first: the record that follows names them.
     pins::report_owners(point, first, pfn, pgmap, first_count);
+    // The record's time is the orphan's: `orphan-idle` names it by it.
     let ts = now();
     let t = tid();
-    submit(
+    submit_at(
         point,
+        ts,
         PageOrphaned {
             page: first,
             pfn,

@@ -30,12 +30,29 @@ impl Case<'_> {
         self.json["dev"].as_str()
     }
 
-    /// The event concerns this case's file: its inode on its device.
+    /// The event concerns this case's file: its inode on its device, from
+    /// the pin's start to half a second after both the pin and the eviction
+    /// ended (every case makes a fresh filesystem, so inode numbers repeat
+    /// from case to case).
     fn file_of(&self, ev: &Value) -> bool {
         ev["body"]["ino"].as_u64() == self.u64("file_ino")
             && self
                 .dev()
                 .is_none_or(|d| ev["body"]["dev"].as_str() == Some(d))
+            && self.during_case(ev)
+    }
+
+    /// `ev` happened while this case ran.
+    fn during_case(&self, ev: &Value) -> bool {
+        let (Some(start), Some(ts)) = (self.u64("pin_start_monotonic_ns"), ev["ts_ns"].as_u64())
+        else {
+            return false;
+        };
+        let last_ms = self
+            .u64("op_end_ms")
+            .unwrap_or(0)
+            .max(self.u64("pin_end_ms").unwrap_or(0));
+        ts >= start && ts <= start + (last_ms + 500) * 1_000_000
     }
 }
 
@@ -220,6 +237,7 @@ pub(super) fn evict_waits(dir: &Path) -> Result<String, String> {
                 body_type(e) == "wait-end"
                     && e["tid"].as_u64() == evictor
                     && e["body"]["api"] == "dax-break-layout-final"
+                    && case.during_case(e)
             })
             .collect();
         match (case.during(), waits.first()) {
