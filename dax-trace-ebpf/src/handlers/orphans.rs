@@ -13,7 +13,9 @@ use crate::conf;
 use crate::emit::{count, now, stack_id, submit, submit_at, tid};
 use crate::maps::{ORPHANS, Orphan};
 use crate::pins;
-use crate::read::{at, inode_ident, page_index, page_of_pfn, page_pgmap, page_refcount};
+use crate::read::{
+    at, inode_ident, page_index, page_of_pfn, page_pgmap, page_refcount, page_to_pfn,
+};
 
 use super::Ctx;
 
@@ -47,11 +49,13 @@ pub(super) fn entry_dropped(ctx: Ctx, point: u16, entry: u64, mapping: u64, trun
     let first_pfn = entry >> ENTRY_PFN_SHIFT;
     let pages = if flags & DAX_PMD != 0 { PMD_PAGES } else { 1 };
     let idle_rule = conf!(idle_refcount) as i32;
-    // The first busy page only: the loop leaves at once, so the verifier
-    // walks the rest of the program once, not once per page a counter
-    // would tell apart (512 of them overran 5.10's budget).
+    // The first busy page only, and nothing after the loop depends on the
+    // loop counter (the pfn comes back from the page's address): the
+    // verifier then walks the rest of the program once, not once per page
+    // it could have left at (512 of them overran 5.10's budget).
     let mut first = 0u64;
     let mut first_count = 0i32;
+    let mut found = false;
     let mut i = 0u32;
     // One bound in the loop condition, the other a break: 5.10's CFG check
     // refuses the fall-through back edge LLVM makes of `a && b` here.
@@ -64,14 +68,15 @@ pub(super) fn entry_dropped(ctx: Ctx, point: u16, entry: u64, mapping: u64, trun
         if count > idle_rule {
             first = page;
             first_count = count;
+            found = true;
             break;
         }
         i += 1;
     }
-    if first == 0 {
+    if !found {
         return;
     }
-    let pfn = first_pfn + i as u64;
+    let pfn = page_to_pfn(first);
     let pgmap = page_pgmap(first);
     let host = at::<u64>(mapping, conf!(mapping_host_off));
     let (ino, dev) = inode_ident(host);
@@ -90,7 +95,7 @@ pub(super) fn entry_dropped(ctx: Ctx, point: u16, entry: u64, mapping: u64, trun
             mapping,
             ino,
             dev: Dev(dev),
-            first_busy: i,
+            first_busy: pfn.wrapping_sub(first_pfn) as u32,
             index: page_index(first),
             refcount: first_count as u64,
             entry_pages: pages,
