@@ -78,15 +78,15 @@ pub struct EvictDmaArgs {
     #[arg(long, value_enum, default_value_t = FsChoice::All)]
     pub fs: FsChoice,
     /// Read delay of the dm-delay device: how long the O_DIRECT pin lasts.
-    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(100..=30_000))]
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(100..=120_000))]
     pub delay_ms: u32,
     /// How long the vmsplice pin is held (the pipe is drained then); default
     /// the delay.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(100..=30_000))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(100..=120_000))]
     pub hold_ms: Option<u32>,
     /// How long after the pin is in place the evicting thread starts (timing
     /// `during`); less than the delay and the hold.
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(0..=29_000))]
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(0..=119_000))]
     pub evict_after_ms: u32,
     /// How long the unlink / umount may take to return once nothing is pinned
     /// (timing `after`, and from 6.15 after the pin ended).
