@@ -391,3 +391,54 @@ fn report_lists_the_stuck_waits_it_counts() {
         listed[0]
     );
 }
+
+/// The shipped eviction sample (Debian 6.1, recorded in the VM): check
+/// fails on the pages let go under DMA only, naming the evicting and the
+/// pinning thread; report lists them with how long they stayed busy.
+#[test]
+fn the_eviction_sample_fails_on_pages_let_go_under_dma() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/evict-under-dma-6.1.dxt");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_daxtrace"))
+        .args(["check", "--format", "json"])
+        .arg(&sample)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let failing: Vec<&str> = v["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .filter(|a| a["status"] == "fail")
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(failing, ["no-orphaned-busy-pages"]);
+    let details = v["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .find(|a| a["id"] == "no-orphaned-busy-pages")
+        .and_then(|a| a["details"].as_array())
+        .expect("details");
+    assert_eq!(details.len(), 128, "8 cases x 16 pages");
+    let first = details[0].as_str().expect("line");
+    assert!(first.contains("evictor["), "{first}");
+    assert!(first.contains("odirect-read["), "{first}");
+    assert!(first.contains("stayed busy"), "{first}");
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_daxtrace"))
+        .arg("report")
+        .arg(&sample)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        text.contains("orphaned pages (let go by their file while still busy)"),
+        "{text}"
+    );
+    assert!(text.contains("orphaned pages 128"), "{text}");
+}
