@@ -332,6 +332,12 @@ if wait_for_line "$out/prestate-dma.stderr" "operation asleep in" 120; then
     if wait_for_line "$out/prestate-dma.stderr" "pin dropped" 120; then
         sleep 3
         if [ "$(uname -r | cut -d. -f1-2)" = 6.1 ]; then
+            # "Why is it stuck?" without a recording: the truncate's
+            # process, first (the workload's extra put comes 60 s after the
+            # pin ended).
+            log "prestate-dma: why $wl"
+            daxtrace why "$wl" --watch 3s >"$out/why-lost.txt" 2>"$out/why-lost.err"
+            echo $? >"$out/why-lost.rc"
             log "prestate-dma: live check on the stuck wait"
             # A recording beside it gives the times (attach to stuck-wait).
             daxtrace record --duration 6s -o "$out/prestate-live.dxt" 2>"$out/prestate-live.record.err" &
@@ -342,10 +348,7 @@ if wait_for_line "$out/prestate-dma.stderr" "operation asleep in" 120; then
             wait "$lrec"
             daxtrace export "$out/prestate-live.dxt" --format jsonl -o "$out/prestate-live.jsonl" \
                 2>"$out/prestate-live.export.err"
-            # "Why is it stuck?" without a recording: the truncate's process.
-            log "prestate-dma: why $wl"
-            daxtrace why "$wl" --watch 3s >"$out/why-lost.txt" 2>"$out/why-lost.err"
-            echo $? >"$out/why-lost.rc"
+
         fi
     fi
     wait "$wl"

@@ -31,9 +31,9 @@ impl Case<'_> {
     }
 
     /// The event concerns this case's file: its inode on its device, from
-    /// the pin's start to half a second after both the pin and the eviction
-    /// ended (every case makes a fresh filesystem, so inode numbers repeat
-    /// from case to case).
+    /// the pin's start to 100 ms after both the pin and the eviction ended
+    /// (every case makes a fresh filesystem, so inode numbers repeat from
+    /// case to case; the next case's pin starts about 100 ms later).
     fn file_of(&self, ev: &Value) -> bool {
         ev["body"]["ino"].as_u64() == self.u64("file_ino")
             && self
@@ -52,7 +52,7 @@ impl Case<'_> {
             .u64("op_end_ms")
             .unwrap_or(0)
             .max(self.u64("pin_end_ms").unwrap_or(0));
-        ts >= start && ts <= start + (last_ms + 500) * 1_000_000
+        ts >= start && ts <= start + (last_ms + 100) * 1_000_000
     }
 }
 
