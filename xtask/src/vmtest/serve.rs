@@ -225,18 +225,17 @@ mod tests {
 
     #[test]
     fn a_kallsyms_reading_without_symbols_fails_the_step() {
-        let first =
-            "[DEBUG dax_trace::symbolize] read 191234 text symbols from /proc/kallsyms in 1.1s\n";
+        let first = "daxtrace: debug dax_trace::symbolize: read 126020 text symbols from /proc/kallsyms in 1.72s\n";
         let ok = kallsyms_readings(&format!("{first}{first}")).expect("both found symbols");
         assert!(ok.starts_with("2 reading(s)"), "{ok}");
         // What a re-read after the capability drop logged before the
         // symbolizer kept its first handle.
         let emptied = format!(
-            "{first}[DEBUG dax_trace::symbolize] read 0 text symbols from /proc/kallsyms in 1.2s\n"
+            "{first}daxtrace: debug dax_trace::symbolize: read 0 text symbols from /proc/kallsyms in 710ms\n"
         );
         assert!(kallsyms_readings(&emptied).is_err());
         let hidden = format!(
-            "{first}[WARN dax_trace::symbolize] /proc/kallsyms shows every address as 0 to this process\n"
+            "{first}daxtrace: warning: /proc/kallsyms shows every address as 0 to this process\n"
         );
         assert!(kallsyms_readings(&hidden).is_err());
         assert!(kallsyms_readings("daxtrace serve: capabilities now [CAP_BPF]\n").is_err());
