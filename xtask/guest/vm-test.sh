@@ -113,7 +113,9 @@ if [ "${DAXTRACE_VMTEST_SERVE:-0}" = 1 ]; then
     until [ -s "$out/serve.dxt" ] || ! kill -0 "$rec" 2>/dev/null || [ $waited -ge 600 ]; do
         sleep 0.1; waited=$((waited + 1))
     done
-    RUST_LOG=info daxtrace serve --listen 127.0.0.1:9863 2>"$out/serve.err" &
+    # The symbolizer's readings of kallsyms are logged (debug): one after the
+    # capability drop must still show addresses (xtask/src/vmtest/serve.rs).
+    RUST_LOG=info,dax_trace::symbolize=debug daxtrace serve --listen 127.0.0.1:9863 2>"$out/serve.err" &
     srv=$!
     waited=0
     until wget -q -O "$out/serve.healthz" http://127.0.0.1:9863/healthz 2>/dev/null ||

@@ -3,8 +3,11 @@
 //! `daxtrace record` of the same run. Asserted here: the scrape answered;
 //! the exporter's counters (claims, releases, waits, stuck waits) equal
 //! what `report --json` of the recording says; the OpenMetrics answer ends
-//! in `# EOF`; and every thread of the exporter holds CAP_BPF alone
-//! (CapEff 0000008000000000) with no_new_privs set.
+//! in `# EOF`; every thread of the exporter holds CAP_BPF alone
+//! (CapEff 0000008000000000) with no_new_privs set; and every reading of
+//! kallsyms, those after the capability drop included, showed addresses
+//! (a re-read that saw none used to empty the symbol table and re-read it
+//! back to back).
 use serde_json::Value;
 use std::path::Path;
 
@@ -151,6 +154,47 @@ fn stopped(dir: &Path) -> Result<String, String> {
     }
 }
 
+/// What the symbolizer logs per reading of kallsyms (`symbolize.rs`, debug).
+const KALLSYMS_READ: &str = "text symbols from /proc/kallsyms";
+/// What it logs when a reading shows no address.
+const KALLSYMS_HIDDEN: &str = "shows every address as 0";
+
+/// Every reading of kallsyms in the exporter's log found symbols.
+fn kallsyms_readings(log: &str) -> Result<String, String> {
+    if let Some(hidden) = log.lines().find(|l| l.contains(KALLSYMS_HIDDEN)) {
+        return Err(hidden.to_string());
+    }
+    let counts: Vec<u64> = log
+        .lines()
+        .filter(|l| l.contains(KALLSYMS_READ))
+        .filter_map(|l| {
+            let (_, after) = l.split_once("read ")?;
+            after.split_whitespace().next()?.parse().ok()
+        })
+        .collect();
+    if counts.is_empty() {
+        return Err(
+            "no reading of /proc/kallsyms logged (RUST_LOG lacks dax_trace::symbolize=debug?)"
+                .into(),
+        );
+    }
+    if let Some(empty) = log
+        .lines()
+        .find(|l| l.contains(KALLSYMS_READ) && l.contains("read 0 "))
+    {
+        return Err(format!("a reading found no symbol: {empty}"));
+    }
+    Ok(format!(
+        "{} reading(s), {} symbols at least",
+        counts.len(),
+        counts.iter().min().copied().unwrap_or(0)
+    ))
+}
+
+fn kallsyms(dir: &Path) -> Result<String, String> {
+    kallsyms_readings(&read(dir, "serve.err")?)
+}
+
 /// (name, outcome) of each assertion on the serve step's files in `dir`.
 pub fn judge(dir: &Path) -> Vec<(&'static str, Result<String, String>)> {
     vec![
@@ -161,6 +205,10 @@ pub fn judge(dir: &Path) -> Vec<(&'static str, Result<String, String>)> {
             capabilities(dir),
         ),
         ("serve: stops cleanly on SIGTERM", stopped(dir)),
+        (
+            "serve: kallsyms shows addresses after the drop",
+            kallsyms(dir),
+        ),
     ]
 }
 
@@ -173,5 +221,23 @@ mod tests {
         let text = "# HELP x\nd_total{device=\"a\",outcome=\"granted\"} 2\nd_total{device=\"b\",outcome=\"granted\"} 3\nd_total{device=\"b\",outcome=\"refused\"} 7\nd_totalx 100\n";
         assert_eq!(sum(text, "d_total", &["outcome=\"granted\""]), 5.0);
         assert_eq!(sum(text, "d_total", &[]), 12.0);
+    }
+
+    #[test]
+    fn a_kallsyms_reading_without_symbols_fails_the_step() {
+        let first = "daxtrace: debug dax_trace::symbolize: read 126020 text symbols from /proc/kallsyms in 1.72s\n";
+        let ok = kallsyms_readings(&format!("{first}{first}")).expect("both found symbols");
+        assert!(ok.starts_with("2 reading(s)"), "{ok}");
+        // What a re-read after the capability drop logged before the
+        // symbolizer kept its first handle.
+        let emptied = format!(
+            "{first}daxtrace: debug dax_trace::symbolize: read 0 text symbols from /proc/kallsyms in 710ms\n"
+        );
+        assert!(kallsyms_readings(&emptied).is_err());
+        let hidden = format!(
+            "{first}daxtrace: warning: /proc/kallsyms shows every address as 0 to this process\n"
+        );
+        assert!(kallsyms_readings(&hidden).is_err());
+        assert!(kallsyms_readings("daxtrace serve: capabilities now [CAP_BPF]\n").is_err());
     }
 }
