@@ -102,6 +102,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn record(args: Args, filter: EventFilter, output: Reserved) -> anyhow::Result<()> {
+    // Installed before the (long) attach: a SIGINT or SIGTERM during it is
+    // kept and ends the recording as soon as it starts (a background job of
+    // a script starts with SIGINT ignored, so the signal was simply lost).
+    let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
     let stream = match &args.from {
         Some(path) => replay::start(path, ReplayOptions { speed: args.speed })
             .with_context(|| format!("reading {}", path.display()))?,
@@ -121,7 +125,6 @@ async fn record(args: Args, filter: EventFilter, output: Reserved) -> anyhow::Re
         filter,
         ..RecordOptions::default()
     };
-    let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
     let (recorded, out) = recorder::record(stream, writer, &opts, stop, print_progress).await?;
     let file = out
         .into_inner()
