@@ -26,7 +26,10 @@ fn live_start_attaches_or_says_what_is_missing() {
                 .iter()
                 .filter(|f| report.superseded(f).is_some())
                 .count();
-            assert_eq!(report.families.len(), dax_trace_common::probe::Family::ALL.len());
+            assert_eq!(
+                report.families.len(),
+                dax_trace_common::probe::Family::ALL.len()
+            );
             assert!(
                 attached >= 1 && total == dax_trace_common::probe::Family::ALL.len() - not_needed,
                 "{attached}/{total}, {not_needed} not needed"
