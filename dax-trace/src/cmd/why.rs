@@ -67,7 +67,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::Ok((why, stream.stacks.clone(), watched_ns))
     })?;
     let suspects = if why.stuck() {
-        why::suspects(&args.proc_root, std::process::id())
+        let me = std::process::id();
+        let mut s = why::suspects(&args.proc_root, me);
+        s.extend(why::pipe_holders(&args.proc_root, me));
+        s
     } else {
         Vec::new()
     };

@@ -12,7 +12,7 @@ mod suspects;
 mod target;
 
 pub use diagnose::{Progress, WaitDiagnosis, WatchLog, Why, diagnose, sleep_kind};
-pub use suspects::{Suspect, suspects};
+pub use suspects::{Suspect, pipe_holders, suspects};
 pub use target::{Target, TargetError};
 
 #[cfg(test)]

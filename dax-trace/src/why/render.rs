@@ -31,14 +31,31 @@ pub fn text(why: &Why, suspects: &[Suspect], stacks: &StackTable, watched_ns: u6
         .iter()
         .any(|w| w.stuck() && matches!(w.owners, crate::collector::Ownership::PinnedBeforeAttach));
     if pinned_before {
+        let (pipes, dio): (Vec<&Suspect>, Vec<&Suspect>) =
+            suspects.iter().partition(|s| s.pipe.is_some());
         if suspects.is_empty() {
             out.push_str(
-                "suspects: no task is asleep in direct I/O; a pipe (vmsplice) or a \
-                 long-term pin may hold the page\n",
+                "suspects: no task is asleep in direct I/O and no pipe holds data; a \
+                 long-term pin (RDMA, vfio) may hold the page\n",
             );
-        } else {
+        }
+        if !pipes.is_empty() {
+            out.push_str(
+                "suspects (pipes with data queued: a vmsplice keeps the pages it spliced until they are read):\n",
+            );
+            for s in pipes {
+                if let Some((fd, ino, bytes)) = s.pipe {
+                    let _ = writeln!(
+                        out,
+                        "  {} fd {fd} pipe:[{ino}], {bytes} bytes queued",
+                        task(s.comm.as_str(), s.pid, s.tid)
+                    );
+                }
+            }
+        }
+        if !dio.is_empty() {
             out.push_str("suspects (asleep in direct I/O, so their pages are pinned):\n");
-            for s in suspects {
+            for s in dio {
                 let frames: Vec<&str> = s.frames.iter().take(FRAMES).map(String::as_str).collect();
                 let _ = writeln!(
                     out,

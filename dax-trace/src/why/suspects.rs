@@ -1,17 +1,22 @@
 //! Suspects for a pin taken before attach: tasks asleep (state D) in direct
 //! I/O, from /proc/PID/task/TID/stat and /proc/PID/task/TID/stack (root
-//! only). Their pages are pinned until the I/O completes; which pages is
-//! not on record, so they are suspects, not owners.
+//! only), whose pages are pinned until the I/O completes; and processes
+//! holding a pipe with data queued (a vmsplice keeps the pages it spliced
+//! referenced until they are read), found by opening the pipe through
+//! /proc/PID/fd/N and asking how many bytes wait in it (`FIONREAD`). Which
+//! pages they hold is not on record, so they are suspects, not owners.
 use std::path::Path;
 
-/// A task asleep in direct I/O.
+/// A task asleep in direct I/O, or a process holding a pipe with data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Suspect {
     pub pid: u32,
     pub tid: u32,
     pub comm: String,
-    /// Its kernel stack, innermost first (function names).
+    /// Its kernel stack, innermost first (function names); empty for a pipe.
     pub frames: Vec<String>,
+    /// The pipe it holds: (fd, pipe inode, bytes queued).
+    pub pipe: Option<(u32, u64, u64)>,
 }
 
 /// Frames of the direct-I/O paths that pin user pages for the device.
@@ -65,12 +70,85 @@ pub fn suspects(proc_root: &Path, skip: u32) -> Vec<Suspect> {
                     tid,
                     comm,
                     frames,
+                    pipe: None,
                 });
             }
         }
     }
     out.sort_by_key(|s| (s.pid, s.tid));
     out
+}
+
+/// Every process under `proc_root` (but `skip`) holding a pipe with bytes
+/// queued, once per pipe (the lowest pid and fd that holds it).
+pub fn pipe_holders(proc_root: &Path, skip: u32) -> Vec<Suspect> {
+    let mut out: Vec<Suspect> = Vec::new();
+    let Ok(procs) = std::fs::read_dir(proc_root) else {
+        return out;
+    };
+    let mut pids: Vec<u32> = procs
+        .filter_map(Result::ok)
+        .filter_map(|p| p.file_name().to_str()?.parse().ok())
+        .filter(|pid| *pid != skip)
+        .collect();
+    pids.sort_unstable();
+    for pid in pids {
+        let dir = proc_root.join(pid.to_string());
+        let Ok(fds) = std::fs::read_dir(dir.join("fd")) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(dir.join("comm"))
+            .map(|c| c.trim_end().to_string())
+            .unwrap_or_default();
+        let mut fds: Vec<(u32, u64)> = fds
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let fd = e.file_name().to_str()?.parse().ok()?;
+                let link = std::fs::read_link(e.path()).ok()?;
+                let ino = link
+                    .to_str()?
+                    .strip_prefix("pipe:[")?
+                    .strip_suffix(']')?
+                    .parse()
+                    .ok()?;
+                Some((fd, ino))
+            })
+            .collect();
+        fds.sort_unstable();
+        for (fd, ino) in fds {
+            if out.iter().any(|s| s.pipe.is_some_and(|p| p.1 == ino)) {
+                continue;
+            }
+            if let Some(bytes) = queued(&dir.join("fd").join(fd.to_string()))
+                && bytes > 0
+            {
+                out.push(Suspect {
+                    pid,
+                    tid: pid,
+                    comm: comm.clone(),
+                    frames: Vec::new(),
+                    pipe: Some((fd, ino, bytes)),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Bytes waiting in the pipe behind `link` (a /proc/PID/fd/N), opened for
+/// reading without blocking and never read.
+fn queued(link: &Path) -> Option<u64> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let pipe = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(link)
+        .ok()?;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer we pass.
+    let rc = unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut n) };
+    (rc == 0).then_some(n.max(0) as u64)
 }
 
 /// `comm` and state of a /proc stat line (`123 (a b) D ...`).
@@ -125,5 +203,44 @@ mod tests {
         assert_eq!((found[0].pid, found[0].tid), (10, 11));
         assert_eq!(found[0].comm, "odirect (read)");
         assert_eq!(found[0].frames[1], "__iomap_dio_rw");
+    }
+
+    #[test]
+    fn a_pipe_with_data_queued_names_its_holder_once() {
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two descriptors into the array.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let data = [7u8; 4096];
+        // SAFETY: writes from a live buffer into our own pipe.
+        let wrote = unsafe { libc::write(fds[1], data.as_ptr().cast(), data.len()) };
+        assert_eq!(wrote, 4096);
+        let me = std::process::id();
+        let found = pipe_holders(Path::new("/proc"), 0);
+        let mine: Vec<&Suspect> = found.iter().filter(|s| s.pid == me).collect();
+        assert_eq!(mine.len(), 1, "{mine:?}");
+        let (fd, _, bytes) = mine[0].pipe.expect("a pipe");
+        assert!(
+            fd == fds[0] as u32 || fd == fds[1] as u32,
+            "{fd} of {fds:?}"
+        );
+        assert_eq!(bytes, 4096);
+        // An empty pipe holds nothing.
+        let mut buf = [0u8; 4096];
+        // SAFETY: reads into a live buffer from our own pipe.
+        assert_eq!(
+            unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len()) },
+            4096
+        );
+        assert!(
+            pipe_holders(Path::new("/proc"), 0)
+                .iter()
+                .all(|s| s.pipe.is_none_or(|p| s.pid != me || p.2 == 0)),
+            "an empty pipe is no suspect"
+        );
+        // SAFETY: closes our own descriptors.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
     }
 }

@@ -325,7 +325,12 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
                 evict::why_stuck(
                     dir,
                     "why-evict",
-                    &["STUCK: the page stayed busy", "uninterruptible", "busy)"],
+                    &[
+                        "STUCK: the page stayed busy",
+                        "uninterruptible",
+                        "busy)",
+                        "bytes queued",
+                    ],
                 ),
             );
         }
