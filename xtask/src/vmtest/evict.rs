@@ -240,15 +240,37 @@ pub(super) fn evict_waits(dir: &Path) -> Result<String, String> {
                     && case.during_case(e)
             })
             .collect();
+        // The wait ends when the pin does: not before the pin's end as the
+        // workload saw it (less 50 ms: the workload notes the end after the
+        // read returns; the kernel wakes the waiter as the page goes idle).
+        let pin_end_ns = case
+            .u64("pin_start_monotonic_ns")
+            .zip(case.u64("pin_end_ms"))
+            .map(|(start, ms)| start + ms * 1_000_000);
+        let ended_ns = |w: &Value| w["ts_ns"].as_u64();
         match (case.during(), waits.first()) {
             (true, None) => problems.push(format!(
                 "{}: no eviction wait by tid {evictor:?}",
                 case.name
             )),
+            (true, Some(w))
+                if pin_end_ns
+                    .zip(ended_ns(w))
+                    .is_none_or(|(end, ts)| ts + 50_000_000 < end) =>
+            {
+                problems.push(format!(
+                    "{}: the eviction wait ended at {:?} ns, before the pin ended at {pin_end_ns:?}",
+                    case.name,
+                    ended_ns(w)
+                ))
+            }
             (true, Some(w)) => lines.push(format!(
-                "{} waited {} ms",
+                "{} waited {} ms, ended {} ms after the pin",
                 case.name,
-                w["body"]["latency_ns"].as_u64().unwrap_or(0) / 1_000_000
+                w["body"]["latency_ns"].as_u64().unwrap_or(0) / 1_000_000,
+                ended_ns(w)
+                    .zip(pin_end_ns)
+                    .map_or(0, |(ts, end)| ts.saturating_sub(end) / 1_000_000)
             )),
             (false, Some(_)) => problems.push(format!("{}: a wait span in the control", case.name)),
             (false, None) => {}
