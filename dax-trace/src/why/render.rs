@@ -26,10 +26,11 @@ pub fn text(why: &Why, suspects: &[Suspect], stacks: &StackTable, watched_ns: u6
     for w in &why.waits {
         wait_text(&mut out, w, stacks, watched_ns);
     }
-    let pinned_before = why
-        .waits
-        .iter()
-        .any(|w| w.stuck() && matches!(w.owners, crate::collector::Ownership::PinnedBeforeAttach));
+    // Suspects only for a page still held: a lost wakeup's page is idle.
+    let pinned_before = why.waits.iter().any(|w| {
+        w.progress == Progress::Blocked
+            && matches!(w.owners, crate::collector::Ownership::PinnedBeforeAttach)
+    });
     if pinned_before {
         let (pipes, dio): (Vec<&Suspect>, Vec<&Suspect>) =
             suspects.iter().partition(|s| s.pipe.is_some());
@@ -120,7 +121,7 @@ fn wait_text(out: &mut String, w: &WaitDiagnosis, stacks: &StackTable, watched_n
             sleep_kind(w.uninterruptible)
         );
     }
-    if w.pfn.is_some() && w.owners.is_told() {
+    if w.pfn.is_some() && w.owners.is_told() && w.progress != Progress::LostWakeup {
         let _ = writeln!(
             out,
             "  page {}",

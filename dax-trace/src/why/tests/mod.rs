@@ -138,3 +138,50 @@ fn a_wait_that_woke_or_ended_is_moving_and_others_are_not_asked_about() {
     assert_eq!(why.waits.iter().map(|w| w.tid).collect::<Vec<_>>(), [190]);
     assert_eq!(why.waits[0].progress, Progress::Blocked);
 }
+
+#[test]
+fn suspects_are_listed_for_a_held_page_not_for_a_lost_wakeup() {
+    use crate::stacks::StackTable;
+    let suspect = Suspect {
+        pid: 9,
+        tid: 9,
+        comm: "holder".into(),
+        frames: Vec::new(),
+        pipe: Some((4, 1309, 65536)),
+    };
+    let wait = |progress: Progress| WaitDiagnosis {
+        tid: 151,
+        pid: 150,
+        comm: "truncate".into(),
+        dev: PMEM0,
+        ino: 13,
+        pfn: Some(PFN),
+        index: Some(0),
+        refcount: Some(1),
+        idle_refcount: 1,
+        uninterruptible: false,
+        asleep_ns: 5_000_000_000,
+        asleep_at_least: true,
+        progress,
+        owners: Ownership::PinnedBeforeAttach,
+    };
+    let lost = Why {
+        waits: vec![wait(Progress::LostWakeup)],
+    };
+    let text = render::text(
+        &lost,
+        std::slice::from_ref(&suspect),
+        &StackTable::new(),
+        3_000_000_000,
+    );
+    assert!(!text.contains("suspects"), "{text}");
+    assert!(!text.contains("pinned before attach"), "{text}");
+    let held = Why {
+        waits: vec![wait(Progress::Blocked)],
+    };
+    let text = render::text(&held, &[suspect], &StackTable::new(), 3_000_000_000);
+    assert!(
+        text.contains("holder[9] fd 4 pipe:[1309], 65536 bytes queued"),
+        "{text}"
+    );
+}
