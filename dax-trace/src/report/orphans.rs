@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::collector::Summary;
 use crate::collector::pins_view::ownership_phrase;
 use crate::human::duration;
-use crate::human::time::{Timeline, task};
+use crate::human::time::Timeline;
 use crate::stacks::StackTable;
 
 /// Both sections (nothing when there was neither).
@@ -46,22 +46,7 @@ pub(super) fn orphans_text(out: &mut String, s: &Summary, stacks: &StackTable, t
     if !s.blocked_wait_list.is_empty() {
         out.push_str("\nblocked waits (uninterruptible, on a page still busy)\n");
         for w in &s.blocked_wait_list {
-            let device = w
-                .identity
-                .as_ref()
-                .map_or_else(|| w.dev.to_string(), |i| i.label());
-            let waiter = match &w.waiter {
-                Some(a) => task(a.comm, a.pid, w.waiter_tid),
-                None => format!("?[?/{}]", w.waiter_tid),
-            };
-            let owners = if w.owners.is_told() {
-                format!(
-                    "; page {}",
-                    ownership_phrase(&w.owners, w.reported_ns, Some(stacks))
-                )
-            } else {
-                String::new()
-            };
+            let (device, waiter, owners) = super::stuck::waiter_parts(w, stacks);
             let _ = writeln!(
                 out,
                 "  {device}: {waiter} evicting inode {} waits on busy pfn {:#x} (refcount {}) since {}, {} when reported{owners}",

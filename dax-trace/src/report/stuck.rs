@@ -3,8 +3,8 @@
 //! long it slept, and who held the page when the kernel owners are known.
 use std::fmt::Write as _;
 
-use crate::collector::Summary;
 use crate::collector::pins_view::ownership_phrase;
+use crate::collector::{StuckWaitRecord, Summary};
 use crate::human::duration;
 use crate::human::time::{Timeline, task};
 use crate::stacks::StackTable;
@@ -16,14 +16,7 @@ pub(super) fn stuck_text(out: &mut String, s: &Summary, stacks: &StackTable, tim
     }
     out.push_str("\nstuck waits (a waiter asleep on a page already idle)\n");
     for w in &s.stuck_wait_list {
-        let device = w
-            .identity
-            .as_ref()
-            .map_or_else(|| w.dev.to_string(), |i| i.label());
-        let waiter = match &w.waiter {
-            Some(a) => task(a.comm, a.pid, w.waiter_tid),
-            None => format!("?[?/{}]", w.waiter_tid),
-        };
+        let (device, waiter, owners) = waiter_parts(w, stacks);
         let (since, least) = if w.at_attach || w.wait_begin_ns < time.origin_ns {
             (
                 "before the trace (found at attach)".to_string(),
@@ -31,14 +24,6 @@ pub(super) fn stuck_text(out: &mut String, s: &Summary, stacks: &StackTable, tim
             )
         } else {
             (time.at(w.wait_begin_ns), "")
-        };
-        let owners = if w.owners.is_told() {
-            format!(
-                "; page {}",
-                ownership_phrase(&w.owners, w.reported_ns, Some(stacks))
-            )
-        } else {
-            String::new()
         };
         let _ = writeln!(
             out,
@@ -55,4 +40,26 @@ pub(super) fn stuck_text(out: &mut String, s: &Summary, stacks: &StackTable, tim
     if unlisted > 0 {
         let _ = writeln!(out, "  ... and {unlisted} more not listed");
     }
+}
+
+/// The device, the waiter and `; page <owners>` (empty when nothing is
+/// known of them) of a waiter the scanner reported, stuck or blocked.
+pub(super) fn waiter_parts(w: &StuckWaitRecord, stacks: &StackTable) -> (String, String, String) {
+    let device = w
+        .identity
+        .as_ref()
+        .map_or_else(|| w.dev.to_string(), |i| i.label());
+    let waiter = match &w.waiter {
+        Some(a) => task(a.comm, a.pid, w.waiter_tid),
+        None => format!("?[?/{}]", w.waiter_tid),
+    };
+    let owners = if w.owners.is_told() {
+        format!(
+            "; page {}",
+            ownership_phrase(&w.owners, w.reported_ns, Some(stacks))
+        )
+    } else {
+        String::new()
+    };
+    (device, waiter, owners)
 }

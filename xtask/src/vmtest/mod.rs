@@ -38,6 +38,7 @@ mod serve_unit;
 mod share;
 mod state_at_start;
 mod top;
+mod why;
 
 /// One judged assertion.
 struct Verdict {
@@ -322,7 +323,7 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
             );
             j.check(
                 "why: an eviction behind a pipe is stuck, uninterruptible",
-                evict::why_stuck(
+                why::why_stuck(
                     dir,
                     "why-evict",
                     &[

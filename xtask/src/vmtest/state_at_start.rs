@@ -53,7 +53,7 @@ pub(super) fn judge(kernel: KernelGen, dir: &Path, j: &mut Judge) {
         );
         j.check(
             "why: the lost wakeup is stuck, on an idle page",
-            super::evict::why_stuck(
+            super::why::why_stuck(
                 dir,
                 "why-lost",
                 &[
