@@ -185,7 +185,12 @@ pub fn diagnose(c: &Collector, log: &WatchLog, target: &Target, idle_refcount: u
         };
         waits.push(WaitDiagnosis {
             tid,
-            pid: w.begin.pid,
+            // A wait found at attach does not carry its thread group; the
+            // process the user named does.
+            pid: match target {
+                Target::Threads { pid, .. } if w.begin.pid == 0 => *pid,
+                _ => w.begin.pid,
+            },
             comm: w.begin.comm,
             dev: w.dev,
             ino: w.ino,

@@ -44,9 +44,13 @@ fn a_waiter_found_asleep_on_an_idle_page_is_a_lost_wakeup() {
         4_000_000_000,
         false,
     );
-    if let Some(EventBody::StateWait(w)) = s.events.last_mut().map(|e| &mut e.body) {
-        w.idle = true.into();
-        w.refcount = 1;
+    if let Some(e) = s.events.last_mut() {
+        // As the kernel reading gives it: the waiter's tid, no process.
+        e.pid = 0;
+        if let EventBody::StateWait(w) = &mut e.body {
+            w.idle = true.into();
+            w.refcount = 1;
+        }
     }
     s.ts_ns += 3_000_000_000;
     s.fault(PMEM0, false);
@@ -61,6 +65,12 @@ fn a_waiter_found_asleep_on_an_idle_page_is_a_lost_wakeup() {
     assert!(w.asleep_ns >= 7_000_000_000, "{}", w.asleep_ns);
     assert_eq!(w.owners, Ownership::PinnedBeforeAttach);
     assert!(!w.uninterruptible);
+    // The state reading does not carry the waiter's process: the target's.
+    let target = Target::Threads {
+        pid: 150,
+        tids: vec![150, 151],
+    };
+    assert_eq!(diagnose(&c, &log, &target, 1).waits[0].pid, 150);
 }
 
 #[test]
