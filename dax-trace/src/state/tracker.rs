@@ -18,7 +18,7 @@ use super::pagemap::PagemapFound;
 use super::reading::{self, Kernel, Reading};
 use super::sysfs::{BlockDevice, Sysfs};
 use super::waits::{self, Sleeper};
-use crate::event::{BlockedWait, Dev, Event, StateDmTarget, StateEnd, StuckWait};
+use crate::event::{BlockedWait, Event, StateDmTarget, StateEnd, StuckWait};
 use crate::resolve::state_layout::StateLayout;
 
 /// A waiter found at attach, being watched.
@@ -300,9 +300,31 @@ impl Tracker {
             return;
         }
         w.blocked_reported = true;
-        let c = &self.config;
-        let file = super::page::page_file(self.mem.as_ref(), w.sleeper.page, c).unwrap_or_default();
+        let s = self.waiter_report(w, refcount);
         let body = BlockedWait {
+            page: s.page,
+            pfn: s.pfn,
+            refcount: s.refcount,
+            wait_begin_ns: s.wait_begin_ns,
+            ino: s.ino,
+            dev: s.dev,
+            waiter_tid: s.waiter_tid,
+            pgmap: s.pgmap,
+        };
+        out.push(Event::of_task(
+            now,
+            w.sleeper.tid,
+            &w.sleeper.comm,
+            body.into(),
+        ));
+    }
+
+    /// What the scanner says of a watched waiter (its page, file, count and
+    /// since when), as a lost wakeup reads; a blocked wait carries the same.
+    fn waiter_report(&self, w: &Watched, refcount: i32) -> StuckWait {
+        let file = super::page::page_file(self.mem.as_ref(), w.sleeper.page, &self.config)
+            .unwrap_or_default();
+        StuckWait {
             page: w.sleeper.page,
             pfn: w.sleeper.pfn,
             refcount: refcount.max(0) as u64,
@@ -311,13 +333,7 @@ impl Tracker {
             dev: file.dev,
             waiter_tid: w.sleeper.tid,
             pgmap: w.sleeper.pgmap,
-        };
-        out.push(Event::of_task(
-            now,
-            w.sleeper.tid,
-            &w.sleeper.comm,
-            body.into(),
-        ));
+        }
     }
 
     /// Reports a waiter whose page stayed idle past the threshold.
@@ -343,17 +359,7 @@ impl Tracker {
             return;
         }
         w.reported = true;
-        let file = super::page::page_file(self.mem.as_ref(), page, c).unwrap_or_default();
-        let body = StuckWait {
-            page,
-            pfn: w.sleeper.pfn,
-            refcount: refcount.max(0) as u64,
-            wait_begin_ns: w.began_ns,
-            ino: file.ino,
-            dev: if file.dev.0 != 0 { file.dev } else { Dev(0) },
-            waiter_tid: w.sleeper.tid,
-            pgmap: w.sleeper.pgmap,
-        };
+        let body = self.waiter_report(w, refcount);
         out.push(Event::of_task(
             now,
             w.sleeper.tid,
