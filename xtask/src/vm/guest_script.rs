@@ -7,10 +7,12 @@
 /// Prefix of every status line /init writes on ttyS1.
 pub const STATUS_PREFIX: &str = "daxtrace-vm: ";
 
+use super::pmem::{DAX_ROOT_MOUNT, PmemLayout};
+
 /// Per-run settings, read by /init from `/etc/daxtrace-vm/run.conf`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunConfig {
-    pub nvdimm: bool,
+    pub pmem: PmemLayout,
     pub share: bool,
     /// The host's /usr at /host/usr (read-only 9p, tag `hostusr`).
     pub host_usr: bool,
@@ -18,8 +20,11 @@ pub struct RunConfig {
 
 /// The static /init of the image (bash: Debian's busybox sh would run its own
 /// applets, e.g. modprobe, before the real tools).
-pub fn init_script() -> &'static str {
-    r#"#!/bin/bash
+pub fn init_script() -> String {
+    INIT_SCRIPT.replace("@@ROOT@@", DAX_ROOT_MOUNT)
+}
+
+const INIT_SCRIPT: &str = r#"#!/bin/bash
 # daxtrace VM test bed: mount, load modules, wait for pmem, run the command,
 # report its status on ttyS1, power off.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
@@ -43,23 +48,55 @@ fail() { report "error $*"; finish; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 echo /usr/sbin/modprobe > /proc/sys/kernel/modprobe
 . /etc/daxtrace-vm/run.conf
+export DAXVM_PMEM DAXVM_DAX_ROOT
 report "init $(uptime_s) $(uname -r)"
-# In parallel: module init (xfs above all) is slow under TCG.
-modules=$(cat /etc/daxtrace-vm/modules)
-[ "$DAXVM_NVDIMM" = 1 ] && modules="$modules $(cat /etc/daxtrace-vm/modules.nvdimm)"
+# The kind of a pmem disk, from where its namespace sits in sysfs.
+pmem_kind() {
+    case $(readlink -f "/sys/block/$1/device") in
+    */virtio*) echo virtio ;;
+    *e820*) echo memmap ;;
+    *ACPI0012*) echo nvdimm ;;
+    *) echo unknown ;;
+    esac
+}
+wait_for_disk() { # NAME: up to 30 s
+    for i in $(seq 300); do [ -b "/dev/$1" ] && return 0; sleep 0.1; done
+    return 1
+}
+# In parallel: module init (xfs above all) is slow under TCG. The main
+# device's driver only: the DAX root's comes once /dev/pmem0 is named.
+modules="$(cat /etc/daxtrace-vm/modules) $(cat "/etc/daxtrace-vm/modules.$DAXVM_PMEM")"
 for m in $modules; do
     { modprobe "$m" || report "warning modprobe $m failed"; } &
 done
 wait
 report "phase modules $(uptime_s)"
-if [ "$DAXVM_NVDIMM" = 1 ]; then
+if [ "$DAXVM_PMEM" = nvdimm ]; then
     for i in $(seq 100); do [ -e /sys/bus/nd/devices/namespace0.0 ] && break; sleep 0.1; done
     ndctl create-namespace -f -e namespace0.0 -m fsdax --map=mem > /dev/null \
         || fail "ndctl create-namespace -m fsdax on namespace0.0 failed"
 fi
-for i in $(seq 300); do [ -b /dev/pmem0 ] && break; sleep 0.1; done
-[ -b /dev/pmem0 ] || fail "no /dev/pmem0 after 30 s (nd_pmem/nd_e820 loaded? see console)"
+wait_for_disk pmem0 || fail "no /dev/pmem0 after 30 s (is the $DAXVM_PMEM pmem driver loaded? see console)"
+[ "$(pmem_kind pmem0)" = "$DAXVM_PMEM" ] \
+    || fail "/dev/pmem0 is $(pmem_kind pmem0) pmem, not the main device ($DAXVM_PMEM)"
 report "phase pmem $(uptime_s)"
+# The DAX root: /dev/pmem1, ext4 dax=always, mounted before anything runs
+# (as a microVM's root=/dev/pmem0 rootflags=dax would be).
+if [ -n "$DAXVM_DAX_ROOT" ]; then
+    if [ "$DAXVM_DAX_ROOT" != "$DAXVM_PMEM" ]; then
+        for m in $(cat "/etc/daxtrace-vm/modules.$DAXVM_DAX_ROOT"); do
+            modprobe "$m" || report "warning modprobe $m failed"
+        done
+    fi
+    wait_for_disk pmem1 || fail "no /dev/pmem1 (the $DAXVM_DAX_ROOT DAX root) after 30 s"
+    [ "$(pmem_kind pmem1)" = "$DAXVM_DAX_ROOT" ] \
+        || fail "/dev/pmem1 is $(pmem_kind pmem1) pmem, not the DAX root ($DAXVM_DAX_ROOT)"
+    mkdir -p @@ROOT@@
+    mkfs.ext4 -q -F -b 4096 /dev/pmem1 && mount -o dax=always /dev/pmem1 @@ROOT@@ \
+        || fail "making the DAX root on /dev/pmem1 failed"
+    uname -r > @@ROOT@@/release
+    report "phase dax-root $(uptime_s)"
+fi
 if [ "$DAXVM_SHARE" = 1 ]; then
     mkdir -p /mnt/host
     mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 host /mnt/host \
@@ -80,14 +117,14 @@ report "ready $(uptime_s)"
 bash /etc/daxtrace-vm/command < /dev/null > /dev/ttyS2 2> /dev/ttyS3
 report "exit $? $(uptime_s)"
 finish
-"#
-}
+"#;
 
 /// `/etc/daxtrace-vm/run.conf` for one run.
 pub fn run_conf(cfg: &RunConfig) -> String {
     format!(
-        "DAXVM_NVDIMM={}\nDAXVM_SHARE={}\nDAXVM_HOST_USR={}\n",
-        u8::from(cfg.nvdimm),
+        "DAXVM_PMEM={}\nDAXVM_DAX_ROOT={}\nDAXVM_SHARE={}\nDAXVM_HOST_USR={}\n",
+        cfg.pmem.main.as_str(),
+        cfg.pmem.dax_root.map(|k| k.as_str()).unwrap_or_default(),
         u8::from(cfg.share),
         u8::from(cfg.host_usr)
     )
@@ -160,6 +197,7 @@ pub fn parse_status(line: &str) -> Option<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vm::pmem::PmemKind;
 
     #[test]
     fn command_script_preserves_every_argument() {
@@ -179,11 +217,26 @@ mod tests {
     #[test]
     fn run_conf_switches() {
         let text = run_conf(&RunConfig {
-            nvdimm: true,
+            pmem: PmemLayout {
+                main: PmemKind::Virtio,
+                dax_root: Some(PmemKind::Memmap),
+            },
             share: false,
             host_usr: true,
         });
-        assert_eq!(text, "DAXVM_NVDIMM=1\nDAXVM_SHARE=0\nDAXVM_HOST_USR=1\n");
+        assert_eq!(
+            text,
+            "DAXVM_PMEM=virtio\nDAXVM_DAX_ROOT=memmap\nDAXVM_SHARE=0\nDAXVM_HOST_USR=1\n"
+        );
+        let plain = run_conf(&RunConfig {
+            pmem: PmemLayout {
+                main: PmemKind::Memmap,
+                dax_root: None,
+            },
+            share: true,
+            host_usr: false,
+        });
+        assert!(plain.starts_with("DAXVM_PMEM=memmap\nDAXVM_DAX_ROOT=\n"));
     }
 
     #[test]
@@ -215,6 +268,18 @@ mod tests {
         );
         assert_eq!(parse_status("[    1.0] random kernel line"), None);
         assert_eq!(parse_status("daxtrace-vm: exit x"), None);
+    }
+
+    #[test]
+    fn init_mounts_the_dax_root_before_the_share_and_the_command() {
+        let init = init_script();
+        assert!(!init.contains("@@"));
+        let root = init
+            .find("mount -o dax=always /dev/pmem1 /dax-root")
+            .unwrap();
+        let share = init.find("mount -t 9p").unwrap();
+        let command = init.find("bash /etc/daxtrace-vm/command").unwrap();
+        assert!(root < share && share < command);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::guest_script::{self, RunConfig};
 use super::host_tools::{self, Installer};
 use super::image::KernelImage;
 use super::modules;
+use super::pmem::PmemKind;
 
 /// Bump when the image layout changes in a way the inputs do not show.
 const LAYOUT_VERSION: u32 = 1;
@@ -164,16 +165,22 @@ fn populate(
             .with_context(|| format!("copying {}", src.display()))?;
     }
     modules::install(set, kernel, staging)?;
-    write_file(staging, "init", guest_script::init_script(), 0o755)?;
-    let (always, nvdimm) = set.boot_lists();
+    write_file(staging, "init", &guest_script::init_script(), 0o755)?;
     let lines = |names: Vec<&str>| names.join("\n") + "\n";
-    write_file(staging, "etc/daxtrace-vm/modules", &lines(always), 0o644)?;
     write_file(
         staging,
-        "etc/daxtrace-vm/modules.nvdimm",
-        &lines(nvdimm),
+        "etc/daxtrace-vm/modules",
+        &lines(set.boot_list()),
         0o644,
     )?;
+    for kind in PmemKind::ALL {
+        write_file(
+            staging,
+            &format!("etc/daxtrace-vm/modules.{}", kind.as_str()),
+            &lines(set.pmem_list(kind)),
+            0o644,
+        )?;
+    }
     write_file(
         staging,
         "etc/passwd",

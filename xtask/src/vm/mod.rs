@@ -16,6 +16,7 @@ pub mod image;
 pub mod initramfs;
 pub mod kernel;
 pub mod modules;
+pub mod pmem;
 pub mod pvh;
 pub mod qemu;
 pub mod runner;
@@ -28,6 +29,7 @@ use anyhow::{Context as _, bail};
 pub use accel::Accel;
 pub use generation::KernelGen;
 use guest_script::{RunConfig, Status};
+pub use pmem::{PmemKind, PmemLayout};
 use runner::{Echo, RawRun, SerialFiles};
 
 /// How many console lines a failure report carries.
@@ -57,8 +59,8 @@ pub struct VmRequest {
     /// there through the host's dynamic loader instead of being copied into
     /// the image).
     pub host_usr: bool,
-    /// QEMU's emulated NVDIMM instead of `memmap=` pmem.
-    pub nvdimm: bool,
+    /// The guest's pmem: the main device and an optional DAX root.
+    pub pmem: PmemLayout,
     pub timeout: Duration,
     /// None: KVM when usable, else TCG.
     pub accel: Option<Accel>,
@@ -82,7 +84,10 @@ impl VmRequest {
             command,
             share: None,
             host_usr: false,
-            nvdimm: false,
+            pmem: PmemLayout {
+                main: PmemKind::Memmap,
+                dax_root: None,
+            },
             timeout: Duration::from_secs(600),
             accel: None,
             boot: Boot::Auto,
@@ -206,21 +211,15 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         .join("runs")
         .join(format!("{}-{}-{stamp}", req.kernel, std::process::id()));
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    req.pmem.validate().map_err(anyhow::Error::msg)?;
     let cfg = RunConfig {
-        nvdimm: req.nvdimm,
+        pmem: req.pmem,
         share: share.is_some(),
         host_usr: req.host_usr,
     };
     let initrd = initramfs::write_run_initrd(&base, &run_dir, &req.command, &cfg)?;
     drop(lock);
-    let pmem = if req.nvdimm {
-        let backing = run_dir.join("nvdimm.img");
-        let file = std::fs::File::create(&backing)?;
-        file.set_len(1 << 30)?;
-        qemu::Pmem::Nvdimm { backing }
-    } else {
-        qemu::Pmem::Memmap
-    };
+    let pmem = pmem_devices(&req.pmem, &run_dir)?;
     let accel = req.accel.unwrap_or_else(accel::detect);
     let boot_image = match req.boot {
         Boot::Bzimage => kernel.image.clone(),
@@ -264,7 +263,7 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
     );
     let raw = runner::run_qemu(&args, &files, req.timeout, echo)?;
     // The big per-run files are never needed afterwards; the logs are kept on failure.
-    for big in ["initrd.cpio", "extra.cpio", "nvdimm.img"] {
+    for big in BIG_RUN_FILES {
         std::fs::remove_file(run_dir.join(big)).ok();
     }
     let result = interpret(
@@ -278,6 +277,50 @@ pub fn run(req: &VmRequest) -> anyhow::Result<VmOutcome> {
         std::fs::remove_dir_all(&run_dir).ok();
     }
     result
+}
+
+/// Per-run files removed after the run (the pmem backing files among them).
+const BIG_RUN_FILES: [&str; 5] = [
+    "initrd.cpio",
+    "extra.cpio",
+    "nvdimm.img",
+    "virtio-pmem0.img",
+    "virtio-pmem1.img",
+];
+
+/// The QEMU devices of `layout`, main first, with their backing files
+/// (sparse) in `run_dir`.
+fn pmem_devices(layout: &PmemLayout, run_dir: &Path) -> anyhow::Result<Vec<qemu::Pmem>> {
+    let backing = |name: &str, mib: u64| -> anyhow::Result<PathBuf> {
+        let path = run_dir.join(name);
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        file.set_len(mib << 20)
+            .with_context(|| format!("sizing {}", path.display()))?;
+        Ok(path)
+    };
+    let device = |kind: PmemKind, index: usize| -> anyhow::Result<qemu::Pmem> {
+        let size_mib = if index == 0 {
+            pmem::VIRTIO_MAIN_MIB
+        } else {
+            pmem::VIRTIO_ROOT_MIB
+        };
+        Ok(match kind {
+            PmemKind::Memmap => qemu::Pmem::Memmap,
+            PmemKind::Nvdimm => qemu::Pmem::Nvdimm {
+                backing: backing("nvdimm.img", pmem::NVDIMM_MIB)?,
+            },
+            PmemKind::Virtio => qemu::Pmem::Virtio {
+                backing: backing(&format!("virtio-pmem{index}.img"), size_mib)?,
+                size_mib,
+            },
+        })
+    };
+    let mut devices = vec![device(layout.main, 0)?];
+    if let Some(root) = layout.dax_root {
+        devices.push(device(root, 1)?);
+    }
+    Ok(devices)
 }
 
 /// Turn a raw run into an outcome, or the failure that explains it.
@@ -415,9 +458,18 @@ pub struct Args {
     /// Run `dax-workload NAME ARGS...` (ARGS after `--`).
     #[arg(long, value_name = "NAME")]
     scenario: Option<String>,
-    /// Use QEMU's emulated NVDIMM (made fsdax with ndctl) instead of memmap= pmem.
-    #[arg(long)]
+    /// The guest's pmem (/dev/pmem0): memmap= e820 pmem, QEMU's emulated
+    /// NVDIMM (made fsdax with ndctl), or a virtio-pmem-pci device (as in
+    /// Firecracker, Cloud Hypervisor and Kata guests).
+    #[arg(long, value_enum, default_value = "memmap")]
+    pmem: PmemKind,
+    /// Same as `--pmem nvdimm`.
+    #[arg(long, conflicts_with = "pmem")]
     nvdimm: bool,
+    /// A second pmem device (/dev/pmem1) that /init formats ext4 and mounts
+    /// `dax=always` at /dax-root before anything else runs: a DAX root.
+    #[arg(long, value_enum, value_name = "KIND")]
+    dax_root: Option<PmemKind>,
     /// Seconds before the VM counts as hung.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -459,7 +511,14 @@ pub fn request_from_args(args: Args) -> anyhow::Result<VmRequest> {
     Ok(VmRequest {
         share: args.share,
         host_usr: args.host_usr,
-        nvdimm: args.nvdimm,
+        pmem: PmemLayout {
+            main: if args.nvdimm {
+                PmemKind::Nvdimm
+            } else {
+                args.pmem
+            },
+            dax_root: args.dax_root,
+        },
         timeout: Duration::from_secs(args.timeout),
         accel: args.accel,
         boot: args.boot,

@@ -7,9 +7,11 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 
 use super::image::KernelImage;
+use super::pmem::PmemKind;
 
 /// Modules the guest loads at boot when the kernel has them as modules:
-/// pmem (legacy e820; ACPI NFIT for the emulated NVDIMM), device-mapper with
+/// pmem (legacy e820; ACPI NFIT for the emulated NVDIMM; virtio-pmem, the
+/// pmem of microVM guests), device-mapper with
 /// dm-delay and loop (the slow device of dma-truncate), ext4, xfs, 9p over
 /// virtio, and the checksums ext4/xfs ask for. Built-in or absent ones are skipped.
 pub const WANTED: &[&str] = &[
@@ -18,6 +20,8 @@ pub const WANTED: &[&str] = &[
     "nd_btt",
     "nd_e820",
     "nfit",
+    "virtio_pmem",
+    "nd_virtio",
     "dm_mod",
     "dm_delay",
     "loop",
@@ -31,8 +35,11 @@ pub const WANTED: &[&str] = &[
     "null_blk",
 ];
 
-/// Modules loaded only for `--nvdimm` runs (module init costs seconds under TCG).
-pub const NVDIMM_ONLY: &[&str] = &["nfit"];
+/// The modules of one kind of pmem, loaded only when a run has it
+/// ([`PmemKind::modules`]).
+fn pmem_only(name: &str) -> bool {
+    PmemKind::ALL.iter().any(|k| k.modules().contains(&name))
+}
 
 /// Modules in the image that no boot loads: the command modprobes them
 /// (null_blk, the fast block device of the overhead benchmark, creates
@@ -75,13 +82,22 @@ pub struct ModuleSet {
 }
 
 impl ModuleSet {
-    /// The loadable modules /init loads on every boot and those it loads only for NVDIMM runs.
-    pub fn boot_lists(&self) -> (Vec<&str>, Vec<&str>) {
+    /// The loadable modules /init loads on every boot.
+    pub fn boot_list(&self) -> Vec<&str> {
         self.load
             .iter()
             .map(String::as_str)
-            .filter(|m| !ON_DEMAND.contains(m))
-            .partition(|m| !NVDIMM_ONLY.contains(m))
+            .filter(|m| !ON_DEMAND.contains(m) && !pmem_only(m))
+            .collect()
+    }
+
+    /// The loadable modules /init loads for a device of `kind`.
+    pub fn pmem_list(&self, kind: PmemKind) -> Vec<&str> {
+        self.load
+            .iter()
+            .map(String::as_str)
+            .filter(|m| kind.modules().contains(m))
+            .collect()
     }
 
     /// Add the `--show-depends` result of `name` (None: module not found).
@@ -278,14 +294,21 @@ mod tests {
         assert_eq!(set.builtin, ["virtio_pci"]);
         assert_eq!(set.missing, ["crc32c_intel"]);
         set.add("nfit", Some(vec![ShownDep::File("/m/nfit.ko".into())]));
-        assert_eq!(set.boot_lists(), (vec!["nd_pmem", "nd_e820"], vec!["nfit"]));
+        set.add(
+            "virtio_pmem",
+            Some(vec![ShownDep::File("/m/virtio_pmem.ko".into())]),
+        );
+        assert_eq!(set.boot_list(), ["nd_pmem"]);
+        assert_eq!(set.pmem_list(PmemKind::Memmap), ["nd_e820"]);
+        assert_eq!(set.pmem_list(PmemKind::Nvdimm), ["nfit"]);
+        assert_eq!(set.pmem_list(PmemKind::Virtio), ["virtio_pmem"]);
         set.add(
             "null_blk",
             Some(vec![ShownDep::File("/m/null_blk.ko".into())]),
         );
         assert_eq!(
-            set.boot_lists(),
-            (vec!["nd_pmem", "nd_e820"], vec!["nfit"]),
+            set.boot_list(),
+            ["nd_pmem"],
             "on-demand modules are in the image but never loaded at boot"
         );
         assert!(set.files.contains(&PathBuf::from("/m/null_blk.ko")));

@@ -3,14 +3,17 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::accel::Accel;
+use super::pmem::NVDIMM_MIB;
 
-/// Where the persistent memory comes from.
+/// One persistent-memory device of a run, with its host backing file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pmem {
-    /// `memmap=512M!1G`: legacy e820 pmem, fsdax /dev/pmem0 at once.
+    /// `memmap=512M!1G`: legacy e820 pmem.
     Memmap,
-    /// QEMU's emulated NVDIMM backed by this file (made fsdax by ndctl in the guest).
+    /// QEMU's emulated NVDIMM backed by this file.
     Nvdimm { backing: PathBuf },
+    /// A `virtio-pmem-pci` device backed by this file, of this size.
+    Virtio { backing: PathBuf, size_mib: u64 },
 }
 
 /// Everything that shapes the QEMU invocation.
@@ -19,7 +22,8 @@ pub struct QemuConfig<'a> {
     pub accel: Accel,
     pub kernel: &'a Path,
     pub initrd: &'a Path,
-    pub pmem: Pmem,
+    /// The devices, the main one (the guest's /dev/pmem0) first.
+    pub pmem: Vec<Pmem>,
     pub share: Option<&'a Path>,
     /// A host directory (the host's /usr) shared read-only with tag `hostusr`.
     pub host_usr: Option<&'a Path>,
@@ -28,18 +32,28 @@ pub struct QemuConfig<'a> {
     pub cpus: u32,
 }
 
-pub const NVDIMM_SIZE: &str = "1G";
-
 /// The kernel command line.
-pub fn kernel_cmdline(pmem: &Pmem) -> String {
+pub fn kernel_cmdline(pmem: &[Pmem]) -> String {
     let mut line = String::from(
         "console=ttyS0,115200 8250.nr_uarts=4 rdinit=/init panic=-1 \
          tsc=reliable no_timer_check",
     );
-    if *pmem == Pmem::Memmap {
+    if pmem.contains(&Pmem::Memmap) {
         line.push_str(" memmap=512M!1G");
     }
     line
+}
+
+/// `-machine` and `-m`: device memory (NVDIMM, virtio-pmem) needs room
+/// above the RAM (maxmem), an NVDIMM the machine flag too.
+fn machine_and_memory(pmem: &[Pmem]) -> (&'static str, &'static str) {
+    let nvdimm = pmem.iter().any(|p| matches!(p, Pmem::Nvdimm { .. }));
+    let device_memory = pmem.iter().any(|p| !matches!(p, Pmem::Memmap));
+    match (nvdimm, device_memory) {
+        (true, _) => ("pc,nvdimm=on", "2G,slots=2,maxmem=4G"),
+        (false, true) => ("pc", "2G,slots=2,maxmem=4G"),
+        (false, false) => ("pc", "2G"),
+    }
 }
 
 /// Arguments for `qemu-system-x86_64`.
@@ -56,10 +70,7 @@ pub fn qemu_args(cfg: &QemuConfig<'_>) -> Vec<OsString> {
         pair(flag_value[0], flag_value[1].into());
     }
     pair("-smp", cfg.accel.cpus(cfg.cpus).to_string().into());
-    let (machine, memory) = match &cfg.pmem {
-        Pmem::Memmap => ("pc", "2G"),
-        Pmem::Nvdimm { .. } => ("pc,nvdimm=on", "2G,slots=2,maxmem=4G"),
-    };
+    let (machine, memory) = machine_and_memory(&cfg.pmem);
     pair("-machine", machine.into());
     pair("-m", memory.into());
     pair("-kernel", cfg.kernel.into());
@@ -70,13 +81,28 @@ pub fn qemu_args(cfg: &QemuConfig<'_>) -> Vec<OsString> {
         v.push(file);
         pair("-serial", v);
     }
-    if let Pmem::Nvdimm { backing } = &cfg.pmem {
-        let mut obj = OsString::from("memory-backend-file,id=nvmem0,share=on,size=");
-        obj.push(NVDIMM_SIZE);
-        obj.push(",mem-path=");
+    // In command-line order: the guest numbers virtio-pmem regions (and so
+    // /dev/pmemN) in PCI order.
+    for (i, device) in cfg.pmem.iter().enumerate() {
+        let (backing, size_mib, device_arg) = match device {
+            Pmem::Memmap => continue,
+            Pmem::Nvdimm { backing } => (
+                backing,
+                NVDIMM_MIB,
+                format!("nvdimm,id=nvdimm{i},memdev=pmemmem{i}"),
+            ),
+            Pmem::Virtio { backing, size_mib } => (
+                backing,
+                *size_mib,
+                format!("virtio-pmem-pci,id=vpmem{i},memdev=pmemmem{i}"),
+            ),
+        };
+        let mut obj = OsString::from(format!(
+            "memory-backend-file,id=pmemmem{i},share=on,size={size_mib}M,mem-path="
+        ));
         obj.push(backing);
         pair("-object", obj);
-        pair("-device", "nvdimm,id=nvdimm0,memdev=nvmem0".into());
+        pair("-device", device_arg.into());
     }
     if let Some(dir) = cfg.share {
         let mut fs = OsString::from("local,id=host,mount_tag=host,security_model=none,path=");
@@ -105,7 +131,7 @@ mod tests {
             .join(" ")
     }
 
-    fn base<'a>(pmem: Pmem, share: Option<&'a Path>) -> QemuConfig<'a> {
+    fn base<'a>(pmem: Vec<Pmem>, share: Option<&'a Path>) -> QemuConfig<'a> {
         QemuConfig {
             accel: Accel::Tcg,
             kernel: Path::new("/k/vmlinuz"),
@@ -125,7 +151,7 @@ mod tests {
 
     #[test]
     fn memmap_run_reserves_pmem_on_the_command_line() {
-        let line = joined(&base(Pmem::Memmap, Some(Path::new("/share"))));
+        let line = joined(&base(vec![Pmem::Memmap], Some(Path::new("/share"))));
         assert!(line.contains("-accel tcg,thread=multi -cpu max"));
         assert!(line.contains("-machine pc -m 2G "));
         assert!(line.contains("memmap=512M!1G"));
@@ -139,7 +165,7 @@ mod tests {
 
     #[test]
     fn the_instruction_clock_runs_one_vcpu_on_single_threaded_tcg() {
-        let mut cfg = base(Pmem::Memmap, None);
+        let mut cfg = base(vec![Pmem::Memmap], None);
         cfg.accel = Accel::Icount;
         let line = joined(&cfg);
         assert!(
@@ -151,21 +177,52 @@ mod tests {
     #[test]
     fn nvdimm_run_adds_the_device_and_no_memmap() {
         let line = joined(&base(
-            Pmem::Nvdimm {
+            vec![Pmem::Nvdimm {
                 backing: "/r/nv.img".into(),
-            },
+            }],
             None,
         ));
         assert!(line.contains("-machine pc,nvdimm=on -m 2G,slots=2,maxmem=4G"));
-        assert!(line.contains("mem-path=/r/nv.img"));
-        assert!(line.contains("-device nvdimm,id=nvdimm0,memdev=nvmem0"));
+        assert!(line.contains("size=1024M,mem-path=/r/nv.img"));
+        assert!(line.contains("-device nvdimm,id=nvdimm0,memdev=pmemmem0"));
         assert!(!line.contains("memmap="));
         assert!(!line.contains("-virtfs"));
     }
 
     #[test]
+    fn virtio_devices_come_in_order_beside_memmap() {
+        let line = joined(&base(
+            vec![
+                Pmem::Virtio {
+                    backing: "/r/main.img".into(),
+                    size_mib: 512,
+                },
+                Pmem::Memmap,
+                Pmem::Virtio {
+                    backing: "/r/root.img".into(),
+                    size_mib: 256,
+                },
+            ],
+            None,
+        ));
+        assert!(
+            line.contains("-machine pc -m 2G,slots=2,maxmem=4G"),
+            "{line}"
+        );
+        assert!(line.contains("memmap=512M!1G"));
+        let main = line
+            .find("id=pmemmem0,share=on,size=512M,mem-path=/r/main.img -device virtio-pmem-pci,id=vpmem0,memdev=pmemmem0")
+            .expect(&line);
+        let root = line
+            .find("id=pmemmem2,share=on,size=256M,mem-path=/r/root.img -device virtio-pmem-pci,id=vpmem2,memdev=pmemmem2")
+            .expect(&line);
+        assert!(main < root, "the main device must come first: {line}");
+        assert!(!line.contains("nvdimm"));
+    }
+
+    #[test]
     fn host_usr_is_a_second_read_only_share() {
-        let mut cfg = base(Pmem::Memmap, Some(Path::new("/share")));
+        let mut cfg = base(vec![Pmem::Memmap], Some(Path::new("/share")));
         cfg.host_usr = Some(Path::new("/usr"));
         let line = joined(&cfg);
         assert!(line.contains("mount_tag=host,security_model=none,path=/share"));
