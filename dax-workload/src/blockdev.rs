@@ -49,6 +49,20 @@ pub fn sysfs_dir(path: &Path) -> Result<PathBuf> {
     )))
 }
 
+/// Whether the pmem disk at `path` is a virtio-pmem device (its namespace
+/// sits under a virtio device in sysfs): its flushes go to the host through
+/// a virtqueue, so the kernel marks its dax_device not synchronous and
+/// refuses MAP_SYNC on it and on dm devices over it.
+pub fn is_virtio_pmem(path: &Path) -> bool {
+    sysfs_dir(path)
+        .and_then(|dir| Ok(fs::canonicalize(dir.join("device"))?))
+        .is_ok_and(|namespace| {
+            namespace
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with("virtio"))
+        })
+}
+
 /// `queue/dax` of the device: whether the block layer says it can do DAX.
 pub fn queue_dax(path: &Path) -> Option<bool> {
     let dir = sysfs_dir(path).ok()?;

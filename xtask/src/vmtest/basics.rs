@@ -4,14 +4,16 @@
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
-use xtask::vm::KernelGen;
+use xtask::vm::{KernelGen, PmemKind};
 
 use super::share::{balance, body_type, device, events, read_json, read_rc, recorded};
 
 /// Mount cycles per filesystem in the `cycles` step (must match vm-test.sh).
 const CYCLES: u64 = 3;
 
-pub(super) fn smoke(dir: &Path) -> Result<String, String> {
+/// The workload's smoke held, with MAP_SYNC accepted on e820 pmem and
+/// refused on virtio-pmem (not synchronous), on pmem and dm-linear alike.
+pub(super) fn smoke(dir: &Path, main: PmemKind) -> Result<String, String> {
     let rc = read_rc(dir, "smoke")?;
     let v = read_json(&dir.join("smoke.json"))?;
     if rc != 0 || v["ok"] != Value::Bool(true) {
@@ -20,8 +22,24 @@ pub(super) fn smoke(dir: &Path) -> Result<String, String> {
             failed_checks(&v)
         ));
     }
-    let n = v["checks"].as_array().map_or(0, Vec::len);
-    Ok(format!("{n} checks held"))
+    let want = if main == PmemKind::Virtio {
+        "MAP_SYNC refused (not synchronous)"
+    } else {
+        "MAP_SYNC mmap"
+    };
+    let checks = v["checks"].as_array().map_or(&[][..], Vec::as_slice);
+    let map_sync = checks
+        .iter()
+        .filter(|c| c["name"].as_str().is_some_and(|n| n.ends_with(want)))
+        .count();
+    // ext4 and xfs, each on pmem0 and on dm-linear over it.
+    if map_sync != 4 {
+        return Err(format!(
+            "{map_sync} of 4 checks are `{want}` on {} pmem",
+            main.as_str()
+        ));
+    }
+    Ok(format!("{} checks held, 4 of them `{want}`", checks.len()))
 }
 
 pub(super) fn failed_checks(v: &Value) -> String {

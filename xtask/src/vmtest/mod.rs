@@ -26,6 +26,7 @@ use xtask::vm::{self, KernelGen, VmRequest};
 
 mod basics;
 mod bench_smoke;
+mod dax_root;
 mod dm;
 mod dma;
 mod evict;
@@ -99,6 +100,7 @@ pub fn run_generation(kernel: KernelGen, with_top: bool) -> anyhow::Result<GenRe
     command.extend(["bash".to_string(), "/mnt/host/vm-test.sh".to_string()]);
     let mut req = VmRequest::new(kernel, command);
     req.share = Some(share.clone());
+    req.pmem = dax_root::layout(kernel);
     // fio and bpftrace of the bench smoke run from the host's /usr.
     req.host_usr = with_top;
     // The bench smoke of the 6.1 boot runs nine configurations a round
@@ -237,9 +239,19 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         verdicts: Vec::new(),
     };
     j.check(
-        "smoke: pmem0 DAX on ext4/xfs, pmem and dm",
-        basics::smoke(dir),
+        "pmem: the boot ran on the pmem it asked for",
+        dax_root::layout_held(kernel, dir),
     );
+    j.check(
+        "smoke: pmem0 DAX on ext4/xfs, pmem and dm",
+        basics::smoke(dir, dax_root::layout(kernel).main),
+    );
+    if dax_root::layout(kernel).dax_root.is_some() {
+        j.check(
+            "dax root: claim held since before the trace, with its mount point",
+            dax_root::judge(dir),
+        );
+    }
     j.check("probes: claim and release attached", basics::probes(dir));
     j.check(
         "cycles: exact claims/releases on pmem0",
