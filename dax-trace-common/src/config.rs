@@ -107,6 +107,10 @@ pub struct Config {
     /// `inode.i_flags`: a break-layouts call on an inode without `S_DAX`
     /// is left at once (0: unknown, every inode is followed).
     pub inode_flags_off: u32,
+    /// `bio.bi_bdev` (5.12+); meaningful only when `bio_has_bdev` is 1.
+    pub bio_bdev_off: u32,
+    /// 1 when BTF has `bio.bi_bdev`: flushes name their disk.
+    pub bio_has_bdev: u32,
     /// A waiter on an idle page for longer than this is reported stuck.
     pub stuck_after_ns: u64,
     /// `FOLL_LONGTERM` on this kernel, by release: `1 << 8` from 6.3, `0x10000`
@@ -172,6 +176,8 @@ impl Config {
             mf_type_off: 0,
             mf_result_off: 0,
             inode_flags_off: 0,
+            bio_bdev_off: 0,
+            bio_has_bdev: 0,
             stuck_after_ns: 1_000_000_000,
             foll_longterm: 0x10000,
             foll_pin: 0x40000,

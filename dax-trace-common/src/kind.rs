@@ -45,6 +45,7 @@ macro_rules! for_each_kind {
             PAGE_ORPHANED = 22, PageOrphaned, "page-orphaned", kernel;
             ORPHAN_IDLE = 23, OrphanIdle, "orphan-idle", kernel;
             BLOCKED_WAIT = 24, BlockedWait, "blocked-wait", kernel;
+            PMEM_FLUSH = 25, PmemFlush, "pmem-flush", kernel;
             PUT_STATS = 100, PutStats, "put-stats", userspace;
             DROPS = 101, Drops, "drops", userspace;
             STATE_PAGEMAP = 102, StatePagemap, "state-pagemap", userspace;

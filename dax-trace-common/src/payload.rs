@@ -484,6 +484,25 @@ payloads! {
         pub pgmap: u64,
     }
 
+    /// A flush of a virtio-pmem device finished: `virtio_pmem_flush` sent
+    /// the host a flush request (for an fsync, a journal commit, a
+    /// REQ_PREFLUSH or FUA bio) and slept until it answered. The header is
+    /// the thread that waited: the flusher itself, or a flush worker
+    /// (6.12+ queue the request to one).
+    pub struct PmemFlush {
+        /// The region's `struct nd_region *`.
+        pub region: u64,
+        /// Entry to return, in nanoseconds: the host's answer included.
+        pub latency_ns: u64,
+        /// The region's pmem disk, from the last flush bio
+        /// `async_pmem_flush` saw for it (0: none yet, or this kernel's bio
+        /// has no `bi_bdev`, before 5.12).
+        pub dev: Dev,
+        /// 0, or the negative errno the flush returned (-EIO: the host
+        /// failed it).
+        pub ret: i32,
+    }
+
     /// Userspace, periodic: cumulative put counters of one pagemap, summed
     /// over CPUs (puts are counted in a kernel map, never streamed).
     pub struct PutStats {

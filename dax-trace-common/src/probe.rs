@@ -67,11 +67,16 @@ pub enum Family {
     /// still referenced (`PageOrphaned`; `OrphanIdle` when it goes idle).
     /// Before 6.15 eviction and unmount never wait for busy pages.
     Orphan,
+    /// `virtio_pmem_flush` (nd_virtio): flush requests of virtio-pmem to the
+    /// host, with their latency (`PmemFlush`); `async_pmem_flush` tells
+    /// which disk a region is. Only present where a virtio-pmem driver is
+    /// loaded.
+    Flush,
 }
 
 impl Family {
     /// Every family, in the order the probe report lists them.
-    pub const ALL: [Family; 13] = [
+    pub const ALL: [Family; 14] = [
         Family::PagemapLifetime,
         Family::Claim,
         Family::Release,
@@ -85,6 +90,7 @@ impl Family {
         Family::StuckWait,
         Family::Pin,
         Family::Orphan,
+        Family::Flush,
     ];
 
     /// The stable kebab-case name users see (`daxtrace probes`, JSON).
@@ -103,6 +109,7 @@ impl Family {
             Family::StuckWait => "stuck-wait",
             Family::Pin => "pin-owner",
             Family::Orphan => "orphaned-page",
+            Family::Flush => "pmem-flush",
         }
     }
 }

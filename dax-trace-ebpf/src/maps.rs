@@ -204,3 +204,9 @@ pub static STACK_CACHE: LruHashMap<u64, StackSeen> = LruHashMap::with_max_entrie
 /// a hash collision loses the newer stack, which is counted).
 #[map]
 pub static STACKS: StackTrace = StackTrace::with_max_entries(2_048, 0);
+
+/// The disk (`dev_t`) of each virtio-pmem region (`struct nd_region *`),
+/// from the flush bios `async_pmem_flush` sees: the host request itself
+/// carries only the region.
+#[map]
+pub static REGION_DISKS: HashMap<u64, u32> = HashMap::with_max_entries(64, 0);

@@ -33,7 +33,7 @@ fn attached_table() -> Option<Value> {
 
 /// (family, attached) for every family of the table that this kernel
 /// needs (a family the kernel makes unnecessary is neither missing nor
-/// exported: `ProbeReport::superseded`).
+/// exported: `ProbeReport::not_needed`).
 fn families(doc: &Value) -> Vec<(String, bool)> {
     let report: dax_trace::session::probe_report::ProbeReport =
         serde_json::from_value(doc.clone()).expect("a probe report");
@@ -42,7 +42,7 @@ fn families(doc: &Value) -> Vec<(String, bool)> {
         .expect("families")
         .iter()
         .zip(&report.families)
-        .filter(|(_, f)| report.superseded(f).is_none())
+        .filter(|(_, f)| report.not_needed(f).is_none())
         .map(|(f, _)| {
             let attached = f["points"]
                 .as_array()

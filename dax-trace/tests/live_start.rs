@@ -24,7 +24,7 @@ fn live_start_attaches_or_says_what_is_missing() {
             let not_needed = report
                 .families
                 .iter()
-                .filter(|f| report.superseded(f).is_some())
+                .filter(|f| report.not_needed(f).is_some())
                 .count();
             assert_eq!(
                 report.families.len(),

@@ -75,6 +75,22 @@ grep -E '^(get|pin|unpin)_user_page' /sys/kernel/tracing/available_filter_functi
     >"$out/pins.filter-functions" 2>&1
 
 record faults dax-workload faults --json
+# virtio-pmem: 20 fsyncs of a DAX file, each a flush request to the host
+# (xtask/src/vmtest/flush.rs judges the latencies).
+flush_fsyncs() {
+    local i
+    mkfs.ext4 -q -F -b 4096 /dev/pmem0 && mkdir -p /tmp/flush &&
+        mount -o dax /dev/pmem0 /tmp/flush || return 2
+    for i in $(seq 20); do
+        dd if=/dev/zero of=/tmp/flush/f bs=4k count=1 conv=notrunc,fsync 2>/dev/null || return 1
+    done
+    umount /tmp/flush
+}
+if [ "${DAXVM_PMEM:-memmap}" = virtio ]; then
+    record flush flush_fsyncs
+    daxtrace report "$out/flush.dxt" >"$out/flush.report.txt" 2>>"$out/flush.report.err"
+fi
+
 # The last drain: the reader pauses 10 s after each drain, so the fault
 # records are all in the ring buffer when recording stops (xtask/src/vmtest/faults.rs).
 RECORD_ARGS="--drain-pause-ms 10000" record lastdrain dax-workload faults --fs ext4 --json

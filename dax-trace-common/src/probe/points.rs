@@ -89,6 +89,11 @@ macro_rules! for_each_point {
             DAX_DISASSOCIATE_ENTRY = 51, "dax_disassociate_entry", Orphan, Entry, 0, dax_disassociate_entry;
             // 52: the evict and unmount wait for idle pages (6.15+, uninterruptible)
             DAX_BREAK_LAYOUT_FINAL = 52, "dax_break_layout_final", LayoutWait, EntryExit, 0, dax_break_layout_final;
+            // 53..: virtio-pmem flushes: the region's flush callback (which
+            // names the disk through its bio) and the request to the host,
+            // waited for (by the caller, or a flush worker from 6.12/7.x)
+            ASYNC_PMEM_FLUSH = 53, "async_pmem_flush", Flush, Entry, 0, async_pmem_flush;
+            VIRTIO_PMEM_FLUSH = 54, "virtio_pmem_flush", Flush, EntryExit, 0, virtio_pmem_flush;
         }
     };
 }

@@ -5,10 +5,11 @@
 //! One file per concern: [`claims`] (claims, releases, dm members),
 //! [`pagemaps`], [`pages`] (puts, idle pages, busy pages), [`waits`]
 //! (break-layouts spans and the stuck-wait scan), [`orphans`] (busy pages
-//! their file let go), [`dm`] (device-mapper fan-out) and [`tracepoints`]
-//! (faults, memory failures).
+//! their file let go), [`dm`] (device-mapper fan-out), [`flush`]
+//! (virtio-pmem flushes) and [`tracepoints`] (faults, memory failures).
 mod claims;
 mod dm;
+mod flush;
 mod orphans;
 mod pagemaps;
 mod pages;
@@ -107,6 +108,7 @@ pub fn on_entry(ctx: Ctx, point: u16, args: &[u64; 6]) {
         | idx::FUSE_DAX_BREAK_LAYOUTS
         | idx::DAX_BREAK_LAYOUT_FINAL
             if !inode_is_dax(args[0]) => {}
+        idx::ASYNC_PMEM_FLUSH => flush::region_flushed(point, args[0], args[1]),
         // Entry halves of entry+exit points.
         _ => {
             let stash = Stash {
@@ -211,6 +213,7 @@ pub fn on_exit(ctx: Ctx, point: u16, ret: u64) {
         idx::DM_DAX_DIRECT_ACCESS => {
             let _ = DM_CTX.remove(tid());
         }
+        idx::VIRTIO_PMEM_FLUSH => flush::flush_done(point, args[0], stash.ts_ns, ret),
         idx::DM_TABLE_SUPPORTS_DAX => submit(
             point,
             DmTableDax {

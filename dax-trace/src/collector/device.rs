@@ -167,6 +167,15 @@ pub struct WaitRecord {
     pub lower_bound: bool,
 }
 
+/// Flush requests of a virtio-pmem device to its host (`pmem-flush`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlushStats {
+    /// Entry to return of each flush, the host's answer included.
+    pub latency: LatencyHistogram,
+    /// Flushes the host failed (-EIO).
+    pub errors: u64,
+}
+
 /// DAX fault counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultCounts {
@@ -194,6 +203,9 @@ pub struct DeviceState {
     pub history: BoundedRing<ClaimRecord>,
     pub waits: WaitStats,
     pub faults: FaultCounts,
+    /// Host flush requests (virtio-pmem only).
+    #[serde(default)]
+    pub flushes: FlushStats,
     /// Stuck waits reported on this device.
     pub stuck_waits: u64,
     /// Pages its files let go while still busy (`page-orphaned`).
@@ -304,6 +316,7 @@ impl DeviceState {
             history: BoundedRing::new(history),
             waits: WaitStats::default(),
             faults: FaultCounts::default(),
+            flushes: FlushStats::default(),
             stuck_waits: 0,
             orphaned_pages: 0,
             blocked_waits: 0,

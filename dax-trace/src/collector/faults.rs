@@ -1,6 +1,7 @@
-//! DAX faults and memory failures (on a pfn, and as told to a holder).
+//! DAX faults, virtio-pmem flushes and memory failures (on a pfn, and as
+//! told to a holder): what the device's memory costs and what it suffered.
 use super::{Collector, MemoryFailureRecord};
-use crate::event::{Dev, Event, Fault, HolderNotifyFailure, MemoryFailure};
+use crate::event::{Dev, Event, Fault, HolderNotifyFailure, MemoryFailure, PmemFlush};
 
 impl Collector {
     pub(super) fn on_fault(&mut self, ev: &Event, f: &Fault) {
@@ -13,6 +14,21 @@ impl Collector {
             } else {
                 d.faults.pte += 1;
             }
+        }
+    }
+
+    /// A flush names its disk where the kernel's bio does (5.12+); one
+    /// without counts toward the totals only.
+    pub(super) fn on_pmem_flush(&mut self, ev: &Event, f: &PmemFlush) {
+        let Some(d) = self
+            .device_for_dev(f.dev, ev.ts_ns)
+            .and_then(|id| self.devices.get_mut(&id))
+        else {
+            return;
+        };
+        d.flushes.latency.record(f.latency_ns);
+        if f.ret != 0 {
+            d.flushes.errors += 1;
         }
     }
 

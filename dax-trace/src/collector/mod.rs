@@ -77,7 +77,7 @@ pub use actor::Actor;
 pub use at_start::StateAtStart;
 pub use device::{
     Balance, ClaimOutcome, ClaimRecord, DeviceId, DeviceIdentity, DeviceState, DmTarget,
-    FaultCounts, Mount, OpenClaim, Presence, WaitRecord, WaitStats,
+    FaultCounts, FlushStats, Mount, OpenClaim, Presence, WaitRecord, WaitStats,
 };
 pub use findings::{
     DoubleClaim, EndedAttachWait, Findings, Sampled, SlowWait, StuckWaitRecord, UnmatchedRelease,
@@ -94,7 +94,7 @@ pub use pins::{
 pub use pins_view::{BusyPageOwners, PinsSummary};
 pub use ring::BoundedRing;
 pub use summary::{
-    DeviceSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Precision, Summary,
+    DeviceSummary, FlushSummary, HolderView, Leak, OpenWaitView, PagemapSummary, Precision, Summary,
 };
 
 use crate::event::{Dev, Event, EventBody, WaitApi};
@@ -360,6 +360,7 @@ impl Collector {
             EventBody::PageOrphaned(o) => self.on_page_orphaned(ev, o),
             EventBody::OrphanIdle(i) => self.on_orphan_idle(ev, i),
             EventBody::BlockedWait(b) => self.on_blocked_wait(ev, b),
+            EventBody::PmemFlush(f) => self.on_pmem_flush(ev, f),
             EventBody::PutStats(p) => self.on_put_stats(p),
             EventBody::Drops(d) => self.drops.record(d),
             EventBody::StatePagemap(p) => self.on_state_pagemap(ev, p),

@@ -3,8 +3,8 @@
 use super::device::{is_false, is_zero};
 use super::{
     Actor, Balance, ClaimRecord, Collector, DeviceId, DeviceIdentity, DeviceState, DmTarget,
-    DropStats, FaultCounts, Mount, OpenClaim, OpenWait, PagemapIdentity, PagemapState, Presence,
-    StartBusyPage, StateAtStart, Totals, WaitAtAttach,
+    DropStats, FaultCounts, FlushStats, Mount, OpenClaim, OpenWait, PagemapIdentity, PagemapState,
+    Presence, StartBusyPage, StateAtStart, Totals, WaitAtAttach,
 };
 use crate::event::{Dev, WaitApi};
 use serde::{Deserialize, Serialize};
@@ -101,6 +101,9 @@ pub struct DeviceSummary {
     pub blocked_waits: u64,
     pub busy_pages_seen: u64,
     pub faults: FaultCounts,
+    /// Host flush requests (virtio-pmem); absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flushes: Option<FlushSummary>,
     pub dm_members: Vec<String>,
     pub dm_parents: Vec<String>,
     pub dm_taken: u64,
@@ -118,6 +121,36 @@ pub struct DeviceSummary {
     pub dm_name: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dm_targets: Vec<DmTarget>,
+}
+
+/// A device's flush requests to its host, as latency figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlushSummary {
+    pub count: u64,
+    /// Flushes the host failed.
+    pub errors: u64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+    pub max_ns: u64,
+    pub total_ns: u64,
+    /// `exact`: p50 and p99 are samples; `bound`: bucket upper bounds.
+    pub percentiles: Precision,
+}
+
+impl FlushSummary {
+    /// None for a device that never flushed.
+    pub fn of(f: &FlushStats) -> Option<Self> {
+        let lat = &f.latency;
+        (lat.count() > 0).then(|| Self {
+            count: lat.count(),
+            errors: f.errors,
+            p50_ns: lat.p50_ns(),
+            p99_ns: lat.p99_ns(),
+            max_ns: lat.max_ns(),
+            total_ns: lat.total_ns(),
+            percentiles: Precision::of(lat.p50().exact),
+        })
+    }
 }
 
 /// One pagemap, with derived figures.
@@ -305,6 +338,7 @@ impl Collector {
             blocked_waits: d.blocked_waits,
             busy_pages_seen: d.busy_pages_seen,
             faults: d.faults,
+            flushes: FlushSummary::of(&d.flushes),
             dm_members: d.members.iter().map(label).collect(),
             dm_parents: d.parents.iter().map(label).collect(),
             dm_taken: d.dm_taken,

@@ -48,6 +48,7 @@ use crate::human::time::TimeBase;
 use crate::trace::Header;
 
 mod claims;
+mod flush;
 mod orphans;
 mod pins;
 mod state;
@@ -314,6 +315,7 @@ impl<W: Write> Exporter for ChromeTrace<W> {
             EventBody::PageOrphaned(o) => self.page_orphaned(e, o)?,
             EventBody::OrphanIdle(i) => self.orphan_idle(e, i)?,
             EventBody::BlockedWait(b) => self.blocked_wait(e, b)?,
+            EventBody::PmemFlush(f) => self.pmem_flush(e, f)?,
             EventBody::Release(r) => self.release(e, r)?,
             EventBody::DaxKill(DaxKill {
                 dax_dev, holder, ..

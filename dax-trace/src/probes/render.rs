@@ -86,7 +86,7 @@ pub fn render_text(report: &ProbeReport, mode: &str) -> String {
         }
     }
     for family in &report.families {
-        let summary = match report.superseded(family) {
+        let summary = match report.not_needed(family) {
             Some(why) => why.to_string(),
             None => family_summary(family),
         };

@@ -188,6 +188,19 @@ pub(super) fn device_text(out: &mut String, d: &DeviceSummary, origin: Timeline)
             d.faults.pte, d.faults.pmd
         );
     }
+    if let Some(f) = &d.flushes {
+        let mark = f.percentiles.mark();
+        let _ = writeln!(
+            out,
+            "  flushes       {} to the host (p50 {mark}{}, p99 {mark}{}, max {}, total {}, {} failed)",
+            f.count,
+            duration(f.p50_ns),
+            duration(f.p99_ns),
+            duration(f.max_ns),
+            duration(f.total_ns),
+            f.errors
+        );
+    }
     if !d.dm_members.is_empty() || !d.dm_parents.is_empty() || d.dm_taken + d.dm_dropped > 0 {
         let _ = writeln!(
             out,

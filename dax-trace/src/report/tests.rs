@@ -111,3 +111,46 @@ fn orphaned_pages_and_blocked_waits_have_their_sections() {
     );
     assert_eq!(json["blocked_wait_list"][0]["waiter_tid"], 170);
 }
+
+#[test]
+fn a_device_that_flushed_to_its_host_says_how_fast() {
+    use crate::collector::Collector;
+    use crate::human::time::Timeline;
+    use crate::testkit::fixture::*;
+
+    let mut s = Script::default();
+    s.claim(DAX0, XFS_MOUNT, PMEM0, "pmem0")
+        .by(77, "kworker/0:2");
+    for latency in [1_000_000, 2_000_000, 3_000_000, 50_000_000] {
+        s.flush(PMEM0, latency, 0);
+    }
+    s.flush(PMEM0, 400_000, -5);
+    let mut c = Collector::default();
+    for e in s.build() {
+        c.ingest(&e);
+    }
+    let summary = c.summary();
+    let dev = summary
+        .devices
+        .iter()
+        .find(|d| d.identity.disk == "pmem0")
+        .expect("pmem0");
+    let f = dev.flushes.expect("flush figures");
+    assert_eq!((f.count, f.errors, f.max_ns), (5, 1, 50_000_000));
+    assert_eq!(f.p50_ns, 2_000_000);
+    let mut out = String::new();
+    records::device_text(&mut out, dev, Timeline::relative(0));
+    assert!(
+        out.contains("flushes       5 to the host (p50 2.000 ms, p99 50.000 ms, max 50.000 ms"),
+        "{out}"
+    );
+    assert!(out.contains("1 failed)"), "{out}");
+    let json = serde_json::to_value(dev).expect("encodes");
+    assert_eq!(json["flushes"]["p99_ns"], 50_000_000u64);
+    // A device that never flushed has no flush figures at all.
+    let mut quiet = Collector::default();
+    for e in Script::xfs_mounted_at_start().build() {
+        quiet.ingest(&e);
+    }
+    assert!(quiet.summary().devices.iter().all(|d| d.flushes.is_none()));
+}

@@ -115,6 +115,11 @@ pub fn from_btf(btf: &KernelBtf, config: &mut Config, out: &mut Offsets) -> Resu
         config.dax_holder_data_off = o;
         config.dax_has_holder = 1;
     }
+    // The flush programs only: a kernel without them still records the rest.
+    if let Some(o) = l.optional("bio_bdev", "bio", "bi_bdev")? {
+        config.bio_bdev_off = o;
+        config.bio_has_bdev = 1;
+    }
     if let Some(o) = l.first("bdev_dev", &[("block_device", "bd_dev")])? {
         config.bdev_dev_off = o;
     }

@@ -12,7 +12,7 @@ use super::outcomes::ApiOutcomeCounts;
 use super::process::ProcessFigures;
 use super::scrape::{DeviceFigures, Scrape};
 
-type Labels = Vec<(&'static str, String)>;
+pub(super) type Labels = Vec<(&'static str, String)>;
 type Fmt = Result<(), std::fmt::Error>;
 
 /// A scrape and the process figures, as one prometheus-client collector.
@@ -425,6 +425,7 @@ impl Collector for Families {
         self.page_families(&mut enc)?;
         self.wait_families(&mut enc)?;
         self.orphan_families(&mut enc)?;
+        self.flush_families(&mut enc)?;
         self.process_families(&mut enc)
     }
 }

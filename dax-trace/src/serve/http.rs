@@ -185,7 +185,7 @@ fn health(shared: &Shared) -> Response<Full<Bytes>> {
     let missing: Vec<&str> = probes
         .families
         .iter()
-        .filter(|f| !f.attached() && probes.superseded(f).is_none())
+        .filter(|f| !f.attached() && probes.not_needed(f).is_none())
         .map(|f| f.family.as_str())
         .collect();
     let core_missing = if live {

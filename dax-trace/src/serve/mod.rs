@@ -13,6 +13,7 @@
 //! port is an error before any probe is attached (no half-started server).
 pub mod exposition;
 pub mod families;
+mod flush_families;
 pub mod http;
 mod orphan_families;
 pub mod outcomes;

@@ -80,6 +80,9 @@ pub struct DeviceFigures {
     pub orphaned_pages_busy: u64,
     /// Eviction waits found blocked on a busy page.
     pub blocked_waits_total: u64,
+    /// Flush requests to the host (virtio-pmem), by latency.
+    pub flushes: Buckets,
+    pub flush_errors: u64,
     pub page_puts: u64,
     pub page_idles: u64,
     pub idle_transitions: u64,
@@ -221,6 +224,8 @@ impl Scrape {
             f.wait_errors += d.waits.errors;
             f.stuck_waits_total += d.stuck_waits;
             f.orphaned_pages_total += d.orphaned_pages;
+            f.flushes.add(&Buckets::from_latency(&d.flushes.latency));
+            f.flush_errors += d.flushes.errors;
             f.blocked_waits_total += d.blocked_waits;
             f.dm_taken += d.dm_taken;
             f.dm_dropped += d.dm_dropped;
@@ -313,7 +318,7 @@ impl Scrape {
     fn add_probes(&mut self, state: &ServeState) {
         for family in &state.info.probes.families {
             // Not needed on this kernel: no series, so no alert on a 0.
-            if state.info.probes.superseded(family).is_some() {
+            if state.info.probes.not_needed(family).is_some() {
                 continue;
             }
             self.families_attached

@@ -96,17 +96,30 @@ impl ProbeReport {
         let needed = self
             .families
             .iter()
-            .filter(|f| self.superseded(f).is_none())
+            .filter(|f| self.not_needed(f).is_none())
             .count();
         (attached, needed.max(attached))
     }
 
-    /// Why a family with nothing attached is not needed on this kernel, if
-    /// it is not: from 6.15 eviction and unmount wait for busy pages
-    /// (`dax_break_layout_final`) instead of dropping them, so there is no
-    /// orphaned page to see. Such a family is neither missing nor counted.
-    pub fn superseded(&self, family: &FamilyReport) -> Option<&'static str> {
-        if family.family != dax_trace_common::probe::Family::Orphan.name() || family.attached() {
+    /// Why a family with nothing attached is not needed on this machine,
+    /// if it is not. Such a family is neither missing nor counted.
+    /// - orphaned-page: from 6.15 eviction and unmount wait for busy pages
+    ///   (`dax_break_layout_final`) instead of dropping them, so there is no
+    ///   orphaned page to see;
+    /// - pmem-flush: no virtio-pmem driver is loaded (its flush function is
+    ///   not in kallsyms), so no flush goes to a host.
+    pub fn not_needed(&self, family: &FamilyReport) -> Option<&'static str> {
+        if family.attached() {
+            return None;
+        }
+        let absent = |p: &PointReport| matches!(&p.status, PointStatus::Missing { reason } if reason.contains("not in /proc/kallsyms"));
+        if family.family == dax_trace_common::probe::Family::Flush.name() {
+            return family.points.iter().all(absent).then_some(
+                "not needed here: no virtio-pmem driver (nd_virtio) is loaded; \
+                 other pmem flushes without asking a host",
+            );
+        }
+        if family.family != dax_trace_common::probe::Family::Orphan.name() {
             return None;
         }
         let kernel_waits = self.families.iter().flat_map(|f| &f.points).any(|p| {
@@ -246,7 +259,7 @@ mod tests {
             families: vec![final_wait(attached.clone()), orphan()],
             ..ProbeReport::default()
         };
-        assert!(new.superseded(&new.families[1]).is_some());
+        assert!(new.not_needed(&new.families[1]).is_some());
         assert_eq!(new.attached_count(), (1, 1));
         // Before 6.15: no final wait; a missing orphan family is missing.
         let old = ProbeReport {
@@ -259,7 +272,34 @@ mod tests {
             ],
             ..ProbeReport::default()
         };
-        assert!(old.superseded(&old.families[1]).is_none());
+        assert!(old.not_needed(&old.families[1]).is_none());
         assert_eq!(old.attached_count(), (0, 2));
+    }
+
+    #[test]
+    fn the_flush_family_is_not_needed_without_a_virtio_pmem_driver() {
+        let flush = |status: PointStatus| {
+            let mut f = family("pmem-flush", status);
+            f.points[0].target = "async_pmem_flush".into();
+            f
+        };
+        let absent = ProbeReport {
+            families: vec![flush(PointStatus::Missing {
+                reason: "async_pmem_flush is not in /proc/kallsyms (absent or inlined)".into(),
+            })],
+            ..ProbeReport::default()
+        };
+        let why = absent.not_needed(&absent.families[0]).expect("not needed");
+        assert!(why.contains("nd_virtio"), "{why}");
+        assert_eq!(absent.attached_count(), (0, 0));
+        // Present but refused: missing, and counted.
+        let refused = ProbeReport {
+            families: vec![flush(PointStatus::Missing {
+                reason: "fentry and kprobe both refused".into(),
+            })],
+            ..ProbeReport::default()
+        };
+        assert!(refused.not_needed(&refused.families[0]).is_none());
+        assert_eq!(refused.attached_count(), (0, 1));
     }
 }

@@ -1,7 +1,7 @@
 //! Event builders for tests: short readable scenarios instead of raw structs.
 use crate::event::{
     BlockedWait, BusyPage, Claim, Drops, Fault, OrphanIdle, PageIdle, PageOrphaned, PagemapCreate,
-    PinOwner, PinRelease, RefusedPin, Release, StuckWait, WaitBegin, WaitEnd,
+    PinOwner, PinRelease, PmemFlush, RefusedPin, Release, StuckWait, WaitBegin, WaitEnd,
 };
 use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
 use dax_trace_common::field::OptU64;
@@ -251,6 +251,16 @@ impl Script {
             result: 0x100,
             pmd: pmd.into(),
             ..Default::default()
+        }))
+    }
+
+    /// A virtio-pmem flush of `dev`'s region that took `latency_ns`.
+    pub fn flush(&mut self, dev: Dev, latency_ns: u64, ret: i32) -> &mut Self {
+        self.push(EventBody::PmemFlush(PmemFlush {
+            region: 0xffff_8880_0777_0000,
+            latency_ns,
+            dev,
+            ret,
         }))
     }
 

@@ -31,6 +31,7 @@ mod dm;
 mod dma;
 mod evict;
 mod faults;
+mod flush;
 mod loss;
 mod memory_failure;
 mod pins;
@@ -169,6 +170,14 @@ fn judge_share(kernel: KernelGen, share: &Path, with_top: bool, release: &str) -
             name: "bench smoke: every workload, every config".into(),
             ok: smoke.is_ok(),
             detail: smoke.unwrap_or_else(|e| e),
+        });
+    }
+    if with_serve && dax_root::layout(kernel).main == xtask::vm::PmemKind::Virtio {
+        let result = flush::serve_histogram(share);
+        verdicts.push(Verdict {
+            name: "serve: flush histogram of pmem0".into(),
+            ok: result.is_ok(),
+            detail: result.unwrap_or_else(|e| e),
         });
     }
     if with_serve {
@@ -350,6 +359,10 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         Err(e) => j.check("evict: workload summary", Err(e)),
     }
     faults::judge(dir, &mut j);
+    j.check(
+        "flush: fsyncs on virtio-pmem are host flushes with latency",
+        flush::judge(dir, dax_root::layout(kernel).main),
+    );
     j.check("leak: check fails naming pmem0", basics::leak(dir));
     j.check(
         "pgmap: nd_pmem rebind destroys and creates FS_DAX pagemap",

@@ -232,6 +232,7 @@ fn device_detail(c: &Collector, d: &DeviceState, now_ns: u64) -> Detail {
     Detail {
         title: d.identity.label(),
         topology,
+        flushes: flush_line(d),
         holders: holder_history(d.history.iter()),
         busy: busy_rows(c, busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),
         busy_total,
@@ -243,6 +244,27 @@ fn device_detail(c: &Collector, d: &DeviceState, now_ns: u64) -> Detail {
         selected_busy: 0,
         pinner: None,
     }
+}
+
+/// `20, p50 1.2ms p99 3.0ms max 4.1ms` (`≤` before bucket bounds; failed
+/// ones counted).
+fn flush_line(d: &DeviceState) -> Option<String> {
+    let lat = &d.flushes.latency;
+    if lat.count() == 0 {
+        return None;
+    }
+    let mark = if lat.p50().exact { "" } else { "≤" };
+    let mut line = format!(
+        "{}, p50 {mark}{} p99 {mark}{} max {}",
+        lat.count(),
+        crate::human::compact::duration(lat.p50_ns()),
+        crate::human::compact::duration(lat.p99_ns()),
+        crate::human::compact::duration(lat.max_ns()),
+    );
+    if d.flushes.errors > 0 {
+        line.push_str(&format!(", {} failed", d.flushes.errors));
+    }
+    Some(line)
 }
 
 fn pagemap_line(p: &PagemapState) -> String {
@@ -262,6 +284,7 @@ fn pagemap_detail(c: &Collector, p: &PagemapState, now_ns: u64) -> Detail {
     Detail {
         title: format!("pgmap{}", short_ptr(p.identity.pgmap)),
         topology: vec![pagemap_line(p)],
+        flushes: None,
         holders: Vec::new(),
         busy_total: busy.len(),
         busy: busy_rows(c, busy.into_iter().take(DETAIL_BUSY_PAGES), now_ns),

@@ -96,6 +96,9 @@ pub struct Detail {
     pub title: String,
     /// Lines of the device-mapper topology above/below this device.
     pub topology: Vec<String>,
+    /// The device's flush requests to its host (virtio-pmem): count and
+    /// latency figures; None where none went.
+    pub flushes: Option<String>,
     /// Claims and releases, oldest first.
     pub holders: Vec<HolderEntry>,
     /// Busy pages, oldest (longest pinned) first; may be cut short.

@@ -97,3 +97,26 @@ fn the_detail_pane_shows_a_wait_in_progress_before_and_after_it_is_stuck() {
             .is_empty()
     );
 }
+
+#[test]
+fn the_detail_pane_shows_flushes_to_the_host() {
+    let mut s = mounted();
+    s.by(77, "kworker/0:2");
+    for latency in [1_000_000, 3_000_000] {
+        s.flush(PMEM0, latency, 0);
+    }
+    let dash = dashboard(&s.build());
+    let detail = dash.frame().detail.clone().expect("pmem0 is selected");
+    let line = detail.flushes.expect("a flush line");
+    assert!(line.starts_with("2, p50 "), "{line}");
+    assert!(line.contains("max 3.0ms"), "{line}");
+    assert!(mounted_detail_has_no_flushes());
+}
+
+fn mounted_detail_has_no_flushes() -> bool {
+    let dash = dashboard(&mounted().build());
+    dash.frame()
+        .detail
+        .clone()
+        .is_some_and(|d| d.flushes.is_none())
+}

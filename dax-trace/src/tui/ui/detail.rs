@@ -111,6 +111,11 @@ fn render_history(frame: &mut Frame, area: Rect, detail: &Detail) {
             detail.waits.len() - shown
         )));
     }
+    // After the waits: a stuck wait matters more than how fast the host is.
+    if let Some(f) = &detail.flushes {
+        lines.push(Line::from("flushes to the host").bold());
+        lines.push(Line::from(format!(" {f}")));
+    }
     lines.push(Line::from("holders").bold());
     if detail.holders.is_empty() {
         lines.push(Line::from(" (never claimed)"));
