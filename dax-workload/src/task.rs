@@ -76,12 +76,18 @@ pub fn blocked_in(tid: i32) -> Option<String> {
 /// Pick the frame that explains a DAX wait out of a /proc stack dump
 /// (lines like `[<0>] ext4_break_layouts+0x10e/0x1a0 [ext4]`).
 pub fn interesting_frame(stack: &str) -> Option<String> {
-    const MARKERS: [&str; 3] = ["break_layout", "break_dax_layout", "wait_dax_page"];
     stack
         .lines()
         .filter_map(frame_function)
-        .find(|f| MARKERS.iter().any(|m| f.contains(m)))
+        .find(|f| is_dax_wait(f))
         .map(str::to_owned)
+}
+
+/// A function that waits for DAX pages to go idle (break-layouts calls and
+/// their wait helpers), as opposed to I/O the same operation may sleep on.
+pub fn is_dax_wait(function: &str) -> bool {
+    const MARKERS: [&str; 3] = ["break_layout", "break_dax_layout", "wait_dax_page"];
+    MARKERS.iter().any(|m| function.contains(m))
 }
 
 fn frame_function(line: &str) -> Option<&str> {
@@ -92,6 +98,26 @@ fn frame_function(line: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_waits_are_told_from_io_sleeps() {
+        for wait in [
+            "dax_break_layout_final",
+            "ext4_break_layouts",
+            "xfs_break_dax_layouts",
+            "xfs_wait_dax_page",
+            "fuse_dax_break_layouts",
+        ] {
+            assert!(is_dax_wait(wait), "{wait}");
+        }
+        for io in [
+            "virtio_pmem_flush",
+            "wb_wait_for_completion",
+            "jbd2_log_wait_commit",
+        ] {
+            assert!(!is_dax_wait(io), "{io}");
+        }
+    }
 
     #[test]
     fn state_follows_a_command_name_with_parentheses() {
