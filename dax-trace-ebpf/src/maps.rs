@@ -204,3 +204,8 @@ pub static STACK_CACHE: LruHashMap<u64, StackSeen> = LruHashMap::with_max_entrie
 /// a hash collision loses the newer stack, which is counted).
 #[map]
 pub static STACKS: StackTrace = StackTrace::with_max_entries(2_048, 0);
+
+/// Where a refused pin's file path is built (see `pins::naming`).
+#[map]
+pub static PATH_SCRATCH: PerCpuArray<crate::pins::naming::PathScratch> =
+    PerCpuArray::with_max_entries(1, 0);
