@@ -12,6 +12,11 @@ pub const MAX_ORPHANED_PAGES: u32 = 64;
 /// Size of the per-point tables below; must be >= `probe::POINTS.len()`.
 pub const MAX_POINTS: usize = 64;
 
+/// [`Config::vma_walk`]: the VMA red-black tree (`mm_rb`, up to 6.0).
+pub const VMA_WALK_RBTREE: u32 = 1;
+/// [`Config::vma_walk`]: the VMA maple tree (`mm_mt`, 6.1+).
+pub const VMA_WALK_MAPLE: u32 = 2;
+
 /// Offsets and flags computed from BTF at load time.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +132,51 @@ pub struct Config {
     /// its verifier inlines: fentry/fexit programs read their arguments
     /// with them instead of a `bpf_probe_read_kernel` call each.
     pub func_arg_helpers: u32,
+    /// How a refused long-term pin finds the VMA covering its address: one
+    /// of the `VMA_WALK_*` values (0: it does not, and names no file).
+    pub vma_walk: u32,
+    /// `task_struct.mm`.
+    pub task_mm_off: u32,
+    /// `mm_struct.mm_rb.rb_node` (up to 6.0: the VMA red-black tree's root).
+    pub mm_rb_off: u32,
+    /// `vm_area_struct.vm_rb` (up to 6.0: the VMA's node in that tree).
+    pub vma_rb_off: u32,
+    /// `rb_node.rb_left`.
+    pub rb_left_off: u32,
+    /// `rb_node.rb_right`.
+    pub rb_right_off: u32,
+    /// `mm_struct.mm_mt.ma_root` (6.1+: the VMA maple tree's root entry).
+    pub mm_mt_root_off: u32,
+    /// `maple_range_64.pivot` (also the layout of leaves, `maple_leaf_64`).
+    pub mt_range_pivot_off: u32,
+    /// `maple_range_64.slot`.
+    pub mt_range_slot_off: u32,
+    /// `maple_arange_64.pivot`.
+    pub mt_arange_pivot_off: u32,
+    /// `maple_arange_64.slot`.
+    pub mt_arange_slot_off: u32,
+    /// `enum maple_type` value `maple_leaf_64`.
+    pub mt_leaf_64: u32,
+    /// `enum maple_type` value `maple_range_64`.
+    pub mt_range_64: u32,
+    /// `enum maple_type` value `maple_arange_64`.
+    pub mt_arange_64: u32,
+    /// `vm_area_struct.vm_start`.
+    pub vma_start_off: u32,
+    /// `vm_area_struct.vm_end`.
+    pub vma_end_off: u32,
+    /// `vm_area_struct.vm_file`.
+    pub vma_file_off: u32,
+    /// `file.f_inode`.
+    pub file_inode_off: u32,
+    /// `file.f_path.dentry`.
+    pub file_dentry_off: u32,
+    /// `dentry.d_parent`.
+    pub dentry_parent_off: u32,
+    /// `dentry.d_name.name` (a `const unsigned char *`).
+    pub dentry_name_off: u32,
+    /// `dentry.d_name.len` (u32).
+    pub dentry_len_off: u32,
     /// Explicit padding (no implicit hole in the layout); always 0.
     pub _pad: u32,
     /// For fexit programs: index of the return value in the context (the
@@ -184,6 +234,28 @@ impl Config {
             track_pins: 1,
             stacks: 1,
             func_arg_helpers: 0,
+            vma_walk: 0,
+            task_mm_off: 0,
+            mm_rb_off: 0,
+            vma_rb_off: 0,
+            rb_left_off: 0,
+            rb_right_off: 0,
+            mm_mt_root_off: 0,
+            mt_range_pivot_off: 0,
+            mt_range_slot_off: 0,
+            mt_arange_pivot_off: 0,
+            mt_arange_slot_off: 0,
+            mt_leaf_64: 0,
+            mt_range_64: 0,
+            mt_arange_64: 0,
+            vma_start_off: 0,
+            vma_end_off: 0,
+            vma_file_off: 0,
+            file_inode_off: 0,
+            file_dentry_off: 0,
+            dentry_parent_off: 0,
+            dentry_name_off: 0,
+            dentry_len_off: 0,
             _pad: 0,
             ret_index: [0; MAX_POINTS],
         }

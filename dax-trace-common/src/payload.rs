@@ -398,9 +398,19 @@ payloads! {
         pub stack: StackId,
         /// A `pin_user_pages*` call, or FOLL_PIN in the flags (FOLL_GET otherwise).
         pub pin: Flag,
-        /// The file mapped at `start`, from /proc/PID/maps when recording
-        /// (empty when the task was gone or the memory is not a file).
+        /// The file mapped at `start`; what it holds is `path_from`. The
+        /// kernel writes the dentry names from the filesystem's root
+        /// (`/dir/file`), recording joins the mount point of `dev`; from
+        /// /proc/PID/maps when the kernel named nothing (empty when the task
+        /// was gone or the memory is not a file).
         pub path: PathName,
+        /// `s_dev` of the mapped file's superblock, read at the refusal (0:
+        /// the kernel found no file, or a trace older than format 5).
+        pub dev: Dev,
+        /// Where `path` comes from: one of the `PATH_FROM_*` values.
+        pub path_from: u32,
+        /// The mapped file's inode number, read at the refusal (0: none).
+        pub ino: u64,
     }
 
     /// A DAX page left its file for good (`dax_disassociate_entry` with
@@ -757,4 +767,21 @@ pub mod state_bits {
         (WAITS, "waits"),
         (CENSUS, "census"),
     ];
+}
+
+/// [`RefusedPin::path_from`] values: who named the file, and how much of
+/// its path `path` holds.
+pub mod path_from {
+    /// Recording read `/proc/PID/maps` after the fact (traces before format 5
+    /// always; empty when the task had gone).
+    pub const MAPS: u32 = 0;
+    /// The kernel's dentry names from the filesystem's root (`/dir/file`),
+    /// no mount point joined (none was known for `dev`).
+    pub const FS_ROOT: u32 = 1;
+    /// The kernel's dentry names joined with the mount point of `dev`: a
+    /// full path.
+    pub const MOUNTED: u32 = 2;
+    /// The kernel's dentry names, the deepest ones only (the walk toward the
+    /// root stopped before it, or the path was longer than `path`).
+    pub const TAIL: u32 = 3;
 }

@@ -210,3 +210,8 @@ pub static STACKS: StackTrace = StackTrace::with_max_entries(2_048, 0);
 /// carries only the region.
 #[map]
 pub static REGION_DISKS: HashMap<u64, u32> = HashMap::with_max_entries(64, 0);
+
+/// Where a refused pin's file path is built (see `pins::naming`).
+#[map]
+pub static PATH_SCRATCH: PerCpuArray<crate::pins::naming::PathScratch> =
+    PerCpuArray::with_max_entries(1, 0);

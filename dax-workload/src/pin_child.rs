@@ -12,6 +12,12 @@
 //! - `--mode odirect-anon`: prints `{"step":"reading","pid":..,"tid":..,"comm":..}`,
 //!   reads `--pages` pages of the block device `--path` with O_DIRECT into
 //!   anonymous memory and prints `{"step":"read","bytes":..}`.
+//! - `--mode uring`: maps the first `--pages` pages of the DAX file `--path`,
+//!   writes to them, registers them as an io_uring fixed buffer (a
+//!   FOLL_LONGTERM pin, which the kernel refuses on FS-DAX), prints
+//!   `{"step":"registered","pid":..,"tid":..,"comm":..,"pfn":..,"errno":..,"error":..}`
+//!   (`errno` 0 when the kernel accepted) and exits at once, as fio does:
+//!   whoever names the file afterwards finds no process to ask.
 //! - `{"step":"error","error":".."}` and exit 2 when a step fails.
 
 use std::fs::OpenOptions;
@@ -27,6 +33,7 @@ use crate::mapping::{Mapping, PAGE_SIZE, Sharing};
 use crate::pagemap;
 use crate::pin::{self, Pipe};
 use crate::task;
+use crate::uring::Ring;
 use crate::watchdog::{self, Stage};
 
 /// How long the child holds a pin at most when its parent never lets go.
@@ -42,6 +49,8 @@ pub enum PinChildMode {
     Vmsplice,
     /// An O_DIRECT read of a block device into anonymous memory.
     OdirectAnon,
+    /// Register pages of a DAX file as an io_uring fixed buffer, then exit.
+    Uring,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -65,6 +74,7 @@ pub fn run(args: &PinChildArgs) -> i32 {
     let done = task::set_name(&args.name).and_then(|()| match args.mode {
         PinChildMode::Vmsplice => hold_vmsplice(&args.path, len),
         PinChildMode::OdirectAnon => read_anon(&args.path, len),
+        PinChildMode::Uring => register_and_exit(&args.path, len),
     });
     match done {
         Ok(()) => 0,
@@ -109,6 +119,30 @@ fn hold_vmsplice(path: &Path, len: usize) -> io::Result<()> {
     }
     let drained = pipe.drain(spliced)?;
     emit(&json!({"step": "released", "bytes": drained}));
+    Ok(())
+}
+
+fn register_and_exit(path: &Path, len: usize) -> io::Result<()> {
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    let map = Mapping::new(&file, len, Sharing::Shared)?;
+    map.write_pages(len, 0x3c);
+    let pfn = pagemap::entry(map.addr())?.pfn;
+    let ring = Ring::new(4)?;
+    let mut line = whoami();
+    line["step"] = json!("registered");
+    line["pfn"] = json!(pfn);
+    match ring.register_buffer(map.addr(), len) {
+        Ok(()) => {
+            ring.unregister_buffers()?;
+            line["errno"] = json!(0);
+            line["error"] = json!("");
+        }
+        Err(err) => {
+            line["errno"] = json!(err.raw_os_error().unwrap_or(0));
+            line["error"] = json!(err.to_string());
+        }
+    }
+    emit(&line);
     Ok(())
 }
 

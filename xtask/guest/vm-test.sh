@@ -65,7 +65,8 @@ record dma dax-workload dma-truncate --json
 # eviction waits of 6.15+ outlast the 1 s blocked threshold.
 record evict dax-workload evict-dma --delay-ms 2000 --json
 # Who pinned it (issue 12): owners of busy pages (an O_DIRECT reader, a
-# vmsplicer, two processes), a refused io_uring long-term pin, and O_DIRECT
+# vmsplicer, two processes), a refused io_uring long-term pin (by a client
+# that exits at once: the file must be named by the kernel), and O_DIRECT
 # into anonymous memory (no pin record). The functions this kernel has on
 # those paths, for the judge's failure details.
 record pins dax-workload pin-owners --json

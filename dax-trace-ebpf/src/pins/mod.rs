@@ -1,12 +1,13 @@
 //! Owners of FS-DAX pages: who took references through the gup entry points,
 //! kept per page in `PAGE_OWNERS` (a pin is never streamed), sent as
 //! `PinOwner` when a busy page they hold is met and closed by the puts.
-//! Refused long-term pins are sent as they happen.
+//! Refused long-term pins are sent as they happen, with the file they
+//! asked for named in the kernel (`naming`).
 use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
 use dax_trace_common::{
     Flag, FsdaxRanges, Loss, PageSpan,
-    field::{PathName, StackId},
-    payload::RefusedPin,
+    field::{Dev, PathName, StackId},
+    payload::{RefusedPin, path_from},
     probe::{GupShape, gup_shape, idx},
 };
 
@@ -15,6 +16,7 @@ use crate::emit::{count, kept, stack_id, submit};
 use crate::maps::{FSDAX_PGMAPS, FSDAX_RANGES};
 use crate::read::{at, page_of_pfn, page_pgmap};
 
+pub mod naming;
 mod owners;
 
 use owners::add_owner;
@@ -98,18 +100,28 @@ fn refused(
     flags: u32,
     ret: i64,
 ) {
-    submit(
-        point,
-        RefusedPin {
-            start: arg(shape.start),
-            nr_pages: arg(shape.nr_pages),
-            gup_flags: flags,
-            ret: ret as i32,
-            stack: StackId(stack_id(ctx, point)),
-            pin: Flag::new(shape.pin || flags & conf!(foll_pin) != 0),
-            path: PathName::EMPTY,
-        },
-    );
+    let start = arg(shape.start);
+    // A `_remote` call pins another process's memory: its mm is argument 0.
+    let mm = if shape.remote { arg(0) } else { 0 };
+    let mut pin = RefusedPin {
+        start,
+        nr_pages: arg(shape.nr_pages),
+        gup_flags: flags,
+        ret: ret as i32,
+        stack: StackId(stack_id(ctx, point)),
+        pin: Flag::new(shape.pin || flags & conf!(foll_pin) != 0),
+        path: PathName::EMPTY,
+        dev: Dev(0),
+        path_from: path_from::MAPS,
+        ino: 0,
+    };
+    if let Some(file) = naming::file_at(mm, start) {
+        pin.dev = file.dev;
+        pin.ino = file.ino;
+        pin.path = file.path;
+        pin.path_from = file.path_from;
+    }
+    submit(point, pin);
 }
 
 /// The pages a call referenced, read in one go into `out`: at most

@@ -8,7 +8,7 @@
 //! wakeup) must still name the thread whose pin made it wait.
 use super::Collector;
 use crate::comm::Comm;
-use crate::event::{Event, PinOwner, PinRelease, RefusedPin};
+use crate::event::{Dev, Event, PinOwner, PinRelease, RefusedPin};
 use dax_trace_common::field::StackId;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -104,8 +104,18 @@ pub struct RefusedPinGroup {
     /// The newest asking thread and its comm.
     pub tid: u32,
     pub comm: Comm,
-    /// The file mapped at the start address (empty when unknown).
+    /// The file mapped at the start address (empty when unknown); how
+    /// much of its path this is: `path_from`.
     pub path: String,
+    /// The file's device and inode, as the kernel read them at the
+    /// refusal (0: not named by the kernel).
+    #[serde(default)]
+    pub dev: Dev,
+    #[serde(default)]
+    pub ino: u64,
+    /// Who named the file (`dax_trace_common::payload::path_from`).
+    #[serde(default)]
+    pub path_from: u32,
     /// Pages asked for by the newest refusal.
     pub nr_pages: u64,
     pub gup_flags: u32,
@@ -269,6 +279,9 @@ impl Pins {
             tid: ev.tid,
             comm: ev.comm,
             path: path.to_string(),
+            dev: r.dev,
+            ino: r.ino,
+            path_from: r.path_from,
             nr_pages: r.nr_pages,
             gup_flags: r.gup_flags,
             ret: r.ret,

@@ -10,6 +10,7 @@ use crate::event::Dev;
 use crate::human::duration;
 use crate::stacks::StackTable;
 use dax_trace_common::field::StackId;
+use dax_trace_common::payload::path_from;
 use serde::{Deserialize, Serialize};
 
 /// Frames of a stack summary in one-line phrases.
@@ -256,14 +257,38 @@ pub fn busy_page_line(b: &BusyPageOwners, stacks: Option<&StackTable>) -> String
     line
 }
 
-/// `pid 612 (fio_uring) asked 4 times to pin 16 pages of /mnt/pmem0/f long
-/// term via pin_user_pages_fast: refused (EOPNOTSUPP on FS-DAX)`.
+/// The file a refused pin asked for: its full path, else what the kernel
+/// named (its path inside the filesystem, on its device), else "memory of
+/// an unknown file"; with its inode and device when the kernel read them.
+pub fn refused_file(r: &RefusedPinGroup) -> String {
+    let named = r.ino != 0 || r.dev.0 != 0;
+    let inode = || format!("inode {} on {}", r.ino, r.dev);
+    if r.path.is_empty() {
+        return if named {
+            format!("the file of {}", inode())
+        } else {
+            "memory of an unknown file".to_string()
+        };
+    }
+    match r.path_from {
+        path_from::FS_ROOT => format!(
+            "{} in the filesystem on {} (inode {})",
+            r.path, r.dev, r.ino
+        ),
+        path_from::TAIL => format!(
+            "…{} in the filesystem on {} (inode {})",
+            r.path, r.dev, r.ino
+        ),
+        _ if named => format!("{} ({})", r.path, inode()),
+        _ => r.path.clone(),
+    }
+}
+
+/// `pid 612 (fio_uring) asked 4 times to pin 16 pages of /mnt/pmem0/f
+/// (inode 14 on 259:0) long term via pin_user_pages_fast: refused
+/// (EOPNOTSUPP on FS-DAX)`.
 pub fn refused_line(r: &RefusedPinGroup, stacks: Option<&StackTable>) -> String {
-    let file = if r.path.is_empty() {
-        "memory of an unknown file".to_string()
-    } else {
-        r.path.clone()
-    };
+    let file = refused_file(r);
     let times = if r.count == 1 {
         "once".to_string()
     } else {

@@ -16,6 +16,7 @@ pub mod state_layout;
 pub mod tracefs;
 pub mod trampolines;
 pub mod trial_load;
+pub mod vma_offsets;
 
 use std::path::PathBuf;
 
@@ -177,6 +178,7 @@ pub fn resolve(paths: &KernelPaths, facilities: Facilities) -> Result<Resolution
     };
     if let Some(b) = &btf {
         offsets::from_btf(b, &mut config, &mut offsets)?;
+        vma_offsets::from_btf(b, &mut config, &mut offsets)?;
     }
     offsets::gup_flags(&paths.release, &mut config, &mut offsets);
     offsets::func_arg_helpers(&paths.release, &mut config, &mut offsets);

@@ -1,14 +1,19 @@
 //! What live capture adds to kernel events before it sends them: the
 //! symbolized kernel stacks they name (read from the programs' stack map
-//! into the stream's [`StackTable`], once per id) and the file mapped at a
-//! refused long-term pin's address (from `/proc/PID/maps`, while the task
-//! still exists). Replay needs neither: the trace holds both.
+//! into the stream's [`StackTable`], once per id) and the full path of the
+//! file a refused long-term pin asked for: the mount point of the device
+//! the kernel named joined with the kernel's dentry names, or, when the
+//! kernel named nothing, the file mapped at the address in
+//! `/proc/PID/maps` (while the task still exists). Replay needs neither:
+//! the trace holds both.
 use std::collections::HashSet;
 use std::path::Path;
 
 use aya::maps::{MapData, StackTraceMap};
 use dax_trace_common::field::{PathName, StackId};
+use dax_trace_common::payload::{RefusedPin, path_from};
 
+use super::file_path::mounted_path;
 use crate::event::{Event, EventBody};
 use crate::stacks::{StackRecord, StackTable, stack_of};
 use crate::symbolize::Symbolizer;
@@ -23,6 +28,7 @@ pub struct Enricher {
     table: StackTable,
     failed: HashSet<u32>,
     proc_root: std::path::PathBuf,
+    mountinfo: std::path::PathBuf,
 }
 
 impl Enricher {
@@ -41,16 +47,17 @@ impl Enricher {
             table,
             failed: HashSet::new(),
             proc_root: "/proc".into(),
+            mountinfo: crate::state::mountinfo::path(),
         }
     }
 
     /// Whether [`Self::enrich`] has anything to do for `events`: a stack not
-    /// read yet, or a refused pin without its file. Most batches (faults,
-    /// pages) have neither.
+    /// read yet, or a refused pin without its full path. Most batches
+    /// (faults, pages) have neither.
     pub fn needs_work(&self, events: &[Event]) -> bool {
         events.iter().any(|event| {
             self.unread_stack(event).is_some()
-                || matches!(&event.body, EventBody::RefusedPin(r) if r.path.is_empty())
+                || matches!(&event.body, EventBody::RefusedPin(r) if path_wanted(r))
         })
     }
 
@@ -66,13 +73,30 @@ impl Enricher {
                 self.load(id);
             }
             if let EventBody::RefusedPin(r) = &mut event.body
-                && r.path.is_empty()
+                && path_wanted(r)
             {
-                r.path = mapped_file(&self.proc_root, event.pid, r.start)
-                    .map(|p| PathName::from_str_lossy(&p))
-                    .unwrap_or(PathName::EMPTY);
+                self.complete_path(event.pid, r);
             }
         }
+    }
+
+    /// The kernel's names joined with the mount point of its device; the
+    /// after-the-fact reading of /proc/PID/maps only when the kernel named
+    /// nothing.
+    fn complete_path(&self, pid: u32, r: &mut RefusedPin) {
+        if r.path_from == path_from::FS_ROOT {
+            let mounted = std::fs::read_to_string(&self.mountinfo)
+                .ok()
+                .and_then(|m| mounted_path(&m, r.dev, r.path.as_str()));
+            if let Some(p) = mounted {
+                r.path = PathName::from_str_lossy(&p);
+                r.path_from = path_from::MOUNTED;
+            }
+            return;
+        }
+        r.path = mapped_file(&self.proc_root, pid, r.start)
+            .map(|p| PathName::from_str_lossy(&p))
+            .unwrap_or(PathName::EMPTY);
     }
 
     /// Reads stack `id` (the kernel's id + 1) and symbolizes it.
@@ -92,6 +116,16 @@ impl Enricher {
                 }
             }
         }
+    }
+}
+
+/// A refused pin whose path recording should complete: the kernel's names
+/// from the filesystem's root (a mount point to join), or no name at all.
+fn path_wanted(r: &RefusedPin) -> bool {
+    match r.path_from {
+        path_from::FS_ROOT => r.dev.0 != 0,
+        path_from::MAPS => r.path.is_empty(),
+        _ => false,
     }
 }
 
@@ -144,6 +178,68 @@ mod tests {
         assert_eq!(file_at(MAPS, 0x7f00_0020_0000), None);
         assert_eq!(file_at(MAPS, 0x7ffd_0000), None);
         assert_eq!(file_at(MAPS, 0x1000), None);
+    }
+
+    /// A refusal as the kernel names it: `/ringbuf` from the root of the
+    /// filesystem on 259:0, inode 12, by a process that has gone.
+    fn kernel_named(path: &str) -> Vec<Event> {
+        let mut events = vec![Event::own(
+            1,
+            RefusedPin {
+                start: 0x7f00_0000_1000,
+                ret: -95,
+                path: PathName::from_str_lossy(path),
+                dev: dax_trace_common::field::Dev::new(259, 0),
+                path_from: path_from::FS_ROOT,
+                ino: 12,
+                ..Default::default()
+            }
+            .into(),
+        )];
+        // No such process: /proc has nothing to say about it.
+        events[0].pid = u32::MAX - 1;
+        events
+    }
+
+    fn enricher_with_mounts(mountinfo: &str) -> (Enricher, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("mountinfo");
+        std::fs::write(&path, mountinfo).expect("write mountinfo");
+        let mut e = Enricher::new(None, StackTable::new(), Symbolizer::from_text(""));
+        e.mountinfo = path;
+        (e, dir)
+    }
+
+    fn refused_of(events: &[Event]) -> &RefusedPin {
+        let EventBody::RefusedPin(r) = &events[0].body else {
+            panic!("kind changed");
+        };
+        r
+    }
+
+    #[test]
+    fn the_kernels_name_of_a_gone_process_file_is_joined_with_its_mount_point() {
+        let (mut e, _dir) = enricher_with_mounts(
+            "22 1 0:20 / / rw - tmpfs rootfs rw\n30 22 259:0 / /mnt/dax rw - ext4 /dev/pmem0 rw,dax=always\n",
+        );
+        let mut events = kernel_named("/ringbuf");
+        assert!(e.needs_work(&events), "a mount point to join");
+        e.enrich(&mut events);
+        let r = refused_of(&events);
+        assert_eq!(r.path.as_str(), "/mnt/dax/ringbuf");
+        assert_eq!(r.path_from, path_from::MOUNTED);
+        assert_eq!(r.ino, 12);
+        assert!(!e.needs_work(&events), "complete");
+    }
+
+    #[test]
+    fn without_a_mount_of_its_device_the_kernels_name_stays_as_read() {
+        let (mut e, _dir) = enricher_with_mounts("22 1 0:20 / / rw - tmpfs rootfs rw\n");
+        let mut events = kernel_named("/dir/ringbuf");
+        e.enrich(&mut events);
+        let r = refused_of(&events);
+        assert_eq!(r.path.as_str(), "/dir/ringbuf");
+        assert_eq!(r.path_from, path_from::FS_ROOT);
     }
 
     #[test]

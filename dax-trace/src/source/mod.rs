@@ -9,6 +9,7 @@
 pub mod drive;
 pub mod enrich;
 pub mod feed;
+pub mod file_path;
 pub mod live;
 mod pump;
 pub mod replay;

@@ -342,9 +342,26 @@ impl Script {
             stack: StackId(stack),
             pin: true.into(),
             path: path.into(),
+            ..Default::default()
         }));
         if let Some(e) = self.events.last_mut() {
             e.point = dax_trace_common::probe::idx::PIN_USER_PAGES_FAST;
+        }
+        self
+    }
+
+    /// A refused pin as the kernel names it at the refusal: `path` (what
+    /// `path_from` says it is), the file's inode `ino` on 259:0.
+    pub fn refused_pin_named(&mut self, path: &str, path_from: u32, ino: u64) -> &mut Self {
+        self.refused_pin(path, 16, 0);
+        if let Some(Event {
+            body: EventBody::RefusedPin(r),
+            ..
+        }) = self.events.last_mut()
+        {
+            r.dev = Dev::new(259, 0);
+            r.path_from = path_from;
+            r.ino = ino;
         }
         self
     }

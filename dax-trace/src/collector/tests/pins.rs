@@ -220,6 +220,49 @@ fn refused_long_term_pins_are_counted_per_process_and_file() {
 }
 
 #[test]
+fn a_refused_pin_the_kernel_named_shows_its_inode_and_device() {
+    use dax_trace_common::payload::path_from;
+    let mut s = Script::default();
+    s.by(700, "fio")
+        .refused_pin_named("/mnt/dax/ringbuf", path_from::MOUNTED, 12)
+        .refused_pin_named("/jobs/ringbuf", path_from::FS_ROOT, 13)
+        .refused_pin_named("/deep/ringbuf", path_from::TAIL, 14)
+        .refused_pin_named("", path_from::MAPS, 15);
+    let c = fold(&s);
+    let lines: Vec<String> = c
+        .pins()
+        .refused()
+        .iter()
+        .map(|r| refused_line(r, None))
+        .collect();
+    assert!(
+        lines[0].contains("16 pages of /mnt/dax/ringbuf (inode 12 on 259:0) long term"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("of /jobs/ringbuf in the filesystem on 259:0 (inode 13) long term"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains("of …/deep/ringbuf in the filesystem on 259:0 (inode 14)"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].contains("of the file of inode 15 on 259:0 long term"),
+        "{}",
+        lines[3]
+    );
+    let first = &c.pins().refused()[0];
+    assert_eq!(
+        (first.ino, first.dev.to_string()),
+        (12, "259:0".to_string())
+    );
+}
+
+#[test]
 fn owner_pages_are_bounded_and_pages_with_open_owners_stay() {
     let config = CollectorConfig {
         max_busy_pages: 2,
@@ -258,7 +301,8 @@ fn the_pin_kinds_have_the_sizes_docs_trace_format_gives() {
     use crate::event::{Claim, PinOwner, PinRelease, RefusedPin};
     assert_eq!(std::mem::size_of::<PinOwner>(), 48);
     assert_eq!(std::mem::size_of::<PinRelease>(), 40);
-    assert_eq!(std::mem::size_of::<RefusedPin>(), 160);
+    assert_eq!(std::mem::size_of::<RefusedPin>(), 176);
+    assert_eq!(9 + 40 + std::mem::size_of::<RefusedPin>(), 225);
     // Framing (CRC, length, tag) and the 40-byte event header around it.
     assert_eq!(9 + 40 + std::mem::size_of::<Claim>(), 137);
 }

@@ -184,6 +184,8 @@ impl<W: Write> ChromeTrace<W> {
         let (pid, tid) = self.pinner_track(e)?;
         let args = json!({
             "path": r.path.as_str(),
+            "dev": r.dev.to_string(),
+            "ino": r.ino,
             "nr_pages": r.nr_pages,
             "start": format!("{:#x}", r.start),
             "gup_flags": format!("{:#x}", r.gup_flags),

@@ -9,7 +9,8 @@ use crate::event::{
     BusyPage, EventBody, PageIdle, PinOwner, PinRelease, RefusedPin, StuckWait, WaitApi, WaitBegin,
 };
 use crate::stacks::{StackFrame, StackRecord};
-use dax_trace_common::field::StackId;
+use dax_trace_common::field::{Dev, StackId};
+use dax_trace_common::payload::path_from;
 use dax_trace_common::probe::idx;
 
 /// The stack of an O_DIRECT read under ext4.
@@ -21,6 +22,8 @@ pub const STACK_URING_REGISTER: StackId = StackId(3);
 
 /// The file the io_uring process mapped its buffers from.
 pub const URING_BUFFER_PATH: &str = "/mnt/pmem0/ring.buf";
+/// Its inode number.
+pub const URING_BUFFER_INO: u64 = 14;
 
 fn frames(names: &[(&str, u64, Option<&str>)]) -> Vec<StackFrame> {
     names
@@ -156,7 +159,12 @@ impl Script {
                     ret: -95,
                     stack: STACK_URING_REGISTER,
                     pin: true.into(),
+                    // Named by the kernel at the refusal (device, inode,
+                    // dentry names), joined with pmem0's mount point.
                     path: URING_BUFFER_PATH.into(),
+                    dev: Dev::new(259, 0),
+                    path_from: path_from::MOUNTED,
+                    ino: URING_BUFFER_INO,
                 }),
             );
         }

@@ -137,3 +137,44 @@ fn a_bad_json_stack_is_corruption_not_a_panic() {
         "{end:?}"
     );
 }
+
+/// A refused pin as version 4 wrote it: 160 payload bytes, the path read
+/// from /proc/PID/maps, nothing after it.
+fn refused_pin_v4_record() -> Vec<u8> {
+    use dax_trace_common::payload::RefusedPin;
+    let mut e = event();
+    e.body = RefusedPin {
+        start: 0x7f00_0000_0000,
+        nr_pages: 16,
+        ret: -95,
+        path: "/mnt/pmem0/ring.buf".into(),
+        ..Default::default()
+    }
+    .into();
+    let mut buf = [0u8; MAX_EVENT_SIZE];
+    let n = crate::event::encode_into(&e, &mut buf);
+    // Version 5 appended dev, path_from and ino: 16 bytes.
+    buf[..n - 16].to_vec()
+}
+
+#[test]
+fn a_version_4_refused_pin_reads_with_its_maps_path_and_no_kernel_name() {
+    use dax_trace_common::payload::path_from;
+    let (read, _) = records(&file_with(4, Tag::Event, &refused_pin_v4_record()));
+    let Some(Record::Event(e)) = read.first() else {
+        panic!("no event: {read:?}");
+    };
+    let crate::event::EventBody::RefusedPin(r) = &e.body else {
+        panic!("not a refused pin: {e:?}");
+    };
+    assert_eq!(r.path.as_str(), "/mnt/pmem0/ring.buf");
+    assert_eq!((r.dev.0, r.path_from, r.ino), (0, path_from::MAPS, 0));
+    assert_eq!(r.nr_pages, 16);
+    // The same bytes in a version-5 file are a record of the wrong size.
+    let (read, end) = records(&file_with(5, Tag::Event, &refused_pin_v4_record()));
+    assert!(read.is_empty());
+    assert!(
+        matches!(&end, End::Corrupt { reason, .. } if reason.contains("160 payload bytes, expected 176")),
+        "{end:?}"
+    );
+}

@@ -18,14 +18,10 @@ use crate::scenario::dma_truncate::held_pin::HeldPin;
 use crate::scenario::dma_truncate::op_thread::OpThread;
 use crate::scenario::dma_truncate::{PIN_LEN, SETTLE_DEADLINE};
 use crate::task;
-use crate::uring::Ring;
 use crate::watchdog::{self, Stage};
 
 /// Pages each child of `two-processes` vmsplices (the file's first pages).
 const SHARED_PAGES: u32 = 4;
-/// How long the refused io_uring case keeps its mapping afterwards, so that
-/// a recorder reading /proc/PID/maps finds the file at the address.
-const REFUSED_HOLD: Duration = Duration::from_secs(3);
 /// How long a pin holder waits to be told to let go before it lets go.
 const HOLD_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -317,17 +313,9 @@ pub(super) fn two_processes(report: &mut Report, ctx: &Ctx) -> Result<PinRecord>
     Ok(record)
 }
 
-/// How the io_uring registration went.
-enum Registration {
-    /// io_uring_setup itself failed (io_uring unavailable).
-    NoRing(std::io::Error),
-    /// The kernel refused to pin (expected: EOPNOTSUPP).
-    Refused(std::io::Error),
-    /// The buffer was registered: the long-term pin of FS-DAX memory succeeded.
-    Registered,
-}
-
-/// `uring-pinner` registers the DAX mapping as an io_uring fixed buffer.
+/// `uring-pinner`, a child process, registers the DAX file's pages as an
+/// io_uring fixed buffer and exits at once after the refusal (as fio does):
+/// the trace must name the file without asking the process afterwards.
 pub(super) fn io_uring(report: &mut Report, ctx: &Ctx) -> Result<PinRecord> {
     let label = ctx.label("io-uring");
     progress!("case {label}");
@@ -335,70 +323,46 @@ pub(super) fn io_uring(report: &mut Report, ctx: &Ctx) -> Result<PinRecord> {
     let Some(dax) = DaxFile::create(report, ctx, "pin-uring", &mut record)? else {
         return Ok(record);
     };
-    let addr = dax.map.addr();
-    let (me, outcome) = {
-        let _guard = watchdog::watch(
-            Stage::Check,
-            format!("{label}: IORING_REGISTER_BUFFERS"),
-            SETTLE_DEADLINE,
-        );
-        thread::scope(|scope| {
-            thread::Builder::new()
-                .name("uring-pinner".into())
-                .spawn_scoped(scope, move || {
-                    let me = this_thread();
-                    let outcome = match Ring::new(4) {
-                        Err(err) => Registration::NoRing(err),
-                        Ok(ring) => match ring.register_buffer(addr, PIN_LEN) {
-                            Err(err) => Registration::Refused(err),
-                            Ok(()) => {
-                                let _ = ring.unregister_buffers();
-                                Registration::Registered
-                            }
-                        },
-                    };
-                    (me, outcome)
-                })
-                .context("spawning the io_uring thread")?
-                .join()
-                .map_err(|_| anyhow!("{label}: the io_uring thread panicked"))
-        })?
-    };
+    let pages = (PIN_LEN / PAGE_SIZE) as u32;
+    let mut child = PinChild::spawn(PinChildMode::Uring, &dax.path, pages, "uring-pinner")?;
+    let line = child.expect_step("registered", SETTLE_DEADLINE);
+    let status = child.finish(SETTLE_DEADLINE);
+    dax.close();
+    let line = line?;
+    let me = child::task_of(&line)?;
     record.bytes = PIN_LEN;
-    record.tasks.push(Task {
-        pfn: record.pfn,
-        ..me
-    });
-    let (ok, detail) = match &outcome {
-        Registration::Refused(err) => {
-            record.errno = err.raw_os_error();
-            (
-                err.raw_os_error() == Some(libc::EOPNOTSUPP),
-                format!("io_uring_register: {err}"),
-            )
-        }
-        Registration::NoRing(err) => {
-            record.error = Some(format!("io_uring_setup: {err}"));
-            (
-                false,
-                format!("io_uring_setup: {err}: io_uring unavailable"),
-            )
-        }
-        Registration::Registered => {
+    record.tasks.push(me);
+    let errno = line["errno"].as_i64().and_then(|e| i32::try_from(e).ok());
+    let error = line["error"].as_str().unwrap_or_default().to_owned();
+    let exited = match &status {
+        Ok(s) if s.success() => String::new(),
+        Ok(s) => format!("; the child exited with {s}"),
+        Err(err) => format!("; {err}"),
+    };
+    let (ok, detail) = match errno {
+        Some(0) => {
             record.error = Some("registered".to_owned());
             (
                 false,
                 "the long-term pin of FS-DAX memory was accepted".to_owned(),
             )
         }
+        Some(e) => {
+            record.errno = Some(e);
+            (
+                e == libc::EOPNOTSUPP && exited.is_empty(),
+                format!("io_uring_register: {error}{exited}"),
+            )
+        }
+        None => {
+            record.error = Some(format!("no errno in {line}"));
+            (false, format!("the child's line has no errno: {line}"))
+        }
     };
     record.ok = report.check(
-        format!("{label}: IORING_REGISTER_BUFFERS refused with EOPNOTSUPP"),
+        format!("{label}: IORING_REGISTER_BUFFERS refused with EOPNOTSUPP, client gone at once"),
         ok,
         detail,
     );
-    // The recorder names the file from /proc/PID/maps: keep it mapped a while.
-    thread::sleep(REFUSED_HOLD);
-    dax.close();
     Ok(record)
 }

@@ -33,6 +33,7 @@ impl PinChild {
         let mode = match mode {
             PinChildMode::Vmsplice => "vmsplice",
             PinChildMode::OdirectAnon => "odirect-anon",
+            PinChildMode::Uring => "uring",
         };
         let mut child = Command::new(&exe)
             .arg("pin-child")

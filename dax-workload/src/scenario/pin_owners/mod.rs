@@ -10,9 +10,10 @@
 //!   pipe nobody drains; a truncate meets the pages busy.
 //! - `two-processes`: two child processes (`pin-owner-a`, `pin-owner-b`)
 //!   each vmsplice the same pages; a truncate meets them busy: two owners.
-//! - `io-uring`: a thread named `uring-pinner` registers the mapping as an
-//!   io_uring fixed buffer (a long-term pin), which the kernel refuses with
-//!   EOPNOTSUPP; the mapping stays a few seconds so the file can be named.
+//! - `io-uring`: a child process named `uring-pinner` maps the file,
+//!   registers the mapping as an io_uring fixed buffer (a long-term pin),
+//!   which the kernel refuses with EOPNOTSUPP, and exits at once (as fio
+//!   does): only a name taken in the kernel at the refusal survives it.
 //!
 //! Every case prints a [`PinRecord`] (in the summary's `pins`): the tasks
 //! (pid, tid, comm) that pinned, the file, its inode and the pfn of its first

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 pub(super) const DAX_PID: u64 = 100;
 pub(super) const DIO_TID: u64 = 101;
 pub(super) const SPLICE_TID: u64 = 103;
-pub(super) const URING_TID: u64 = 104;
+/// The io_uring client: a child process of its own (pid = tid).
+pub(super) const URING_PID: u64 = 400;
 pub(super) const CONTROL_PID: u64 = 200;
 pub(super) const CHILD_A: u64 = 300;
 pub(super) const CHILD_B: u64 = 301;
@@ -38,7 +39,7 @@ pub(super) fn summary() -> Value {
          "tasks": [task(CHILD_A, CHILD_A, "pin-owner-a", SHARED_PFN),
                    task(CHILD_B, CHILD_B, "pin-owner-b", SHARED_PFN)], "ok": true},
         {"case": "io-uring", "fs": "ext4", "file_ino": 15, "pfn": 0x48500, "path": URING_PATH,
-         "errno": 95, "tasks": [task(DAX_PID, URING_TID, "uring-pinner", 0x48500)], "ok": true},
+         "errno": 95, "tasks": [task(URING_PID, URING_PID, "uring-pinner", 0x48500)], "ok": true},
     ]})
 }
 
@@ -122,13 +123,16 @@ pub(super) fn busy(pfn: u64, ino: u64) -> Value {
     )
 }
 
+/// The refusal as the kernel names it: inode 15 on 259:0, its path joined
+/// with the mount point (`path_from` 2).
 pub(super) fn refused(path: &str) -> Value {
     ev(
-        DAX_PID,
-        URING_TID,
+        URING_PID,
+        URING_PID,
         "uring-pinner",
         json!({"type": "refused-pin", "start": 4096,
-        "nr_pages": 16, "gup_flags": 65537, "ret": -95, "pin": true, "path": path}),
+        "nr_pages": 16, "gup_flags": 65537, "ret": -95, "pin": true, "path": path,
+        "dev": "259:0", "path_from": 2, "ino": 15}),
     )
 }
 

@@ -7,8 +7,10 @@
 //!   through the direct-I/O path;
 //! - the vmsplice pin of `splice-pinner` likewise, its stack through vmsplice;
 //! - two processes vmsplicing the same page are two owners of one pfn;
-//! - IORING_REGISTER_BUFFERS over the DAX mapping is a `refused-pin` naming
-//!   the process, the thread and the file;
+//! - IORING_REGISTER_BUFFERS over the DAX mapping, by a child process that
+//!   exits at once after the refusal, is a `refused-pin` naming the process,
+//!   the thread and the file: its path, inode and device as the kernel read
+//!   them at the refusal (`path_from` 2), not from /proc afterwards;
 //! - O_DIRECT into anonymous memory (the control, its own process) leaves no
 //!   pin record at all, while the owners above were recorded;
 //! - the claim stacks of the `cycles` and `dm` steps name their modules

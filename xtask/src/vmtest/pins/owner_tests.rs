@@ -134,6 +134,37 @@ fn the_refused_pin_names_the_process_and_the_file() {
             .expect_err("path")
             .contains("/tmp/elsewhere")
     );
+    // Named after the fact from /proc/PID/maps (or a trace before the
+    // kernel named files): the client that exits at once would lose it.
+    let mut from_maps = refused(URING_PATH);
+    from_maps["body"]["path_from"] = json!(0);
+    let t = edited(is_refused, vec![from_maps]);
+    let err = refused_uring(&s, &t).expect_err("named from /proc");
+    assert!(err.contains("path_from 0"), "{err}");
+    let mut old = refused(URING_PATH);
+    for field in ["dev", "path_from", "ino"] {
+        old["body"].as_object_mut().expect("body").remove(field);
+    }
+    let t = edited(is_refused, vec![old]);
+    assert!(
+        refused_uring(&s, &t).is_err(),
+        "a refusal the kernel did not name"
+    );
+    let mut other_inode = refused(URING_PATH);
+    other_inode["body"]["ino"] = json!(99);
+    let t = edited(is_refused, vec![other_inode]);
+    let err = refused_uring(&s, &t).expect_err("another inode");
+    assert!(err.contains("inode 99"), "{err}");
+    let mut no_dev = refused(URING_PATH);
+    no_dev["body"]["dev"] = json!("0:0");
+    let t = edited(is_refused, vec![no_dev]);
+    let err = refused_uring(&s, &t).expect_err("no device");
+    assert!(err.contains("no device"), "{err}");
+    let ok = refused_uring(&s, &trace(good_events())).expect("named by the kernel");
+    assert!(
+        ok.contains("named by the kernel (inode 15 on 259:0)"),
+        "{ok}"
+    );
     let mut s = summary();
     s["pins"][4]["errno"] = json!(null);
     s["pins"][4]["error"] = json!("registered");

@@ -179,14 +179,42 @@ pub(super) fn refused_uring(summary: &Value, trace: &Trace) -> Result<String, St
             b["path"]
         ));
     }
+    kernel_named(b, case)?;
     Ok(format!(
-        "pid {} tid {} ({}) refused {} pages of {path}; stack: {}",
+        "pid {} tid {} ({}, exited at once) refused {} pages of {path}, named by the kernel (inode {} on {}); stack: {}",
         task.pid,
         task.tid,
         task.comm,
         b["nr_pages"],
+        b["ino"],
+        b["dev"].as_str().unwrap_or("?"),
         trace.stack_summary(ev, 6)
     ))
+}
+
+/// The client exits right after the refusal, so only a name taken in the
+/// kernel at the refusal holds: the file's inode and device, and its
+/// dentry path joined with the mount point (`path_from` 2), never the
+/// after-the-fact /proc/PID/maps reading (0).
+fn kernel_named(b: &Value, case: &Value) -> Result<(), String> {
+    const MOUNTED: u64 = 2;
+    if b["path_from"].as_u64() != Some(MOUNTED) {
+        return Err(format!(
+            "refused-pin path {} comes from path_from {} (want {MOUNTED}: the kernel's names under the mount point): {b}",
+            b["path"], b["path_from"]
+        ));
+    }
+    let ino = case["file_ino"].as_u64();
+    if b["ino"].as_u64() != ino || ino.is_none_or(|i| i == 0) {
+        return Err(format!(
+            "refused-pin inode {}, the workload's file has inode {}",
+            b["ino"], case["file_ino"]
+        ));
+    }
+    match b["dev"].as_str() {
+        Some(dev) if dev != "0:0" => Ok(()),
+        _ => Err(format!("refused-pin names no device: {b}")),
+    }
 }
 
 pub(super) fn control(summary: &Value, trace: &Trace) -> Result<String, String> {
