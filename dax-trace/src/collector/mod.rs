@@ -57,6 +57,7 @@ mod actor;
 mod at_start;
 mod at_start_pages;
 mod claims;
+mod dax_mode;
 mod device;
 mod dm;
 mod faults;
@@ -369,6 +370,7 @@ impl Collector {
             EventBody::StateWait(w) => self.on_state_wait(ev, w),
             EventBody::StateBusyPage(b) => self.on_state_busy_page(ev, b),
             EventBody::StateEnd(e) => self.on_state_end(ev, e),
+            EventBody::StateDaxMode(s) => self.on_state_dax_mode(ev, s),
         }
     }
 

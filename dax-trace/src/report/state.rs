@@ -81,6 +81,9 @@ pub(super) fn device_state_text(out: &mut String, d: &DeviceSummary) {
                 ""
             }
         );
+        if let Some(mode) = &m.dax_mode {
+            let _ = writeln!(out, "  dax mode      {}", mode.describe());
+        }
     }
     if let Some(p) = &d.present {
         let mut found = vec![if p.alive { "alive" } else { "dead" }.to_string()];

@@ -111,3 +111,39 @@ fn orphaned_pages_and_blocked_waits_have_their_sections() {
     );
     assert_eq!(json["blocked_wait_list"][0]["waiter_tid"], 170);
 }
+
+#[test]
+fn a_mount_says_whether_dax_is_in_effect_and_older_traces_say_nothing() {
+    use crate::collector::Collector;
+    use crate::daxmode::Asked;
+    use crate::testkit::fixture::*;
+    use crate::testkit::fixture_state::ALL_SOURCES;
+
+    let text = |s: &Script| {
+        let mut c = Collector::default();
+        for e in s.build() {
+            c.ingest(&e);
+        }
+        let summary = c.summary();
+        let d = summary
+            .devices
+            .iter()
+            .find(|d| d.mount.is_some())
+            .expect("the mounted device");
+        let mut out = String::new();
+        super::state::device_state_text(&mut out, d);
+        out
+    };
+    let mut with = Script::xfs_mounted_at_start();
+    with.state_dax_mode(PMEM0, "/mnt/x", Asked::Always, 0, 0)
+        .state_end(0, ALL_SOURCES);
+    assert!(
+        text(&with).contains(
+            "  mounted       xfs on /mnt/x (since before the trace)\n  dax mode      dax=always asked, DAX unknown: no regular file to sample\n"
+        ),
+        "{}",
+        text(&with)
+    );
+    let older = Script::xfs_mounted_before();
+    assert!(!text(&older).contains("dax mode"), "{}", text(&older));
+}
