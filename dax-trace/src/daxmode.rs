@@ -214,7 +214,13 @@ mod tests {
         assert_eq!(Asked::from_options("rw,dax=inode,attr2"), Asked::Inode);
         assert_eq!(Asked::from_options("dax=always,dax=never"), Asked::Never);
         assert_eq!(Asked::from_options("rw,daxx,nodax"), Asked::None);
-        for a in [Asked::None, Asked::Dax, Asked::Always, Asked::Inode, Asked::Never] {
+        for a in [
+            Asked::None,
+            Asked::Dax,
+            Asked::Always,
+            Asked::Inode,
+            Asked::Never,
+        ] {
             assert_eq!(Asked::from_code(a.code()), a);
         }
     }
@@ -222,14 +228,23 @@ mod tests {
     #[test]
     fn only_a_sample_of_dax_files_is_in_effect() {
         let of = |s| DaxMode::of_state(&s);
-        assert_eq!(of(state(Asked::Always, true, 3, 3)).effect, Effect::InEffect);
+        assert_eq!(
+            of(state(Asked::Always, true, 3, 3)).effect,
+            Effect::InEffect
+        );
         assert!(of(state(Asked::Always, true, 3, 3)).in_effect());
         assert_eq!(of(state(Asked::Inode, true, 3, 1)).effect, Effect::Partly);
-        assert_eq!(of(state(Asked::Inode, true, 3, 0)).effect, Effect::NotInEffect);
+        assert_eq!(
+            of(state(Asked::Inode, true, 3, 0)).effect,
+            Effect::NotInEffect
+        );
         let empty = of(state(Asked::Always, true, 0, 0));
         assert_eq!(empty.effect, Effect::NoFileToSample);
         assert!(!empty.in_effect(), "an empty filesystem proves nothing");
-        assert_eq!(of(state(Asked::Always, false, 3, 0)).effect, Effect::NotReported);
+        assert_eq!(
+            of(state(Asked::Always, false, 3, 0)).effect,
+            Effect::NotReported
+        );
         let unreadable = StateDaxMode {
             errno: 13,
             ..state(Asked::Always, true, 0, 0)
@@ -240,8 +255,14 @@ mod tests {
     #[test]
     fn the_compact_form_fits_the_detail_pane() {
         let c = |s| DaxMode::of_state(&s).compact();
-        assert_eq!(c(state(Asked::Inode, true, 4, 1)), "dax=inode: partly 1/4 DAX");
-        assert_eq!(c(state(Asked::Always, true, 32, 32)), "dax=always: on 32/32 DAX");
+        assert_eq!(
+            c(state(Asked::Inode, true, 4, 1)),
+            "dax=inode: partly 1/4 DAX"
+        );
+        assert_eq!(
+            c(state(Asked::Always, true, 32, 32)),
+            "dax=always: on 32/32 DAX"
+        );
         assert_eq!(c(state(Asked::Never, true, 2, 0)), "dax=never: off 0/2 DAX");
         assert_eq!(c(state(Asked::None, true, 0, 0)), "no dax opt: ? no file");
     }

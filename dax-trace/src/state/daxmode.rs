@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use super::mountinfo::{self, Mount};
-use crate::daxmode::{DaxMode, Effect};
+use crate::daxmode::DaxMode;
 use crate::event::{Dev, Event, Flag, PathName, StateDaxMode};
 
 /// Regular files examined per mount at most.
@@ -57,6 +57,11 @@ fn statx(path: &Path) -> std::io::Result<Attrs> {
         dax: buf.stx_attributes & dax_bit != 0,
         reported: buf.stx_attributes_mask & dax_bit != 0,
     })
+}
+
+/// The filesystem device that holds `path`.
+pub fn dev_of(path: &Path) -> std::io::Result<Dev> {
+    statx(path).map(|a| a.dev)
 }
 
 /// A sample of the regular files of the filesystem `dev` mounted at `root`:
@@ -176,16 +181,6 @@ impl Answers {
         self.sent.insert(s.dev, answer);
         true
     }
-}
-
-/// The effect the events of a reading tell for `dev` (tests and check).
-pub fn effect_of(events: &[Event], dev: Dev) -> Option<Effect> {
-    events.iter().rev().find_map(|e| match &e.body {
-        crate::event::EventBody::StateDaxMode(s) if s.dev == dev => {
-            Some(DaxMode::of_state(s).effect)
-        }
-        _ => None,
-    })
 }
 
 #[cfg(test)]
