@@ -96,7 +96,7 @@ fn a_trace_whose_files_are_dax_passes_and_one_whose_files_are_not_fails() {
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(
-            "/mnt/x/ (xfs on pmem0 (259:0)): dax=inode asked, DAX not in effect (0 of 2 files sampled are DAX)"
+            "/mnt/x/ (pmem0 (259:0)): dax=inode asked, DAX not in effect (0 of 2 files sampled are DAX)"
         ),
         "{out}"
     );

@@ -106,27 +106,41 @@ fn trimmed(path: &str) -> &str {
     }
 }
 
-/// What a trace says of each mount point (matched as written, trailing
-/// slashes aside: the trace's mount points are the recording machine's).
+/// What a trace says of each mount point: the last answer told for it,
+/// even if it was unmounted since (matched as written, trailing slashes
+/// aside: the trace's mount points are the recording machine's).
 pub fn in_trace(collector: &Collector, mount_points: &[String]) -> Vec<(String, Found)> {
     mount_points
         .iter()
         .map(|asked| {
-            let found = collector
+            let want = trimmed(asked);
+            let answer = collector
+                .dax_answers()
+                .find(|(at, _)| trimmed(at) == want)
+                .map(|(_, a)| a);
+            let mounted = collector
                 .devices()
                 .filter_map(|d| d.mount.as_ref().map(|m| (d, m)))
-                .find(|(_, m)| trimmed(&m.mount_point) == trimmed(asked))
-                .map_or_else(
-                    || {
-                        Found::Missing(
-                            "not mounted on a DAX-capable device in the trace".to_string(),
-                        )
-                    },
-                    |(d, m)| Found::Mount {
-                        label: format!("{} on {}", m.fstype, d.identity.label()),
-                        mode: m.dax_mode,
-                    },
-                );
+                .find(|(_, m)| trimmed(&m.mount_point) == want);
+            let label = |dev: crate::event::Dev| {
+                collector
+                    .devices()
+                    .find(|d| d.identity.bdev == dev)
+                    .map_or_else(|| dev.to_string(), |d| d.identity.label())
+            };
+            let found = match (answer, mounted) {
+                (Some(a), _) => Found::Mount {
+                    label: label(a.dev),
+                    mode: Some(a.mode),
+                },
+                (None, Some((d, _))) => Found::Mount {
+                    label: d.identity.label(),
+                    mode: None,
+                },
+                (None, None) => {
+                    Found::Missing("not mounted on a DAX-capable device in the trace".to_string())
+                }
+            };
             (asked.clone(), found)
         })
         .collect()
@@ -205,10 +219,32 @@ mod tests {
         assert_eq!(
             partly.details,
             [
-                "/mnt/x (xfs on pmem0 (259:0)): dax=inode asked, DAX partly in effect (1 of 3 files sampled are DAX)"
+                "/mnt/x (pmem0 (259:0)): dax=inode asked, DAX partly in effect (1 of 3 files sampled are DAX)"
             ]
         );
         assert_eq!(judged(2, 0, Asked::Never, "/mnt/x").status, Status::Fail);
+    }
+
+    #[test]
+    fn a_mount_point_unmounted_during_the_trace_keeps_its_last_answer() {
+        let mut s = Script::xfs_mounted_at_start();
+        s.state_dax_mode(PMEM0, "/mnt/x", Asked::Never, 1, 0)
+            .state_end(0, ALL_SOURCES)
+            .state_mount(PMEM0, "pmem0", "xfs", "/mnt/x", false)
+            .state_mount(PMEM0, "pmem0", "ext4", "/mnt/y", true)
+            .state_dax_mode(PMEM0, "/mnt/y", Asked::Always, 1, 1)
+            .state_end(1, ALL_SOURCES);
+        let c = collector(&s);
+        let found = in_trace(&c, &["/mnt/x".to_string(), "/mnt/y".to_string()]);
+        let a = assertion(&found);
+        assert_eq!(a.status, Status::Fail);
+        assert_eq!(
+            a.details,
+            [
+                "/mnt/x (pmem0 (259:0)): dax=never asked, DAX not in effect (0 of 1 file sampled is DAX)"
+            ]
+        );
+        assert_eq!(assertion(&found[1..]).status, Status::Pass);
     }
 
     #[test]

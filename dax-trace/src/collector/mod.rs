@@ -76,6 +76,7 @@ mod waits;
 
 pub use actor::Actor;
 pub use at_start::StateAtStart;
+pub use dax_mode::DaxAnswer;
 pub use device::{
     Balance, ClaimOutcome, ClaimRecord, DeviceId, DeviceIdentity, DeviceState, DmTarget,
     FaultCounts, Mount, OpenClaim, Presence, WaitRecord, WaitStats,
@@ -296,6 +297,8 @@ pub struct Collector {
     at_start: Option<StateAtStart>,
     /// `state-end` records of updates while running.
     state_updates: u64,
+    /// Whether DAX was in effect, per mount point.
+    dax_answers: dax_mode::DaxAnswers,
 }
 
 impl Default for Collector {
@@ -325,6 +328,7 @@ impl Collector {
             next_claim: 0,
             at_start: None,
             state_updates: 0,
+            dax_answers: dax_mode::DaxAnswers::default(),
         }
     }
 

@@ -166,6 +166,13 @@ impl Answers {
         n
     }
 
+    /// Some mount had no regular file to sample when last asked.
+    pub fn pending(&self) -> bool {
+        self.sent
+            .values()
+            .any(|(m, _)| m.effect == crate::daxmode::Effect::NoFileToSample)
+    }
+
     /// Remembers an answer sent; true when it differs from the last one.
     pub fn note(&mut self, e: &Event) -> bool {
         let crate::event::EventBody::StateDaxMode(s) = &e.body else {
@@ -250,8 +257,11 @@ mod tests {
             Event::own(1, body.into())
         };
         let mut a = Answers::default();
+        assert!(!a.pending());
         assert!(a.note(&ev(0, 0)), "the first answer");
+        assert!(a.pending(), "an empty filesystem is asked again");
         assert!(a.note(&ev(2, 2)), "no file to sample became in effect");
+        assert!(!a.pending());
         assert!(!a.note(&ev(5, 5)), "more files, the same answer");
         assert!(a.note(&ev(5, 0)));
     }

@@ -198,7 +198,9 @@ impl Tracker {
                 self.update_dm(now, out);
             }
             let dm_targets = (out.len() - before) as u32 - mounts;
-            let dax_modes = if resample {
+            // A mount made while tracing is empty at first: sampled again
+            // every slow tick until it has a regular file.
+            let dax_modes = if resample || self.dax_modes.pending() {
                 self.dax_modes.update(now, &self.mounts, out)
             } else {
                 0
