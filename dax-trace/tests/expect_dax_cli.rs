@@ -146,6 +146,20 @@ fn the_report_says_whether_dax_is_in_effect_on_the_mount() {
         ),
         "{out}"
     );
+    assert!(
+        out.contains(
+            "DAX in effect, per mount point (last sample)\n  /mnt/x (259:0, at +0.001s): dax=inode asked, DAX partly in effect (1 of 4 files sampled are DAX)\n"
+        ),
+        "{out}"
+    );
+    let (code, out) = run(&["report", t.to_str().expect("utf8"), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    let m = &v["dax_modes"][0];
+    assert_eq!(m["mount_point"], "/mnt/x", "{out}");
+    assert_eq!(m["mode"]["asked"], "inode", "{out}");
+    assert_eq!(m["mode"]["effect"], "partly", "{out}");
+    assert_eq!(m["mode"]["dax_files"], 1, "{out}");
 }
 
 #[test]

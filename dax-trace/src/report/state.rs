@@ -128,6 +128,24 @@ pub(super) fn device_state_text(out: &mut String, d: &DeviceSummary) {
     }
 }
 
+/// Whether DAX was in effect per mount point, as last sampled.
+pub(super) fn dax_modes_text(out: &mut String, modes: &[super::MountDaxMode], origin: Timeline) {
+    if modes.is_empty() {
+        return;
+    }
+    out.push_str("\nDAX in effect, per mount point (last sample)\n");
+    for m in modes {
+        let _ = writeln!(
+            out,
+            "  {} ({}, at {}): {}",
+            m.mount_point,
+            m.answer.dev,
+            origin.at(m.answer.ts_ns),
+            m.answer.mode.describe()
+        );
+    }
+}
+
 /// The census's busy pages of a pagemap.
 pub(super) fn busy_at_start_text(out: &mut String, p: &PagemapSummary) {
     let total = p.busy_at_start.len() as u64 + p.busy_at_start_more;
