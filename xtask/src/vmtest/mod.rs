@@ -26,6 +26,7 @@ use xtask::vm::{self, KernelGen, VmRequest};
 
 mod basics;
 mod bench_smoke;
+mod daxmode;
 mod dm;
 mod dma;
 mod evict;
@@ -339,6 +340,7 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
     }
     faults::judge(dir, &mut j);
     j.check("leak: check fails naming pmem0", basics::leak(dir));
+    daxmode::judge(dir, &mut j);
     j.check(
         "pgmap: nd_pmem rebind destroys and creates FS_DAX pagemap",
         basics::pgmap(dir),
