@@ -172,6 +172,9 @@ fn on_this_system_a_filesystem_off_dax_capable_devices_fails() {
         line(&out, &format!("- {path}")).contains("is not on a DAX-capable device"),
         "{out}"
     );
+    let (code, out) = run(&["check", "--expect-dax", path, "--max-wait", "1s"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("give a trace FILE or --duration D"), "{out}");
     let (code, out) = run(&["check"]);
     assert_eq!(code, 3, "a usage error: {out}");
     assert!(out.contains("--expect-dax <MOUNTPOINT>"), "{out}");

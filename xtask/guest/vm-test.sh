@@ -95,7 +95,7 @@ daxmode_case() { # NAME OPTIONS
     local dir=/tmp/daxmode-$1
     mkdir -p "$dir"
     dmesg -c >/dev/null 2>&1
-    mount -o "$2" /dev/pmem0 "$dir" 2>"$out/daxmode-$1.mount.err"
+    mount -t ext4 -o "$2" /dev/pmem0 "$dir" 2>"$out/daxmode-$1.mount.err"
     echo $? >"$out/daxmode-$1.mount.rc"
     dmesg >"$out/daxmode-$1.dmesg" 2>&1
     grep -q " $dir " /proc/mounts || return 0

@@ -132,6 +132,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             &args.expect_dax,
         )?,
         (None, None) if !args.expect_dax.is_empty() => {
+            if args.max_wait.is_some() || !args.devices.is_empty() || args.save_trace.is_some() {
+                bail!(
+                    "--max-wait, --dev and --save-trace judge events: give a trace FILE or --duration D with --expect-dax"
+                );
+            }
             check::dax_mode::verdict_now(&args.expect_dax)
         }
         (None, None) => bail!("give a trace FILE, --duration D or --expect-dax MOUNTPOINT"),

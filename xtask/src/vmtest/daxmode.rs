@@ -79,7 +79,7 @@ fn kernel_says(dir: &Path, name: &str) -> String {
         std::fs::read_to_string(dir.join(format!("daxmode-{name}.dmesg"))).unwrap_or_default();
     let lines: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("DAX") || l.contains("dax") || l.contains("blocksize"))
+        .filter(|l| l.contains("DAX") || l.contains("blocksize"))
         .map(|l| l.split_once("] ").map_or(l, |(_, r)| r).trim())
         .collect();
     if lines.is_empty() {
