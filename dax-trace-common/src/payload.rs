@@ -739,6 +739,32 @@ payloads! {
         /// Wall time the reading took, in nanoseconds.
         pub elapsed_ns: u64,
     }
+
+    /// Whether DAX is in effect on a mount of a DAX-capable device: the
+    /// mode its options asked for and what a sample of its regular files
+    /// says (statx `STATX_ATTR_DAX`). Sent right after the `StateMount` of
+    /// a mounted filesystem, at start and when a mount appears while
+    /// running. Appended after format version 4's kinds: older traces have
+    /// none.
+    pub struct StateDaxMode {
+        /// The filesystem's device, as in its `StateMount`.
+        pub dev: Dev,
+        /// The mode the mount options ask for: 0 none, 1 `dax` (the legacy
+        /// option), 2 `dax=always`, 3 `dax=inode`, 4 `dax=never`.
+        pub asked: u32,
+        /// The kernel reports the DAX attribute at all (`STATX_ATTR_DAX` in
+        /// statx's `attributes_mask`, 5.8+); false: the sample says nothing.
+        pub reported: Flag,
+        /// Regular files of this filesystem examined.
+        pub sampled: u32,
+        /// Of those, files with `STATX_ATTR_DAX` set.
+        pub dax_files: u32,
+        /// Why the files could not be examined (an errno: the mount point
+        /// unreachable, no permission); 0 when they were.
+        pub errno: u32,
+        /// The mount point sampled (cut at 127 bytes).
+        pub mount_point: PathName,
+    }
 }
 
 /// [`StateEnd::available`] bits: which parts of the state could be read.

@@ -11,6 +11,7 @@ pub mod check;
 pub mod clock;
 pub mod collector;
 pub mod comm;
+pub mod daxmode;
 pub mod event;
 pub mod export;
 pub mod human;

@@ -111,6 +111,47 @@ leak_mount() {
 record leak leak_mount
 umount /tmp/leak 2>/dev/null
 
+# Is DAX in effect (xtask/src/vmtest/daxmode.rs judges)? ext4 with 1 KiB
+# blocks asked for DAX three ways (the kernel refuses: the mount fails or
+# falls back), ext4 with dax=never, and the control: 4 KiB blocks with
+# dax=always. Each mount that succeeds gets a file (in a directory with the
+# per-inode DAX flag, for dax=inode), then `state --json` and a live
+# `check --expect-dax`; the recording around them gives report and check
+# from the trace. The mount's own kernel lines are kept (dmesg -c first).
+daxmode_case() { # NAME OPTIONS
+    local dir=/tmp/daxmode-$1
+    mkdir -p "$dir"
+    dmesg -c >/dev/null 2>&1
+    mount -t ext4 -o "$2" /dev/pmem0 "$dir" 2>"$out/daxmode-$1.mount.err"
+    echo $? >"$out/daxmode-$1.mount.rc"
+    dmesg >"$out/daxmode-$1.dmesg" 2>&1
+    grep -q " $dir " /proc/mounts || return 0
+    mkdir "$dir/d" && xfs_io -c 'chattr +x' "$dir/d" 2>"$out/daxmode-$1.chattr.err"
+    echo data >"$dir/d/file"
+    daxtrace state --json >"$out/daxmode-$1.state.json" 2>"$out/daxmode-$1.state.err"
+    daxtrace check --expect-dax "$dir" --format json >"$out/daxmode-$1.check.json" \
+        2>"$out/daxmode-$1.check.err"
+    echo $? >"$out/daxmode-$1.check.rc"
+    sleep 2 # the recorder samples the new mount again each second
+    umount "$dir"
+}
+daxmode_cases() {
+    mkfs.ext4 -q -F -b 1024 /dev/pmem0 || return 2
+    daxmode_case 1k-dax dax
+    daxmode_case 1k-always dax=always
+    daxmode_case 1k-inode dax=inode
+    mkfs.ext4 -q -F -b 4096 /dev/pmem0 || return 2
+    daxmode_case 4k-never dax=never
+    daxmode_case 4k-always dax=always
+}
+record daxmode daxmode_cases
+for c in 1k-dax 1k-always 1k-inode 4k-never 4k-always; do
+    daxtrace check "$out/daxmode.dxt" --expect-dax "/tmp/daxmode-$c" --format json \
+        >"$out/daxmode-$c-trace.check.json" 2>"$out/daxmode-$c-trace.check.err"
+    echo $? >"$out/daxmode-$c-trace.check.rc"
+done
+daxtrace report "$out/daxmode.dxt" >"$out/daxmode.report.txt" 2>>"$out/daxmode.report.err"
+
 # The dashboard in batch mode while the DMA-vs-truncate scenario runs. The
 # first frame is printed once the probes are attached (seconds under TCG):
 # the workload starts after it, so top sees the claim, the pin and the wait.

@@ -3,6 +3,7 @@
 //! renders the verdict as text, JSON, JUnit XML or a node_exporter textfile.
 //! Documented in docs/check.md.
 mod assertions;
+pub mod dax_mode;
 mod orphans;
 mod pins;
 mod pre_existing;

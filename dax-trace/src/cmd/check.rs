@@ -1,4 +1,5 @@
-//! `daxtrace check FILE` / `daxtrace check --duration D`: the CI verdict.
+//! `daxtrace check FILE` / `daxtrace check --duration D` / `daxtrace
+//! check --expect-dax MOUNTPOINT` (alone: this system now): the CI verdict.
 //! Exit codes (docs/check.md): 0 pass, 1 fail, 2 inconclusive, 3 usage or
 //! input error (the last comes from clap and from `main` on any error).
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use dax_trace::trace::{CreateOptions, Header, Writer};
 use super::report::fold_trace;
 
 #[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["file", "duration"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["file", "duration", "expect_dax"])))]
 pub struct Args {
     /// The trace file to judge (from `daxtrace record`).
     #[arg(value_name = "FILE")]
@@ -35,6 +36,11 @@ pub struct Args {
     /// Repeat for several.
     #[arg(long = "dev", value_name = "NAME|MAJ:MIN")]
     devices: Vec<String>,
+    /// Fail unless DAX is in effect on this mount point: every regular
+    /// file sampled there is DAX (statx). Judged from the trace's samples
+    /// with FILE or --duration, else on this system now. Repeat for several.
+    #[arg(long, value_name = "MOUNTPOINT")]
+    expect_dax: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -109,6 +115,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             verdict.push(check::session::probes_cover_claims(
                 &folded.header.session.probes,
             ));
+            if !args.expect_dax.is_empty() {
+                verdict.push(check::dax_mode::assertion(&check::dax_mode::in_trace(
+                    &folded.collector,
+                    &args.expect_dax,
+                )));
+            }
             verdict
         }
         (None, Some(duration)) => judge_live(
@@ -117,8 +129,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.save_trace.as_deref(),
             args.force,
             &args.require,
+            &args.expect_dax,
         )?,
-        (None, None) => bail!("give a trace FILE or --duration D"),
+        (None, None) if !args.expect_dax.is_empty() => {
+            if args.max_wait.is_some() || !args.devices.is_empty() || args.save_trace.is_some() {
+                bail!(
+                    "--max-wait, --dev and --save-trace judge events: give a trace FILE or --duration D with --expect-dax"
+                );
+            }
+            check::dax_mode::verdict_now(&args.expect_dax)
+        }
+        (None, None) => bail!("give a trace FILE, --duration D or --expect-dax MOUNTPOINT"),
     };
     if let Some(path) = &args.metrics_textfile {
         let metrics = check::render::render(&verdict, Format::Prometheus);
@@ -143,6 +164,7 @@ fn judge_live(
     output: Option<&Path>,
     force: bool,
     require: &super::require::Require,
+    expect_dax: &[String],
 ) -> anyhow::Result<Verdict> {
     // Opened before any probe is loaded: a bad path or a file in the way
     // fails at once.
@@ -195,6 +217,10 @@ fn judge_live(
         };
         let mut verdict = check::judge_with_stacks(&collector, opts, "live", Some(&stream.stacks));
         verdict.push(check::session::probes_cover_claims(&stream.info.probes));
+        if !expect_dax.is_empty() {
+            let found = check::dax_mode::in_trace(&collector, expect_dax);
+            verdict.push(check::dax_mode::assertion(&found));
+        }
         let cut_short = match &stopped {
             Stopped::Duration => None,
             Stopped::Signal("interrupted") => Some("interrupted by SIGINT (Ctrl-C)".to_string()),

@@ -85,6 +85,10 @@ fn extra(sub: Option<&str>) -> Extra {
                     "daxtrace check --duration 30s --save-trace live.dxt --metrics-textfile /var/lib/node_exporter/daxtrace.prom",
                 ),
                 ("Judge one device:", "daxtrace check run.dxt --dev pmem0"),
+                (
+                    "Fail unless DAX is in effect on /mnt/dax now (no probe loaded):",
+                    "daxtrace check --expect-dax /mnt/dax",
+                ),
             ],
         },
         Some("record") => Extra {

@@ -209,6 +209,7 @@ impl Collector {
             dax: m.dax.get(),
             at_start,
             ts_ns: ev.ts_ns,
+            dax_mode: None,
         };
         let label = mount.label();
         d.mount = Some(mount);

@@ -270,6 +270,10 @@ pub struct Mount {
     pub at_start: bool,
     /// When the state told it.
     pub ts_ns: u64,
+    /// Whether DAX is in effect there (`state-dax-mode`; None: not told,
+    /// as in traces recorded before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dax_mode: Option<crate::daxmode::DaxMode>,
 }
 
 impl Mount {

@@ -57,6 +57,7 @@ mod actor;
 mod at_start;
 mod at_start_pages;
 mod claims;
+mod dax_mode;
 mod device;
 mod dm;
 mod faults;
@@ -75,6 +76,7 @@ mod waits;
 
 pub use actor::Actor;
 pub use at_start::StateAtStart;
+pub use dax_mode::DaxAnswer;
 pub use device::{
     Balance, ClaimOutcome, ClaimRecord, DeviceId, DeviceIdentity, DeviceState, DmTarget,
     FaultCounts, FlushStats, Mount, OpenClaim, Presence, WaitRecord, WaitStats,
@@ -295,6 +297,8 @@ pub struct Collector {
     at_start: Option<StateAtStart>,
     /// `state-end` records of updates while running.
     state_updates: u64,
+    /// Whether DAX was in effect, per mount point.
+    dax_answers: dax_mode::DaxAnswers,
 }
 
 impl Default for Collector {
@@ -324,6 +328,7 @@ impl Collector {
             next_claim: 0,
             at_start: None,
             state_updates: 0,
+            dax_answers: dax_mode::DaxAnswers::default(),
         }
     }
 
@@ -370,6 +375,7 @@ impl Collector {
             EventBody::StateWait(w) => self.on_state_wait(ev, w),
             EventBody::StateBusyPage(b) => self.on_state_busy_page(ev, b),
             EventBody::StateEnd(e) => self.on_state_end(ev, e),
+            EventBody::StateDaxMode(s) => self.on_state_dax_mode(ev, s),
         }
     }
 

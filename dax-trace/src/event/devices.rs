@@ -19,6 +19,7 @@ impl EventBody {
             EventBody::StatePagemap(p) => [Some(p.bdev), None],
             EventBody::StateDaxDevice(d) => [Some(d.bdev), None],
             EventBody::StateMount(m) => [Some(m.dev), None],
+            EventBody::StateDaxMode(d) => [Some(d.dev), None],
             EventBody::StateDmTarget(t) => [Some(t.dm), Some(t.member)],
             EventBody::StateWait(w) => [Some(w.dev), None],
             EventBody::StateBusyPage(b) => [Some(b.dev), None],

@@ -111,6 +111,12 @@ mod tests {
             .find(|e| matches!(e.body, EventBody::PageIdle(_)))
             .expect("an idle");
         assert!(idle.body.devices().is_empty());
+        // `record --dev` keeps a mount's DAX answer with the mount.
+        let answer = EventBody::StateDaxMode(crate::event::StateDaxMode {
+            dev: synthetic::PMEM0,
+            ..Default::default()
+        });
+        assert_eq!(answer.devices(), vec![synthetic::PMEM0]);
     }
 
     #[test]

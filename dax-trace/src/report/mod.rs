@@ -35,6 +35,10 @@ pub struct Report {
     /// pins), symbolized, innermost frame first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stacks: Vec<StackRecord>,
+    /// Whether DAX was in effect, per mount point: the last sample the
+    /// trace carries of each (mounts unmounted since included).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dax_modes: Vec<MountDaxMode>,
     /// For the text form only: every stack of the trace.
     #[serde(skip)]
     table: StackTable,
@@ -63,11 +67,27 @@ impl Report {
             end: folded.end.to_string(),
             summary,
             stacks: named,
+            dax_modes: folded
+                .collector
+                .dax_answers()
+                .map(|(at, a)| MountDaxMode {
+                    mount_point: at.to_string(),
+                    answer: a.clone(),
+                })
+                .collect(),
             table: stacks.clone(),
             time: TimeBase::Rel,
             mono_to_wall_ns: folded.header.session.monotonic_to_realtime_ns,
         }
     }
+}
+
+/// The last `state-dax-mode` sample of one mount point.
+#[derive(Debug, Serialize)]
+pub struct MountDaxMode {
+    pub mount_point: String,
+    #[serde(flatten)]
+    pub answer: crate::collector::DaxAnswer,
 }
 
 fn list(items: &[String]) -> String {
@@ -116,6 +136,7 @@ pub fn render_text(r: &Report) -> String {
     for d in &s.devices {
         device_text(&mut out, d, origin);
     }
+    state::dax_modes_text(&mut out, &r.dax_modes, origin);
     if !s.holders.is_empty() {
         out.push_str("\nholders\n");
         for h in &s.holders {

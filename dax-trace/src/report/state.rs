@@ -81,6 +81,9 @@ pub(super) fn device_state_text(out: &mut String, d: &DeviceSummary) {
                 ""
             }
         );
+        if let Some(mode) = &m.dax_mode {
+            let _ = writeln!(out, "  dax mode      {}", mode.describe());
+        }
     }
     if let Some(p) = &d.present {
         let mut found = vec![if p.alive { "alive" } else { "dead" }.to_string()];
@@ -122,6 +125,24 @@ pub(super) fn device_state_text(out: &mut String, d: &DeviceSummary) {
                 }
             );
         }
+    }
+}
+
+/// Whether DAX was in effect per mount point, as last sampled.
+pub(super) fn dax_modes_text(out: &mut String, modes: &[super::MountDaxMode], origin: Timeline) {
+    if modes.is_empty() {
+        return;
+    }
+    out.push_str("\nDAX in effect, per mount point (last sample)\n");
+    for m in modes {
+        let _ = writeln!(
+            out,
+            "  {} ({}, at {}): {}",
+            m.mount_point,
+            m.answer.dev,
+            origin.at(m.answer.ts_ns),
+            m.answer.mode.describe()
+        );
     }
 }
 

@@ -154,3 +154,39 @@ fn a_device_that_flushed_to_its_host_says_how_fast() {
     }
     assert!(quiet.summary().devices.iter().all(|d| d.flushes.is_none()));
 }
+
+#[test]
+fn a_mount_says_whether_dax_is_in_effect_and_older_traces_say_nothing() {
+    use crate::collector::Collector;
+    use crate::daxmode::Asked;
+    use crate::testkit::fixture::*;
+    use crate::testkit::fixture_state::ALL_SOURCES;
+
+    let text = |s: &Script| {
+        let mut c = Collector::default();
+        for e in s.build() {
+            c.ingest(&e);
+        }
+        let summary = c.summary();
+        let d = summary
+            .devices
+            .iter()
+            .find(|d| d.mount.is_some())
+            .expect("the mounted device");
+        let mut out = String::new();
+        super::state::device_state_text(&mut out, d);
+        out
+    };
+    let mut with = Script::xfs_mounted_at_start();
+    with.state_dax_mode(PMEM0, "/mnt/x", Asked::Always, 0, 0)
+        .state_end(0, ALL_SOURCES);
+    assert!(
+        text(&with).contains(
+            "  mounted       xfs on /mnt/x (since before the trace)\n  dax mode      dax=always asked, DAX unknown: no regular file to sample\n"
+        ),
+        "{}",
+        text(&with)
+    );
+    let older = Script::xfs_mounted_before();
+    assert!(!text(&older).contains("dax mode"), "{}", text(&older));
+}

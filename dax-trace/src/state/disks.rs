@@ -1,8 +1,9 @@
 //! The state's userspace sources: mounts on DAX-capable disks
-//! (mountinfo) and dm targets over DAX members (sysfs and the dm ioctl), as
+//! (mountinfo, with whether DAX is in effect there) and dm targets over DAX members (sysfs and the dm ioctl), as
 //! read at start and again by the tracker for updates.
 use std::collections::HashMap;
 
+use super::daxmode;
 use super::dm;
 use super::mountinfo::{self, Mount};
 use super::reading::Reading;
@@ -54,6 +55,7 @@ pub(super) fn read_mounts(
             s.available |= state_bits::MOUNTS;
             for (m, disk) in dax_mounts(sysfs, by_name, dax_disks, all) {
                 s.events.push(mount_event(ts, &m, &disk, true));
+                s.events.push(daxmode::dax_mode_event(ts, &m));
                 s.mounts.push(m);
             }
         }

@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod census;
 pub mod daxdev;
+pub mod daxmode;
 pub mod disks;
 pub mod dm;
 pub mod kmem;

@@ -1,6 +1,7 @@
 //! `/proc/self/mountinfo`: which filesystem is mounted from which device,
 //! where, and whether with DAX on. One entry per superblock (device): bind
 //! mounts and later mounts of the same device add nothing.
+use crate::daxmode::Asked;
 use crate::event::Dev;
 
 use super::sysfs::parse_dev;
@@ -31,6 +32,8 @@ pub struct Mount {
     pub mount_point: String,
     /// `dax` or `dax=always` among the options.
     pub dax: bool,
+    /// The DAX mode the options ask for (the last `dax` option).
+    pub asked: Asked,
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space).
@@ -80,6 +83,7 @@ pub fn parse(text: &str) -> Vec<Mount> {
             source: unescape(r[1]),
             mount_point: unescape(l[4]),
             dax: has_dax(l[5]) || has_dax(r[2]),
+            asked: Asked::from_options(&format!("{},{}", l[5], r[2])),
         });
     }
     out
@@ -169,5 +173,12 @@ garbage line
         assert!(m[2].dax, "legacy `dax` in xfs's super options");
         assert_eq!(m[2].source, "/dev/mapper/daxlin");
         assert!(!m[3].dax);
+        assert_eq!(pmem.asked, Asked::Always);
+        assert_eq!(m[2].asked, Asked::Dax);
+        assert_eq!(m[3].asked, Asked::None);
+        let never = parse("40 1 259:0 / /mnt/x rw - ext4 /dev/pmem0 rw,dax=never\n");
+        assert_eq!((never[0].dax, never[0].asked), (false, Asked::Never));
+        let inode = parse("40 1 259:0 / /mnt/x rw - xfs /dev/pmem0 rw,dax=inode\n");
+        assert_eq!((inode[0].dax, inode[0].asked), (false, Asked::Inode));
     }
 }

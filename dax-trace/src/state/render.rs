@@ -49,6 +49,12 @@ pub fn render(events: &[Event]) -> String {
                 if m.dax.get() { "" } else { "no " },
                 m.disk
             ),
+            EventBody::StateDaxMode(d) => format!(
+                "dax mode: {} ({}): {}",
+                d.mount_point,
+                d.dev,
+                crate::daxmode::DaxMode::of_state(d).describe()
+            ),
             EventBody::StateDmTarget(t) => format!(
                 "dm {} ({}): {} {}+{} -> {} at sector {}",
                 t.dm_name,
@@ -115,6 +121,24 @@ mod tests {
             point: u16::MAX,
             body,
         }
+    }
+
+    #[test]
+    fn a_mount_says_whether_dax_is_in_effect_there() {
+        let d = crate::event::StateDaxMode {
+            dev: Dev::new(259, 0),
+            asked: crate::daxmode::Asked::Inode.code(),
+            reported: Flag::new(true),
+            sampled: 2,
+            dax_files: 0,
+            mount_point: crate::event::PathName::from_str_lossy("/mnt/dax"),
+            ..Default::default()
+        };
+        let text = render(&[ev(d.into(), "daxtrace")]);
+        assert_eq!(
+            text,
+            "dax mode: /mnt/dax (259:0): dax=inode asked, DAX not in effect (0 of 2 files sampled are DAX)\n"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Keeping the state true while running: mounts and dm tables are re-read
-//! and their changes sent as updates (a `StateEnd` with reason 1 closes
-//! each batch of changes), and the threads found asleep at attach are
+//! Keeping the state true while running: mounts, whether DAX is in
+//! effect on them, and dm tables are re-read and their changes sent as
+//! updates (a `StateEnd` with reason 1 closes each batch of changes), and the threads found asleep at attach are
 //! watched until they wake. A waiter whose page is idle by the kernel's rule
 //! for `stuck_after` while it still sleeps is a lost wakeup: a `StuckWait`
 //! is sent for it, as the kernel-side scan does for waits it saw begin (it
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use dax_trace_common::Config;
 
+use super::daxmode;
 use super::disks;
 use super::kmem::KernelMemory;
 use super::mountinfo::{self, Mount};
@@ -53,6 +54,8 @@ pub struct Tracker {
     /// release, a dm table, a dax_device's birth or death) came since the
     /// tables were last read.
     topology_moved: bool,
+    /// Whether DAX is in effect per mount, as last sent.
+    dax_modes: daxmode::Answers,
 }
 
 /// How often the tracker should be ticked (waits are checked every tick,
@@ -102,8 +105,12 @@ impl Tracker {
             ticks: 0,
             mounts_watch: mountinfo::ChangeWatch::open().ok(),
             topology_moved: false,
+            dax_modes: daxmode::Answers::default(),
         };
         t.mounts = t.current_mounts();
+        for e in &snap.events {
+            t.dax_modes.note(e);
+        }
         for e in &snap.events {
             if let crate::event::EventBody::StateWait(w) = &e.body
                 && let Some(s) = snap.sleepers.iter().find(|s| s.tid == w.waiter_tid)
@@ -185,12 +192,20 @@ impl Tracker {
                 self.update_mounts(now, out);
             }
             let mounts = (out.len() - before) as u32;
-            if full || mounts_moved || self.topology_moved {
+            let resample = full || mounts_moved || self.topology_moved;
+            if resample {
                 self.topology_moved = false;
                 self.update_dm(now, out);
             }
             let dm_targets = (out.len() - before) as u32 - mounts;
-            if mounts + dm_targets > 0 {
+            // A mount made while tracing is empty at first: sampled again
+            // every slow tick until it has a regular file.
+            let dax_modes = if resample || self.dax_modes.pending() {
+                self.dax_modes.update(now, &self.mounts, out)
+            } else {
+                0
+            };
+            if mounts + dm_targets + dax_modes > 0 {
                 let end = StateEnd {
                     reason: 1,
                     available: 0,

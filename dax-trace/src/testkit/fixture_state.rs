@@ -132,6 +132,27 @@ impl Script {
         }))
     }
 
+    /// Whether DAX is in effect on the mount of `dev`: `dax_files` of
+    /// `sampled` regular files are DAX.
+    pub fn state_dax_mode(
+        &mut self,
+        dev: Dev,
+        mount_point: &str,
+        asked: crate::daxmode::Asked,
+        sampled: u32,
+        dax_files: u32,
+    ) -> &mut Self {
+        self.daxtrace(EventBody::StateDaxMode(crate::event::StateDaxMode {
+            dev,
+            asked: asked.code(),
+            reported: true.into(),
+            sampled,
+            dax_files,
+            mount_point: mount_point.into(),
+            ..Default::default()
+        }))
+    }
+
     /// A linear target of `dm_disk` over `member_disk`.
     #[allow(clippy::too_many_arguments)]
     pub fn state_dm(

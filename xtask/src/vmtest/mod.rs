@@ -27,6 +27,7 @@ use xtask::vm::{self, KernelGen, VmRequest};
 mod basics;
 mod bench_smoke;
 mod dax_root;
+mod daxmode;
 mod dm;
 mod dma;
 mod evict;
@@ -364,6 +365,7 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         flush::judge(dir, dax_root::layout(kernel).main),
     );
     j.check("leak: check fails naming pmem0", basics::leak(dir));
+    daxmode::judge(dir, &mut j);
     j.check(
         "pgmap: nd_pmem rebind destroys and creates FS_DAX pagemap",
         basics::pgmap(dir),

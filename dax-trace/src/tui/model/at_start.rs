@@ -13,6 +13,9 @@ pub(super) fn state_lines(d: &DeviceState) -> Vec<String> {
     if let Some(m) = &d.mount {
         let since = if m.at_start { " (at start)" } else { "" };
         lines.push(format!("{}{since}", m.label()));
+        if let Some(mode) = &m.dax_mode {
+            lines.push(mode.compact());
+        }
     }
     // The holder shows in the holders list; here what the state found.
     if let Some(p) = &d.present {

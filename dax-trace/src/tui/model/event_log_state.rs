@@ -59,6 +59,11 @@ pub(super) fn line(body: &EventBody) -> Option<String> {
                 "unmounted"
             }
         ),
+        EventBody::StateDaxMode(d) => format!(
+            "{}: {}",
+            d.mount_point,
+            crate::daxmode::DaxMode::of_state(d).describe()
+        ),
         EventBody::StateDmTarget(StateDmTarget {
             dm_disk,
             dm_name,

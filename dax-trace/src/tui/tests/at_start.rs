@@ -105,3 +105,28 @@ fn a_device_dax_pagemap_found_at_start_is_named_after_its_device() {
     assert_eq!(row.device, "dax0.0");
     assert_eq!((row.kind.as_str(), row.size_bytes), ("devmem", 256 << 20));
 }
+
+#[test]
+fn the_detail_pane_says_whether_dax_is_in_effect_on_the_mount() {
+    use crate::daxmode::Asked;
+    let mut s = Script::xfs_mounted_at_start();
+    s.state_dax_mode(PMEM0, "/mnt/x", Asked::Inode, 4, 1)
+        .state_end(0, ALL_SOURCES);
+    let mut dash = dashboard(&s.build());
+    dash.apply(Action::ToggleDetail);
+    let detail = dash.frame().detail.as_ref().expect("pmem0 is selected");
+    let mount = detail
+        .topology
+        .iter()
+        .position(|l| l == "xfs on /mnt/x (at start)");
+    let mode = detail
+        .topology
+        .iter()
+        .position(|l| l == "dax=inode: partly 1/4 DAX");
+    assert!(
+        mount.is_some() && mode == mount.map(|m| m + 1),
+        "{:?}",
+        detail.topology
+    );
+    insta::assert_snapshot!(screen(&dash));
+}
