@@ -17,6 +17,9 @@ impl Collector {
             pfn_range: Some((c.pfn_start, c.pfn_end)),
             nr_range: Some(c.nr_range),
             owner: c.owner,
+            kind: Some(c.kind.get()),
+            backing: c.device.as_str().to_string(),
+            driver: c.driver.as_str().to_string(),
             ..PagemapIdentity::default()
         };
         p.created_ns = Some(ev.ts_ns);

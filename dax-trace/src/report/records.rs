@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use crate::collector::{ClaimOutcome, DeviceSummary, PagemapSummary};
 use crate::human::time::Timeline;
 use crate::human::{bytes, duration};
+use dax_trace_common::memory::MemoryKind;
 
 use super::list;
 
@@ -17,10 +18,15 @@ fn holder(h: u64) -> String {
 
 pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary) {
     let id = &p.identity;
-    let kind = match (id.fs_dax, id.memory_type) {
-        (Some(true), _) => "fs-dax".to_string(),
-        (_, Some(t)) => format!("memory type {t}"),
-        (_, None) => "created before the trace".to_string(),
+    let kind = match (
+        id.kind.filter(|k| *k != MemoryKind::Unknown),
+        id.fs_dax,
+        id.memory_type,
+    ) {
+        (Some(k), _, _) => k.name().to_string(),
+        (None, Some(true), _) => "fs-dax".to_string(),
+        (None, _, Some(t)) => format!("memory type {t}"),
+        (None, _, None) => "created before the trace".to_string(),
     };
     let range = match (id.pfn_range, p.pages) {
         (Some((start, end)), Some(pages)) if p.pre_existing => {
@@ -30,7 +36,10 @@ pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary) {
             )
         }
         (Some((start, end)), Some(pages)) => {
-            format!(", pfn {start:#x}-{end:#x} ({pages} pages)")
+            format!(
+                ", pfn {start:#x}-{end:#x} ({pages} pages, {})",
+                bytes(pages * PAGE_SIZE)
+            )
         }
         _ => String::new(),
     };
@@ -56,6 +65,9 @@ pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary) {
                 .collect::<Vec<_>>()
                 .join(" on ")
         );
+    }
+    if !id.driver.is_empty() {
+        let _ = writeln!(out, "  driver        {}", id.driver);
     }
     let _ = writeln!(out, "  used by       {}", list(&p.devices));
     let _ = writeln!(

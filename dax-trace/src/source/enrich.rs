@@ -2,15 +2,18 @@
 //! symbolized kernel stacks they name (read from the programs' stack map
 //! into the stream's [`StackTable`], once per id) and the file mapped at a
 //! refused long-term pin's address (from `/proc/PID/maps`, while the task
-//! still exists). Replay needs neither: the trace holds both.
+//! still exists), and the device and driver of a new pagemap (sysfs,
+//! [`super::pagemap_owner`]). Replay needs none: the trace holds them.
 use std::collections::HashSet;
 use std::path::Path;
 
 use aya::maps::{MapData, StackTraceMap};
 use dax_trace_common::field::{PathName, StackId};
 
+use super::pagemap_owner;
 use crate::event::{Event, EventBody};
 use crate::stacks::{StackRecord, StackTable, stack_of};
+use crate::state::sysfs::Sysfs;
 use crate::symbolize::Symbolizer;
 
 /// Stacks that could not be read are retried this many times at most.
@@ -23,6 +26,7 @@ pub struct Enricher {
     table: StackTable,
     failed: HashSet<u32>,
     proc_root: std::path::PathBuf,
+    sysfs: Sysfs,
 }
 
 impl Enricher {
@@ -41,6 +45,7 @@ impl Enricher {
             table,
             failed: HashSet::new(),
             proc_root: "/proc".into(),
+            sysfs: Sysfs::default(),
         }
     }
 
@@ -51,6 +56,7 @@ impl Enricher {
         events.iter().any(|event| {
             self.unread_stack(event).is_some()
                 || matches!(&event.body, EventBody::RefusedPin(r) if r.path.is_empty())
+                || matches!(&event.body, EventBody::PagemapCreate(c) if pagemap_owner::unnamed(c))
         })
     }
 
@@ -64,6 +70,9 @@ impl Enricher {
         for event in events {
             if let Some(id) = self.unread_stack(event) {
                 self.load(id);
+            }
+            if let EventBody::PagemapCreate(c) = &mut event.body {
+                pagemap_owner::name(&self.sysfs, c);
             }
             if let EventBody::RefusedPin(r) = &mut event.body
                 && r.path.is_empty()

@@ -10,6 +10,7 @@ pub mod drive;
 pub mod enrich;
 pub mod feed;
 pub mod live;
+pub mod pagemap_owner;
 mod pump;
 pub mod replay;
 

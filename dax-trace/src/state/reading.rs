@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use dax_trace_common::Config;
+use dax_trace_common::field::MemoryKindCode;
+use dax_trace_common::memory::MemoryKind;
 use dax_trace_common::payload::state_bits;
 
 use super::census::{self, Census};
@@ -159,6 +161,15 @@ fn read_pagemaps(
                     owner: p.owner,
                     disk: DiskName::from_str_lossy(disk.map_or("", |d| d.name.as_str())),
                     backing: DiskName::from_str_lossy(&backing),
+                    kind: MemoryKindCode::new(MemoryKind::of_type(p.memory_type, kernel.config)),
+                    _pad: 0,
+                    driver: DiskName::from_str_lossy(
+                        &opts
+                            .sysfs
+                            .range_owner(start << 12, end.saturating_sub(start) << 12)
+                            .map(|o| o.driver)
+                            .unwrap_or_default(),
+                    ),
                 };
                 s.events.push(Event::own(ts, body.into()));
             }

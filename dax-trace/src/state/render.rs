@@ -2,6 +2,7 @@
 //! one line per entry, grouped by kind. In `state/` beside the readers, so
 //! the binary only parses arguments and wires them to it.
 use crate::event::{Event, EventBody};
+use dax_trace_common::memory::MemoryKind;
 
 /// One line per entry, grouped by kind.
 pub fn render(events: &[Event]) -> String {
@@ -27,19 +28,29 @@ pub fn render(events: &[Event]) -> String {
                 }
             ),
             EventBody::StatePagemap(p) => format!(
-                "pagemap {:#x}: type {}{} pfns {:#x}..{:#x} ({} pages) on {} {}",
+                "pagemap {:#x}: type {}{}{} pfns {:#x}..{:#x} ({} pages, {}) on {} {}{}",
                 p.pgmap,
                 p.memory_type,
                 if p.fs_dax.get() { " (FS_DAX)" } else { "" },
+                match p.kind.get() {
+                    MemoryKind::Unknown | MemoryKind::FsDax => String::new(),
+                    k => format!(" ({})", k.name()),
+                },
                 p.pfn_start,
                 p.pfn_end,
                 p.pages,
+                crate::human::bytes(p.pages * 4096),
                 if p.disk.is_empty() {
                     "?"
                 } else {
                     p.disk.as_str()
                 },
-                p.backing
+                p.backing,
+                if p.driver.is_empty() {
+                    String::new()
+                } else {
+                    format!(", driver {}", p.driver)
+                }
             ),
             EventBody::StateMount(m) => format!(
                 "mount: {} on {} ({}, {}dax) from {}",

@@ -83,6 +83,7 @@ impl Script {
             owner: 0,
             disk: disk.into(),
             backing: backing.into(),
+            ..Default::default()
         }))
     }
 

@@ -56,6 +56,9 @@ impl Script {
                 owner: 0,
                 disk: disk.into(),
                 backing: backing.into(),
+                kind: dax_trace_common::memory::MemoryKind::FsDax.into(),
+                driver: "nd_pmem".into(),
+                ..Default::default()
             })
         };
         self.daxtrace(
