@@ -596,8 +596,19 @@ payloads! {
         pub claims: u32,
         /// The kernel keeps a holder per device (6.1+).
         pub has_holders: Flag,
-        /// Size of the disk in bytes (sysfs; 0 when unknown).
+        /// Size of the disk in bytes (sysfs; 0 when unknown), or of the
+        /// device-dax device.
         pub size_bytes: u64,
+        /// The device-dax device it is (`dax0.0`, by device number in
+        /// sysfs); empty for a disk's. Appended in format version 5 (with
+        /// `driver`): older records read empty.
+        #[cfg_attr(feature = "user", serde(default))]
+        pub device: DiskName,
+        /// The driver bound to that device-dax device: `device_dax` (a
+        /// character device, a pagemap), `fsdev_dax` (fs-dax, a pagemap),
+        /// `kmem` (system RAM, no pagemap); empty when unbound.
+        #[cfg_attr(feature = "user", serde(default))]
+        pub driver: DiskName,
     }
 
     /// A mounted filesystem on a DAX-capable block device (mountinfo), at

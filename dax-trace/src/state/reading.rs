@@ -87,7 +87,7 @@ pub fn read(kernel: &Kernel<'_>, opts: &ReadOptions) -> Reading {
         }
     };
     read_pagemaps(kernel, opts, &disks, ts, &mut s);
-    let dax_disks = read_dax_devices(kernel, &by_name, ts, &mut s);
+    let dax_disks = read_dax_devices(kernel, opts, &by_name, ts, &mut s);
     disks::read_mounts(&opts.sysfs, &by_name, &dax_disks, ts, &mut s);
     disks::read_dm(&disks, &by_name, ts, &mut s);
     let mut census = Census::default();
@@ -182,6 +182,7 @@ fn read_pagemaps(
 /// Reads the dax devices; returns the names of the disks they serve.
 fn read_dax_devices(
     kernel: &Kernel<'_>,
+    opts: &ReadOptions,
     by_name: &HashMap<&str, &BlockDevice>,
     ts: u64,
     s: &mut Reading,
@@ -215,8 +216,10 @@ fn read_dax_devices(
             HashMap::new()
         }
     };
+    let dax_chars = opts.sysfs.dax_char_devices();
     let mut names = Vec::new();
     for d in found {
+        let char_dev = dax_chars.iter().find(|c| c.dev == Some(Dev(d.rdev)));
         let disk = d.disk.clone().or_else(|| hosts.get(&d.dax_dev).cloned());
         let block = disk.as_deref().and_then(|n| by_name.get(n));
         if let Some(n) = &disk {
@@ -231,7 +234,12 @@ fn read_dax_devices(
             alive: Flag::new(d.alive),
             claims: d.claims,
             has_holders: Flag::new(l.holder_data.is_some()),
-            size_bytes: block.map_or(0, |b| b.size_bytes),
+            size_bytes: block
+                .map(|b| b.size_bytes)
+                .or(char_dev.map(|c| c.size))
+                .unwrap_or(0),
+            device: DiskName::from_str_lossy(char_dev.map_or("", |c| c.name.as_str())),
+            driver: DiskName::from_str_lossy(char_dev.map_or("", |c| c.driver.as_str())),
         };
         s.events.push(Event::own(ts, body.into()));
     }

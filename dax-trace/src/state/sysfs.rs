@@ -27,6 +27,10 @@ pub struct DaxCharDevice {
     pub name: String,
     pub start: u64,
     pub size: u64,
+    /// Its device number (`dev`), which its `dax_device`'s inode carries.
+    pub dev: Option<Dev>,
+    /// The bound driver (`device_dax`, `fsdev_dax`, `kmem`); empty when none.
+    pub driver: String,
 }
 
 /// The device whose physical range holds a pagemap's, and its driver.
@@ -180,6 +184,8 @@ impl Sysfs {
                 Some(DaxCharDevice {
                     start: parse_u64(&read_trim(&d.join("resource"))?)?,
                     size: parse_u64(&read_trim(&d.join("size"))?)?,
+                    dev: read_trim(&d.join("dev")).and_then(|s| parse_dev(&s)),
+                    driver: driver_of(&d),
                     name,
                 })
             })
@@ -285,6 +291,12 @@ mod tests {
         assert_eq!(
             (owner.device.as_str(), owner.driver.as_str()),
             ("dax0.0", "fsdev_dax")
+        );
+        write(r, "bus/dax/devices/dax0.0/dev", "251:0\n");
+        let chars = sys.dax_char_devices();
+        assert_eq!(
+            (chars[0].dev, chars[0].driver.as_str()),
+            (Some(Dev::new(251, 0)), "fsdev_dax")
         );
         assert_eq!(
             sys.range_owner(0x1_0000_0000, 4096),

@@ -111,6 +111,7 @@ impl Script {
             claims,
             has_holders: has_holders.into(),
             size_bytes: PMEM0_BYTES,
+            ..Default::default()
         }))
     }
 

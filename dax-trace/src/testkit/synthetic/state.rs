@@ -84,6 +84,7 @@ impl Script {
                 claims: 1,
                 has_holders: true.into(),
                 size_bytes: PMEM_BYTES,
+                ..Default::default()
             })
         };
         // xfs holds pmem0 with its mount as holder; dm holds pmem1 and ext4
