@@ -71,6 +71,23 @@ impl PagemapIdentity {
     }
 }
 
+/// Most earlier lives kept per pagemap pointer (see [`PagemapState::earlier`]).
+pub const MAX_EARLIER_LIVES: usize = 8;
+
+/// An earlier life of a pagemap pointer: the same `struct dev_pagemap`
+/// dies and is born again when a device-dax device is rebound (its
+/// pagemap is static, owned by the device, whichever driver maps it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagemapLife {
+    /// What it was then (`generic, 512 MiB, dax0.0 (device_dax)`).
+    pub what: String,
+    pub kind: Option<MemoryKind>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    pub created_ns: Option<u64>,
+    pub destroyed_ns: Option<u64>,
+}
+
 /// A page found busy (referenced beyond the kernel's idle rule) by the
 /// census of the state at start.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,9 +182,30 @@ pub struct PagemapState {
     pub busy_at_start: Vec<StartBusyPage>,
     #[serde(default, skip_serializing_if = "super::device::is_zero")]
     pub busy_at_start_more: u64,
+    /// Earlier lives of the same pointer, oldest first (at most
+    /// [`MAX_EARLIER_LIVES`], the oldest dropped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<PagemapLife>,
 }
 
 impl PagemapState {
+    /// The pagemap born again at the same address: what it was becomes
+    /// an earlier life of `next`.
+    pub(super) fn reborn_as(self, mut next: PagemapState) -> PagemapState {
+        next.earlier = self.earlier;
+        next.earlier.push(PagemapLife {
+            what: self.identity.describe().unwrap_or_default(),
+            kind: self.identity.kind,
+            driver: self.identity.driver,
+            created_ns: self.created_ns,
+            destroyed_ns: self.destroyed_ns,
+        });
+        if next.earlier.len() > MAX_EARLIER_LIVES {
+            next.earlier.remove(0);
+        }
+        next
+    }
+
     pub(super) fn new(pgmap: u64) -> Self {
         Self {
             identity: PagemapIdentity {
@@ -190,6 +228,7 @@ impl PagemapState {
             last_memory_failure: None,
             busy_at_start: Vec::new(),
             busy_at_start_more: 0,
+            earlier: Vec::new(),
         }
     }
 

@@ -23,6 +23,12 @@ impl Collector {
             ..PagemapIdentity::default()
         };
         p.created_ns = Some(ev.ts_ns);
+        // A pointer seen die is a pagemap born again (a device-dax device
+        // rebound): keep what it was.
+        let p = match self.pagemaps.remove(&c.pgmap) {
+            Some(old) if old.destroyed_ns.is_some() => old.reborn_as(p),
+            _ => p,
+        };
         self.pagemaps.insert(c.pgmap, p);
         self.prune_pagemaps(c.pgmap);
     }

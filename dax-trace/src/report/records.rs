@@ -16,7 +16,7 @@ fn holder(h: u64) -> String {
     }
 }
 
-pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary) {
+pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary, time: Timeline) {
     let id = &p.identity;
     let kind = match (
         id.kind.filter(|k| *k != MemoryKind::Unknown),
@@ -68,6 +68,17 @@ pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary) {
     }
     if !id.driver.is_empty() {
         let _ = writeln!(out, "  driver        {}", id.driver);
+    }
+    for life in &p.earlier {
+        let _ = writeln!(
+            out,
+            "  earlier life  {}: {} to {}",
+            life.what,
+            life.created_ns
+                .map_or_else(|| "before the trace".to_string(), |t| time.at(t)),
+            life.destroyed_ns
+                .map_or_else(|| "?".to_string(), |t| time.at(t)),
+        );
     }
     let _ = writeln!(out, "  used by       {}", list(&p.devices));
     let _ = writeln!(

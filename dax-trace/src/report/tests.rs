@@ -115,6 +115,7 @@ fn orphaned_pages_and_blocked_waits_have_their_sections() {
 #[test]
 fn a_device_dax_pagemap_rebound_to_fsdev_dax_shows_its_kind_size_and_driver() {
     use crate::collector::Collector;
+    use crate::human::time::Timeline;
     use crate::testkit::fixture::*;
     use dax_trace_common::memory::MemoryKind;
 
@@ -128,7 +129,7 @@ fn a_device_dax_pagemap_rebound_to_fsdev_dax_shows_its_kind_size_and_driver() {
         c.ingest(&e);
     }
     let mut out = String::new();
-    pagemap_text(&mut out, &c.summary().pagemaps[0]);
+    pagemap_text(&mut out, &c.summary().pagemaps[0], Timeline::relative(0));
     assert!(
         out.contains("pfn 0x40a00-0x60000 (128512 pages, 502 MiB)"),
         "{out}"
@@ -148,9 +149,13 @@ fn a_device_dax_pagemap_rebound_to_fsdev_dax_shows_its_kind_size_and_driver() {
     let summary = c.summary();
     assert_eq!(summary.pagemaps.len(), 1);
     let mut out = String::new();
-    pagemap_text(&mut out, &summary.pagemaps[0]);
+    pagemap_text(&mut out, &summary.pagemaps[0], Timeline::relative(0));
     assert!(out.contains(": fs-dax, pfn"), "{out}");
     assert!(!out.contains("destroyed"), "born again: {out}");
+    assert!(
+        out.contains("  earlier life  generic, 502 MiB, dax0.0 (device_dax): +1.001s to +1.002s\n"),
+        "{out}"
+    );
     assert!(out.contains("  driver        fsdev_dax\n"), "{out}");
     let json = serde_json::to_value(&summary).expect("encodes");
     let id = &json["pagemaps"][0]["identity"];
