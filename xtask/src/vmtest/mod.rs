@@ -26,6 +26,7 @@ use xtask::vm::{self, KernelGen, VmRequest};
 
 mod basics;
 mod bench_smoke;
+mod devdax;
 mod dm;
 mod dma;
 mod evict;
@@ -346,6 +347,10 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
     memory_failure::judge(kernel, dir, &mut j);
     state_at_start::judge(kernel, dir, &mut j);
     pins::judge(dir, &mut j);
+    // Device-DAX and fsdev_dax are 7.x items (the step runs there only).
+    if kernel == KernelGen::V7 {
+        devdax::judge(dir, &mut j);
+    }
     j.verdicts
 }
 
