@@ -89,7 +89,7 @@ fn a_rebound_device_dax_pagemap_shows_each_life_with_kind_size_and_driver() {
     let path = trace.to_str().expect("utf8");
     let text = run(&["report", path]);
     assert!(
-        text.contains("pagemap 0xffff88807e72e600: fs-dax, pfn 0x40000-0x60000 (131072 pages, 512 MiB), destroyed\n  backed by     dax0.0\n  driver        fsdev_dax\n  earlier life  generic, 512 MiB, dax0.0 (device_dax): +0.000s to +2.000s\n"),
+        text.contains("pagemap 0xffff88807e72e600: fs-dax, pfn 0x40000-0x60000 (131072 pages), destroyed\n  backed by     dax0.0\n  driver        fsdev_dax\n  earlier life  generic, 512 MiB, dax0.0 (device_dax): +0.000s to +2.000s\n"),
         "{text}"
     );
     let jsonl = dir.path().join("devdax.jsonl");

@@ -17,7 +17,9 @@ impl Collector {
             pfn_range: Some((c.pfn_start, c.pfn_end)),
             nr_range: Some(c.nr_range),
             owner: c.owner,
-            kind: Some(c.kind.get()),
+            // Unknown: a trace from before kinds (or a type BTF did not name).
+            kind: Some(c.kind.get())
+                .filter(|k| *k != dax_trace_common::memory::MemoryKind::Unknown),
             backing: c.device.as_str().to_string(),
             driver: c.driver.as_str().to_string(),
             ..PagemapIdentity::default()

@@ -36,10 +36,7 @@ pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary, time: Timeline)
             )
         }
         (Some((start, end)), Some(pages)) => {
-            format!(
-                ", pfn {start:#x}-{end:#x} ({pages} pages, {})",
-                bytes(pages * PAGE_SIZE)
-            )
+            format!(", pfn {start:#x}-{end:#x} ({pages} pages)")
         }
         _ => String::new(),
     };

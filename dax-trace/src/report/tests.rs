@@ -130,10 +130,7 @@ fn a_device_dax_pagemap_rebound_to_fsdev_dax_shows_its_kind_size_and_driver() {
     }
     let mut out = String::new();
     pagemap_text(&mut out, &c.summary().pagemaps[0], Timeline::relative(0));
-    assert!(
-        out.contains("pfn 0x40a00-0x60000 (128512 pages, 502 MiB)"),
-        "{out}"
-    );
+    assert!(out.contains("pfn 0x40a00-0x60000 (128512 pages)"), "{out}");
     assert!(out.contains(": generic, pfn"), "{out}");
     assert!(
         out.contains("  backed by     dax0.0\n  driver        device_dax\n"),
