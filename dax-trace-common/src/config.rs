@@ -60,6 +60,14 @@ pub struct Config {
     /// Value of `MEMORY_DEVICE_FS_DAX` in this kernel's `enum memory_type` (BTF):
     /// a pagemap whose type equals it is FS-DAX.
     pub fsdax_type: u32,
+    /// Value of `MEMORY_DEVICE_GENERIC` (device-dax under `device_dax`); 0 when absent.
+    pub generic_type: u32,
+    /// Value of `MEMORY_DEVICE_PRIVATE`; 0 when absent.
+    pub private_type: u32,
+    /// Value of `MEMORY_DEVICE_COHERENT` (6.1+); 0 when absent.
+    pub coherent_type: u32,
+    /// Value of `MEMORY_DEVICE_PCI_P2PDMA`; 0 when absent.
+    pub p2pdma_type: u32,
     // struct dax_device
     /// Offset of `dax_device.holder_data`; meaningful only when `dax_has_holder` is 1.
     pub dax_holder_data_off: u32,
@@ -203,6 +211,10 @@ impl Config {
             pgmap_has_nr_range: 0,
             pgmap_has_owner: 0,
             fsdax_type: 0,
+            generic_type: 0,
+            private_type: 0,
+            coherent_type: 0,
+            p2pdma_type: 0,
             dax_holder_data_off: 0,
             dax_has_holder: 0,
             bdev_dev_off: 0,

@@ -6,6 +6,7 @@
 //! kebab-case name).
 use core::fmt;
 
+use crate::memory::MemoryKind;
 use crate::probe::{ClaimApi, WaitApi};
 
 /// A kernel `dev_t` (`MAJOR << 20 | MINOR`, the in-kernel encoding).
@@ -321,6 +322,11 @@ api_code!(
     /// Which break-layouts path a wait went through ([`WaitApi`] as a number).
     WaitApiCode,
     WaitApi
+);
+api_code!(
+    /// A pagemap's kind of memory ([`MemoryKind`] as a number).
+    MemoryKindCode,
+    MemoryKind
 );
 
 #[cfg(feature = "user")]

@@ -20,6 +20,7 @@ pub mod config;
 pub mod field;
 pub mod kind;
 pub mod kread;
+pub mod memory;
 pub mod payload;
 pub mod probe;
 

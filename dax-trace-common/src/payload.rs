@@ -12,7 +12,8 @@
 //! To add a kind: declare its struct here, then give it a number and a name
 //! in [`crate::for_each_kind`]. See docs/architecture.md.
 use crate::field::{
-    ClaimApiCode, Dev, DiskName, Flag, OptU64, PathName, ShortName, StackId, WaitApiCode,
+    ClaimApiCode, Dev, DiskName, Flag, MemoryKindCode, OptU64, PathName, ShortName, StackId,
+    WaitApiCode,
 };
 
 /// Declares payload structs with the derives every payload needs.
@@ -55,6 +56,23 @@ payloads! {
         pub owner: u64,
         /// 0 on success, else the negative errno of the ERR_PTR returned.
         pub ret: i64,
+        /// `memory_type` as a kind that means the same on every kernel.
+        /// Appended in format version 5 (with the fields below): older
+        /// records read as unknown.
+        #[cfg_attr(feature = "user", serde(default))]
+        pub kind: MemoryKindCode,
+        /// Explicit padding (no implicit hole in the layout); always 0.
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad2: u32,
+        /// The device whose range the pagemap maps (`dax0.0`, `namespace0.0`),
+        /// read from sysfs by the recorder when the event arrives; empty when
+        /// none was found.
+        #[cfg_attr(feature = "user", serde(default))]
+        pub device: DiskName,
+        /// The driver bound to that device then (`device_dax`, `fsdev_dax`,
+        /// `nd_pmem`); empty when unbound or not found.
+        #[cfg_attr(feature = "user", serde(default))]
+        pub driver: DiskName,
     }
 
     /// A `dev_pagemap` went away (`memunmap_pages`).
@@ -574,6 +592,18 @@ payloads! {
         pub disk: DiskName,
         /// The nvdimm namespace or device-dax device behind it (`namespace0.0`, `dax0.0`).
         pub backing: DiskName,
+        /// `memory_type` as a kind that means the same on every kernel.
+        /// Appended in format version 5 (with the fields below): older
+        /// records read as unknown.
+        #[cfg_attr(feature = "user", serde(default))]
+        pub kind: MemoryKindCode,
+        /// Explicit padding (no implicit hole in the layout); always 0.
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad: u32,
+        /// The driver bound to the backing device (`device_dax`, `fsdev_dax`,
+        /// `nd_pmem`), from sysfs; empty when unbound or not found.
+        #[cfg_attr(feature = "user", serde(default))]
+        pub driver: DiskName,
     }
 
     /// A `dax_device` that existed before the trace (from the dax
@@ -595,8 +625,19 @@ payloads! {
         pub claims: u32,
         /// The kernel keeps a holder per device (6.1+).
         pub has_holders: Flag,
-        /// Size of the disk in bytes (sysfs; 0 when unknown).
+        /// Size of the disk in bytes (sysfs; 0 when unknown), or of the
+        /// device-dax device.
         pub size_bytes: u64,
+        /// The device-dax device it is (`dax0.0`, by device number in
+        /// sysfs); empty for a disk's. Appended in format version 5 (with
+        /// `driver`): older records read empty.
+        #[cfg_attr(feature = "user", serde(default))]
+        pub device: DiskName,
+        /// The driver bound to that device-dax device: `device_dax` (a
+        /// character device, a pagemap), `fsdev_dax` (fs-dax, a pagemap),
+        /// `kmem` (system RAM, no pagemap); empty when unbound.
+        #[cfg_attr(feature = "user", serde(default))]
+        pub driver: DiskName,
     }
 
     /// A mounted filesystem on a DAX-capable block device (mountinfo), at

@@ -454,5 +454,84 @@ record pgmap rebind_pmem
 # poisoned page keeps its HWPoison flag until the pagemap is recreated.
 record memfail dax-workload memory-failure --json
 
+# Device-DAX (7.x): an nvdimm namespace reconfigured to devdax, then its
+# device bound to device_dax, fsdev_dax and kmem in turn; each rebind is a
+# pagemap death and birth with the kind, size and driver of the new one
+# (xtask/src/vmtest/devdax.rs). Last: pmem0 is gone after it, and memory
+# kmem onlined cannot be taken back before a reboot.
+# dax_bind DEVICE DRIVER: bind through new_id (fsdev_dax and kmem match no
+# device by type) and wait for the driver link.
+dax_bind() {
+    echo "$1" >"/sys/bus/dax/drivers/$2/new_id" || return 1
+    local waited=0
+    until [ "$(basename "$(readlink "/sys/bus/dax/devices/$1/driver")")" = "$2" ] \
+        || [ $waited -ge 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+    [ "$(basename "$(readlink "/sys/bus/dax/devices/$1/driver")")" = "$2" ]
+}
+# dax_unbind DEVICE DRIVER: unbind, and drop the id so it does not rebind.
+dax_unbind() {
+    echo "$1" >"/sys/bus/dax/drivers/$2/unbind" || return 1
+    echo "$1" >"/sys/bus/dax/drivers/$2/remove_id" 2>/dev/null
+    return 0
+}
+# devdax_state NAME: what `daxtrace state` reads now (devdax.state-NAME.txt).
+devdax_state() {
+    sleep 1
+    daxtrace state >"$out/devdax.state-$1.txt" 2>"$out/devdax.state-$1.err"
+}
+devdax_cycle() {
+    modprobe -a dax_pmem device_dax fsdev_dax kmem || { echo "modprobe failed" >&2; return 2; }
+    # A namespace of e820 or NFIT pmem: virtio-pmem may refuse devdax. On a
+    # virtio boot the e820 region is spare (`--spare-memmap`): bind it now.
+    modprobe nd_e820 2>/dev/null
+    local ns="" path tries
+    for tries in $(seq 50); do
+        for path in /sys/bus/nd/devices/namespace*; do
+            [ -e "$path" ] || continue
+            case "$(readlink -f "$path")" in *virtio*) continue ;; esac
+            ns=$(basename "$path"); break
+        done
+        [ -n "$ns" ] && break
+        sleep 0.2
+    done
+    if [ -z "$ns" ]; then
+        echo "no namespace outside virtio-pmem: $(ls /sys/bus/nd/devices/)" >"$out/devdax.skip"
+        return 0
+    fi
+    if ! ndctl create-namespace -f -e "$ns" -m devdax >"$out/devdax.ndctl.json" 2>"$out/devdax.ndctl.err"; then
+        echo "ndctl create-namespace -f -e $ns -m devdax failed: $(tail -1 "$out/devdax.ndctl.err")" \
+            >"$out/devdax.skip"
+        return 0
+    fi
+    local dev=""
+    for path in /sys/bus/dax/devices/dax*; do [ -e "$path" ] && dev=$(basename "$path") && break; done
+    [ -n "$dev" ] || { echo "no device-dax device after ndctl" >&2; return 3; }
+    # dax_pmem's device starts under device_dax (bound by type).
+    local waited=0
+    until [ -e "/sys/bus/dax/devices/$dev/driver" ] || [ $waited -ge 100 ]; do
+        sleep 0.1; waited=$((waited + 1))
+    done
+    echo "$dev $(cat "/sys/bus/dax/devices/$dev/resource") $(cat "/sys/bus/dax/devices/$dev/size")" \
+        >"$out/devdax.device"
+    local drv
+    drv=$(basename "$(readlink "/sys/bus/dax/devices/$dev/driver")")
+    [ "$drv" = device_dax ] || { echo "$dev came up under '$drv', not device_dax" >&2; return 4; }
+    echo "device_dax" >"$out/devdax.order"
+    devdax_state device_dax
+    dax_unbind "$dev" device_dax || return 5
+    dax_bind "$dev" fsdev_dax || { echo "binding fsdev_dax failed" >&2; return 6; }
+    echo "fsdev_dax" >>"$out/devdax.order"
+    devdax_state fsdev_dax
+    dax_unbind "$dev" fsdev_dax || return 7
+    dax_bind "$dev" kmem || { echo "binding kmem failed" >&2; return 8; }
+    echo "kmem" >>"$out/devdax.order"
+    devdax_state kmem
+    grep -F "System RAM (kmem)" /proc/iomem >"$out/devdax.iomem"
+    return 0
+}
+if [ "$(uname -r | cut -d. -f1)" -ge 7 ]; then
+    record devdax devdax_cycle
+fi
+
 log "all steps ran"
 exit 0

@@ -1,5 +1,7 @@
 //! The birth of a `dev_pagemap` (memremap_pages): its type and range.
-use dax_trace_common::{Flag, payload::PagemapCreate};
+use dax_trace_common::field::MemoryKindCode;
+use dax_trace_common::memory::{MemoryKind, MemoryTypes};
+use dax_trace_common::{DiskName, Flag, payload::PagemapCreate};
 
 use crate::conf;
 use crate::emit::submit;
@@ -14,6 +16,13 @@ pub(super) fn pagemap_create(point: u16, pgmap: u64, ret: u64) {
     let has_nr: u32 = conf!(pgmap_has_nr_range);
     let has_owner: u32 = conf!(pgmap_has_owner);
     let fsdax: u32 = conf!(fsdax_type);
+    let types = MemoryTypes {
+        fsdax,
+        generic: conf!(generic_type),
+        private: conf!(private_type),
+        coherent: conf!(coherent_type),
+        p2pdma: conf!(p2pdma_type),
+    };
     pins::pagemap_known(
         point,
         pgmap,
@@ -46,6 +55,10 @@ pub(super) fn pagemap_create(point: u16, pgmap: u64, ret: u64) {
             } else {
                 0
             },
+            kind: MemoryKindCode::new(MemoryKind::classify(ty, &types)),
+            _pad2: 0,
+            device: DiskName::EMPTY,
+            driver: DiskName::EMPTY,
         },
     );
 }

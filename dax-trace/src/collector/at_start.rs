@@ -112,6 +112,9 @@ impl Collector {
             id.pages = Some(s.pages);
             id.disk = disk.to_string();
             id.backing = s.backing.as_str().to_string();
+            id.kind =
+                Some(s.kind.get()).filter(|k| *k != dax_trace_common::memory::MemoryKind::Unknown);
+            id.driver = s.driver.as_str().to_string();
             if p.created_ns.is_none() && at_start {
                 p.pre_existing = true;
             }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use super::device::DeviceId;
+use dax_trace_common::memory::MemoryKind;
 
 /// What `memremap_pages` told about a pagemap. `None` fields: the pagemap
 /// was only seen in page events (created before the trace began).
@@ -12,6 +13,10 @@ use super::device::DeviceId;
 pub struct PagemapIdentity {
     pub pgmap: u64,
     pub memory_type: Option<u32>,
+    /// `memory_type` as a kind that means the same on every kernel
+    /// (`None`: not told, e.g. a trace recorded before kinds were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MemoryKind>,
     pub fs_dax: Option<bool>,
     /// First pfn and end pfn (exclusive).
     pub pfn_range: Option<(u64, u64)>,
@@ -28,14 +33,59 @@ pub struct PagemapIdentity {
     /// `dax0.0`), from the state.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub backing: String,
+    /// The driver bound to `backing` when the pagemap was born or read
+    /// (`device_dax`, `fsdev_dax`, `nd_pmem`), from sysfs.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
 }
 
 impl PagemapIdentity {
+    /// What the pagemap maps, as users read it: its kind (`fs-dax`,
+    /// `generic`; `memory type N` when only the raw number is known), its
+    /// size and the driver that made it, e.g. `generic, 502 MiB, dax0.0
+    /// (device_dax)`. Parts not known are left out; `None` when none is.
+    pub fn describe(&self) -> Option<String> {
+        let kind = match (self.kind, self.fs_dax, self.memory_type) {
+            (Some(k), _, _) if k != MemoryKind::Unknown => Some(k.name().to_string()),
+            (_, Some(true), _) => Some(MemoryKind::FsDax.name().to_string()),
+            (_, _, Some(t)) => Some(format!("memory type {t}")),
+            _ => None,
+        };
+        let size = self
+            .page_count()
+            .map(|pages| crate::human::bytes(pages * 4096));
+        let owner = match (self.backing.as_str(), self.driver.as_str()) {
+            ("", "") => None,
+            (dev, "") => Some(dev.to_string()),
+            ("", drv) => Some(format!("driver {drv}")),
+            (dev, drv) => Some(format!("{dev} ({drv})")),
+        };
+        let parts: Vec<String> = [kind, size, owner].into_iter().flatten().collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
     /// Pages of the pagemap, when known.
     pub fn page_count(&self) -> Option<u64> {
         self.pages
             .or_else(|| self.pfn_range.map(|(s, e)| e.saturating_sub(s)))
     }
+}
+
+/// Most earlier lives kept per pagemap pointer (see [`PagemapState::earlier`]).
+pub const MAX_EARLIER_LIVES: usize = 8;
+
+/// An earlier life of a pagemap pointer: the same `struct dev_pagemap`
+/// dies and is born again when a device-dax device is rebound (its
+/// pagemap is static, owned by the device, whichever driver maps it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagemapLife {
+    /// What it was then (`generic, 512 MiB, dax0.0 (device_dax)`).
+    pub what: String,
+    pub kind: Option<MemoryKind>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    pub created_ns: Option<u64>,
+    pub destroyed_ns: Option<u64>,
 }
 
 /// A page found busy (referenced beyond the kernel's idle rule) by the
@@ -132,9 +182,30 @@ pub struct PagemapState {
     pub busy_at_start: Vec<StartBusyPage>,
     #[serde(default, skip_serializing_if = "super::device::is_zero")]
     pub busy_at_start_more: u64,
+    /// Earlier lives of the same pointer, oldest first (at most
+    /// [`MAX_EARLIER_LIVES`], the oldest dropped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<PagemapLife>,
 }
 
 impl PagemapState {
+    /// The pagemap born again at the same address: what it was becomes
+    /// an earlier life of `next`.
+    pub(super) fn reborn_as(self, mut next: PagemapState) -> PagemapState {
+        next.earlier = self.earlier;
+        next.earlier.push(PagemapLife {
+            what: self.identity.describe().unwrap_or_default(),
+            kind: self.identity.kind,
+            driver: self.identity.driver,
+            created_ns: self.created_ns,
+            destroyed_ns: self.destroyed_ns,
+        });
+        if next.earlier.len() > MAX_EARLIER_LIVES {
+            next.earlier.remove(0);
+        }
+        next
+    }
+
     pub(super) fn new(pgmap: u64) -> Self {
         Self {
             identity: PagemapIdentity {
@@ -157,6 +228,7 @@ impl PagemapState {
             last_memory_failure: None,
             busy_at_start: Vec::new(),
             busy_at_start_more: 0,
+            earlier: Vec::new(),
         }
     }
 
@@ -261,6 +333,33 @@ mod tests {
         let mut pfns: Vec<u64> = p.busy.keys().copied().collect();
         pfns.sort_unstable();
         pfns
+    }
+
+    #[test]
+    fn a_pagemap_is_described_by_kind_size_and_driver() {
+        let mut id = PagemapIdentity {
+            memory_type: Some(4),
+            kind: Some(MemoryKind::Generic),
+            fs_dax: Some(false),
+            pfn_range: Some((0x40a00, 0x60000)),
+            backing: "dax0.0".into(),
+            driver: "device_dax".into(),
+            ..PagemapIdentity::default()
+        };
+        assert_eq!(
+            id.describe().as_deref(),
+            Some("generic, 502 MiB, dax0.0 (device_dax)")
+        );
+        // An older trace: no kind, the raw type; the FS-DAX flag still names it.
+        id.kind = None;
+        id.driver.clear();
+        assert_eq!(
+            id.describe().as_deref(),
+            Some("memory type 4, 502 MiB, dax0.0")
+        );
+        id.fs_dax = Some(true);
+        assert_eq!(id.describe().as_deref(), Some("fs-dax, 502 MiB, dax0.0"));
+        assert_eq!(PagemapIdentity::default().describe(), None);
     }
 
     #[test]

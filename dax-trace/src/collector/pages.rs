@@ -17,9 +17,20 @@ impl Collector {
             pfn_range: Some((c.pfn_start, c.pfn_end)),
             nr_range: Some(c.nr_range),
             owner: c.owner,
+            // Unknown: a trace from before kinds (or a type BTF did not name).
+            kind: Some(c.kind.get())
+                .filter(|k| *k != dax_trace_common::memory::MemoryKind::Unknown),
+            backing: c.device.as_str().to_string(),
+            driver: c.driver.as_str().to_string(),
             ..PagemapIdentity::default()
         };
         p.created_ns = Some(ev.ts_ns);
+        // A pointer seen die is a pagemap born again (a device-dax device
+        // rebound): keep what it was.
+        let p = match self.pagemaps.remove(&c.pgmap) {
+            Some(old) if old.destroyed_ns.is_some() => old.reborn_as(p),
+            _ => p,
+        };
         self.pagemaps.insert(c.pgmap, p);
         self.prune_pagemaps(c.pgmap);
     }

@@ -177,6 +177,9 @@ pub struct PagemapSummary {
     pub busy_at_start: Vec<StartBusyPage>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub busy_at_start_more: u64,
+    /// Earlier lives of the same pagemap pointer, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<super::pagemap::PagemapLife>,
 }
 
 /// The whole state, ready to print or serialize.
@@ -376,6 +379,7 @@ impl Collector {
             pre_existing: p.pre_existing,
             busy_at_start: p.busy_at_start.clone(),
             busy_at_start_more: p.busy_at_start_more,
+            earlier: p.earlier.clone(),
         }
     }
 

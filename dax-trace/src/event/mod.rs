@@ -12,6 +12,7 @@
 mod devices;
 
 use crate::comm::Comm;
+use dax_trace_common::NAME_LEN;
 use dax_trace_common::{EventHeader, HEADER_SIZE, Payload};
 use serde::{Deserialize, Serialize};
 
@@ -213,13 +214,19 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Event, DecodeError> {
 /// Kinds whose payload grew by appended fields, with the format version that
 /// appended them and how many bytes: a record of an older file is that much
 /// shorter and reads with the new fields zero (a stack id of 0 is "none").
-const APPENDED: [(u16, u32, usize); 5] = [
+const APPENDED: [(u16, u32, usize); 8] = [
     (dax_trace_common::kind::CLAIM, 3, 8),
     (dax_trace_common::kind::RELEASE, 3, 8),
     (dax_trace_common::kind::WAIT_BEGIN, 3, 8),
     (dax_trace_common::kind::STATE_WAIT, 4, 8),
     // dev, path_from, ino: the file the kernel named at the refusal.
     (dax_trace_common::kind::REFUSED_PIN, 5, 16),
+    // The memory kind (and padding), device and driver names.
+    (dax_trace_common::kind::PAGEMAP_CREATE, 5, 8 + 2 * NAME_LEN),
+    // The memory kind (and padding) and driver name.
+    (dax_trace_common::kind::STATE_PAGEMAP, 5, 8 + NAME_LEN),
+    // The device-dax device and driver names.
+    (dax_trace_common::kind::STATE_DAX_DEVICE, 5, 2 * NAME_LEN),
 ];
 
 /// Decodes one binary event of a trace file of format `version`: records of

@@ -128,7 +128,7 @@ pub fn render_text(r: &Report) -> String {
         out.push_str("\nno pagemap seen\n");
     }
     for p in &s.pagemaps {
-        pagemap_text(&mut out, p);
+        pagemap_text(&mut out, p, origin);
     }
     if s.devices.is_empty() {
         out.push_str("\nno device seen\n");

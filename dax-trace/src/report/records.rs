@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use crate::collector::{ClaimOutcome, DeviceSummary, PagemapSummary};
 use crate::human::time::Timeline;
 use crate::human::{bytes, duration};
+use dax_trace_common::memory::MemoryKind;
 
 use super::list;
 
@@ -15,12 +16,17 @@ fn holder(h: u64) -> String {
     }
 }
 
-pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary) {
+pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary, time: Timeline) {
     let id = &p.identity;
-    let kind = match (id.fs_dax, id.memory_type) {
-        (Some(true), _) => "fs-dax".to_string(),
-        (_, Some(t)) => format!("memory type {t}"),
-        (_, None) => "created before the trace".to_string(),
+    let kind = match (
+        id.kind.filter(|k| *k != MemoryKind::Unknown),
+        id.fs_dax,
+        id.memory_type,
+    ) {
+        (Some(k), _, _) => k.name().to_string(),
+        (None, Some(true), _) => "fs-dax".to_string(),
+        (None, _, Some(t)) => format!("memory type {t}"),
+        (None, _, None) => "created before the trace".to_string(),
     };
     let range = match (id.pfn_range, p.pages) {
         (Some((start, end)), Some(pages)) if p.pre_existing => {
@@ -55,6 +61,20 @@ pub(super) fn pagemap_text(out: &mut String, p: &PagemapSummary) {
                 .copied()
                 .collect::<Vec<_>>()
                 .join(" on ")
+        );
+    }
+    if !id.driver.is_empty() {
+        let _ = writeln!(out, "  driver        {}", id.driver);
+    }
+    for life in &p.earlier {
+        let _ = writeln!(
+            out,
+            "  earlier life  {}: {} to {}",
+            life.what,
+            life.created_ns
+                .map_or_else(|| "before the trace".to_string(), |t| time.at(t)),
+            life.destroyed_ns
+                .map_or_else(|| "?".to_string(), |t| time.at(t)),
         );
     }
     let _ = writeln!(out, "  used by       {}", list(&p.devices));

@@ -190,3 +190,57 @@ fn a_mount_says_whether_dax_is_in_effect_and_older_traces_say_nothing() {
     let older = Script::xfs_mounted_before();
     assert!(!text(&older).contains("dax mode"), "{}", text(&older));
 }
+
+#[test]
+fn a_device_dax_pagemap_rebound_to_fsdev_dax_shows_its_kind_size_and_driver() {
+    use crate::collector::Collector;
+    use crate::human::time::Timeline;
+    use crate::testkit::fixture::*;
+    use dax_trace_common::memory::MemoryKind;
+
+    // dax0.0 under device_dax, then under fsdev_dax: the static pagemap of a
+    // devdax namespace is reused, so the same pointer dies and is born again.
+    let pfns = (0x40a00, 0x60000);
+    let mut s = Script::default();
+    s.devdax_pagemap(PGMAP0, pfns, MemoryKind::Generic, "dax0.0", "device_dax");
+    let mut c = Collector::default();
+    for e in s.build() {
+        c.ingest(&e);
+    }
+    let mut out = String::new();
+    pagemap_text(&mut out, &c.summary().pagemaps[0], Timeline::relative(0));
+    assert!(out.contains("pfn 0x40a00-0x60000 (128512 pages)"), "{out}");
+    assert!(out.contains(": generic, pfn"), "{out}");
+    assert!(
+        out.contains("  backed by     dax0.0\n  driver        device_dax\n"),
+        "{out}"
+    );
+
+    s.pagemap_gone(PGMAP0)
+        .devdax_pagemap(PGMAP0, pfns, MemoryKind::FsDax, "dax0.0", "fsdev_dax");
+    let mut c = Collector::default();
+    for e in s.build() {
+        c.ingest(&e);
+    }
+    let summary = c.summary();
+    assert_eq!(summary.pagemaps.len(), 1);
+    let mut out = String::new();
+    pagemap_text(&mut out, &summary.pagemaps[0], Timeline::relative(0));
+    assert!(out.contains(": fs-dax, pfn"), "{out}");
+    assert!(!out.contains("destroyed"), "born again: {out}");
+    assert!(
+        out.contains("  earlier life  generic, 502 MiB, dax0.0 (device_dax): +1.001s to +1.002s\n"),
+        "{out}"
+    );
+    assert!(out.contains("  driver        fsdev_dax\n"), "{out}");
+    let json = serde_json::to_value(&summary).expect("encodes");
+    let id = &json["pagemaps"][0]["identity"];
+    assert_eq!(
+        (&id["kind"], &id["driver"], &id["backing"]),
+        (
+            &serde_json::json!("fs-dax"),
+            &serde_json::json!("fsdev_dax"),
+            &serde_json::json!("dax0.0")
+        )
+    );
+}

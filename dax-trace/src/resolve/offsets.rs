@@ -153,6 +153,20 @@ pub fn from_btf(btf: &KernelBtf, config: &mut Config, out: &mut Offsets) -> Resu
             .missing
             .push("enum memory_type: MEMORY_DEVICE_FS_DAX".into()),
     }
+    // The other kinds only name a pagemap: absent ones (COHERENT before
+    // 6.1) stay 0 and are not missing.
+    let others: [(&str, &mut u32); 4] = [
+        ("MEMORY_DEVICE_GENERIC", &mut config.generic_type),
+        ("MEMORY_DEVICE_PRIVATE", &mut config.private_type),
+        ("MEMORY_DEVICE_COHERENT", &mut config.coherent_type),
+        ("MEMORY_DEVICE_PCI_P2PDMA", &mut config.p2pdma_type),
+    ];
+    for (name, slot) in others {
+        if let Some(v) = btf.enum_value("memory_type", name)? {
+            *slot = v as u32;
+            out.values.push((name.into(), v as u64));
+        }
+    }
     Ok(())
 }
 

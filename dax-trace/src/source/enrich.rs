@@ -1,11 +1,12 @@
 //! What live capture adds to kernel events before it sends them: the
 //! symbolized kernel stacks they name (read from the programs' stack map
-//! into the stream's [`StackTable`], once per id) and the full path of the
-//! file a refused long-term pin asked for: the mount point of the device
+//! into the stream's [`StackTable`], once per id), the full path of the
+//! file a refused long-term pin asked for (the mount point of the device
 //! the kernel named joined with the kernel's dentry names, or, when the
 //! kernel named nothing, the file mapped at the address in
-//! `/proc/PID/maps` (while the task still exists). Replay needs neither:
-//! the trace holds both.
+//! `/proc/PID/maps` while the task still exists), and the device and driver
+//! of a new pagemap (sysfs, [`super::pagemap_owner`]). Replay needs none:
+//! the trace holds them.
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -14,8 +15,10 @@ use dax_trace_common::field::{PathName, StackId};
 use dax_trace_common::payload::{RefusedPin, path_from};
 
 use super::file_path::mounted_path;
+use super::pagemap_owner;
 use crate::event::{Event, EventBody};
 use crate::stacks::{StackRecord, StackTable, stack_of};
+use crate::state::sysfs::Sysfs;
 use crate::symbolize::Symbolizer;
 
 /// Stacks that could not be read are retried this many times at most.
@@ -29,6 +32,7 @@ pub struct Enricher {
     failed: HashSet<u32>,
     proc_root: std::path::PathBuf,
     mountinfo: std::path::PathBuf,
+    sysfs: Sysfs,
 }
 
 impl Enricher {
@@ -48,6 +52,7 @@ impl Enricher {
             failed: HashSet::new(),
             proc_root: "/proc".into(),
             mountinfo: crate::state::mountinfo::path(),
+            sysfs: Sysfs::default(),
         }
     }
 
@@ -58,6 +63,7 @@ impl Enricher {
         events.iter().any(|event| {
             self.unread_stack(event).is_some()
                 || matches!(&event.body, EventBody::RefusedPin(r) if path_wanted(r))
+                || matches!(&event.body, EventBody::PagemapCreate(c) if pagemap_owner::unnamed(c))
         })
     }
 
@@ -71,6 +77,9 @@ impl Enricher {
         for event in events {
             if let Some(id) = self.unread_stack(event) {
                 self.load(id);
+            }
+            if let EventBody::PagemapCreate(c) = &mut event.body {
+                pagemap_owner::name(&self.sysfs, c);
             }
             if let EventBody::RefusedPin(r) = &mut event.body
                 && path_wanted(r)

@@ -11,6 +11,7 @@ pub mod enrich;
 pub mod feed;
 pub mod file_path;
 pub mod live;
+pub mod pagemap_owner;
 mod pump;
 pub mod replay;
 

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use dax_trace_common::Config;
+use dax_trace_common::field::MemoryKindCode;
+use dax_trace_common::memory::MemoryKind;
 use dax_trace_common::payload::state_bits;
 
 use super::census::{self, Census};
@@ -85,7 +87,7 @@ pub fn read(kernel: &Kernel<'_>, opts: &ReadOptions) -> Reading {
         }
     };
     read_pagemaps(kernel, opts, &disks, ts, &mut s);
-    let dax_disks = read_dax_devices(kernel, &by_name, ts, &mut s);
+    let dax_disks = read_dax_devices(kernel, opts, &by_name, ts, &mut s);
     disks::read_mounts(&opts.sysfs, &by_name, &dax_disks, ts, &mut s);
     disks::read_dm(&disks, &by_name, ts, &mut s);
     let mut census = Census::default();
@@ -159,6 +161,15 @@ fn read_pagemaps(
                     owner: p.owner,
                     disk: DiskName::from_str_lossy(disk.map_or("", |d| d.name.as_str())),
                     backing: DiskName::from_str_lossy(&backing),
+                    kind: MemoryKindCode::new(MemoryKind::of_type(p.memory_type, kernel.config)),
+                    _pad: 0,
+                    driver: DiskName::from_str_lossy(
+                        &opts
+                            .sysfs
+                            .range_owner(start << 12, end.saturating_sub(start) << 12)
+                            .map(|o| o.driver)
+                            .unwrap_or_default(),
+                    ),
                 };
                 s.events.push(Event::own(ts, body.into()));
             }
@@ -171,6 +182,7 @@ fn read_pagemaps(
 /// Reads the dax devices; returns the names of the disks they serve.
 fn read_dax_devices(
     kernel: &Kernel<'_>,
+    opts: &ReadOptions,
     by_name: &HashMap<&str, &BlockDevice>,
     ts: u64,
     s: &mut Reading,
@@ -204,8 +216,10 @@ fn read_dax_devices(
             HashMap::new()
         }
     };
+    let dax_chars = opts.sysfs.dax_char_devices();
     let mut names = Vec::new();
     for d in found {
+        let char_dev = dax_chars.iter().find(|c| c.dev == Some(Dev(d.rdev)));
         let disk = d.disk.clone().or_else(|| hosts.get(&d.dax_dev).cloned());
         let block = disk.as_deref().and_then(|n| by_name.get(n));
         if let Some(n) = &disk {
@@ -220,7 +234,12 @@ fn read_dax_devices(
             alive: Flag::new(d.alive),
             claims: d.claims,
             has_holders: Flag::new(l.holder_data.is_some()),
-            size_bytes: block.map_or(0, |b| b.size_bytes),
+            size_bytes: block
+                .map(|b| b.size_bytes)
+                .or(char_dev.map(|c| c.size))
+                .unwrap_or(0),
+            device: DiskName::from_str_lossy(char_dev.map_or("", |c| c.name.as_str())),
+            driver: DiskName::from_str_lossy(char_dev.map_or("", |c| c.driver.as_str())),
         };
         s.events.push(Event::own(ts, body.into()));
     }

@@ -2,12 +2,33 @@
 //! one line per entry, grouped by kind. In `state/` beside the readers, so
 //! the binary only parses arguments and wires them to it.
 use crate::event::{Event, EventBody};
+use dax_trace_common::memory::MemoryKind;
+
+/// What a device-dax device is while `driver` is bound to it.
+pub fn device_dax_role(driver: &str) -> String {
+    match driver {
+        "" => "no driver bound".to_string(),
+        "device_dax" => "driver device_dax (character device, generic pagemap)".to_string(),
+        "fsdev_dax" => "driver fsdev_dax (fs-dax pagemap)".to_string(),
+        "kmem" => "driver kmem (system RAM, no pagemap)".to_string(),
+        other => format!("driver {other}"),
+    }
+}
 
 /// One line per entry, grouped by kind.
 pub fn render(events: &[Event]) -> String {
     let mut out = String::new();
     for e in events {
         let line = match &e.body {
+            EventBody::StateDaxDevice(d) if !d.device.is_empty() => format!(
+                "dax device {:#x}: device-dax {} {}, {}, {} claim(s) held, {}",
+                d.dax_dev,
+                d.device,
+                crate::human::whole_mib(d.size_bytes),
+                if d.alive.get() { "alive" } else { "dead" },
+                d.claims,
+                device_dax_role(d.driver.as_str())
+            ),
             EventBody::StateDaxDevice(d) => format!(
                 "dax device {:#x}: disk {} ({}) {}, {}, {} claim(s) held{}",
                 d.dax_dev,
@@ -27,19 +48,29 @@ pub fn render(events: &[Event]) -> String {
                 }
             ),
             EventBody::StatePagemap(p) => format!(
-                "pagemap {:#x}: type {}{} pfns {:#x}..{:#x} ({} pages) on {} {}",
+                "pagemap {:#x}: type {}{}{} pfns {:#x}..{:#x} ({} pages, {}) on {} {}{}",
                 p.pgmap,
                 p.memory_type,
                 if p.fs_dax.get() { " (FS_DAX)" } else { "" },
+                match p.kind.get() {
+                    MemoryKind::Unknown | MemoryKind::FsDax => String::new(),
+                    k => format!(" ({})", k.name()),
+                },
                 p.pfn_start,
                 p.pfn_end,
                 p.pages,
+                crate::human::bytes(p.pages * 4096),
                 if p.disk.is_empty() {
                     "?"
                 } else {
                     p.disk.as_str()
                 },
-                p.backing
+                p.backing,
+                if p.driver.is_empty() {
+                    String::new()
+                } else {
+                    format!(", driver {}", p.driver)
+                }
             ),
             EventBody::StateMount(m) => format!(
                 "mount: {} on {} ({}, {}dax) from {}",
@@ -175,6 +206,42 @@ mod tests {
             text.contains(
                 "truncate[?/585] on pfn 0x48200 (ino 12, index 0) for at least 3200 ms, page idle"
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_device_dax_device_says_what_its_driver_makes_of_it() {
+        let d = crate::event::StateDaxDevice {
+            dax_dev: 0xffff_8880_0000_2000,
+            size_bytes: 502 << 20,
+            alive: Flag::new(true),
+            device: DiskName::from_str_lossy("dax0.0"),
+            driver: DiskName::from_str_lossy("kmem"),
+            ..Default::default()
+        };
+        let text = render(&[ev(d.into(), "daxtrace")]);
+        assert!(
+            text.contains(
+                "dax device 0xffff888000002000: device-dax dax0.0 502 MiB, alive, 0 claim(s) held, driver kmem (system RAM, no pagemap)"
+            ),
+            "{text}"
+        );
+        let p = crate::event::StatePagemap {
+            pgmap: 0xffff_8880_0001_0000,
+            memory_type: 4,
+            pfn_start: 0x40a00,
+            pfn_end: 0x60000,
+            pages: 0x1f600,
+            nr_range: 1,
+            backing: DiskName::from_str_lossy("dax0.0"),
+            kind: MemoryKind::Generic.into(),
+            driver: DiskName::from_str_lossy("device_dax"),
+            ..Default::default()
+        };
+        let text = render(&[ev(p.into(), "daxtrace")]);
+        assert!(
+            text.contains("type 4 (generic) pfns 0x40a00..0x60000 (128512 pages, 502 MiB) on ? dax0.0, driver device_dax"),
             "{text}"
         );
     }

@@ -27,6 +27,20 @@ pub struct DaxCharDevice {
     pub name: String,
     pub start: u64,
     pub size: u64,
+    /// Its device number (`dev`), which its `dax_device`'s inode carries.
+    pub dev: Option<Dev>,
+    /// The bound driver (`device_dax`, `fsdev_dax`, `kmem`); empty when none.
+    pub driver: String,
+}
+
+/// The device whose physical range holds a pagemap's, and its driver.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RangeOwner {
+    /// `dax0.0` (device-dax) or an nvdimm device (`namespace0.0`, `pfn0.1`).
+    pub device: String,
+    /// The bound driver's name (`device_dax`, `fsdev_dax`, `kmem`,
+    /// `nd_pmem`); empty when none is bound.
+    pub driver: String,
 }
 
 /// A sysfs tree (normally `/sys`).
@@ -60,6 +74,15 @@ fn parse_u64(s: &str) -> Option<u64> {
 pub fn parse_dev(s: &str) -> Option<Dev> {
     let (ma, mi) = s.trim().split_once(':')?;
     Some(Dev::new(ma.parse().ok()?, mi.parse().ok()?))
+}
+
+/// The name of the driver bound to the device at `dir` (its `driver`
+/// link); empty when none.
+fn driver_of(dir: &Path) -> String {
+    std::fs::read_link(dir.join("driver"))
+        .ok()
+        .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default()
 }
 
 fn names_in(dir: &Path) -> Vec<String> {
@@ -121,6 +144,36 @@ impl Sysfs {
         Some(target.file_name()?.to_string_lossy().into_owned())
     }
 
+    /// The device whose range overlaps `len` bytes at physical address
+    /// `start`, with its driver: device-dax devices first (their nvdimm
+    /// counterpart `daxX.Y` on the nd bus overlaps too), then nvdimm devices
+    /// with a driver bound, then any.
+    pub fn range_owner(&self, start: u64, len: u64) -> Option<RangeOwner> {
+        let overlaps = |lo: u64, size: u64| lo < start.saturating_add(len) && start < lo + size;
+        let candidates = |bus: &str| -> Vec<RangeOwner> {
+            let dir = self.root.join("bus").join(bus).join("devices");
+            names_in(&dir)
+                .into_iter()
+                .filter_map(|name| {
+                    let d = dir.join(&name);
+                    let lo = parse_u64(&read_trim(&d.join("resource"))?)?;
+                    let size = parse_u64(&read_trim(&d.join("size"))?)?;
+                    overlaps(lo, size).then(|| RangeOwner {
+                        driver: driver_of(&d),
+                        device: name,
+                    })
+                })
+                .collect()
+        };
+        let dax = candidates("dax");
+        if let Some(first) = dax.into_iter().next() {
+            return Some(first);
+        }
+        let nd = candidates("nd");
+        let bound = nd.iter().position(|o| !o.driver.is_empty()).unwrap_or(0);
+        nd.into_iter().nth(bound)
+    }
+
     /// Device-dax devices with their physical ranges.
     pub fn dax_char_devices(&self) -> Vec<DaxCharDevice> {
         let dir = self.root.join("bus/dax/devices");
@@ -131,6 +184,8 @@ impl Sysfs {
                 Some(DaxCharDevice {
                     start: parse_u64(&read_trim(&d.join("resource"))?)?,
                     size: parse_u64(&read_trim(&d.join("size"))?)?,
+                    dev: read_trim(&d.join("dev")).and_then(|s| parse_dev(&s)),
+                    driver: driver_of(&d),
                     name,
                 })
             })
@@ -188,6 +243,79 @@ mod tests {
         assert_eq!(
             pmem.backing,
             Some(("namespace0.0".to_string(), 0x4000_0000, 512 << 20))
+        );
+    }
+
+    /// A device at `rel` with a range and, when given, a driver link.
+    fn device(r: &Path, rel: &str, start: u64, size: u64, driver: Option<&str>) {
+        write(r, &format!("{rel}/resource"), &format!("{start:#x}\n"));
+        write(r, &format!("{rel}/size"), &format!("{size}\n"));
+        if let Some(drv) = driver {
+            let target = r.join("bus/x/drivers").join(drv);
+            std::fs::create_dir_all(&target).expect("mkdir");
+            std::os::unix::fs::symlink(target, r.join(rel).join("driver")).expect("link");
+        }
+    }
+
+    #[test]
+    fn a_range_is_owned_by_its_device_dax_device_and_the_driver_bound_to_it() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let r = tmp.path();
+        // devdax on a namespace: the nd bus's dax0.1 (dax_pmem) and the dax
+        // bus's dax0.0 (fsdev_dax now) overlap the pagemap.
+        device(
+            r,
+            "bus/nd/devices/namespace0.0",
+            0x4000_0000,
+            512 << 20,
+            None,
+        );
+        device(
+            r,
+            "bus/nd/devices/dax0.1",
+            0x4000_0000,
+            512 << 20,
+            Some("dax_pmem"),
+        );
+        device(
+            r,
+            "bus/dax/devices/dax0.0",
+            0x40a0_0000,
+            502 << 20,
+            Some("fsdev_dax"),
+        );
+        let sys = Sysfs {
+            root: r.to_path_buf(),
+        };
+        let owner = sys.range_owner(0x40a0_0000, 502 << 20).expect("owner");
+        assert_eq!(
+            (owner.device.as_str(), owner.driver.as_str()),
+            ("dax0.0", "fsdev_dax")
+        );
+        write(r, "bus/dax/devices/dax0.0/dev", "251:0\n");
+        let chars = sys.dax_char_devices();
+        assert_eq!(
+            (chars[0].dev, chars[0].driver.as_str()),
+            (Some(Dev::new(251, 0)), "fsdev_dax")
+        );
+        assert_eq!(
+            sys.range_owner(0x1_0000_0000, 4096),
+            None,
+            "outside every range"
+        );
+        // Unbound: the device, no driver.
+        std::fs::remove_file(r.join("bus/dax/devices/dax0.0/driver")).expect("unlink");
+        let owner = sys.range_owner(0x40a0_0000, 4096).expect("owner");
+        assert_eq!(
+            (owner.device.as_str(), owner.driver.as_str()),
+            ("dax0.0", "")
+        );
+        // fsdax: no device-dax device; the bound nvdimm device wins.
+        std::fs::remove_dir_all(r.join("bus/dax")).expect("rm");
+        let owner = sys.range_owner(0x4100_0000, 4096).expect("owner");
+        assert_eq!(
+            (owner.device.as_str(), owner.driver.as_str()),
+            ("dax0.1", "dax_pmem")
         );
     }
 

@@ -1,7 +1,8 @@
 //! Event builders for tests: short readable scenarios instead of raw structs.
 use crate::event::{
     BlockedWait, BusyPage, Claim, Drops, Fault, OrphanIdle, PageIdle, PageOrphaned, PagemapCreate,
-    PinOwner, PinRelease, PmemFlush, RefusedPin, Release, StuckWait, WaitBegin, WaitEnd,
+    PagemapDestroy, PinOwner, PinRelease, PmemFlush, RefusedPin, Release, StuckWait, WaitBegin,
+    WaitEnd,
 };
 use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
 use dax_trace_common::field::OptU64;
@@ -67,6 +68,36 @@ impl Script {
             ret: 0,
             ..Default::default()
         }))
+    }
+
+    /// A pagemap born of `driver` on device-dax device `device`, of `kind`
+    /// (numbered as 6.1+ does: FS_DAX 3, GENERIC 4).
+    pub fn devdax_pagemap(
+        &mut self,
+        pgmap: u64,
+        pfns: (u64, u64),
+        kind: dax_trace_common::memory::MemoryKind,
+        device: &str,
+        driver: &str,
+    ) -> &mut Self {
+        use dax_trace_common::memory::MemoryKind;
+        let fs_dax = kind == MemoryKind::FsDax;
+        self.push(EventBody::PagemapCreate(PagemapCreate {
+            pgmap,
+            memory_type: if fs_dax { 3 } else { 4 },
+            fs_dax: fs_dax.into(),
+            pfn_start: pfns.0,
+            pfn_end: pfns.1,
+            nr_range: 1,
+            kind: kind.into(),
+            device: device.into(),
+            driver: driver.into(),
+            ..Default::default()
+        }))
+    }
+
+    pub fn pagemap_gone(&mut self, pgmap: u64) -> &mut Self {
+        self.push(EventBody::PagemapDestroy(PagemapDestroy { pgmap }))
     }
 
     pub fn claim(&mut self, dax_dev: u64, holder: u64, bdev: Dev, disk: &str) -> &mut Self {

@@ -83,6 +83,7 @@ impl Script {
             owner: 0,
             disk: disk.into(),
             backing: backing.into(),
+            ..Default::default()
         }))
     }
 
@@ -110,6 +111,7 @@ impl Script {
             claims,
             has_holders: has_holders.into(),
             size_bytes: PMEM0_BYTES,
+            ..Default::default()
         }))
     }
 

@@ -46,7 +46,7 @@ pub fn decode(b: &[u8; RAW_EVENT_SIZE]) -> Result<Event, DecodeError> {
             owner: a[5],
             ret: a[6] as i64,
             fs_dax: flag(a[7]),
-            _pad: 0,
+            ..Default::default()
         }
         .into(),
         kind::PAGEMAP_DESTROY => PagemapDestroy { pgmap: a[0] }.into(),

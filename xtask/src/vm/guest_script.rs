@@ -220,6 +220,7 @@ mod tests {
             pmem: PmemLayout {
                 main: PmemKind::Virtio,
                 dax_root: Some(PmemKind::Memmap),
+                spare_memmap: false,
             },
             share: false,
             host_usr: true,
@@ -232,6 +233,7 @@ mod tests {
             pmem: PmemLayout {
                 main: PmemKind::Memmap,
                 dax_root: None,
+                spare_memmap: false,
             },
             share: true,
             host_usr: false,

@@ -87,6 +87,7 @@ impl VmRequest {
             pmem: PmemLayout {
                 main: PmemKind::Memmap,
                 dax_root: None,
+                spare_memmap: false,
             },
             timeout: Duration::from_secs(600),
             accel: None,
@@ -320,6 +321,9 @@ fn pmem_devices(layout: &PmemLayout, run_dir: &Path) -> anyhow::Result<Vec<qemu:
     if let Some(root) = layout.dax_root {
         devices.push(device(root, 1)?);
     }
+    if layout.spare_memmap {
+        devices.push(qemu::Pmem::Memmap);
+    }
     Ok(devices)
 }
 
@@ -470,6 +474,10 @@ pub struct Args {
     /// `dax=always` at /dax-root before anything else runs: a DAX root.
     #[arg(long, value_enum, value_name = "KIND")]
     dax_root: Option<PmemKind>,
+    /// Also reserve memmap= e820 pmem, left unbound until the command loads
+    /// nd_e820 (for steps that reconfigure a namespace, e.g. to devdax).
+    #[arg(long)]
+    spare_memmap: bool,
     /// Seconds before the VM counts as hung.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -518,6 +526,7 @@ pub fn request_from_args(args: Args) -> anyhow::Result<VmRequest> {
                 args.pmem
             },
             dax_root: args.dax_root,
+            spare_memmap: args.spare_memmap,
         },
         timeout: Duration::from_secs(args.timeout),
         accel: args.accel,

@@ -13,7 +13,9 @@ use super::pmem::PmemKind;
 /// pmem (legacy e820; ACPI NFIT for the emulated NVDIMM; virtio-pmem, the
 /// pmem of microVM guests), device-mapper with
 /// dm-delay and loop (the slow device of dma-truncate), ext4, xfs, 9p over
-/// virtio, and the checksums ext4/xfs ask for. Built-in or absent ones are skipped.
+/// virtio, the checksums ext4/xfs ask for, and device-dax with its drivers
+/// (dax_pmem, device_dax, fsdev_dax, kmem: 7.x's devdax step loads them).
+/// Built-in or absent ones are skipped.
 pub const WANTED: &[&str] = &[
     "libnvdimm",
     "nd_pmem",
@@ -33,6 +35,10 @@ pub const WANTED: &[&str] = &[
     "9pnet_virtio",
     "9p",
     "null_blk",
+    "dax_pmem",
+    "device_dax",
+    "fsdev_dax",
+    "kmem",
 ];
 
 /// The modules of one kind of pmem, loaded only when a run has it
@@ -43,8 +49,9 @@ fn pmem_only(name: &str) -> bool {
 
 /// Modules in the image that no boot loads: the command modprobes them
 /// (null_blk, the fast block device of the overhead benchmark, creates
-/// /dev/nullb0 as soon as it is loaded).
-pub const ON_DEMAND: &[&str] = &["null_blk"];
+/// /dev/nullb0 as soon as it is loaded; the device-dax drivers would take
+/// over a namespace the other steps need as fsdax).
+pub const ON_DEMAND: &[&str] = &["null_blk", "dax_pmem", "device_dax", "fsdev_dax", "kmem"];
 
 /// One line of `modprobe --show-depends`.
 #[derive(Debug, PartialEq, Eq)]

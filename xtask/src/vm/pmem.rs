@@ -55,6 +55,10 @@ pub struct PmemLayout {
     /// A second device, /dev/pmem1, which /init formats ext4 and mounts
     /// `dax=always` at [`DAX_ROOT_MOUNT`] first of all.
     pub dax_root: Option<PmemKind>,
+    /// `memmap=` e820 pmem reserved beside the other devices but left
+    /// unbound: /init does not load nd_e820, a step does (the device-DAX
+    /// step reconfigures it, which virtio-pmem namespaces do not allow).
+    pub spare_memmap: bool,
 }
 
 /// Where /init mounts the DAX root.
@@ -64,6 +68,10 @@ impl PmemLayout {
     /// A layout the test bed can build: one memmap region and one NVDIMM at
     /// most, and no NVDIMM as a DAX root (its namespace set-up is per run).
     pub fn validate(&self) -> Result<(), String> {
+        let memmap_used = self.main == PmemKind::Memmap || self.dax_root == Some(PmemKind::Memmap);
+        if self.spare_memmap && memmap_used {
+            return Err("memmap pmem is one region: it cannot also be the spare".into());
+        }
         match self.dax_root {
             None => Ok(()),
             Some(PmemKind::Nvdimm) => {
@@ -97,13 +105,21 @@ mod tests {
         let memmap_twice = PmemLayout {
             main: PmemKind::Memmap,
             dax_root: Some(PmemKind::Memmap),
+            spare_memmap: false,
         };
         assert!(memmap_twice.validate().unwrap_err().contains("one region"));
         let nvdimm_root = PmemLayout {
             main: PmemKind::Virtio,
             dax_root: Some(PmemKind::Nvdimm),
+            spare_memmap: false,
         };
         assert!(nvdimm_root.validate().is_err());
+        let spare_twice = PmemLayout {
+            main: PmemKind::Memmap,
+            dax_root: None,
+            spare_memmap: true,
+        };
+        assert!(spare_twice.validate().unwrap_err().contains("spare"));
         for (main, root) in [
             (PmemKind::Virtio, PmemKind::Memmap),
             (PmemKind::Virtio, PmemKind::Virtio),
@@ -112,6 +128,7 @@ mod tests {
             let layout = PmemLayout {
                 main,
                 dax_root: Some(root),
+                spare_memmap: false,
             };
             assert_eq!(layout.validate(), Ok(()), "{layout:?}");
         }

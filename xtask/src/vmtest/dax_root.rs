@@ -11,20 +11,24 @@ use super::share::{body_type, events, recorded};
 
 /// The pmem of each generation's boot. 6.1 and 7 run every scenario on
 /// virtio-pmem (the microVM case), 5.10 and 6.12 on e820 pmem; the DAX
-/// roots cover both kinds without an extra boot.
+/// roots cover both kinds without an extra boot. 7 also reserves e820 pmem
+/// for its device-DAX step (a virtio-pmem namespace cannot be devdax).
 pub(crate) fn layout(kernel: KernelGen) -> PmemLayout {
     match kernel {
         KernelGen::V6_1 => PmemLayout {
             main: PmemKind::Virtio,
             dax_root: Some(PmemKind::Memmap),
+            spare_memmap: false,
         },
         KernelGen::V7 => PmemLayout {
             main: PmemKind::Virtio,
             dax_root: Some(PmemKind::Virtio),
+            spare_memmap: true,
         },
         _ => PmemLayout {
             main: PmemKind::Memmap,
             dax_root: None,
+            spare_memmap: false,
         },
     }
 }

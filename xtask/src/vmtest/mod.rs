@@ -28,6 +28,7 @@ mod basics;
 mod bench_smoke;
 mod dax_root;
 mod daxmode;
+mod devdax;
 mod dm;
 mod dma;
 mod evict;
@@ -373,6 +374,10 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
     memory_failure::judge(kernel, dir, &mut j);
     state_at_start::judge(kernel, dir, &mut j);
     pins::judge(dir, &mut j);
+    // Device-DAX and fsdev_dax are 7.x items (the step runs there only).
+    if kernel == KernelGen::V7 {
+        devdax::judge(dir, &mut j);
+    }
     j.verdicts
 }
 

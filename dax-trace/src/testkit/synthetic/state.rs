@@ -56,6 +56,9 @@ impl Script {
                 owner: 0,
                 disk: disk.into(),
                 backing: backing.into(),
+                kind: dax_trace_common::memory::MemoryKind::FsDax.into(),
+                driver: "nd_pmem".into(),
+                ..Default::default()
             })
         };
         self.daxtrace(
@@ -81,6 +84,7 @@ impl Script {
                 claims: 1,
                 has_holders: true.into(),
                 size_bytes: PMEM_BYTES,
+                ..Default::default()
             })
         };
         // xfs holds pmem0 with its mount as holder; dm holds pmem1 and ext4

@@ -178,3 +178,50 @@ fn a_version_4_refused_pin_reads_with_its_maps_path_and_no_kernel_name() {
         "{end:?}"
     );
 }
+
+#[test]
+fn a_version_4_pagemap_birth_reads_without_kind_device_or_driver() {
+    use crate::event::{EventBody, PagemapCreate};
+    use dax_trace_common::memory::MemoryKind;
+    let born = Event {
+        body: PagemapCreate {
+            pgmap: 0xffff_8880_0420_0000,
+            memory_type: 4,
+            pfn_start: 0x40a00,
+            pfn_end: 0x60000,
+            nr_range: 1,
+            kind: MemoryKind::Generic.into(),
+            device: "dax0.0".into(),
+            driver: "device_dax".into(),
+            ..Default::default()
+        }
+        .into(),
+        ..event()
+    };
+    let mut buf = [0u8; MAX_EVENT_SIZE];
+    let n = crate::event::encode_into(&born, &mut buf);
+    // Version 4 wrote the payload without the 72 bytes appended in 5.
+    let old = &buf[..n - 72];
+    let (read, end) = records(&file_with(4, Tag::Event, old));
+    assert!(!matches!(end, End::Corrupt { .. }), "{end:?}");
+    let Some(Record::Event(Event {
+        body: EventBody::PagemapCreate(c),
+        ..
+    })) = read.first()
+    else {
+        panic!("not read: {read:?}");
+    };
+    assert_eq!(
+        (c.pgmap, c.memory_type, c.pfn_end),
+        (0xffff_8880_0420_0000, 4, 0x60000)
+    );
+    assert_eq!(c.kind.get(), MemoryKind::Unknown);
+    assert!(c.device.is_empty() && c.driver.is_empty());
+    // The same short record in a version-5 file is corruption.
+    let (read, end) = records(&file_with(5, Tag::Event, old));
+    assert!(read.is_empty());
+    assert!(matches!(end, End::Corrupt { .. }), "{end:?}");
+    // And the whole one reads back whole.
+    let (read, _) = records(&file_with(5, Tag::Event, &buf[..n]));
+    assert_eq!(read.first(), Some(&Record::Event(born)));
+}

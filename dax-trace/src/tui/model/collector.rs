@@ -10,6 +10,7 @@ use crate::tui::model::DashboardModel;
 use crate::tui::model::at_start::{busy_at_start, start_rows, state_lines};
 use crate::tui::model::owners::busy_rows;
 use crate::tui::model::view::{Detail, Histogram, HolderEntry, PagemapRow};
+use dax_trace_common::memory::MemoryKind;
 
 /// Page size the pfn ranges are counted in.
 const PAGE_SIZE: u64 = 4096;
@@ -184,19 +185,26 @@ fn pagemap_row(p: &PagemapState) -> PagemapRow {
         } else {
             p.identity.backing.clone()
         },
-        kind: match p.identity.fs_dax {
-            Some(true) => "fsdax",
-            Some(false) => "devmem",
-            None => "?",
+        kind: match (p.identity.kind, p.identity.fs_dax) {
+            (Some(MemoryKind::FsDax), _) | (_, Some(true)) => "fsdax",
+            (Some(MemoryKind::Generic), _) => "gen",
+            (Some(MemoryKind::Private), _) => "priv",
+            (Some(MemoryKind::Coherent), _) => "coh",
+            (Some(MemoryKind::PciP2pdma), _) => "p2p",
+            (_, Some(false)) => "devmem",
+            (_, None) => "?",
         }
         .to_string(),
         size_bytes: pagemap_bytes(p),
+        // A pagemap is held by the driver that made it (`device_dax`,
+        // `fsdev_dax`, `nd_pmem`) until it is gone.
         holder: if p.destroyed_ns.is_some() {
-            "(gone)"
+            "(gone)".to_string()
+        } else if p.identity.driver.is_empty() {
+            "-".to_string()
         } else {
-            "-"
-        }
-        .to_string(),
+            p.identity.driver.clone()
+        },
         busy_pages: p.busy.len() as u64,
         ..PagemapRow::default()
     }
@@ -268,12 +276,16 @@ fn flush_line(d: &DeviceState) -> Option<String> {
 }
 
 fn pagemap_line(p: &PagemapState) -> String {
+    let what = p
+        .identity
+        .describe()
+        .map_or_else(String::new, |d| format!(": {d}"));
     match p.identity.pfn_range {
         Some((start, end)) => format!(
-            "pagemap {} pfn {start:#x}-{end:#x}",
+            "pagemap {} pfn {start:#x}-{end:#x}{what}",
             short_ptr(p.identity.pgmap)
         ),
-        None => format!("pagemap {}", short_ptr(p.identity.pgmap)),
+        None => format!("pagemap {}{what}", short_ptr(p.identity.pgmap)),
     }
 }
 

@@ -130,3 +130,38 @@ fn the_detail_pane_says_whether_dax_is_in_effect_on_the_mount() {
     );
     insta::assert_snapshot!(screen(&dash));
 }
+
+#[test]
+fn a_device_dax_pagemap_born_in_the_trace_shows_its_kind_and_driver() {
+    use dax_trace_common::memory::MemoryKind;
+    let mut s = Script::default();
+    s.devdax_pagemap(
+        PGMAP0,
+        (0x40a00, 0x60000),
+        MemoryKind::Generic,
+        "dax0.0",
+        "device_dax",
+    );
+    let dash = dashboard(&s.build());
+    let row = &dash.frame().rows[0];
+    assert_eq!(
+        (row.device.as_str(), row.kind.as_str(), row.holder.as_str()),
+        ("dax0.0", "gen", "device_dax")
+    );
+    assert_eq!(row.size_bytes, (0x60000 - 0x40a00) << 12);
+    let mut s2 = Script::default();
+    s2.devdax_pagemap(
+        PGMAP0,
+        (0x40a00, 0x60000),
+        MemoryKind::FsDax,
+        "dax0.0",
+        "fsdev_dax",
+    )
+    .pagemap_gone(PGMAP0);
+    let dash = dashboard(&s2.build());
+    let row = &dash.frame().rows[0];
+    assert_eq!(
+        (row.kind.as_str(), row.holder.as_str()),
+        ("fsdax", "(gone)")
+    );
+}

@@ -294,7 +294,10 @@ fn a_pagemap_no_device_uses_yet_has_its_own_row_and_detail() {
         .detail
         .as_ref()
         .expect("the pagemap is selected");
-    assert_eq!(detail.topology, ["pagemap ~4200000 pfn 0x40000-0x60000"]);
+    assert_eq!(
+        detail.topology,
+        ["pagemap ~4200000 pfn 0x40000-0x60000: fs-dax, 512 MiB"]
+    );
 }
 
 #[test]
