@@ -195,7 +195,7 @@ pub struct DmaTruncateArgs {
     pub delay_ms: u32,
     /// How long after the pin is dropped the truncate may take to return before
     /// the wakeup counts as lost.
-    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(10..=300_000))]
     pub grace_ms: u64,
 }
 
