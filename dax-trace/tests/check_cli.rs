@@ -1,27 +1,16 @@
 //! End-to-end: `daxtrace check` and `daxtrace report` on trace files written
 //! with the real writer, judged by the real binary (exit codes and output).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod trace_file;
 use dax_trace::event::Release;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+use trace_file::write_trace;
 
 use dax_trace::event::{Event, EventBody};
 use dax_trace::testkit::synthetic;
-use dax_trace::trace::{Header, Writer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_daxtrace");
-
-fn write_trace(dir: &Path, name: &str, events: &[Event]) -> PathBuf {
-    let path = dir.join(name);
-    let header = Header::new(synthetic::session(), Vec::new());
-    let mut w = Writer::new(Vec::new(), &header).expect("header");
-    for e in events {
-        w.write_event(e).expect("event");
-    }
-    let (_, bytes) = w.finish("source-ended").expect("finish");
-    std::fs::write(&path, bytes).expect("write trace");
-    path
-}
 
 /// The synthetic scenario without its lost wakeup and its drops.
 fn healthy() -> Vec<Event> {

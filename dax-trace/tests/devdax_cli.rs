@@ -3,12 +3,11 @@
 //! names each life of the reused pagemap with its kind, size and driver, and
 //! `export --format jsonl` keeps the fields the recorder read from sysfs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use std::path::{Path, PathBuf};
+mod trace_file;
 use std::process::Command;
+use trace_file::write_trace;
 
 use dax_trace::event::{Event, PagemapCreate, PagemapDestroy};
-use dax_trace::testkit::synthetic;
-use dax_trace::trace::{Header, Writer};
 use dax_trace_common::memory::MemoryKind;
 
 const BIN: &str = env!("CARGO_BIN_EXE_daxtrace");
@@ -50,18 +49,6 @@ fn died(ts_ns: u64) -> Event {
     at(ts_ns, PagemapDestroy { pgmap: PGMAP }.into())
 }
 
-fn write_trace(dir: &Path, events: &[Event]) -> PathBuf {
-    let path = dir.join("devdax.dxt");
-    let header = Header::new(synthetic::session(), Vec::new());
-    let mut w = Writer::new(Vec::new(), &header).expect("header");
-    for e in events {
-        w.write_event(e).expect("event");
-    }
-    let (_, bytes) = w.finish("source-ended").expect("finish");
-    std::fs::write(&path, bytes).expect("write trace");
-    path
-}
-
 fn run(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().expect("runs");
     assert!(
@@ -78,6 +65,7 @@ fn a_rebound_device_dax_pagemap_shows_each_life_with_kind_size_and_driver() {
     let s = 1_000_000_000;
     let trace = write_trace(
         dir.path(),
+        "devdax.dxt",
         &[
             born(s, MemoryKind::Generic, "device_dax"),
             died(3 * s),

@@ -2,27 +2,14 @@
 //! line of `report`, on trace files written with the real writer, and on
 //! this system (whose filesystems are not on DAX-capable devices).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use std::path::{Path, PathBuf};
+mod trace_file;
 use std::process::Command;
+use trace_file::write_trace;
 
 use dax_trace::daxmode::Asked;
 use dax_trace::event::{Dev, Event, EventBody, StateDaxMode, StateEnd, StateMount};
-use dax_trace::testkit::synthetic;
-use dax_trace::trace::{Header, Writer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_daxtrace");
-
-fn write_trace(dir: &Path, name: &str, events: &[Event]) -> PathBuf {
-    let path = dir.join(name);
-    let header = Header::new(synthetic::session(), Vec::new());
-    let mut w = Writer::new(Vec::new(), &header).expect("header");
-    for e in events {
-        w.write_event(e).expect("event");
-    }
-    let (_, bytes) = w.finish("source-ended").expect("finish");
-    std::fs::write(&path, bytes).expect("write trace");
-    path
-}
 
 const PMEM0: Dev = Dev::new(259, 0);
 
