@@ -285,6 +285,10 @@ pub const fn gup_shape(point: u16) -> Option<GupShape> {
         // (start, nr_pages, gup_flags, pages[, vmas])
         idx::GET_USER_PAGES => shape(0, 1, 2, 3, false, false, 4),
         idx::PIN_USER_PAGES => shape(0, 1, 2, 3, true, false, 4),
+        // (mm, start, nr_pages, pages, vmas | locked, gup_flags), 5.10 to
+        // 6.14: the slow path under every entry point, watched for refused
+        // long-term pins only (its mm is the pages' owner, local or remote)
+        idx::GUP_LONGTERM_LOCKED => shape(1, 2, 5, 3, false, true, 6),
         _ => None,
     }
 }

@@ -3,74 +3,16 @@
 //! The expected offsets come from the kernel sources of each release (struct
 //! page, dev_pagemap, task_struct), not from this code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use dax_trace::resolve::{self, Facilities, KernelPaths, Resolution, btf::KernelBtf};
+use dax_trace::resolve::{self, Facilities, KernelPaths, btf::KernelBtf};
 use dax_trace::session::probe_report::{AttachKind, PointStatus};
 use dax_trace_common::probe::{POINTS, idx};
 
-fn fixture_dir(kernel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(kernel)
-}
-
-/// Copies the fixture into a temporary tree, decompressing `*.xz` files.
-fn materialize(kernel: &str) -> (tempfile::TempDir, KernelPaths) {
-    let src = fixture_dir(kernel);
-    let tmp = tempfile::tempdir().expect("tempdir");
-    copy_tree(&src, tmp.path());
-    let root = tmp.path();
-    let release = std::fs::read_to_string(root.join("release")).expect("release file");
-    let paths = KernelPaths {
-        btf_dir: root.join("btf"),
-        kallsyms: root.join("kallsyms"),
-        tracefs: Some(root.join("tracing")),
-        release: release.trim().to_string(),
-    };
-    (tmp, paths)
-}
-
-fn copy_tree(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).expect("mkdir");
-    for entry in std::fs::read_dir(src).expect("fixture dir") {
-        let entry = entry.expect("entry");
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().to_string();
-        if path.is_dir() {
-            copy_tree(&path, &dst.join(&name));
-        } else if let Some(stem) = name.strip_suffix(".xz") {
-            let compressed = std::fs::read(&path).expect("read xz");
-            let mut out = Vec::new();
-            lzma_rs::xz_decompress(&mut compressed.as_slice(), &mut out).expect("xz");
-            std::fs::write(dst.join(stem), out).expect("write");
-        } else {
-            std::fs::copy(&path, dst.join(&name)).expect("copy");
-        }
-    }
-}
-
-fn resolve_fixture(kernel: &str) -> (tempfile::TempDir, Resolution) {
-    let (tmp, paths) = materialize(kernel);
-    let facilities = Facilities::all(paths.tracefs.clone());
-    let r = resolve::resolve(&paths, facilities).expect("resolution");
-    (tmp, r)
-}
-
-fn status(r: &Resolution, point: u16) -> &PointStatus {
-    &r.plans[point as usize].status
-}
-
-fn planned_kinds(r: &Resolution, point: u16) -> Vec<AttachKind> {
-    match status(r, point) {
-        PointStatus::Planned { kinds, .. } => kinds.clone(),
-        other => panic!("{} not planned: {other:?}", POINTS[point as usize].target),
-    }
-}
-
-fn is_missing(r: &Resolution, point: u16) -> bool {
-    matches!(status(r, point), PointStatus::Missing { .. })
-}
+mod kernel_fixtures;
+use kernel_fixtures::{
+    fixture_dir, is_missing, materialize, planned_kinds, resolve_fixture, status,
+};
 
 #[test]
 fn kernel_6_18_offsets_match_its_sources() {

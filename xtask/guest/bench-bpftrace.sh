@@ -56,10 +56,16 @@ fsdax_pgmaps() {
         sed 's/.*"pgmap":"\{0,1\}\(0x[0-9a-f]*\|[0-9]*\)"\{0,1\}.*/\1/' |
         while read -r pg; do printf '0x%x\n' "$pg"; done | sort -u
 }
-# gup_targets: the gup entry points daxtrace attached (its pin-owner family
-# less the 6.15+ unpin hooks), one a line.
+# gup_targets: the gup entry points this kernel has, one a line: what any
+# tracer of gup hooks (daxtrace hooks them only from 6.15; before, it
+# follows pins through get_dev_pagemap and __gup_longterm_locked).
 gup_targets() {
-    awk '$1 == "pin-owner" && $2 !~ /^unpin_/ { print $2 }' "$out/attached.txt" | sort -u
+    local f
+    for f in get_user_pages_fast pin_user_pages_fast get_user_pages_fast_only \
+        pin_user_pages_fast_only get_user_pages_remote pin_user_pages_remote \
+        get_user_pages_unlocked pin_user_pages_unlocked get_user_pages pin_user_pages; do
+        grep -qx "$f" /sys/kernel/tracing/available_filter_functions && echo "$f"
+    done
 }
 # gup_pages_arg FUNCTION: the argument index of `pages` (for kprobes).
 gup_pages_arg() {

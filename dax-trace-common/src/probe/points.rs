@@ -94,6 +94,11 @@ macro_rules! for_each_point {
             // waited for (by the caller, or a flush worker from 6.12/7.x)
             ASYNC_PMEM_FLUSH = 53, "async_pmem_flush", Flush, Entry, 0, async_pmem_flush;
             VIRTIO_PMEM_FLUSH = 54, "virtio_pmem_flush", Flush, EntryExit, 0, virtio_pmem_flush;
+            // 55..: pins without a gup hook (before 6.15): every devmap page gup
+            // takes is looked up here first, ordinary memory never is; and the
+            // slow path every long-term pin goes through, for refusals
+            GET_DEV_PAGEMAP = 55, "get_dev_pagemap", Pin, Entry, 0, get_dev_pagemap;
+            GUP_LONGTERM_LOCKED = 56, "__gup_longterm_locked", Pin, Exit, 0, gup_longterm_locked;
         }
     };
 }

@@ -35,7 +35,7 @@ use crate::conf;
 use crate::emit::{kept, now, submit, tid};
 use crate::maps::{DM_CTX, DM_TABLE_CTX, DmCtx, STASH, Stash};
 use crate::pins;
-use crate::read::{dax_holder, inode_is_dax, is_err_or_null, name_at};
+use crate::read::{at, dax_holder, inode_is_dax, is_err_or_null, name_at};
 
 const DM_TABLE_OPEN: u32 = 1;
 const DM_TABLE_CLOSE: u32 = 2;
@@ -57,6 +57,7 @@ pub fn on_entry(ctx: Ctx, point: u16, args: &[u64; 6]) {
     }
     match point {
         // Entry-only points.
+        idx::GET_DEV_PAGEMAP => pins::pagemap_looked_up(ctx, point, args[0]),
         idx::MEMUNMAP_PAGES => {
             pins::pagemap_gone(args[0]);
             submit(point, PagemapDestroy { pgmap: args[0] })
@@ -108,6 +109,10 @@ pub fn on_entry(ctx: Ctx, point: u16, args: &[u64; 6]) {
         | idx::FUSE_DAX_BREAK_LAYOUTS
         | idx::DAX_BREAK_LAYOUT_FINAL
             if !inode_is_dax(args[0]) => {}
+        // The same for the busy-page scan of a mapping whose inode is not
+        // DAX (the kernel returns at once there too).
+        idx::DAX_LAYOUT_BUSY_PAGE_RANGE | idx::DAX_LAYOUT_BUSY_PAGE
+            if !inode_is_dax(at::<u64>(args[0], conf!(mapping_host_off))) => {}
         idx::ASYNC_PMEM_FLUSH => flush::region_flushed(point, args[0], args[1]),
         // Entry halves of entry+exit points.
         _ => {

@@ -78,7 +78,9 @@ pub fn gup_exit(ctx: *mut core::ffi::c_void, point: u16, arg: impl Fn(usize) -> 
         }
         return;
     }
-    if conf!(track_pins) == 0 {
+    // The slow path is hooked for its refusals only: where it is, pages
+    // are followed through their pagemap lookups (`pagemap_looked_up`).
+    if point == idx::GUP_LONGTERM_LOCKED || conf!(track_pins) == 0 {
         return;
     }
     let Some(ranges) = fsdax_ranges() else {
@@ -191,8 +193,30 @@ fn record_owners(
         let slot_addr = pages + i as u64 * 8;
         i += 1;
         if is_fsdax(ranges, page) {
-            add_owner(ctx, page, slot_addr, point, pin, shape.remote);
+            add_owner(ctx, page, slot_addr, point, pin as u8, shape.remote);
         }
+    }
+}
+
+/// `get_dev_pagemap(pfn, pgmap)` at entry, before 6.15: gup looks up the
+/// pagemap of every devmap page it takes (fast path, slow path, huge
+/// pages), once per page and right before it takes the reference, and
+/// ordinary memory never comes here. The caller is the owner; whether its
+/// reference is a pin (`PIN_BIAS`) or a get is not known yet
+/// ([`owners::KIND_UNKNOWN`]). Other callers (pagemap creation, memory
+/// failure) look up pfns of no FS-DAX page or are rare.
+#[inline(always)]
+pub fn pagemap_looked_up(ctx: *mut core::ffi::c_void, point: u16, pfn: u64) {
+    if conf!(track_pins) == 0 {
+        return;
+    }
+    let Some(ranges) = fsdax_ranges() else {
+        return;
+    };
+    let page = page_of_pfn(pfn);
+    if is_fsdax(ranges, page) {
+        // No pages array: each lookup is one reference, never a nested call.
+        add_owner(ctx, page, 0, point, owners::KIND_UNKNOWN, false);
     }
 }
 

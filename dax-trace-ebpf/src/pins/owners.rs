@@ -14,6 +14,22 @@ use crate::read::page_to_pfn;
 
 use super::PIN_BIAS;
 
+/// `Owner::pin` of a reference taken where the gup flags are not known
+/// (a pagemap lookup): a get or a pin, decided by the first put of it or
+/// by the page's refcount when the page is met busy. 0 is a get, 1 a pin.
+pub const KIND_UNKNOWN: u8 = 2;
+
+/// A reference of this kind weighs this much in the refcount; an unknown
+/// one is a pin when the page holds at least a pin's worth beyond idle.
+#[inline(always)]
+fn weight(kind: u8, beyond_idle: i64) -> i64 {
+    if kind == 1 || (kind == KIND_UNKNOWN && beyond_idle >= PIN_BIAS as i64) {
+        PIN_BIAS as i64
+    } else {
+        1
+    }
+}
+
 /// A nested call reports the same array slot this soon after its outer call.
 const NESTED_WINDOW_NS: u64 = 10_000_000;
 
@@ -32,7 +48,7 @@ pub(super) fn add_owner(
     page: u64,
     slot_addr: u64,
     point: u16,
-    pin: bool,
+    kind: u8,
     remote: bool,
 ) {
     let po = match PAGE_OWNERS.get_ptr_mut(page) {
@@ -64,7 +80,7 @@ pub(super) fn add_owner(
         let o = &mut po.owners[k];
         if o.tid == t && o.pid == pid {
             if o.refs == 0 {
-                revive(ctx, o, slot_addr, point, pin, remote, ts);
+                revive(ctx, o, slot_addr, point, kind, remote, ts);
                 return;
             }
             let nested =
@@ -76,7 +92,9 @@ pub(super) fn add_owner(
             o.last_ns = ts;
             // The outer call of a nested pair names the entry point.
             o.point = point;
-            o.pin |= pin as u8;
+            if kind == 1 || o.pin == KIND_UNKNOWN {
+                o.pin = kind;
+            }
             return;
         }
         if o.tid == 0 {
@@ -104,7 +122,7 @@ pub(super) fn add_owner(
         refs: 1,
         stack,
         point,
-        pin: pin as u8,
+        pin: kind,
         reported: 0,
         remote: remote as u8,
         _pad: [0; 3],
@@ -123,7 +141,7 @@ fn revive(
     o: &mut Owner,
     slot_addr: u64,
     point: u16,
-    pin: bool,
+    kind: u8,
     remote: bool,
     ts: u64,
 ) {
@@ -134,7 +152,7 @@ fn revive(
     o.since_ns = ts;
     o.refs = 1;
     o.point = point;
-    o.pin = pin as u8;
+    o.pin = kind;
     o.reported = 0;
     o.remote = remote as u8;
     o.last_slot = slot_addr;
@@ -183,11 +201,15 @@ pub fn report_owners(point: u16, page: u64, pfn: u64, pgmap: u64, refcount: i32)
     // SAFETY: a map value (see add_owner).
     let po = unsafe { &mut *po };
     drop_stale(point, page, po, refcount);
+    let beyond_idle = refcount as i64 - conf!(idle_refcount) as i64;
     let mut k = 0;
     while k < OWNER_SLOTS {
         let o = &mut po.owners[k];
         if live(o) && o.reported == 0 {
             o.reported = 1;
+            if o.pin == KIND_UNKNOWN {
+                o.pin = (weight(KIND_UNKNOWN, beyond_idle) != 1) as u8;
+            }
             submit_as(
                 o.point,
                 o.pid,
@@ -224,6 +246,7 @@ fn drop_stale(point: u16, page: u64, po: &mut PageOwners, refcount: i32) {
     // One pass: what the owners hold and which is the oldest. One owner is
     // closed per busy page met (a wait meets its page again and again), which
     // keeps the verifier's walk short.
+    let beyond_idle = refcount as i64 - idle_rule as i64;
     let mut held = 0i64;
     let mut oldest = OWNER_SLOTS;
     let mut oldest_ns = u64::MAX;
@@ -231,7 +254,7 @@ fn drop_stale(point: u16, page: u64, po: &mut PageOwners, refcount: i32) {
     while k < OWNER_SLOTS {
         let o = &po.owners[k];
         if live(o) {
-            held += o.refs as i64 * if o.pin != 0 { PIN_BIAS as i64 } else { 1 };
+            held += o.refs as i64 * weight(o.pin, beyond_idle);
             if o.since_ns < oldest_ns {
                 oldest_ns = o.since_ns;
                 oldest = k;
@@ -239,7 +262,7 @@ fn drop_stale(point: u16, page: u64, po: &mut PageOwners, refcount: i32) {
         }
         k += 1;
     }
-    let excess = held - (refcount as i64 - idle_rule as i64);
+    let excess = held - beyond_idle;
     if excess <= 0 || oldest >= OWNER_SLOTS {
         return;
     }
@@ -248,8 +271,14 @@ fn drop_stale(point: u16, page: u64, po: &mut PageOwners, refcount: i32) {
     // none of their puts is seen, yet its I/O in flight is why the page is
     // busy (closing it left the busy pages of a fio run without an owner).
     let o = &mut po.owners[oldest];
-    let weight = if o.pin != 0 { PIN_BIAS as i64 } else { 1 };
-    let lost = (excess + weight - 1) / weight;
+    let w = weight(o.pin, beyond_idle);
+    // excess > 0; a pin's worth is 1024 (no signed division in BPF).
+    const _: () = assert!(PIN_BIAS == 1 << 10);
+    let lost = if w == 1 {
+        excess
+    } else {
+        (excess + w - 1) >> 10
+    };
     if lost < o.refs as i64 {
         o.refs -= lost as u32;
         return;
@@ -312,7 +341,7 @@ pub fn page_released(point: u16, page: u64, refs: i32, idle: bool) {
             if o.pid == me && own == OWNER_SLOTS {
                 own = k;
             }
-            if o.pin == pin && o.since_ns < best_ns {
+            if (o.pin == pin || o.pin == KIND_UNKNOWN) && o.since_ns < best_ns {
                 best = k;
                 best_ns = o.since_ns;
             }
@@ -334,6 +363,10 @@ pub fn page_released(point: u16, page: u64, refs: i32, idle: bool) {
         return;
     }
     let o = &mut po.owners[k];
+    // The put tells what an unknown reference was.
+    if o.pin == KIND_UNKNOWN {
+        o.pin = pin;
+    }
     if o.refs > n {
         o.refs -= n;
         return;
@@ -354,7 +387,7 @@ fn closed(point: u16, page: u64, o: &Owner, by_idle: bool) {
             since_ns: o.since_ns,
             owner_pid: o.pid,
             owner_tid: o.tid,
-            pin: Flag::new(o.pin != 0),
+            pin: Flag::new(o.pin == 1),
             by_idle: Flag::new(by_idle),
         },
     );

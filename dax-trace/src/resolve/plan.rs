@@ -13,7 +13,7 @@
 //! is planned and the others are skipped.
 use std::collections::HashSet;
 
-use dax_trace_common::probe::{Family, Hook, POINTS, Point};
+use dax_trace_common::probe::{Family, Hook, POINTS, Point, gup_shape, idx};
 
 use super::btf::{FuncInfo, KernelBtf};
 use super::facilities::Facilities;
@@ -101,7 +101,45 @@ pub fn plan(inputs: &mut Inputs) -> Vec<PointPlan> {
         }
         plans.push(plan_point(inputs, i, point));
     }
+    choose_pin_hooks(inputs.idle_refcount, &mut plans);
     plans
+}
+
+/// Which pin hooks to use. Before 6.15 every FS-DAX page gup takes is a
+/// devmap page whose pagemap gup looks up first (`get_dev_pagemap`), and
+/// every long-term pin goes through `__gup_longterm_locked`: those two see
+/// all daxtrace needs, and ordinary memory reaches neither on the fast
+/// path. The gup entry points, which every O_DIRECT and shared futex of
+/// the machine runs through, are hooked only where the two cannot be
+/// (6.15+, where FS-DAX pages are not devmap, or either is missing, or the
+/// slow path has no trampoline).
+fn choose_pin_hooks(idle_refcount: u32, plans: &mut [PointPlan]) {
+    let is_lookup_hook = |i: u16| i == idx::GET_DEV_PAGEMAP || i == idx::GUP_LONGTERM_LOCKED;
+    let planned = |p: &PointPlan| matches!(p.status, PointStatus::Planned { .. });
+    let lookups = idle_refcount != 0
+        && plans
+            .iter()
+            .filter(|p| is_lookup_hook(p.point))
+            .filter(|p| planned(p) && p.kinds.contains(&AttachKind::Fentry))
+            .count()
+            == 2;
+    for plan in plans.iter_mut().filter(|p| planned(p)) {
+        let reason = if lookups && gup_shape(plan.point).is_some() && !is_lookup_hook(plan.point) {
+            "not needed here: pins are followed through get_dev_pagemap, refusals through __gup_longterm_locked"
+        } else if !lookups && is_lookup_hook(plan.point) {
+            if idle_refcount == 0 {
+                "not needed here: FS-DAX pages are not devmap pages from 6.15, pins are followed through the gup entry points"
+            } else {
+                "not used: get_dev_pagemap and a __gup_longterm_locked trampoline are both needed, pins are followed through the gup entry points"
+            }
+        } else {
+            continue;
+        };
+        plan.kinds.clear();
+        plan.status = PointStatus::Skipped {
+            reason: reason.to_string(),
+        };
+    }
 }
 
 /// The planned point of `point`'s group, if one is planned already.
