@@ -11,6 +11,7 @@ use crate::human::duration;
 use crate::stacks::StackTable;
 use dax_trace_common::field::StackId;
 use dax_trace_common::payload::path_from;
+use dax_trace_common::probe::{POINTS, gup_shape, idx};
 use serde::{Deserialize, Serialize};
 
 /// Frames of a stack summary in one-line phrases.
@@ -167,12 +168,26 @@ impl Collector {
 /// `pin_user_pages_fast <- iov_iter_extract_pages <- ... [ext4]`: the entry
 /// point, then the next few frames of the stack when the table has it, and
 /// the modules the whole stack passes through.
+/// Before 6.15 pins are seen inside gup (`get_dev_pagemap`,
+/// `__gup_longterm_locked`): the entry point is then the innermost exported
+/// gup function of the stack, and the frames below it are gup's own.
 pub fn via(entry: &str, stack: StackId, stacks: Option<&StackTable>) -> String {
     let Some(s) = stacks.and_then(|t| t.get(stack)) else {
         return entry.to_string();
     };
-    // The entry point is usually the innermost frame itself.
-    let skip = usize::from(s.frames.first().is_some_and(|f| f.name() == entry));
+    let gup_entry = s
+        .frames
+        .iter()
+        .position(|f| is_gup_entry_point(f.name()))
+        .filter(|_| !is_gup_entry_point(entry));
+    let (entry, skip) = match gup_entry {
+        Some(i) => (s.frames[i].name(), i + 1),
+        // The entry point is usually the innermost frame itself.
+        None => (
+            entry,
+            usize::from(s.frames.first().is_some_and(|f| f.name() == entry)),
+        ),
+    };
     let rest = &s.frames[skip..];
     let mut out = entry.to_string();
     for f in rest.iter().take(SUMMARY_FRAMES) {
@@ -187,6 +202,13 @@ pub fn via(entry: &str, stack: StackId, stacks: Option<&StackTable>) -> String {
         out.push_str(&format!(" [{}]", modules.join(", ")));
     }
     out
+}
+
+/// One of the exported gup functions daxtrace hooks from 6.15.
+fn is_gup_entry_point(name: &str) -> bool {
+    POINTS.iter().enumerate().any(|(i, p)| {
+        p.target == name && gup_shape(i as u16).is_some() && i as u16 != idx::GUP_LONGTERM_LOCKED
+    })
 }
 
 /// `fs_dax_get_by_bdev <- ext4_fill_super <- ... [ext4]`: the innermost

@@ -4,7 +4,7 @@ use super::super::pins_view::{busy_page_line, ownership_phrase, refused_line};
 use super::super::{Collector, CollectorConfig, Ownership};
 use crate::stacks::{StackFrame, StackRecord, StackTable};
 use crate::testkit::fixture::{PGMAP0, PMEM0, Script};
-use dax_trace_common::probe::idx::PIN_USER_PAGES_FAST;
+use dax_trace_common::probe::idx::{GET_DEV_PAGEMAP, PIN_USER_PAGES_FAST};
 
 const PFN: u64 = 0x48200;
 
@@ -84,6 +84,44 @@ fn a_busy_page_names_its_owner_with_age_entry_point_and_stack() {
     assert_eq!(
         summary.stack_ids(),
         vec![dax_trace_common::field::StackId(7)]
+    );
+}
+
+/// Before 6.15 the owner comes from the pagemap lookup inside gup: the
+/// line names the exported gup function of its stack, not the lookup.
+#[test]
+fn an_owner_seen_at_the_pagemap_lookup_names_its_gup_entry_point() {
+    let mut s = Script {
+        ts_ns: 13_200_000_000 - 2_000_000,
+        ..Script::default()
+    };
+    s.pagemap(PGMAP0, 0x40000, 0x60000);
+    s.by(700, "truncate").busy(PGMAP0, PFN, PMEM0, 12);
+    s.by(585, "fio")
+        .pin_owner(PGMAP0, PFN, GET_DEV_PAGEMAP, 10_000_000_000, 8);
+    let c = fold(&s);
+    let summary = c.pins_summary();
+    let t = StackTable::new();
+    t.insert(StackRecord {
+        id: 8,
+        frames: vec![
+            frame("get_dev_pagemap", None),
+            frame("internal_get_user_pages_fast", None),
+            frame("get_user_pages_fast", None),
+            frame("iov_iter_get_pages2", None),
+            frame("bio_iov_iter_get_pages", None),
+            frame("iomap_dio_bio_iter", None),
+            frame("ext4_dio_read_iter", Some("ext4")),
+        ],
+    });
+    assert_eq!(
+        busy_page_line(&summary.busy_pages[0], Some(&t)),
+        "pfn 0x48200 ino 12 pinned 3.200 s by fio[585] via get_user_pages_fast <- iov_iter_get_pages2 <- bio_iov_iter_get_pages <- iomap_dio_bio_iter ... [ext4]"
+    );
+    // Without a stack, the hooked function itself.
+    assert_eq!(
+        busy_page_line(&summary.busy_pages[0], None),
+        "pfn 0x48200 ino 12 pinned 3.200 s by fio[585] via get_dev_pagemap"
     );
 }
 
