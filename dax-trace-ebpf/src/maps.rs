@@ -130,6 +130,10 @@ pub static DM_PAIRS: LruHashMap<[u64; 2], u64> = LruHashMap::with_max_entries(1_
 #[map]
 pub static FSDAX_PGMAPS: HashMap<u64, u32> = HashMap::with_max_entries(256, 0);
 
+/// `vmemmap_base`'s value once read (0: not yet), see `read::vmemmap`.
+#[map]
+pub static VMEMMAP_SEEN: Array<u64> = Array::with_max_entries(1, 0);
+
 /// Where the struct pages of every FS-DAX pagemap known lie (see
 /// [`FsdaxRanges`]); filled like `FSDAX_PGMAPS`. The gup and unpin
 /// programs decide FS-DAX or not from a page's address with it, before

@@ -2,7 +2,7 @@
 use aya_ebpf::helpers::{bpf_probe_read_kernel, bpf_probe_read_kernel_buf};
 use dax_trace_common::{Config, OptU64};
 
-use crate::maps::CONFIG;
+use crate::maps::{CONFIG, VMEMMAP_SEEN};
 
 /// Reads one field of the config without letting the compiler fold the
 /// (zero) initializer: the loader rewrites .rodata before load.
@@ -42,13 +42,24 @@ pub fn name_at(base: u64, off: u32, out: &mut [u8; 32]) {
 }
 
 /// The struct page array's base: `vmemmap_base`'s value, or the fixed base.
+/// `vmemmap_base` is set once at boot (KASLR): the first read is kept in
+/// `VMEMMAP_SEEN`, and later ones are a map load instead of a helper call
+/// (on every pagemap lookup and put of an O_DIRECT into DAX memory).
 #[inline(always)]
 fn vmemmap() -> u64 {
     let sym: u64 = conf!(vmemmap_base_sym);
-    if sym != 0 {
-        at::<u64>(sym, 0)
-    } else {
-        conf!(vmemmap_start)
+    if sym == 0 {
+        return conf!(vmemmap_start);
+    }
+    let Some(seen) = VMEMMAP_SEEN.get_ptr_mut(0) else {
+        return at::<u64>(sym, 0);
+    };
+    // SAFETY: the one slot of an array map; every writer writes the same value.
+    unsafe {
+        if *seen == 0 {
+            *seen = at::<u64>(sym, 0);
+        }
+        *seen
     }
 }
 

@@ -72,7 +72,6 @@ pub(super) fn add_owner(
     let pid_tgid = bpf_get_current_pid_tgid();
     let t = pid_tgid as u32;
     let pid = (pid_tgid >> 32) as u32;
-    let ts = now();
     let mut free = OWNER_SLOTS;
     let mut dormant = OWNER_SLOTS;
     let mut k = 0;
@@ -80,16 +79,24 @@ pub(super) fn add_owner(
         let o = &mut po.owners[k];
         if o.tid == t && o.pid == pid {
             if o.refs == 0 {
-                revive(ctx, o, slot_addr, point, kind, remote, ts);
+                revive(ctx, o, slot_addr, point, kind, remote, now());
                 return;
             }
-            let nested =
-                o.last_slot == slot_addr && ts.saturating_sub(o.last_ns) < NESTED_WINDOW_NS;
-            if !nested {
+            // Only a pages array slot can be handed back by an outer call
+            // (slot 0: a pagemap lookup, one reference each, and no clock
+            // read on the path every O_DIRECT into DAX memory takes on 6.1).
+            if slot_addr == 0 {
                 o.refs += 1;
+            } else {
+                let ts = now();
+                let nested =
+                    o.last_slot == slot_addr && ts.saturating_sub(o.last_ns) < NESTED_WINDOW_NS;
+                if !nested {
+                    o.refs += 1;
+                }
+                o.last_slot = slot_addr;
+                o.last_ns = ts;
             }
-            o.last_slot = slot_addr;
-            o.last_ns = ts;
             // The outer call of a nested pair names the entry point.
             o.point = point;
             if kind == 1 || o.pin == KIND_UNKNOWN {
@@ -113,6 +120,7 @@ pub(super) fn add_owner(
         count(point, Loss::OwnerOverflow);
         return;
     }
+    let ts = now();
     let stack = cached_stack(ctx, t, point, ts);
     po.owners[k] = Owner {
         since_ns: ts,
