@@ -56,16 +56,17 @@ fsdax_pgmaps() {
         sed 's/.*"pgmap":"\{0,1\}\(0x[0-9a-f]*\|[0-9]*\)"\{0,1\}.*/\1/' |
         while read -r pg; do printf '0x%x\n' "$pg"; done | sort -u
 }
-# gup_targets: the gup entry points this kernel has, one a line: what any
-# tracer of gup hooks (daxtrace hooks them only from 6.15; before, it
-# follows pins through get_dev_pagemap and __gup_longterm_locked).
+# gup_targets: the gup entry points daxtrace hooks on this kernel, or would
+# hook if it did not follow pins through get_dev_pagemap (before 6.15: it
+# lists them as skipped for that reason), one a line: the functions any gup
+# tracer hooks, with a trampoline (a 7-argument one before 6.6 has none).
 gup_targets() {
-    local f
-    for f in get_user_pages_fast pin_user_pages_fast get_user_pages_fast_only \
-        pin_user_pages_fast_only get_user_pages_remote pin_user_pages_remote \
-        get_user_pages_unlocked pin_user_pages_unlocked get_user_pages pin_user_pages; do
-        grep -qx "$f" /sys/kernel/tracing/available_filter_functions && echo "$f"
-    done
+    awk '
+        /"target":/ { gsub(/[",]/, "", $2); tgt = $2 }
+        /"status": "attached"/ { ok = 1 }
+        /"reason":/ && /get_dev_pagemap, refusals/ { ok = 1 }
+        /^ *}/ && tgt != "" { if (ok && tgt ~ /^(get|pin)_user_pages/) print tgt; ok = 0; tgt = "" }
+    ' "$out/probes.json" | sort -u
 }
 # gup_pages_arg FUNCTION: the argument index of `pages` (for kprobes).
 gup_pages_arg() {
