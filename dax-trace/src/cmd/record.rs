@@ -53,7 +53,7 @@ pub struct Args {
     /// and releases then carry none).
     #[arg(long, conflicts_with = "from")]
     no_stacks: bool,
-    /// Do not track who pins FS-DAX pages (the gup programs then only
+    /// Do not track who pins FS-DAX pages (the pin programs then only
     /// report refused long-term pins): for measuring what tracking costs.
     #[arg(long, conflicts_with = "from")]
     no_pins: bool,

@@ -40,7 +40,8 @@ pub struct LiveOptions {
     pub census_budget: Duration,
     /// Record kernel stacks on the kinds that carry one (`--no-stacks`: off).
     pub stacks: bool,
-    /// Track owners of FS-DAX pages at the gup entry points (`--no-pins`:
+    /// Track owners of FS-DAX pages (at the pagemap lookups before 6.15, the
+    /// gup entry points from 6.15; `--no-pins`:
     /// off; refused long-term pins are still reported).
     pub pins: bool,
 }
