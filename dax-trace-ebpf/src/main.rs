@@ -68,7 +68,14 @@ fn func_ret(ctx: *mut core::ffi::c_void, n: usize) -> u64 {
 /// kernel (the load-time config's count; the rest stay 0).
 #[inline(always)]
 fn fentry_args(ctx: &FEntryContext, point: u16) -> [u64; 6] {
-    let n = nargs(point) as usize;
+    // The pagemap lookup's handler reads the pfn only, and it runs for
+    // every devmap page gup takes (before 5.17 each argument is a helper
+    // call).
+    let n = if point == idx::GET_DEV_PAGEMAP {
+        1
+    } else {
+        nargs(point) as usize
+    };
     let p = ctx.as_ptr();
     let mut a = [0u64; 6];
     let mut i = 0;

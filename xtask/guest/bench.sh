@@ -123,6 +123,21 @@ bpf_stats() {
 # prog_fds PID: how many BPF program fds PID holds (a link's fdinfo has no run_cnt).
 prog_fds() { cat "/proc/$1"/fdinfo/* 2>/dev/null | grep -c '^run_cnt:'; }
 
+# settle PID: waits (up to 30 s) until PID spent no CPU for a second: the
+# first window measures the tracer running, not its start-up (daxtrace
+# reads kallsyms in a thread of its own and samples the mounts' DAX mode
+# after its file appears; that once fell into the first window as 5
+# ticks of 2 s, 0.7% of 5.10's dio-anon).
+settle() {
+    local pid=$1 i=0 before after
+    [ -n "$pid" ] || return 0
+    while [ $i -lt 30 ] && kill -0 "$pid" 2>/dev/null; do
+        before=$(cpu_ticks "$pid"); nap 1; after=$(cpu_ticks "$pid")
+        [ "$before" = "$after" ] && return 0
+        i=$((i + 1))
+    done
+}
+
 # --- Tracers. start_tracer CONFIG SESSION: attaches and waits until attached.
 # kernel.bpf_stats_enabled stays off: the switch costs every program run two
 # clock reads, which no throughput window should pay. daxtrace's attribution
@@ -200,6 +215,7 @@ start_tracer() {
                 nap 1; waited=$((waited + 10))
             done ;;
     esac
+    settle "$tracer_pid"
     echo "$((waited * 100))" >"$runs/$tag.attach_ms"
     [ -n "$tracer_pid" ] && cpu_ticks "$tracer_pid" >"$runs/$tag.start_cpu_ticks"
     kill -0 "$tracer_pid" 2>/dev/null && return 0
