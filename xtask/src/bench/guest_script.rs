@@ -147,6 +147,38 @@ fn attached(out: &Path) {
     );
     std::fs::copy(out.join("attached-once.txt"), out.join("attached.txt")).unwrap();
     write(&out.join("fsdax-pgmaps"), "0xffff88807f6520b0\n");
+    // `daxtrace probes --json` as printed (pretty, one field a line): the
+    // gup entry points hooked, skipped for the pagemap lookups, or missing.
+    let point = |target: &str, status: &str| {
+        format!(
+            "        {{\n          \"point\": 39,\n          \"target\": \"{target}\",\n          \"module\": null,\n          \"status\": {{\n{status}\n          }}\n        }}"
+        )
+    };
+    let points = [
+        point(
+            "get_user_pages_fast",
+            "            \"status\": \"attached\",\n            \"kind\": \"fentry\"",
+        ),
+        point(
+            "get_user_pages_remote",
+            "            \"status\": \"skipped\",\n            \"reason\": \"not needed here: pins are followed through get_dev_pagemap, refusals through __gup_longterm_locked\"",
+        ),
+        point(
+            "pin_user_pages_remote",
+            "            \"status\": \"missing\",\n            \"reason\": \"pin_user_pages_remote takes 7 arguments here\"",
+        ),
+        point(
+            "unpin_user_page",
+            "            \"status\": \"attached\",\n            \"kind\": \"fentry\"",
+        ),
+    ];
+    write(
+        &out.join("probes.json"),
+        &format!(
+            "{{\n  \"families\": [\n    {{\n      \"family\": \"pin-owner\",\n      \"points\": [\n{}\n      ]\n    }}\n  ]\n}}\n",
+            points.join(",\n")
+        ),
+    );
 }
 
 const SCRIPT_FUNCTIONS: [&str; 4] = [
