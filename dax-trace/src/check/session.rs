@@ -6,7 +6,7 @@ use dax_trace_common::probe::Family;
 
 use super::{Assertion, Status};
 use crate::session::probe_report::ProbeReport;
-use crate::trace::End;
+use crate::trace::{End, Header};
 
 /// A trace cut short may miss releases and waits that ended after the cut.
 pub fn trace_complete(end: &End) -> Assertion {
@@ -25,6 +25,25 @@ pub fn trace_complete(end: &End) -> Assertion {
         },
     }
 }
+
+/// A flight-recorder dump (`record --ring`) holds the state at start and
+/// a window of the last events, not the whole history: what needs the
+/// history (claims balanced with their releases) cannot be judged from it.
+/// `None` for a whole recording.
+pub fn trace_window(header: &Header) -> Option<Assertion> {
+    let triggers = header.flight_window()?;
+    Some(Assertion {
+        id: WINDOW.to_string(),
+        title: "the trace holds the whole history".to_string(),
+        status: Status::Inconclusive,
+        details: vec![format!(
+            "a flight-recorder window (dumped on {triggers}): events before its first and after its last are not in the file"
+        )],
+    })
+}
+
+/// The id of [`trace_window`]'s assertion.
+pub const WINDOW: &str = "trace-window";
 
 /// Without claim and release probes the balance assertions pass vacuously.
 pub fn probes_cover_claims(report: &ProbeReport) -> Assertion {
@@ -65,6 +84,21 @@ pub fn capture_cut_short(why: impl Into<String>) -> Assertion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_flight_window_says_it_lacks_history() {
+        let mut header = Header::new(
+            crate::testkit::synthetic::session(),
+            vec!["dev=259:0".into()],
+        );
+        assert_eq!(trace_window(&header), None);
+        header
+            .filters
+            .push(format!("{}stuck-wait", crate::trace::FLIGHT_WINDOW));
+        let a = trace_window(&header).expect("a window");
+        assert_eq!(a.status, Status::Inconclusive);
+        assert!(a.details[0].contains("dumped on stuck-wait"), "{a:?}");
+    }
     use crate::session::probe_report::{AttachKind, FamilyReport, PointReport, PointStatus};
 
     fn family(name: &str, attached: bool) -> FamilyReport {

@@ -100,12 +100,16 @@ pub struct Verdict {
 }
 
 /// Assertions whose inconclusive status says the trace stops before what it
-/// watched did (a file cut short, a capture stopped by a signal): what
-/// happened after that point is unknown.
-const CUT_BY: [&str; 2] = ["trace-complete", "capture-complete"];
+/// watched did (a file cut short, a capture stopped by a signal, a
+/// flight-recorder window): what happened after that point is unknown.
+const CUT_BY: [&str; 3] = ["trace-complete", "capture-complete", super::session::WINDOW];
 
 /// The assertion a release after the cut would have satisfied.
 const RELEASED: &str = "claims-released";
+
+/// What a window's missing beginning may explain too: the claim of a
+/// release, the release between two claims.
+const BEFORE_THE_WINDOW: [&str; 2] = ["no-release-without-claim", "no-double-claim"];
 
 impl Verdict {
     /// Recomputes `outcome` from the assertions: any failure fails; otherwise
@@ -137,7 +141,14 @@ impl Verdict {
 
     fn open_at_cut(&mut self, cut: &Assertion) {
         let why = cut.details.join("; ");
+        let window = cut.id == super::session::WINDOW;
         for a in &mut self.assertions {
+            if window && a.status == Status::Fail && BEFORE_THE_WINDOW.contains(&a.id.as_str()) {
+                a.status = Status::Inconclusive;
+                a.details.push(format!(
+                    "what explains them may lie before the window ({why})"
+                ));
+            }
             if a.id == RELEASED && a.status == Status::Fail {
                 a.status = Status::Inconclusive;
                 a.details.push(format!(

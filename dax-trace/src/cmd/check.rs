@@ -112,6 +112,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Some(&folded.stacks),
             );
             verdict.push(check::session::trace_complete(&folded.end));
+            if let Some(window) = check::session::trace_window(&folded.header) {
+                verdict.push(window);
+            }
             verdict.push(check::session::probes_cover_claims(
                 &folded.header.session.probes,
             ));

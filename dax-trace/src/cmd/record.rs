@@ -1,6 +1,8 @@
 //! `daxtrace record`: capture events into a trace file (or re-record a trace
 //! with `--from`, e.g. to keep one device), with progress on stderr once a
-//! second. SIGINT and SIGTERM finish the file properly and exit 0.
+//! second. SIGINT and SIGTERM finish the file properly and exit 0. With
+//! `--ring` it is a flight recorder (`recorder::flight`): the last events in
+//! memory, a dump file per trigger or SIGUSR1.
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,18 +10,42 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use dax_trace::human::plural;
+use dax_trace::recorder::flight::{self, DumpFiles, DumpRequests, FlightOptions, Report};
 use dax_trace::recorder::{self, EventFilter, Progress, RecordOptions, Recorded};
 use dax_trace::source::EventStream;
-use dax_trace::source::drive::stop_signals;
+use dax_trace::source::drive::{Stopped, stop_signals};
 use dax_trace::source::live::{self, LiveOptions};
 use dax_trace::source::replay::{self, ReplayOptions};
 use dax_trace::trace::{CreateOptions, Header, Reserved, Writer};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The trace file to write (created 0600).
+    /// The trace file to write (created 0600); with --ring, the prefix of
+    /// the dumps: FILE.0001.dxt, FILE.0002.dxt, ...
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
+    /// Flight recorder: keep only the last SIZE of events in memory (64M,
+    /// 512K, 1G; from 64K to 4G) and write a dump when a trigger fires or
+    /// on SIGUSR1 (`kill -USR1 PID`), see docs/flight-recorder.md.
+    #[arg(long, value_name = "SIZE", value_parser = parse_ring, conflicts_with = "force")]
+    ring: Option<u64>,
+    /// With --ring: the events that trigger a dump, comma-separated:
+    /// stuck-wait, page-orphaned, refused-pin, memory-failure; all (the
+    /// default) or none (SIGUSR1 only).
+    #[arg(long, value_name = "KIND[,KIND]", requires = "ring", value_parser = parse_triggers)]
+    trigger: Option<flight::Armed>,
+    /// With --ring: one dump per trigger kind per this long at most
+    /// (default 10s).
+    #[arg(long, value_name = "D", requires = "ring", value_parser = super::flags::interval)]
+    hold_off: Option<Duration>,
+    /// With --ring: how long after its trigger a dump is written, so the
+    /// events that follow are in it (default 1s).
+    #[arg(long, value_name = "D", requires = "ring", value_parser = super::flags::budget)]
+    post_trigger: Option<Duration>,
+    /// With --ring: when recording stops, also dump what the ring holds
+    /// (a dump still waiting for its post-trigger window is always written).
+    #[arg(long, requires = "ring")]
+    dump_on_exit: bool,
     /// Stop after this long: 30s, 5m, 1h, 250ms (default: until Ctrl-C).
     #[arg(long, value_name = "D", value_parser = super::flags::capture)]
     duration: Option<Duration>,
@@ -61,6 +87,14 @@ pub struct Args {
     require: super::require::Require,
 }
 
+fn parse_ring(s: &str) -> Result<u64, String> {
+    flight::parse_ring_size(s).map_err(|e| e.to_string())
+}
+
+fn parse_triggers(s: &str) -> Result<flight::Armed, String> {
+    flight::Armed::parse(s).map_err(|e| e.to_string())
+}
+
 fn parse_ring_buffer_bytes(s: &str) -> Result<u32, String> {
     let bytes: u64 = s
         .trim()
@@ -89,24 +123,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => require_capture_privileges()?,
     }
-    // Opened before any probe is loaded: a bad path fails in milliseconds,
-    // not after the attach; nothing is emptied until recording starts.
-    let output = dax_trace::trace::reserve(&args.output, CreateOptions { force: args.force })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if args.ring.is_some() {
+        // Checked before any probe is loaded, like a plain recording's file.
+        let files = DumpFiles::new(&args.output)?;
+        runtime.block_on(record_flight(args, filter, files))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Opened before any probe is loaded: a bad path fails in milliseconds,
+    // not after the attach; nothing is emptied until recording starts.
+    let output = dax_trace::trace::reserve(&args.output, CreateOptions { force: args.force })?;
     runtime.block_on(record(args, filter, output))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn record(args: Args, filter: EventFilter, output: Reserved) -> anyhow::Result<()> {
-    // Installed before the (long) attach: a SIGINT or SIGTERM during it is
-    // kept and ends the recording as soon as it starts (a background job of
-    // a script starts with SIGINT ignored, so the signal was simply lost).
-    let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
-    let stream = match &args.from {
+/// The stream: a replayed trace with --from, else live capture.
+fn start_stream(args: &Args) -> anyhow::Result<EventStream> {
+    Ok(match &args.from {
         Some(path) => replay::start(path, ReplayOptions { speed: args.speed })
             .with_context(|| format!("reading {}", path.display()))?,
         None => start_live(LiveOptions {
@@ -116,7 +153,87 @@ async fn record(args: Args, filter: EventFilter, output: Reserved) -> anyhow::Re
             pins: !args.no_pins,
             ..LiveOptions::default()
         })?,
+    })
+}
+
+/// `record --ring`: the flight recorder, one line on stderr per dump.
+async fn record_flight(args: Args, filter: EventFilter, files: DumpFiles) -> anyhow::Result<()> {
+    // Both installed before the (long) attach: a SIGUSR1 then would kill
+    // the process, and a SIGINT or SIGTERM would be lost.
+    let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
+    let requests = DumpRequests::on_sigusr1().context("installing the SIGUSR1 handler")?;
+    let defaults = FlightOptions::default();
+    let opts = FlightOptions {
+        ring_bytes: args.ring.unwrap_or(defaults.ring_bytes),
+        armed: args.trigger.clone().unwrap_or_default(),
+        hold_off: args.hold_off.unwrap_or(defaults.hold_off),
+        post_trigger: args.post_trigger.unwrap_or(defaults.post_trigger),
+        dump_on_exit: args.dump_on_exit,
+        duration: args.duration,
+        filter: filter.clone(),
     };
+    let pattern = files.pattern();
+    let stream = start_stream(&args)?;
+    args.require.check(&stream.info.probes)?;
+    let header = Header::new(stream.info.clone(), filter.describe());
+    eprintln!(
+        "daxtrace record: flight recorder, the last {} of events; dumps to {pattern} on {} or SIGUSR1 (pid {})",
+        dax_trace::human::bytes_one_decimal(opts.ring_bytes),
+        opts.armed.describe(),
+        std::process::id()
+    );
+    let end = flight::run(stream, files, header, &opts, requests, stop, print_flight).await;
+    eprintln!(
+        "\n{} written ({} seen, {} in the ring at the end, {} held off), {}",
+        plural(end.dumps, "dump"),
+        plural(end.note.seen, "event"),
+        end.note.held,
+        plural(end.note.held_off, "trigger"),
+        end.stopped.reason()
+    );
+    if let Stopped::SourceFailed(reason) = &end.stopped {
+        bail!("the event source failed: {reason}");
+    }
+    if end.failed_dumps > 0 {
+        bail!("{} could not be written", plural(end.failed_dumps, "dump"));
+    }
+    Ok(())
+}
+
+fn print_flight(report: Report<'_>) {
+    let mut err = std::io::stderr().lock();
+    // Best effort, as progress: a closed stderr must not stop the recorder.
+    let _ = match report {
+        Report::Progress(n) => write!(
+            err,
+            "\rflight recorder: {} events seen, {} held ({} of {})   ",
+            n.seen,
+            n.held,
+            dax_trace::human::bytes_one_decimal(n.ring_used),
+            dax_trace::human::bytes_one_decimal(n.ring_bytes)
+        ),
+        Report::Dumped(d) => writeln!(
+            err,
+            "\nwrote {} ({}, {})",
+            d.path.display(),
+            d.triggers
+                .iter()
+                .map(|t| t.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            plural(d.summary.events, "event")
+        ),
+        Report::DumpFailed(e) => writeln!(err, "\ndaxtrace: warning: a dump failed: {e}"),
+    };
+    let _ = err.flush();
+}
+
+async fn record(args: Args, filter: EventFilter, output: Reserved) -> anyhow::Result<()> {
+    // Installed before the (long) attach: a SIGINT or SIGTERM during it is
+    // kept and ends the recording as soon as it starts (a background job of
+    // a script starts with SIGINT ignored, so the signal was simply lost).
+    let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
+    let stream = start_stream(&args)?;
     args.require.check(&stream.info.probes)?;
     let header = Header::new(stream.info.clone(), filter.describe());
     let writer = Writer::to_file(output.take()?, &header)?;

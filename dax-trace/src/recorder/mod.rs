@@ -7,6 +7,7 @@
 //! so a recorder killed with SIGKILL loses at most about a second of events;
 //! the file then reads as truncated with every flushed record intact.
 pub mod device;
+pub mod flight;
 use std::collections::HashSet;
 use std::future::Future;
 use std::io::Write;

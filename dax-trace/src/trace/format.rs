@@ -97,7 +97,23 @@ impl Header {
             session,
         }
     }
+
+    /// The triggers of a flight-recorder dump (`stuck-wait`, or several
+    /// comma-separated), from its [`FLIGHT_WINDOW`] filter; `None` for a
+    /// whole recording.
+    pub fn flight_window(&self) -> Option<&str> {
+        self.filters
+            .iter()
+            .find_map(|f| f.strip_prefix(FLIGHT_WINDOW))
+    }
 }
+
+/// The filter string that marks a file as a flight-recorder window
+/// (`record --ring`), followed by the triggers that made the dump:
+/// `flight-window=stuck-wait`. The file then holds the state at start and
+/// the last events before (and shortly after) the trigger, not the whole
+/// history: readers must not judge it as if it did.
+pub const FLIGHT_WINDOW: &str = "flight-window=";
 
 /// The state of the system as a front end found it, many entries in one
 /// record: at the start of a trace (`reason` "start") and whenever it changes

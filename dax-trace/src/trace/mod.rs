@@ -40,7 +40,7 @@ pub mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use format::{FORMAT_VERSION, Header, StateRecord, Summary};
+pub use format::{FLIGHT_WINDOW, FORMAT_VERSION, Header, StateRecord, Summary};
 pub use reader::{End, Reader, Record};
 pub use reserve::{Reserved, reserve};
 pub use writer::{CreateOptions, Writer, create};

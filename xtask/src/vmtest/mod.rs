@@ -33,6 +33,7 @@ mod dm;
 mod dma;
 mod evict;
 mod faults;
+mod flight;
 mod flush;
 mod loss;
 mod memory_failure;
@@ -303,6 +304,11 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
         }
         Err(e) => j.check("dma: workload summary", Err(e)),
     }
+    j.check("flight: SIGUSR1 dumps the ring", flight::signal_dump(dir));
+    j.check(
+        "flight: a lost wakeup dumps, check fails on it",
+        flight::stuck_wait_dump(dir),
+    );
     j.check(
         "dma: busy pages carry their file index",
         dma::dma_busy_index(dir),

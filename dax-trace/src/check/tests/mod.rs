@@ -254,6 +254,34 @@ fn a_pushed_failure_fails_and_fail_outranks_inconclusive() {
 }
 
 #[test]
+fn a_flight_window_leaves_the_history_open_and_fails_on_what_it_holds() {
+    let window = || {
+        let header = crate::trace::Header::new(
+            crate::testkit::synthetic::session(),
+            vec![format!("{}stuck-wait", crate::trace::FLIGHT_WINDOW)],
+        );
+        super::session::trace_window(&header).expect("a window")
+    };
+    // A release whose claim lay before the window: not a failure.
+    let mut s = Script::default();
+    s.release(DAXDM, 0);
+    let mut v = verdict(&s.build(), &CheckOptions::default());
+    assert_eq!(status(&v, "no-release-without-claim"), Status::Fail);
+    v.push(window());
+    assert_eq!(status(&v, "no-release-without-claim"), Status::Inconclusive);
+    assert_eq!(v.outcome, Outcome::Inconclusive);
+    // A stuck wait in the window is one whatever came before.
+    let mut v = verdict(
+        &crate::testkit::synthetic::scenario(),
+        &CheckOptions::default(),
+    );
+    assert_eq!(status(&v, "no-stuck-waits"), Status::Fail);
+    v.push(window());
+    assert_eq!(status(&v, "no-stuck-waits"), Status::Fail);
+    assert_eq!(v.outcome, Outcome::Fail);
+}
+
+#[test]
 fn junit_escapes_markup() {
     let mut s = Script::default();
     s.by(1, "<a&b>").claim(DAX0, 0, PMEM0, "pmem0");
