@@ -97,6 +97,9 @@ fi
 # records are all in the ring buffer when recording stops (xtask/src/vmtest/faults.rs).
 # One record per fault (--fault-events): what only the last drain can save.
 RECORD_ARGS="--fault-events --drain-pause-ms 10000" record lastdrain dax-workload faults --fs ext4 --json
+# The same pause with faults counted (the default): the faults happen during
+# the pause, so only the count read at the stop, after the last drain, has them.
+RECORD_ARGS="--drain-pause-ms 10000" record lastcount dax-workload faults --fs ext4 --json
 
 # The loss test: a one-page ring buffer and fault events at full speed (40
 # passes over 256 pages, read then written: >= 20480 faults). Drops must be

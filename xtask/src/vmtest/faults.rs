@@ -7,7 +7,9 @@
 //!
 //! `faults` records with the default (faults counted in the kernel),
 //! `lastdrain` with `--fault-events` (a record per fault: what the last
-//! drain must save).
+//! drain must save). `lastcount`: `lastdrain` with the default, so the
+//! faults fall in the pause after the mount's drain and only the reading
+//! of the counts at the stop sees them.
 //!
 //! Asserted on the trace: every PTE read, PTE write and PMD touch the
 //! workload reports is at least one fault on pmem0 (counted or recorded);
@@ -24,6 +26,10 @@ pub(super) fn judge(dir: &Path, j: &mut Judge) {
     j.check(
         "lastdrain: a stop drains the ring buffer",
         faults(dir, "lastdrain"),
+    );
+    j.check(
+        "lastcount: a stop reads the fault counts",
+        faults(dir, "lastcount"),
     );
     j.check(
         "faults: counted in the kernel by default (fault-counts, no fault records)",
