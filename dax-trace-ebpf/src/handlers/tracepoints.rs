@@ -74,14 +74,14 @@ fn counted(point: u16, fault: &Fault) -> bool {
         pmd: fault.pmd.0,
         result: fault.result,
     };
-    if let Some(n) = FAULT_COUNTS.get_ptr_mut(&key) {
+    if let Some(n) = FAULT_COUNTS.get_ptr_mut(key) {
         // SAFETY: this CPU's slot; nothing else runs on it meanwhile.
         unsafe { *n += 1 };
         return true;
     }
     // A per-CPU update writes only this CPU's slot (an existing key's other
     // slots are kept), so a key another CPU inserted meanwhile loses nothing.
-    let inserted = FAULT_COUNTS.insert(&key, &1, 0);
+    let inserted = FAULT_COUNTS.insert(key, 1u64, 0);
     let ok = inserted.is_ok();
     kept(point, inserted);
     ok
