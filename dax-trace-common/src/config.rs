@@ -185,8 +185,11 @@ pub struct Config {
     pub dentry_name_off: u32,
     /// `dentry.d_name.len` (u32).
     pub dentry_len_off: u32,
-    /// Explicit padding (no implicit hole in the layout); always 0.
-    pub _pad: u32,
+    /// 1: every DAX fault is a `Fault` record in the ring buffer
+    /// (`record --fault-events`); 0: faults are only counted per (dev, size,
+    /// result) in the `FAULT_COUNTS` map, which userspace reads as
+    /// `FaultCounts` events (a record is still sent when the map is full).
+    pub fault_events: u32,
     /// For fexit programs: index of the return value in the context (the
     /// function's argument count), per attach point.
     pub ret_index: [u8; MAX_POINTS],
@@ -268,7 +271,7 @@ impl Config {
             dentry_parent_off: 0,
             dentry_name_off: 0,
             dentry_len_off: 0,
-            _pad: 0,
+            fault_events: 0,
             ret_index: [0; MAX_POINTS],
         }
     }

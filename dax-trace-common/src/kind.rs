@@ -56,6 +56,7 @@ macro_rules! for_each_kind {
             STATE_BUSY_PAGE = 107, StateBusyPage, "state-busy-page", userspace;
             STATE_END = 108, StateEnd, "state-end", userspace;
             STATE_DAX_MODE = 109, StateDaxMode, "state-dax-mode", userspace;
+            FAULT_COUNTS = 110, FaultCounts, "fault-counts", userspace;
         }
     };
 }

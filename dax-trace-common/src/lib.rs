@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod fault_count;
 pub mod field;
 pub mod kind;
 pub mod kread;
@@ -25,6 +26,7 @@ pub mod payload;
 pub mod probe;
 
 pub use config::{Config, MAX_ORPHANED_PAGES, MAX_WATCHED_PAGES};
+pub use fault_count::{FaultKey, MAX_FAULT_KEYS};
 pub use field::{Dev, DiskName, Flag, NAME_LEN, OptU64};
 pub use kind::Payload;
 

@@ -542,6 +542,26 @@ payloads! {
         pub idles: u64,
     }
 
+    /// Userspace, periodic: DAX faults of one (device, size, result)
+    /// counted in the kernel since the last such event (the default: no
+    /// `Fault` record per fault). Means the same as `count` `Fault` events
+    /// with these fields; it carries no address, inode or task. Sent when
+    /// the count grew, about once a second and once more at the stop.
+    pub struct FaultCounts {
+        /// The faulting files' filesystem device (`i_sb->s_dev`).
+        pub dev: Dev,
+        /// PMD (huge) faults (true) or PTE faults.
+        pub pmd: Flag,
+        /// `VM_FAULT_*` bits the fault handler returned.
+        pub result: u32,
+        /// Explicit padding (no implicit hole in the layout); always 0.
+        #[cfg_attr(feature = "user", serde(skip))]
+        pub _pad: u32,
+        /// Faults counted since the previous `FaultCounts` of this key
+        /// (summed over CPUs): a delta, not a total.
+        pub count: u64,
+    }
+
     /// Userspace, periodic: what one attach point lost so far, for one
     /// reason (cumulative).
     pub struct Drops {

@@ -3,7 +3,9 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf, StackTrace},
 };
-use dax_trace_common::{Config, FsdaxRanges, PgmapPuts, PointCounters, config::MAX_POINTS};
+use dax_trace_common::{
+    Config, FaultKey, FsdaxRanges, MAX_FAULT_KEYS, PgmapPuts, PointCounters, config::MAX_POINTS,
+};
 
 /// BTF offsets and per-point argument counts, set by the loader before load.
 /// Lives in .rodata: the verifier sees its values as constants, which lets
@@ -23,6 +25,12 @@ pub static COUNTERS: PerCpuArray<PointCounters> =
 /// Page puts and idle transitions per dev_pagemap (hot path: never streamed).
 #[map]
 pub static PGMAP_PUTS: PerCpuHashMap<u64, PgmapPuts> = PerCpuHashMap::with_max_entries(256, 0);
+
+/// DAX faults per (dev, size, result), unless `CONFIG.fault_events` asks
+/// for a record per fault (hot path: read by userspace once a second).
+#[map]
+pub static FAULT_COUNTS: PerCpuHashMap<FaultKey, u64> =
+    PerCpuHashMap::with_max_entries(MAX_FAULT_KEYS, 0);
 
 /// Arguments stashed at function entry for the return half, keyed by
 /// `tid << 8 | point`.

@@ -75,6 +75,7 @@ grep -E ' (__?)?(bio_iov_iter_get_pages[a-z_]*|blkdev_direct_IO|__blkdev_direct_
 grep -E '^(get|pin|unpin)_user_page' /sys/kernel/tracing/available_filter_functions \
     >"$out/pins.filter-functions" 2>&1
 
+# Faults counted in the kernel (the default: `fault-counts` events, no record per fault).
 record faults dax-workload faults --json
 # virtio-pmem: 20 fsyncs of a DAX file, each a flush request to the host
 # (xtask/src/vmtest/flush.rs judges the latencies).
@@ -94,14 +95,19 @@ fi
 
 # The last drain: the reader pauses 10 s after each drain, so the fault
 # records are all in the ring buffer when recording stops (xtask/src/vmtest/faults.rs).
-RECORD_ARGS="--drain-pause-ms 10000" record lastdrain dax-workload faults --fs ext4 --json
+# One record per fault (--fault-events): what only the last drain can save.
+RECORD_ARGS="--fault-events --drain-pause-ms 10000" record lastdrain dax-workload faults --fs ext4 --json
+# The same pause with faults counted (the default): the faults happen during
+# the pause, so only the count read at the stop, after the last drain, has them.
+RECORD_ARGS="--drain-pause-ms 10000" record lastcount dax-workload faults --fs ext4 --json
 
 # The loss test: a one-page ring buffer and fault events at full speed (40
 # passes over 256 pages, read then written: >= 20480 faults). Drops must be
 # counted per point and check must be inconclusive (judged in xtask/src/vmtest/loss.rs).
 # The consumer pauses 50 ms after each drain, so the producer outruns it on
 # any machine (without the pause a quiet host kept up on 6.1: no drops).
-RECORD_ARGS="--ring-buffer-bytes 4096 --drain-pause-ms 50" record loss dax-workload faults --fs ext4 --passes 40 --json
+# --fault-events: counted faults would never fill the ring.
+RECORD_ARGS="--fault-events --ring-buffer-bytes 4096 --drain-pause-ms 50" record loss dax-workload faults --fs ext4 --passes 40 --json
 
 # A filesystem left mounted past the end of the recording: check must fail.
 leak_mount() {

@@ -83,6 +83,12 @@ pub struct Args {
     /// report refused long-term pins): for measuring what tracking costs.
     #[arg(long, conflicts_with = "from")]
     no_pins: bool,
+    /// One record per DAX fault, with its address, inode and task (as
+    /// traces before fault counting had). Default: faults are counted in
+    /// the kernel per device, size and result, and the counts recorded once
+    /// a second (`fault-counts` events), which costs far less.
+    #[arg(long, conflicts_with = "from")]
+    fault_events: bool,
     #[command(flatten)]
     require: super::require::Require,
 }
@@ -151,6 +157,7 @@ fn start_stream(args: &Args) -> anyhow::Result<EventStream> {
             drain_pause: args.drain_pause_ms.map(Duration::from_millis),
             stacks: !args.no_stacks,
             pins: !args.no_pins,
+            fault_events: args.fault_events,
             ..LiveOptions::default()
         })?,
     })

@@ -1,18 +1,30 @@
 //! DAX faults, virtio-pmem flushes and memory failures (on a pfn, and as
 //! told to a holder): what the device's memory costs and what it suffered.
+//! Faults arrive one record each (`fault`, older traces and `record
+//! --fault-events`) or counted in the kernel (`fault-counts`, a number of
+//! faults of one device, size and result): both add to the same counters.
 use super::{Collector, MemoryFailureRecord};
-use crate::event::{Dev, Event, Fault, HolderNotifyFailure, MemoryFailure, PmemFlush};
+use crate::event::{Dev, Event, Fault, FaultCounts, HolderNotifyFailure, MemoryFailure, PmemFlush};
 
 impl Collector {
     pub(super) fn on_fault(&mut self, ev: &Event, f: &Fault) {
+        self.add_faults(ev, f.dev, f.pmd.get(), 1);
+    }
+
+    /// `c.count` faults, as many `Fault` events would count.
+    pub(super) fn on_fault_counts(&mut self, ev: &Event, c: &FaultCounts) {
+        self.add_faults(ev, c.dev, c.pmd.get(), c.count);
+    }
+
+    fn add_faults(&mut self, ev: &Event, dev: Dev, pmd: bool, n: u64) {
         if let Some(d) = self
-            .device_for_dev(f.dev, ev.ts_ns)
+            .device_for_dev(dev, ev.ts_ns)
             .and_then(|id| self.devices.get_mut(&id))
         {
-            if f.pmd.get() {
-                d.faults.pmd += 1;
+            if pmd {
+                d.faults.pmd += n;
             } else {
-                d.faults.pte += 1;
+                d.faults.pte += n;
             }
         }
     }

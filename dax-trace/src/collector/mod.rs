@@ -356,6 +356,7 @@ impl Collector {
             EventBody::DmTableDax(t) => self.on_dm_table_dax(t),
             EventBody::DmMember(m) => self.on_dm_member(ev, m),
             EventBody::Fault(f) => self.on_fault(ev, f),
+            EventBody::FaultCounts(c) => self.on_fault_counts(ev, c),
             EventBody::MemoryFailure(m) => self.on_memory_failure(ev, m),
             EventBody::PinOwner(o) => self.on_pin_owner(ev, o),
             EventBody::PinRelease(r) => self.on_pin_release(ev, r),

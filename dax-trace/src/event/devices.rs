@@ -15,6 +15,7 @@ impl EventBody {
             EventBody::WaitBegin(w) => [Some(w.dev), None],
             EventBody::WaitEnd(w) => [Some(w.dev), None],
             EventBody::Fault(f) => [Some(f.dev), None],
+            EventBody::FaultCounts(c) => [Some(c.dev), None],
             EventBody::StuckWait(s) => [Some(s.dev), None],
             EventBody::StatePagemap(p) => [Some(p.bdev), None],
             EventBody::StateDaxDevice(d) => [Some(d.bdev), None],

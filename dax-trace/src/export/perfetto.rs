@@ -16,7 +16,7 @@
 //!   creation and destruction;
 //! - one process per filesystem device (`fs 259:0`): a thread per waiting
 //!   task with a slice per wait (wait begin to wait end), stuck waits as
-//!   instants on the waiter, and a `faults` counter;
+//!   instants on the waiter, and a `faults` counter (`perfetto/faults.rs`);
 //! - a `device-mapper` process with an instant per dm table load that checked
 //!   whether the table is DAX-capable;
 //! - a `daxtrace` process with the `dropped events` counter and memory
@@ -33,7 +33,7 @@
 //! written as exact decimal text (a float would round large uptimes); in
 //! `args`, addresses and devices are strings ([`crate::json`]).
 use crate::event::{
-    BusyPage, DaxAddHost, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault,
+    BusyPage, DaxAddHost, DaxKill, DmAccess, DmMember, DmTableDax, Drops, Fault, FaultCounts,
     HolderNotifyFailure, MemoryFailure, PageIdle, PagemapCreate, PagemapDestroy, PutStats,
     StuckWait, WaitBegin, WaitEnd,
 };
@@ -48,6 +48,7 @@ use crate::human::time::TimeBase;
 use crate::trace::Header;
 
 mod claims;
+mod faults;
 mod flush;
 mod orphans;
 mod pins;
@@ -396,12 +397,9 @@ impl<W: Write> Exporter for ChromeTrace<W> {
                 let args = json!({ "pfn": format!("{pfn:#x}"), "refcount": refcount, "waiting_since_ns": wait_begin_ns });
                 self.emit("i", "stuck wait (lost wakeup)", pid, tid, Some(ts), args)?;
             }
-            EventBody::Fault(Fault { dev, .. }) => {
-                let n = self.faults.entry(*dev).or_default();
-                *n += 1;
-                let n = *n;
-                let pid = self.pid(ProcessKey::Filesystem(*dev))?;
-                self.emit("C", "faults", pid, 0, Some(ts), json!({ "faults": n }))?;
+            EventBody::Fault(Fault { dev, .. }) => self.add_faults(*dev, 1, ts)?,
+            EventBody::FaultCounts(FaultCounts { dev, count, .. }) => {
+                self.add_faults(*dev, *count, ts)?;
             }
             EventBody::MemoryFailure(MemoryFailure {
                 pfn,

@@ -1,5 +1,6 @@
 //! Counters the exporter needs that the collector does not keep: claims and
-//! releases split by API and outcome, faults by size and result, and events
+//! releases split by API and outcome, faults by size and result (a
+//! `fault-counts` event counts as its `count` faults), and events
 //! per attach point. They are learned by comparing the collector's device
 //! counters before and after each event, so the collector stays the one
 //! place that decides what a claim or a release means.
@@ -63,10 +64,12 @@ enum Target {
         dax_dev: u64,
         api: ClaimApi,
     },
+    /// `count` faults (1 for a `Fault` event, the delta of a `FaultCounts`).
     Fault {
         dev: Dev,
         pmd: bool,
         result: u32,
+        count: u64,
     },
     Other,
 }
@@ -87,6 +90,13 @@ fn target_of(ev: &Event) -> Target {
             dev: f.dev,
             pmd: f.pmd.get(),
             result: f.result,
+            count: 1,
+        },
+        EventBody::FaultCounts(c) => Target::Fault {
+            dev: c.dev,
+            pmd: c.pmd.get(),
+            result: c.result,
+            count: c.count,
         },
         _ => Target::Other,
     }
@@ -157,12 +167,16 @@ pub fn fault_result(result: u32) -> &'static str {
 }
 
 fn bump(map: &mut ApiOutcomeCounts, device: String, a: &'static str, b: &'static str) {
+    add(map, device, a, b, 1);
+}
+
+fn add(map: &mut ApiOutcomeCounts, device: String, a: &'static str, b: &'static str, n: u64) {
     let device = if map.len() >= MAX_SERIES && !map.contains_key(&(device.clone(), a, b)) {
         OTHER_DEVICE.to_string()
     } else {
         device
     };
-    *map.entry((device, a, b)).or_default() += 1;
+    *map.entry((device, a, b)).or_default() += n;
 }
 
 impl OutcomeCounts {
@@ -219,11 +233,16 @@ impl OutcomeCounts {
                 };
                 bump(&mut self.releases, device_label(d), api_name(api), outcome);
             }
-            Target::Fault { dev, pmd, result } => {
+            Target::Fault {
+                dev,
+                pmd,
+                result,
+                count,
+            } => {
                 let device = device_by_bdev(collector, dev)
                     .map_or_else(|| OTHER_DEVICE.to_string(), device_label);
                 let size = if pmd { "pmd" } else { "pte" };
-                bump(&mut self.faults, device, size, fault_result(result));
+                add(&mut self.faults, device, size, fault_result(result), count);
             }
             Target::Other => {}
         }

@@ -1,13 +1,14 @@
 //! Live capture: load and attach the probes, then pump the ring buffer into
 //! the shared [`EventStream`]. Per-CPU counters (drops per point, puts per
-//! pagemap) are summed once per `stats_interval` and sent as `Drops` and
-//! `PutStats` events, so recordings and replays see them too.
+//! pagemap, faults per device, size and result) are summed once per
+//! `stats_interval` and sent as `Drops`, `PutStats` and `FaultCounts`
+//! events, so recordings and replays see them too.
 use std::collections::HashMap;
 use std::time::Duration;
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf, StackTraceMap};
 use aya::{Btf, Ebpf};
-use dax_trace_common::{Config, FsdaxRanges, PgmapPuts, PointCounters, probe::POINTS};
+use dax_trace_common::{Config, FaultKey, FsdaxRanges, PgmapPuts, PointCounters, probe::POINTS};
 use tokio::io::unix::AsyncFd;
 
 use super::EventStream;
@@ -44,6 +45,9 @@ pub struct LiveOptions {
     /// gup entry points from 6.15; `--no-pins`:
     /// off; refused long-term pins are still reported).
     pub pins: bool,
+    /// One `Fault` record per DAX fault (`--fault-events`), as before
+    /// faults were counted in the kernel; default: `FaultCounts` once a second.
+    pub fault_events: bool,
 }
 
 impl Default for LiveOptions {
@@ -55,6 +59,7 @@ impl Default for LiveOptions {
             census_budget: Duration::from_secs(1),
             stacks: true,
             pins: true,
+            fault_events: false,
         }
     }
 }
@@ -135,6 +140,7 @@ pub fn start_with(
     let mut config = *config;
     config.stacks = u32::from(opts.stacks);
     config.track_pins = u32::from(opts.pins);
+    config.fault_events = u32::from(opts.fault_events);
     let config = &config;
     let mut ebpf = attach::load(config, opts.ring_buffer_bytes)?;
     let outcomes = attach::attach_all(&mut ebpf, requests, btf.as_ref());
@@ -159,6 +165,13 @@ pub fn start_with(
         PerCpuHashMap::try_from(take(&mut ebpf, "PGMAP_PUTS")?).map_err(|source| {
             LiveError::Map {
                 name: "PGMAP_PUTS",
+                source,
+            }
+        })?;
+    let fault_counts: PerCpuHashMap<MapData, FaultKey, u64> =
+        PerCpuHashMap::try_from(take(&mut ebpf, "FAULT_COUNTS")?).map_err(|source| {
+            LiveError::Map {
+                name: "FAULT_COUNTS",
                 source,
             }
         })?;
@@ -205,6 +218,8 @@ pub fn start_with(
         tx,
         drops_seen: HashMap::new(),
         puts_seen: HashMap::new(),
+        fault_counts,
+        faults_sent: Default::default(),
         drain_pause: opts.drain_pause,
         tracker,
         enricher: Some(enricher),

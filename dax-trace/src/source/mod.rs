@@ -8,6 +8,7 @@
 //! drain, a read buffer of a file).
 pub mod drive;
 pub mod enrich;
+mod fault_tally;
 pub mod feed;
 pub mod file_path;
 pub mod live;

@@ -1,17 +1,21 @@
 //! The pump of live capture: moves the kernel ring buffer's records and
-//! the per-CPU counters (drops per point, puts per pagemap) into the
-//! stream, until the consumer closes it or asks it to stop, when the ring
-//! buffer is drained one last time.
+//! the per-CPU counters (drops per point, puts per pagemap, faults per
+//! device, size and result) into the stream, until the consumer closes it
+//! or asks it to stop, when the ring buffer is drained and the counters
+//! read one last time.
 use std::collections::HashMap;
 use std::time::Duration;
 
 use aya::Ebpf;
-use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
-use dax_trace_common::{Loss, PgmapPuts, PointCounters, config::MAX_POINTS, probe::POINTS};
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
+use dax_trace_common::{
+    FaultKey, Loss, PgmapPuts, PointCounters, config::MAX_POINTS, probe::POINTS,
+};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
 use super::enrich::Enricher;
+use super::fault_tally::FaultTally;
 use super::{BATCH_MAX, EventBatch, Feed, StopRequest};
 use crate::clock::clock_ns;
 use crate::event::{Drops, Event, PutStats, decode_bytes};
@@ -32,6 +36,9 @@ pub(super) struct Pump {
     /// The last total sent per (point, loss reason).
     pub(super) drops_seen: HashMap<(u16, u16), u64>,
     pub(super) puts_seen: HashMap<u64, (u64, u64)>,
+    /// Faults counted in the kernel (`FAULT_COUNTS`), and what of them was sent.
+    pub(super) fault_counts: PerCpuHashMap<MapData, FaultKey, u64>,
+    pub(super) faults_sent: FaultTally,
     pub(super) drain_pause: Option<Duration>,
     pub(super) tracker: Option<Tracker>,
     /// `None` only after enriching panicked.
@@ -123,8 +130,8 @@ impl Pump {
     }
 
     /// The last drain: whatever the ring buffer holds now (the reader may
-    /// not have been woken for it yet) and the last counter totals are sent
-    /// before the stream ends.
+    /// not have been woken for it yet) and the last counter totals (faults
+    /// counted since the last tick included) are sent before the stream ends.
     async fn finish(mut self, mut batch: Vec<Event>) {
         let start = batch.len();
         drain(self.ring.get_mut(), &mut batch);
@@ -174,8 +181,9 @@ impl Pump {
         self.tx.fail(reason);
     }
 
-    /// Sends `Drops` for each point and reason whose total changed and
-    /// `PutStats` for pagemaps whose put counters changed.
+    /// Sends `Drops` for each point and reason whose total changed,
+    /// `PutStats` for pagemaps whose put counters changed and `FaultCounts`
+    /// for fault keys whose count grew.
     fn collect_stats(&mut self, out: &mut Vec<Event>) {
         let ts_ns = clock_ns(libc::CLOCK_MONOTONIC) as u64;
         for point in 0..POINTS.len().min(MAX_POINTS) as u32 {
@@ -212,6 +220,12 @@ impl Pump {
                 ));
             }
         }
+        let readings: Vec<(FaultKey, PerCpuValues<u64>)> =
+            self.fault_counts.iter().filter_map(Result::ok).collect();
+        let grown = self
+            .faults_sent
+            .read(readings.iter().map(|(key, per_cpu)| (*key, &per_cpu[..])));
+        out.extend(grown.into_iter().map(|c| userspace_event(ts_ns, c.into())));
     }
 }
 

@@ -1,8 +1,8 @@
 //! Event builders for tests: short readable scenarios instead of raw structs.
 use crate::event::{
-    BlockedWait, BusyPage, Claim, Drops, Fault, OrphanIdle, PageIdle, PageOrphaned, PagemapCreate,
-    PagemapDestroy, PinOwner, PinRelease, PmemFlush, RefusedPin, Release, StuckWait, WaitBegin,
-    WaitEnd,
+    BlockedWait, BusyPage, Claim, Drops, Fault, FaultCounts, OrphanIdle, PageIdle, PageOrphaned,
+    PagemapCreate, PagemapDestroy, PinOwner, PinRelease, PmemFlush, RefusedPin, Release, StuckWait,
+    WaitBegin, WaitEnd,
 };
 use crate::event::{ClaimApi, Dev, Event, EventBody, USERSPACE_POINT, WaitApi};
 use dax_trace_common::field::OptU64;
@@ -283,6 +283,23 @@ impl Script {
             pmd: pmd.into(),
             ..Default::default()
         }))
+    }
+
+    /// `count` faults of `dev` counted in the kernel (what a recording
+    /// without `--fault-events` has instead of `fault` records), with the
+    /// result `fault` gives its records.
+    pub fn fault_counts(&mut self, dev: Dev, pmd: bool, count: u64) -> &mut Self {
+        self.push(EventBody::FaultCounts(FaultCounts {
+            dev,
+            pmd: pmd.into(),
+            result: 0x100,
+            count,
+            ..Default::default()
+        }));
+        if let Some(e) = self.events.last_mut() {
+            e.point = USERSPACE_POINT;
+        }
+        self
     }
 
     /// A virtio-pmem flush of `dev`'s region that took `latency_ns`.

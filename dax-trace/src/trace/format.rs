@@ -16,7 +16,7 @@ use crate::session::SessionInfo;
 
 /// The version written. Bumped on any incompatible change (a new event kind,
 /// a change of a payload struct or of the event header).
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// The oldest version still read (see `v1.rs`).
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 /// The first bytes of every trace file.

@@ -5,10 +5,19 @@
 //! the last drain at the stop can save it (CI on 7 once lost all fault
 //! records of `faults` that way: the stop came before the reader woke).
 //!
+//! `faults` records with the default (faults counted in the kernel),
+//! `lastdrain` with `--fault-events` (a record per fault: what the last
+//! drain must save). `lastcount`: `lastdrain` with the default, so the
+//! faults fall in the pause after the mount's drain and only the reading
+//! of the counts at the stop sees them.
+//!
 //! Asserted on the trace: every PTE read, PTE write and PMD touch the
-//! workload reports is at least one fault record on pmem0.
+//! workload reports is at least one fault on pmem0 (counted or recorded);
+//! the default trace carries its faults as `fault-counts` events and no
+//! `fault` record, the `--fault-events` one as `fault` records and no
+//! `fault-counts`.
 use super::Judge;
-use super::share::{device, read_json, recorded, total_drops};
+use super::share::{device, kind_count, read_json, recorded, total_drops};
 use serde_json::Value;
 use std::path::Path;
 
@@ -18,6 +27,39 @@ pub(super) fn judge(dir: &Path, j: &mut Judge) {
         "lastdrain: a stop drains the ring buffer",
         faults(dir, "lastdrain"),
     );
+    j.check(
+        "lastcount: a stop reads the fault counts",
+        faults(dir, "lastcount"),
+    );
+    j.check(
+        "faults: counted in the kernel by default (fault-counts, no fault records)",
+        recorded(dir, "faults").and_then(|r| carried(&r, Carrier::Counts)),
+    );
+    j.check(
+        "lastdrain: --fault-events records each fault (fault records, no fault-counts)",
+        recorded(dir, "lastdrain").and_then(|r| carried(&r, Carrier::Records)),
+    );
+}
+
+/// How a trace carries its faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Carrier {
+    /// `fault-counts` events only (the default).
+    Counts,
+    /// A `fault` record per fault only (`record --fault-events`).
+    Records,
+}
+
+/// Whether `report` (of `report --json`) carries its faults as `want` says.
+fn carried(report: &Value, want: Carrier) -> Result<String, String> {
+    let counts = kind_count(report, "fault-counts");
+    let records = kind_count(report, "fault");
+    let seen = format!("{counts} fault-counts events, {records} fault records");
+    let ok = match want {
+        Carrier::Counts => counts > 0 && records == 0,
+        Carrier::Records => records > 0 && counts == 0,
+    };
+    if ok { Ok(seen) } else { Err(seen) }
 }
 
 /// The PTE and PMD touches the workload made, over its filesystems.
@@ -73,5 +115,29 @@ mod tests {
         assert_eq!(touches(&w), Ok((522, 5)));
         assert!(touches(&json!({"faults": []})).is_err());
         assert!(touches(&json!({})).is_err());
+    }
+
+    fn by_kind(kinds: Value) -> Value {
+        json!({"summary": {"totals": {"by_kind": kinds}}})
+    }
+
+    #[test]
+    fn the_default_trace_must_count_and_the_fault_events_one_must_record() {
+        let counted = by_kind(json!({"fault-counts": 4, "claim": 2}));
+        let recorded = by_kind(json!({"fault": 600}));
+        let both = by_kind(json!({"fault": 1, "fault-counts": 4}));
+        assert!(carried(&counted, Carrier::Counts).is_ok());
+        assert!(carried(&recorded, Carrier::Counts).is_err());
+        assert!(
+            carried(&both, Carrier::Counts).is_err(),
+            "a record per fault too"
+        );
+        assert!(carried(&recorded, Carrier::Records).is_ok());
+        assert!(carried(&counted, Carrier::Records).is_err());
+        assert!(
+            carried(&both, Carrier::Records).is_err(),
+            "the switch did not hold"
+        );
+        assert!(carried(&by_kind(json!({})), Carrier::Counts).is_err());
     }
 }

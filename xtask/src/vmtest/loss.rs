@@ -1,6 +1,7 @@
-//! The loss test of the VM stage: `daxtrace record --ring-buffer-bytes 4096`
-//! around `dax-workload faults --passes N` pushes fault events faster than
-//! userspace drains a one-page ring buffer. Judged here: the kernel's drops
+//! The loss test of the VM stage: `daxtrace record --fault-events
+//! --ring-buffer-bytes 4096` around `dax-workload faults --passes N` pushes
+//! fault records (one per fault, not the default in-kernel counts) faster
+//! than userspace drains a one-page ring buffer. Judged here: the kernel's drops
 //! are counted per point and reach the trace (summary and `drops` events),
 //! every fault is accounted for (recorded or counted as dropped), `check`
 //! says inconclusive (exit 2), and the recorder, the workload and the

@@ -1,4 +1,5 @@
 mod at_start;
+mod faults;
 mod pins;
 use super::*;
 use crate::event::{

@@ -1,5 +1,6 @@
 //! Golden exports of the synthetic scenario, and structural checks of the
 //! Perfetto output.
+mod faults;
 mod flushes;
 mod orphans;
 mod pins;

@@ -1,5 +1,6 @@
 //! In-process tests of the exporter over real sockets: negotiation, the
 //! read-only endpoints, bounds against hostile clients, and a taken port.
+mod faults;
 mod flushes;
 mod health;
 mod orphans;

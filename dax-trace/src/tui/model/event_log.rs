@@ -2,9 +2,9 @@
 //! bounded ring so a long session never grows it.
 use crate::event::{
     BlockedWait, BusyPage, Claim, DaxAddHost, DaxAlloc, DaxKill, DmAccess, DmMember, DmTableDax,
-    Drops, Fault, HolderNotifyFailure, MemoryFailure, OrphanIdle, PageIdle, PageOrphaned,
-    PagemapCreate, PagemapDestroy, PinOwner, PinRelease, RefusedPin, Release, StuckWait, WaitBegin,
-    WaitEnd,
+    Drops, Fault, FaultCounts, HolderNotifyFailure, MemoryFailure, OrphanIdle, PageIdle,
+    PageOrphaned, PagemapCreate, PagemapDestroy, PinOwner, PinRelease, RefusedPin, Release,
+    StuckWait, WaitBegin, WaitEnd,
 };
 use std::collections::VecDeque;
 
@@ -181,6 +181,16 @@ pub fn describe(event: &Event, timeline: &Timeline) -> Option<String> {
             "{dev} ino {ino} pgoff {pgoff}{}",
             if pmd.get() { " pmd" } else { "" }
         ),
+        EventBody::FaultCounts(FaultCounts {
+            dev,
+            pmd,
+            result,
+            count,
+            ..
+        }) => format!(
+            "{dev} {count} {} faults result {result:#x}",
+            if pmd.get() { "pmd" } else { "pte" }
+        ),
         EventBody::MemoryFailure(MemoryFailure {
             pfn,
             mf_type,
@@ -322,6 +332,26 @@ mod tests {
             }),
         ));
         assert_eq!(log.lines().len(), 0);
+    }
+
+    #[test]
+    fn counted_faults_read_as_their_number_size_and_result() {
+        let mut log = EventLog::default();
+        log.push(&event(
+            1,
+            EventBody::FaultCounts(FaultCounts {
+                dev: crate::event::Dev::new(259, 0),
+                pmd: true.into(),
+                result: 0x100,
+                _pad: 0,
+                count: 812,
+            }),
+        ));
+        let line = log.lines().next().cloned().unwrap_or_default();
+        assert!(
+            line.ends_with("fault-counts 259:0 812 pmd faults result 0x100"),
+            "{line}"
+        );
     }
 
     #[test]
