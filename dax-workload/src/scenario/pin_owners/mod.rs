@@ -142,6 +142,12 @@ pub fn run(report: &mut Report, dev: &Path, workdir: &Path, args: &PinOwnersArgs
                 progress!("cleanup: removing {}: {err}", path.path);
             }
         }
+        // The io_uring client exits at once, but its filesystem stays: a
+        // tracer joins the kernel's name of the refused file with the
+        // mount point it reads when the event reaches it (a second under a
+        // loaded TCG host); an unmount right away left 6.12's name
+        // relative to the filesystem's root.
+        std::thread::sleep(std::time::Duration::from_secs(1));
         let unmounted = mount.unmount();
         report.check_ok(format!("{}: umount after the cases", fs.name()), &unmounted);
     }
