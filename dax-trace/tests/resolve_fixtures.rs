@@ -349,6 +349,16 @@ fn kernel_7_idles_at_zero_and_claims_through_fs_dax_get() {
         planned_kinds(&r, idx::DAX_BREAK_LAYOUT),
         vec![AttachKind::Fentry, AttachKind::Kprobe]
     );
+    // ext4 and xfs wait through dax_break_layout: their module functions
+    // (kprobes) are not hooked.
+    for fs in [idx::EXT4_BREAK_LAYOUTS, idx::XFS_BREAK_LAYOUTS] {
+        match status(&r, fs) {
+            PointStatus::Skipped { reason } => {
+                assert!(reason.contains("dax_break_layout"), "{reason}")
+            }
+            other => panic!("{}: {other:?}", POINTS[fs as usize].target),
+        }
+    }
     for gone in [idx::PUT_DEVMAP_FOLIO_REFS, idx::PUT_DEVMAP_PAGE_REFS] {
         assert!(matches!(status(&r, gone), PointStatus::Skipped { .. }));
     }

@@ -102,7 +102,36 @@ pub fn plan(inputs: &mut Inputs) -> Vec<PointPlan> {
         plans.push(plan_point(inputs, i, point));
     }
     choose_pin_hooks(inputs.idle_refcount, &mut plans);
+    choose_wait_hooks(&mut plans);
     plans
+}
+
+/// From 6.15 every filesystem's break-layouts call waits through
+/// `dax_break_layout` (vmlinux: ext4 and xfs through the inline
+/// `dax_break_layout_inode`, fuse and xfs's second inode directly; 7.2.13
+/// fs/ext4/inode.c, fs/xfs/xfs_inode.c, fs/fuse/dax.c). The filesystems'
+/// own functions are module functions, kprobes only, whose traps cost
+/// every truncate and every xfs fault whatever the program does: they are
+/// not hooked where `dax_break_layout` is.
+fn choose_wait_hooks(plans: &mut [PointPlan]) {
+    let common_planned = plans.iter().any(|p| {
+        p.point == idx::DAX_BREAK_LAYOUT && matches!(p.status, PointStatus::Planned { .. })
+    });
+    if !common_planned {
+        return;
+    }
+    for plan in plans.iter_mut().filter(|p| {
+        matches!(
+            p.point,
+            idx::EXT4_BREAK_LAYOUTS | idx::XFS_BREAK_LAYOUTS | idx::FUSE_DAX_BREAK_LAYOUTS
+        ) && matches!(p.status, PointStatus::Planned { .. })
+    }) {
+        plan.kinds.clear();
+        plan.status = PointStatus::Skipped {
+            reason: "not needed here: its waits go through dax_break_layout on this kernel"
+                .to_string(),
+        };
+    }
 }
 
 /// Which pin hooks to use. Before 6.15 every FS-DAX page gup takes is a
