@@ -46,6 +46,11 @@ fn dio_stack() -> StackTable {
 
 /// fio (tid 585) pins PFN at 10 s; a truncate finds the page busy 3.2 s later.
 fn fio_pins() -> Script {
+    fio_pins_at(PIN_USER_PAGES_FAST, 7)
+}
+
+/// The same, the owner seen at `point` with kernel stack `stack`.
+fn fio_pins_at(point: u16, stack: u32) -> Script {
     let mut s = Script {
         ts_ns: 13_200_000_000 - 2_000_000,
         ..Script::default()
@@ -53,7 +58,7 @@ fn fio_pins() -> Script {
     s.pagemap(PGMAP0, 0x40000, 0x60000);
     s.by(700, "truncate").busy(PGMAP0, PFN, PMEM0, 12);
     s.by(585, "fio")
-        .pin_owner(PGMAP0, PFN, PIN_USER_PAGES_FAST, 10_000_000_000, 7);
+        .pin_owner(PGMAP0, PFN, point, 10_000_000_000, stack);
     s
 }
 
@@ -91,15 +96,7 @@ fn a_busy_page_names_its_owner_with_age_entry_point_and_stack() {
 /// line names the exported gup function of its stack, not the lookup.
 #[test]
 fn an_owner_seen_at_the_pagemap_lookup_names_its_gup_entry_point() {
-    let mut s = Script {
-        ts_ns: 13_200_000_000 - 2_000_000,
-        ..Script::default()
-    };
-    s.pagemap(PGMAP0, 0x40000, 0x60000);
-    s.by(700, "truncate").busy(PGMAP0, PFN, PMEM0, 12);
-    s.by(585, "fio")
-        .pin_owner(PGMAP0, PFN, GET_DEV_PAGEMAP, 10_000_000_000, 8);
-    let c = fold(&s);
+    let c = fold(&fio_pins_at(GET_DEV_PAGEMAP, 8));
     let summary = c.pins_summary();
     let t = StackTable::new();
     t.insert(StackRecord {
