@@ -6,21 +6,13 @@
 //! made.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 
-use dax_trace::testkit::synthetic;
 use dax_trace::trace::Reader;
 
-fn daxtrace() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_daxtrace"))
-}
-
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(synthetic::SAMPLE_PATH)
-}
+mod common;
+use common::{daxtrace, shipped_sample as sample};
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -12,15 +12,8 @@ use dax_trace::event::Event;
 use dax_trace::testkit::synthetic;
 use dax_trace::trace::{End, Reader, Record, Summary};
 
-fn daxtrace() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_daxtrace"))
-}
-
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(synthetic::SAMPLE_PATH)
-}
+mod common;
+use common::{daxtrace, shipped_sample as sample};
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("daxtrace runs")
