@@ -18,6 +18,15 @@ fn window(dir: &Path, opts: &FlightOptions) -> Window {
     Window::new(files, header, crate::stacks::StackTable::new(), opts)
 }
 
+/// A window over the smallest ring allowed, for tests that overflow it.
+fn smallest_window(dir: &Path) -> Window {
+    let opts = FlightOptions {
+        ring_bytes: MIN_RING_BYTES,
+        ..FlightOptions::default()
+    };
+    window(dir, &opts)
+}
+
 /// Everything a dump holds, and how it ended.
 fn read(path: &Path) -> (Header, Vec<Event>, Option<Summary>, End) {
     let mut reader = Reader::open(path).expect("opens");
@@ -144,11 +153,7 @@ fn triggers_in_the_post_window_join_the_waiting_dump() {
 #[test]
 fn the_state_at_start_is_in_every_dump_however_old() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = FlightOptions {
-        ring_bytes: MIN_RING_BYTES,
-        ..FlightOptions::default()
-    };
-    let mut w = window(dir.path(), &opts);
+    let mut w = smallest_window(dir.path());
     let t0 = Instant::now();
     let scenario = synthetic::scenario();
     let state: Vec<Event> = scenario
@@ -176,11 +181,7 @@ fn the_state_at_start_is_in_every_dump_however_old() {
 #[test]
 fn post_trigger_events_filling_half_the_ring_dump_early() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = FlightOptions {
-        ring_bytes: MIN_RING_BYTES,
-        ..FlightOptions::default()
-    };
-    let mut w = window(dir.path(), &opts);
+    let mut w = smallest_window(dir.path());
     let t0 = Instant::now();
     w.event(&stuck(1), t0);
     let mut early = None;
