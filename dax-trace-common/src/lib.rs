@@ -84,7 +84,17 @@ pub struct PointCounters {
     pub owner_overflow: u64,
     /// Kernel stacks that could not be stored (`bpf_get_stackid` failed).
     pub stack_lost: u64,
+    /// Pages this point gave a new entry in the owner table. Not a loss:
+    /// entries are never deleted, so what the table holds less than the
+    /// sum of these over points is what its LRU pushed out (counted by
+    /// userspace as [`Loss::OwnerEvicted`]).
+    pub owner_pages: u64,
 }
+
+/// Bytes of one owner-table value (`PageOwners` of the eBPF side: four
+/// 72-byte owners and two u32 words); the eBPF side asserts it, userspace
+/// counts the table's entries with it.
+pub const PAGE_OWNERS_VALUE_BYTES: usize = 296;
 
 /// Why a program lost something: the `reason` of a userspace `Drops` event.
 /// Numbers are part of the trace format (0 is what traces written before
@@ -100,11 +110,24 @@ pub enum Loss {
     OwnerOverflow = 2,
     /// A kernel stack that was not stored.
     StackLost = 3,
+    /// A page's owners forgotten: the full owner table's LRU pushed the
+    /// page out for a newer one (counted in userspace, see
+    /// [`PointCounters::owner_pages`]).
+    OwnerEvicted = 4,
 }
 
 impl Loss {
     /// Every reason, in number order (what userspace turns into `Drops`).
-    pub const ALL: [Loss; 4] = [
+    pub const ALL: [Loss; 5] = [
+        Loss::RingFull,
+        Loss::MapFull,
+        Loss::OwnerOverflow,
+        Loss::StackLost,
+        Loss::OwnerEvicted,
+    ];
+
+    /// The reasons the programs count themselves, per point.
+    pub const COUNTED_IN_KERNEL: [Loss; 4] = [
         Loss::RingFull,
         Loss::MapFull,
         Loss::OwnerOverflow,
@@ -118,6 +141,7 @@ impl Loss {
             1 => Some(Self::MapFull),
             2 => Some(Self::OwnerOverflow),
             3 => Some(Self::StackLost),
+            4 => Some(Self::OwnerEvicted),
             _ => None,
         }
     }
@@ -129,16 +153,18 @@ impl Loss {
             Self::MapFull => "map-full",
             Self::OwnerOverflow => "owner-overflow",
             Self::StackLost => "stack-lost",
+            Self::OwnerEvicted => "owner-evicted",
         }
     }
 
-    /// This counter of `c`.
+    /// This counter of `c` (0 for a reason counted in userspace).
     pub const fn of(self, c: &PointCounters) -> u64 {
         match self {
             Self::RingFull => c.drops,
             Self::MapFull => c.map_full,
             Self::OwnerOverflow => c.owner_overflow,
             Self::StackLost => c.stack_lost,
+            Self::OwnerEvicted => 0,
         }
     }
 }
@@ -327,12 +353,16 @@ mod tests {
             map_full: 2,
             owner_overflow: 3,
             stack_lost: 4,
+            owner_pages: 5,
         };
-        for (i, loss) in Loss::ALL.iter().enumerate() {
-            assert_eq!(Loss::from_u16(*loss as u16), Some(*loss));
+        for (i, loss) in Loss::COUNTED_IN_KERNEL.iter().enumerate() {
             assert_eq!(loss.of(&c), i as u64 + 1, "{}", loss.name());
         }
-        assert_eq!(Loss::from_u16(4), None);
+        for loss in Loss::ALL {
+            assert_eq!(Loss::from_u16(loss as u16), Some(loss));
+        }
+        assert_eq!(Loss::OwnerEvicted.of(&c), 0, "counted in userspace");
+        assert_eq!(Loss::from_u16(5), None);
     }
 
     #[test]

@@ -125,7 +125,18 @@ pub fn count(point: u16, loss: Loss) {
         Loss::MapFull => c.map_full += 1,
         Loss::OwnerOverflow => c.owner_overflow += 1,
         Loss::StackLost => c.stack_lost += 1,
+        Loss::OwnerEvicted => {}
     }
+}
+
+/// Counts a page that got a new entry in the owner table at `point`.
+#[inline(always)]
+pub fn count_owner_page(point: u16) {
+    let Some(ptr) = COUNTERS.get_ptr_mut(point as u32) else {
+        return;
+    };
+    // SAFETY: per-CPU slot of this CPU, no concurrent writer.
+    unsafe { (*ptr).owner_pages += 1 };
 }
 
 /// Counts a failed map insert at `point` (`result` of the insert).

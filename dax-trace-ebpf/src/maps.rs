@@ -127,7 +127,8 @@ pub static DM_CTX: HashMap<u32, DmCtx> = HashMap::with_max_entries(1_024, 0);
 #[map]
 pub static DM_TABLE_CTX: HashMap<u32, u32> = HashMap::with_max_entries(1_024, 0);
 
-/// dm -> member pairs already reported (one DM_ACCESS per pair).
+/// dm -> member pairs already reported (one DM_ACCESS per pair). Sized at
+/// load from the CPUs (userspace `sizing`).
 #[map]
 pub static DM_PAIRS: LruHashMap<[u64; 2], u64> = LruHashMap::with_max_entries(1_024, 0);
 
@@ -190,12 +191,17 @@ pub struct PageOwners {
     pub _pad: u32,
 }
 
+const _: () =
+    assert!(core::mem::size_of::<PageOwners>() == dax_trace_common::PAGE_OWNERS_VALUE_BYTES);
+
 /// A page with no owners: the value a page's first pin inserts (the kernel
 /// zeroes an array map's entries; nothing writes this one).
 #[map]
 pub static NO_OWNERS: Array<PageOwners> = Array::with_max_entries(1, 0);
 
-/// Bounded: the least recently used page loses its owners first.
+/// Bounded: the least recently used page loses its owners first. Sized
+/// at load from `--max-pinned-pages` and the CPUs (userspace `sizing`);
+/// what it evicts is counted by userspace from `owner_pages`.
 #[map]
 pub static PAGE_OWNERS: LruHashMap<u64, PageOwners> = LruHashMap::with_max_entries(8_192, 0);
 
@@ -209,6 +215,7 @@ pub struct StackSeen {
     pub ts_ns: u64,
 }
 
+/// Sized at load from the CPUs (userspace `sizing`).
 #[map]
 pub static STACK_CACHE: LruHashMap<u64, StackSeen> = LruHashMap::with_max_entries(1_024, 0);
 

@@ -21,7 +21,12 @@ fn setup() -> Option<(resolve::Resolution, aya::Ebpf)> {
         println!("skipping: {blockers:?}");
         return None;
     }
-    let ebpf = attach::load(&r.config, None).expect("load the object");
+    let ebpf = attach::load(
+        &r.config,
+        &dax_trace::probes::sizing::MapSizes::inspection(),
+        None,
+    )
+    .expect("load the object");
     Some((r, ebpf))
 }
 

@@ -8,7 +8,7 @@ use dax_trace_common::{
 };
 
 use crate::conf;
-use crate::emit::{count, kept, now, stack_id, submit, submit_as};
+use crate::emit::{count, count_owner_page, kept, now, stack_id, submit, submit_as};
 use crate::maps::{NO_OWNERS, OWNER_SLOTS, Owner, PAGE_OWNERS, PageOwners, STACK_CACHE, StackSeen};
 use crate::read::page_to_pfn;
 
@@ -59,7 +59,10 @@ pub(super) fn add_owner(
             let Some(empty) = NO_OWNERS.get(0) else {
                 return;
             };
-            kept(point, PAGE_OWNERS.insert(page, empty, 0));
+            match PAGE_OWNERS.insert(page, empty, 0) {
+                Ok(()) => count_owner_page(point),
+                Err(_) => count(point, Loss::MapFull),
+            }
             let Some(po) = PAGE_OWNERS.get_ptr_mut(page) else {
                 return;
             };

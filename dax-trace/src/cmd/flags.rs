@@ -104,9 +104,30 @@ pub fn speed_or_zero(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--max-pinned-pages`: a count of pages from 1 to
+/// [`MAX_PINNED_PAGES_LIMIT`](dax_trace::probes::sizing::MAX_PINNED_PAGES_LIMIT).
+pub fn max_pinned_pages(s: &str) -> Result<u32, String> {
+    use dax_trace::probes::sizing::MAX_PINNED_PAGES_LIMIT;
+    match s.trim().parse::<u64>() {
+        Ok(n) if (1..=u64::from(MAX_PINNED_PAGES_LIMIT)).contains(&n) => Ok(n as u32),
+        _ => Err(format!(
+            "{s:?} is not a number of pages from 1 to {MAX_PINNED_PAGES_LIMIT}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_pinned_pages_is_a_count_within_the_limit() {
+        assert_eq!(max_pinned_pages("131072"), Ok(131_072));
+        assert_eq!(max_pinned_pages(" 1 "), Ok(1));
+        for bad in ["0", "-5", "16777217", "99999999999999999999", "1k", ""] {
+            assert!(max_pinned_pages(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn durations_take_units_and_bare_seconds() {

@@ -133,7 +133,11 @@ fn attach_or_plan(
     if !blockers.is_empty() {
         return ("plan", report, blockers);
     }
-    let mut ebpf = match attach::load(&resolution.config, None) {
+    let mut ebpf = match attach::load(
+        &resolution.config,
+        &dax_trace::probes::sizing::MapSizes::inspection(),
+        None,
+    ) {
         Ok(ebpf) => ebpf,
         Err(err) => return ("plan", report, vec![err.to_string()]),
     };

@@ -89,6 +89,12 @@ pub struct Args {
     /// a second (`fault-counts` events), which costs far less.
     #[arg(long, conflicts_with = "from")]
     fault_events: bool,
+    /// Keep the owners of this many pinned FS-DAX pages (default 131072,
+    /// less when memory is short): the owner table takes about 360 bytes a
+    /// page. Past it the least recently pinned pages lose their owners,
+    /// which the trace counts (`owner-evicted`).
+    #[arg(long, value_name = "PAGES", conflicts_with = "from", value_parser = super::flags::max_pinned_pages)]
+    max_pinned_pages: Option<u32>,
     #[command(flatten)]
     require: super::require::Require,
 }
@@ -158,6 +164,7 @@ fn start_stream(args: &Args) -> anyhow::Result<EventStream> {
             stacks: !args.no_stacks,
             pins: !args.no_pins,
             fault_events: args.fault_events,
+            max_pinned_pages: args.max_pinned_pages,
             ..LiveOptions::default()
         })?,
     })

@@ -23,6 +23,12 @@ pub struct Args {
     /// is served after the end of the file until stopped.
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
+    /// Keep the owners of this many pinned FS-DAX pages (default 131072,
+    /// less when memory is short): the owner table takes about 360 bytes a
+    /// page. Past it the least recently pinned pages lose their owners,
+    /// which the trace counts (`owner-evicted`).
+    #[arg(long, value_name = "PAGES", conflicts_with = "replay", value_parser = super::flags::max_pinned_pages)]
+    max_pinned_pages: Option<u32>,
     /// Replay speed: 1 is the recorded pace (0.001 to 1000000), 0 as fast
     /// as possible.
     #[arg(long, value_name = "X", default_value = "0", requires = "replay",
@@ -87,8 +93,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 (stream, Mode::Replay)
             }
             None => {
-                let stream = live::start(&LiveOptions::default())
-                    .context("starting live capture (or use --replay FILE)")?;
+                let stream = live::start(&LiveOptions {
+                    max_pinned_pages: args.max_pinned_pages,
+                    ..LiveOptions::default()
+                })
+                .context("starting live capture (or use --replay FILE)")?;
                 args.require.check(&stream.info.probes)?;
                 (stream, Mode::Live)
             }

@@ -36,7 +36,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .join("\n")
         );
     }
-    let mut ebpf = attach::load(&resolution.config, None).context("loading the eBPF object")?;
+    let mut ebpf = attach::load(
+        &resolution.config,
+        &dax_trace::probes::sizing::MapSizes::inspection(),
+        None,
+    )
+    .context("loading the eBPF object")?;
     let reader = BpfReader::new(&mut ebpf).context("loading the kernel-memory reader")?;
     let kernel = Kernel {
         mem: &reader,

@@ -212,6 +212,22 @@ impl DropStats {
         self.per_point.values().sum()
     }
 
+    /// Totals by reason over all points, the ring buffer's included;
+    /// reasons with nothing lost are left out.
+    pub fn by_reason(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        if self.total() > 0 {
+            out.insert(Loss::RingFull.name().to_string(), self.total());
+        }
+        for (reason, points) in &self.losses {
+            let n: u64 = points.values().sum();
+            if n > 0 {
+                *out.entry(reason.clone()).or_default() += n;
+            }
+        }
+        out
+    }
+
     /// The attach points that lost events: (point, its target, events lost).
     pub fn lost_at(&self) -> impl Iterator<Item = (u16, &'static str, u64)> + '_ {
         self.per_point

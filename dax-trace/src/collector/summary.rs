@@ -187,6 +187,11 @@ pub struct PagemapSummary {
 pub struct Summary {
     pub totals: Totals,
     pub drops: DropStats,
+    /// Everything lost, by reason over all points (`ring-full`,
+    /// `map-full`, `owner-overflow`, `owner-evicted`, `stack-lost`): zero
+    /// reasons are left out, so `{}` means nothing was lost.
+    #[serde(default)]
+    pub losses: std::collections::BTreeMap<String, u64>,
     pub pagemaps: Vec<PagemapSummary>,
     pub devices: Vec<DeviceSummary>,
     pub holders: Vec<HolderView>,
@@ -388,6 +393,7 @@ impl Collector {
         Summary {
             totals: self.totals.clone(),
             drops: self.drops.clone(),
+            losses: self.drops.by_reason(),
             pagemaps: self
                 .pagemaps
                 .values()

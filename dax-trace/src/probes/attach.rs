@@ -14,6 +14,7 @@ use dax_trace_common::{
 
 use super::object::{PROBES_OBJECT, has_programs};
 use super::parallel::{self, Programs, program};
+use super::sizing::MapSizes;
 use crate::session::probe_report::{AttachKind, PointReport, PointStatus};
 
 /// What the loader is asked to do for one point: the kinds to try, in order.
@@ -53,19 +54,47 @@ const SCAN_HZ: u64 = 10;
 /// The ring buffer's map name in the object.
 pub const RING_BUFFER_MAP: &str = "EVENTS";
 
-/// Loads the object with `config` in its read-only CONFIG global; a
-/// `ring_buffer_bytes` replaces the ring buffer's compiled-in size (the
-/// caller checks it with [`check_ring_buffer_bytes`]).
-pub fn load(config: &Config, ring_buffer_bytes: Option<u32>) -> Result<Ebpf, LoadError> {
+/// Loads the object with `config` in its read-only CONFIG global, the
+/// growing tables sized by `sizes`; a `ring_buffer_bytes` replaces the
+/// ring buffer's compiled-in size (the caller checks it with
+/// [`check_ring_buffer_bytes`]).
+pub fn load(
+    config: &Config,
+    sizes: &MapSizes,
+    ring_buffer_bytes: Option<u32>,
+) -> Result<Ebpf, LoadError> {
     if !has_programs() {
         return Err(LoadError::NoPrograms);
     }
+    lift_memlock_limit();
     let mut loader = EbpfLoader::new();
     loader.override_global("CONFIG", config, true);
+    for (map, entries) in sizes.overrides() {
+        loader.map_max_entries(map, entries);
+    }
     if let Some(bytes) = ring_buffer_bytes {
         loader.map_max_entries(RING_BUFFER_MAP, bytes);
     }
     loader.load(PROBES_OBJECT).map_err(LoadError::Object)
+}
+
+/// Before 5.11 map memory counts against RLIMIT_MEMLOCK (64 KiB or 8 MiB
+/// by default, less than the owner table): lifted as bpftrace does. Kernels
+/// from 5.11 charge the memory cgroup instead; a refusal (no
+/// CAP_SYS_RESOURCE) leaves the limit, and a map that does not fit then
+/// fails the load with the kernel's reason.
+fn lift_memlock_limit() {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads the struct it is given and nothing else.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } != 0 {
+        log::debug!(
+            "RLIMIT_MEMLOCK left as it is: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// A ring buffer size the kernel accepts: a power of two, at least one page

@@ -7,3 +7,4 @@ pub mod attach;
 pub mod object;
 pub mod parallel;
 pub mod render;
+pub mod sizing;

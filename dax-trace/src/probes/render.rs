@@ -108,6 +108,12 @@ pub fn render_text(report: &ProbeReport, mode: &str) -> String {
             }
         }
     }
+    if !report.limits.is_empty() {
+        let _ = writeln!(out, "limits:");
+        for (what, n) in &report.limits {
+            let _ = writeln!(out, "    {what}: {n}");
+        }
+    }
     out
 }
 
@@ -156,6 +162,7 @@ mod tests {
                 },
             ],
             offsets: Vec::new(),
+            limits: vec![("pinned pages with owners kept".into(), 131_072)],
         }
     }
 
@@ -173,5 +180,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("    mounts: read at attach"), "{text}");
+        assert!(
+            text.contains("limits:\n    pinned pages with owners kept: 131072"),
+            "{text}"
+        );
     }
 }

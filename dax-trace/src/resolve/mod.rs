@@ -240,6 +240,7 @@ pub fn resolve(paths: &KernelPaths, facilities: Facilities) -> Result<Resolution
         families: plan::families(&plans),
         offsets: offsets.values,
         state: state_sources(&state),
+        limits: Vec::new(),
     };
     Ok(Resolution {
         config,

@@ -74,6 +74,10 @@ pub struct ProbeReport {
     /// The sources of the state at start and whether this kernel has them.
     #[serde(default)]
     pub state: Vec<StateSourceReport>,
+    /// The bounded tables as loaded: what each holds and how many entries
+    /// (the owner table's pinned pages, sized by `--max-pinned-pages`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<(String, u64)>,
 }
 
 /// One source of the state at start (`state_bits` names).

@@ -13,9 +13,11 @@ use tokio::io::unix::AsyncFd;
 
 use super::EventStream;
 use super::enrich::Enricher;
+use super::owner_table::{OwnerMap, OwnerTable};
 use super::pump::Pump;
 use crate::event::{Event, EventBody};
 use crate::probes::attach::{self, AttachRequest, LoadError};
+use crate::probes::sizing::{MapSizes, SizingError, mem_available, possible_cpus};
 use crate::resolve::state_layout::StateLayout;
 use crate::session::probe_report::{FamilyReport, PointReport, PointStatus, ProbeReport};
 use crate::session::{SessionInfo, SourceKind};
@@ -48,6 +50,9 @@ pub struct LiveOptions {
     /// One `Fault` record per DAX fault (`--fault-events`), as before
     /// faults were counted in the kernel; default: `FaultCounts` once a second.
     pub fault_events: bool,
+    /// Pages whose owners are kept (`--max-pinned-pages`); `None`: the
+    /// default, within the memory available (see `probes::sizing`).
+    pub max_pinned_pages: Option<u32>,
 }
 
 impl Default for LiveOptions {
@@ -60,6 +65,7 @@ impl Default for LiveOptions {
             stacks: true,
             pins: true,
             fault_events: false,
+            max_pinned_pages: None,
         }
     }
 }
@@ -85,6 +91,8 @@ pub enum LiveError {
     NothingAttached(String),
     #[error("polling the ring buffer: {0}")]
     Poll(#[source] std::io::Error),
+    #[error(transparent)]
+    Sizing(#[from] SizingError),
 }
 
 fn bullet_list(items: &[String]) -> String {
@@ -142,7 +150,10 @@ pub fn start_with(
     config.track_pins = u32::from(opts.pins);
     config.fault_events = u32::from(opts.fault_events);
     let config = &config;
-    let mut ebpf = attach::load(config, opts.ring_buffer_bytes)?;
+    let (sizes, note) = MapSizes::fit(opts.max_pinned_pages, possible_cpus(), mem_available())?;
+    report.problems.extend(note);
+    report.limits = sizes.limits();
+    let mut ebpf = attach::load(config, &sizes, opts.ring_buffer_bytes)?;
     let outcomes = attach::attach_all(&mut ebpf, requests, btf.as_ref());
     merge_outcomes(&mut report, outcomes);
     if report.attached_count().0 == 0 {
@@ -210,6 +221,13 @@ pub fn start_with(
         _ => Symbolizer::new(KALLSYMS),
     };
     let enricher = Enricher::new(stacks, stream.stacks.clone(), symbolizer);
+    let owner_table = take(&mut ebpf, crate::probes::sizing::PAGE_OWNERS_MAP)
+        .ok()
+        .and_then(|m| OwnerMap::try_from(m).ok())
+        .map(|m| OwnerTable::new(m, sizes.max_pinned_pages));
+    if owner_table.is_none() {
+        log::warn!("the owner table cannot be read: its evictions are not counted");
+    }
     let pump = Pump {
         _ebpf: ebpf,
         ring,
@@ -219,6 +237,7 @@ pub fn start_with(
         drops_seen: HashMap::new(),
         puts_seen: HashMap::new(),
         fault_counts,
+        owner_table,
         faults_sent: Default::default(),
         drain_pause: opts.drain_pause,
         tracker,

@@ -12,6 +12,7 @@ mod fault_tally;
 pub mod feed;
 pub mod file_path;
 pub mod live;
+mod owner_table;
 pub mod pagemap_owner;
 mod pump;
 pub mod replay;

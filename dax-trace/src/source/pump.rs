@@ -4,7 +4,7 @@
 //! or asks it to stop, when the ring buffer is drained and the counters
 //! read one last time.
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aya::Ebpf;
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::enrich::Enricher;
 use super::fault_tally::FaultTally;
+use super::owner_table::OwnerTable;
 use super::{BATCH_MAX, EventBatch, Feed, StopRequest};
 use crate::clock::clock_ns;
 use crate::event::{Drops, Event, PutStats, decode_bytes};
@@ -38,6 +39,8 @@ pub(super) struct Pump {
     pub(super) puts_seen: HashMap<u64, (u64, u64)>,
     /// Faults counted in the kernel (`FAULT_COUNTS`), and what of them was sent.
     pub(super) fault_counts: PerCpuHashMap<MapData, FaultKey, u64>,
+    /// What the owner table evicted (`None`: the object has no such table).
+    pub(super) owner_table: Option<OwnerTable>,
     pub(super) faults_sent: FaultTally,
     pub(super) drain_pause: Option<Duration>,
     pub(super) tracker: Option<Tracker>,
@@ -108,7 +111,7 @@ impl Pump {
                         return;
                     }
                 }
-                _ = tick.tick() => self.collect_stats(&mut batch),
+                _ = tick.tick() => self.collect_stats(&mut batch, false),
                 _ = state_tick.tick() => {
                     if let Some(t) = &mut self.tracker {
                         t.tick(&mut batch);
@@ -139,7 +142,7 @@ impl Pump {
             self.fail(batch, reason).await;
             return;
         }
-        self.collect_stats(&mut batch);
+        self.collect_stats(&mut batch, true);
         send_all(&self.tx, &mut batch).await;
         self.tx.end();
     }
@@ -183,28 +186,30 @@ impl Pump {
 
     /// Sends `Drops` for each point and reason whose total changed,
     /// `PutStats` for pagemaps whose put counters changed and `FaultCounts`
-    /// for fault keys whose count grew.
-    fn collect_stats(&mut self, out: &mut Vec<Event>) {
+    /// for fault keys whose count grew; `last`: the capture ends (the owner
+    /// table's evictions are counted whether due or not).
+    fn collect_stats(&mut self, out: &mut Vec<Event>, last: bool) {
         let ts_ns = clock_ns(libc::CLOCK_MONOTONIC) as u64;
+        // Pages given an owner entry, in all and by the point adding most
+        // (evictions are the table's, counted at that point).
+        let mut owner_pages = 0u64;
+        let mut top_adder = (0u64, 0u16);
         for point in 0..POINTS.len().min(MAX_POINTS) as u32 {
             let Ok(per_cpu) = self.counters.get(&point, 0) else {
                 continue;
             };
             let point = point as u16;
-            for loss in Loss::ALL {
+            let added: u64 = per_cpu.iter().map(|c| c.owner_pages).sum();
+            owner_pages += added;
+            top_adder = top_adder.max((added, point));
+            for loss in Loss::COUNTED_IN_KERNEL {
                 let total: u64 = per_cpu.iter().map(|c| loss.of(c)).sum();
-                let key = (point, loss as u16);
-                if total > 0 && self.drops_seen.get(&key) != Some(&total) {
-                    self.drops_seen.insert(key, total);
-                    let drops = Drops {
-                        point,
-                        reason: loss as u16,
-                        total,
-                        ..Drops::default()
-                    };
-                    out.push(userspace_event(ts_ns, drops.into()));
-                }
+                self.send_drops(out, ts_ns, point, loss, total);
             }
+        }
+        if let Some(table) = &mut self.owner_table {
+            let evicted = table.evicted(owner_pages, Instant::now(), last);
+            self.send_drops(out, ts_ns, top_adder.1, Loss::OwnerEvicted, evicted);
         }
         for entry in self.puts.iter() {
             let Ok((pgmap, per_cpu)) = entry else {
@@ -226,6 +231,23 @@ impl Pump {
             .faults_sent
             .read(readings.iter().map(|(key, per_cpu)| (*key, &per_cpu[..])));
         out.extend(grown.into_iter().map(|c| userspace_event(ts_ns, c.into())));
+    }
+}
+
+impl Pump {
+    /// A `Drops` event when `total` changed since the last one sent.
+    fn send_drops(&mut self, out: &mut Vec<Event>, ts_ns: u64, point: u16, loss: Loss, total: u64) {
+        let key = (point, loss as u16);
+        if total > 0 && self.drops_seen.get(&key) != Some(&total) {
+            self.drops_seen.insert(key, total);
+            let drops = Drops {
+                point,
+                reason: loss as u16,
+                total,
+                ..Drops::default()
+            };
+            out.push(userspace_event(ts_ns, drops.into()));
+        }
     }
 }
 

@@ -620,3 +620,39 @@ fn losses_are_kept_apart_from_dropped_events_and_only_grow() {
         "old reports keep their shape"
     );
 }
+
+#[test]
+fn summary_losses_total_each_reason_over_its_points() {
+    use crate::event::Drops;
+    use dax_trace_common::Loss;
+    assert!(
+        fold(&Script::default().build()).summary().losses.is_empty(),
+        "nothing lost: an empty map"
+    );
+    let mut s = Script::default();
+    for (point, reason, total) in [
+        (55, Loss::OwnerEvicted, 700),
+        (55, Loss::OwnerEvicted, 1_680),
+        (39, Loss::OwnerOverflow, 5),
+        (40, Loss::OwnerOverflow, 2),
+        (33, Loss::RingFull, 90),
+        (34, Loss::RingFull, 10),
+    ] {
+        let d = Drops {
+            point,
+            reason: reason as u16,
+            total,
+            ..Drops::default()
+        };
+        s.push(EventBody::Drops(d));
+    }
+    let losses = fold(&s.build()).summary().losses;
+    assert_eq!(
+        losses.into_iter().collect::<Vec<_>>(),
+        [
+            ("owner-evicted".to_string(), 1_680),
+            ("owner-overflow".to_string(), 7),
+            ("ring-full".to_string(), 100),
+        ]
+    );
+}

@@ -87,6 +87,7 @@ pub fn session() -> SessionInfo {
                 ("page.pgmap".to_string(), 8),
                 ("task_struct.pid".to_string(), 2416),
             ],
+            limits: vec![("pinned pages with owners kept".to_string(), 131_072)],
         },
         monotonic_to_realtime_ns: 1_764_000_000_000_000_000,
     }
