@@ -124,9 +124,14 @@ pub fn stuck_scan(point: u16) {
             // SAFETY: array slot.
             let w = unsafe { &mut *w };
             if w.page != 0 && w.reported & REPORTED_STUCK == 0 {
-                let api = unsafe { WAITS.get(w.tid) }.map(|s| s.api);
+                let span = unsafe { WAITS.get(w.tid) }.map(|s| (s.api, s.last_pfn));
+                let api = span.map(|(api, _)| api);
+                // The waiter met a later busy page since: it sleeps on that
+                // one now (a truncate behind 50,000 pipe-held pages walks
+                // them as they are let go), and this page says nothing.
+                let moved_on = span.is_some_and(|(_, last)| last != w.pfn);
                 let count = page_refcount(w.page);
-                if api.is_none() {
+                if api.is_none() || moved_on {
                     w.page = 0;
                 } else if count != idle_rule as i32 {
                     w.idle_since_ns = 0;
