@@ -10,6 +10,7 @@ use crate::scenario::evict_dma::record::EvictRecord;
 use crate::scenario::faults::FaultRecord;
 use crate::scenario::memory_failure::PoisonRecord;
 use crate::scenario::mount_cycles::CycleRecord;
+use crate::scenario::pin_heavy::PinHeavyRecord;
 use crate::scenario::pin_owners::PinRecord;
 
 /// Exit status when every check held.
@@ -42,6 +43,7 @@ pub struct Report {
     pub faults: Vec<FaultRecord>,
     pub memory_failures: Vec<PoisonRecord>,
     pub pins: Vec<PinRecord>,
+    pub pin_heavy: Option<PinHeavyRecord>,
 }
 
 impl Report {
@@ -57,6 +59,7 @@ impl Report {
             faults: Vec::new(),
             memory_failures: Vec::new(),
             pins: Vec::new(),
+            pin_heavy: None,
         }
     }
 
@@ -102,7 +105,8 @@ impl Report {
             kernel: kernel_release(),
             duration_ms: millis(self.started.elapsed()),
             lost_wakeup: self.cases.iter().any(|c| c.lost_wakeup)
-                || self.pins.iter().any(|p| p.lost_wakeup),
+                || self.pins.iter().any(|p| p.lost_wakeup)
+                || self.pin_heavy.as_ref().is_some_and(|p| p.lost_wakeup),
             checks: self.checks,
             cases: self.cases,
             evictions: self.evictions,
@@ -111,6 +115,7 @@ impl Report {
             faults: self.faults,
             memory_failures: self.memory_failures,
             pins: self.pins,
+            pin_heavy: self.pin_heavy,
             error: error.map(|e| format!("{e:#}")),
             stuck: None,
         }
@@ -147,6 +152,9 @@ pub struct Summary {
     /// pin-owners: one record per case (the tasks that pinned, the file, the pfn).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pins: Vec<PinRecord>,
+    /// pin-heavy: the pages held at once, their holder and the truncate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_heavy: Option<PinHeavyRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,6 +179,7 @@ impl Summary {
             faults: Vec::new(),
             memory_failures: Vec::new(),
             pins: Vec::new(),
+            pin_heavy: None,
             error: None,
             stuck: Some(what.to_owned()),
         }

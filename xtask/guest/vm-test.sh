@@ -75,6 +75,16 @@ grep -E ' (__?)?(bio_iov_iter_get_pages[a-z_]*|blkdev_direct_IO|__blkdev_direct_
 grep -E '^(get|pin|unpin)_user_page' /sys/kernel/tracing/available_filter_functions \
     >"$out/pins.filter-functions" 2>&1
 
+# Fleet scale (issue 25, xtask/src/vmtest/heavy.rs): 50,000 DAX pages held
+# at once by vmsplice into ~200 pipes, O_DIRECT readers beside them, and a
+# truncate waiting on the oldest page. With the default limits every owner is
+# kept; with a 4096-page owner table the evictions are counted. 6.1 and 7
+# only (CI time).
+if [ "$(uname -r | cut -d. -f1-2)" = 6.1 ] || [ "$(uname -r | cut -d. -f1)" -ge 7 ]; then
+    record heavy dax-workload pin-heavy --json
+    RECORD_ARGS="--max-pinned-pages 4096" record heavysmall dax-workload pin-heavy --json
+fi
+
 # Faults counted in the kernel (the default: `fault-counts` events, no record per fault).
 record faults dax-workload faults --json
 # virtio-pmem: 20 fsyncs of a DAX file, each a flush request to the host

@@ -64,6 +64,9 @@ pub enum Scenario {
     /// vmsplice pin, two processes pinning one page, and an io_uring fixed
     /// buffer registration (a long-term pin the kernel refuses).
     PinOwners(PinOwnersArgs),
+    /// Tens of thousands of DAX pages held at once (vmsplice into many
+    /// pipes, O_DIRECT reads in several threads) while a truncate waits.
+    PinHeavy(PinHeavyArgs),
     /// A child of `pin-owners` (a pin or a read in a process of its own).
     #[command(hide = true)]
     PinChild(crate::pin_child::PinChildArgs),
@@ -89,6 +92,7 @@ impl Scenario {
             Scenario::MemoryFailure(_) => "memory-failure",
             Scenario::PoisonChild(_) => "poison-child",
             Scenario::PinOwners(_) => "pin-owners",
+            Scenario::PinHeavy(_) => "pin-heavy",
             Scenario::PinChild(_) => "pin-child",
             Scenario::FutexPingpong(_) => "futex-pingpong",
             Scenario::TruncateLoop(_) => "truncate-loop",
@@ -236,6 +240,28 @@ pub struct PinOwnersArgs {
     /// before the wakeup counts as lost.
     #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub grace_ms: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PinHeavyArgs {
+    /// DAX pages vmspliced and held at once.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub pages: u32,
+    /// Threads reading 1 MiB with O_DIRECT from the slow device meanwhile.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub dio_threads: u32,
+    /// Read delay of the slow device.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub delay_ms: u32,
+    /// How long the pages are held once the truncate sleeps.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(0..=600_000))]
+    pub hold_ms: u32,
+}
+
+impl PinHeavyArgs {
+    pub fn hold(&self) -> Duration {
+        Duration::from_millis(u64::from(self.hold_ms))
+    }
 }
 
 impl PinOwnersArgs {

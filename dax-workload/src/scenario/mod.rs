@@ -5,6 +5,7 @@ pub mod evict_dma;
 pub mod faults;
 pub mod memory_failure;
 pub mod mount_cycles;
+pub mod pin_heavy;
 pub mod pin_owners;
 pub mod smoke;
 
@@ -42,6 +43,7 @@ pub fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         Scenario::Faults(args) => faults::run(report, &cli.dev, &cli.workdir, args),
         Scenario::MemoryFailure(args) => memory_failure::run(report, &cli.dev, &cli.workdir, args),
         Scenario::PinOwners(args) => pin_owners::run(report, &cli.dev, &cli.workdir, args),
+        Scenario::PinHeavy(args) => pin_heavy::run(report, &cli.dev, &cli.workdir, args),
         Scenario::PoisonChild(_) => bail!("poison-child is run by memory-failure, not on its own"),
         Scenario::PinChild(_) => bail!("pin-child is run by pin-owners, not on its own"),
         Scenario::FutexPingpong(_) | Scenario::TruncateLoop(_) => {

@@ -35,6 +35,7 @@ mod evict;
 mod faults;
 mod flight;
 mod flush;
+mod heavy;
 mod loss;
 mod memory_failure;
 mod pins;
@@ -383,6 +384,10 @@ fn judge(kernel: KernelGen, dir: &Path) -> Vec<Verdict> {
     memory_failure::judge(kernel, dir, &mut j);
     state_at_start::judge(kernel, dir, &mut j);
     pins::judge(dir, &mut j);
+    // The pin-heavy steps run on 6.1 and 7 only (vm-test.sh).
+    if matches!(kernel, KernelGen::V6_1 | KernelGen::V7) {
+        heavy::judge(dir, &mut j);
+    }
     // Device-DAX and fsdev_dax are 7.x items (the step runs there only).
     if kernel == KernelGen::V7 {
         devdax::judge(dir, &mut j);
