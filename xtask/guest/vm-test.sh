@@ -202,7 +202,8 @@ if [ "${DAXTRACE_VMTEST_SERVE:-0}" = 1 ]; then
     done
     # The symbolizer's readings of kallsyms are logged (debug): one after the
     # capability drop must still show addresses (xtask/src/vmtest/serve.rs).
-    RUST_LOG=info,dax_trace::symbolize=debug daxtrace serve --listen 127.0.0.1:9863 2>"$out/serve.err" &
+    # --program-stats: the scrape shows what each of its programs cost.
+    RUST_LOG=info,dax_trace::symbolize=debug daxtrace serve --program-stats --listen 127.0.0.1:9863 2>"$out/serve.err" &
     srv=$!
     waited=0
     until wget -q -O "$out/serve.healthz" http://127.0.0.1:9863/healthz 2>/dev/null ||

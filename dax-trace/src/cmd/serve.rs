@@ -29,6 +29,12 @@ pub struct Args {
     /// which the trace counts (`owner-evicted`).
     #[arg(long, value_name = "PAGES", conflicts_with = "replay", value_parser = super::flags::max_pinned_pages)]
     max_pinned_pages: Option<u32>,
+    /// Turn on the kernel's run-time statistics of eBPF programs while
+    /// serving (BPF_ENABLE_STATS, kernel 5.8+), so that
+    /// `daxtrace_program_runs_total` and `daxtrace_program_run_time_seconds_total`
+    /// count. Costs every eBPF program on the machine two clock reads a run.
+    #[arg(long, conflicts_with = "replay")]
+    program_stats: bool,
     /// Replay speed: 1 is the recorded pace (0.001 to 1000000), 0 as fast
     /// as possible.
     #[arg(long, value_name = "X", default_value = "0", requires = "replay",
@@ -102,6 +108,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 (stream, Mode::Live)
             }
         }
+    };
+    // Needs CAP_SYS_ADMIN: before the drop. Held until serve exits.
+    let _program_stats = if args.program_stats {
+        Some(
+            dax_trace::source::program_costs::enable_stats()
+                .context("turning on eBPF run-time statistics (--program-stats)")?,
+        )
+    } else {
+        None
     };
     let dropped = privileges::drop_to(&keep).context("dropping capabilities after attaching")?;
     log::info!(

@@ -74,6 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         stacks,
         stop: _,
         ended,
+        programs: _,
     } = stream;
     let mut dash = Dashboard::new(Collector::default(), info, clock);
     dash.set_time(args.time);

@@ -97,6 +97,7 @@ pub fn render(families: Families, format: Format) -> Result<String, std::fmt::Er
 mod tests {
     use super::*;
     use crate::serve::process::ProcessFigures;
+    use crate::serve::program_families::ProgramFigures;
     use crate::serve::scrape::Scrape;
 
     /// What Prometheus 2.x sends when scraping.
@@ -140,7 +141,36 @@ mod tests {
                 ..Scrape::default()
             },
             process: ProcessFigures::default(),
+            programs: ProgramFigures::default(),
         }
+    }
+
+    #[test]
+    fn program_costs_are_counters_per_program_and_seconds() {
+        use crate::source::program_costs::ProgramCost;
+        let mut f = families();
+        f.programs = ProgramFigures {
+            stats_enabled: Some(true),
+            costs: vec![ProgramCost {
+                program: "get_dev_pagemap_fentry".into(),
+                runs: 1200,
+                run_time_ns: 2_500_000_000,
+            }],
+        };
+        let text = render(f, Format::PrometheusText).expect("renders");
+        for series in [
+            "daxtrace_program_stats_enabled 1",
+            "daxtrace_program_runs_total{program=\"get_dev_pagemap_fentry\"} 1200",
+            "# TYPE daxtrace_program_run_time_seconds_total counter",
+            "daxtrace_program_run_time_seconds_total{program=\"get_dev_pagemap_fentry\"} 2.5",
+        ] {
+            assert!(text.contains(series), "no {series} in\n{text}");
+        }
+        let unknown = render(families(), Format::PrometheusText).expect("renders");
+        assert!(
+            !unknown.contains("daxtrace_program_stats_enabled"),
+            "no series when the kernel cannot say: {unknown}"
+        );
     }
 
     #[test]

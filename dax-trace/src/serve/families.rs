@@ -10,6 +10,7 @@ use prometheus_client::registry::Unit;
 
 use super::outcomes::ApiOutcomeCounts;
 use super::process::ProcessFigures;
+use super::program_families::ProgramFigures;
 use super::scrape::{DeviceFigures, Scrape};
 
 pub(super) type Labels = Vec<(&'static str, String)>;
@@ -20,6 +21,7 @@ type Fmt = Result<(), std::fmt::Error>;
 pub struct Families {
     pub scrape: Scrape,
     pub process: ProcessFigures,
+    pub programs: ProgramFigures,
 }
 
 pub(super) fn counters(
@@ -426,6 +428,7 @@ impl Collector for Families {
         self.wait_families(&mut enc)?;
         self.orphan_families(&mut enc)?;
         self.flush_families(&mut enc)?;
+        self.program_families(&mut enc)?;
         self.process_families(&mut enc)
     }
 }

@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use super::exposition::{self, Format};
 use super::families::Families;
 use super::process;
+use super::program_families::ProgramFigures;
 use super::scrape::Scrape;
 use super::shared::Shared;
 use crate::session::probe_report::CORE_FAMILIES;
@@ -157,10 +158,16 @@ pub fn respond<B>(shared: &Shared, req: &Request<B>) -> Response<Full<Bytes>> {
 }
 
 fn metrics(shared: &Shared, format: Format) -> Response<Full<Bytes>> {
-    let scrape = Scrape::take(&shared.lock());
+    let (scrape, programs) = {
+        let state = shared.lock();
+        (Scrape::take(&state), state.programs.clone())
+    };
+    // Read outside the lock: a syscall per program.
+    let costs = programs.map(|p| p.read()).unwrap_or_default();
     let families = Families {
         scrape,
         process: process::read(),
+        programs: ProgramFigures::read(costs),
     };
     match exposition::render(families, format) {
         Ok(body) => response(StatusCode::OK, format.content_type(), body),

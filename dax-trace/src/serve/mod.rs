@@ -7,7 +7,8 @@
 //!   (prometheus-client), with content negotiation;
 //! - [`http`]: the bounded, read-only HTTP server;
 //! - [`privileges`]: dropping capabilities after attaching;
-//! - [`process`]: the exporter's own CPU and memory.
+//! - [`process`]: the exporter's own CPU and memory;
+//! - [`program_families`]: what its eBPF programs cost (runs, run time).
 //!
 //! The listening socket is bound before anything else starts, so a taken
 //! port is an error before any probe is attached (no half-started server).
@@ -19,6 +20,7 @@ mod orphan_families;
 pub mod outcomes;
 pub mod privileges;
 pub mod process;
+pub mod program_families;
 pub mod scrape;
 pub mod shared;
 

@@ -13,6 +13,7 @@ use crate::collector::Collector;
 use crate::session::SessionInfo;
 use tokio::sync::mpsc;
 
+use crate::source::program_costs::ProgramCosts;
 use crate::source::{EventBatch, EventStream, SourceEnd};
 
 use super::outcomes::OutcomeCounts;
@@ -42,6 +43,8 @@ pub struct ServeState {
     pub source_failure: Option<String>,
     /// Batches folded, for the intake's own health.
     pub batches: u64,
+    /// The live capture's programs, for the self-metrics.
+    pub programs: Option<ProgramCosts>,
 }
 
 /// The state shared by intake and scrapes.
@@ -59,6 +62,7 @@ impl Shared {
             source_ended: false,
             source_failure: None,
             batches: 0,
+            programs: None,
         })))
     }
 
@@ -109,8 +113,10 @@ pub fn start(
         stacks: _,
         stop: _,
         ended,
+        programs,
     } = stream;
     let shared = Shared::new(info, mode);
+    shared.lock().programs = programs;
     let filling = shared.clone();
     let thread = std::thread::Builder::new()
         .name("daxtrace-intake".into())

@@ -4,6 +4,7 @@
 //! `stats_interval` and sent as `Drops`, `PutStats` and `FaultCounts`
 //! events, so recordings and replays see them too.
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf, StackTraceMap};
@@ -14,6 +15,7 @@ use tokio::io::unix::AsyncFd;
 use super::EventStream;
 use super::enrich::Enricher;
 use super::owner_table::{OwnerMap, OwnerTable};
+use super::program_costs::ProgramCosts;
 use super::pump::Pump;
 use crate::event::{Event, EventBody};
 use crate::probes::attach::{self, AttachRequest, LoadError};
@@ -214,7 +216,7 @@ pub fn start_with(
         probes: report,
         monotonic_to_realtime_ns: crate::clock::monotonic_to_realtime_ns(),
     };
-    let (stream, tx) = EventStream::channel(info);
+    let (mut stream, tx) = EventStream::channel(info);
     let symbolizer = match kallsyms.map(std::thread::JoinHandle::join) {
         Ok(Ok(symbolizer)) => symbolizer,
         // Read lazily then, on the first stack.
@@ -228,6 +230,8 @@ pub fn start_with(
     if owner_table.is_none() {
         log::warn!("the owner table cannot be read: its evictions are not counted");
     }
+    let ebpf = Arc::new(Mutex::new(ebpf));
+    stream.programs = Some(ProgramCosts::new(&ebpf));
     let pump = Pump {
         _ebpf: ebpf,
         ring,

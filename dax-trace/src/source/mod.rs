@@ -14,6 +14,7 @@ pub mod file_path;
 pub mod live;
 mod owner_table;
 pub mod pagemap_owner;
+pub mod program_costs;
 mod pump;
 pub mod replay;
 
@@ -59,6 +60,9 @@ pub struct EventStream {
     /// Whether the source failed, once the events channel is closed: a
     /// failed source is not the end of a trace.
     pub ended: SourceEnd,
+    /// The programs of a live capture, for what they cost (`None` for a
+    /// replay).
+    pub programs: Option<program_costs::ProgramCosts>,
 }
 
 impl EventStream {
@@ -74,6 +78,7 @@ impl EventStream {
             stacks: StackTable::new(),
             stop: StopRequest::default(),
             ended: ended.clone(),
+            programs: None,
         };
         (stream, Feed::new(tx, ended))
     }

@@ -4,6 +4,7 @@
 //! or asks it to stop, when the ring buffer is drained and the counters
 //! read one last time.
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aya::Ebpf;
@@ -28,8 +29,9 @@ use crate::state::{Tracker, tracker};
 const DRAIN_TICK: Duration = Duration::from_millis(200);
 
 pub(super) struct Pump {
-    /// Owns the programs and links: dropping it detaches everything.
-    pub(super) _ebpf: Ebpf,
+    /// Owns the programs and links: dropping it detaches everything
+    /// (`ProgramCosts` handles only look at them while it lives).
+    pub(super) _ebpf: Arc<Mutex<Ebpf>>,
     pub(super) ring: AsyncFd<RingBuf<MapData>>,
     pub(super) counters: PerCpuArray<MapData, PointCounters>,
     pub(super) puts: PerCpuHashMap<MapData, u64, PgmapPuts>,

@@ -195,6 +195,40 @@ fn kallsyms(dir: &Path) -> Result<String, String> {
     kallsyms_readings(&read(dir, "serve.err")?)
 }
 
+/// `serve --program-stats` turned the kernel's run-time statistics on: the
+/// scrape after the DMA-vs-truncate run shows it, and the programs that
+/// must have run (the claim at mount, the busy page the truncate met) with
+/// runs and run time.
+fn program_costs(dir: &Path) -> Result<String, String> {
+    program_costs_in(&read(dir, "serve.metrics")?)
+}
+
+fn program_costs_in(metrics: &str) -> Result<String, String> {
+    if sum(metrics, "daxtrace_program_stats_enabled", &[]) != 1.0 {
+        return Err("daxtrace_program_stats_enabled is not 1".into());
+    }
+    let runs = sum(metrics, "daxtrace_program_runs_total", &[]);
+    let seconds = sum(metrics, "daxtrace_program_run_time_seconds_total", &[]);
+    let programs = metrics
+        .lines()
+        .filter(|l| l.starts_with("daxtrace_program_runs_total{"))
+        .count();
+    let ran = metrics
+        .lines()
+        .filter(|l| l.starts_with("daxtrace_program_runs_total{"))
+        .filter(|l| l.rsplit(' ').next().is_some_and(|v| v != "0"))
+        .count();
+    let busy = sum(metrics, "daxtrace_program_runs_total", &["busy"]);
+    if runs == 0.0 || seconds <= 0.0 || busy == 0.0 {
+        return Err(format!(
+            "{programs} programs, {runs} runs, {seconds} s, busy-page programs {busy} runs"
+        ));
+    }
+    Ok(format!(
+        "{ran} of {programs} programs ran: {runs} runs, {seconds:.6} s in all"
+    ))
+}
+
 /// (name, outcome) of each assertion on the serve step's files in `dir`.
 pub fn judge(dir: &Path) -> Vec<(&'static str, Result<String, String>)> {
     vec![
@@ -206,6 +240,10 @@ pub fn judge(dir: &Path) -> Vec<(&'static str, Result<String, String>)> {
         ),
         ("serve: stops cleanly on SIGTERM", stopped(dir)),
         (
+            "serve: its programs' runs and run time (--program-stats)",
+            program_costs(dir),
+        ),
+        (
             "serve: kallsyms shows addresses after the drop",
             kallsyms(dir),
         ),
@@ -215,6 +253,20 @@ pub fn judge(dir: &Path) -> Vec<(&'static str, Result<String, String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn program_costs_need_stats_on_and_a_busy_page_program_that_ran() {
+        let on = "daxtrace_program_stats_enabled 1\n\
+            daxtrace_program_runs_total{program=\"layout_busy_fexit\"} 8\n\
+            daxtrace_program_runs_total{program=\"claim_fentry\"} 0\n\
+            daxtrace_program_run_time_seconds_total{program=\"layout_busy_fexit\"} 0.00002\n";
+        let ok = program_costs_in(on).expect("counted");
+        assert!(ok.starts_with("1 of 2 programs ran: 8 runs"), "{ok}");
+        let off = on.replace("stats_enabled 1", "stats_enabled 0");
+        assert!(program_costs_in(&off).is_err());
+        let idle = on.replace("} 8", "} 0");
+        assert!(program_costs_in(&idle).is_err());
+    }
 
     #[test]
     fn sums_pick_the_family_and_labels_asked_for() {

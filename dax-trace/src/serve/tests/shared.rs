@@ -24,6 +24,7 @@ fn scrape(events: &[crate::event::Event]) -> String {
         Families {
             scrape,
             process: ProcessFigures::default(),
+            programs: Default::default(),
         },
         Format::PrometheusText,
     )
