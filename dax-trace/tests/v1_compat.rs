@@ -6,7 +6,7 @@
 //! trace: JSON schema 2 (addresses as hex strings, devices as `maj:min`,
 //! exact wait percentiles), tasks as `comm[pid/tid]`, the listed stuck
 //! waits, a claim open at a cut being inconclusive, and the orphaned-page
-//! assertion and counters.
+//! assertion and counters, and `summary.losses`.
 //! The same files upgraded to version 2 (`export --format dxt`), and the
 //! v2 synthetic sample as shipped before traces had a state at start
 //! (`synthetic-6.1-v2-before-state.dxt`; the shipped sample now begins with
