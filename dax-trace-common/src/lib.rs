@@ -89,6 +89,10 @@ pub struct PointCounters {
     /// sum of these over points is what its LRU pushed out (counted by
     /// userspace as [`Loss::OwnerEvicted`]).
     pub owner_pages: u64,
+    /// Watched pages (a waiter's busy page, `WATCHED`) whose slot another
+    /// waiter's page took while the first still slept on it: a lost
+    /// wakeup on it could not be seen.
+    pub watch_replaced: u64,
 }
 
 /// Bytes of one owner-table value (`PageOwners` of the eBPF side: four
@@ -114,24 +118,28 @@ pub enum Loss {
     /// page out for a newer one (counted in userspace, see
     /// [`PointCounters::owner_pages`]).
     OwnerEvicted = 4,
+    /// A waiter's watched page pushed out of its slot by another's.
+    WatchReplaced = 5,
 }
 
 impl Loss {
     /// Every reason, in number order (what userspace turns into `Drops`).
-    pub const ALL: [Loss; 5] = [
+    pub const ALL: [Loss; 6] = [
         Loss::RingFull,
         Loss::MapFull,
         Loss::OwnerOverflow,
         Loss::StackLost,
         Loss::OwnerEvicted,
+        Loss::WatchReplaced,
     ];
 
     /// The reasons the programs count themselves, per point.
-    pub const COUNTED_IN_KERNEL: [Loss; 4] = [
+    pub const COUNTED_IN_KERNEL: [Loss; 5] = [
         Loss::RingFull,
         Loss::MapFull,
         Loss::OwnerOverflow,
         Loss::StackLost,
+        Loss::WatchReplaced,
     ];
 
     /// The reason of a `Drops` event; `None` for a number this build does not know.
@@ -142,6 +150,7 @@ impl Loss {
             2 => Some(Self::OwnerOverflow),
             3 => Some(Self::StackLost),
             4 => Some(Self::OwnerEvicted),
+            5 => Some(Self::WatchReplaced),
             _ => None,
         }
     }
@@ -154,6 +163,7 @@ impl Loss {
             Self::OwnerOverflow => "owner-overflow",
             Self::StackLost => "stack-lost",
             Self::OwnerEvicted => "owner-evicted",
+            Self::WatchReplaced => "watch-replaced",
         }
     }
 
@@ -165,6 +175,7 @@ impl Loss {
             Self::OwnerOverflow => c.owner_overflow,
             Self::StackLost => c.stack_lost,
             Self::OwnerEvicted => 0,
+            Self::WatchReplaced => c.watch_replaced,
         }
     }
 }
@@ -353,7 +364,8 @@ mod tests {
             map_full: 2,
             owner_overflow: 3,
             stack_lost: 4,
-            owner_pages: 5,
+            owner_pages: 9,
+            watch_replaced: 5,
         };
         for (i, loss) in Loss::COUNTED_IN_KERNEL.iter().enumerate() {
             assert_eq!(loss.of(&c), i as u64 + 1, "{}", loss.name());
@@ -362,7 +374,7 @@ mod tests {
             assert_eq!(Loss::from_u16(loss as u16), Some(loss));
         }
         assert_eq!(Loss::OwnerEvicted.of(&c), 0, "counted in userspace");
-        assert_eq!(Loss::from_u16(5), None);
+        assert_eq!(Loss::from_u16(6), None);
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub fn count(point: u16, loss: Loss) {
         Loss::MapFull => c.map_full += 1,
         Loss::OwnerOverflow => c.owner_overflow += 1,
         Loss::StackLost => c.stack_lost += 1,
+        Loss::WatchReplaced => c.watch_replaced += 1,
         Loss::OwnerEvicted => {}
     }
 }

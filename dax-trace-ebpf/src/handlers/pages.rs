@@ -1,13 +1,13 @@
 //! Page puts and idle transitions, watched pages, and busy pages met by a
 //! break-layouts call.
 use dax_trace_common::{
-    Dev, MAX_WATCHED_PAGES, PgmapPuts,
+    Dev, Loss, MAX_WATCHED_PAGES, PgmapPuts,
     field::{StackId, WaitApiCode},
     payload::{BusyPage, PageIdle, WaitBegin},
 };
 
 use crate::conf;
-use crate::emit::{kept, now, stack_id, submit, submit_at, tid};
+use crate::emit::{count, kept, now, stack_id, submit, submit_at, tid};
 use crate::maps::{PGMAP_PUTS, WAITS, WATCHED, Watch};
 use crate::pins;
 use crate::read::{at, inode_ident, page_index, page_pgmap, page_refcount, page_to_pfn};
@@ -104,6 +104,14 @@ pub(super) fn busy_page(ctx: Ctx, point: u16, mapping: u64, page: u64) {
         // SAFETY: array slot owned by whoever watches this page.
         let w = unsafe { &mut *w };
         if w.page != page || w.tid != t {
+            // Another waiter still asleep on the page in this slot loses
+            // its watch: a lost wakeup there would go unseen.
+            if w.page != 0
+                && w.tid != t
+                && unsafe { WAITS.get(w.tid) }.is_some_and(|s| s.last_pfn == w.pfn)
+            {
+                count(point, Loss::WatchReplaced);
+            }
             *w = Watch {
                 page,
                 pfn,

@@ -316,11 +316,31 @@ fn no_stuck_waits(c: &Collector, opts: &CheckOptions, clock: &Clock<'_>) -> Asse
     if !details.is_empty() {
         note_unlisted(&mut details, f, !opts.devices.is_empty());
     }
-    assertion(
+    let a = assertion(
         "no-stuck-waits",
         "no waiter sleeps on an idle page (lost wakeup)",
         details,
-    )
+    );
+    unless_unwatched(c, a)
+}
+
+/// A pass is inconclusive when waiters' pages were pushed out of their
+/// watch slots (`watch-replaced`): a lost wakeup on one of them could not
+/// be seen.
+fn unless_unwatched(c: &Collector, mut a: Assertion) -> Assertion {
+    let unwatched: u64 = c
+        .drops()
+        .other_losses()
+        .filter(|(reason, ..)| *reason == Loss::WatchReplaced.name())
+        .map(|(.., n)| n)
+        .sum();
+    if a.status == Status::Pass && unwatched > 0 {
+        a.status = Status::Inconclusive;
+        a.details.push(format!(
+            "{unwatched} pages waiters slept on lost their watch to another waiter's page (watch-replaced): a lost wakeup on them could not be seen"
+        ));
+    }
+    a
 }
 
 fn no_dropped_events(c: &Collector) -> Assertion {

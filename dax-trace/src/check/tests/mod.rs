@@ -152,10 +152,26 @@ fn a_full_map_outside_pin_tracking_makes_the_verdict_inconclusive() {
         (idx::GET_USER_PAGES_FAST, Loss::OwnerOverflow),
         (idx::GET_USER_PAGES_FAST, Loss::MapFull),
         (idx::FS_DAX_GET_BY_BDEV, Loss::StackLost),
+        (idx::GET_DEV_PAGEMAP, Loss::OwnerEvicted),
     ] {
         let v = verdict_with(point, reason);
         assert_eq!(v.outcome, Outcome::Pass, "{reason:?} at {point}");
     }
+    // A waiter's page pushed out of its watch slot: a lost wakeup on it
+    // could not be seen, so no stuck wait is no proof.
+    let v = verdict_with(idx::DAX_LAYOUT_BUSY_PAGE_RANGE, Loss::WatchReplaced);
+    assert_eq!(v.outcome, Outcome::Inconclusive);
+    assert_eq!(status(&v, "no-stuck-waits"), Status::Inconclusive);
+    let stuck = v
+        .assertions
+        .iter()
+        .find(|a| a.id == "no-stuck-waits")
+        .expect("stuck-wait assertion");
+    assert!(
+        stuck.details[0].starts_with("2 pages waiters slept on"),
+        "{:?}",
+        stuck.details
+    );
 }
 
 #[test]
