@@ -5,6 +5,7 @@
 //! `BPF_ENABLE_STATS` descriptor held open: [`enable_stats`]); otherwise
 //! they stay 0.
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use aya::Ebpf;
@@ -66,9 +67,18 @@ impl ProgramCosts {
     }
 }
 
-/// Whether the kernel counts program run time now; `None` when it cannot
-/// say (no such sysctl: kernels before 5.1).
+/// `BPF_ENABLE_STATS` descriptors this process holds ([`StatsEnabled`]).
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the kernel counts program run time now: this process holds a
+/// `BPF_ENABLE_STATS` descriptor, or the sysctl is set (the sysctl shows
+/// only what was written to it, not the descriptors: Debian 6.1 read 0
+/// while `serve --program-stats` held one and the counters ran). `None`
+/// when neither can say (no such sysctl: kernels before 5.1).
 pub fn stats_enabled() -> Option<bool> {
+    if HELD.load(Ordering::Relaxed) > 0 {
+        return Some(true);
+    }
     parse_stats_sysctl(&std::fs::read_to_string(STATS_SYSCTL).ok()?)
 }
 
@@ -86,9 +96,16 @@ pub struct StatsEnabled {
 /// Turns run-time statistics on for as long as the result is held. Needs
 /// CAP_SYS_ADMIN (so: before capabilities are dropped) and kernel 5.8.
 pub fn enable_stats() -> Result<StatsEnabled, std::io::Error> {
-    aya::sys::enable_stats(aya::sys::Stats::RunTime)
-        .map(|fd| StatsEnabled { _fd: fd })
-        .map_err(|e| std::io::Error::other(e.to_string()))
+    let fd = aya::sys::enable_stats(aya::sys::Stats::RunTime)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    HELD.fetch_add(1, Ordering::Relaxed);
+    Ok(StatsEnabled { _fd: fd })
+}
+
+impl Drop for StatsEnabled {
+    fn drop(&mut self) {
+        HELD.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
@@ -100,6 +117,23 @@ mod tests {
         assert_eq!(parse_stats_sysctl("1\n"), Some(true));
         assert_eq!(parse_stats_sysctl("0\n"), Some(false));
         assert_eq!(parse_stats_sysctl(""), None);
+    }
+
+    #[test]
+    fn a_held_stats_descriptor_reads_as_on_and_its_drop_as_the_sysctl() {
+        let held = match enable_stats() {
+            Ok(h) => h,
+            Err(err) => {
+                println!("skipping: BPF_ENABLE_STATS refused here ({err}): needs root and 5.8");
+                return;
+            }
+        };
+        assert_eq!(stats_enabled(), Some(true));
+        drop(held);
+        let sysctl = std::fs::read_to_string(STATS_SYSCTL)
+            .ok()
+            .and_then(|t| parse_stats_sysctl(&t));
+        assert_eq!(stats_enabled(), sysctl, "the sysctl decides again");
     }
 
     #[test]
